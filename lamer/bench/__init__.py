@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m lamer.bench NAME [--json]``; each prints one JSON object last."""
