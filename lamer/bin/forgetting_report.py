@@ -1,0 +1,45 @@
+"""Continual-learning report over the stages x languages results matrix.
+
+    python -m lamer.bin.forgetting_report --matrix results.json [--joint joint.json] --out DIR
+
+Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
+DIR/RESULTS.md and the plots (cer_over_stages.png, lid_acc_over_stages.png when results.json has
+"lid_acc"). joint.json is the joint-training CER per language, {iso: cer} or a score.json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lamer.eval import EvalInputError
+from lamer.eval.report import matrix_table, metrics_table, write_report
+from lamer.eval.results import load_joint, load_results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lamer.bin.forgetting_report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--matrix", type=Path, required=True, help="results.json (stages, introduced, cer[, lid_acc, protocol])")
+    parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        results = load_results(args.matrix)
+        joint = load_joint(args.joint, results) if args.joint else None
+    except EvalInputError as err:
+        print(f"forgetting_report: error: {err}", file=sys.stderr)
+        return 1
+    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None)
+    print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
+    print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
+    print(f"wrote {args.out / 'RESULTS.md'}, {args.out / 'metrics.json'} and plots")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

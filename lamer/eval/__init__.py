@@ -1,0 +1,11 @@
+"""Evaluation: per-language CER and LID scoring, the results matrix across continual stages,
+forgetting metrics, RESULTS.md and the plots a reader looks at first.
+
+Modules: ``kaldi_text`` (reading text/utt2lang), ``scoring`` (CER, LID, confusion),
+``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM),
+``report`` (RESULTS.md), ``plots`` (PNG figures), ``atomic_io`` (atomic file output).
+"""
+
+
+class EvalInputError(ValueError):
+    """Input to the evaluation tools is malformed; the message names the file, line or key."""

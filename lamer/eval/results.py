@@ -1,0 +1,182 @@
+"""The results matrix across continual stages (``results.json``) and the joint-training reference.
+
+``results.json``::
+
+    {"stages": ["base", "s1", ...],            # in training order; the first one is the base
+     "introduced": {"<iso3>": "<stage>", ...}, # the stage that first trains on each language
+     "cer": {"<stage>": {"<iso3>": float, ...}, ...},      # percent
+     "lid_acc": {"<stage>": {"<iso3>": float, ...}, ...},  # optional, percent
+     "protocol": "retrained" | "fixed"}                    # optional, default "retrained"
+
+A language is scored at its introducing stage and every later one; a row may also hold languages
+introduced later (scored before they were learned), which the metrics use only through the base
+row (forward transfer).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamer.eval import EvalInputError
+
+PROTOCOLS = ("retrained", "fixed")
+_KEYS = {"stages", "introduced", "cer", "lid_acc", "protocol"}
+
+Matrix = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Results:
+    """A validated results matrix (see the module docstring)."""
+
+    stages: list[str]
+    introduced: dict[str, str]
+    cer: Matrix
+    lid_acc: Matrix | None = None
+    protocol: str = "retrained"
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages ordered by introducing stage, then by name: the column order of tables."""
+        order = {stage: i for i, stage in enumerate(self.stages)}
+        return sorted(self.introduced, key=lambda lang: (order[self.introduced[lang]], lang))
+
+    def stage_index(self, lang: str) -> int:
+        """Index in ``stages`` of the stage that introduced ``lang``."""
+        return self.stages.index(self.introduced[lang])
+
+    def to_dict(self) -> dict:
+        """The JSON form, optional keys included only when set."""
+        out = {"stages": self.stages, "introduced": self.introduced, "cer": self.cer}
+        if self.lid_acc is not None:
+            out["lid_acc"] = self.lid_acc
+        out["protocol"] = self.protocol
+        return out
+
+
+def _number(value: object, where: str, upper: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EvalInputError(f"{where}: expected a finite number, got {value!r}")
+    if value < 0 or (upper is not None and value > upper):
+        bound = f"in [0, {upper:g}]" if upper is not None else ">= 0"
+        raise EvalInputError(f"{where}: {value!r} is not a percentage {bound}")
+    return float(value)
+
+
+def _matrix(obj: object, key: str, stages: list[str], introduced: dict[str, str], source: str, upper: float | None) -> Matrix:
+    """Validate one stages x languages matrix: a row per stage, known languages, and every
+    language present from its introducing stage on."""
+    if not isinstance(obj, dict):
+        raise EvalInputError(f"{source}: '{key}' must map stage -> {{iso: number}}")
+    for stage in obj:
+        if stage not in stages:
+            raise EvalInputError(f"{source}: {key}[{stage!r}]: stage not in 'stages' {stages}")
+    matrix: Matrix = {}
+    for k, stage in enumerate(stages):
+        row = obj.get(stage)
+        if not isinstance(row, dict):
+            raise EvalInputError(f"{source}: {key}[{stage!r}] is missing or not an object; every stage needs a row")
+        for lang in row:
+            if lang not in introduced:
+                raise EvalInputError(f"{source}: {key}[{stage!r}][{lang!r}]: language not in 'introduced'")
+        for lang, first in introduced.items():
+            if stages.index(first) <= k and lang not in row:
+                raise EvalInputError(
+                    f"{source}: {key}[{stage!r}] lacks {lang!r}, introduced at {first!r}; "
+                    "a language is scored at its stage and every later one"
+                )
+        matrix[stage] = {lang: _number(v, f"{source}: {key}[{stage!r}][{lang!r}]", upper) for lang, v in row.items()}
+    return matrix
+
+
+def results_from_dict(obj: object, source: str = "results") -> Results:
+    """Validate the JSON form of a results matrix; errors name ``source`` and the key at fault."""
+    if not isinstance(obj, dict):
+        raise EvalInputError(f"{source}: expected a JSON object")
+    unknown = set(obj) - _KEYS
+    if unknown:
+        raise EvalInputError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    for key in ("stages", "introduced", "cer"):
+        if key not in obj:
+            raise EvalInputError(f"{source}: missing key {key!r}")
+    stages = obj["stages"]
+    if (
+        not isinstance(stages, list)
+        or not stages
+        or not all(isinstance(s, str) and s for s in stages)
+        or len(set(stages)) != len(stages)
+    ):
+        raise EvalInputError(f"{source}: 'stages' must be a non-empty list of distinct stage names, got {stages!r}")
+    introduced = obj["introduced"]
+    if not isinstance(introduced, dict) or not introduced:
+        raise EvalInputError(f"{source}: 'introduced' must be a non-empty object iso -> stage")
+    for lang, stage in introduced.items():
+        if stage not in stages:
+            raise EvalInputError(f"{source}: introduced[{lang!r}] = {stage!r} is not in 'stages' {stages}")
+    protocol = obj.get("protocol", "retrained")
+    if protocol not in PROTOCOLS:
+        raise EvalInputError(f"{source}: 'protocol' must be one of {PROTOCOLS}, got {protocol!r}")
+    cer = _matrix(obj["cer"], "cer", stages, introduced, source, upper=None)  # CER may exceed 100
+    lid = obj.get("lid_acc")
+    lid_acc = _matrix(lid, "lid_acc", stages, introduced, source, upper=100.0) if lid is not None else None
+    return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol)
+
+
+def _load_json(path: Path) -> object:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError as err:
+        raise EvalInputError(f"{path}: file not found") from err
+    except json.JSONDecodeError as err:
+        raise EvalInputError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
+
+
+def load_results(path: Path) -> Results:
+    """Read and validate ``results.json``."""
+    return results_from_dict(_load_json(Path(path)), str(path))
+
+
+def load_joint(path: Path, results: Results) -> dict[str, float]:
+    """Read the joint-training CER per language: either ``{iso: cer}`` or a ``score.json``
+    (``{iso: {"cer": ...}}``). Every language of ``results`` must be present."""
+    obj = _load_json(Path(path))
+    if not isinstance(obj, dict):
+        raise EvalInputError(f"{path}: expected a JSON object iso -> CER")
+    joint = {}
+    for lang, value in obj.items():
+        if isinstance(value, dict):
+            if "cer" not in value:
+                raise EvalInputError(f"{path}: [{lang!r}] has no 'cer'")
+            value = value["cer"]
+        joint[lang] = _number(value, f"{path}: [{lang!r}]", upper=None)
+    missing = [lang for lang in results.languages if lang not in joint]
+    if missing:
+        raise EvalInputError(f"{path}: no joint-training CER for {missing}; intransigence needs every language")
+    return joint
+
+
+def collect_results(
+    stage_dirs: dict[str, Path], introduced: dict[str, str], protocol: str = "retrained"
+) -> dict:
+    """Build the JSON form of ``results.json`` from one scoring directory per stage.
+
+    ``stage_dirs`` maps stage name -> directory holding that stage's ``score.json`` (as written
+    by ``python -m lamer.bin.score``), in training order. The result is validated.
+    """
+    cer: Matrix = {}
+    lid_acc: Matrix = {}
+    for stage, directory in stage_dirs.items():
+        path = Path(directory) / "score.json"
+        scores = _load_json(path)
+        if not isinstance(scores, dict):
+            raise EvalInputError(f"{path}: expected a JSON object iso -> scores")
+        for lang, entry in scores.items():
+            if not isinstance(entry, dict) or "cer" not in entry or "lid_acc" not in entry:
+                raise EvalInputError(f"{path}: [{lang!r}] must hold 'cer' and 'lid_acc'")
+        cer[stage] = {lang: entry["cer"] for lang, entry in scores.items()}
+        lid_acc[stage] = {lang: entry["lid_acc"] for lang, entry in scores.items()}
+    obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc, "protocol": protocol}
+    return results_from_dict(obj, "score.json files per stage").to_dict()

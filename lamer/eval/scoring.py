@@ -1,0 +1,215 @@
+"""Per-language CER and LID accuracy of a decoded test set, ML-SUPERB style.
+
+CER is corpus level per language: total character edits (Levenshtein over Unicode code points,
+language tag excluded, a space counts as one character) over total reference characters, in
+percent. LID is read from the first ``[xxx]`` of each hypothesis.
+
+Bad input, case by case:
+- an utterance in the reference but not the hypothesis, or the other way round: error (a decode
+  that lost utterances must not score as if they never existed);
+- an empty reference transcript: error (its CER is undefined; drop it from the test set);
+- a reference whose language is unknown (no tag and no utt2lang entry) or whose tag disagrees
+  with utt2lang: error;
+- a hypothesis without tag: counted as a LID error and reported as ``no_tag``;
+- a hypothesis tag that is not one of the reference languages: counted as a LID error and
+  reported, per tag, as ``unknown_tags`` (the ``other_tag`` column of the confusion matrix).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import editdistance
+
+from lamer.eval import EvalInputError
+from lamer.eval.atomic_io import write_json_atomic, write_text_atomic
+from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
+
+OTHER_TAG = "other_tag"
+NO_TAG = "no_tag"
+
+
+@dataclass(frozen=True)
+class UtteranceScore:
+    """Score of one utterance: reference language, predicted tag (None: no tag), character
+    edits and reference length in characters."""
+
+    utt: str
+    lang: str
+    hyp_lang: str | None
+    edits: int
+    ref_len: int
+
+    @property
+    def cer(self) -> float:
+        """Utterance CER in percent."""
+        return 100.0 * self.edits / self.ref_len
+
+
+def _percent(part: float, whole: float) -> float:
+    return 100.0 * part / whole
+
+
+@dataclass(frozen=True)
+class CorpusScore:
+    """All utterance scores of a test set and the aggregates written to the score directory."""
+
+    utterances: tuple[UtteranceScore, ...]
+
+    @property
+    def languages(self) -> list[str]:
+        """Reference languages, sorted."""
+        return sorted({u.lang for u in self.utterances})
+
+    def _counts(self) -> dict[str, dict[str, int]]:
+        counts = {lang: Counter() for lang in self.languages}
+        known = set(counts)
+        for u in self.utterances:
+            c = counts[u.lang]
+            c["n"] += 1
+            c["edits"] += u.edits
+            c["ref_chars"] += u.ref_len
+            c["lid_correct"] += u.hyp_lang == u.lang
+            c[NO_TAG] += u.hyp_lang is None
+            c["unknown_tag"] += u.hyp_lang is not None and u.hyp_lang not in known
+        keys = ("n", "edits", "ref_chars", "lid_correct", NO_TAG, "unknown_tag")
+        return {lang: {k: c[k] for k in keys} for lang, c in counts.items()}
+
+    def per_language(self) -> dict[str, dict[str, float | int]]:
+        """The ``score.json`` content: ``{iso: {"cer": %, "lid_acc": %, "n": count}}``."""
+        return {
+            lang: {
+                "cer": _percent(c["edits"], c["ref_chars"]),
+                "lid_acc": _percent(c["lid_correct"], c["n"]),
+                "n": c["n"],
+            }
+            for lang, c in self._counts().items()
+        }
+
+    def summary(self) -> dict:
+        """Overall figures (micro and macro averages), the counted bad-hypothesis cases, and the
+        raw per-language counts behind ``score.json``."""
+        counts = self._counts()
+        per_lang = self.per_language()
+        total = {k: sum(c[k] for c in counts.values()) for k in next(iter(counts.values()))}
+        known = set(counts)
+        unknown = Counter(u.hyp_lang for u in self.utterances if u.hyp_lang is not None and u.hyp_lang not in known)
+        return {
+            "n": total["n"],
+            "cer": _percent(total["edits"], total["ref_chars"]),
+            "macro_cer": sum(s["cer"] for s in per_lang.values()) / len(per_lang),
+            "lid_acc": _percent(total["lid_correct"], total["n"]),
+            "macro_lid_acc": sum(s["lid_acc"] for s in per_lang.values()) / len(per_lang),
+            NO_TAG: total[NO_TAG],
+            "unknown_tag": total["unknown_tag"],
+            "unknown_tags": dict(sorted(unknown.items())),
+            "per_language": counts,
+        }
+
+    def confusion(self) -> dict:
+        """LID confusion counts: rows are reference languages, columns the reference languages
+        followed by ``other_tag`` (a tag outside them) and ``no_tag``."""
+        rows = self.languages
+        columns = rows + [OTHER_TAG, NO_TAG]
+        index = {lang: i for i, lang in enumerate(rows)}
+        matrix = [[0] * len(columns) for _ in rows]
+        for u in self.utterances:
+            if u.hyp_lang is None:
+                col = len(rows) + 1
+            else:
+                col = index.get(u.hyp_lang, len(rows))
+            matrix[index[u.lang]][col] += 1
+        return {"rows": rows, "columns": columns, "counts": matrix}
+
+
+def reference_languages(
+    refs: dict[str, TextEntry], utt2lang: dict[str, str] | None, ref_path: Path, utt2lang_path: Path | None
+) -> dict[str, str]:
+    """The language of every reference utterance: utt2lang where given, else the reference tag.
+    Where both exist they must agree."""
+    langs: dict[str, str] = {}
+    for utt, entry in refs.items():
+        listed = utt2lang.get(utt) if utt2lang is not None else None
+        if listed is None and entry.tag is None:
+            where = f"not in {utt2lang_path}" if utt2lang_path else "no --utt2lang given"
+            raise EvalInputError(
+                f"{ref_path}:{entry.line}: utterance {utt!r} has no [iso] tag and its language is unknown ({where})"
+            )
+        if listed is not None and entry.tag is not None and listed != entry.tag:
+            raise EvalInputError(
+                f"{ref_path}:{entry.line}: utterance {utt!r} is tagged [{entry.tag}] but {utt2lang_path} says {listed!r}"
+            )
+        langs[utt] = listed if listed is not None else entry.tag
+    return langs
+
+
+def _check_same_ids(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], ref_path: Path, hyp_path: Path) -> None:
+    missing = [u for u in refs if u not in hyps]
+    if missing:
+        first = refs[missing[0]]
+        raise EvalInputError(
+            f"{hyp_path} lacks {len(missing)} utterance(s) of {ref_path}, first {first.utt!r} "
+            f"({ref_path}:{first.line}); decode every test utterance or drop it from the reference"
+        )
+    extra = [u for u in hyps if u not in refs]
+    if extra:
+        first = hyps[extra[0]]
+        raise EvalInputError(
+            f"{hyp_path}:{first.line}: utterance {first.utt!r} is not in {ref_path} "
+            f"({len(extra)} such utterance(s)); score against the reference it was decoded from"
+        )
+
+
+def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = None) -> CorpusScore:
+    """Score a hypothesis text file against a reference text file (Kaldi style, ``[iso]`` tag
+    first; see the module docstring for how bad input is handled)."""
+    ref_path, hyp_path = Path(ref_path), Path(hyp_path)
+    refs = read_text(ref_path, tag_anywhere=False)
+    hyps = read_text(hyp_path, tag_anywhere=True)
+    utt2lang = read_utt2lang(Path(utt2lang_path)) if utt2lang_path is not None else None
+    if not refs:
+        raise EvalInputError(f"{ref_path}: no utterances to score")
+    langs = reference_languages(refs, utt2lang, ref_path, utt2lang_path)
+    _check_same_ids(refs, hyps, ref_path, hyp_path)
+    scores = []
+    for utt, ref in refs.items():
+        if not ref.transcript:
+            raise EvalInputError(
+                f"{ref_path}:{ref.line}: utterance {utt!r} has an empty reference transcript "
+                "(CER undefined); drop it from the test set"
+            )
+        hyp = hyps[utt]
+        scores.append(
+            UtteranceScore(
+                utt=utt,
+                lang=langs[utt],
+                hyp_lang=hyp.tag,
+                edits=editdistance.eval(ref.transcript, hyp.transcript),
+                ref_len=len(ref.transcript),
+            )
+        )
+    return CorpusScore(utterances=tuple(scores))
+
+
+def per_utterance_tsv(score: CorpusScore) -> str:
+    """Tab-separated per-utterance table with a header; ``-`` marks a hypothesis without tag."""
+    lines = ["utt\tlang\thyp_lang\tedits\tref_len\tcer"]
+    for u in score.utterances:
+        lines.append(f"{u.utt}\t{u.lang}\t{u.hyp_lang or '-'}\t{u.edits}\t{u.ref_len}\t{u.cer:.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def write_score_dir(score: CorpusScore, out_dir: Path, inputs: dict[str, str | None]) -> None:
+    """Write ``score.json`` (per language only), ``summary.json`` (overall figures and counted
+    cases, plus the input paths given in ``inputs``), ``per_utt.tsv``, ``lid_confusion.json`` and
+    ``lid_confusion.png`` into ``out_dir``, each atomically."""
+    from lamer.eval.plots import plot_lid_confusion  # matplotlib only when writing
+
+    out_dir = Path(out_dir)
+    confusion = score.confusion()
+    write_json_atomic(out_dir / "score.json", score.per_language())
+    write_json_atomic(out_dir / "summary.json", {**score.summary(), "inputs": inputs})
+    write_text_atomic(out_dir / "per_utt.tsv", per_utterance_tsv(score))
+    write_json_atomic(out_dir / "lid_confusion.json", confusion)
+    plot_lid_confusion(confusion, out_dir / "lid_confusion.png")
