@@ -1,0 +1,170 @@
+"""Prepare data dirs from Common Voice / FLEURS, draw replay samples and subsets, validate dirs.
+
+    python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip-bad]
+    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP
+    python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
+    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
+    python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
+    python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
+    python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
+from lamer.data.datadir import read_data_dir, write_data_dir
+from lamer.data.errors import DataError
+from lamer.data.fleurs import prepare_fleurs
+from lamer.data.languages import parse_lang_map
+from lamer.data.prepare import PrepareOptions
+from lamer.data.selection import STRATEGIES, SplitSizes, select_duration, speaker_disjoint_split, total_duration
+from lamer.data.validate import validate_data_dir
+
+logger = logging.getLogger("lamer.bin.prepare_data")
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
+    parser.add_argument("--root", type=Path, required=True, help="folder holding one folder per locale/config")
+    parser.add_argument("--langs", type=_csv, required=True, help=langs_help)
+    parser.add_argument("--out", type=Path, required=True, help="data root: writes OUT/<iso3>/<split>/")
+    parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
+    parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"], help="comma separated (default: train,dev,test)")
+    parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
+    parser.add_argument("--skip-bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
+    parser.add_argument("--min-duration", type=float, default=0.5, help="seconds (default 0.5)")
+    parser.add_argument("--max-duration", type=float, default=30.0, help="seconds (default 30)")
+    parser.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
+
+
+def _options(args: argparse.Namespace) -> PrepareOptions:
+    return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format)
+
+
+def _cmd_commonvoice(args: argparse.Namespace) -> int:
+    prepare_commonvoice(args.root, args.langs, args.out, args.dump, _options(args), args.split_mode,
+                        args.splits, parse_lang_map(args.lang_map))
+    return 0
+
+
+def _cmd_fleurs(args: argparse.Namespace) -> int:
+    prepare_fleurs(args.root, args.langs, args.out, args.dump, _options(args), args.splits, parse_lang_map(args.lang_map))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    utts = read_data_dir(args.src)
+    if args.minutes is not None:
+        budget = args.minutes * 60.0
+    else:
+        budget = args.fraction * total_duration(read_data_dir(args.of))
+    chosen = select_duration(utts, budget, args.strategy, args.seed)
+    write_data_dir(chosen, args.out, extra={"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
+                                           "budget_seconds": round(budget, 3), "seconds": round(total_duration(chosen), 3),
+                                           "utterances": len(chosen)})
+    logger.info("%s: %d utterances, %.1f of %.1f s budget", args.out, len(chosen), total_duration(chosen), budget)
+    return 0
+
+
+def _cmd_subset(args: argparse.Namespace) -> int:
+    chosen = select_duration(read_data_dir(args.src), args.hours * 3600.0, args.strategy, args.seed)
+    write_data_dir(chosen, args.out, extra={"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
+                                           "hours": round(total_duration(chosen) / 3600, 4), "utterances": len(chosen)})
+    logger.info("%s: %d utterances, %.3f h", args.out, len(chosen), total_duration(chosen) / 3600)
+    return 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    parts = speaker_disjoint_split(read_data_dir(args.src), SplitSizes(args.dev, args.test), args.seed)
+    for name, utts in parts.items():
+        if utts:
+            write_data_dir(utts, args.out / name, extra={"source": str(args.src), "seed": args.seed, "utterances": len(utts)})
+            logger.info("%s: %d utterances", args.out / name, len(utts))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for data_dir in args.dirs:
+        problems = validate_data_dir(data_dir, check_audio=not args.no_audio)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{data_dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="python -m lamer.bin.prepare_data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cv = sub.add_parser("commonvoice", help="prepare Common Voice locales")
+    _add_corpus_args(cv, "Common Voice locales, comma separated (en,zh-CN,sv-SE)")
+    cv.add_argument("--split-mode", choices=SPLIT_MODES, default="validated",
+                    help="validated: train = validated.tsv minus dev/test clips; official: train.tsv")
+    cv.set_defaults(func=_cmd_commonvoice)
+
+    fl = sub.add_parser("fleurs", help="prepare FLEURS language configs")
+    _add_corpus_args(fl, "FLEURS configs, comma separated (en_us,cmn_hans_cn)")
+    fl.set_defaults(func=_cmd_fleurs)
+
+    replay = sub.add_parser("replay", help="draw a replay sample from a prepared language")
+    replay.add_argument("--src", type=Path, required=True, help="data dir to draw from")
+    budget = replay.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float, help="replay duration in minutes")
+    budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dir's duration")
+    replay.add_argument("--of", type=Path, help="the new stage's data dir (with --fraction)")
+    replay.add_argument("--strategy", choices=STRATEGIES, default="random")
+    replay.add_argument("--seed", type=int, default=0)
+    replay.add_argument("--out", type=Path, required=True)
+    replay.set_defaults(func=_cmd_replay)
+
+    subset = sub.add_parser("subset", help="take at most some hours of a data dir")
+    subset.add_argument("--src", type=Path, required=True)
+    subset.add_argument("--hours", type=float, required=True)
+    subset.add_argument("--strategy", choices=STRATEGIES, default="random")
+    subset.add_argument("--seed", type=int, default=0)
+    subset.add_argument("--out", type=Path, required=True)
+    subset.set_defaults(func=_cmd_subset)
+
+    split = sub.add_parser("split", help="speaker-disjoint train/dev/test split of a data dir")
+    split.add_argument("--src", type=Path, required=True)
+    split.add_argument("--dev", type=float, default=0.1, help="share of the duration for dev")
+    split.add_argument("--test", type=float, default=0.1, help="share of the duration for test")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--out", type=Path, required=True, help="writes OUT/train, OUT/dev, OUT/test")
+    split.set_defaults(func=_cmd_split)
+
+    validate = sub.add_parser("validate", help="check data dirs")
+    validate.add_argument("dirs", type=Path, nargs="+")
+    validate.add_argument("--no-audio", action="store_true", help="skip opening the audio files")
+    validate.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; returns the exit status (1 on bad input, with the reason on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "replay" and (args.fraction is None) != (args.of is None):
+        parser.error("--fraction and --of go together")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Mozilla Common Voice reader (every release v1 to v17+, read by header name).
+
+Expected layout, ROOT being the folder with one folder per locale (a release folder)::
+
+    ROOT/<locale>/clips/common_voice_<locale>_<n>.mp3
+    ROOT/<locale>/{train,dev,test,validated}.tsv
+
+Only ``client_id``, ``path`` and ``sentence`` are needed; other columns (votes, age, gender,
+accents, variant, sentence_id, ...) may be present, absent or empty. Sentences may be raw or
+CSV-quoted. The speaker id is ``<iso3>_`` plus the first 10 hex digits of SHA-256 of
+``client_id`` (short, stable, and the same for any client_id format).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from lamer.data.errors import BadRows, DataError
+from lamer.data.languages import resolve_locales
+from lamer.data.prepare import PrepareOptions, SplitReader, prepare_language
+from lamer.data.source import SourceUtterance
+from lamer.data.tsv import read_tsv_by_header
+
+REQUIRED_COLUMNS = ("client_id", "path", "sentence")
+SPLITS = ("train", "dev", "test")
+# official: train.tsv/dev.tsv/test.tsv; validated: train = validated.tsv minus dev and test clips
+SPLIT_MODES = ("validated", "official")
+
+
+def speaker_id(client_id: str, iso3: str) -> str:
+    """Short deterministic speaker id for a Common Voice ``client_id``."""
+    return f"{iso3}_{hashlib.sha256(client_id.encode('utf-8')).hexdigest()[:10]}"
+
+
+def _clip_path(clips: Path, name: str) -> Path:
+    path = clips / name
+    if not path.exists() and not name.endswith(".mp3") and (clips / f"{name}.mp3").exists():
+        return clips / f"{name}.mp3"  # the oldest releases list clips without the extension
+    return path
+
+
+def read_tsv(tsv: Path, iso3: str, bad: BadRows, exclude: frozenset[str] = frozenset()) -> list[SourceUtterance]:
+    """Utterances of one Common Voice TSV; clips named in ``exclude`` are left out."""
+    clips = tsv.parent / "clips"
+    utterances = []
+    for row in read_tsv_by_header(tsv, REQUIRED_COLUMNS):
+        name, client, sentence = (row.fields[c].strip() for c in ("path", "client_id", "sentence"))
+        if not name or not client:
+            bad.bad(row.origin, "empty path or client_id", "missing_field")
+        elif name in exclude:
+            continue
+        elif any(ch.isspace() for ch in name):
+            bad.bad(row.origin, f"clip name {name!r} contains whitespace", "missing_field")
+        elif not sentence:
+            bad.bad(row.origin, f"empty sentence for clip {name}", "empty_text")
+        elif not (clip := _clip_path(clips, name)).is_file():
+            bad.bad(row.origin, f"clip {clip} does not exist", "missing_audio")
+        else:
+            spk = speaker_id(client, iso3)
+            utterances.append(SourceUtterance(f"{spk}-{Path(name).stem}", spk, iso3, sentence, clip, row.origin))
+    return utterances
+
+
+def _clip_names(tsv: Path) -> frozenset[str]:
+    return frozenset(row.fields["path"].strip() for row in read_tsv_by_header(tsv, ("path",)))
+
+
+def read_split(locale_dir: Path, iso3: str, split: str, mode: str, bad: BadRows) -> list[SourceUtterance]:
+    """Utterances of ``split`` (train/dev/test) of one locale folder under split ``mode``."""
+    if mode == "validated" and split == "train":
+        held_out = [locale_dir / f"{s}.tsv" for s in ("dev", "test") if (locale_dir / f"{s}.tsv").is_file()]
+        exclude = frozenset().union(*map(_clip_names, held_out))
+        return read_tsv(locale_dir / "validated.tsv", iso3, bad, exclude)
+    return read_tsv(locale_dir / f"{split}.tsv", iso3, bad)
+
+
+def available_splits(locale_dir: Path, mode: str, wanted: Sequence[str] = SPLITS) -> list[str]:
+    """The wanted splits this locale folder can provide under ``mode``."""
+    if mode not in SPLIT_MODES:
+        raise DataError(f"split mode {mode!r}: choose one of {', '.join(SPLIT_MODES)}")
+    if not locale_dir.is_dir():
+        raise DataError(f"{locale_dir}: no such Common Voice locale folder")
+    train_tsv = "validated.tsv" if mode == "validated" else "train.tsv"
+    present = [s for s in wanted if (locale_dir / (train_tsv if s == "train" else f"{s}.tsv")).is_file()]
+    if not present:
+        raise DataError(f"{locale_dir}: none of the TSVs for splits {', '.join(wanted)} ({mode} mode) exist")
+    return present
+
+
+def prepare_commonvoice(
+    root: Path,
+    locales: Sequence[str],
+    data_root: Path,
+    dump_root: Path,
+    options: PrepareOptions = PrepareOptions(),
+    mode: str = "validated",
+    splits: Sequence[str] = SPLITS,
+    lang_map: dict[str, str] | None = None,
+) -> dict[str, dict[str, Path]]:
+    """Prepare Common Voice locales into ``data_root/<iso3>/<split>/``; returns the dirs by iso3."""
+    prepared = {}
+    for locale, iso3 in resolve_locales(locales, "commonvoice", lang_map).items():
+        locale_dir = Path(root) / locale
+        readers: dict[str, SplitReader] = {
+            split: partial(read_split, locale_dir, iso3, split, mode) for split in available_splits(locale_dir, mode, splits)
+        }
+        prepared[iso3] = prepare_language(iso3, readers, data_root, dump_root, options)
+    return prepared

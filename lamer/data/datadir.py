@@ -1,0 +1,125 @@
+"""Kaldi-style data dirs: ``wav.scp text text.raw utt2spk spk2utt utt2lang utt2dur``.
+
+Every file is sorted by utterance (or speaker) id in C-locale order, which for Python strings
+is code-point order. A dir is written into a temporary sibling and renamed into place with a
+``.done`` marker inside, so a dir that exists with ``.done`` is complete and a dir without it
+is the leftover of an interrupted run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamer.data.errors import DataError
+
+DONE_MARKER = ".done"
+REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One prepared utterance: ``wav`` is a 16 kHz mono file, ``duration`` in seconds."""
+
+    utt_id: str
+    speaker: str
+    lang: str
+    text: str
+    wav: str
+    duration: float
+    text_raw: str | None = None
+
+
+def is_complete(data_dir: Path) -> bool:
+    """True when ``data_dir`` was written completely by :func:`write_data_dir`."""
+    return (Path(data_dir) / DONE_MARKER).is_file()
+
+
+def _write_lines(path: Path, rows: Iterable[tuple[str, str]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for key, value in rows:
+            f.write(f"{key} {value}\n")
+
+
+def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[str, object] | None = None) -> Path:
+    """Write a data dir atomically (temp dir, then rename) and mark it done.
+
+    Raises :class:`DataError` on duplicate ids or an utterance id without its speaker prefix.
+    ``extra`` is saved as ``report.json`` (counts of skipped and filtered rows).
+    """
+    out_dir = Path(out_dir)
+    utts = sorted(utterances, key=lambda u: u.utt_id)
+    for prev, cur in zip(utts, utts[1:]):
+        if prev.utt_id == cur.utt_id:
+            raise DataError(f"{out_dir}: duplicate utterance id {cur.utt_id}")
+    for utt in utts:
+        if not utt.utt_id.startswith(utt.speaker):
+            raise DataError(f"{out_dir}: utterance {utt.utt_id} does not start with its speaker id {utt.speaker}")
+    spk2utt: dict[str, list[str]] = {}
+    for utt in utts:
+        spk2utt.setdefault(utt.speaker, []).append(utt.utt_id)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_lines(tmp / "wav.scp", ((u.utt_id, u.wav) for u in utts))
+        _write_lines(tmp / "text", ((u.utt_id, u.text) for u in utts))
+        if all(u.text_raw is not None for u in utts):
+            _write_lines(tmp / "text.raw", ((u.utt_id, u.text_raw) for u in utts))
+        _write_lines(tmp / "utt2spk", ((u.utt_id, u.speaker) for u in utts))
+        _write_lines(tmp / "spk2utt", ((spk, " ".join(ids)) for spk, ids in sorted(spk2utt.items())))
+        _write_lines(tmp / "utt2lang", ((u.utt_id, u.lang) for u in utts))
+        _write_lines(tmp / "utt2dur", ((u.utt_id, f"{u.duration:.4f}") for u in utts))
+        if extra is not None:
+            (tmp / "report.json").write_text(json.dumps(extra, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / DONE_MARKER).write_text("", encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def read_table(path: Path, allow_empty_value: bool = False) -> list[tuple[str, str, str]]:
+    """``(key, value, origin)`` rows of a Kaldi ``key value`` file, in file order."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            key, _, value = line.rstrip("\n").partition(" ")
+            if not key or (not value and not allow_empty_value):
+                raise DataError(f"{path}:{number}: expected '<key> <value>', got {line.rstrip()!r}")
+            rows.append((key, value, f"{path}:{number}"))
+    return rows
+
+
+def read_data_dir(data_dir: Path) -> list[Utterance]:
+    """Utterances of a data dir, sorted by id; every id must be in every per-utterance file."""
+    data_dir = Path(data_dir)
+    for name in REQUIRED_FILES:
+        if not (data_dir / name).is_file():
+            raise DataError(f"{data_dir}: missing {name}")
+    tables = {
+        name: {key: value for key, value, _ in read_table(data_dir / name, allow_empty_value=name.startswith("text"))}
+        for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur", "text.raw")
+        if (data_dir / name).is_file()
+    }
+    ids = tables["wav.scp"].keys()
+    for name, table in tables.items():
+        if table.keys() != ids:
+            diff = sorted(set(ids) ^ set(table))
+            raise DataError(f"{data_dir}/{name}: ids differ from wav.scp, e.g. {diff[0]}")
+    raw = tables.get("text.raw", {})
+    try:
+        return [
+            Utterance(utt, tables["utt2spk"][utt], tables["utt2lang"][utt], tables["text"][utt],
+                      tables["wav.scp"][utt], float(tables["utt2dur"][utt]), raw.get(utt))
+            for utt in sorted(ids)
+        ]
+    except ValueError as err:
+        raise DataError(f"{data_dir}/utt2dur: not a number ({err})") from err

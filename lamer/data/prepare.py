@@ -1,0 +1,175 @@
+"""Turn corpus reader output into Kaldi-style data dirs with 16 kHz audio, in parallel.
+
+For one split of one language: normalise the text, catch duplicate ids and clips, decode every
+clip to ``DUMP/<iso3>/<split>/<utt>.wav`` (``--nj`` processes, progress bar), drop utterances
+outside the duration limits, and write ``DATA/<iso3>/<split>/`` atomically with a
+``report.json`` counting what was skipped and why. A split whose dir is complete is not touched.
+"""
+from __future__ import annotations
+
+import logging
+import tarfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
+from lamer.data.datadir import Utterance, is_complete, write_data_dir
+from lamer.data.errors import BadRows
+from lamer.data.source import SourceUtterance
+from lamer.data.text import normalize_text
+
+logger = logging.getLogger(__name__)
+
+# (utterance id, encoded clip or its path, destination file)
+Job = tuple[str, "Path | bytes", Path]
+SplitReader = Callable[[BadRows], list[SourceUtterance]]
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Settings shared by every split: parallel jobs, bad-row policy, filters, audio format."""
+
+    nj: int = 1
+    skip_bad: bool = False
+    min_duration: float = 0.5
+    max_duration: float = 30.0
+    audio_format: str = "wav"
+
+    def __post_init__(self) -> None:
+        if self.audio_format not in AUDIO_FORMATS:
+            raise ValueError(f"audio format {self.audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}")
+        if not 0 <= self.min_duration < self.max_duration:
+            raise ValueError(f"duration limits {self.min_duration}..{self.max_duration} s are empty")
+
+
+def _convert(job: Job) -> tuple[str, int | None, str | None]:
+    """Worker: convert one clip; failures come back as text so one bad clip cannot kill the pool."""
+    utt_id, source, dst = job
+    try:
+        return utt_id, convert_clip(source, dst), None
+    except Exception as err:  # noqa: BLE001 - any decoder failure is reported per clip
+        return utt_id, None, f"{type(err).__name__}: {err}"
+
+
+def _run(jobs: Iterable[Job], total: int, nj: int, desc: str) -> Iterator[tuple[str, int | None, str | None]]:
+    with tqdm(total=total, desc=desc, unit="utt", mininterval=1.0) as bar:
+        if nj <= 1:
+            for job in jobs:
+                yield _convert(job)
+                bar.update()
+            return
+        with ProcessPoolExecutor(nj) as pool:
+            pending: set = set()
+            for job in jobs:
+                pending.add(pool.submit(_convert, job))
+                if len(pending) >= 4 * nj:  # bounded: archive members are held in memory
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+                    bar.update(len(done))
+            for future in pending:
+                yield future.result()
+                bar.update()
+
+
+def _jobs(sources: list[SourceUtterance], dump_dir: Path, suffix: str, missing: list[SourceUtterance]) -> Iterator[Job]:
+    """Conversion jobs: clip files by path, archive members streamed once per archive.
+
+    Members requested but not found in their archive are appended to ``missing``.
+    """
+    by_archive: dict[Path, dict[str, SourceUtterance]] = {}
+    for src in sources:
+        if src.member is None:
+            yield src.utt_id, src.audio, dump_dir / f"{src.utt_id}.{suffix}"
+        else:
+            by_archive.setdefault(src.audio, {})[src.member] = src
+    for archive, wanted in by_archive.items():
+        with tarfile.open(archive, "r|*") as tar:  # stream: .tar.gz cannot seek cheaply
+            for member in tar:
+                src = wanted.pop(member.name, None)
+                if src is not None and member.isfile():
+                    yield src.utt_id, tar.extractfile(member).read(), dump_dir / f"{src.utt_id}.{suffix}"
+        missing.extend(wanted.values())
+
+
+def _check_sources(sources: list[SourceUtterance], bad: BadRows, filtered: Counter) -> list[SourceUtterance]:
+    """Drop duplicate ids/clips (bad rows) and utterances with no speakable text (filtered)."""
+    seen_ids: dict[str, str] = {}
+    seen_clips: dict[tuple[Path, str | None], str] = {}
+    kept = []
+    for src in sources:
+        clip = (src.audio, src.member)
+        if src.utt_id in seen_ids:
+            bad.bad(src.origin, f"duplicate utterance id {src.utt_id} (first at {seen_ids[src.utt_id]})", "duplicate")
+        elif clip in seen_clips:
+            bad.bad(src.origin, f"clip {src.describe_audio()} listed twice (first at {seen_clips[clip]})", "duplicate")
+        elif not normalize_text(src.text_raw, src.lang):
+            filtered["empty_text"] += 1
+        else:
+            seen_ids[src.utt_id] = seen_clips[clip] = src.origin
+            kept.append(src)
+    return kept
+
+
+def prepare_split(
+    sources: list[SourceUtterance], out_dir: Path, dump_dir: Path, options: PrepareOptions, bad: BadRows
+) -> Path:
+    """Convert the audio of ``sources`` and write the data dir ``out_dir`` (see module doc)."""
+    filtered: Counter = Counter()
+    sources = _check_sources(sources, bad, filtered)
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    by_id = {src.utt_id: src for src in sources}
+    missing: list[SourceUtterance] = []
+    utterances = []
+    jobs = _jobs(sources, dump_dir, options.audio_format, missing)
+    for utt_id, frames, error in _run(jobs, len(sources), options.nj, f"{out_dir.parent.name}/{out_dir.name}"):
+        src = by_id[utt_id]
+        wav = dump_dir / f"{utt_id}.{options.audio_format}"
+        if error is not None:
+            bad.bad(src.origin, f"cannot decode {src.describe_audio()}: {error}", "bad_audio")
+            continue
+        duration = frames / TARGET_RATE
+        if not options.min_duration <= duration <= options.max_duration:
+            filtered["too_short" if duration < options.min_duration else "too_long"] += 1
+            wav.unlink()
+            continue
+        utterances.append(Utterance(utt_id, src.speaker, src.lang, normalize_text(src.text_raw, src.lang),
+                                    str(wav.resolve()), duration, " ".join(src.text_raw.split())))
+    for src in missing:
+        bad.bad(src.origin, f"clip {src.member} not found in {src.audio}", "missing_audio")
+    report = {
+        "utterances": len(utterances),
+        "hours": round(sum(u.duration for u in utterances) / 3600, 4),
+        "filtered": dict(filtered),
+        "skipped_bad": bad.counts(),
+        "skipped_rows": bad.skipped,
+    }
+    if not utterances:
+        logger.warning("%s: no utterances left; the data dir will be empty", out_dir)
+    logger.info("%s: %d utterances, %.2f h, filtered %s, skipped %s", out_dir, len(utterances),
+                report["hours"], dict(filtered), bad.counts())
+    return write_data_dir(utterances, out_dir, extra=report)
+
+
+def prepare_language(
+    iso3: str, readers: Mapping[str, SplitReader], data_root: Path, dump_root: Path, options: PrepareOptions
+) -> dict[str, Path]:
+    """Prepare every split of one language: ``data_root/<iso3>/<split>/``; finished splits are kept.
+
+    ``readers`` maps a split name to a function reading its source utterances; it is only
+    called for splits that are not complete yet, so re-running a finished language is a no-op.
+    """
+    done = {}
+    for split, read in readers.items():
+        out_dir = Path(data_root) / iso3 / split
+        if is_complete(out_dir):
+            logger.info("%s: already complete, skipped", out_dir)
+        else:
+            bad = BadRows(options.skip_bad)
+            prepare_split(read(bad), out_dir, Path(dump_root) / iso3 / split, options, bad)
+        done[split] = out_dir
+    return done
