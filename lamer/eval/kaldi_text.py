@@ -39,12 +39,14 @@ def split_tag(text: str, *, anywhere: bool) -> tuple[str | None, str]:
 
     With ``anywhere=False`` only a tag at the very start counts (references); with
     ``anywhere=True`` the first ``[xxx]`` in the text counts (hypotheses). Only that one tag is
-    removed: any later tag stays in the text and is scored as characters like any other output.
+    removed, and no space is put in its place (decoded tokens are joined without separators, so
+    ``x[eng]ab`` reads ``xab``); any later tag stays in the text and is scored as characters
+    like any other output.
     """
     found = LANGUAGE_TAG.match(text) if not anywhere else LANGUAGE_TAG.search(text)
     if found is None:
         return None, normalize_space(text)
-    rest = text[: found.start()] + " " + text[found.end():]
+    rest = text[: found.start()] + text[found.end():]
     return found.group(1), normalize_space(rest)
 
 

@@ -1,0 +1,51 @@
+"""The scoring and report CLIs end to end, as the recipe calls them (one python start each)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_score_cli(tmp_path):
+    # eng: "ab cd" vs "ab d" (1 edit / 5), tag right; fra: "oui" exact, no tag.
+    (tmp_path / "ref").write_text("e1 ab cd\nf1 oui\n")
+    (tmp_path / "hyp").write_text("e1 [eng] ab d\nf1 oui\n")
+    (tmp_path / "utt2lang").write_text("e1 eng\nf1 fra\n")
+    done = run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+               "--utt2lang", str(tmp_path / "utt2lang"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "score.json").read_text()) == {
+        "eng": {"cer": 20.0, "lid_acc": 100.0, "n": 1},
+        "fra": {"cer": 0.0, "lid_acc": 0.0, "n": 1},
+    }
+    for name in ("summary.json", "per_utt.tsv", "lid_confusion.json", "lid_confusion.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    (tmp_path / "hyp").write_text("e1 [eng] ab d\n")
+    failed = run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+                 "--utt2lang", str(tmp_path / "utt2lang"), "--out", str(tmp_path / "out2"))
+    assert failed.returncode == 1 and "lacks 1 utterance" in failed.stderr and "ref:2" in failed.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+def test_forgetting_report_cli(tmp_path):
+    results = {
+        "stages": ["base", "s1"], "introduced": {"eng": "base", "spa": "s1"},
+        "cer": {"base": {"eng": 20.0, "spa": 60.0}, "s1": {"eng": 25.0, "spa": 30.0}},
+        "lid_acc": {"base": {"eng": 90.0}, "s1": {"eng": 85.0, "spa": 80.0}},
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    (tmp_path / "joint.json").write_text(json.dumps({"eng": 18.0, "spa": 26.0}))
+    done = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+               "--joint", str(tmp_path / "joint.json"), "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    assert "| s1 | 27.50 | -5.00 | 30.00 | 4.00 |" in done.stdout
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {
+        "avg_cer": {"base": 20.0, "s1": 27.5}, "bwt": {"base": None, "s1": -5.0},
+        "fwt": {"base": 0.0, "s1": 30.0}, "im": {"base": 2.0, "s1": 4.0},
+    }
+    for name in ("RESULTS.md", "cer_over_stages.png", "lid_acc_over_stages.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0

@@ -1,0 +1,169 @@
+"""Forgetting metrics on hand-made matrices with values worked out by hand, results.json
+validation, collecting per-stage score.json files, and RESULTS.md."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lamer.eval import EvalInputError
+from lamer.eval.forgetting import forgetting_metrics
+from lamer.eval.report import environment, write_report
+from lamer.eval.results import collect_results, load_joint, load_results, results_from_dict
+
+# a, b introduced at base, c at s1 (also scored at base, before it was learned), d at s2
+# (scored at s1 before it was learned, but missing from the base row).
+MATRIX = {
+    "stages": ["base", "s1", "s2"],
+    "introduced": {"a": "base", "b": "base", "c": "s1", "d": "s2"},
+    "cer": {
+        "base": {"a": 10, "b": 20, "c": 50},
+        "s1": {"a": 12, "b": 23, "c": 30, "d": 60},
+        "s2": {"a": 15, "b": 25, "c": 33, "d": 40},
+    },
+}
+JOINT = {"a": 8, "b": 18, "c": 25, "d": 35}
+
+
+def test_metrics_on_hand_made_matrix_with_joint():
+    metrics = forgetting_metrics(results_from_dict(MATRIX), JOINT)
+    expected = {
+        # mean CER over introduced languages: (10+20)/2, (12+23+30)/3, (15+25+33+40)/4
+        "avg_cer": {"base": 15.0, "s1": 65 / 3, "s2": 28.25},
+        # CER at introduction minus now, over older languages: none; (-2-3)/2; (-5-5-3)/3
+        "bwt": {"base": None, "s1": -2.5, "s2": -13 / 3},
+        # base CER minus now over new languages: 0 by construction; c: 50-30; d absent from base
+        "fwt": {"base": 0.0, "s1": 20.0, "s2": None},
+        # now minus joint over new languages: (2+2)/2; 30-25; 40-35
+        "im": {"base": 2.0, "s1": 5.0, "s2": 5.0},
+    }
+    assert metrics == {name: pytest.approx(values) for name, values in expected.items()}
+
+
+def test_metrics_without_joint_leave_im_null():
+    metrics = forgetting_metrics(results_from_dict(MATRIX))
+    assert metrics["im"] == {"base": None, "s1": None, "s2": None}
+    assert metrics["bwt"]["s1"] == pytest.approx(-2.5)
+
+
+def test_single_stage_matrix():
+    results = results_from_dict({"stages": ["base"], "introduced": {"a": "base", "b": "base"},
+                                 "cer": {"base": {"a": 10, "b": 30}}})
+    assert forgetting_metrics(results) == {"avg_cer": {"base": 20.0}, "bwt": {"base": None},
+                                           "fwt": {"base": 0.0}, "im": {"base": None}}
+    assert forgetting_metrics(results, {"a": 5, "b": 10})["im"] == {"base": 12.5}
+
+
+def test_stage_without_new_languages_has_null_fwt_and_im():
+    results = results_from_dict({"stages": ["base", "s1"], "introduced": {"a": "base"},
+                                 "cer": {"base": {"a": 10}, "s1": {"a": 14}}})
+    metrics = forgetting_metrics(results, {"a": 9})
+    assert (metrics["fwt"]["s1"], metrics["im"]["s1"], metrics["bwt"]["s1"]) == (None, None, -4.0)
+
+
+def broken(**changes):
+    obj = json.loads(json.dumps(MATRIX))
+    for key, value in changes.items():
+        if value is None:
+            del obj[key]
+        else:
+            obj[key] = value
+    return obj
+
+
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        (broken(cer=None), r"missing key 'cer'"),
+        (broken(**{"lid-acc": {}}), r"unknown key\(s\) \['lid-acc'\]"),
+        (broken(stages=["base", "base"]), r"'stages' must be a non-empty list of distinct"),
+        (broken(introduced={"a": "s9"}), r"introduced\['a'\] = 's9' is not in 'stages'"),
+        (broken(protocol="frozen"), r"'protocol' must be one of"),
+        (broken(cer={"base": {"a": 1, "b": 2}, "s1": {"a": 1, "b": 2, "c": 3}}), r"cer\['s2'\] is missing"),
+        (broken(cer={**MATRIX["cer"], "s3": {}}), r"cer\['s3'\]: stage not in 'stages'"),
+        (broken(cer={**MATRIX["cer"], "s2": {"a": 1, "b": 2, "c": 3}}),
+         r"cer\['s2'\] lacks 'd', introduced at 's2'"),
+        (broken(cer={**MATRIX["cer"], "s1": {**MATRIX["cer"]["s1"], "zz": 1}}),
+         r"cer\['s1'\]\['zz'\]: language not in 'introduced'"),
+        (broken(cer={**MATRIX["cer"], "s1": {**MATRIX["cer"]["s1"], "a": -1}}), r"cer\['s1'\]\['a'\]: -1"),
+        (broken(cer={**MATRIX["cer"], "s1": {**MATRIX["cer"]["s1"], "a": "12"}}),
+         r"cer\['s1'\]\['a'\]: expected a finite number"),
+        (broken(lid_acc={s: {j: 101 for j in row} for s, row in MATRIX["cer"].items()}),
+         r"lid_acc\['base'\]\['a'\]: 101 is not a percentage in \[0, 100\]"),
+    ],
+)
+def test_invalid_results_name_the_key(obj, message):
+    with pytest.raises(EvalInputError, match=message):
+        results_from_dict(obj, "results.json")
+
+
+def test_invalid_json_names_file_and_line(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"stages": ["base"],\n "cer": }\n')
+    with pytest.raises(EvalInputError, match=r"results.json:2: invalid JSON"):
+        load_results(path)
+
+
+def test_joint_accepts_score_json_and_needs_every_language(tmp_path):
+    results = results_from_dict(MATRIX)
+    path = tmp_path / "joint.json"
+    path.write_text(json.dumps({j: {"cer": v, "lid_acc": 90.0, "n": 3} for j, v in JOINT.items()}))
+    assert load_joint(path, results) == JOINT
+    path.write_text(json.dumps({"a": 1.0}))
+    with pytest.raises(EvalInputError, match=r"joint.json: no joint-training CER for \['b', 'c', 'd'\]"):
+        load_joint(path, results)
+
+
+def write_scores(directory: Path, scores: dict[str, tuple[float, float]]) -> Path:
+    directory.mkdir()
+    (directory / "score.json").write_text(
+        json.dumps({lang: {"cer": cer, "lid_acc": lid, "n": 4} for lang, (cer, lid) in scores.items()}))
+    return directory
+
+
+def test_collect_results_from_stage_score_dirs(tmp_path):
+    base = write_scores(tmp_path / "base", {"a": (10.0, 90.0), "b": (55.0, 20.0)})
+    s1 = write_scores(tmp_path / "s1", {"a": (12.0, 85.0), "b": (30.0, 75.0)})
+    collected = collect_results({"base": base, "s1": s1}, {"a": "base", "b": "s1"}, protocol="fixed")
+    assert collected == {
+        "stages": ["base", "s1"], "introduced": {"a": "base", "b": "s1"},
+        "cer": {"base": {"a": 10.0, "b": 55.0}, "s1": {"a": 12.0, "b": 30.0}},
+        "lid_acc": {"base": {"a": 90.0, "b": 20.0}, "s1": {"a": 85.0, "b": 75.0}},
+        "protocol": "fixed",
+    }
+    with pytest.raises(EvalInputError, match=r"cer\['s1'\] lacks 'c'"):
+        collect_results({"base": base, "s1": s1}, {"a": "base", "b": "s1", "c": "s1"})
+
+
+def test_write_report(tmp_path):
+    lid = {s: {j: 80.0 for j in row} for s, row in MATRIX["cer"].items()}
+    results = results_from_dict({**MATRIX, "lid_acc": lid, "protocol": "fixed"})
+    metrics = write_report(results, tmp_path / "out", JOINT, "joint.json")
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
+    text = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "fixed: the probe trained on the base model is kept frozen" in text
+    # c was scored at base before it was introduced (italic) and introduced at s1 (bold)
+    assert "| base | **10.00** | **20.00** | _50.00_ | – |" in text
+    assert "| s1 | 12.00 | 23.00 | **30.00** | _60.00_ |" in text
+    assert "| s2 | 28.25 | -4.33 | – | 5.00 |" in text
+    assert "## LID accuracy (%)" in text and "![CER per language over stages](cer_over_stages.png)" in text
+    for png in ("cer_over_stages.png", "lid_acc_over_stages.png"):
+        assert (tmp_path / "out" / png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_default_protocol_is_retrained_and_lid_is_optional(tmp_path):
+    write_report(results_from_dict(MATRIX), tmp_path)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "retrained: a fresh downstream probe" in text
+    assert "LID accuracy" not in text and not (tmp_path / "lid_acc_over_stages.png").exists()
+    assert "| s2 | 28.25 | -4.33 | – | – |" in text
+
+
+def test_environment_header_has_the_repository_commit():
+    env = environment()
+    assert set(env) == {"date", "python", "torch", "espnet", "git"}
+    repo = Path(__file__).resolve().parent
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    assert env["git"] == (done.stdout.strip() if done.returncode == 0 else "unknown")

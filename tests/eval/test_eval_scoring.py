@@ -1,0 +1,118 @@
+"""Scoring on hand-made hypotheses whose CER and LID are worked out by hand below."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lamer.eval import EvalInputError
+from lamer.eval.kaldi_text import split_tag
+from lamer.eval.scoring import score_texts, write_score_dir
+
+
+def write(path, lines):
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+# eng: e1 exact (5 chars "ab cd"); e2 "hello" vs "helo" = 1 deletion, tagged [fra] (LID wrong)
+#      -> CER 1 / 10 = 10 %, LID 1 / 2 = 50 %.
+# fra: f1 "oui non" (7 chars) vs "oui nom" = 1 substitution, no tag;
+#      f2 "merci" (5) exact, tagged [xyz] (not a reference language)
+#      -> CER 1 / 12 = 8.333 %, LID 0 / 2.
+# all: 2 edits / 22 chars, LID 1 / 4.
+REF = ["e1 [eng] ab cd", "e2 [eng] hello", "f1 [fra] oui non", "f2 [fra] merci"]
+HYP = ["e1 [eng] ab cd", "e2 [fra] helo", "f1 oui nom", "f2 [xyz] merci"]
+
+
+@pytest.fixture
+def multi(tmp_path):
+    return write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
+
+
+def test_multi_language_cer_and_lid(multi):
+    score = score_texts(*multi)
+    assert score.per_language() == {
+        "eng": {"cer": pytest.approx(10.0), "lid_acc": pytest.approx(50.0), "n": 2},
+        "fra": {"cer": pytest.approx(100 / 12), "lid_acc": pytest.approx(0.0), "n": 2},
+    }
+    summary = score.summary()
+    assert summary["cer"] == pytest.approx(100 * 2 / 22)
+    assert summary["macro_cer"] == pytest.approx((10.0 + 100 / 12) / 2)
+    assert summary["lid_acc"] == pytest.approx(25.0)
+    assert (summary["no_tag"], summary["unknown_tag"], summary["unknown_tags"]) == (1, 1, {"xyz": 1})
+    assert summary["per_language"]["fra"] == {
+        "n": 2, "edits": 1, "ref_chars": 12, "lid_correct": 0, "no_tag": 1, "unknown_tag": 1,
+    }
+    assert score.confusion() == {
+        "rows": ["eng", "fra"],
+        "columns": ["eng", "fra", "other_tag", "no_tag"],
+        "counts": [[1, 1, 0, 0], [0, 0, 1, 1]],
+    }
+
+
+def test_space_counts_as_one_character_and_whitespace_collapses(tmp_path):
+    # "ab cd" is 5 characters; the hypothesis drops the space: 1 edit -> 20 %. Repeated and
+    # trailing whitespace in the reference collapses; a tag glued to the text still counts.
+    ref = write(tmp_path / "ref", ["u1 [eng]   ab    cd  "])
+    hyp = write(tmp_path / "hyp", ["u1 [eng]abcd"])
+    (u,) = score_texts(ref, hyp).utterances
+    assert (u.edits, u.ref_len, u.hyp_lang) == (1, 5, "eng")
+    assert u.cer == pytest.approx(20.0)
+
+
+def test_reference_language_from_utt2lang(tmp_path):
+    # Same test set without tags in the reference: the language comes from utt2lang.
+    ref = write(tmp_path / "ref", [line.replace("[eng] ", "").replace("[fra] ", "") for line in REF])
+    hyp = write(tmp_path / "hyp", HYP)
+    utt2lang = write(tmp_path / "utt2lang", ["e1 eng", "e2 eng", "f1 fra", "f2 fra"])
+    tagged = score_texts(write(tmp_path / "tagged", REF), hyp).per_language()
+    assert score_texts(ref, hyp, utt2lang).per_language() == tagged
+
+
+def test_only_the_first_hypothesis_tag_is_removed():
+    assert split_tag("x[eng]ab", anywhere=True) == ("eng", "xab")
+    assert split_tag("ab [eng] cd [fra] e", anywhere=True) == ("eng", "ab cd [fra] e")
+    assert split_tag("ab [eng] cd", anywhere=False) == (None, "ab [eng] cd")
+
+
+def test_empty_hypothesis_is_all_deletions_without_tag(tmp_path):
+    ref = write(tmp_path / "ref", ["u1 [eng] abc"])
+    hyp = write(tmp_path / "hyp", ["u1"])
+    (u,) = score_texts(ref, hyp).utterances
+    assert (u.edits, u.ref_len, u.hyp_lang) == (3, 3, None)
+
+
+def test_score_dir_files(multi, tmp_path):
+    out = tmp_path / "out"
+    write_score_dir(score_texts(*multi), out, {"ref": "r", "hyp": "h", "utt2lang": None})
+    assert set(json.loads((out / "score.json").read_text())) == {"eng", "fra"}
+    assert json.loads((out / "summary.json").read_text())["inputs"] == {"ref": "r", "hyp": "h", "utt2lang": None}
+    rows = (out / "per_utt.tsv").read_text().splitlines()
+    assert rows[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer"
+    assert rows[2] == "e2\teng\tfra\t1\t5\t20.0000"
+    assert rows[3] == "f1\tfra\t-\t1\t7\t14.2857"
+    assert (out / "lid_confusion.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    "ref, hyp, utt2lang, message",
+    [
+        (["a [eng] x", "b [eng] y"], ["a [eng] x"], None, r"hyp lacks 1 utterance.*'b'.*ref:2"),
+        (["a [eng] x"], ["a [eng] x", "z [eng] y"], None, r"hyp:2: utterance 'z' is not in"),
+        (["a [eng] x", "b [eng]  "], ["a x", "b y"], None, r"ref:2: utterance 'b' has an empty reference"),
+        (["a [eng] x", "a [eng] y"], ["a x"], None, r"ref:2: duplicate utterance id 'a' \(first on line 1\)"),
+        (["a [eng] x", "", "b [eng] y"], ["a x", "b y"], None, r"ref:2: blank line"),
+        (["a x"], ["a x"], None, r"ref:1: utterance 'a' has no \[iso\] tag.*no --utt2lang"),
+        (["a x"], ["a x"], ["b eng"], r"ref:1: utterance 'a' has no \[iso\] tag.*not in .*utt2lang"),
+        (["a [fra] x"], ["a x"], ["a eng"], r"ref:1: utterance 'a' is tagged \[fra\] but .*utt2lang says 'eng'"),
+        (["a x"], ["a x"], ["a eng extra"], r"utt2lang:1: expected '<utt> <iso>'"),
+    ],
+)
+def test_bad_input_names_file_and_line(tmp_path, ref, hyp, utt2lang, message):
+    paths = [write(tmp_path / "ref", ref), write(tmp_path / "hyp", hyp)]
+    if utt2lang is not None:
+        paths.append(write(tmp_path / "utt2lang", utt2lang))
+    with pytest.raises(EvalInputError, match=message):
+        score_texts(*paths)
