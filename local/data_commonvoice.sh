@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepare Common Voice locales as Kaldi-style data dirs (thin wrapper over lamer.bin.prepare_data).
+#
+# Expected download layout (ROOT = a release folder, one folder per locale):
+#   ROOT/<locale>/clips/*.mp3  ROOT/<locale>/{validated,train,dev,test}.tsv
+# Output: DATA/<iso3>/{train,dev,test}/ and 16 kHz audio under DUMP/<iso3>/<split>/.
+# A finished split (its .done marker exists) is skipped, so re-running is cheap.
+#
+# Usage: local/data_commonvoice.sh [options] ROOT LOCALES DATA DUMP
+#   e.g. local/data_commonvoice.sh --nj 8 /corpora/cv-corpus-17.0 en,fr,zh-CN data dump
+# Options (Kaldi style, --name value):
+#   --nj N               parallel audio conversion jobs (default 4)
+#   --skip-bad true      skip bad rows, counted in DATA/<iso3>/<split>/report.json (default false)
+#   --split-mode MODE    validated (train = validated minus dev/test) or official (default validated)
+#   --splits LIST        comma separated (default train,dev,test)
+#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 30)
+#   --lang-map LIST      extra LOCALE=iso3 pairs, e.g. xx=yyy
+set -euo pipefail
+
+nj=4
+skip_bad=false
+split_mode=validated
+splits=train,dev,test
+min_duration=0.5
+max_duration=30
+lang_map=
+python=${PYTHON:-python}
+
+while [[ $# -gt 0 && $1 == --* ]]; do
+    name=${1#--}; name=${name//-/_}
+    [[ $# -ge 2 ]] || { echo "$0: option $1 needs a value" >&2; exit 1; }
+    case $name in
+        nj|skip_bad|split_mode|splits|min_duration|max_duration|lang_map) printf -v "$name" '%s' "$2" ;;
+        *) echo "$0: unknown option $1" >&2; exit 1 ;;
+    esac
+    shift 2
+done
+if [[ $# -ne 4 ]]; then
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 1
+fi
+
+args=(commonvoice --root "$1" --langs "$2" --out "$3" --dump "$4" --nj "$nj" --split-mode "$split_mode"
+      --splits "$splits" --min-duration "$min_duration" --max-duration "$max_duration" --lang-map "$lang_map")
+[[ $skip_bad == true ]] && args+=(--skip-bad)
+exec "$python" -m lamer.bin.prepare_data "${args[@]}"
