@@ -69,6 +69,7 @@ def plot_over_stages(
     styles = _language_styles(stages, introduced)
     fig = Figure(figsize=(min(4.5 + 1.1 * len(stages), 14), 4.8))
     ax = fig.add_subplot()
+    drew_before = False
     for lang in sorted(introduced, key=lambda j: (stages.index(introduced[j]), j)):
         t = stages.index(introduced[lang])
         points = [(k, matrix[s][lang]) for k, s in enumerate(stages) if lang in matrix.get(s, {})]
@@ -76,6 +77,7 @@ def plot_over_stages(
         after = [p for p in points if p[0] >= t]
         style = styles[lang]
         if before:
+            drew_before = True
             bridge = before + after[:1]
             ax.plot(*zip(*bridge), linestyle=":", color=style["color"], linewidth=1.3)
             ax.plot(*zip(*before), linestyle="none", marker=style["marker"], markersize=7,
@@ -85,7 +87,7 @@ def plot_over_stages(
                     color=style["color"], label=f"{lang} (from {introduced[lang]})")
     if average is not None:
         points = [(k, average[s]) for k, s in enumerate(stages) if average.get(s) is not None]
-        ax.plot(*zip(*points), color="black", linestyle="--", linewidth=2.5,
+        ax.plot(*zip(*points), color="black", linestyle="--", linewidth=2.5, marker="D", markersize=5,
                 label="mean of introduced languages", zorder=3)
     for k, stage in enumerate(stages[1:], start=1):
         new = sorted(lang for lang, first in introduced.items() if first == stage)
@@ -94,18 +96,15 @@ def plot_over_stages(
             ax.text(k, 1.01, "+ " + _wrap(new, 4), transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=8, color="0.25")
     handles, labels = ax.get_legend_handles_labels()
-    if any(stages.index(first) > 0 and any(lang in matrix.get(s, {}) for s in stages[: stages.index(first)])
-           for lang, first in introduced.items()):
+    if drew_before:
         handles.append(Line2D([], [], color="0.4", linestyle=":", marker="o", markerfacecolor="white"))
         labels.append("before it was introduced")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False,
               title="language", title_fontsize=9)
     ax.set_xticks(range(len(stages)), stages)
     ax.set_xlim(-0.4, len(stages) - 0.6)
-    if percent_axis:
-        ax.set_ylim(0, 101)
-    else:
-        ax.set_ylim(bottom=0)
+    top = max([v for row in matrix.values() for v in row.values()] + [1.0])
+    ax.set_ylim(0, 101 if percent_axis else top * 1.08)  # headroom so the top markers are whole
     ax.set_xlabel("after stage")
     ax.set_ylabel(ylabel)
     ax.set_title(title, pad=26 if len(stages) > 1 else 8)
@@ -120,21 +119,23 @@ def plot_lid_confusion(confusion: dict, out_png: Path) -> None:
     rows, columns = confusion["rows"], confusion["columns"]
     counts = np.asarray(confusion["counts"], dtype=float)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig = Figure(figsize=(max(5.0, 0.5 * len(columns) + 3.0), max(3.8, 0.5 * len(rows) + 2.2)))
+    cell = min(0.5, 22.0 / len(columns))  # inches; large language sets shrink to a readable page
+    fig = Figure(figsize=(max(5.0, cell * len(columns) + 3.0), max(3.8, cell * len(rows) + 2.2)))
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(np.arange(len(columns) + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="0.85", linewidth=0.5)
     ax.tick_params(which="minor", length=0)
-    if len(rows) * len(columns) <= 1200:  # past that the numbers are unreadable anyway
+    if cell >= 0.35:  # smaller cells cannot hold a readable number
         for (i, j), count in np.ndenumerate(counts):
             if count:
                 ax.text(j, i, f"{int(count)}", ha="center", va="center", fontsize=8,
                         color="white" if share[i, j] > 0.55 else "black")
     ax.axvline(len(rows) - 0.5, color="0.3", linewidth=1.5)
-    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
+    label_size = 9 if cell >= 0.3 else 6
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=label_size)
+    ax.set_yticks(range(len(rows)), rows, fontsize=label_size)
     ax.set_xlabel("predicted tag (first [xxx] of the hypothesis)")
     ax.set_ylabel("reference language")
     total = int(counts.sum())
