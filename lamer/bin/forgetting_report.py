@@ -3,8 +3,10 @@
     python -m lamer.bin.forgetting_report --matrix results.json [--joint joint.json] --out DIR
 
 Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
-DIR/RESULTS.md and the plots (cer_over_stages.png, lid_acc_over_stages.png when results.json has
-"lid_acc"). joint.json is the joint-training CER per language, {iso: cer} or a score.json.
+DIR/RESULTS.md and the plots (cer_over_stages.png; lid_acc_over_stages.png when results.json has
+"lid_acc"; expert_usage.png with --expert-usage). joint.json is the joint-training CER per
+language, {iso: cer} or a score.json. The expert usage file holds the routers' mean weight per
+expert, {"<layer index>": {"<iso3>": [weight, ...]}}.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import sys
 from pathlib import Path
 
 from lamer.eval import EvalInputError
+from lamer.eval.plots import check_expert_usage
 from lamer.eval.report import matrix_table, metrics_table, write_report
-from lamer.eval.results import load_joint, load_results
+from lamer.eval.results import load_joint, load_json, load_results
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--matrix", type=Path, required=True, help="results.json (stages, introduced, cer[, lid_acc, protocol])")
     parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
+    parser.add_argument("--expert-usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     return parser
 
@@ -31,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = load_results(args.matrix)
         joint = load_joint(args.joint, results) if args.joint else None
+        usage = load_json(args.expert_usage) if args.expert_usage else None
+        if usage is not None:
+            check_expert_usage(usage, str(args.expert_usage))
     except EvalInputError as err:
         print(f"forgetting_report: error: {err}", file=sys.stderr)
         return 1
-    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None)
+    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage)
     print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
     print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
     print(f"wrote {args.out / 'RESULTS.md'}, {args.out / 'metrics.json'} and plots")

@@ -145,30 +145,37 @@ def plot_lid_confusion(confusion: dict, out_png: Path) -> None:
     save_png(fig, out_png)
 
 
-def _usage_arrays(usage: dict[str, dict[str, list[float]]]) -> tuple[list[int], list[str], list[np.ndarray]]:
-    """Validate the expert-usage dict; return layer indices (sorted), languages (sorted) and,
-    per layer, a languages x experts array."""
-    if not isinstance(usage, dict) or not usage:
-        raise EvalInputError("expert usage: expected a non-empty {layer: {iso: [weight per expert]}}")
+def check_expert_usage(
+    usage: dict[str, dict[str, list[float]]], source: str = "expert usage"
+) -> tuple[list[int], list[str], list[np.ndarray]]:
+    """Validate an expert-usage dict (errors name ``source``, the layer and the language); return
+    layer indices (sorted), languages (sorted) and, per layer, a languages x experts array."""
+    if not isinstance(usage, dict) or not usage or not all(isinstance(v, dict) for v in usage.values()):
+        raise EvalInputError(f"{source}: expected a non-empty {{layer: {{iso: [weight per expert]}}}}")
     try:
         layers = sorted(usage, key=int)
     except ValueError as err:
-        raise EvalInputError(f"expert usage: layer keys must be integers, got {sorted(usage)}") from err
+        raise EvalInputError(f"{source}: layer keys must be integers, got {sorted(usage)}") from err
     languages = sorted(usage[layers[0]])
     arrays = []
     for layer in layers:
         per_lang = usage[layer]
         if sorted(per_lang) != languages:
             raise EvalInputError(
-                f"expert usage: layer {layer} has languages {sorted(per_lang)}, layer {layers[0]} has {languages}"
+                f"{source}: layer {layer} has languages {sorted(per_lang)}, layer {layers[0]} has {languages}"
             )
-        lengths = {len(per_lang[lang]) for lang in languages}
-        if len(lengths) != 1 or 0 in lengths:
-            raise EvalInputError(f"expert usage: layer {layer}: every language needs the same, non-zero expert count")
-        array = np.asarray([per_lang[lang] for lang in languages], dtype=float)
-        if not np.all(np.isfinite(array)) or np.any(array < 0):
-            raise EvalInputError(f"expert usage: layer {layer}: weights must be finite and >= 0")
-        arrays.append(array)
+        rows = []
+        for lang in languages:
+            try:
+                row = np.asarray(per_lang[lang], dtype=float)
+            except (TypeError, ValueError) as err:
+                raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a list of numbers") from err
+            if row.ndim != 1 or not row.size or not np.all(np.isfinite(row)) or np.any(row < 0):
+                raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a non-empty list of finite weights >= 0")
+            rows.append(row)
+        if len({row.size for row in rows}) != 1:
+            raise EvalInputError(f"{source}: layer {layer}: every language needs the same expert count")
+        arrays.append(np.stack(rows))
     return [int(layer) for layer in layers], languages, arrays
 
 
@@ -188,7 +195,7 @@ def plot_expert_usage(
     with the uniform weight for comparison. One colour scale for all panels; a dot marks each
     language's most used expert in every layer.
     """
-    layers, found, arrays = _usage_arrays(usage)
+    layers, found, arrays = check_expert_usage(usage)
     if languages is not None:
         if sorted(languages) != found:
             raise EvalInputError(f"expert usage: languages {sorted(languages)} given, the usage holds {found}")
@@ -197,9 +204,10 @@ def plot_expert_usage(
     else:
         languages = found
     groups = [list(g) for _, g in groupby(range(len(layers)), key=lambda i: arrays[i].shape[1])]
-    widths = [sum(arrays[i].shape[1] for i in group) for group in groups]
+    # Panel width follows its column count, with a floor so that a narrow panel keeps its title.
+    widths = [max(sum(arrays[i].shape[1] for i in group), 5) for group in groups]
     vmax = max(float(a.max()) for a in arrays) or 1.0
-    fig = Figure(figsize=(min(2.5 + 0.3 * sum(widths) + 0.4 * len(groups), 26), 2.2 + 0.42 * len(languages)),
+    fig = Figure(figsize=(min(max(2.5 + 0.3 * sum(widths), 7.0), 26), 2.4 + 0.42 * len(languages)),
                  layout="constrained")
     axes = fig.subplots(1, len(groups), sharey=True, width_ratios=widths, squeeze=False)[0]
     for ax, group in zip(axes, groups):
@@ -219,9 +227,9 @@ def plot_expert_usage(
         layer_axis.set_xticks([s + (n_experts - 1) / 2 for s in starts], [f"layer {layers[i]}" for i in group],
                               fontsize=8)
         layer_axis.tick_params(length=0)
-        ax.set_title(f"{n_experts} experts per layer (uniform weight {1 / n_experts:.3g})", fontsize=9)
+        ax.set_title(f"{n_experts} experts per layer\n(uniform weight {1 / n_experts:.3g})", fontsize=9)
     axes[0].set_yticks(range(len(languages)), languages)
     axes[0].set_ylabel("language")
     fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.01).set_label("mean router weight")
-    fig.suptitle(f"{title}  (dot: the language's most used expert in the layer)", fontsize=11)
+    fig.suptitle(f"{title}\n(dot: the language's most used expert in each layer)", fontsize=10)
     save_png(fig, out_png)

@@ -115,12 +115,15 @@ def render_results_md(
     return "\n\n".join(parts) + "\n"
 
 
-def write_report(results: Results, out_dir: Path, joint: dict[str, float] | None = None,
-                 joint_source: str | None = None) -> dict[str, dict[str, float | None]]:
-    """Compute the metrics and write ``metrics.json``, ``cer_over_stages.png`` (and
-    ``lid_acc_over_stages.png`` when LID accuracy is present) and ``RESULTS.md`` into
+def write_report(
+    results: Results, out_dir: Path, joint: dict[str, float] | None = None, joint_source: str | None = None,
+    expert_usage: dict[str, dict[str, list[float]]] | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """Compute the metrics and write ``metrics.json``, ``cer_over_stages.png`` (plus
+    ``lid_acc_over_stages.png`` when LID accuracy is present and ``expert_usage.png`` when router
+    statistics ``{layer: {iso: [mean weight per expert]}}`` are given) and ``RESULTS.md`` into
     ``out_dir``; return the metrics."""
-    from lamer.eval.plots import plot_over_stages  # matplotlib only when writing
+    from lamer.eval.plots import check_expert_usage, plot_expert_usage, plot_over_stages  # matplotlib only here
 
     out_dir = Path(out_dir)
     metrics = forgetting_metrics(results, joint)
@@ -135,5 +138,11 @@ def write_report(results: Results, out_dir: Path, joint: dict[str, float] | None
                          title=f"LID accuracy per language over stages ({results.protocol} probe)",
                          ylabel="LID accuracy (%)", average=mean_over_introduced(results, results.lid_acc),
                          percent_axis=True)
+    if expert_usage is not None:
+        plots["Expert usage per layer and language"] = "expert_usage.png"
+        found = check_expert_usage(expert_usage)[1]
+        plan_order = [lang for lang in results.languages if lang in found]
+        plot_expert_usage(expert_usage, out_dir / "expert_usage.png",
+                          languages=plan_order + [lang for lang in found if lang not in plan_order])
     write_text_atomic(out_dir / "RESULTS.md", render_results_md(results, metrics, environment(), plots, joint_source))
     return metrics

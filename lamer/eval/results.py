@@ -124,7 +124,8 @@ def results_from_dict(obj: object, source: str = "results") -> Results:
     return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol)
 
 
-def _load_json(path: Path) -> object:
+def load_json(path: Path) -> object:
+    """Parse a JSON file; a missing file or a syntax error names the file (and line)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -136,13 +137,13 @@ def _load_json(path: Path) -> object:
 
 def load_results(path: Path) -> Results:
     """Read and validate ``results.json``."""
-    return results_from_dict(_load_json(Path(path)), str(path))
+    return results_from_dict(load_json(Path(path)), str(path))
 
 
 def load_joint(path: Path, results: Results) -> dict[str, float]:
     """Read the joint-training CER per language: either ``{iso: cer}`` or a ``score.json``
     (``{iso: {"cer": ...}}``). Every language of ``results`` must be present."""
-    obj = _load_json(Path(path))
+    obj = load_json(Path(path))
     if not isinstance(obj, dict):
         raise EvalInputError(f"{path}: expected a JSON object iso -> CER")
     joint = {}
@@ -170,7 +171,7 @@ def collect_results(
     lid_acc: Matrix = {}
     for stage, directory in stage_dirs.items():
         path = Path(directory) / "score.json"
-        scores = _load_json(path)
+        scores = load_json(path)
         if not isinstance(scores, dict):
             raise EvalInputError(f"{path}: expected a JSON object iso -> scores")
         for lang, entry in scores.items():

@@ -39,13 +39,22 @@ def test_forgetting_report_cli(tmp_path):
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
     (tmp_path / "joint.json").write_text(json.dumps({"eng": 18.0, "spa": 26.0}))
+    usage = {"0": {"eng": [0.9, 0.1], "spa": [0.2, 0.8]}, "1": {"eng": [0.7, 0.1, 0.1, 0.1], "spa": [0.1, 0.1, 0.1, 0.7]}}
+    (tmp_path / "usage.json").write_text(json.dumps(usage))
     done = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
-               "--joint", str(tmp_path / "joint.json"), "--out", str(tmp_path / "report"))
+               "--joint", str(tmp_path / "joint.json"), "--expert-usage", str(tmp_path / "usage.json"),
+               "--out", str(tmp_path / "report"))
     assert done.returncode == 0, done.stderr
     assert "| s1 | 27.50 | -5.00 | 30.00 | 4.00 |" in done.stdout
     assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {
         "avg_cer": {"base": 20.0, "s1": 27.5}, "bwt": {"base": None, "s1": -5.0},
         "fwt": {"base": 0.0, "s1": 30.0}, "im": {"base": 2.0, "s1": 4.0},
     }
-    for name in ("RESULTS.md", "cer_over_stages.png", "lid_acc_over_stages.png"):
+    for name in ("RESULTS.md", "cer_over_stages.png", "lid_acc_over_stages.png", "expert_usage.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
+    assert "![Expert usage per layer and language](expert_usage.png)" in (tmp_path / "report" / "RESULTS.md").read_text()
+    (tmp_path / "usage.json").write_text(json.dumps({"0": {"eng": [0.5, 0.5]}, "1": {"spa": [1.0]}}))
+    failed = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+                 "--expert-usage", str(tmp_path / "usage.json"), "--out", str(tmp_path / "report2"))
+    assert failed.returncode == 1 and "usage.json: layer 1 has languages ['spa']" in failed.stderr
+    assert not (tmp_path / "report2").exists()
