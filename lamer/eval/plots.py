@@ -115,7 +115,7 @@ def plot_over_stages(
 def plot_lid_confusion(confusion: dict, out_png: Path) -> None:
     """Heatmap of LID confusion counts (``{"rows", "columns", "counts"}`` as written by the
     scorer): colour is the share of the reference language's utterances, the number is the
-    count (zeros left blank); the extra columns (other tag, no tag) sit behind a divider."""
+    count (zeros left blank); the extra columns (unknown tag, no tag) sit behind a divider."""
     rows, columns = confusion["rows"], confusion["columns"]
     counts = np.asarray(confusion["counts"], dtype=float)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)

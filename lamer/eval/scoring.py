@@ -12,7 +12,8 @@ Bad input, case by case:
   with utt2lang: error;
 - a hypothesis without tag: counted as a LID error and reported as ``no_tag``;
 - a hypothesis tag that is not one of the reference languages: counted as a LID error and
-  reported, per tag, as ``unknown_tags`` (the ``other_tag`` column of the confusion matrix).
+  reported as ``unknown_tag`` (the count) and ``unknown_tags`` (per tag), and as the
+  ``unknown_tag`` column of the confusion matrix.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from lamer.eval import EvalInputError
 from lamer.eval.atomic_io import write_json_atomic, write_text_atomic
 from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
 
-OTHER_TAG = "other_tag"
+UNKNOWN_TAG = "unknown_tag"
 NO_TAG = "no_tag"
 
 
@@ -72,8 +73,8 @@ class CorpusScore:
             c["ref_chars"] += u.ref_len
             c["lid_correct"] += u.hyp_lang == u.lang
             c[NO_TAG] += u.hyp_lang is None
-            c["unknown_tag"] += u.hyp_lang is not None and u.hyp_lang not in known
-        keys = ("n", "edits", "ref_chars", "lid_correct", NO_TAG, "unknown_tag")
+            c[UNKNOWN_TAG] += u.hyp_lang is not None and u.hyp_lang not in known
+        keys = ("n", "edits", "ref_chars", "lid_correct", NO_TAG, UNKNOWN_TAG)
         return {lang: {k: c[k] for k in keys} for lang, c in counts.items()}
 
     def per_language(self) -> dict[str, dict[str, float | int]]:
@@ -102,16 +103,16 @@ class CorpusScore:
             "lid_acc": _percent(total["lid_correct"], total["n"]),
             "macro_lid_acc": sum(s["lid_acc"] for s in per_lang.values()) / len(per_lang),
             NO_TAG: total[NO_TAG],
-            "unknown_tag": total["unknown_tag"],
+            UNKNOWN_TAG: total[UNKNOWN_TAG],
             "unknown_tags": dict(sorted(unknown.items())),
             "per_language": counts,
         }
 
     def confusion(self) -> dict:
         """LID confusion counts: rows are reference languages, columns the reference languages
-        followed by ``other_tag`` (a tag outside them) and ``no_tag``."""
+        followed by ``unknown_tag`` (a tag outside them) and ``no_tag``."""
         rows = self.languages
-        columns = rows + [OTHER_TAG, NO_TAG]
+        columns = rows + [UNKNOWN_TAG, NO_TAG]
         index = {lang: i for i, lang in enumerate(rows)}
         matrix = [[0] * len(columns) for _ in rows]
         for u in self.utterances:

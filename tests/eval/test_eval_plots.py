@@ -66,7 +66,7 @@ def test_over_stages_and_confusion_pngs(tmp_path):
     matrix = {"base": {"eng": 20.0, "spa": 60.0}, "s1": {"eng": 25.0, "spa": 30.0}}
     plot_over_stages(matrix, stages, introduced, tmp_path / "cer.png", title="CER", ylabel="CER (%)",
                      average={"base": 20.0, "s1": 27.5})
-    confusion = {"rows": ["eng", "spa"], "columns": ["eng", "spa", "other_tag", "no_tag"],
+    confusion = {"rows": ["eng", "spa"], "columns": ["eng", "spa", "unknown_tag", "no_tag"],
                  "counts": [[8, 1, 0, 1], [2, 7, 1, 0]]}
     plot_lid_confusion(confusion, tmp_path / "lid.png")
     for name in ("cer.png", "lid.png"):

@@ -46,7 +46,7 @@ def test_multi_language_cer_and_lid(multi):
     }
     assert score.confusion() == {
         "rows": ["eng", "fra"],
-        "columns": ["eng", "fra", "other_tag", "no_tag"],
+        "columns": ["eng", "fra", "unknown_tag", "no_tag"],
         "counts": [[1, 1, 0, 0], [0, 0, 1, 1]],
     }
 
