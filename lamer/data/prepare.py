@@ -130,7 +130,7 @@ def prepare_split(
         src = by_id[utt_id]
         wav = dump_dir / f"{utt_id}.{options.audio_format}"
         if error is not None:
-            bad.bad(src.origin, f"cannot decode {src.describe_audio()}: {error}", "bad_audio")
+            bad.bad(src.origin, f"cannot decode {src.describe_audio()} (corrupt or unsupported audio): {error}", "bad_audio")
             continue
         duration = frames / TARGET_RATE
         if not options.min_duration <= duration <= options.max_duration:
