@@ -13,7 +13,7 @@
 #   --skip-bad true      skip bad rows, counted in DATA/<iso3>/<split>/report.json (default false)
 #   --split-mode MODE    validated (train = validated minus dev/test) or official (default validated)
 #   --splits LIST        comma separated (default train,dev,test)
-#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 30)
+#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 60)
 #   --lang-map LIST      extra LOCALE=iso3 pairs, e.g. xx=yyy
 set -euo pipefail
 
@@ -22,7 +22,7 @@ skip_bad=false
 split_mode=validated
 splits=train,dev,test
 min_duration=0.5
-max_duration=30
+max_duration=60
 lang_map=
 python=${PYTHON:-python}
 

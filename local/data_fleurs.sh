@@ -12,7 +12,7 @@
 #   --nj N               parallel audio conversion jobs (default 4)
 #   --skip-bad true      skip bad rows, counted in DATA/<iso3>/<split>/report.json (default false)
 #   --splits LIST        comma separated (default train,dev,test)
-#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 30)
+#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 60)
 #   --lang-map LIST      extra CONFIG=iso3 pairs, e.g. xx_yy=zzz
 set -euo pipefail
 
@@ -20,7 +20,7 @@ nj=4
 skip_bad=false
 splits=train,dev,test
 min_duration=0.5
-max_duration=30
+max_duration=60
 lang_map=
 python=${PYTHON:-python}
 

@@ -40,7 +40,7 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
     parser.add_argument("--skip-bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
     parser.add_argument("--min-duration", type=float, default=0.5, help="seconds (default 0.5)")
-    parser.add_argument("--max-duration", type=float, default=30.0, help="seconds (default 30)")
+    parser.add_argument("--max-duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
     parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
 

@@ -37,7 +37,7 @@ class PrepareOptions:
     nj: int = 1
     skip_bad: bool = False
     min_duration: float = 0.5
-    max_duration: float = 30.0
+    max_duration: float = 60.0
     audio_format: str = "wav"
 
     def __post_init__(self) -> None:

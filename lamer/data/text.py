@@ -7,8 +7,9 @@ thought of here all keep their letters:
 - NFC composition first, so that ``e`` + combining acute and ``é`` are one character.
 - Letters (L*), combining marks (M*, the vowel signs of Indic scripts and Arabic harakat) and
   digits (N*) are kept.
-- An apostrophe or hyphen between two kept characters stays (``l'ardoise``, ``dix-sept``);
-  every other punctuation (P*), symbol (S*) or separator becomes a word break.
+- An apostrophe or hyphen between two kept characters stays (``l'ardoise``, ``dix-sept``), and
+  so does a ``.``, ``,`` or ``:`` between two digits (``3.5``, ``3:2``); every other
+  punctuation (P*), symbol (S*) or separator becomes a word break.
 - Zero-width joiner/non-joiner stay between letters (Persian and Indic spelling needs them);
   other format characters (C*) vanish.
 - Lower-casing with locale care: in Turkish and Azerbaijani ``I`` is the capital of ``ı`` and
@@ -28,6 +29,7 @@ UNSPACED_LANGS = frozenset({"cmn", "yue", "nan", "jpn", "tha", "lao", "mya", "kh
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018")
 _HYPHENS = frozenset("-\u2010\u2011")
 _JOINERS = frozenset("\u200c\u200d")
+_NUMBER_SEPARATORS = frozenset(".,:")
 
 
 def _is_word_char(char: str) -> bool:
@@ -57,6 +59,8 @@ def normalize_text(text: str, iso3: str) -> str:
             out.append("'")
         elif char in _HYPHENS and between_words:
             out.append("-")
+        elif char in _NUMBER_SEPARATORS and between_words and chars[i - 1].isdigit() and chars[i + 1].isdigit():
+            out.append(char)
         elif char in _JOINERS and between_words:
             out.append(char)
         elif unicodedata.category(char) in ("Cf", "Cn", "Co", "Cs"):

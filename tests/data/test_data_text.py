@@ -26,6 +26,7 @@ from lamer.data.text import lower_for, normalize_text
         ("qu\u2019« on ne devrait »", "fra", "qu on ne devrait"),  # apostrophe before a quote mark: not inside a word
         ("\ufeffZero\u200bwidth\u00adsoft", "eng", "zerowidthsoft"),
         ("...!?", "eng", ""),
+        ("Ratio 3:2, pi is 3.14, 1,000 men. End.", "eng", "ratio 3:2 pi is 3.14 1,000 men end"),
     ],
 )
 def test_normalize_text_per_script(raw, iso3, expected):

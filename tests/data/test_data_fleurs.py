@@ -1,0 +1,111 @@
+"""FLEURS in its native layout (built from the real clips) through the prepare_data CLI."""
+import io
+import json
+import tarfile
+import unicodedata
+
+import pytest
+import soundfile as sf
+
+from lamer.bin.prepare_data import main
+from lamer.data.errors import DataError
+from lamer.data.fleurs import prepare_fleurs
+from lamer.data.validate import validate_data_dir
+
+ISO3 = {"en_us": "eng", "de_de": "deu", "fr_fr": "fra", "es_419": "spa", "pt_br": "por"}
+
+
+def prepare(root, out, *extra, langs=",".join(ISO3)):
+    return main(["fleurs", "--root", str(root), "--langs", langs, "--out", str(out / "data"),
+                 "--dump", str(out / "dump"), "--splits", "test", *extra])
+
+
+@pytest.mark.parametrize("archived", [True, False], ids=["tar_gz", "extracted"])
+def test_real_clips_native_layout(archived, real_speech, tmp_path, build_fleurs, read_kaldi, tree_mtimes):
+    written = build_fleurs(real_speech, tmp_path / "fleurs", archived=archived)
+    assert prepare(tmp_path / "fleurs", tmp_path, "--nj", "2") == 0
+    for config, rows in written.items():
+        iso3 = ISO3[config]
+        data_dir = tmp_path / "data" / iso3 / "test"
+        assert validate_data_dir(data_dir) == []
+        durations = read_kaldi(data_dir / "utt2dur")
+        text = read_kaldi(data_dir / "text")
+        assert len(durations) == len(rows) == 10
+        for row in rows:
+            stem = row["file_name"][:-4]
+            utt = f"{iso3}_{stem}-test"
+            assert abs(float(durations[utt]) - row["num_samples"] / 16000) <= 0.020
+            # same letters and digits as FLEURS' transcription, and no punctuation but word-internal ' - . , :
+            assert [c for c in text[utt] if c.isalnum()] == [c for c in row["transcription"].lower() if c.isalnum()]
+            assert all(c.isalnum() or unicodedata.category(c)[0] == "M" or c in " '-.,:" for c in text[utt])
+        assert read_kaldi(data_dir / "utt2spk") == {u: u.rsplit("-", 1)[0] for u in durations}
+    french = " ".join(read_kaldi(tmp_path / "data" / "fra" / "test" / "text").values())
+    assert "l'accident" in french and "états-unis" in french and "servis cela" in french
+    assert "3:2" in " ".join(read_kaldi(tmp_path / "data" / "eng" / "test" / "text").values())
+    before = tree_mtimes(tmp_path / "data")
+    assert prepare(tmp_path / "fleurs", tmp_path) == 0
+    assert tree_mtimes(tmp_path / "data") == before
+
+
+def _rewrite_tsv(config_dir, edit):
+    lines = (config_dir / "test.tsv").read_text(encoding="utf-8").splitlines()
+    (config_dir / "test.tsv").write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
+
+
+def _drop_member(config_dir, name):
+    archive = config_dir / "audio" / "test.tar.gz"
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.name != name]
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data))
+
+
+def test_missing_member_of_archive(real_speech, tmp_path, build_fleurs, capsys):
+    written = build_fleurs(real_speech, tmp_path / "fleurs")
+    config_dir = tmp_path / "fleurs" / "en_us"
+    lost = written["en_us"][3]["file_name"]
+    _drop_member(config_dir, f"test/{lost}")
+    with pytest.raises(DataError, match=rf"test\.tsv:4: clip test/{lost} not found in .*test\.tar\.gz"):
+        prepare_fleurs(tmp_path / "fleurs", ["en_us"], tmp_path / "data", tmp_path / "dump", splits=["test"])
+    assert not (tmp_path / "data" / "eng" / "test").exists()
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="en_us") == 0
+    report = json.loads((tmp_path / "data" / "eng" / "test" / "report.json").read_text())
+    assert (report["utterances"], report["skipped_bad"]) == (9, {"missing_audio": 1})
+
+
+def test_bad_rows(real_speech, tmp_path, build_fleurs, capsys):
+    build_fleurs(real_speech, tmp_path / "fleurs", archived=False)
+    config_dir = tmp_path / "fleurs" / "de_de"
+    _rewrite_tsv(config_dir, lambda lines: lines[:2] + ["\t".join(lines[2].split("\t")[:6])] + lines[3:])
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 1
+    assert f"{config_dir / 'test.tsv'}:3: 6 fields, expected 7" in capsys.readouterr().err
+
+    build_fleurs(real_speech, tmp_path / "fl2", archived=False)
+    config_dir = tmp_path / "fl2" / "de_de"
+    name = (config_dir / "test.tsv").read_text().splitlines()[4].split("\t")[1]
+    (config_dir / "audio" / "test" / name).write_bytes(b"RIFF0000WAVEjunk")
+    _rewrite_tsv(config_dir, lambda lines: lines[:1] + ["\t".join(f if i != 2 else "" for i, f in enumerate(lines[1].split("\t")))] + lines[2:])
+    assert prepare(tmp_path / "fl2", tmp_path / "o2", langs="de_de") == 1
+    assert f"{config_dir / 'test.tsv'}:2: empty raw_transcription" in capsys.readouterr().err
+    assert prepare(tmp_path / "fl2", tmp_path / "o2", "--skip-bad", langs="de_de") == 0
+    report = json.loads((tmp_path / "o2" / "data" / "deu" / "test" / "report.json").read_text())
+    assert report["skipped_bad"] == {"empty_text": 1, "bad_audio": 1} and report["utterances"] == 8
+    assert any(row["origin"].endswith("test.tsv:5") for row in report["skipped_rows"])
+
+
+def test_unknown_config_and_missing_audio(tmp_path, capsys):
+    (tmp_path / "fleurs" / "xx_yy").mkdir(parents=True)
+    assert prepare(tmp_path / "fleurs", tmp_path, langs="xx_yy") == 1
+    assert "unknown fleurs locale 'xx_yy'" in capsys.readouterr().err
+    (tmp_path / "fleurs" / "xx_yy" / "test.tsv").write_text("1\ta.wav\tHi\thi\th|i\t16000\tMALE\n")
+    assert prepare(tmp_path / "fleurs", tmp_path, "--lang-map", "xx_yy=xxy", langs="xx_yy") == 1
+    assert "no audio for split test" in capsys.readouterr().err
+
+
+def test_outputs_are_16k_mono(real_speech, tmp_path, build_fleurs, read_kaldi):
+    build_fleurs(real_speech, tmp_path / "fleurs")
+    assert prepare(tmp_path / "fleurs", tmp_path, "--audio-format", "flac", langs="es_419") == 0
+    for path in read_kaldi(tmp_path / "data" / "spa" / "test" / "wav.scp").values():
+        info = sf.info(path)
+        assert (path[-5:], info.samplerate, info.channels, info.subtype) == (".flac", 16000, 1, "PCM_16")
