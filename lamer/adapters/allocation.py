@@ -1,0 +1,94 @@
+"""Experts per transformer layer, from a schedule string and a model depth.
+
+Schedules:
+
+- ``uniform:E``            E experts in every layer (the MiLorE-SSL setting);
+- ``linear:A-B``           from A experts in the first layer to B in the last, rounded;
+- ``steps:e0,e1,...``      one count per layer; the list must be as long as the model is deep;
+- ``groups:g0,g1,...``     the layers cut into len(groups) contiguous groups of (nearly) equal
+                           size, group i getting g_i experts; works for any depth, so
+                           ``groups:2,4,8`` is 2-2-2-2-4-4-4-4-8-8-8-8 on 12 layers and
+                           8 layers per group on 24; when the depth does not divide, the
+                           earlier (shallower) groups take the extra layers;
+- ``quartiles:q0,q1,q2,q3`` ``groups`` with exactly four groups.
+
+A count of 0 leaves that layer unpatched.
+"""
+from __future__ import annotations
+
+KINDS = ("uniform", "linear", "steps", "groups", "quartiles")
+
+
+class ScheduleError(ValueError):
+    """A schedule string that cannot be turned into experts per layer."""
+
+
+def _ints(text: str, spec: str, sep: str = ",") -> list[int]:
+    parts = [p.strip() for p in text.split(sep)]
+    if not parts or any(p == "" for p in parts):
+        raise ScheduleError(f"schedule {spec!r}: empty number in {text!r}")
+    values = []
+    for part in parts:
+        try:
+            value = int(part)
+        except ValueError:
+            raise ScheduleError(f"schedule {spec!r}: {part!r} is not a whole number") from None
+        if value < 0:
+            raise ScheduleError(f"schedule {spec!r}: expert counts cannot be negative ({value})")
+        values.append(value)
+    return values
+
+
+def _split_groups(counts: list[int], depth: int, spec: str) -> list[int]:
+    if len(counts) > depth:
+        raise ScheduleError(f"schedule {spec!r}: {len(counts)} groups for a model of only {depth} layers")
+    base, extra = divmod(depth, len(counts))
+    out: list[int] = []
+    for i, count in enumerate(counts):
+        out.extend([count] * (base + (1 if i < extra else 0)))
+    return out
+
+
+def experts_per_layer(spec: str, depth: int) -> list[int]:
+    """Turn a schedule string (see the module doc) into one expert count per layer.
+
+    Raises ScheduleError with the offending part named when the string is malformed or does
+    not fit ``depth``.
+    """
+    if depth < 1:
+        raise ScheduleError(f"schedule {spec!r}: model depth must be positive, got {depth}")
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ScheduleError(f"schedule {spec!r}: expected KIND:VALUES with KIND one of {', '.join(KINDS)}"
+                            " (for example 'uniform:4', 'linear:2-8', 'groups:2,4,8')")
+    kind, _, body = spec.partition(":")
+    kind, body = kind.strip(), body.strip()
+    if kind == "uniform":
+        (count,) = _ints(body, spec) if "," not in body else (None,)
+        if count is None:
+            raise ScheduleError(f"schedule {spec!r}: 'uniform' takes one number, e.g. 'uniform:4'")
+        counts = [count] * depth
+    elif kind == "linear":
+        ends = _ints(body, spec, sep="-") if body.count("-") == 1 else None
+        if ends is None:
+            raise ScheduleError(f"schedule {spec!r}: 'linear' takes FIRST-LAST, e.g. 'linear:2-8'")
+        first, last = ends
+        if depth == 1:
+            counts = [first]
+        else:
+            # round half up so that linear:2-8 rises evenly instead of banker's rounding
+            counts = [int(first + (last - first) * i / (depth - 1) + 0.5) for i in range(depth)]
+    elif kind == "steps":
+        counts = _ints(body, spec)
+        if len(counts) != depth:
+            raise ScheduleError(f"schedule {spec!r}: {len(counts)} counts for a model of {depth} layers; "
+                                "give one per layer, or use 'groups:' to spread fewer counts over the depth")
+    elif kind in ("groups", "quartiles"):
+        groups = _ints(body, spec)
+        if kind == "quartiles" and len(groups) != 4:
+            raise ScheduleError(f"schedule {spec!r}: 'quartiles' takes exactly 4 counts, got {len(groups)}")
+        counts = _split_groups(groups, depth, spec)
+    else:
+        raise ScheduleError(f"schedule {spec!r}: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not any(counts):
+        raise ScheduleError(f"schedule {spec!r}: every layer has 0 experts, nothing would be trained")
+    return counts

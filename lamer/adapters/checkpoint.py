@@ -1,0 +1,196 @@
+"""Adapter-only checkpoints: safetensors weights plus a manifest checked on load.
+
+A checkpoint directory holds ``adapters.safetensors`` (only the Lamer parameters, keyed
+``layers.<i>.<module>.<param>`` so the same file loads into a bare upstream or into one
+wrapped by ESPnet) and ``manifest.json``: the Lamer config, the base model's
+fingerprint, depth and widths, and the patched modules per layer. Loading compares the
+manifest with the model and names every difference, instead of failing later on
+mismatched keys.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import lamer
+from lamer.adapters.config import LamerConfig
+from lamer.adapters.families import find_layers, layer_style
+from lamer.adapters.injection import adapter_parameters, apply_lamer, patch_state
+
+WEIGHTS = "adapters.safetensors"
+MANIFEST = "manifest.json"
+FORMAT = "lamer-adapters/1"
+
+
+class ManifestMismatch(ValueError):
+    """The adapters were made for another base model or another patch."""
+
+
+def base_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The SSL model's own parameters under their unpatched names, relative to the SSL model.
+
+    Lamer parameters are left out, ``.base_layer`` is dropped from wrapped names, and
+    wrappers around the SSL model (S3PRLUpstream, ESPnet's frontend) are stripped, so the
+    same base gives the same names however it is nested.
+    """
+    layers_name, _ = find_layers(model)
+    root = layers_name[: -len("encoder.layers")]
+    adapter_ids = {id(p) for p in adapter_parameters(model).values()}
+    return {name[len(root):].replace(".base_layer.", "."): param
+            for name, param in model.named_parameters()
+            if name.startswith(root) and id(param) not in adapter_ids}
+
+
+def fingerprint(model: nn.Module) -> str:
+    """A digest of the base weights: names, shapes, a strided sample and the sum of each tensor.
+
+    Cheap on large models (no hash of every byte) yet it changes when any weight changes:
+    the float64 sum moves with any single value.
+    """
+    digest = hashlib.sha256()
+    for name, param in sorted(base_parameters(model).items()):
+        flat = param.detach().reshape(-1).to(torch.float64)
+        digest.update(f"{name}{tuple(param.shape)}".encode())
+        digest.update(flat[:: max(1, flat.numel() // 256)].cpu().numpy().tobytes())
+        digest.update(f"{flat.sum().item():.12e}".encode())
+    return digest.hexdigest()[:32]
+
+
+def describe_base(model: nn.Module) -> dict:
+    """Depth, widths and layer style of the transformer of an SSL model."""
+    _, layers = find_layers(model)
+    style = layer_style(layers[0])
+    ffn_in = layers[0].get_submodule("fc1" if style.name == "fairseq" else "feed_forward.intermediate_dense")
+    return {"style": style.name, "depth": len(layers), "hidden_size": ffn_in.in_features,
+            "ffn_size": ffn_in.out_features}
+
+
+def _atomic_write(directory: Path, write) -> None:
+    """Write into a temp dir beside ``directory``, then swap it in."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        write(tmp)
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+        else:
+            os.replace(tmp, directory)
+    except BaseException:
+        for f in tmp.glob("*"):
+            f.unlink()
+        tmp.rmdir()
+        raise
+
+
+def build_manifest(model: nn.Module) -> dict:
+    state = patch_state(model)
+    if state is None:
+        raise ValueError("model has no Lamer adapters to describe")
+    return {
+        "format": FORMAT,
+        "lamer_version": lamer.__version__,
+        "config": state.config.to_dict(),
+        "base": {**describe_base(model), "fingerprint": fingerprint(model)},
+        "experts_per_layer": list(state.counts),
+        "modules": {str(i): names for i, names in sorted(state.modules.items())},
+        "adapter_params": sum(p.numel() for p in adapter_parameters(model).values()),
+    }
+
+
+def save_adapters(model: nn.Module, directory: str | Path, extra: dict | None = None) -> Path:
+    """Write the adapters of a patched model to ``directory`` atomically; returns the path.
+
+    ``extra`` is stored under the manifest's ``extra`` key (training stage, languages...).
+    """
+    manifest = build_manifest(model)
+    if extra:
+        manifest["extra"] = extra
+    tensors = {k: v.detach().contiguous().cpu() for k, v in adapter_parameters(model).items()}
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    _atomic_write(Path(directory), write)
+    return Path(directory)
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """Read and sanity-check ``manifest.json`` of an adapter checkpoint."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no adapter manifest (is {directory} an adapter checkpoint?)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest
+
+
+def _differences(expected: dict, actual: dict, prefix: str) -> list[str]:
+    return [f"{prefix}{key}: checkpoint has {expected.get(key)!r}, model has {actual.get(key)!r}"
+            for key in sorted(set(expected) | set(actual)) if expected.get(key) != actual.get(key)]
+
+
+def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bool = True) -> dict:
+    """Load adapters saved by ``save_adapters`` into ``model`` and return the manifest.
+
+    An unpatched model is first patched with the manifest's config; a patched one must match
+    it. Depth, widths, layer style, targets, allocation and rank are compared, and the base
+    fingerprint unless ``check_fingerprint`` is False (e.g. a base that was itself fine-tuned
+    on purpose). Every difference is listed in one ManifestMismatch. Weights are read with
+    safetensors (no pickle), and every key must match exactly.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    config = LamerConfig.from_dict(manifest["config"], source=str(directory / MANIFEST))
+    base = describe_base(model)
+    problems = _differences({k: manifest["base"].get(k) for k in base}, base, "base ")
+    state = patch_state(model)
+    if state is not None:
+        problems += _differences(manifest["config"], state.config.to_dict(), "config ")
+    if problems:
+        raise ManifestMismatch(f"{directory}: adapters do not fit this model:\n  " + "\n  ".join(problems))
+    if state is None:
+        state = apply_lamer(model, config)
+    actual_modules = {str(i): names for i, names in sorted(state.modules.items())}
+    problems += _differences(manifest["modules"], actual_modules, "modules of layer ")
+    if check_fingerprint:
+        actual_fp = fingerprint(model)
+        if manifest["base"]["fingerprint"] != actual_fp:
+            problems.append(f"base fingerprint: checkpoint was trained on {manifest['base']['fingerprint']}, "
+                            f"model is {actual_fp} (other base weights; pass check_fingerprint=False to override)")
+    if problems:
+        raise ManifestMismatch(f"{directory}: adapters do not fit this model:\n  " + "\n  ".join(problems))
+    path = directory / WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: adapter weights missing")
+    tensors = load_file(str(path))
+    params = adapter_parameters(model)
+    missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
+    if missing or unexpected:
+        raise ManifestMismatch(f"{path}: keys do not match the patched model; missing {missing[:5]}"
+                               f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+                               f"{'...' if len(unexpected) > 5 else ''}")
+    with torch.no_grad():
+        for key, param in params.items():
+            if tensors[key].shape != param.shape:
+                raise ManifestMismatch(f"{path}: {key} has shape {tuple(tensors[key].shape)}, "
+                                       f"the model expects {tuple(param.shape)}")
+            param.copy_(tensors[key])
+    return manifest

@@ -1,0 +1,107 @@
+"""The settings of a Lamer patch: what is patched, how many experts, how they are routed."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROUTER_MODES = ("soft", "topk", "language")
+
+
+@dataclass
+class LamerConfig:
+    """Settings of a layer-aware mixture of LoRA experts.
+
+    allocation: experts per layer, a schedule string (see ``allocation.py``); the count of a
+        layer includes its shared experts.
+    rank / alpha: rank of each routed expert and LoRA scaling ``alpha / rank``.
+    shared_experts: always-on experts per patched module (0 for none); their rank is
+        ``shared_rank`` (default: ``rank``). A learned scalar per module balances them
+        against the routed experts.
+    targets: module names to patch in every layer: aliases (``ffn``, ``attn``, ``attn_qv``)
+        or regular expressions matched against the name inside the layer (``fc1``,
+        ``self_attn\\.(q|v)_proj``).
+    layer_targets: per-layer overrides, ``{"0-5": ["fc2"], "11": ["ffn", "attn"]}``.
+    router: ``soft`` (every expert weighted per frame), ``topk`` (the ``top_k`` best per
+        frame), or ``language`` (a learned table picks the weights from a language id).
+    languages: language codes known to the router, needed for ``language`` routing and for
+        per-language usage statistics.
+    load_balance_weight: weight of the load-balancing loss that ``aux_loss`` returns.
+    """
+
+    allocation: str = "groups:2,4,8"
+    rank: int = 4
+    alpha: float = 8.0
+    dropout: float = 0.0
+    shared_experts: int = 1
+    shared_rank: int | None = None
+    targets: list[str] = field(default_factory=lambda: ["ffn"])
+    layer_targets: dict[str, list[str]] = field(default_factory=dict)
+    router: str = "soft"
+    top_k: int = 2
+    temperature: float = 1.0
+    load_balance_weight: float = 0.0
+    languages: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.rank < 1:
+            problems.append(f"rank must be >= 1, got {self.rank}")
+        if self.shared_rank is not None and self.shared_rank < 1:
+            problems.append(f"shared_rank must be >= 1, got {self.shared_rank}")
+        if self.shared_experts < 0:
+            problems.append(f"shared_experts must be >= 0, got {self.shared_experts}")
+        if self.router not in ROUTER_MODES:
+            problems.append(f"router must be one of {ROUTER_MODES}, got {self.router!r}")
+        if self.router == "topk" and self.top_k < 1:
+            problems.append(f"top_k must be >= 1, got {self.top_k}")
+        if self.router == "language" and not self.languages:
+            problems.append("router 'language' needs the list 'languages'")
+        if self.temperature <= 0:
+            problems.append(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.targets and not self.layer_targets:
+            problems.append("targets is empty: name at least one module (e.g. [ffn])")
+        if len(set(self.languages)) != len(self.languages):
+            problems.append(f"languages has duplicates: {self.languages}")
+        if problems:
+            raise ValueError("invalid Lamer config: " + "; ".join(problems))
+
+    @property
+    def effective_shared_rank(self) -> int:
+        return self.shared_rank if self.shared_rank is not None else self.rank
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "LamerConfig":
+        """Build from a mapping; unknown keys are an error naming the key and ``source``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown Lamer option(s) {unknown}; known options are {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "LamerConfig":
+        """Read ``adapter_conf`` of an ESPnet-style ``adapter: lamer`` YAML file.
+
+        A file that is just the option mapping (no ``adapter:`` key) is accepted too.
+        """
+        path = Path(path)
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        if "adapter" in data:
+            if data["adapter"] != "lamer":
+                raise ValueError(f"{path}: adapter is {data['adapter']!r}; this reader takes 'lamer'")
+            data = data.get("adapter_conf") or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: adapter_conf must be a mapping")
+        return cls.from_dict(data, source=str(path))

@@ -1,0 +1,217 @@
+"""Patch an SSL model in place: wrap target linear layers with Lamer experts, freeze the rest."""
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from lamer.adapters.allocation import experts_per_layer
+from lamer.adapters.config import LamerConfig
+from lamer.adapters.experts import ExpertBank
+from lamer.adapters.families import find_layers, layer_style
+from lamer.adapters.layer import LamerLinear
+from lamer.adapters.router import Router, RoutingContext, UsageAccumulator
+
+
+@dataclass
+class PatchState:
+    """What a patched model remembers about its patch (shared by all its LamerLinear)."""
+
+    config: LamerConfig
+    style: str
+    depth: int
+    counts: list[int]
+    context: RoutingContext
+    modules: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _layer_range(key: str, depth: int) -> range:
+    match = re.fullmatch(r"\s*(\d+)\s*(-\s*(\d*)\s*)?", str(key))
+    if not match:
+        raise ValueError(f"layer_targets key {key!r}: expected 'N', 'N-M' or 'N-' (layer indices from 0)")
+    first = int(match.group(1))
+    if match.group(2) is None:
+        last = first
+    else:
+        last = int(match.group(3)) if match.group(3) else depth - 1
+    if not 0 <= first <= last < depth:
+        raise ValueError(f"layer_targets key {key!r}: layers {first}-{last} are outside 0-{depth - 1}")
+    return range(first, last + 1)
+
+
+def targets_per_layer(config: LamerConfig, depth: int) -> list[list[str]]:
+    """The target names (aliases or patterns) of every layer, overrides applied."""
+    per_layer = [list(config.targets) for _ in range(depth)]
+    for key, targets in config.layer_targets.items():
+        for i in _layer_range(key, depth):
+            per_layer[i] = list(targets)
+    return per_layer
+
+
+def patched_modules(model: nn.Module) -> Iterator[tuple[int, str, LamerLinear]]:
+    """(layer index, name inside the layer, module) of every Lamer-wrapped linear layer."""
+    _, layers = find_layers(model)
+    for index, layer in enumerate(layers):
+        for name, module in layer.named_modules():
+            if isinstance(module, LamerLinear):
+                yield index, name, module
+
+
+def patch_state(model: nn.Module) -> PatchState | None:
+    """The patch state of a model, or None if it is not patched."""
+    for _, _, module in patched_modules(model):
+        return module.state
+    return None
+
+
+def _select(layer: nn.Module, patterns: list[str], index: int) -> list[str]:
+    linear = [n for n, m in layer.named_modules() if isinstance(m, nn.Linear) and n]
+    chosen = []
+    for pattern in patterns:
+        hits = [n for n in linear if re.fullmatch(pattern, n)]
+        if not hits:
+            raise ValueError(f"target {pattern!r} matches no linear layer in layer {index}; "
+                             f"its linear layers are {linear}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def apply_lamer(model: nn.Module, config: LamerConfig) -> PatchState:
+    """Patch ``model`` in place with Lamer experts and freeze every base parameter.
+
+    Returns the patch state; ``parameter_report(model)`` summarises it. Raises ValueError
+    when the model is already patched, a target matches nothing, or attention targets are
+    asked for on an attention that would bypass the adapters.
+    """
+    if patch_state(model) is not None:
+        raise ValueError("model is already patched with Lamer adapters")
+    _, layers = find_layers(model)
+    style = layer_style(layers[0])
+    depth = len(layers)
+    counts = experts_per_layer(config.allocation, depth)
+    context = RoutingContext(batch_axis=style.batch_axis, languages=list(config.languages))
+    state = PatchState(config=config, style=style.name, depth=depth, counts=counts, context=context)
+    for param in model.parameters():
+        param.requires_grad_(False)
+    for index, (layer, count, targets) in enumerate(zip(layers, counts, targets_per_layer(config, depth))):
+        if count == 0:
+            continue
+        names = _select(layer, style.expand(targets), index)
+        if any(re.match(style.attention_pattern, n) for n in names):
+            problem = style.enable_attention_targets(layer.get_submodule(style.attention_owner))
+            if problem:
+                raise ValueError(f"layer {index}: cannot patch attention projections: {problem}; "
+                                 "patch the feed-forward layers instead (targets: [ffn])")
+        for name in names:
+            wrapper = _wrap(layer.get_submodule(name), config, count, context, (index, name))
+            wrapper.state = state
+            parent, _, child = name.rpartition(".")
+            setattr(layer.get_submodule(parent) if parent else layer, child, wrapper)
+        state.modules[index] = names
+    return state
+
+
+def _wrap(base: nn.Linear, config: LamerConfig, count: int, context: RoutingContext,
+          key: tuple[int, str]) -> LamerLinear:
+    n_shared = min(config.shared_experts, count)
+    n_routed = count - n_shared
+    args = (base.in_features, base.out_features)
+    shared = routed = router = None
+    if n_shared:
+        r = config.effective_shared_rank
+        shared = ExpertBank(*args, n_shared, r, config.alpha / r, config.dropout)
+    if n_routed:
+        routed = ExpertBank(*args, n_routed, config.rank, config.alpha / config.rank, config.dropout)
+    if n_routed > 1:
+        router = Router(base.in_features, n_routed, config.router, context, key, config.top_k,
+                        config.temperature, compute_aux=config.load_balance_weight > 0)
+    wrapper = LamerLinear(base, shared, routed, router)
+    return wrapper.to(device=base.weight.device, dtype=base.weight.dtype)
+
+
+def adapter_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The trainable Lamer parameters, keyed ``layers.<i>.<module>.<param>`` (nesting-free)."""
+    out = {}
+    for index, name, module in patched_modules(model):
+        for pname, param in module.named_parameters():
+            if not pname.startswith("base_layer."):
+                out[f"layers.{index}.{name}.{pname}"] = param
+    return out
+
+
+def parameter_report(model: nn.Module) -> dict:
+    """Parameter counts of a patched model: total, trainable, share, experts per layer, targets."""
+    state = patch_state(model)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    report = {
+        "total_params": total,
+        "trainable_params": trainable,
+        "trainable_percent": round(100.0 * trainable / total, 4) if total else 0.0,
+        "adapter_params": sum(p.numel() for p in adapter_parameters(model).values()),
+    }
+    if state is not None:
+        report.update({
+            "experts_per_layer": list(state.counts),
+            "targets": sorted({n for names in state.modules.values() for n in names}),
+            "targets_per_layer": {str(i): names for i, names in sorted(state.modules.items())},
+            "allocation": state.config.allocation,
+            "rank": state.config.rank,
+            "router": state.config.router,
+            "shared_experts": state.config.shared_experts,
+        })
+    return report
+
+
+def aux_loss(model: nn.Module) -> torch.Tensor:
+    """Weighted load-balancing loss of the latest forward pass, averaged over routers, then cleared.
+
+    Returns 0 when no router computed one (load_balance_weight 0, eval mode, or no router).
+    """
+    state = patch_state(model)
+    if state is None or not state.context.aux_losses:
+        return torch.zeros(())
+    losses = state.context.aux_losses
+    total = torch.stack(list(losses.values())).mean() * state.config.load_balance_weight
+    losses.clear()
+    return total
+
+
+def _require_state(model: nn.Module) -> PatchState:
+    state = patch_state(model)
+    if state is None:
+        raise ValueError("model has no Lamer adapters (apply_lamer or load_adapters first)")
+    return state
+
+
+@contextlib.contextmanager
+def routing_languages(model: nn.Module, lang_ids: torch.Tensor | list[str] | None) -> Iterator[None]:
+    """Tell the routers the language of each utterance of the batch (codes or indices)."""
+    ctx = _require_state(model).context
+    if lang_ids is not None and not isinstance(lang_ids, torch.Tensor):
+        lang_ids = torch.tensor([ctx.language_index(code) for code in lang_ids], dtype=torch.long)
+    previous, ctx.lang_ids = ctx.lang_ids, lang_ids
+    try:
+        yield
+    finally:
+        ctx.lang_ids = previous
+
+
+@contextlib.contextmanager
+def track_expert_usage(model: nn.Module) -> Iterator[UsageAccumulator]:
+    """Accumulate router weights per layer and language while the block runs.
+
+    ``usage.mean_per_layer()`` then gives ``{layer: {language: [mean weight per expert]}}``
+    over routed experts (language ``all`` when no language ids were given).
+    """
+    ctx = _require_state(model).context
+    usage = UsageAccumulator()
+    previous, ctx.usage = ctx.usage, usage
+    try:
+        yield usage
+    finally:
+        ctx.usage = previous

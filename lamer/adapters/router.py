@@ -1,0 +1,139 @@
+"""Routers that weight the experts of one patched layer, frame by frame or by language.
+
+All routers of a patched model share one ``RoutingContext``: it carries the language ids
+of the current batch (for language routing and per-language usage statistics), keeps
+each router's load-balancing loss of the latest forward pass, and accumulates expert usage when asked.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class UsageAccumulator:
+    """Sums of router weights per (layer, module) and language, for usage heatmaps."""
+
+    sums: dict = field(default_factory=lambda: defaultdict(dict))
+    frames: dict = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, key: tuple[int, str], language: str, weight_sum: torch.Tensor, frames: int) -> None:
+        sums, counts = self.sums[key], self.frames[key]
+        sums[language] = sums.get(language, 0) + weight_sum.detach().double().cpu()
+        counts[language] = counts.get(language, 0) + frames
+
+    def mean_per_layer(self) -> dict[int, dict[str, list[float]]]:
+        """Mean weight of each expert, per layer and language, averaged over the layer's modules."""
+        per_layer: dict[int, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
+        for (layer, _module), sums in self.sums.items():
+            for language, total in sums.items():
+                per_layer[layer][language].append(total / max(self.frames[(layer, _module)][language], 1))
+        return {layer: {lang: torch.stack(means).mean(0).tolist() for lang, means in langs.items()}
+                for layer, langs in sorted(per_layer.items())}
+
+
+@dataclass
+class RoutingContext:
+    """State shared by the routers of one patched model during a forward pass.
+
+    batch_axis: the axis of the batch in the activations the patched layers see (1 for
+        fairseq-style s3prl layers, which run time-major, 0 for transformers).
+    languages: the codes that ``lang_ids`` index.
+    """
+
+    batch_axis: int = 0
+    languages: list[str] = field(default_factory=list)
+    lang_ids: torch.Tensor | None = None
+    aux_losses: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
+    usage: UsageAccumulator | None = None
+
+    def language_index(self, code: str) -> int:
+        try:
+            return self.languages.index(code)
+        except ValueError:
+            raise KeyError(f"language {code!r} is not known to the router; known: {self.languages}") from None
+
+
+class Router(nn.Module):
+    """Weights over ``num_experts`` experts for every frame of the input.
+
+    mode ``soft``: softmax of a linear gate; ``topk``: the gate's ``top_k`` best experts,
+    renormalised, others 0; ``language``: softmax of a learned per-language logit row,
+    the same for every frame of an utterance (so a model can be merged per language).
+    """
+
+    def __init__(self, in_features: int, num_experts: int, mode: str, context: RoutingContext,
+                 key: tuple[int, str], top_k: int = 2, temperature: float = 1.0,
+                 compute_aux: bool = False) -> None:
+        super().__init__()
+        self.num_experts, self.mode, self.top_k = num_experts, mode, min(top_k, num_experts)
+        self.temperature, self.key, self.compute_aux = temperature, key, compute_aux
+        self.context = context
+        if mode == "language":
+            self.language_logits = nn.Parameter(torch.zeros(len(context.languages), num_experts))
+        else:
+            self.gate = nn.Linear(in_features, num_experts, bias=False)
+            # small random gate: near-uniform start, but ties broken for top-k
+            nn.init.normal_(self.gate.weight, std=0.01)
+
+    def _batch_view(self, per_utt: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Broadcast (B, E) to x's leading shape (..., E) along the context's batch axis."""
+        shape = [1] * (x.dim() - 1) + [self.num_experts]
+        shape[self.context.batch_axis] = per_utt.shape[0]
+        return per_utt.view(shape).expand(*x.shape[:-1], self.num_experts)
+
+    def language_weights(self, index: int) -> torch.Tensor:
+        """The (E,) routing weights of language ``index`` (language mode)."""
+        return F.softmax(self.language_logits[index] / self.temperature, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ctx = self.context
+        if self.mode == "language":
+            if ctx.lang_ids is None:
+                raise RuntimeError("language routing needs language ids: wrap the call in "
+                                   "lamer.adapters.routing_languages(model, lang_ids)")
+            weights = self._batch_view(F.softmax(self.language_logits[ctx.lang_ids] / self.temperature, -1), x)
+        else:
+            logits = self.gate(x) / self.temperature
+            probs = F.softmax(logits, dim=-1)
+            if self.mode == "topk" and self.top_k < self.num_experts:
+                top_val, top_idx = logits.topk(self.top_k, dim=-1)
+                weights = torch.zeros_like(probs).scatter(-1, top_idx, F.softmax(top_val, dim=-1))
+            else:
+                weights = probs
+            if self.compute_aux and self.training:
+                # keyed by router: a new forward replaces, never stacks on, an unused loss
+                ctx.aux_losses[self.key] = self._balance_loss(probs, weights)
+        if ctx.usage is not None:
+            self._record_usage(weights)
+        return weights
+
+    def _balance_loss(self, probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        # Switch-Transformer style E * sum_e f_e * P_e: 1.0 when the load is uniform. f_e is
+        # the share of assignments (top-k) or, for soft routing, the mean weight itself.
+        mean_prob = probs.reshape(-1, self.num_experts).mean(0)
+        if self.mode == "topk":
+            share = (weights > 0).reshape(-1, self.num_experts).float().mean(0) / self.top_k
+        else:
+            share = mean_prob
+        return self.num_experts * (share * mean_prob).sum()
+
+    def _record_usage(self, weights: torch.Tensor) -> None:
+        ctx = self.context
+        axis = ctx.batch_axis
+        per_utt = weights.detach().movedim(axis, 0).reshape(weights.shape[axis], -1, self.num_experts)
+        frames = per_utt.shape[1]
+        sums = per_utt.sum(1)
+        if ctx.lang_ids is None:
+            ctx.usage.add(self.key, "all", sums.sum(0), frames * sums.shape[0])
+            return
+        for idx in ctx.lang_ids.unique().tolist():
+            rows = ctx.lang_ids == idx
+            ctx.usage.add(self.key, ctx.languages[idx], sums[rows].sum(0), frames * int(rows.sum()))
+
+    def extra_repr(self) -> str:
+        return f"experts={self.num_experts}, mode={self.mode}, top_k={self.top_k}"
