@@ -1,0 +1,85 @@
+"""The validator finds every kind of broken data dir; data dirs are written atomically."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lamer.bin.prepare_data import main
+from lamer.data.datadir import Utterance, is_complete, read_data_dir, write_data_dir
+from lamer.data.errors import DataError
+from lamer.data.validate import validate_data_dir
+
+
+@pytest.fixture
+def good_dir(tmp_path):
+    """A valid 4-utterance dir with real 16 kHz WAVs of 1.0, 1.5, 2.0, 2.5 s."""
+    utts = []
+    for i in range(4):
+        spk = f"eng_s{i % 2}"
+        wav = tmp_path / "audio" / f"{i}.wav"
+        wav.parent.mkdir(exist_ok=True)
+        sf.write(wav, np.zeros(int(16000 * (1 + i / 2)), np.int16), 16000, subtype="PCM_16")
+        utts.append(Utterance(f"{spk}-u{i}", spk, "eng", f"word {i}", str(wav), 1 + i / 2, f"Word {i}!"))
+    return write_data_dir(utts, tmp_path / "data" / "eng" / "train")
+
+
+def _edit(path, edit):
+    lines = edit(path.read_text(encoding="utf-8").splitlines())
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def test_good_dir_passes_and_reads_back(good_dir, capsys):
+    assert validate_data_dir(good_dir) == []
+    assert is_complete(good_dir)
+    assert [u.duration for u in read_data_dir(good_dir)] == [1.0, 2.0, 1.5, 2.5]
+    assert main(["validate", str(good_dir)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+BREAKAGES = {
+    "unsorted": ("utt2lang", lambda lines: [lines[1], lines[0], *lines[2:]], "utt2lang:2: eng_s0-u0 comes after eng_s0-u2"),
+    "duplicate": ("text", lambda lines: [lines[0], lines[0], *lines[1:]], "text:2: duplicate id eng_s0-u0"),
+    "missing_id": ("utt2dur", lambda lines: lines[1:], "utt2dur: ids differ from wav.scp, e.g. eng_s0-u0"),
+    "zero_duration": ("utt2dur", lambda lines: ["eng_s0-u0 0", *lines[1:]], "utt2dur:1: duration 0 of eng_s0-u0 is not positive"),
+    "wrong_duration": ("utt2dur", lambda lines: ["eng_s0-u0 1.05", *lines[1:]], "eng_s0-u0 lasts 1.000 s, utt2dur says 1.05"),
+    "missing_audio": ("wav.scp", lambda lines: ["eng_s0-u0 /nonexistent/x.wav", *lines[1:]], "wav.scp:1: audio file /nonexistent/x.wav of eng_s0-u0 does not exist"),
+    "bad_lang": ("utt2lang", lambda lines: ["eng_s0-u0 en", *lines[1:]], "utt2lang:1: language 'en' of eng_s0-u0 is not an ISO 639-3 code"),
+    "spk_prefix": ("utt2spk", lambda lines: ["eng_s0-u0 eng_s1", *lines[1:]], "utt2spk:1: utterance eng_s0-u0 does not start with its speaker id eng_s1"),
+    "spk2utt": ("spk2utt", lambda lines: [lines[0].rsplit(" ", 1)[0], *lines[1:]], "spk2utt: does not match utt2spk for speaker eng_s0"),
+    "empty_text": ("text", lambda lines: ["eng_s0-u0 ", *lines[1:]], "text:1: empty transcript for eng_s0-u0"),
+    "malformed": ("utt2spk", lambda lines: ["eng_s0-u0", *lines[1:]], "utt2spk:1: expected '<key> <value>'"),
+    "no_utterances": ("wav.scp", lambda lines: [], "no utterances"),
+}
+
+
+@pytest.mark.parametrize("case", BREAKAGES)
+def test_each_breakage_is_named(case, good_dir, capsys):
+    name, edit, message = BREAKAGES[case]
+    _edit(good_dir / name, edit)
+    problems = validate_data_dir(good_dir)
+    assert any(message in p for p in problems), problems
+    assert main(["validate", str(good_dir)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_unreadable_audio_and_sample_rate(good_dir):
+    wavs = dict(line.split(" ", 1) for line in (good_dir / "wav.scp").read_text().splitlines())
+    open(wavs["eng_s0-u0"], "wb").write(b"not audio at all")
+    sf.write(wavs["eng_s1-u1"], np.zeros(24000, np.int16), 24000, subtype="PCM_16")
+    problems = validate_data_dir(good_dir)
+    assert any("eng_s0-u0 is unreadable" in p for p in problems)
+    assert any("is 24000 Hz x 1 channels, expected 16000 Hz mono" in p for p in problems)
+    assert validate_data_dir(good_dir, check_audio=False) == []
+
+
+def test_write_is_atomic_and_refuses_bad_ids(good_dir):
+    before = {p.name: p.read_bytes() for p in good_dir.iterdir()}
+    utts = read_data_dir(good_dir)
+    with pytest.raises(TypeError):  # failing half way (report not serialisable) leaves the old dir as it was
+        write_data_dir(utts[:2], good_dir, extra={"bad": object()})
+    assert {p.name: p.read_bytes() for p in good_dir.iterdir()} == before
+    assert [p.name for p in good_dir.parent.iterdir()] == ["train"]  # no temp dir left
+    with pytest.raises(DataError, match="duplicate utterance id eng_s0-u0"):
+        write_data_dir([utts[0], utts[0]], good_dir)
+    with pytest.raises(DataError, match="does not start with its speaker id"):
+        write_data_dir([Utterance("x-1", "eng_y", "eng", "a", "/a.wav", 1.0)], good_dir.parent / "other")
+    assert not is_complete(good_dir.parent / "other")
