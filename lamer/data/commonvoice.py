@@ -80,6 +80,9 @@ def available_splits(locale_dir: Path, mode: str, wanted: Sequence[str] = SPLITS
     """The wanted splits this locale folder can provide under ``mode``."""
     if mode not in SPLIT_MODES:
         raise DataError(f"split mode {mode!r}: choose one of {', '.join(SPLIT_MODES)}")
+    unknown = sorted(set(wanted) - set(SPLITS))
+    if unknown:
+        raise DataError(f"unknown Common Voice split(s) {', '.join(unknown)}: choose from {', '.join(SPLITS)}")
     if not locale_dir.is_dir():
         raise DataError(f"{locale_dir}: no such Common Voice locale folder")
     train_tsv = "validated.tsv" if mode == "validated" else "train.tsv"

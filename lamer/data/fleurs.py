@@ -57,7 +57,7 @@ def read_split(config_dir: Path, iso3: str, split: str, bad: BadRows) -> list[So
         elif not archived and not (location / name).is_file():
             bad.bad(row.origin, f"clip {location / name} does not exist", "missing_audio")
         else:
-            spk = f"{iso3}_{Path(name).stem}"
+            spk = f"{iso3}_{Path(name).stem.replace('-', '_')}"  # '-' only between speaker and utterance
             utt = f"{spk}-{split}"
             if archived:
                 utterances.append(SourceUtterance(utt, spk, iso3, raw, location, row.origin, member=f"{split}/{name}"))
@@ -76,6 +76,9 @@ def prepare_fleurs(
     lang_map: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Path]]:
     """Prepare FLEURS language configs into ``data_root/<iso3>/<split>/``; returns the dirs by iso3."""
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise DataError(f"unknown FLEURS split(s) {', '.join(unknown)}: choose from {', '.join(SPLITS)}")
     prepared = {}
     for config, iso3 in resolve_locales(configs, "fleurs", lang_map).items():
         config_dir = Path(root) / config

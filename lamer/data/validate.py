@@ -34,6 +34,13 @@ def _check_values(data_dir: Path, tables: dict[str, list[tuple[str, str, str]]])
     for key, value, origin in tables["utt2spk"]:
         if not key.startswith(value):
             problems.append(f"{origin}: utterance {key} does not start with its speaker id {value}")
+    finished: set[str] = set()
+    for (_, prev, _), (key, value, origin) in zip(tables["utt2spk"], tables["utt2spk"][1:]):
+        if value != prev:
+            finished.add(prev)
+            if value in finished:
+                problems.append(f"{origin}: utterances of speaker {value} are not contiguous; "
+                                "make the speaker id a prefix of the utterance id")
     for key, value, origin in tables["utt2lang"]:
         if not _ISO3.match(value):
             problems.append(f"{origin}: language {value!r} of {key} is not an ISO 639-3 code")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -98,6 +99,23 @@ def _read_kaldi(path: Path) -> dict[str, str]:
 def _tree_mtimes(path: Path) -> dict[str, int]:
     """Modification times of every file under ``path``, to prove a re-run touched nothing."""
     return {str(p): os.stat(p).st_mtime_ns for p in sorted(path.rglob("*"))}
+
+
+@pytest.fixture(scope="session")
+def fleurs_layouts(real_speech, tmp_path_factory) -> dict[str, tuple[Path, dict[str, list[dict]]]]:
+    """The native FLEURS layout built once per session, ``archived`` and ``extracted``.
+
+    Tests that alter it work on a copy (:func:`shutil.copytree`).
+    """
+    archived = tmp_path_factory.mktemp("fleurs_archived")
+    written = _build_fleurs(real_speech, archived, archived=True)
+    extracted = tmp_path_factory.mktemp("fleurs_extracted")
+    for config in written:
+        (extracted / config / "audio").mkdir(parents=True)
+        shutil.copy(archived / config / "test.tsv", extracted / config / "test.tsv")
+        with tarfile.open(archived / config / "audio" / "test.tar.gz") as tar:
+            tar.extractall(extracted / config / "audio", filter="data")
+    return {"archived": (archived, written), "extracted": (extracted, written)}
 
 
 # The helpers reach tests as fixtures, which works under any pytest import mode.

@@ -139,6 +139,8 @@ def test_missing_column_and_unknown_locale(five_rows, tmp_path, capsys):
     _edit_tsv(five_rows, lambda lines: [line.rsplit("\t", 10)[0] for line in lines])  # drop sentence and after
     assert prepare(tmp_path / "cv", tmp_path, "--split-mode", "official", "--skip-bad", langs="en") == 1
     assert f"{five_rows / 'train.tsv'}:1: header lacks column(s) sentence" in capsys.readouterr().err
+    assert prepare(tmp_path / "cv", tmp_path, "--splits", "train,valid", langs="en") == 1
+    assert "unknown Common Voice split(s) valid" in capsys.readouterr().err
     (tmp_path / "cv" / "xx").mkdir()
     assert prepare(tmp_path / "cv", tmp_path, langs="xx") == 1
     assert "unknown commonvoice locale 'xx'" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """FLEURS in its native layout (built from the real clips) through the prepare_data CLI."""
 import io
 import json
+import shutil
 import tarfile
 import unicodedata
 
@@ -20,10 +21,17 @@ def prepare(root, out, *extra, langs=",".join(ISO3)):
                  "--dump", str(out / "dump"), "--splits", "test", *extra])
 
 
-@pytest.mark.parametrize("archived", [True, False], ids=["tar_gz", "extracted"])
-def test_real_clips_native_layout(archived, real_speech, tmp_path, build_fleurs, read_kaldi, tree_mtimes):
-    written = build_fleurs(real_speech, tmp_path / "fleurs", archived=archived)
-    assert prepare(tmp_path / "fleurs", tmp_path, "--nj", "2") == 0
+def copy_layout(fleurs_layouts, kind, dst):
+    """A private copy of a session-built FLEURS layout, for tests that break it."""
+    root, written = fleurs_layouts[kind]
+    shutil.copytree(root, dst)
+    return written
+
+
+@pytest.mark.parametrize("kind", ["archived", "extracted"])
+def test_real_clips_native_layout(kind, fleurs_layouts, tmp_path, read_kaldi, tree_mtimes):
+    root, written = fleurs_layouts[kind]
+    assert prepare(root, tmp_path, "--nj", "2") == 0
     for config, rows in written.items():
         iso3 = ISO3[config]
         data_dir = tmp_path / "data" / iso3 / "test"
@@ -43,7 +51,7 @@ def test_real_clips_native_layout(archived, real_speech, tmp_path, build_fleurs,
     assert "l'accident" in french and "états-unis" in french and "servis cela" in french
     assert "3:2" in " ".join(read_kaldi(tmp_path / "data" / "eng" / "test" / "text").values())
     before = tree_mtimes(tmp_path / "data")
-    assert prepare(tmp_path / "fleurs", tmp_path) == 0
+    assert prepare(root, tmp_path) == 0
     assert tree_mtimes(tmp_path / "data") == before
 
 
@@ -61,8 +69,8 @@ def _drop_member(config_dir, name):
             tar.addfile(member, io.BytesIO(data))
 
 
-def test_missing_member_of_archive(real_speech, tmp_path, build_fleurs, capsys):
-    written = build_fleurs(real_speech, tmp_path / "fleurs")
+def test_missing_member_of_archive(fleurs_layouts, tmp_path):
+    written = copy_layout(fleurs_layouts, "archived", tmp_path / "fleurs")
     config_dir = tmp_path / "fleurs" / "en_us"
     lost = written["en_us"][3]["file_name"]
     _drop_member(config_dir, f"test/{lost}")
@@ -74,14 +82,14 @@ def test_missing_member_of_archive(real_speech, tmp_path, build_fleurs, capsys):
     assert (report["utterances"], report["skipped_bad"]) == (9, {"missing_audio": 1})
 
 
-def test_bad_rows(real_speech, tmp_path, build_fleurs, capsys):
-    build_fleurs(real_speech, tmp_path / "fleurs", archived=False)
+def test_bad_rows(fleurs_layouts, tmp_path, capsys):
+    copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
     config_dir = tmp_path / "fleurs" / "de_de"
     _rewrite_tsv(config_dir, lambda lines: lines[:2] + ["\t".join(lines[2].split("\t")[:6])] + lines[3:])
     assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 1
     assert f"{config_dir / 'test.tsv'}:3: 6 fields, expected 7" in capsys.readouterr().err
 
-    build_fleurs(real_speech, tmp_path / "fl2", archived=False)
+    copy_layout(fleurs_layouts, "extracted", tmp_path / "fl2")
     config_dir = tmp_path / "fl2" / "de_de"
     name = (config_dir / "test.tsv").read_text().splitlines()[4].split("\t")[1]
     (config_dir / "audio" / "test" / name).write_bytes(b"RIFF0000WAVEjunk")
@@ -103,9 +111,8 @@ def test_unknown_config_and_missing_audio(tmp_path, capsys):
     assert "no audio for split test" in capsys.readouterr().err
 
 
-def test_outputs_are_16k_mono(real_speech, tmp_path, build_fleurs, read_kaldi):
-    build_fleurs(real_speech, tmp_path / "fleurs")
-    assert prepare(tmp_path / "fleurs", tmp_path, "--audio-format", "flac", langs="es_419") == 0
+def test_outputs_are_16k_mono(fleurs_layouts, tmp_path, read_kaldi):
+    assert prepare(fleurs_layouts["archived"][0], tmp_path, "--audio-format", "flac", langs="es_419") == 0
     for path in read_kaldi(tmp_path / "data" / "spa" / "test" / "wav.scp").values():
         info = sf.info(path)
         assert (path[-5:], info.samplerate, info.channels, info.subtype) == (".flac", 16000, 1, "PCM_16")

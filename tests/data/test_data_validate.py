@@ -44,6 +44,8 @@ BREAKAGES = {
     "missing_audio": ("wav.scp", lambda lines: ["eng_s0-u0 /nonexistent/x.wav", *lines[1:]], "wav.scp:1: audio file /nonexistent/x.wav of eng_s0-u0 does not exist"),
     "bad_lang": ("utt2lang", lambda lines: ["eng_s0-u0 en", *lines[1:]], "utt2lang:1: language 'en' of eng_s0-u0 is not an ISO 639-3 code"),
     "spk_prefix": ("utt2spk", lambda lines: ["eng_s0-u0 eng_s1", *lines[1:]], "utt2spk:1: utterance eng_s0-u0 does not start with its speaker id eng_s1"),
+    "spk_order": ("utt2spk", lambda lines: ["eng_s0-u0 eng_s0", "eng_s0-u2 eng_s1", "eng_s1-u1 eng_s0", lines[3]],
+                  "utt2spk:3: utterances of speaker eng_s0 are not contiguous"),
     "spk2utt": ("spk2utt", lambda lines: [lines[0].rsplit(" ", 1)[0], *lines[1:]], "spk2utt: does not match utt2spk for speaker eng_s0"),
     "empty_text": ("text", lambda lines: ["eng_s0-u0 ", *lines[1:]], "text:1: empty transcript for eng_s0-u0"),
     "malformed": ("utt2spk", lambda lines: ["eng_s0-u0", *lines[1:]], "utt2spk:1: expected '<key> <value>'"),
