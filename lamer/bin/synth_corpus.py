@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_languages() -> None:
-    print("key\tespeak\twordfreq\tcv_locale\tfleurs_config\tiso3")
+    print("key\tespeak\twordfreq\tcv_locale\tfleurs_config\tiso3\tscript")
     for lang in LANGUAGES.values():
-        print(f"{lang.key}\t{lang.espeak_voice}\t{lang.wordfreq_code}\t{lang.cv_locale}\t{lang.fleurs_config}\t{lang.iso3}")
+        print("\t".join((lang.key, lang.espeak_voice, lang.wordfreq_code, lang.cv_locale, lang.fleurs_config,
+                         lang.iso3, lang.script)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+import wordfreq
 
 from lamer.data.languages import to_iso3
 from lamer.data.synth.languages import LANGUAGES, resolve_languages
@@ -13,8 +14,6 @@ from lamer.data.synth.plan import SynthConfig, plan_language, split_sizes
 from lamer.data.synth.sentences import draw_sentence
 from lamer.data.synth.speakers import build_speaker_pool
 from lamer.data.synth.vocabulary import ENGLISH_LIST_SIZE, word_list
-
-import wordfreq
 
 
 def test_language_table_agrees_with_corpus_readers():

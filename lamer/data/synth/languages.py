@@ -41,6 +41,7 @@ class SynthLanguage:
     cv_locale: str
     fleurs_config: str
     iso3: str
+    script: str
     letters: frozenset[str]
     """Lower-case letters a word of this language may contain."""
 
@@ -68,18 +69,18 @@ def _latin(drop: str = "", add: str = "") -> frozenset[str]:
 LANGUAGES: dict[str, SynthLanguage] = {
     lang.key: lang
     for lang in (
-        SynthLanguage("en", "en-us", "en", "en", "en_us", "eng", _latin()),
-        SynthLanguage("fr", "fr", "fr", "fr", "fr_fr", "fra", _latin(add="àâæçéèêëîïôœùûüÿ")),
-        SynthLanguage("de", "de", "de", "de", "de_de", "deu", _latin(add="äöü")),
-        SynthLanguage("es", "es-419", "es", "es", "es_419", "spa", _latin(drop="kw", add="áéíñóúü")),
-        SynthLanguage("it", "it", "it", "it", "it_it", "ita", _latin(drop="jkwxy", add="àèéìíîòóùú")),
-        SynthLanguage("nl", "nl", "nl", "nl", "nl_nl", "nld", _latin(add="áéíóúàèëïöü")),
-        SynthLanguage("pt", "pt-br", "pt", "pt", "pt_br", "por", _latin(drop="kwy", add="áâãàçéêíóôõú")),
-        SynthLanguage("pl", "pl", "pl", "pl", "pl_pl", "pol", _latin(drop="qvx", add="ąćęłńóśźż")),
-        SynthLanguage("sv", "sv", "sv", "sv-SE", "sv_se", "swe", _latin(add="åäöé")),
-        SynthLanguage("tr", "tr", "tr", "tr", "tr_tr", "tur", _latin(drop="qwx", add="çğıöşüâîû")),
-        SynthLanguage("ru", "ru", "ru", "ru", "ru_ru", "rus", frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")),
-        SynthLanguage("el", "el", "el", "el", "el_gr", "ell", frozenset("αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ")),
+        SynthLanguage("en", "en-us", "en", "en", "en_us", "eng", "Latin", _latin()),
+        SynthLanguage("fr", "fr", "fr", "fr", "fr_fr", "fra", "Latin", _latin(add="àâæçéèêëîïôœùûüÿ")),
+        SynthLanguage("de", "de", "de", "de", "de_de", "deu", "Latin", _latin(add="äöü")),
+        SynthLanguage("es", "es-419", "es", "es", "es_419", "spa", "Latin", _latin(drop="kw", add="áéíñóúü")),
+        SynthLanguage("it", "it", "it", "it", "it_it", "ita", "Latin", _latin(drop="jkwxy", add="àèéìíîòóùú")),
+        SynthLanguage("nl", "nl", "nl", "nl", "nl_nl", "nld", "Latin", _latin(add="áéíóúàèëïöü")),
+        SynthLanguage("pt", "pt-br", "pt", "pt", "pt_br", "por", "Latin", _latin(drop="kwy", add="áâãàçéêíóôõú")),
+        SynthLanguage("pl", "pl", "pl", "pl", "pl_pl", "pol", "Latin", _latin(drop="qvx", add="ąćęłńóśźż")),
+        SynthLanguage("sv", "sv", "sv", "sv-SE", "sv_se", "swe", "Latin", _latin(add="åäöé")),
+        SynthLanguage("tr", "tr", "tr", "tr", "tr_tr", "tur", "Latin", _latin(drop="qwx", add="çğıöşüâîû")),
+        SynthLanguage("ru", "ru", "ru", "ru", "ru_ru", "rus", "Cyrillic", frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")),
+        SynthLanguage("el", "el", "el", "el", "el_gr", "ell", "Greek", frozenset("αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ")),
     )
 }
 

@@ -4,7 +4,7 @@ A word is kept when it is at least ``MIN_WORD_LETTERS`` long, uses only the lang
 letters (which drops digits, apostrophe forms such as ``l'`` and most names and loanwords) and,
 for a language other than English written in Latin letters, is not also among the
 ``ENGLISH_LIST_SIZE`` most frequent English words unless it carries a letter of its own (``é``,
-``ł``, ``ß``): that removes English loans such as ``internet`` or ``show`` together with a few
+``ł``, ``ü``): that removes English loans such as ``internet`` or ``show`` together with a few
 native homographs (``die``, ``son``), which costs nothing in a word-salad corpus.
 """
 from __future__ import annotations
@@ -34,8 +34,7 @@ def _english_words() -> frozenset[str]:
 def _is_kept(word: str, lang: SynthLanguage) -> bool:
     if len(word) < MIN_WORD_LETTERS or not set(word) <= lang.letters:
         return False
-    latin_script = bool(lang.letters & set("aeiou"))
-    if lang.key != "en" and latin_script and word in _english_words():
+    if lang.key != "en" and lang.script == "Latin" and word in _english_words():
         return bool(set(word) & lang.own_letters)
     return True
 
