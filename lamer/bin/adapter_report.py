@@ -1,0 +1,35 @@
+"""Print the parameter report of an upstream patched with a Lamer config, as one JSON object.
+
+    python -m lamer.bin.adapter_report --upstream hubert_base --config conf/lamer/lamer_base.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lamer.adapters import LamerConfig, apply_lamer, parameter_report
+from lamer.upstream import FAMILIES, build_upstream
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", required=True, help="preset name (tiny, small, hubert_base, hubert_large) "
+                                                          "or path of a local checkpoint")
+    parser.add_argument("--config", required=True, help="Lamer YAML (adapter: lamer + adapter_conf)")
+    parser.add_argument("--family", default="s3prl_hubert", choices=FAMILIES,
+                        help="model class a preset is built in (ignored for checkpoints)")
+    args = parser.parse_args(argv)
+    try:
+        model = build_upstream(args.upstream, family=args.family)
+        config = LamerConfig.from_yaml(args.config)
+        apply_lamer(model, config)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"adapter_report: error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"upstream": args.upstream, **parameter_report(model)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
