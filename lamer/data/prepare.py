@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
 from lamer.data.datadir import Utterance, is_complete, write_data_dir
-from lamer.data.errors import BadRows
+from lamer.data.errors import BadRows, DataError
 from lamer.data.source import SourceUtterance
 from lamer.data.text import normalize_text
 
@@ -86,14 +86,22 @@ def _jobs(sources: list[SourceUtterance], dump_dir: Path, suffix: str, missing: 
         if src.member is None:
             yield src.utt_id, src.audio, dump_dir / f"{src.utt_id}.{suffix}"
         else:
-            by_archive.setdefault(src.audio, {})[src.member] = src
+            by_archive.setdefault(src.audio, {})[_member_key(src.member)] = src
     for archive, wanted in by_archive.items():
-        with tarfile.open(archive, "r|*") as tar:  # stream: .tar.gz cannot seek cheaply
-            for member in tar:
-                src = wanted.pop(member.name, None)
-                if src is not None and member.isfile():
-                    yield src.utt_id, tar.extractfile(member).read(), dump_dir / f"{src.utt_id}.{suffix}"
+        try:
+            with tarfile.open(archive, "r|*") as tar:  # stream: .tar.gz cannot seek cheaply
+                for member in tar:
+                    src = wanted.pop(_member_key(member.name), None) if member.isfile() else None
+                    if src is not None:
+                        yield src.utt_id, tar.extractfile(member).read(), dump_dir / f"{src.utt_id}.{suffix}"
+        except (tarfile.TarError, OSError, EOFError) as err:
+            raise DataError(f"{archive}: unreadable archive ({type(err).__name__}: {err})") from err
         missing.extend(wanted.values())
+
+
+def _member_key(name: str) -> str:
+    """Archive member name without a leading ``./`` (some re-packed copies add it)."""
+    return name[2:] if name.startswith("./") else name
 
 
 def _check_sources(sources: list[SourceUtterance], bad: BadRows, filtered: Counter) -> list[SourceUtterance]:

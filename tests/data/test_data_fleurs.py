@@ -82,6 +82,15 @@ def test_missing_member_of_archive(fleurs_layouts, tmp_path):
     assert (report["utterances"], report["skipped_bad"]) == (9, {"missing_audio": 1})
 
 
+def test_corrupt_archive(fleurs_layouts, tmp_path, capsys):
+    copy_layout(fleurs_layouts, "archived", tmp_path / "fleurs")
+    archive = tmp_path / "fleurs" / "fr_fr" / "audio" / "test.tar.gz"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="fr_fr") == 1
+    assert f"{archive}: unreadable archive" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "fra" / "test").exists()
+
+
 def test_bad_rows(fleurs_layouts, tmp_path, capsys):
     copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
     config_dir = tmp_path / "fleurs" / "de_de"
