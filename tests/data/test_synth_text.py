@@ -135,6 +135,8 @@ def test_bad_settings_are_refused():
         SynthConfig(utts_per_lang=2)
     with pytest.raises(ValueError, match="sum below 1"):
         SynthConfig(utts_per_lang=10, dev_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(ValueError, match="leave none for train"):
+        SynthConfig(utts_per_lang=10, dev_fraction=0.49, test_fraction=0.49)
     with pytest.raises(ValueError, match="raise --vocab-size"):
         plan_language(LANGUAGES["en"], SynthConfig(utts_per_lang=50, vocab_size=2, min_words=1, max_words=1),
                       build_speaker_pool(0, 24, 4, 4))

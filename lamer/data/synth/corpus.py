@@ -48,6 +48,11 @@ def _staged(staging: Path, lang: SynthLanguage) -> tuple[Path, Path]:
     return staging / "commonvoice" / lang.cv_locale, staging / "fleurs" / lang.fleurs_config
 
 
+def _wav_dir(staging: Path, lang: SynthLanguage) -> Path:
+    """Where the FLEURS WAVs of ``lang`` wait, one folder per split, to be packed."""
+    return staging / "wav" / lang.key
+
+
 def _read_stamp(folder: Path) -> dict | None:
     try:
         return json.loads((folder / STAMP_NAME).read_text(encoding="utf-8"))
@@ -136,21 +141,20 @@ def generate_corpus(out_dir: str | Path, lang_keys: list[str], config: SynthConf
         staging = Path(tmp)
         tasks = []
         for lang in todo:
-            cv_dir, fleurs_dir = _staged(staging, lang)
+            cv_dir, _ = _staged(staging, lang)
             (cv_dir / "clips").mkdir(parents=True)
             for split in SPLITS:
-                (staging / "wav" / lang.key / split).mkdir(parents=True)
-            tasks += _shards(plans[lang.key], cv_dir / "clips", staging / "wav" / lang.key)
+                (_wav_dir(staging, lang) / split).mkdir(parents=True)
+            tasks += _shards(plans[lang.key], cv_dir / "clips", _wav_dir(staging, lang))
         rendered = _render_all(tasks, nj)
         for lang in todo:
             by_index = {index: r for (key, index), r in rendered.items() if key == lang.key}
             cv_dir, fleurs_dir = _staged(staging, lang)
             write_commonvoice_tables(cv_dir, plans[lang.key], by_index)
-            write_fleurs_config(fleurs_dir, plans[lang.key], by_index, staging / "wav" / lang.key)
+            write_fleurs_config(fleurs_dir, plans[lang.key], by_index, _wav_dir(staging, lang))
+            shutil.rmtree(_wav_dir(staging, lang))  # packed into the tarballs now
             stamp = json.dumps(_stamp(lang, config), indent=1, sort_keys=True) + "\n"
-            cv_target, fleurs_target = _targets(out_dir, lang)
-            # FLEURS first: the Common Voice folder appearing last marks the language complete.
-            for built, target in ((fleurs_dir, fleurs_target), (cv_dir, cv_target)):
+            for built, target in zip((cv_dir, fleurs_dir), _targets(out_dir, lang)):
                 (built / STAMP_NAME).write_text(stamp, encoding="utf-8")
                 _install(built, target)
             logger.info("%s: wrote %s and %s", lang.key, *_targets(out_dir, lang))

@@ -37,6 +37,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.utts_per_lang < 3:
             raise ValueError(f"utts_per_lang={self.utts_per_lang}: need at least 3 (one per split)")
+        if self.vocab_size < 1:
+            raise ValueError(f"vocab_size={self.vocab_size}: need at least one word")
         if not 1 <= self.min_words <= self.max_words:
             raise ValueError(f"word counts {self.min_words}..{self.max_words} are not a valid range")
         if not (0 < self.dev_fraction < 1 and 0 < self.test_fraction < 1
@@ -45,6 +47,7 @@ class SynthConfig:
                 f"dev_fraction={self.dev_fraction}, test_fraction={self.test_fraction}: "
                 "each must be in (0, 1) and their sum below 1"
             )
+        split_sizes(self)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,13 @@ def split_sizes(config: SynthConfig) -> dict[str, int]:
     """Utterances per split for one language: at least one dev and one test utterance."""
     dev = max(1, round(config.utts_per_lang * config.dev_fraction))
     test = max(1, round(config.utts_per_lang * config.test_fraction))
-    return {"train": config.utts_per_lang - dev - test, "dev": dev, "test": test}
+    train = config.utts_per_lang - dev - test
+    if train < 1:
+        raise ValueError(
+            f"{config.utts_per_lang} utterances per language leave none for train after {dev} dev "
+            f"and {test} test; lower the dev/test fractions"
+        )
+    return {"train": train, "dev": dev, "test": test}
 
 
 def _fleurs_file_name(seed: int, lang: SynthLanguage, index: int) -> str:
