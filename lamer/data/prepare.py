@@ -26,7 +26,7 @@ from lamer.data.text import normalize_text
 logger = logging.getLogger(__name__)
 
 # (utterance id, encoded clip or its path, destination file)
-Job = tuple[str, "Path | bytes", Path]
+Job = tuple[str, Path | bytes, Path]
 SplitReader = Callable[[BadRows], list[SourceUtterance]]
 
 
@@ -104,22 +104,25 @@ def _member_key(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def _check_sources(sources: list[SourceUtterance], bad: BadRows, filtered: Counter) -> list[SourceUtterance]:
-    """Drop duplicate ids/clips (bad rows) and utterances with no speakable text (filtered)."""
+def _check_sources(
+    sources: list[SourceUtterance], bad: BadRows, filtered: Counter
+) -> list[tuple[SourceUtterance, str]]:
+    """Sources with their normalised text, less duplicate ids/clips (bad rows) and empty text (filtered)."""
     seen_ids: dict[str, str] = {}
     seen_clips: dict[tuple[Path, str | None], str] = {}
     kept = []
     for src in sources:
+        text = normalize_text(src.text_raw, src.lang)
         clip = (src.audio, src.member)
         if src.utt_id in seen_ids:
             bad.bad(src.origin, f"duplicate utterance id {src.utt_id} (first at {seen_ids[src.utt_id]})", "duplicate")
         elif clip in seen_clips:
             bad.bad(src.origin, f"clip {src.describe_audio()} listed twice (first at {seen_clips[clip]})", "duplicate")
-        elif not normalize_text(src.text_raw, src.lang):
+        elif not text:
             filtered["empty_text"] += 1
         else:
             seen_ids[src.utt_id] = seen_clips[clip] = src.origin
-            kept.append(src)
+            kept.append((src, text))
     return kept
 
 
@@ -128,9 +131,11 @@ def prepare_split(
 ) -> Path:
     """Convert the audio of ``sources`` and write the data dir ``out_dir`` (see module doc)."""
     filtered: Counter = Counter()
-    sources = _check_sources(sources, bad, filtered)
-    dump_dir.mkdir(parents=True, exist_ok=True)
+    checked = _check_sources(sources, bad, filtered)
+    sources = [src for src, _ in checked]
     by_id = {src.utt_id: src for src in sources}
+    texts = {src.utt_id: text for src, text in checked}
+    dump_dir.mkdir(parents=True, exist_ok=True)
     missing: list[SourceUtterance] = []
     utterances = []
     jobs = _jobs(sources, dump_dir, options.audio_format, missing)
@@ -145,7 +150,7 @@ def prepare_split(
             filtered["too_short" if duration < options.min_duration else "too_long"] += 1
             wav.unlink()
             continue
-        utterances.append(Utterance(utt_id, src.speaker, src.lang, normalize_text(src.text_raw, src.lang),
+        utterances.append(Utterance(utt_id, src.speaker, src.lang, texts[utt_id],
                                     str(wav.resolve()), duration, " ".join(src.text_raw.split())))
     for src in missing:
         bad.bad(src.origin, f"clip {src.member} not found in {src.audio}", "missing_audio")
