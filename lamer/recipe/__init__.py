@@ -1,0 +1,1 @@
+"""Recipe support: the continual plan, read and checked before any work starts."""

@@ -1,0 +1,205 @@
+"""The continual plan of a recipe: base languages, stages, method, replay, probe.
+
+A plan is a YAML file in the recipe (``conf/plan.yaml``)::
+
+    corpus: commonvoice            # commonvoice | fleurs: reader, and db.sh root to use
+    base: [en, fr, de]             # the corpus' own locale codes
+    stages:                        # continual stages, in order
+      - {name: s1, languages: [es, it]}
+      - {name: s2, languages: [nl, pt]}
+    method: conf/ssl/lamer_replay.yaml
+    replay: {minutes: 2, strategy: speaker_balanced}   # or {fraction: 0.1}; omit for none
+    probe: conf/probe/demo.yaml
+    protocols: [retrained, fixed]
+
+Every problem is found before any work starts and reported together, naming the key.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lamer.data.errors import DataError
+from lamer.data.languages import CORPUS_TABLES, to_iso3
+
+PROTOCOLS = ("retrained", "fixed")
+REPLAY_STRATEGIES = ("random", "speaker_balanced")
+_KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "protocols", "seed", "lang_map",
+         "base_model"}
+
+
+class PlanError(ValueError):
+    """A plan that cannot be run; the message lists every problem found."""
+
+
+@dataclass
+class Stage:
+    name: str
+    locales: list[str]
+    languages: list[str]  # ISO 639-3
+
+
+@dataclass
+class Plan:
+    path: Path
+    corpus: str
+    base: Stage
+    stages: list[Stage]
+    method: Path
+    probe: Path
+    replay: dict[str, Any] = field(default_factory=dict)
+    protocols: list[str] = field(default_factory=lambda: ["retrained"])
+    seed: int = 0
+    lang_map: dict[str, str] = field(default_factory=dict)
+    base_model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_stages(self) -> list[Stage]:
+        return [self.base, *self.stages]
+
+    def introduced(self) -> dict[str, str]:
+        """``{iso3: stage name}``: where each language enters the plan."""
+        return {lang: stage.name for stage in self.all_stages for lang in stage.languages}
+
+    def locale_of(self) -> dict[str, str]:
+        return {lang: loc for stage in self.all_stages for loc, lang in zip(stage.locales, stage.languages)}
+
+
+def _as_list(value: Any, key: str, problems: list[str]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.append(f"{key}: expected a list of locale codes, got {value!r}")
+        return []
+    if not value:
+        problems.append(f"{key}: is empty; a stage needs at least one language")
+    return value
+
+
+def _resolve(locales: list[str], corpus: str, lang_map: dict[str, str], key: str, problems: list[str]) -> list[str]:
+    out = []
+    for locale in locales:
+        try:
+            out.append(to_iso3(locale, corpus, lang_map))
+        except DataError as err:
+            problems.append(f"{key}: {err}")
+    return out
+
+
+def _file(base_dir: Path, value: Any, key: str, problems: list[str]) -> Path:
+    if not isinstance(value, str) or not value:
+        problems.append(f"{key}: expected a path, got {value!r}")
+        return Path()
+    path = Path(value) if Path(value).is_absolute() else base_dir / value
+    if not path.is_file():
+        problems.append(f"{key}: {value} does not exist (looked at {path})")
+    return path
+
+
+def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
+    """Read and check a plan; raise PlanError listing every problem.
+
+    Relative config paths are taken from ``recipe_dir`` (default: the plan's parent's parent,
+    i.e. the recipe directory holding ``conf/``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"{path}: plan file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise PlanError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise PlanError(f"{path}: expected a mapping at the top level")
+    recipe_dir = Path(recipe_dir) if recipe_dir else path.resolve().parent.parent
+    problems: list[str] = []
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        problems.append(f"unknown key(s) {unknown}; known keys are {sorted(_KEYS)}")
+    corpus = raw.get("corpus")
+    if corpus not in CORPUS_TABLES:
+        problems.append(f"corpus: expected one of {sorted(CORPUS_TABLES)}, got {corpus!r}")
+        corpus = "commonvoice"
+    lang_map = raw.get("lang_map") or {}
+    if not isinstance(lang_map, dict) or not all(re.fullmatch(r"[a-z]{3}", str(v)) for v in lang_map.values()):
+        problems.append(f"lang_map: expected {{locale: iso3}}, got {lang_map!r}")
+        lang_map = {}
+
+    base_locales = _as_list(raw.get("base"), "base", problems)
+    base = Stage("base", base_locales, _resolve(base_locales, corpus, lang_map, "base", problems))
+    stages: list[Stage] = []
+    raw_stages = raw.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        problems.append("stages: expected a non-empty list of {name, languages}")
+        raw_stages = []
+    for i, item in enumerate(raw_stages):
+        key = f"stages[{i}]"
+        if not isinstance(item, dict) or set(item) != {"name", "languages"}:
+            problems.append(f"{key}: expected {{name: ..., languages: [...]}}, got {item!r}")
+            continue
+        name = item["name"]
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name) or name == "base":
+            problems.append(f"{key}.name: {name!r} must be letters, digits or _ and not 'base'")
+        locales = _as_list(item["languages"], f"{key}.languages", problems)
+        stages.append(Stage(str(name), locales, _resolve(locales, corpus, lang_map, f"{key}.languages", problems)))
+    names = [s.name for s in stages]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"stages: name {name!r} is used twice")
+    seen: dict[str, str] = {}
+    for stage in [base, *stages]:
+        for locale, lang in zip(stage.locales, stage.languages):
+            if lang in seen:
+                problems.append(f"language {locale} ({lang}) is in both {seen[lang]!r} and {stage.name!r}; "
+                                "a language enters the plan once")
+            seen.setdefault(lang, stage.name)
+
+    replay = raw.get("replay") or {}
+    if not isinstance(replay, dict):
+        problems.append(f"replay: expected a mapping, got {replay!r}")
+        replay = {}
+    elif replay:
+        amounts = [k for k in ("minutes", "fraction") if k in replay]
+        if len(amounts) != 1:
+            problems.append("replay: give exactly one of 'minutes' or 'fraction'")
+        elif not isinstance(replay[amounts[0]], (int, float)) or replay[amounts[0]] <= 0:
+            problems.append(f"replay.{amounts[0]}: must be a positive number")
+        if replay.get("strategy", "random") not in REPLAY_STRATEGIES:
+            problems.append(f"replay.strategy: expected one of {REPLAY_STRATEGIES}")
+        extra = sorted(set(replay) - {"minutes", "fraction", "strategy"})
+        if extra:
+            problems.append(f"replay: unknown key(s) {extra}")
+    protocols = raw.get("protocols", ["retrained"])
+    if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
+        problems.append(f"protocols: expected a non-empty list drawn from {PROTOCOLS}, got {protocols!r}")
+        protocols = ["retrained"]
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int):
+        problems.append(f"seed: expected an integer, got {seed!r}")
+    method = _file(recipe_dir, raw.get("method"), "method", problems)
+    probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
+    base_model = raw.get("base_model") or {}
+    if not isinstance(base_model, dict) or len(base_model) != 1 or not set(base_model) <= {"checkpoint", "pretrain"}:
+        problems.append("base_model: expected {checkpoint: PATH} (a local SSL checkpoint) "
+                        "or {pretrain: CONFIG} (pre-train the small demo model)")
+    elif "pretrain" in base_model:
+        base_model = {"pretrain": str(_file(recipe_dir, base_model["pretrain"], "base_model.pretrain", problems))}
+    elif not Path(str(base_model["checkpoint"])).exists():
+        problems.append(f"base_model.checkpoint: {base_model['checkpoint']} does not exist")
+    if problems:
+        raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
+    return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,
+                replay=replay, protocols=protocols, seed=seed, lang_map=lang_map, base_model=base_model)
+
+
+def check_data_root(plan: Plan, root: str | Path | None) -> None:
+    """The corpus root must hold a folder for every locale of the plan."""
+    if not root:
+        raise PlanError(f"{plan.path}: no data root for corpus {plan.corpus!r}: set it in db.sh")
+    root = Path(root)
+    if not root.is_dir():
+        raise PlanError(f"{plan.path}: data root {root} (corpus {plan.corpus}) does not exist; fix db.sh")
+    missing = [loc for stage in plan.all_stages for loc in stage.locales if not (root / loc).is_dir()]
+    if missing:
+        raise PlanError(f"{plan.path}: data root {root} has no folder for {', '.join(missing)}")

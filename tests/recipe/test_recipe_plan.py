@@ -1,0 +1,79 @@
+import pytest
+
+from lamer.recipe.plan import PlanError, check_data_root, load_plan
+
+GOOD = """
+corpus: commonvoice
+base: [en, fr, de]
+stages:
+  - {name: s1, languages: [es, it]}
+  - {name: s2, languages: [nl, pt]}
+method: conf/method.yaml
+probe: conf/probe.yaml
+replay: {minutes: 2, strategy: speaker_balanced}
+protocols: [retrained, fixed]
+base_model: {pretrain: conf/method.yaml}
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "method.yaml").write_text("{}\n")
+    (tmp_path / "conf" / "probe.yaml").write_text("{}\n")
+    return tmp_path
+
+
+def _write(recipe, text):
+    path = recipe / "conf" / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_plan_resolves_languages_and_stages(recipe):
+    plan = load_plan(_write(recipe, GOOD))
+    assert plan.base.languages == ["eng", "fra", "deu"]
+    assert [(s.name, s.languages) for s in plan.stages] == [("s1", ["spa", "ita"]), ("s2", ["nld", "por"])]
+    assert plan.introduced()["ita"] == "s1" and plan.introduced()["eng"] == "base"
+    assert plan.locale_of()["por"] == "pt"
+    assert plan.protocols == ["retrained", "fixed"]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("[es, it]", "[es, xx]", "stages[0].languages: unknown commonvoice locale 'xx'"),
+    ("[es, it]", "[]", "stages[0].languages: is empty"),
+    ("[nl, pt]", "[nl, es]", "language es (spa) is in both 's1' and 's2'"),
+    ("[nl, pt]", "[nl, en]", "language en (eng) is in both 'base' and 's2'"),
+    ("name: s2", "name: s1", "name 's1' is used twice"),
+    ("corpus: commonvoice", "corpus: librispeech", "corpus: expected one of"),
+    ("method: conf/method.yaml", "method: conf/missing.yaml", "method: conf/missing.yaml does not exist"),
+    ("{minutes: 2, strategy: speaker_balanced}", "{minutes: 2, fraction: 0.1}", "exactly one of 'minutes' or 'fraction'"),
+    ("[retrained, fixed]", "[retrained, frozen]", "protocols: expected"),
+    ("base_model: {pretrain: conf/method.yaml}", "base_model: {checkpoint: /no/such/model.pt}",
+     "base_model.checkpoint: /no/such/model.pt does not exist"),
+])
+def test_bad_plans_stop_with_the_key_named(recipe, old, new, message):
+    assert old in GOOD
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, GOOD.replace(old, new)))
+    assert message in str(err.value)
+
+
+def test_every_problem_is_reported_at_once(recipe):
+    text = GOOD.replace("[es, it]", "[es, xx]").replace("[nl, pt]", "[]")
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, text))
+    assert "unknown commonvoice locale 'xx'" in str(err.value) and "is empty" in str(err.value)
+
+
+def test_data_root_must_hold_every_locale(recipe, tmp_path):
+    plan = load_plan(_write(recipe, GOOD))
+    with pytest.raises(PlanError, match="does not exist; fix db.sh"):
+        check_data_root(plan, tmp_path / "nowhere")
+    root = tmp_path / "cv"
+    for loc in ["en", "fr", "de", "es", "it", "nl"]:
+        (root / loc).mkdir(parents=True)
+    with pytest.raises(PlanError, match="has no folder for pt"):
+        check_data_root(plan, root)
+    (root / "pt").mkdir()
+    check_data_root(plan, root)
