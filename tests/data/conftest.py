@@ -55,38 +55,32 @@ def _cv_row(locale: str, n: int, sentence: str, client: str = "a" * 64) -> dict[
     return {"client_id": client, "path": f"common_voice_{locale}_{n}.mp3", "sentence": sentence, "locale": locale}
 
 
-def _build_fleurs(real_speech: Path, root: Path, archived: bool = True, split: str = "test") -> dict[str, list[dict]]:
-    """The native FLEURS layout under ``root`` from the real clips (Opus decoded to 16 kHz WAV).
+def _build_fleurs(real_speech: Path, root: Path, split: str = "test") -> dict[str, list[dict]]:
+    """The native FLEURS layout under ``root`` from the real clips: TSVs and ``audio/<split>.tar.gz``.
 
-    Returns, per config, the rows written (file_name, transcription, num_samples).
+    The Opus clips are decoded to the 16 kHz WAVs FLEURS ships. Returns, per config, the rows
+    written (file_name, transcription, num_samples).
     """
     written: dict[str, list[dict]] = {}
     for n, (lang, config) in enumerate(FLEURS_CONFIGS.items()):
         config_dir = root / config
         (config_dir / "audio").mkdir(parents=True)
-        rows, members = [], []
-        for i, ogg in enumerate(sorted((real_speech / "fleurs" / lang).glob("*.ogg"))):
-            samples, rate = sf.read(ogg, dtype="int16")
-            assert rate == 16000
-            wav = io.BytesIO()
-            sf.write(wav, samples, rate, format="WAV", subtype="PCM_16")
-            name = f"{n + 1}{i:04d}7741.wav"
-            text = ogg.with_suffix(".txt").read_text(encoding="utf-8").strip()
-            rows.append({"file_name": name, "transcription": text, "num_samples": len(samples)})
-            members.append((f"{split}/{name}", wav.getvalue()))
+        rows = []
+        with tarfile.open(config_dir / "audio" / f"{split}.tar.gz", "w:gz") as tar:
+            for i, ogg in enumerate(sorted((real_speech / "fleurs" / lang).glob("*.ogg"))):
+                samples, rate = sf.read(ogg, dtype="int16")
+                assert rate == 16000
+                wav = io.BytesIO()
+                sf.write(wav, samples, rate, format="WAV", subtype="PCM_16")
+                name = f"{n + 1}{i:04d}7741.wav"
+                info = tarfile.TarInfo(f"{split}/{name}")
+                info.size = wav.tell()
+                tar.addfile(info, io.BytesIO(wav.getvalue()))
+                text = ogg.with_suffix(".txt").read_text(encoding="utf-8").strip()
+                rows.append({"file_name": name, "transcription": text, "num_samples": len(samples)})
         tsv = [f"{i}\t{r['file_name']}\t{r['transcription']}\t{r['transcription']}\t"
                f"{' '.join(r['transcription'].replace(' ', '|'))}\t{r['num_samples']}\tFEMALE" for i, r in enumerate(rows)]
         (config_dir / f"{split}.tsv").write_text("\n".join(tsv) + "\n", encoding="utf-8")
-        if archived:
-            with tarfile.open(config_dir / "audio" / f"{split}.tar.gz", "w:gz") as tar:
-                for name, data in members:
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-        else:
-            for name, data in members:
-                (config_dir / "audio" / name).parent.mkdir(parents=True, exist_ok=True)
-                (config_dir / "audio" / name).write_bytes(data)
         written[config] = rows
     return written
 
@@ -108,19 +102,20 @@ def fleurs_layouts(real_speech, tmp_path_factory) -> dict[str, tuple[Path, dict[
     Tests that alter it work on a copy (:func:`shutil.copytree`).
     """
     archived = tmp_path_factory.mktemp("fleurs_archived")
-    written = _build_fleurs(real_speech, archived, archived=True)
+    written = _build_fleurs(real_speech, archived)
     extracted = tmp_path_factory.mktemp("fleurs_extracted")
     for config in written:
         (extracted / config / "audio").mkdir(parents=True)
         shutil.copy(archived / config / "test.tsv", extracted / config / "test.tsv")
         with tarfile.open(archived / config / "audio" / "test.tar.gz") as tar:
-            tar.extractall(extracted / config / "audio", filter="data")
+            for member in tar.getmembers():
+                (extracted / config / "audio" / member.name).parent.mkdir(exist_ok=True)
+                (extracted / config / "audio" / member.name).write_bytes(tar.extractfile(member).read())
     return {"archived": (archived, written), "extracted": (extracted, written)}
 
 
 # The helpers reach tests as fixtures, which works under any pytest import mode.
 write_cv_locale = pytest.fixture(lambda: _write_cv_locale, name="write_cv_locale")
 cv_row = pytest.fixture(lambda: _cv_row, name="cv_row")
-build_fleurs = pytest.fixture(lambda: _build_fleurs, name="build_fleurs")
 read_kaldi = pytest.fixture(lambda: _read_kaldi, name="read_kaldi")
 tree_mtimes = pytest.fixture(lambda: _tree_mtimes, name="tree_mtimes")
