@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         made = generate_corpus(args.out, [key.strip() for key in args.langs.split(",") if key.strip()],
                                config, nj=args.nj)
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, FileExistsError, ModuleNotFoundError) as err:
         print(f"synth_corpus: error: {err}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started

@@ -1,9 +1,12 @@
 """espeak-ng through the espeakng-loader wheel: every language voice and speaker variant speaks."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
+from lamer.data.synth import SynthConfig, generate_corpus
 from lamer.data.synth.audio import recording_like, resample
 from lamer.data.synth.espeak import get_synthesizer
 from lamer.data.synth.languages import LANGUAGES
@@ -71,3 +74,10 @@ def test_recording_like_pads_scales_and_adds_noise():
     assert np.abs(clip[:200]).max() > 0  # the padding carries noise, not digital silence
     assert resample(clip, 22050, 16000).size == pytest.approx(clip.size * 16000 / 22050, abs=1)
     assert resample(clip, 22050, 48000).size == pytest.approx(clip.size * 48000 / 22050, abs=1)
+
+
+def test_missing_espeak_package_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # how Python marks a module unimportable
+    with pytest.raises(ModuleNotFoundError, match="pip install espeakng-loader"):
+        generate_corpus(tmp_path, ["en"], SynthConfig(utts_per_lang=3))
+    assert list(tmp_path.iterdir()) == []

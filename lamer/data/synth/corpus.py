@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lamer.data.synth.espeak import require_espeak
 from lamer.data.synth.languages import SynthLanguage, resolve_languages
 from lamer.data.synth.layouts import write_commonvoice_tables, write_fleurs_config
 from lamer.data.synth.plan import PlannedUtterance, SynthConfig, plan_language
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 STAMP_NAME = ".lamer_synth.json"
 STAMP_VERSION = 1
+# Part of what defines the audio (espeak-ng state runs on within a shard): changing it changes
+# the clips, so bump STAMP_VERSION with it.
 SHARD_SIZE = 16
 
 
@@ -121,8 +124,9 @@ def generate_corpus(out_dir: str | Path, lang_keys: list[str], config: SynthConf
     """Write the synthetic corpus for ``lang_keys`` under ``out_dir``; return the languages
     generated (those already finished with the same settings are skipped).
 
-    Raises ``ValueError`` for an unknown language or bad settings and ``FileExistsError`` when
-    an output folder exists that was not made with these settings.
+    Raises ``ValueError`` for an unknown language or bad settings, ``FileExistsError`` when
+    an output folder exists that was not made with these settings and ``ModuleNotFoundError``
+    when espeakng-loader is not installed.
     """
     if nj < 1:
         raise ValueError(f"nj={nj}: need at least one worker")
@@ -135,6 +139,7 @@ def generate_corpus(out_dir: str | Path, lang_keys: list[str], config: SynthConf
             logger.info("%s: already generated with these settings, skipping", lang.key)
     if not todo:
         return []
+    require_espeak()
     pool = build_speaker_pool(config.seed, config.num_speakers, config.dev_speakers, config.test_speakers)
     plans = {lang.key: plan_language(lang, config, pool) for lang in todo}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".synth-tmp-") as tmp:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -22,6 +23,16 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+def require_espeak() -> None:
+    """Raise ``ModuleNotFoundError`` with install instructions when espeakng-loader is missing."""
+    if importlib.util.find_spec("espeakng_loader") is None:
+        raise ModuleNotFoundError(
+            "the synthetic corpus needs espeak-ng from the optional espeakng-loader package "
+            "(GPL-3.0): tools/venv/bin/pip install espeakng-loader",
+            name="espeakng_loader",
+        )
 
 
 class EspeakSynthesizer:
