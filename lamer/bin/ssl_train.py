@@ -1,0 +1,27 @@
+"""Continual SSL training (HuBERT masked prediction) with ESPnet's trainer.
+
+    python -m lamer.bin.ssl_train --config conf/ssl/lamer_replay.yaml \\
+        --train_data_path_and_name_and_type dump/ssl/stage1/wav.scp,speech,sound \\
+        --train_data_path_and_name_and_type dump/ssl/stage1/labels,labels,text_int \\
+        --train_shape_file dump/ssl/stage1/speech_shape \\
+        --valid_data_path_and_name_and_type ... --valid_shape_file ... \\
+        --replay_utt2lang dump/ssl/stage1/replay_utt2lang \\
+        --output_dir exp/ssl_stage1 --ngpu 0
+
+Every ESPnet training option works (--resume, --accum_grad, --max_epoch, distributed ones);
+``python -m lamer.bin.ssl_train --help`` lists them. The trained adapters end in
+``<output_dir>/adapters`` (full fine-tuning: ``<output_dir>/upstream.pt``).
+"""
+from __future__ import annotations
+
+import sys
+
+from lamer.ssl.task import SSLTask
+
+
+def main(argv: list[str] | None = None) -> None:
+    SSLTask.main(cmd=argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

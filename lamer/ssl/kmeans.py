@@ -1,0 +1,63 @@
+"""k-means codebooks of frame features and frame labels.
+
+scikit-learn's MiniBatchKMeans: what HuBERT's own recipe uses (fairseq learn_kmeans.py), it
+fits on mini-batches of frames so memory stays bounded on large dumps, k-means++ seeding and a
+``random_state`` make it reproducible, and it is already in the stack (faiss-cpu would be a
+further native dependency for no gain at these sizes).
+
+A codebook is saved as ``codebook.npy`` (K, D float32) plus ``codebook.json`` (what features
+it clusters: ``{"feature": "mfcc"}`` or ``{"feature": "layer", "layer": 6, ...}``).
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lamer.eval.atomic_io import write_atomic, write_json_atomic
+
+
+def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
+                 max_iter: int = 100) -> np.ndarray:
+    """Cluster (N, D) frames into ``num_clusters`` centres; returns (K, D) float32."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    if frames.ndim != 2 or frames.shape[0] < num_clusters:
+        raise ValueError(f"k-means needs at least {num_clusters} frames of shape (N, D), got {frames.shape}")
+    km = MiniBatchKMeans(n_clusters=num_clusters, batch_size=batch_size, max_iter=max_iter, n_init=3,
+                         random_state=seed, max_no_improvement=100, reassignment_ratio=0.0)
+    km.fit(frames.astype(np.float32))
+    return km.cluster_centers_.astype(np.float32)
+
+
+def assign(frames: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) of every frame: (N,) int64."""
+    if frames.shape[1] != codebook.shape[1]:
+        raise ValueError(f"frames have {frames.shape[1]} dims, the codebook {codebook.shape[1]}")
+    f = frames.astype(np.float32)
+    dist = (f * f).sum(1, keepdims=True) - 2 * f @ codebook.T + (codebook * codebook).sum(1)[None]
+    return dist.argmin(1)
+
+
+def save_codebook(directory: Path, codebook: np.ndarray, meta: dict) -> None:
+    """Write ``codebook.npy`` and ``codebook.json`` into ``directory`` atomically."""
+    buffer = io.BytesIO()
+    np.save(buffer, codebook.astype(np.float32))
+    write_atomic(Path(directory) / "codebook.npy", lambda f: f.write(buffer.getvalue()))
+    write_json_atomic(Path(directory) / "codebook.json", {**meta, "num_clusters": int(codebook.shape[0]),
+                                                           "dim": int(codebook.shape[1])})
+
+
+def load_codebook(directory: Path) -> tuple[np.ndarray, dict]:
+    """Read a codebook saved by ``save_codebook``: ((K, D) array, meta)."""
+    directory = Path(directory)
+    for name in ("codebook.npy", "codebook.json"):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory / name}: missing (is {directory} a codebook directory?)")
+    codebook = np.load(directory / "codebook.npy", allow_pickle=False)
+    meta = json.loads((directory / "codebook.json").read_text(encoding="utf-8"))
+    if codebook.ndim != 2 or codebook.shape[0] != meta.get("num_clusters"):
+        raise ValueError(f"{directory}: codebook.npy of shape {codebook.shape} does not match codebook.json")
+    return codebook, meta

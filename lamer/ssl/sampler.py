@@ -1,0 +1,122 @@
+"""The replay batch sampler: every batch holds a fixed share of replay utterances.
+
+Per epoch (``generate(seed)``):
+
+1. the new-language utterances are sorted by length and cut into chunks of
+   ``batch_size - n_replay`` (length bucketing, as ESPnet's sorted samplers do);
+2. ``n_replay = round(replay_share * batch_size)`` replay utterances per batch are drawn
+   round-robin over the old languages (each language's pool shuffled and cycled), so old
+   languages are balanced whatever their sizes;
+3. the drawn replay utterances are sorted by length too and dealt to the batches in order,
+   so short new utterances meet short replay utterances.
+
+Everything depends only on the seed (ESPnet passes ``seed + epoch``), so a resumed run sees
+the same batches. The realised share and the replay utterances per language are logged.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from espnet2.samplers.abs_sampler import AbsSampler
+
+from lamer.data.datadir import read_table
+
+logger = logging.getLogger(__name__)
+
+
+def read_lengths(shape_file: Path) -> dict[str, int]:
+    """``{utt: length}`` from an ESPnet shape file (``<utt> <len>[,dim]``)."""
+    out = {}
+    for key, value, origin in read_table(Path(shape_file)):
+        try:
+            out[key] = int(value.split(",")[0])
+        except ValueError:
+            raise ValueError(f"{origin}: expected '<utt> <length>', got {value!r}") from None
+    return out
+
+
+class ReplayBatchSampler(AbsSampler):
+    """Length-bucketed batches of ``batch_size`` utterances, ``replay_share`` of them replay.
+
+    lengths: ``{utt: samples}`` of all training utterances (new and replay).
+    replay_langs: ``{utt: language}`` of the replay utterances (a subset of ``lengths``).
+    rank / world_size: with torch.distributed, each process keeps its slice of every batch.
+    """
+
+    def __init__(self, lengths: dict[str, int], replay_langs: dict[str, str], batch_size: int,
+                 replay_share: float, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if not 0.0 <= replay_share < 1.0:
+            raise ValueError(f"replay_share must be in [0, 1), got {replay_share}")
+        missing = sorted(set(replay_langs) - set(lengths))
+        if missing:
+            raise ValueError(f"replay utterance {missing[0]} is not in the training shape file")
+        self.n_replay = round(replay_share * batch_size)
+        if self.n_replay >= batch_size:
+            raise ValueError(f"batch_size {batch_size} leaves no room for new data at replay_share {replay_share}")
+        if self.n_replay and not replay_langs:
+            raise ValueError("replay_share > 0 but there are no replay utterances")
+        self.lengths, self.batch_size, self.replay_share = lengths, batch_size, replay_share
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.new = sorted((u for u in lengths if u not in replay_langs), key=lambda u: (lengths[u], u))
+        if not self.new:
+            raise ValueError("no new-language utterances: every training utterance is in the replay list")
+        self.pools: dict[str, list[str]] = {}
+        for utt, lang in sorted(replay_langs.items()):
+            self.pools.setdefault(lang, []).append(utt)
+        self.languages = sorted(self.pools)
+        self.replay_langs = dict(replay_langs)
+        self.n_new = batch_size - self.n_replay
+        self.last_realised_share: float | None = None
+
+    def __len__(self) -> int:
+        return -(-len(self.new) // self.n_new)
+
+    def __iter__(self):
+        return iter(self.generate(self.seed))
+
+    def _replay_counts(self) -> list[int]:
+        chunks = [min(self.n_new, len(self.new) - i) for i in range(0, len(self.new), self.n_new)]
+        share = self.replay_share / (1.0 - self.replay_share)
+        return [self.n_replay if n == self.n_new else round(n * share) for n in chunks]
+
+    def _draw_replay(self, count: int, rng: np.random.Generator) -> list[str]:
+        languages = [self.languages[i] for i in rng.permutation(len(self.languages))]
+        queues = {lang: [] for lang in languages}
+        drawn = []
+        while len(drawn) < count:
+            for lang in languages:
+                if len(drawn) == count:
+                    break
+                if not queues[lang]:
+                    queues[lang] = [self.pools[lang][i] for i in rng.permutation(len(self.pools[lang]))]
+                drawn.append(queues[lang].pop())
+        return drawn
+
+    def generate(self, seed: int) -> list[tuple[str, ...]]:
+        rng = np.random.default_rng(seed)
+        counts = self._replay_counts()
+        replay = sorted(self._draw_replay(sum(counts), rng), key=lambda u: (self.lengths[u], u))
+        batches, start = [], 0
+        for index, n_replay in enumerate(counts):
+            new = self.new[index * self.n_new:(index + 1) * self.n_new]
+            batch = sorted(new + replay[start:start + n_replay], key=lambda u: (-self.lengths[u], u))
+            start += n_replay
+            batches.append(tuple(batch))
+        self._log_share(batches, replay)
+        if self.world_size > 1:
+            batches = [b[self.rank::self.world_size] for b in batches if len(b) >= self.world_size]
+        return batches
+
+    def _log_share(self, batches: list[tuple[str, ...]], replay: list[str]) -> None:
+        total = sum(len(b) for b in batches)
+        self.last_realised_share = len(replay) / total if total else 0.0
+        per_lang = Counter(self.replay_langs[u] for u in replay)
+        logger.info("replay share this epoch: %.3f (target %.3f) over %d batches; replay utterances per language: %s",
+                    self.last_realised_share, self.replay_share, len(batches), dict(sorted(per_lang.items())))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, replay_share={self.replay_share}, "
+                f"new={len(self.new)}, replay languages={self.languages}, batches={len(self)})")

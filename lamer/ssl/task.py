@@ -1,0 +1,154 @@
+"""The ESPnet task of continual SSL training, so that espnet2's Trainer runs it.
+
+ESPnet gives resume (``--resume true``), checkpoints, logs, validation loss, gradient
+accumulation, ``--ngpu 0`` and torch.distributed. This task adds the model (upstream +
+method + HuBERT head), the data names (``speech``, ``labels``, optional ``lang``), the replay
+batch sampler for the training iterator, and the export of the trained upstream at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+from espnet2.iterators.sequence_iter_factory import SequenceIterFactory
+from espnet2.tasks.abs_task import AbsTask, IteratorOptions
+from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.trainer import Trainer
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import str2bool, str_or_none
+
+from lamer.adapters.checkpoint import describe_base
+from lamer.eval.kaldi_text import read_utt2lang
+from lamer.ssl.encoder import MaskedUpstream
+from lamer.ssl.export import export_stage
+from lamer.ssl.growth import check_optimizer
+from lamer.ssl.head import HubertHead
+from lamer.ssl.methods import ADAPTERS, build_ssl_upstream, describe, setup_method
+from lamer.ssl.model import MaskedPredictionModel
+from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
+
+MODEL_DEFAULTS = {"mask_prob": 0.8, "mask_length": 10, "unmasked_weight": 0.0, "predict_layer": -1}
+HEAD_DEFAULTS = {"final_dim": 256, "temperature": 0.1}
+UPSTREAM_DEFAULTS = {"family": "s3prl_hubert", "seed": 0, "normalize_waveform": False}
+
+
+def _merged(defaults: dict, given: dict | None, option: str) -> dict:
+    unknown = sorted(set(given or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"--{option}: unknown key(s) {unknown}; known keys are {sorted(defaults)}")
+    return {**defaults, **(given or {})}
+
+
+class SSLTask(AbsTask):
+    """HuBERT masked prediction on an upstream trained fully or through Lamer adapters."""
+
+    num_optimizers: int = 1
+    class_choices_list = []
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group(description="SSL model and method")
+        group.add_argument("--upstream", type=str, default="tiny",
+                           help="upstream preset name (random weights) or path of a local checkpoint")
+        group.add_argument("--upstream_conf", action=NestedDictAction, default={},
+                           help=f"upstream options, defaults {UPSTREAM_DEFAULTS}")
+        group.add_argument("--ssl_adapter", type=str, default="lamer", choices=ADAPTERS,
+                           help="none: train every parameter (full fine-tuning / pre-training); lamer: adapters")
+        group.add_argument("--ssl_adapter_preset", type=str_or_none, default=None,
+                           help="an 'adapter: lamer' YAML file (conf/lamer/*.yaml) giving the adapter settings")
+        group.add_argument("--ssl_adapter_conf", action=NestedDictAction, default={},
+                           help="Lamer options on top of --ssl_adapter_preset")
+        group.add_argument("--init_adapters", type=str_or_none, default=None,
+                           help="adapter directory of the previous stage to continue")
+        group.add_argument("--add_experts", type=int, default=0,
+                           help="routed experts to add per patched module (stage chaining with new experts)")
+        group.add_argument("--freeze_previous_experts", type=str2bool, default=False,
+                           help="with --add_experts: keep the earlier experts fixed")
+        group.add_argument("--num_classes", type=int, default=100, help="k-means codebook size of the labels")
+        group.add_argument("--head_conf", action=NestedDictAction, default={},
+                           help=f"prediction head options, defaults {HEAD_DEFAULTS}")
+        group.add_argument("--model_conf", action=NestedDictAction, default={},
+                           help=f"masking and loss options, defaults {MODEL_DEFAULTS}")
+        group.add_argument("--stage_info", action=NestedDictAction, default={},
+                           help="stored in the adapter manifest's 'extra' (e.g. {stage: 1, languages: [spa]})")
+        group = parser.add_argument_group(description="replay")
+        group.add_argument("--replay_utt2lang", type=str_or_none, default=None,
+                           help="utt2lang of the replay utterances inside the training data (enables the replay sampler)")
+        group.add_argument("--replay_share", type=float, default=0.0,
+                           help="share of every training batch taken from the replay utterances")
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool):
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1, not_sequence=("lang",))
+
+    @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool):
+        return None
+
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
+        return ("speech", "labels")
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False) -> tuple[str, ...]:
+        return ("lang",)
+
+    @classmethod
+    def build_upstream(cls, args: argparse.Namespace) -> torch.nn.Module:
+        """The upstream of ``args``, set up for the method (adapters patched or all parameters free)."""
+        conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
+        upstream = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
+        report = setup_method(upstream, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf, args.init_adapters,
+                              args.add_experts, args.freeze_previous_experts)
+        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, conf["family"], args.ssl_adapter, describe(report))
+        if args.freeze_previous_experts:
+            check_optimizer(args.optim_conf)
+        return upstream
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> MaskedPredictionModel:
+        upstream = cls.build_upstream(args)
+        conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
+        encoder = MaskedUpstream(upstream, normalize_waveform=conf["normalize_waveform"])
+        head_conf = _merged(HEAD_DEFAULTS, args.head_conf, "head_conf")
+        head = HubertHead(describe_base(upstream)["hidden_size"], args.num_classes, head_conf["final_dim"], head_conf["temperature"])
+        return MaskedPredictionModel(encoder, head, **_merged(MODEL_DEFAULTS, args.model_conf, "model_conf"))
+
+    @classmethod
+    def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):
+        if mode != "train" or not args.replay_utt2lang:
+            return super().build_sequence_iter_factory(args, iter_options, mode)
+        if iter_options.batch_type not in ("folded", "sorted", "unsorted"):
+            raise ValueError(f"--batch_type {iter_options.batch_type}: the replay sampler counts utterances; "
+                             "use --batch_type sorted with --batch_size")
+        lengths = read_lengths(Path(iter_options.shape_files[0]))
+        distributed = iter_options.distributed
+        sampler = ReplayBatchSampler(
+            lengths, read_utt2lang(Path(args.replay_utt2lang)), iter_options.batch_size, args.replay_share,
+            seed=args.seed, rank=torch.distributed.get_rank() if distributed else 0,
+            world_size=torch.distributed.get_world_size() if distributed else 1)
+        logging.info("[train] batch sampler: %s", sampler)
+        return SequenceIterFactory(
+            dataset=cls.build_dataset(args, iter_options), batches=sampler, seed=args.seed,
+            num_iters_per_epoch=iter_options.num_iters_per_epoch, shuffle=True,
+            num_workers=args.num_workers, collate_fn=iter_options.collate_fn, pin_memory=args.ngpu > 0)
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """ESPnet's training, then (on rank 0) the export of the trained upstream."""
+        super().main_worker(args)
+        rank = getattr(args, "dist_rank", None)
+        if args.collect_stats or args.dry_run or (args.distributed and rank not in (None, 0)):
+            return
+        latest = Path(args.output_dir) / "latest.pth"
+        if not latest.exists():
+            raise FileNotFoundError(f"{latest}: training left no model to export")
+        model = cls.build_model(args)
+        model.load_state_dict(torch.load(latest, map_location="cpu", weights_only=True))
+        conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
+        path = export_stage(model.encoder.upstream, Path(args.output_dir), args.ssl_adapter, args.upstream,
+                            conf["family"], extra=dict(args.stage_info) or None)
+        logging.info("exported the trained upstream to %s", path)
