@@ -78,6 +78,8 @@ def s3prl_configs(shape: Shape, family: str = "s3prl_hubert") -> tuple[dict, dic
         task_cfg = {"label_rate": 50.0, "sample_rate": 16000, "normalize": shape.layer_norm_first}
     elif family in ("s3prl_wav2vec2", "s3prl_wavlm"):
         task_cfg = {"sample_rate": 16000, "normalize": shape.layer_norm_first}
+        if family == "s3prl_wavlm":
+            model_cfg.update(relative_position_embedding=True, num_buckets=32, max_distance=128, gru_rel_pos=True)
     else:
         raise ValueError(f"s3prl_configs: family {family!r} is not an s3prl family")
     return task_cfg, model_cfg
@@ -96,8 +98,7 @@ def _build_s3prl(shape: Shape, family: str, num_labels: int) -> nn.Module:
     if family == "s3prl_wavlm":
         from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
 
-        return WavLM(WavLMConfig({**model_cfg, "relative_position_embedding": True, "num_buckets": 32,
-                                  "max_distance": 128, "gru_rel_pos": True}))
+        return WavLM(WavLMConfig(model_cfg))
     from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config, Wav2Vec2Model
 
     return Wav2Vec2Model(merge_with_parent(Wav2Vec2Config, model_cfg))

@@ -1,0 +1,91 @@
+"""Write an upstream (adapted or not) for others to load.
+
+Two kinds of export directory, both with an ``export.json`` that :func:`load_upstream` reads:
+
+- base + adapters: ``upstream.pt`` (s3prl converted format, what ESPnet's S3prlFrontend
+  loads with ``upstream: hubert_local`` / ``wav2vec2_local`` / ``wavlm_local``) or
+  ``upstream/`` (a transformers directory), plus ``adapters/`` as written by
+  :func:`lamer.adapters.save_adapters`;
+- merged (``merge=True``): the adapters folded into the base weights where that is exact
+  (single expert, or language routing for one ``language``), so ``upstream/`` is a plain
+  transformers directory (``HubertModel.from_pretrained`` loads it) or ``upstream.pt`` a
+  plain s3prl checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from lamer.upstream.convert import base_weights, convert_upstream
+from lamer.upstream.hf import replace_directory, write_hf_directory
+from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
+from lamer.upstream.naming import HF_MODEL_CLASSES
+from lamer.upstream.s3prl_format import S3PRL_UPSTREAMS, write_s3prl_checkpoint
+from lamer.upstream.weights import load_checked
+
+FORMATS = ("s3prl", "hf")
+
+
+def _write_base(upstream: LoadedUpstream, directory: Path) -> str:
+    """Write the base model of ``upstream`` (adapters left out) into ``directory``; returns its name."""
+    weights = base_weights(upstream.model)
+    if upstream.family.startswith("s3prl_"):
+        symbols = upstream.head.symbols if upstream.head is not None else None
+        if upstream.arch == "hubert" and symbols is None:
+            symbols = [[str(i) for i in range(weights["label_embs_concat"].shape[0])]]
+        write_s3prl_checkpoint(directory / "upstream.pt", upstream.arch, upstream.task_config,
+                               upstream.model_config, weights, symbols)
+        return "upstream.pt"
+    import transformers
+
+    plain = getattr(transformers, HF_MODEL_CLASSES[upstream.arch])(upstream.model.config)
+    load_checked(plain, weights, upstream.source)
+    write_hf_directory(plain, directory / "upstream", upstream.normalize)
+    return "upstream"
+
+
+def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s3prl", merge: bool = False,
+                    language: str | None = None) -> Path:
+    """Export ``upstream`` (its model may carry Lamer adapters) to ``out_dir`` in format ``fmt``.
+
+    ``fmt``: ``s3prl`` (converted checkpoint for ESPnet) or ``hf`` (transformers directory).
+    ``merge``: fold the adapters in (ValueError where routing is per frame; ``language``
+    picks the language of language routing). The input model is left unchanged. The
+    directory is written under a temporary name and swapped in when complete.
+    """
+    from lamer.adapters import merge_adapters, patch_state, save_adapters
+
+    if fmt not in FORMATS:
+        raise ValueError(f"export format {fmt!r}: choose one of {FORMATS}")
+    if language is not None and not merge:
+        raise ValueError("language only applies to a merged export (merge=True)")
+    if merge:
+        upstream = dataclasses.replace(upstream, model=merge_adapters(copy.deepcopy(upstream.model), language))
+    converted = convert_upstream(upstream, f"{fmt}_{upstream.arch}")
+    patched = patch_state(converted.model) is not None
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        manifest = {
+            "format": EXPORT_FORMAT,
+            "upstream": _write_base(converted, tmp),
+            "family": converted.family,
+            "s3prl_upstream": S3PRL_UPSTREAMS[converted.arch] if fmt == "s3prl" else None,
+            "adapters": "adapters" if patched else None,
+            "merged": merge,
+            "language": language,
+            "source": str(upstream.source),
+        }
+        if patched:
+            save_adapters(converted.model, tmp / "adapters", extra={"exported_from": str(upstream.source)})
+        (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        replace_directory(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
