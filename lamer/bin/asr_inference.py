@@ -1,0 +1,60 @@
+"""Decode with ESPnet's own ASR inference, ``frontend: lamer`` registered.
+
+    python -m lamer.bin.asr_inference --asr_train_config exp/probe/config.yaml \\
+        --asr_model_file exp/probe/valid.loss.best.pth \\
+        --data_path_and_name_and_type dump/test/wav.scp,speech,sound --output_dir exp/decode ...
+
+One option is added to ESPnet's: ``--frontend_adapters DIR`` (or ``none``) decodes with the
+probe's upstream patched by other adapters than it was trained on: the ``fixed`` protocol,
+a base-model probe applied to a later stage. The modified config is written to
+OUTPUT_DIR/config_frontend_adapters.yaml. Hypotheses land in OUTPUT_DIR/1best_recog/text,
+ready for ``python -m lamer.bin.score``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, and the rest for ESPnet (with --asr_train_config and --output_dir kept)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--frontend_adapters", default=None)
+    parser.add_argument("--asr_train_config", default=None)
+    parser.add_argument("--output_dir", default=None)
+    ours, rest = parser.parse_known_args(argv)
+    for name in ("asr_train_config", "output_dir"):
+        if getattr(ours, name) is not None:
+            rest += [f"--{name}", getattr(ours, name)]
+    return ours, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ours, rest = split_arguments(argv)
+    if ours.frontend_adapters is not None:
+        from lamer.espnet.override import override_frontend_adapters
+
+        if ours.asr_train_config is None or ours.output_dir is None:
+            print("asr_inference: error: --frontend_adapters needs --asr_train_config and --output_dir",
+                  file=sys.stderr)
+            return 2
+        try:
+            config = override_frontend_adapters(Path(ours.asr_train_config), ours.frontend_adapters,
+                                                Path(ours.output_dir) / "config_frontend_adapters.yaml")
+        except (OSError, ValueError) as err:
+            print(f"asr_inference: error: {err}", file=sys.stderr)
+            return 1
+        rest[rest.index("--asr_train_config") + 1] = str(config)
+    from espnet2.bin import asr_inference
+
+    from lamer.espnet.task import register_lamer_frontend
+
+    register_lamer_frontend()
+    asr_inference.main(rest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Train an ASR probe with ESPnet's own ASR task, trainer and options, plus ``frontend: lamer``.
+
+    python -m lamer.bin.asr_train --config conf/probe/probe_char.yaml \\
+        --frontend_conf path_or_url=exp/ssl/base.pt --frontend_conf adapters=exp/stage1/adapters ...
+
+Every option is ESPnet's (``python -m lamer.bin.asr_train --help``); see
+lamer/espnet/frontend.py for the frontend's options.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    from espnet2.tasks.asr import ASRTask
+
+    from lamer.espnet.task import register_lamer_frontend
+
+    register_lamer_frontend()
+    ASRTask.main(cmd=argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

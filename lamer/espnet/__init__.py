@@ -1,0 +1,11 @@
+"""The ESPnet bridge: ASR+LID probes on a frozen, Lamer-patched s3prl upstream.
+
+- ``frontend``: ``LamerS3prlFrontend``, ESPnet's S3prlFrontend with saved Lamer adapters;
+- ``task``: registers it as ``frontend: lamer`` of ESPnet's ASR task
+  (``python -m lamer.bin.asr_train`` / ``asr_inference`` are ESPnet's own, plus that);
+- ``override``: the ``fixed`` protocol, a trained probe decoded with other adapters;
+- ``probe_data``: ``[iso] TRANSCRIPT`` probe dirs and token lists from Kaldi data dirs;
+- ``usage``: expert usage per layer and language on dev sets.
+
+ESPnet is imported only by the modules that need it (``import espnet2.tasks.asr`` takes ~20 s).
+"""

@@ -1,0 +1,110 @@
+"""ESPnet's S3prlFrontend with a frozen SSL upstream patched by saved Lamer adapters.
+
+The probe of every stage reads the same base checkpoint (``path_or_url``) and, optionally, the
+adapters of that stage (``adapters``: a directory written by ``lamer.adapters.save_adapters``;
+its manifest is checked against the base model). Without adapters it is the plain frozen
+upstream, the ``base`` stage of the results matrix.
+
+The upstream is frozen in every sense: no gradient, kept in eval mode (no dropout, so the
+features of a stage are deterministic), and left out of the probe's checkpoint. A probe
+checkpoint therefore holds only what was trained (the layer weights of the featurizer and the
+downstream model); the upstream always comes from ``path_or_url`` + ``adapters``. That is what
+lets the ``fixed`` protocol apply a probe trained on the base model to another stage's
+adapters: build the frontend with other adapters, load the same probe weights.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Optional, Union
+
+from espnet2.asr.frontend.s3prl import S3prlFrontend
+from torch import nn
+
+from lamer.adapters import load_adapters, patch_state
+
+logger = logging.getLogger(__name__)
+
+UPSTREAM_PREFIX = "upstream."
+
+
+class LamerS3prlFrontend(S3prlFrontend):
+    """S3prlFrontend whose upstream carries frozen Lamer adapters (or none).
+
+    Args (the ``frontend_conf`` of an ESPnet config with ``frontend: lamer``):
+        upstream: s3prl upstream name, e.g. ``hubert_local`` for a local converted checkpoint.
+        path_or_url: the checkpoint of the base SSL model.
+        adapters: a Lamer adapter directory, or None for the plain base model.
+        multilayer_feature: learned weighted sum of all layers (the ML-SUPERB probe) when True,
+            else the last layer (or ``layer``).
+        layer: one layer index to use instead of the weighted sum (-1: not used).
+        normalize: s3prl's per-layer normalisation of the hidden states.
+        check_fingerprint: refuse adapters trained on other base weights (default True).
+        fs: sampling rate of the input; s3prl upstreams take 16 kHz.
+    """
+
+    def __init__(
+        self,
+        upstream: str = "hubert_local",
+        path_or_url: Optional[str] = None,
+        adapters: Optional[str] = None,
+        multilayer_feature: bool = True,
+        layer: int = -1,
+        normalize: bool = False,
+        check_fingerprint: bool = True,
+        fs: Union[int, str] = 16000,
+    ) -> None:
+        if upstream.endswith("_local") and (path_or_url is None or not Path(path_or_url).is_file()):
+            raise FileNotFoundError(f"frontend_conf.path_or_url: upstream {upstream!r} needs a local checkpoint "
+                                    f"file, got {path_or_url!r}")
+        super().__init__(fs=fs, frontend_conf={"upstream": upstream, "path_or_url": path_or_url,
+                                               "normalize": normalize},
+                         multilayer_feature=multilayer_feature, layer=layer)
+        self.adapters = str(adapters) if adapters else None
+        self.manifest = None
+        if self.adapters is not None:
+            self.manifest = load_adapters(self.upstream, self.adapters, check_fingerprint=check_fingerprint)
+            state = patch_state(self.upstream)
+            if state.config.router == "language":
+                raise ValueError(f"frontend_conf.adapters: {self.adapters} routes by language; the ASR probe "
+                                 "does not know the language of an utterance, use soft or top-k routing")
+            logger.info("frontend: %s with Lamer adapters from %s (%d adapter parameters)", path_or_url,
+                        self.adapters, self.manifest["adapter_params"])
+        for param in self.upstream.parameters():
+            param.requires_grad_(False)
+        self.upstream.eval()
+        # ESPnet's initialize() re-initialises every parameter, then calls
+        # reload_pretrained_parameters(): the copy must hold the patched, loaded upstream.
+        self.pretrained_params = copy.deepcopy(self.upstream.state_dict())
+        self.register_state_dict_post_hook(_drop_upstream)
+        self.register_load_state_dict_pre_hook(_keep_upstream)
+
+    def train(self, mode: bool = True) -> "LamerS3prlFrontend":
+        """Train the featurizer; the upstream stays in eval mode (frozen, deterministic)."""
+        super().train(mode)
+        self.upstream.eval()
+        return self
+
+
+def _drop_upstream(module: nn.Module, state_dict: dict, prefix: str, _metadata) -> None:
+    """state_dict post-hook: the probe checkpoint leaves out the frozen upstream."""
+    for key in [k for k in state_dict if k.startswith(prefix + UPSTREAM_PREFIX)]:
+        del state_dict[key]
+
+
+def _keep_upstream(module: nn.Module, state_dict: dict, prefix: str, _metadata, _strict,
+                   _missing: list, _unexpected: list, _errors: list) -> None:
+    """load_state_dict pre-hook: the upstream keeps its own weights (base + adapters).
+
+    Upstream entries of the checkpoint (a probe saved by a plain S3prlFrontend) are replaced
+    by the current ones, and absent ones are filled in, so loading neither fails on them
+    nor changes the upstream.
+    """
+    own = prefix + UPSTREAM_PREFIX
+    ignored = sum(1 for k in state_dict if k.startswith(own))
+    if ignored:
+        logger.info("frontend: %d upstream entries of the checkpoint ignored (the upstream comes from "
+                    "path_or_url and adapters)", ignored)
+    for key, value in module.upstream.state_dict(keep_vars=False).items():
+        state_dict[own + key] = value

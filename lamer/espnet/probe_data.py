@@ -1,0 +1,147 @@
+"""Inputs of the ASR+LID probe: ``[iso] TRANSCRIPT`` data dirs, shape files and token lists.
+
+A probe dir merges Kaldi data dirs (one per language, as ``lamer.data`` writes them) into the
+files ESPnet's ASR task reads: ``wav.scp``, ``text`` with the language tag first (the ML-SUPERB
+convention for joint ASR and LID), ``utt2lang`` (for scoring) and ``speech_shape`` (samples
+per utterance, for ESPnet's batch samplers). A token dir holds ``tokens.txt`` (ESPnet's token
+list: ``<blank>``, ``<unk>``, tokens by frequency, ``<sos/eos>``), ``nlsyms.txt`` (the tags, kept
+whole by the char tokenizer) and, for sentencepiece, ``bpe.model`` with the tags as
+user-defined symbols.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+from lamer.data.datadir import read_data_dir
+from lamer.data.errors import DataError
+from lamer.eval.kaldi_text import LANGUAGE_TAG
+
+SAMPLE_RATE = 16000
+TOKEN_TYPES = ("char", "bpe")
+SPECIAL_FIRST = ("<blank>", "<unk>")
+SOS_EOS = "<sos/eos>"
+
+
+def language_tag(lang: str) -> str:
+    """The ML-SUPERB tag of a language: ``[eng]``."""
+    return f"[{lang}]"
+
+
+@contextlib.contextmanager
+def _atomic_dir(out_dir: Path) -> Iterator[Path]:
+    """Yield a temp dir beside ``out_dir``; on success it replaces ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def write_probe_dir(data_dirs: list[Path], out_dir: Path) -> dict[str, int]:
+    """Merge Kaldi data dirs into one probe dir ``out_dir`` (written atomically).
+
+    Returns the utterance count per language. Raises DataError naming the data dir for an
+    empty transcript, an utterance id found in two dirs, or a language code that cannot be a
+    tag (it must be one token without brackets or spaces).
+    """
+    seen: dict[str, Path] = {}
+    rows = []
+    for data_dir in map(Path, data_dirs):
+        for utt in read_data_dir(data_dir):
+            if utt.utt_id in seen:
+                raise DataError(f"{data_dir}: utterance id {utt.utt_id} is also in {seen[utt.utt_id]}")
+            seen[utt.utt_id] = data_dir
+            transcript = " ".join(utt.text.split())
+            if not transcript:
+                raise DataError(f"{data_dir}/text: utterance {utt.utt_id} has an empty transcript")
+            tag = language_tag(utt.lang)
+            if not LANGUAGE_TAG.fullmatch(tag):
+                raise DataError(f"{data_dir}/utt2lang: language {utt.lang!r} of {utt.utt_id} cannot be a tag")
+            rows.append((utt.utt_id, utt, f"{tag} {transcript}"))
+    if not rows:
+        raise DataError(f"no utterances in {', '.join(map(str, data_dirs))}")
+    rows.sort(key=lambda row: row[0])
+    with _atomic_dir(out_dir) as tmp:
+        _write_lines(tmp / "wav.scp", [f"{uid} {u.wav}" for uid, u, _ in rows])
+        _write_lines(tmp / "text", [f"{uid} {text}" for uid, _, text in rows])
+        _write_lines(tmp / "utt2lang", [f"{uid} {u.lang}" for uid, u, _ in rows])
+        _write_lines(tmp / "speech_shape", [f"{uid} {round(u.duration * SAMPLE_RATE)}" for uid, u, _ in rows])
+    return dict(sorted(Counter(u.lang for _, u, _ in rows).items()))
+
+
+def read_tagged_text(path: Path) -> list[tuple[str, str]]:
+    """``(tag, transcript)`` of every line of a probe ``text``; errors name the file and line."""
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split(maxsplit=2)
+            if len(fields) < 3 or not LANGUAGE_TAG.fullmatch(fields[1]):
+                raise DataError(f"{path}:{number}: expected '<utt> [iso] transcript', got {line.rstrip()!r}")
+            out.append((fields[1], fields[2].strip()))
+    return out
+
+
+def _token_list(counts: Counter) -> list[str]:
+    """ESPnet's order: blank, unk, tokens by descending count (ties by name), sos/eos last."""
+    ordered = sorted(counts, key=lambda token: (-counts[token], token))
+    return [*SPECIAL_FIRST, *ordered, SOS_EOS]
+
+
+def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vocab_size: int = 200) -> list[str]:
+    """Build the token list (and sentencepiece model for ``bpe``) from a probe ``text``.
+
+    Every language tag of the text is a token of its own. Returns the token list. The dir is
+    written atomically.
+    """
+    if token_type not in TOKEN_TYPES:
+        raise ValueError(f"token_type must be one of {TOKEN_TYPES}, got {token_type!r}")
+    lines = read_tagged_text(Path(text_path))
+    tags = sorted({tag for tag, _ in lines})
+    with _atomic_dir(out_dir) as tmp:
+        _write_lines(tmp / "nlsyms.txt", tags)
+        tokens = _char_tokens(lines, tags) if token_type == "char" else _train_sentencepiece(lines, tags, vocab_size, tmp)
+        _write_lines(tmp / "tokens.txt", tokens)
+    return tokens
+
+
+def _char_tokens(lines: list[tuple[str, str]], tags: list[str]) -> list[str]:
+    from espnet2.text.char_tokenizer import CharTokenizer
+
+    tokenizer = CharTokenizer(non_linguistic_symbols=tags)
+    counts = Counter()
+    for tag, transcript in lines:
+        counts.update(tokenizer.text2tokens(f"{tag} {transcript}"))
+    return _token_list(counts)
+
+
+def _train_sentencepiece(lines: list[tuple[str, str]], tags: list[str], vocab_size: int, out_dir: Path) -> list[str]:
+    import sentencepiece as spm
+
+    corpus = out_dir / "train_text.txt"
+    corpus.write_text("".join(f"{tag} {transcript}\n" for tag, transcript in lines), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(out_dir / "bpe"), vocab_size=vocab_size, model_type="unigram",
+        character_coverage=1.0, user_defined_symbols=tags, input_sentence_size=100_000_000,
+        minloglevel=2,
+    )
+    corpus.unlink()
+    # bpe.vocab starts with <unk> <s> </s>; ESPnet's list has its own specials around the pieces.
+    pieces = [line.split("\t")[0] for line in (out_dir / "bpe.vocab").read_text(encoding="utf-8").splitlines()[3:]]
+    return [*SPECIAL_FIRST, *pieces, SOS_EOS]

@@ -1,0 +1,97 @@
+"""The Lamer frontend: ESPnet's S3prlFrontend with frozen, checked Lamer adapters."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lamer.adapters import ManifestMismatch, patch_state
+
+
+def _frontend(upstream, adapters=None, **kwargs):
+    from lamer.espnet.frontend import LamerS3prlFrontend
+
+    return LamerS3prlFrontend(path_or_url=str(upstream.checkpoint), adapters=adapters, **kwargs)
+
+
+def _features(frontend) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    wavs = torch.randn(2, 8000, generator=gen)
+    feats, lengths = frontend(wavs, torch.tensor([8000, 5600]))
+    assert lengths.tolist()[0] == feats.shape[1] > lengths.tolist()[1]
+    return feats.detach()
+
+
+@pytest.fixture(scope="module")
+def base_features(upstream):
+    return _features(_frontend(upstream))
+
+
+def test_zero_initialised_adapters_give_the_base_features(upstream, base_features):
+    frontend = _frontend(upstream, upstream.zero_adapters)
+    assert patch_state(frontend.upstream) is not None
+    assert torch.equal(_features(frontend), base_features)
+
+
+def test_trained_adapters_change_the_features(upstream, base_features):
+    frontend = _frontend(upstream, upstream.trained_adapters)
+    assert frontend.manifest["adapter_params"] > 0
+    assert (_features(frontend) - base_features).abs().max() > 1e-3
+
+
+def test_upstream_is_frozen_in_eval_mode_and_left_out_of_the_checkpoint(upstream):
+    frontend = _frontend(upstream, upstream.trained_adapters)
+    frontend.train()
+    assert not frontend.upstream.training and frontend.featurizer.training
+    trainable = [name for name, p in frontend.named_parameters() if p.requires_grad]
+    assert trainable == ["featurizer.weights"]
+    assert list(frontend.state_dict()) == ["featurizer.weights"]
+
+
+def test_loading_a_probe_keeps_the_upstream_of_this_frontend(upstream, base_features):
+    """The fixed protocol: probe weights from a frontend without adapters, upstream with them."""
+    trained = _frontend(upstream)
+    with torch.no_grad():
+        trained.featurizer.weights.copy_(torch.linspace(-1, 1, trained.featurizer.weights.numel()))
+    patched = _frontend(upstream, upstream.trained_adapters)
+    before = {k: v.clone() for k, v in patched.upstream.state_dict().items()}
+    result = patched.load_state_dict(trained.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert torch.equal(patched.featurizer.weights, trained.featurizer.weights)
+    assert all(torch.equal(before[k], v) for k, v in patched.upstream.state_dict().items())
+
+
+def test_reload_after_espnet_initialisation_restores_the_adapters(upstream):
+    """ESPnet's initialize() overwrites every weight, then calls reload_pretrained_parameters()."""
+    from espnet2.torch_utils.initialize import initialize
+
+    frontend = _frontend(upstream, upstream.trained_adapters)
+    reference = _features(frontend)
+    holder = torch.nn.Module()
+    holder.frontend = frontend
+    initialize(holder, "xavier_uniform")
+    assert torch.equal(_features(frontend), reference)
+
+
+def test_adapters_of_another_base_model_are_refused(upstream):
+    with pytest.raises(ManifestMismatch, match="fingerprint"):
+        _frontend(upstream, upstream.foreign_adapters)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    from lamer.espnet.frontend import LamerS3prlFrontend
+
+    with pytest.raises(FileNotFoundError, match="path_or_url"):
+        LamerS3prlFrontend(path_or_url=str(tmp_path / "absent.pt"))
+
+
+def test_registered_as_an_espnet_asr_frontend():
+    from espnet2.tasks.asr import ASRTask, frontend_choices
+
+    from lamer.espnet.frontend import LamerS3prlFrontend
+    from lamer.espnet.task import register_lamer_frontend
+
+    register_lamer_frontend()
+    register_lamer_frontend()  # idempotent
+    assert frontend_choices.get_class("lamer") is LamerS3prlFrontend
+    args = ASRTask.get_parser().parse_args(["--frontend", "lamer", "--output_dir", "x"])
+    assert args.frontend == "lamer"

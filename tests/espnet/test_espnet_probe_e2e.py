@@ -1,0 +1,112 @@
+"""A tiny probe trained, decoded and scored end to end through the CLIs, in both protocols."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.espnet.conftest import train_args, train_probe
+
+DECODE_CONFIG = Path(__file__).parents[2] / "conf" / "probe" / "decode_ctc.yaml"
+
+
+def decode(probe_dir: Path, data: Path, out: Path, *extra: str) -> Path:
+    """lamer.bin.asr_inference in this process; returns the hypothesis text file."""
+    from lamer.bin import asr_inference
+
+    rc = asr_inference.main(["--config", str(DECODE_CONFIG), "--ngpu", "0",
+                             "--asr_train_config", str(probe_dir / "config.yaml"),
+                             "--asr_model_file", str(probe_dir / "valid.loss.best.pth"),
+                             "--data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+                             "--output_dir", str(out), *extra])
+    assert rc == 0
+    return out / "1best_recog" / "text"
+
+
+def score(hyp: Path, data: Path, out: Path) -> dict:
+    from lamer.bin import score as score_cli
+
+    assert score_cli.main(["--ref", str(data / "text"), "--hyp", str(hyp),
+                           "--utt2lang", str(data / "utt2lang"), "--out", str(out)]) == 0
+    return json.loads((out / "score.json").read_text(encoding="utf-8"))
+
+
+def utt_ids(path: Path) -> list[str]:
+    return [line.split(maxsplit=1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_training_lowers_the_loss(base_probe):
+    losses = base_probe.losses
+    assert sorted(losses) == list(range(1, 7)), f"ESPnet reported epochs {sorted(losses)}"
+    assert losses[6] < 0.6 * losses[1]
+
+
+def test_probe_checkpoint_holds_the_probe_only(base_probe):
+    state = torch.load(base_probe.model, map_location="cpu", weights_only=True)
+    frontend_keys = [key for key in state if key.startswith("frontend.")]
+    assert frontend_keys == ["frontend.featurizer.weights"]
+    assert any(key.startswith("encoder.") for key in state) and any(key.startswith("ctc.") for key in state)
+
+
+def test_retrained_protocol_decodes_and_scores(base_probe, probe_data, tmp_path):
+    hyp = decode(base_probe.directory, probe_data.dev, tmp_path / "decode")
+    assert utt_ids(hyp) == utt_ids(probe_data.dev / "text")
+    scores = score(hyp, probe_data.dev, tmp_path / "score")
+    assert sorted(scores) == ["eng", "fra"]
+    assert all(entry["n"] == 6 and 0.0 <= entry["lid_acc"] <= 100.0 and entry["cer"] >= 0.0
+               for entry in scores.values())
+
+
+def test_probe_trained_on_adapters_records_them(upstream, probe_data, tmp_path):
+    """The retrained protocol at a later stage: the probe's own config names its adapters."""
+    args = train_args(probe_data, upstream.checkpoint, tmp_path / "stage1", upstream.trained_adapters)
+    losses = train_probe(args + ["--max_epoch", "1"])
+    assert list(losses) == [1]
+    config = yaml.safe_load((tmp_path / "stage1" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["frontend"] == "lamer"
+    assert config["frontend_conf"]["adapters"] == str(upstream.trained_adapters)
+
+
+def test_fixed_protocol_applies_the_base_probe_to_other_adapters(base_probe, upstream, probe_data, tmp_path):
+    from espnet2.tasks.asr import ASRTask
+
+    from lamer.adapters import patch_state
+
+    out = tmp_path / "fixed"
+    hyp = decode(base_probe.directory, probe_data.dev, out, "--frontend_adapters", str(upstream.trained_adapters))
+    assert utt_ids(hyp) == utt_ids(probe_data.dev / "text")
+    override = out / "config_frontend_adapters.yaml"
+    config = yaml.safe_load(override.read_text(encoding="utf-8"))
+    assert config["frontend_conf"]["adapters"] == str(upstream.trained_adapters.resolve())
+    model, _ = ASRTask.build_model_from_file(override, base_probe.model, "cpu")
+    assert patch_state(model.frontend.upstream) is not None
+    probe_state = torch.load(base_probe.model, map_location="cpu", weights_only=True)
+    assert torch.equal(model.frontend.featurizer.weights, probe_state["frontend.featurizer.weights"])
+    assert sorted(score(hyp, probe_data.dev, tmp_path / "score")) == ["eng", "fra"]
+
+
+@pytest.mark.parametrize("adapters, message", [("missing_dir", "no adapter manifest"), ("none", None)])
+def test_adapter_override_errors_and_none(base_probe, tmp_path, adapters, message, capsys):
+    from lamer.bin import asr_inference
+    from lamer.espnet.override import override_frontend_adapters
+
+    target = str(tmp_path / adapters) if adapters != "none" else adapters
+    if message is None:
+        out = override_frontend_adapters(base_probe.config, target, tmp_path / "c.yaml")
+        assert yaml.safe_load(out.read_text(encoding="utf-8"))["frontend_conf"]["adapters"] is None
+        return
+    rc = asr_inference.main(["--asr_train_config", str(base_probe.config), "--output_dir", str(tmp_path / "o"),
+                             "--frontend_adapters", target])
+    assert rc == 1 and message in capsys.readouterr().err
+
+
+def test_override_needs_the_lamer_frontend(tmp_path):
+    from lamer.espnet.override import override_frontend_adapters
+
+    config = tmp_path / "config.yaml"
+    config.write_text("frontend: s3prl\nfrontend_conf: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"config.yaml: frontend is 's3prl'"):
+        override_frontend_adapters(config, "none", tmp_path / "out.yaml")
