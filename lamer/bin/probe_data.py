@@ -1,0 +1,55 @@
+"""Prepare the inputs of the ASR+LID probe from Kaldi data dirs.
+
+    python -m lamer.bin.probe_data dir --data data/eng/train data/fra/train --out dump/probe/train
+    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char
+    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/bpe200 \\
+        --token-type bpe --vocab-size 200
+
+``dir`` writes wav.scp, text ('<utt> [iso] transcript'), utt2lang and speech_shape;
+``tokens`` writes tokens.txt and nlsyms.txt (the language tags), and bpe.model for bpe.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from lamer.data.errors import DataError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lamer.bin.probe_data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    merge = sub.add_parser("dir", help="merge data dirs into one probe dir")
+    merge.add_argument("--data", type=Path, nargs="+", required=True, help="Kaldi data dirs (lamer.data format)")
+    merge.add_argument("--out", type=Path, required=True)
+    tokens = sub.add_parser("tokens", help="token list (and sentencepiece model) from a probe text")
+    tokens.add_argument("--text", type=Path, required=True, help="the probe dir's text (training set)")
+    tokens.add_argument("--out", type=Path, required=True)
+    tokens.add_argument("--token-type", choices=("char", "bpe"), default="char")
+    tokens.add_argument("--vocab-size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s probe_data: %(message)s")
+    from lamer.espnet.probe_data import write_probe_dir, write_token_dir
+
+    try:
+        if args.command == "dir":
+            counts = write_probe_dir(args.data, args.out)
+            logging.info("wrote %s: %s", args.out, ", ".join(f"{lang} {n}" for lang, n in counts.items()))
+        else:
+            tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size)
+            logging.info("wrote %s: %d tokens (%s)", args.out, len(tokens), args.token_type)
+    except (OSError, DataError, ValueError, RuntimeError) as err:
+        print(f"probe_data: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Expert usage per layer and language, measured through the patched upstream."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lamer.espnet.usage import load_patched_upstream, measure_expert_usage, utterances_by_language
+
+
+@pytest.fixture(scope="module")
+def dev_utterances(probe_data):
+    return utterances_by_language([probe_data.dev])
+
+
+def _check_shape(usage: dict, experts: dict[str, int]) -> None:
+    assert sorted(usage) == sorted(experts)
+    for layer, per_lang in usage.items():
+        assert sorted(per_lang) == ["eng", "fra"]
+        for weights in per_lang.values():
+            assert len(weights) == experts[layer]
+            assert sum(weights) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_usage_per_language_known_to_the_routers(upstream, dev_utterances):
+    model = load_patched_upstream(upstream.checkpoint, upstream.trained_adapters)
+    usage = measure_expert_usage(model, dev_utterances)
+    # groups:2,4,8 on 3 layers, one shared expert each: layer 0 has a single routed expert
+    # (no router), layers 1 and 2 route over 3 and 7.
+    _check_shape(usage, {"1": 3, "2": 7})
+    assert usage["2"]["eng"] != usage["2"]["fra"]
+
+
+def test_usage_of_adapters_without_a_language_list(upstream, dev_utterances):
+    model = load_patched_upstream(upstream.checkpoint, upstream.unlabelled_adapters)
+    usage = measure_expert_usage(model, dev_utterances)
+    _check_shape(usage, {"1": 3, "2": 7})
+    only_eng = measure_expert_usage(model, {"eng": dev_utterances["eng"]})
+    assert only_eng["2"]["eng"] == pytest.approx(usage["2"]["eng"])
+
+
+def test_cli_writes_json_and_heatmap(upstream, probe_data, tmp_path):
+    from lamer.bin import expert_usage
+
+    out = tmp_path / "usage.json"
+    rc = expert_usage.main(["--upstream", str(upstream.checkpoint), "--adapters", str(upstream.trained_adapters),
+                            "--data", str(probe_data.dev), "--out", str(out), "--png", str(tmp_path / "usage.png")])
+    assert rc == 0
+    assert sorted(json.loads(out.read_text(encoding="utf-8"))) == ["1", "2"]
+    assert (tmp_path / "usage.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_language_is_named(probe_data, tmp_path):
+    data = tmp_path / "dev"
+    data.mkdir()
+    (data / "wav.scp").write_text((probe_data.dev / "wav.scp").read_text(encoding="utf-8"), encoding="utf-8")
+    (data / "utt2lang").write_text("\n".join((probe_data.dev / "utt2lang").read_text().splitlines()[1:]) + "\n",
+                                   encoding="utf-8")
+    with pytest.raises(ValueError, match=r"dev/utt2lang: no language for 1 utterance"):
+        utterances_by_language([data])
