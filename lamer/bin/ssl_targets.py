@@ -32,7 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--replay_data_dir", action="append", default=[], type=Path, help="replay Kaldi dir (repeatable)")
     p.add_argument("--out_dir", required=True, type=Path)
     p.add_argument("--upstream", default="tiny", help="preset name or checkpoint path (sets the frame rate)")
-    p.add_argument("--family", default="s3prl_hubert")
+    p.add_argument("--family", default=None, help="model class to build a preset in / convert a checkpoint to")
     p.add_argument("--adapters", type=Path, default=None, help="adapters to load into the upstream (layer features)")
     p.add_argument("--feature", choices=("mfcc", "layer"), default="mfcc")
     p.add_argument("--layer", type=int, default=None, help="transformer layer (1-based) for --feature layer")
@@ -50,13 +50,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    upstream = build_ssl_upstream(args.upstream, args.family)
+    loaded = build_ssl_upstream(args.upstream, args.family)
+    upstream = loaded.model
     if args.adapters:
         load_adapters(upstream, args.adapters)
     if args.feature == "mfcc":
         extract, meta = mfcc_extractor(*receptive_field(upstream)), {"feature": "mfcc"}
     else:
-        extract = layer_extractor(upstream, args.layer)
+        extract = layer_extractor(upstream, args.layer, loaded.normalize)
         meta = {"feature": "layer", "layer": args.layer}
     items = collect_items(args.data_dir, args.replay_data_dir)
     summary = prepare_targets(items, checked(extract, upstream), args.out_dir, meta, args.num_clusters,

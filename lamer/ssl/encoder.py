@@ -42,7 +42,7 @@ class MaskedUpstream(nn.Module):
     """An upstream whose forward can mask given frames of the encoder input.
 
     ``forward(wavs, lengths, mask)`` returns every transformer layer's output, each
-    (B, T, D); ``mask`` is (B, T) bool or None.
+    (B, T, D) with T the CNN's frames of the longest utterance; ``mask`` is (B, T) bool or None.
     """
 
     def __init__(self, upstream: nn.Module, normalize_waveform: bool = False) -> None:
@@ -94,6 +94,10 @@ class MaskedUpstream(nn.Module):
                                 for w, v in zip(wavs, valid)])
         self._mask = mask
         try:
-            return hidden_states(self.upstream, wavs, lengths)
+            layers = hidden_states(self.upstream, wavs, lengths)
         finally:
             self._mask = None
+        # fairseq encoders pad the sequence to a multiple of ``required_seq_len_multiple``
+        # inside the layers: keep the CNN's frames only
+        frames = int(self.frame_lengths(lengths).max())
+        return [h[:, :frames] for h in layers]

@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 from torch import nn
 
-from lamer.ssl.encoder import conv_frames, conv_layers
+from lamer.ssl.encoder import MaskedUpstream, conv_frames, conv_layers
 
 SAMPLE_RATE = 16000
 FeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -57,16 +57,17 @@ def mfcc_extractor(window: int = 400, hop: int = 320) -> FeatureFn:
     return extract
 
 
-def layer_extractor(model: nn.Module, layer: int) -> FeatureFn:
-    """Output of transformer layer ``layer`` (1-based, as HuBERT counts) of ``model``, unmasked, eval mode."""
-    from lamer.upstream.forward import hidden_states
+def layer_extractor(model: nn.Module, layer: int, normalize_waveform: bool = False) -> FeatureFn:
+    """Output of transformer layer ``layer`` (1-based, as HuBERT counts) of ``model``, unmasked, eval mode.
 
-    model.eval()
+    ``normalize_waveform`` as the model was trained (``LoadedUpstream.normalize``).
+    """
+    encoder = MaskedUpstream(model, normalize_waveform).eval()
 
     def extract(wav: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             x = torch.from_numpy(wav)[None]
-            layers = hidden_states(model, x, torch.tensor([x.shape[1]]))
+            layers = encoder(x, torch.tensor([x.shape[1]]))
         if not 1 <= layer <= len(layers):
             raise ValueError(f"feature layer {layer} is outside 1-{len(layers)} of this upstream")
         return layers[layer - 1][0].float().numpy()

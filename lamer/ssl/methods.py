@@ -15,27 +15,40 @@ from torch import nn
 
 from lamer.adapters import LamerConfig, apply_lamer, load_adapters, parameter_report
 from lamer.ssl.growth import grow_experts
-from lamer.upstream import PRESETS, build_preset, build_upstream
+import lamer
+from lamer.upstream import PRESETS, LoadedUpstream, build_preset, open_upstream
 
 logger = logging.getLogger(__name__)
 ADAPTERS = ("none", "lamer")
 
 
-def build_ssl_upstream(spec: str, family: str = "s3prl_hubert", seed: int = 0) -> nn.Module:
-    """A preset with random weights drawn from ``seed``, or a local checkpoint (``lamer.upstream``)."""
-    if spec in PRESETS:
-        return build_preset(spec, family, seed=seed)
-    return build_upstream(spec, family)
+def build_ssl_upstream(spec: str, family: str | None = None, seed: int = 0) -> LoadedUpstream:
+    """A preset with random weights drawn from ``seed``, or a local checkpoint (``lamer.upstream``).
+
+    ``family`` builds a preset in that model class (default ``s3prl_hubert``) or converts a
+    checkpoint to it (None keeps the checkpoint's own class).
+    """
+    loaded = open_upstream(spec, family)
+    if spec in PRESETS and seed:
+        loaded.model.load_state_dict(build_preset(spec, loaded.family, seed=seed).state_dict())
+    return loaded
+
+
+def _resolve(preset: str) -> Path:
+    """``preset`` as given, or relative to the lamer checkout (configs name ``conf/lamer/...``)."""
+    path = Path(preset)
+    if not path.is_file() and not path.is_absolute():
+        path = Path(lamer.__file__).resolve().parents[1] / preset
+    if not path.is_file():
+        raise FileNotFoundError(f"adapter preset {preset}: no such file")
+    return path
 
 
 def lamer_config(preset: str | None, overrides: dict | None) -> LamerConfig:
     """A Lamer config from a preset file (``adapter: lamer`` YAML) with ``overrides`` on top."""
     values: dict = {}
     if preset:
-        path = Path(preset)
-        if not path.is_file():
-            raise FileNotFoundError(f"adapter preset {preset}: no such file")
-        values = LamerConfig.from_yaml(path).to_dict()
+        values = LamerConfig.from_yaml(_resolve(preset)).to_dict()
     values.update(overrides or {})
     return LamerConfig.from_dict(values, source=preset or "adapter_conf")
 

@@ -44,7 +44,7 @@ class MaskedPredictionModel(AbsESPnetModel):
                 layers = self.encoder(speech, speech_lengths, mask)
         else:
             layers = self.encoder(speech, speech_lengths, mask)
-        hidden = layers[self.predict_layer][:, :max_frames]
+        hidden = layers[self.predict_layer]
         logits = self.head(hidden)
         valid = torch.arange(max_frames, device=speech.device)[None, :] < frames.to(speech.device)[:, None]
         result = masked_prediction_loss(logits, labels[:, :max_frames], mask, valid, self.unmasked_weight)

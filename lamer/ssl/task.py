@@ -27,11 +27,12 @@ from lamer.ssl.growth import check_optimizer
 from lamer.ssl.head import HubertHead
 from lamer.ssl.methods import ADAPTERS, build_ssl_upstream, describe, setup_method
 from lamer.ssl.model import MaskedPredictionModel
+from lamer.upstream import LoadedUpstream
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
 
 MODEL_DEFAULTS = {"mask_prob": 0.8, "mask_length": 10, "unmasked_weight": 0.0, "predict_layer": -1}
 HEAD_DEFAULTS = {"final_dim": 256, "temperature": 0.1}
-UPSTREAM_DEFAULTS = {"family": "s3prl_hubert", "seed": 0, "normalize_waveform": False}
+UPSTREAM_DEFAULTS = {"family": None, "seed": 0, "normalize_waveform": None}
 
 
 def _merged(defaults: dict, given: dict | None, option: str) -> dict:
@@ -97,28 +98,32 @@ class SSLTask(AbsTask):
         return ("lang",)
 
     @classmethod
-    def build_upstream(cls, args: argparse.Namespace) -> torch.nn.Module:
+    def build_upstream(cls, args: argparse.Namespace) -> LoadedUpstream:
         """The upstream of ``args``, set up for the method (adapters patched or all parameters free)."""
         conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
-        upstream = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
-        report = setup_method(upstream, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf, args.init_adapters,
+        loaded = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
+        report = setup_method(loaded.model, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf, args.init_adapters,
                               args.add_experts, args.freeze_previous_experts)
-        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, conf["family"], args.ssl_adapter, describe(report))
+        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter, describe(report))
         if args.freeze_previous_experts:
             check_optimizer(args.optim_conf)
-        return upstream
+        return loaded
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> MaskedPredictionModel:
-        upstream = cls.build_upstream(args)
-        conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
-        encoder = MaskedUpstream(upstream, normalize_waveform=conf["normalize_waveform"])
+        loaded = cls.build_upstream(args)
+        normalize = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")["normalize_waveform"]
+        encoder = MaskedUpstream(loaded.model, normalize_waveform=loaded.normalize if normalize is None else normalize)
         head_conf = _merged(HEAD_DEFAULTS, args.head_conf, "head_conf")
-        head = HubertHead(describe_base(upstream)["hidden_size"], args.num_classes, head_conf["final_dim"], head_conf["temperature"])
-        return MaskedPredictionModel(encoder, head, **_merged(MODEL_DEFAULTS, args.model_conf, "model_conf"))
+        head = HubertHead(describe_base(loaded.model)["hidden_size"], args.num_classes, head_conf["final_dim"], head_conf["temperature"])
+        model = MaskedPredictionModel(encoder, head, **_merged(MODEL_DEFAULTS, args.model_conf, "model_conf"))
+        model.loaded_upstream = loaded  # configs for the export at the end (not a submodule)
+        return model
 
     @classmethod
     def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):
+        if mode == "train" and args.replay_share > 0 and not args.replay_utt2lang:
+            raise ValueError("--replay_share > 0 needs --replay_utt2lang (the replay utterances of the training data)")
         if mode != "train" or not args.replay_utt2lang:
             return super().build_sequence_iter_factory(args, iter_options, mode)
         if iter_options.batch_type not in ("folded", "sorted", "unsorted"):
@@ -148,7 +153,5 @@ class SSLTask(AbsTask):
             raise FileNotFoundError(f"{latest}: training left no model to export")
         model = cls.build_model(args)
         model.load_state_dict(torch.load(latest, map_location="cpu", weights_only=True))
-        conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
-        path = export_stage(model.encoder.upstream, Path(args.output_dir), args.ssl_adapter, args.upstream,
-                            conf["family"], extra=dict(args.stage_info) or None)
+        path = export_stage(model.loaded_upstream, Path(args.output_dir), extra=dict(args.stage_info) or None)
         logging.info("exported the trained upstream to %s", path)
