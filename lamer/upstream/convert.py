@@ -6,6 +6,7 @@ tensors copied under the other side's module names, so the outputs stay the same
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -64,8 +65,25 @@ def _to_s3prl(loaded: LoadedUpstream) -> LoadedUpstream:
                                task_config=task_cfg, model_config=model_cfg)
 
 
-def _module_name(name: str, layer: int, side: str) -> str:
-    """A linear module's name inside transformer layer ``layer`` on the other side."""
+def _fresh_copy(loaded: LoadedUpstream) -> LoadedUpstream:
+    """A new model of the same class with the same base weights (no deepcopy: s3prl's
+    weight-normed convs cannot be deep-copied before their first forward)."""
+    if loaded.family.startswith("hf_"):
+        model = type(loaded.model)(copy.deepcopy(loaded.model.config))
+    else:
+        symbols = None
+        if loaded.arch == "hubert":
+            symbols = (loaded.head.symbols if loaded.head is not None else
+                       [[str(i) for i in range(loaded.model.label_embs_concat.shape[0])]])
+        model = build_s3prl_model(loaded.arch, loaded.task_config, loaded.model_config, symbols)
+    load_checked(model, base_weights(loaded.model), loaded.source)
+    return dataclasses.replace(loaded, model=disable_training_noise(model))
+
+
+def _module_name(name: str, layer: int, side: str | None) -> str:
+    """A linear module's name inside transformer layer ``layer`` on the other side (None: same side)."""
+    if side is None:
+        return name
     prefix = f"encoder.layers.{layer}."
     names = counterparts(f"{prefix}{name}.weight", side)
     if not names:
@@ -73,7 +91,7 @@ def _module_name(name: str, layer: int, side: str) -> str:
     return names[0][len(prefix):-len(".weight")]
 
 
-def _carry_adapters(source: torch.nn.Module, target: torch.nn.Module, side: str) -> None:
+def _carry_adapters(source: torch.nn.Module, target: torch.nn.Module, side: str | None) -> None:
     from lamer.adapters import adapter_parameters, apply_lamer, patch_state
 
     state = patch_state(source)
@@ -95,21 +113,27 @@ def _carry_adapters(source: torch.nn.Module, target: torch.nn.Module, side: str)
                     break
 
 
-def convert_upstream(loaded: LoadedUpstream, family: str) -> LoadedUpstream:
-    """``loaded`` as a model of ``family`` (same architecture); itself if already that family.
+def convert_upstream(loaded: LoadedUpstream, family: str, fresh: bool = False) -> LoadedUpstream:
+    """``loaded`` as a model of ``family`` (same architecture), adapters included.
 
+    Already of that family: ``loaded`` itself, or with ``fresh`` a new, independent copy.
     Raises ValueError when the architectures differ or the model cannot be expressed in the
     other implementation (see :mod:`lamer.upstream.naming`).
     """
-    if family == loaded.family:
-        return loaded
     impl, _, arch = family.partition("_")
     if arch != loaded.arch or impl not in ("s3prl", "hf"):
         raise ValueError(f"{loaded.source}: cannot convert a {loaded.family} model into {family} "
                          "(conversion keeps the architecture: s3prl_<arch> <-> hf_<arch>)")
     from lamer.adapters import patch_state
 
-    converted = _to_hf(loaded) if impl == "hf" else _to_s3prl(loaded)
+    if family == loaded.family:
+        if not fresh:
+            return loaded
+        converted, side = _fresh_copy(loaded), None
+    elif impl == "hf":
+        converted, side = _to_hf(loaded), "fairseq"
+    else:
+        converted, side = _to_s3prl(loaded), "hf"
     if patch_state(loaded.model) is not None:
-        _carry_adapters(loaded.model, converted.model, "fairseq" if impl == "hf" else "hf")
+        _carry_adapters(loaded.model, converted.model, side)
     return converted

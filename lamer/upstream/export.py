@@ -13,8 +13,6 @@ Two kinds of export directory, both with an ``export.json`` that :func:`load_ups
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -63,9 +61,9 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
         raise ValueError(f"export format {fmt!r}: choose one of {FORMATS}")
     if language is not None and not merge:
         raise ValueError("language only applies to a merged export (merge=True)")
+    converted = convert_upstream(upstream, f"{fmt}_{upstream.arch}", fresh=True)
     if merge:
-        upstream = dataclasses.replace(upstream, model=merge_adapters(copy.deepcopy(upstream.model), language))
-    converted = convert_upstream(upstream, f"{fmt}_{upstream.arch}")
+        merge_adapters(converted.model, language)
     patched = patch_state(converted.model) is not None
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

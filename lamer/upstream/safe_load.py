@@ -49,6 +49,14 @@ def checkpoint_globals() -> list:
             argparse.Namespace, (FairseqDictionary, "fairseq.data.dictionary.Dictionary")]
 
 
+def _refusal_reason(message: str) -> str:
+    """The line of torch's long refusal message that names the global it refused."""
+    for line in message.splitlines():
+        if "GLOBAL" in line:
+            return line.split("WeightsUnpickler error:")[-1].split(". Please use")[0].strip()
+    return message.splitlines()[0] if message else "unknown reason"
+
+
 def load_checkpoint_file(path: str | Path) -> dict:
     """The top-level dict of a torch checkpoint file, read with the restricted unpickler.
 
@@ -62,12 +70,12 @@ def load_checkpoint_file(path: str | Path) -> dict:
         with torch.serialization.safe_globals(checkpoint_globals()):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        reason = _refusal_reason(str(err))
         raise ValueError(f"{path}: refused to load: the file asks for code that is not allowed "
                          f"({reason}); only tensors, plain containers, omegaconf configs, "
                          "argparse namespaces and fairseq dictionaries are read") from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise ValueError(f"{path}: not a readable torch checkpoint ({err})") from None
+    except Exception as err:  # noqa: BLE001 - torch's readers fail on foreign bytes in many ways
+        raise ValueError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: a checkpoint holds a dict at top level, this file holds "
                          f"{type(state).__name__}")

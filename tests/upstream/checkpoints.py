@@ -87,8 +87,11 @@ def s3prl_hubert(seed: int = 0):
     return perturb(model, seed), task_cfg, model_cfg
 
 
-def write_fairseq_hubert(path, monkeypatch, seed: int = 0) -> torch.nn.Module:
-    """A HuBERT pretraining checkpoint as fairseq's trainer saves it (hydra cfg as DictConfig)."""
+def write_fairseq_hubert(path, monkeypatch, seed: int = 0, edit=None) -> torch.nn.Module:
+    """A HuBERT pretraining checkpoint as fairseq's trainer saves it (hydra cfg as DictConfig).
+
+    ``edit(weights)`` may change the state dict before it is written (to make bad files).
+    """
     from omegaconf import OmegaConf
 
     model, task_cfg, model_cfg = s3prl_hubert(seed)
@@ -101,8 +104,11 @@ def write_fairseq_hubert(path, monkeypatch, seed: int = 0) -> torch.nn.Module:
     })
     OmegaConf.set_struct(cfg, True)
     dictionary = fairseq_dictionary(install_fake_fairseq_dictionary(monkeypatch), HUBERT_SYMBOLS)
+    weights = model.state_dict()
+    if edit is not None:
+        edit(weights)
     torch.save({
-        "args": None, "cfg": cfg, "model": model.state_dict(), "criterion": None,
+        "args": None, "cfg": cfg, "model": weights, "criterion": None,
         "optimizer_history": [{"criterion_name": "HubertCriterion", "optimizer_name": "FairseqAdam",
                                "lr_scheduler_state": {"best": 3.1}, "num_updates": 400000}],
         "task_state": {"dictionaries": [dictionary]},

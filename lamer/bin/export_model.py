@@ -1,0 +1,50 @@
+"""Export an SSL upstream, with its Lamer adapters, for ESPnet (s3prl format) or transformers.
+
+    python -m lamer.bin.export_model --upstream CKPT --adapters exp/stage1/adapters --out exp/export
+    python -m lamer.bin.export_model --upstream CKPT --adapters DIR --out DIR --merge --language fra
+
+Without --merge: base model + adapters/ (loadable by lamer, and the base by ESPnet's
+S3prlFrontend with upstream hubert_local / wav2vec2_local / wavlm_local). With --merge: the
+adapters folded into the weights (exact only for single-expert or language routing), a plain
+model (default format hf: a transformers directory).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from lamer.upstream import open_upstream
+from lamer.upstream.export import FORMATS, export_upstream
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", required=True, help="preset name or local checkpoint (transformers dir, "
+                                                          "fairseq .pt, s3prl .pt, lamer export dir)")
+    parser.add_argument("--adapters", help="adapter checkpoint directory (save_adapters); none: the base alone")
+    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument("--merge", action="store_true", help="fold the adapters into the base weights")
+    parser.add_argument("--language", help="with --merge and language routing: the language to merge for")
+    parser.add_argument("--format", choices=FORMATS, help="s3prl (default) or hf (default with --merge)")
+    parser.add_argument("--no-fingerprint-check", action="store_true",
+                        help="load adapters even if they were trained on other base weights")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from lamer.adapters import load_adapters
+
+    try:
+        upstream = open_upstream(args.upstream)
+        if args.adapters:
+            load_adapters(upstream.model, args.adapters, check_fingerprint=not args.no_fingerprint_check)
+        fmt = args.format or ("hf" if args.merge else "s3prl")
+        out = export_upstream(upstream, args.out, fmt=fmt, merge=args.merge, language=args.language)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"export_model: error: {err}", file=sys.stderr)
+        return 1
+    logging.info("wrote %s (%s%s)", out, fmt, ", merged" if args.merge else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Exports load back (lamer, s3prl's hubert_local, transformers) with the adapted model's outputs."""
+import json
+
+import pytest
+import torch
+
+from lamer.adapters import LamerConfig, apply_lamer, load_adapters, save_adapters
+from lamer.bin import export_model
+from lamer.upstream import load_upstream
+from lamer.upstream.export import export_upstream
+
+from tests.adapters.models import randomize_adapters
+from tests.upstream.checkpoints import max_diff, outputs, waves, write_fairseq_hubert, write_hf_directory
+
+s3prl_nn = pytest.importorskip("s3prl.nn")
+
+SOFT = LamerConfig(allocation="groups:2,3", targets=["ffn", "attn_qv"], router="soft")
+SINGLE = LamerConfig(allocation="uniform:1", targets=["ffn", "attn"], shared_experts=0)
+LANGUAGE = LamerConfig(allocation="uniform:3", router="language", languages=["eng", "fra"])  # 1 shared + 2 routed
+
+
+def adapted(path, config):
+    loaded = load_upstream(path)
+    apply_lamer(loaded.model, config)
+    randomize_adapters(loaded.model, scale=0.1)  # trained-adapter sized: merging rounds differently at float32
+    return loaded
+
+
+def s3prl_outputs(upstream):
+    """Layer outputs through S3PRLUpstream (its hidden states are layer inputs, then the encoder output).
+
+    It pads them to samples // 320 = 20 frames by repeating the last; the CNN makes 19 of 6400 samples.
+    """
+    with torch.no_grad():
+        hidden, _ = upstream(waves(), torch.tensor([6400, 6400]))
+    return [h[:, :19] for h in hidden[1:]]
+
+
+def test_base_and_adapters_for_espnet_s3prl_frontend(tmp_path, monkeypatch):
+    write_fairseq_hubert(tmp_path / "hubert.pt", monkeypatch)
+    loaded = adapted(tmp_path / "hubert.pt", SOFT)
+    expected = outputs(loaded.model, waves())
+    out = export_upstream(loaded, tmp_path / "export", fmt="s3prl")
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["s3prl_upstream"] == "hubert_local" and manifest["adapters"] == "adapters"
+    assert sorted(p.name for p in out.iterdir()) == ["adapters", "export.json", "upstream.pt"]
+
+    again = load_upstream(out)  # lamer: base + adapters
+    assert again.format == "lamer-export"
+    assert max_diff(expected, outputs(again.model, waves())) <= 1e-5
+    torch.testing.assert_close(again.head.label_embeddings, loaded.head.label_embeddings, rtol=0, atol=0)
+
+    upstream = s3prl_nn.S3PRLUpstream("hubert_local", path_or_url=str(out / "upstream.pt")).eval()
+    load_adapters(upstream, out / "adapters")  # what the ESPnet bridge does to S3prlFrontend's upstream
+    assert max_diff(expected, s3prl_outputs(upstream)) <= 1e-5
+
+
+@pytest.mark.parametrize("family", ["hf_wav2vec2", "hf_wavlm"])
+def test_transformers_models_export_to_s3prl_local_upstreams(tmp_path, family):
+    source = write_hf_directory(tmp_path / "hf", family)
+    out = export_upstream(load_upstream(tmp_path / "hf"), tmp_path / "export", fmt="s3prl")
+    name = json.loads((out / "export.json").read_text())["s3prl_upstream"]
+    assert name == family.replace("hf_", "") + "_local"
+    upstream = s3prl_nn.S3PRLUpstream(name, path_or_url=str(out / "upstream.pt")).eval()
+    assert max_diff(outputs(source, waves()), s3prl_outputs(upstream)) <= 1e-5
+
+
+def test_transformers_base_and_adapters_round_trip(tmp_path):
+    write_hf_directory(tmp_path / "hf", "hf_hubert")
+    loaded = adapted(tmp_path / "hf", SOFT)
+    out = export_upstream(loaded, tmp_path / "export", fmt="hf")
+    assert (out / "upstream" / "config.json").is_file() and (out / "upstream" / "preprocessor_config.json").is_file()
+    assert max_diff(outputs(loaded.model, waves()), outputs(load_upstream(out).model, waves())) <= 1e-5
+
+
+def test_merged_export_is_a_plain_transformers_model(tmp_path, monkeypatch):
+    from transformers import HubertModel
+
+    write_fairseq_hubert(tmp_path / "hubert.pt", monkeypatch)
+    loaded = adapted(tmp_path / "hubert.pt", SINGLE)
+    expected = outputs(loaded.model, waves())
+    out = export_upstream(loaded, tmp_path / "merged", fmt="hf", merge=True)
+    assert json.loads((out / "export.json").read_text())["adapters"] is None
+    plain = HubertModel.from_pretrained(str(out / "upstream")).eval()
+    assert max_diff(expected, outputs(plain, waves())) <= 1e-5
+    assert max_diff(expected, outputs(load_upstream(tmp_path / "hubert.pt").model, waves())) > 1e-3
+    assert max_diff(expected, outputs(loaded.model, waves())) == 0  # the input model is untouched
+
+
+def test_cli_merges_language_routed_adapters_for_one_language(tmp_path, monkeypatch, capsys):
+    from lamer.adapters import routing_languages
+    from transformers import HubertModel
+
+    write_fairseq_hubert(tmp_path / "hubert.pt", monkeypatch)
+    loaded = adapted(tmp_path / "hubert.pt", LANGUAGE)
+    save_adapters(loaded.model, tmp_path / "adapters")
+    with routing_languages(loaded.model, ["fra", "fra"]):
+        expected = outputs(loaded.model, waves())
+    args = ["--upstream", str(tmp_path / "hubert.pt"), "--adapters", str(tmp_path / "adapters"),
+            "--out", str(tmp_path / "fra"), "--merge"]
+    assert export_model.main(args + ["--language", "fra"]) == 0
+    assert max_diff(expected, outputs(HubertModel.from_pretrained(str(tmp_path / "fra" / "upstream")), waves())) <= 1e-5
+
+    assert export_model.main(args[:-3] + ["--out", str(tmp_path / "soft"), "--merge"]) == 1
+    assert "cannot merge exactly" in capsys.readouterr().err and not (tmp_path / "soft").exists()
