@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from lamer.adapters import aux_loss, patch_state, routing_languages
@@ -54,8 +55,8 @@ class MaskedPredictionModel(AbsESPnetModel):
                  "acc_masked": result.acc_masked.detach(), "acc_unmasked": result.acc_unmasked.detach()}
         if balance is not None:
             stats["loss_balance"] = balance.detach()
-        weight = torch.tensor(speech.shape[0], device=speech.device)
-        return loss, stats, weight
+        # force_gatherable: 1-d tensors, as DataParallel / torch.distributed averaging expects
+        return force_gatherable((loss, stats, speech.shape[0]), loss.device)
 
     def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **_batch) -> dict[str, torch.Tensor]:
         return {"feats": speech, "feats_lengths": speech_lengths}
