@@ -80,14 +80,15 @@ def _from_faiss(path: Path) -> Codebook:
     except ImportError:
         raise ImportError(f"{path}: reading a faiss index needs the faiss-cpu package") from None
     try:
-        index = faiss.read_index(str(path))
+        outer = faiss.read_index(str(path))  # owns the sub-indexes: keep it referenced while they are used
     except RuntimeError as err:
         raise ValueError(f"{path}: not a faiss index, .npy array or joblib k-means file ({err})") from None
     source = str(path)
     transform = bias = None
-    if isinstance(index, faiss.IndexPreTransform):
-        for position in range(index.chain.size()):
-            step = faiss.downcast_VectorTransform(index.chain.at(position))
+    index = outer
+    if isinstance(outer, faiss.IndexPreTransform):
+        for position in range(outer.chain.size()):
+            step = faiss.downcast_VectorTransform(outer.chain.at(position))
             if not isinstance(step, faiss.LinearTransform):
                 raise ValueError(f"{path}: pre-transform {type(step).__name__} is not linear; only OPQ/PCA/rotation "
                                  "pre-transforms are supported")
@@ -95,7 +96,7 @@ def _from_faiss(path: Path) -> Codebook:
             b = (torch.from_numpy(faiss.vector_to_array(step.b).astype(np.float32)) if step.have_bias
                  else torch.zeros(step.d_out))
             transform, bias = (a, b) if transform is None else (a @ transform, a @ bias + b)
-        index = faiss.downcast_index(index.index)
+        index = faiss.downcast_index(outer.index)
     try:
         centroid_index = faiss.downcast_index(faiss.extract_index_ivf(index).quantizer)
     except RuntimeError:  # not an IVF index: a flat index holds the centroids itself
