@@ -1,0 +1,21 @@
+"""One entry point for every backend: write the job script, run it, collect per-job results."""
+from __future__ import annotations
+
+from lamer.launch.distributed import srun_command, torchrun_command
+from lamer.launch.jobscript import JobResult, write_job_script
+from lamer.launch.local import run_scripts
+from lamer.launch.request import LaunchRequest
+from lamer.launch.slurm import find_config, run_slurm
+
+
+def launch(request: LaunchRequest) -> list[JobResult]:
+    """Run every job of `request` on its backend and wait for all; one JobResult per job.
+
+    Raises LaunchError before anything runs when the request or the Slurm config is unusable.
+    """
+    if request.backend == "slurm":
+        config = find_config(request)  # a bad config fails before any file is written
+        wrap = (lambda job: srun_command(request.command_for(job))) if request.distributed else None
+        return run_slurm(request, write_job_script(request, wrap), config)
+    wrap = (lambda job: torchrun_command(request.command_for(job), request.nproc_per_node)) if request.distributed else None
+    return run_scripts(write_job_script(request, wrap), request, request.max_jobs)
