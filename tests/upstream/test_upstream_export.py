@@ -103,3 +103,17 @@ def test_cli_merges_language_routed_adapters_for_one_language(tmp_path, monkeypa
 
     assert export_model.main(args[:-3] + ["--out", str(tmp_path / "soft"), "--merge"]) == 1
     assert "cannot merge exactly" in capsys.readouterr().err and not (tmp_path / "soft").exists()
+
+
+def test_transformers_hubert_reaches_espnet_s3prl_frontend(tmp_path):
+    """The mHuBERT-147 route: a transformers directory, exported for frontend_conf {upstream: hubert_local}."""
+    frontend_module = pytest.importorskip("espnet2.asr.frontend.s3prl")
+    source = write_hf_directory(tmp_path / "mhubert", "hf_hubert")
+    out = export_upstream(load_upstream(tmp_path / "mhubert"), tmp_path / "export", fmt="s3prl")
+    frontend = frontend_module.S3prlFrontend(
+        fs=16000, frontend_conf={"upstream": "hubert_local", "path_or_url": str(out / "upstream.pt")},
+        multilayer_feature=True).eval()
+    assert max_diff(outputs(source, waves()), s3prl_outputs(frontend.upstream)) <= 1e-5
+    with torch.no_grad():
+        feats, lengths = frontend(waves(), torch.tensor([6400, 6400]))
+    assert feats.shape[-1] == 32 and lengths.tolist() == [feats.shape[1]] * 2
