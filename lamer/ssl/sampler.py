@@ -99,12 +99,15 @@ class ReplayBatchSampler(AbsSampler):
         rng = np.random.default_rng(seed)
         counts = self._replay_counts()
         replay = sorted(self._draw_replay(sum(counts), rng), key=lambda u: (self.lengths[u], u))
-        batches, start = [], 0
-        for index, n_replay in enumerate(counts):
-            new = self.new[index * self.n_new:(index + 1) * self.n_new]
-            batch = sorted(new + replay[start:start + n_replay], key=lambda u: (-self.lengths[u], u))
+        parts, start = [], 0
+        for n_replay in counts:
+            parts.append(replay[start:start + n_replay])
             start += n_replay
-            batches.append(tuple(batch))
+        _spread_repeats(parts)
+        batches = []
+        for index, part in enumerate(parts):
+            new = self.new[index * self.n_new:(index + 1) * self.n_new]
+            batches.append(tuple(sorted(new + part, key=lambda u: (-self.lengths[u], u))))
         self._log_share(batches, replay)
         if self.world_size > 1:
             batches = [b[self.rank::self.world_size] for b in batches if len(b) >= self.world_size]
@@ -120,3 +123,23 @@ class ReplayBatchSampler(AbsSampler):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(batch_size={self.batch_size}, replay_share={self.replay_share}, "
                 f"new={len(self.new)}, replay languages={self.languages}, batches={len(self)})")
+
+
+
+def _spread_repeats(parts: list[list[str]]) -> None:
+    """Swap repeated utterances out of a batch with the nearest batch that can take them, in place.
+
+    A small language's pool is cycled, and sorting by length puts its copies side by side; a
+    swap with a neighbour keeps the length bucketing nearly intact. A repeat stays only when
+    no batch can take it (fewer distinct replay utterances than a batch needs).
+    """
+    for i, part in enumerate(parts):
+        for slot, utt in enumerate(part):
+            if part.index(utt) == slot:
+                continue
+            for j in sorted(range(len(parts)), key=lambda k: abs(k - i)):
+                other = parts[j]
+                pick = next((k for k, v in enumerate(other) if v not in part and utt not in other), None)
+                if j != i and pick is not None:
+                    part[slot], other[pick] = other[pick], utt
+                    break

@@ -144,3 +144,33 @@ def test_two_process_distributed_run_ends_with_identical_parameters(dump, tmp_pa
     assert (out / "adapters" / "manifest.json").exists()
     assert np.isfinite(float(torch.load(out / "latest.pth", weights_only=True)
                              ["head.final_proj.weight"].sum()))
+
+
+def test_next_stage_continues_adapters_and_adds_frozen_experts(run_a, dump, tmp_path):
+    _, out_a = run_a
+    out = tmp_path / "stage2"
+    SSLTask.main(cmd=lamer_args(dump, out, "--max_epoch", "1", "--init_adapters", str(out_a / "adapters"),
+                                "--add_experts", "1", "--freeze_previous_experts", "true",
+                                "--stage_info", "stage=2"))
+    previous, grown = build_ssl_upstream("tiny").model, build_ssl_upstream("tiny").model
+    load_adapters(previous, out_a / "adapters")
+    manifest = load_adapters(grown, out / "adapters")
+    assert manifest["extra"] == {"stage": 2}
+    old, new = adapter_parameters(previous), adapter_parameters(grown)
+    assert manifest["experts_per_layer"] == [c + 1 for c in read_counts(previous)]
+    for name, param in old.items():
+        if ".shared." in name:
+            assert torch.equal(new[name], param), name
+        elif name.endswith("routed.lora_A"):
+            assert torch.equal(new[name][:param.shape[0]], param), name
+            assert not torch.equal(new[name][param.shape[0]:], torch.zeros_like(new[name][param.shape[0]:]))
+        elif name.endswith("routed.lora_B"):
+            assert torch.equal(new[name][:, :param.shape[1]], param), name
+    assert any(new[n].shape[1] > p.shape[1] and new[n][:, p.shape[1]:].abs().sum() > 0
+               for n, p in old.items() if n.endswith("routed.lora_B")), "the new experts did not train"
+
+
+def read_counts(model) -> list[int]:
+    from lamer.adapters import patch_state
+
+    return list(patch_state(model).counts)

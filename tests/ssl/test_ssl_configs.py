@@ -1,0 +1,40 @@
+"""Every method config trains with ssl_train; the LoRA and MoLE presets match Lamer's size."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lamer.adapters import LamerConfig, apply_lamer, parameter_report
+from lamer.ssl.task import SSLTask
+from lamer.upstream import build_preset
+from tests.ssl.conftest import NUM_CLASSES
+from tests.ssl.helpers import training_args
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted(p.name for p in (REPO / "conf" / "ssl").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_method_config_trains_a_few_steps(name, dump, tmp_path):
+    args = ["--config", str(REPO / "conf" / "ssl" / name)] + training_args(
+        dump, tmp_path, "--upstream", "tiny", "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
+        "--batch_size", "4", "--max_epoch", "1", "--num_iters_per_epoch", "2", "--replay_utt2lang",
+        f"{dump}/replay_utt2lang", "--valid_shape_file", f"{dump}/speech_shape", "--num_batches_per_epoch_valid", "")
+    args = [a for a in args if a not in ("--num_batches_per_epoch_valid", "")]
+    SSLTask.main(cmd=args)
+    exported = tmp_path / ("upstream.pt" if "full" in name or "joint" in name or "base" in name else "adapters")
+    assert exported.exists(), name
+    state = torch.load(tmp_path / "latest.pth", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_lora_and_mole_presets_have_about_lamers_trainable_parameters():
+    counts = {}
+    for preset in ("lamer_base", "lora", "mole_uniform"):
+        model = build_preset("hubert_base")
+        apply_lamer(model, LamerConfig.from_yaml(REPO / "conf" / "lamer" / f"{preset}.yaml"))
+        counts[preset] = parameter_report(model)["adapter_params"]
+    for preset in ("lora", "mole_uniform"):
+        assert abs(counts[preset] / counts["lamer_base"] - 1) < 0.05, counts
