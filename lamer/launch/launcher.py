@@ -12,7 +12,10 @@ def launch(request: LaunchRequest) -> list[JobResult]:
     """Run every job of `request` on its backend and wait for all; one JobResult per job.
 
     Raises LaunchError before anything runs when the request or the Slurm config is unusable.
+    Logs of a previous run are removed first, so a job's end status is never a stale one.
     """
+    for job in request.job_ids:
+        request.log_for(job).unlink(missing_ok=True)
     if request.backend == "slurm":
         config = find_config(request)  # a bad config fails before any file is written
         wrap = (lambda job: srun_command(request.command_for(job))) if request.distributed else None

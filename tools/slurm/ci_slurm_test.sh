@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# CI: the Slurm backend tests (tests/launch/test_launch_slurm.py) on a real single-node cluster.
+#
+#   bash tools/slurm/ci_slurm_test.sh
+#
+# Installs slurm + munge if missing, starts the cluster (tools/slurm/cluster.sh), runs the tests
+# with LAMER_SLURM_TEST=1 and always stops the daemons it started. Where the packages cannot be
+# installed or the cluster cannot start, it prints why and exits 0 (skipped); a failing test on a
+# running cluster exits non-zero. Needs root and tools/venv (`make install`).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+readonly CLUSTER=tools/slurm/cluster.sh
+readonly DIR=${LAMER_SLURM_DIR:-/tmp/lamer-slurm-ci}
+readonly PY=${PY:-tools/venv/bin/python}
+started_at=$(date +%s)
+
+say() { echo "ci_slurm_test: $*" >&2; }
+skip() { say "SKIPPED: $* ($(( $(date +%s) - started_at )) s)"; exit 0; }
+
+[ -x "${PY}" ] || { say "no ${PY}: run make install first"; exit 1; }
+trap 'bash "${CLUSTER}" stop "${DIR}" >/dev/null 2>&1' EXIT
+trap 'exit 130' INT TERM
+[ "$(id -u)" -eq 0 ] || skip "not root: slurmd and munged cannot be started by $(id -un)"
+bash "${CLUSTER}" install || skip "the Slurm packages cannot be installed here"
+bash "${CLUSTER}" start "${DIR}" || skip "the Slurm cluster did not start here"
+say "cluster up after $(( $(date +%s) - started_at )) s"
+
+export SLURM_CONF="${DIR}/slurm.conf" LAMER_SLURM_TEST=1
+"${PY}" -m pytest -q -p no:cacheprovider tests/launch/test_launch_slurm.py
+rc=$?
+if [ "${rc}" -ne 0 ]; then
+    say "tests failed (pytest exit ${rc}); end of the daemon logs:"
+    tail -n 20 "${DIR}/slurmctld.log" "${DIR}/slurmd.log" >&2
+    [ "${rc}" -eq 5 ] && rc=1  # no tests collected is a failure too
+fi
+say "done in $(( $(date +%s) - started_at )) s, exit ${rc}"
+exit "${rc}"
