@@ -44,7 +44,10 @@ def input_normalization(path: Path, config: dict) -> bool:
     """
     preprocessor = path / PREPROCESSOR
     if preprocessor.is_file():
-        return bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
+        try:
+            return bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{preprocessor}: not valid JSON ({err})") from None
     return config.get("feat_extract_norm") == "layer"
 
 

@@ -87,8 +87,10 @@ def plain(value):
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
     if isinstance(value, (DictConfig, ListConfig)):
-        # fairseq resolves interpolations before saving; resolve=False keeps any leftover as text
-        return OmegaConf.to_container(value, resolve=False)
+        try:  # fairseq's ${task.label_rate}-style links, where a file still has them
+            return OmegaConf.to_container(value, resolve=True)
+        except Exception:  # noqa: BLE001 - a dangling link: keep it as text, the model config rarely needs it
+            return OmegaConf.to_container(value, resolve=False)
     if isinstance(value, argparse.Namespace):
         return {k: plain(v) for k, v in vars(value).items()}
     if isinstance(value, dict):

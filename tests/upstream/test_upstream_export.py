@@ -117,3 +117,15 @@ def test_transformers_hubert_reaches_espnet_s3prl_frontend(tmp_path):
     with torch.no_grad():
         feats, lengths = frontend(waves(), torch.tensor([6400, 6400]))
     assert feats.shape[-1] == 32 and lengths.tolist() == [feats.shape[1]] * 2
+
+
+def test_waveform_normalisation_travels_with_the_export(tmp_path):
+    write_hf_directory(tmp_path / "large", "hf_hubert")
+    (tmp_path / "large" / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
+    loaded = load_upstream(tmp_path / "large")
+    assert loaded.normalize is True
+    out = export_upstream(loaded, tmp_path / "s3prl", fmt="s3prl")
+    assert torch.load(out / "upstream.pt", weights_only=True)["task_cfg"]["normalize"] is True
+    out = export_upstream(loaded, tmp_path / "hf", fmt="hf")
+    assert json.loads((out / "upstream" / "preprocessor_config.json").read_text())["do_normalize"] is True
+    assert load_upstream(out).normalize is True
