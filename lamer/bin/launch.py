@@ -9,7 +9,8 @@ JOB=A:B runs jobs A..B (any identifier works as the name); the name is replaced 
 in the log path and the arguments. Arguments are joined like Kaldi's run.pl (quoted only when they
 hold spaces or quotes, so `\\|` and `\\>` stay shell operators) and run with `bash -o pipefail -c`.
 Each log starts with `# command` and ends with `# Ended (code RC) at DATE`.
-local: jobs run on this machine, --max-jobs at a time; resource options are accepted and ignored.
+local: jobs run on this machine, --max-jobs at a time (default: its CPU count, as Kaldi's run.pl);
+resource options are accepted and ignored.
 slurm: one sbatch array; resource options mapped by conf/slurm.conf (./conf/slurm.conf, else the
 toolkit's); --max-jobs throttles the array. --nproc-per-node P / --nodes M run each job as a
 torch.distributed job of P*M ranks (torchrun locally, srun on Slurm).

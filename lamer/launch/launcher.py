@@ -1,6 +1,8 @@
 """One entry point for every backend: write the job script, run it, collect per-job results."""
 from __future__ import annotations
 
+import os
+
 from lamer.launch.distributed import srun_command, torchrun_command
 from lamer.launch.jobscript import JobResult, write_job_script
 from lamer.launch.local import run_scripts
@@ -21,4 +23,5 @@ def launch(request: LaunchRequest) -> list[JobResult]:
         wrap = (lambda job: srun_command(request.command_for(job))) if request.distributed else None
         return run_slurm(request, write_job_script(request, wrap), config)
     wrap = (lambda job: torchrun_command(request.command_for(job), request.nproc_per_node)) if request.distributed else None
-    return run_scripts(write_job_script(request, wrap), request, request.max_jobs)
+    # As Kaldi's run.pl: without --max-jobs, as many jobs at once as this machine has CPUs.
+    return run_scripts(write_job_script(request, wrap), request, request.max_jobs or os.cpu_count() or 1)

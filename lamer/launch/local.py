@@ -41,22 +41,21 @@ def _stop(procs: dict[int, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def run_scripts(script: Path, request: LaunchRequest, max_jobs: int | None = None) -> list[JobResult]:
-    """Run `bash script ID` for every job of `request`, at most `max_jobs` at once (default: all).
+def run_scripts(script: Path, request: LaunchRequest, max_jobs: int) -> list[JobResult]:
+    """Run `bash script ID` for every job of `request`, at most `max_jobs` at once.
 
     Each job runs in its own process group, so that an interrupt, a SIGTERM turned into an
     exception by the caller, or `request.max_wait` running out stops every job with its children.
     Returns one JobResult per job, in job order.
     """
     pending = list(request.job_ids)
-    limit = max_jobs or len(pending)
     running: dict[int, subprocess.Popen] = {}
     codes: dict[int, int] = {}
     timed_out: list[int] = []
     started = time.monotonic()
     try:
         while pending or running:
-            while pending and len(running) < limit:
+            while pending and len(running) < max_jobs:
                 job_id = pending.pop(0)
                 running[job_id] = subprocess.Popen(["bash", str(script), str(job_id)], start_new_session=True)
             for job_id, proc in list(running.items()):

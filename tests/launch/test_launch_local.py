@@ -68,8 +68,8 @@ def test_max_jobs_limits_parallel_jobs(capsys):
     assert _max_concurrency(["--max-jobs", "2"], capsys) <= 2
 
 
-def test_without_max_jobs_all_jobs_run_at_once(capsys):
-    assert _max_concurrency([], capsys) >= 3
+def test_a_larger_max_jobs_runs_more_jobs_at_once(capsys):
+    assert _max_concurrency(["--max-jobs", "4"], capsys) >= 3
 
 
 def test_argument_with_spaces_and_quotes_stays_one_argument(capsys):

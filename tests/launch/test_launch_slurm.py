@@ -5,8 +5,10 @@ cannot place fails the test instead of hanging CI.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,21 @@ def test_job_array_runs_every_task_with_its_log_and_output(capsys):
         lines = Path(f"log/arr.{job}.log").read_text().splitlines()
         assert lines[0] == f"# echo task {job} of $SLURM_ARRAY_TASK_ID > out.{job}.txt"
         assert lines[-1].startswith("# Ended (code 0)")
+
+
+def test_a_scoring_stage_runs_through_slurm_with_the_recipe_calling_convention(capsys):
+    # What a recipe's scoring stage does: one lamer CLI job per test set, JOB in every path.
+    for job, hyp in ((1, "abcx"), (2, "abcd")):
+        Path(f"data/test_{job}").mkdir(parents=True)
+        Path(f"decode_{job}").mkdir()
+        Path(f"data/test_{job}/text").write_text("utt1 [eng] abcd\n")
+        Path(f"decode_{job}/text").write_text(f"utt1 [eng] {hyp}\n")
+    code, err = run_launch(["--backend", "slurm", *MAX_WAIT, "--mem", "1G", "JOB=1:2", "log/score.JOB.log",
+                            sys.executable, "-m", "lamer.bin.score", "--ref", "data/test_JOB/text",
+                            "--hyp", "decode_JOB/text", "--out", "score_JOB"], capsys)
+    assert code == 0, err
+    cers = [json.loads(Path(f"score_{job}/score.json").read_text())["eng"]["cer"] for job in (1, 2)]
+    assert cers == [25.0, 0.0]
 
 
 def test_failed_task_exit_code_propagates_naming_task_and_log(capsys):

@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 readonly CLUSTER=tools/slurm/cluster.sh
-readonly DIR=${LAMER_SLURM_DIR:-/tmp/lamer-slurm-ci}
+readonly DIR=${LAMER_SLURM_DIR:-/tmp/lamer-slurm}  # the same cluster as cluster.sh: restarted, then stopped
 readonly PY=${PY:-tools/venv/bin/python}
 started_at=$(date +%s)
 
