@@ -62,7 +62,8 @@ def run_scripts(script: Path, request: LaunchRequest, max_jobs: int) -> list[Job
                 if proc.poll() is not None:
                     codes[job_id] = _exit_code(proc.returncode)
                     del running[job_id]
-                    log.debug("job %d ended with %d", job_id, codes[job_id])
+                    if len(request.job_ids) > 1:
+                        log.info("job %d ended (exit %d): %d of %d done", job_id, codes[job_id], len(codes), len(request.job_ids))
             if request.max_wait and time.monotonic() - started > request.max_wait and running:
                 log.error("--max-wait %g s ran out: stopping jobs %s", request.max_wait, sorted(running))
                 _stop(running)
