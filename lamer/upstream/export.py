@@ -40,8 +40,12 @@ def _write_base(upstream: LoadedUpstream, directory: Path) -> str:
         return "upstream.pt"
     import transformers
 
-    plain = getattr(transformers, HF_MODEL_CLASSES[upstream.arch])(upstream.model.config)
-    load_checked(plain, weights, upstream.source)
+    from lamer.adapters import patch_state
+
+    plain = upstream.model
+    if patch_state(plain) is not None:  # save_pretrained would write the adapters under odd names
+        plain = getattr(transformers, HF_MODEL_CLASSES[upstream.arch])(upstream.model.config)
+        load_checked(plain, weights, upstream.source)
     write_hf_directory(plain, directory / "upstream", upstream.normalize)
     return "upstream"
 

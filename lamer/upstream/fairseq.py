@@ -41,8 +41,6 @@ def _symbols(task_state: dict | None, source: str) -> list[list[str]] | None:
     for index, dictionary in enumerate(dictionaries):
         if isinstance(dictionary, FairseqDictionary):
             symbols.append(list(dictionary.symbols))
-        elif isinstance(dictionary, dict) and "symbols" in dictionary:
-            symbols.append(list(dictionary["symbols"]))
         else:
             raise ValueError(f"{source}: task_state.dictionaries[{index}] is a {type(dictionary).__name__}, "
                              "not a fairseq Dictionary")
