@@ -19,15 +19,21 @@ def hidden_states(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | 
     ``lengths`` (B,) in samples, None for unpadded. Returns one (B, T, D) tensor per layer,
     taken with forward hooks so that it is the same tensor the next layer reads.
     """
-    _, layers = find_layers(model)
+    name, layers = find_layers(model)
     time_major = layer_style(layers[0]).batch_axis == 1
     outputs: list[torch.Tensor] = []
+    final: list[torch.Tensor] = []
 
     def keep(_module, _inputs, output):
         hidden = output[0] if isinstance(output, tuple) else output
         outputs.append(hidden.transpose(0, 1) if time_major else hidden)
 
     handles = [layer.register_forward_hook(keep) for layer in layers]
+    if time_major:
+        # fairseq pads the time axis to an even length inside the layers and cuts it off after
+        # them: the encoder's own output tells how many frames are real
+        encoder = model.get_submodule(name[: -len(".layers")])
+        handles.append(encoder.register_forward_hook(lambda _m, _i, out: final.append(out[0])))
     try:
         if hasattr(model, "extract_features"):  # s3prl fairseq-style models
             mask = None if lengths is None else padding_mask(lengths, wavs.shape[1])
@@ -38,4 +44,6 @@ def hidden_states(model: nn.Module, wavs: torch.Tensor, lengths: torch.Tensor | 
     finally:
         for handle in handles:
             handle.remove()
+    if final:
+        outputs = [hidden[:, : final[-1].shape[1]] for hidden in outputs]
     return outputs
