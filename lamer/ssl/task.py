@@ -15,6 +15,7 @@ import torch
 from espnet2.iterators.sequence_iter_factory import SequenceIterFactory
 from espnet2.tasks.abs_task import AbsTask, IteratorOptions
 from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.distributed_utils import get_rank
 from espnet2.train.trainer import Trainer
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
@@ -145,8 +146,8 @@ class SSLTask(AbsTask):
     def main_worker(cls, args: argparse.Namespace) -> None:
         """ESPnet's training, then (on rank 0) the export of the trained upstream."""
         super().main_worker(args)
-        rank = getattr(args, "dist_rank", None)
-        if args.collect_stats or args.dry_run or (args.distributed and rank not in (None, 0)):
+        rank = get_rank(args.dist_rank, args.dist_launcher) if args.distributed else None
+        if args.collect_stats or args.dry_run or rank not in (None, 0):
             return
         latest = Path(args.output_dir) / "latest.pth"
         if not latest.exists():

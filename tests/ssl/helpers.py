@@ -43,5 +43,5 @@ def training_args(dump: Path, out: Path, *extra: str) -> list[str]:
         "--valid_shape_file", f"{dump}/speech_shape",
         "--output_dir", str(out), "--ngpu", "0", "--num_workers", "0", "--use_tensorboard", "false",
         "--use_matplotlib", "false", "--num_att_plot", "0", "--batch_type", "sorted",
-        "--log_interval", "1", "--write_collected_feats", "false", *extra,
+        "--log_interval", "1", "--valid_batch_size", "64", *extra,
     ]
