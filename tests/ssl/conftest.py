@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from lamer.ssl.features import checked, mfcc_extractor, receptive_field
 from lamer.ssl.methods import build_ssl_upstream
@@ -11,6 +12,17 @@ from lamer.ssl.targets import collect_items, prepare_targets
 from tests.ssl.helpers import make_data_dir
 
 NUM_CLASSES = 8
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread, as in the subprocesses (OMP_NUM_THREADS=1): a run killed and resumed is
+    compared bit for bit with one run in this process, and on a busy 2-core machine a second
+    OpenMP thread that waits for a core slows small steps down tenfold."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,8 @@ def test_training_lowers_loss_keeps_base_and_exports_adapters(run_a, dump):
 
 def _harness(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.ssl.harness", *args], cwd=REPO,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def test_run_killed_mid_epoch_and_resumed_ends_like_uninterrupted(run_a, dump, tmp_path):
@@ -129,7 +130,7 @@ def test_two_process_distributed_run_ends_with_identical_parameters(dump, tmp_pa
                       "--dist_backend", "gloo")
     procs = [_harness("--dump_params", str(tmp_path / f"rank{rank}.safetensors"), "--", *args,
                       env={"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
-                           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"})
+                           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
              for rank in (0, 1)]
     logs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
     for proc, log in zip(procs, logs):
