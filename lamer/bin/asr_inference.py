@@ -4,11 +4,12 @@
         --asr_model_file exp/probe/valid.loss.best.pth \\
         --data_path_and_name_and_type dump/test/wav.scp,speech,sound --output_dir exp/decode ...
 
-One option is added to ESPnet's: ``--frontend_adapters DIR`` (or ``none``) decodes with the
-probe's upstream patched by other adapters than it was trained on: the ``fixed`` protocol,
-a base-model probe applied to a later stage. The modified config is written to
-OUTPUT_DIR/config_frontend_adapters.yaml. Hypotheses land in OUTPUT_DIR/1best_recog/text,
-ready for ``python -m lamer.bin.score``.
+Two options are added to ESPnet's, for the ``fixed`` protocol (a probe trained on the base
+model applied to a later stage): ``--frontend_adapters DIR`` (or ``none``) decodes with the
+upstream patched by other adapters than the probe was trained on, ``--frontend_path_or_url
+CKPT`` with another upstream checkpoint (methods that fine-tune the whole model). The modified
+config is written to OUTPUT_DIR/config_frontend_override.yaml. Hypotheses land in
+OUTPUT_DIR/1best_recog/text, ready for ``python -m lamer.bin.score``.
 """
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ import argparse
 import sys
 from pathlib import Path
 
+OVERRIDE_CONFIG = "config_frontend_override.yaml"
+
 
 def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """Our options, and the rest for ESPnet (with --asr_train_config and --output_dir kept)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--frontend_adapters", default=None)
+    parser.add_argument("--frontend_path_or_url", default=None)
     parser.add_argument("--asr_train_config", default=None)
     parser.add_argument("--output_dir", default=None)
     ours, rest = parser.parse_known_args(argv)
@@ -33,16 +37,16 @@ def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, rest = split_arguments(argv)
-    if ours.frontend_adapters is not None:
-        from lamer.espnet.override import override_frontend_adapters
+    if ours.frontend_adapters is not None or ours.frontend_path_or_url is not None:
+        from lamer.espnet.override import override_frontend
 
         if ours.asr_train_config is None or ours.output_dir is None:
-            print("asr_inference: error: --frontend_adapters needs --asr_train_config and --output_dir",
-                  file=sys.stderr)
+            print("asr_inference: error: --frontend_adapters/--frontend_path_or_url need --asr_train_config "
+                  "and --output_dir", file=sys.stderr)
             return 2
         try:
-            config = override_frontend_adapters(Path(ours.asr_train_config), ours.frontend_adapters,
-                                                Path(ours.output_dir) / "config_frontend_adapters.yaml")
+            config = override_frontend(Path(ours.asr_train_config), Path(ours.output_dir) / OVERRIDE_CONFIG,
+                                       adapters=ours.frontend_adapters, path_or_url=ours.frontend_path_or_url)
         except (OSError, ValueError) as err:
             print(f"asr_inference: error: {err}", file=sys.stderr)
             return 1

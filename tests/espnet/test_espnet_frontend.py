@@ -95,3 +95,15 @@ def test_registered_as_an_espnet_asr_frontend():
     assert frontend_choices.get_class("lamer") is LamerS3prlFrontend
     args = ASRTask.get_parser().parse_args(["--frontend", "lamer", "--output_dir", "x"])
     assert args.frontend == "lamer"
+
+
+def test_feature_cache_reuses_a_repeated_batch_and_respects_its_budget(upstream, base_features):
+    frontend = _frontend(upstream, feature_cache_mb=8)
+    first, second = _features(frontend), _features(frontend)
+    assert torch.equal(first, base_features) and torch.equal(second, base_features)
+    assert (frontend.upstream.misses, frontend.upstream.hits) == (1, 1)
+    assert list(frontend.state_dict()) == ["featurizer.weights"]
+    tiny = _frontend(upstream, feature_cache_mb=8)
+    tiny.upstream.max_bytes = 1
+    _features(tiny), _features(tiny)
+    assert (tiny.upstream.misses, tiny.upstream.hits, tiny.upstream.cached_bytes) == (2, 0, 0)

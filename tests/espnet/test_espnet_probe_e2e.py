@@ -78,7 +78,7 @@ def test_fixed_protocol_applies_the_base_probe_to_other_adapters(base_probe, ups
     out = tmp_path / "fixed"
     hyp = decode(base_probe.directory, probe_data.dev, out, "--frontend_adapters", str(upstream.trained_adapters))
     assert utt_ids(hyp) == utt_ids(probe_data.dev / "text")
-    override = out / "config_frontend_adapters.yaml"
+    override = out / "config_frontend_override.yaml"
     config = yaml.safe_load(override.read_text(encoding="utf-8"))
     assert config["frontend_conf"]["adapters"] == str(upstream.trained_adapters.resolve())
     model, _ = ASRTask.build_model_from_file(override, base_probe.model, "cpu")
@@ -91,11 +91,11 @@ def test_fixed_protocol_applies_the_base_probe_to_other_adapters(base_probe, ups
 @pytest.mark.parametrize("adapters, message", [("missing_dir", "no adapter manifest"), ("none", None)])
 def test_adapter_override_errors_and_none(base_probe, tmp_path, adapters, message, capsys):
     from lamer.bin import asr_inference
-    from lamer.espnet.override import override_frontend_adapters
+    from lamer.espnet.override import override_frontend
 
     target = str(tmp_path / adapters) if adapters != "none" else adapters
     if message is None:
-        out = override_frontend_adapters(base_probe.config, target, tmp_path / "c.yaml")
+        out = override_frontend(base_probe.config, tmp_path / "c.yaml", adapters=target)
         assert yaml.safe_load(out.read_text(encoding="utf-8"))["frontend_conf"]["adapters"] is None
         return
     rc = asr_inference.main(["--asr_train_config", str(base_probe.config), "--output_dir", str(tmp_path / "o"),
@@ -103,10 +103,23 @@ def test_adapter_override_errors_and_none(base_probe, tmp_path, adapters, messag
     assert rc == 1 and message in capsys.readouterr().err
 
 
+def test_override_of_the_upstream_checkpoint(base_probe, upstream, tmp_path):
+    """Full fine-tuning methods export a new checkpoint instead of adapters."""
+    from lamer.espnet.override import override_frontend
+
+    other = tmp_path / "finetuned.pt"
+    other.write_bytes(upstream.checkpoint.read_bytes())
+    out = override_frontend(base_probe.config, tmp_path / "c.yaml", path_or_url=str(other))
+    conf = yaml.safe_load(out.read_text(encoding="utf-8"))["frontend_conf"]
+    assert conf["path_or_url"] == str(other.resolve()) and conf.get("adapters") is None
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        override_frontend(base_probe.config, tmp_path / "d.yaml", path_or_url=str(tmp_path / "absent.pt"))
+
+
 def test_override_needs_the_lamer_frontend(tmp_path):
-    from lamer.espnet.override import override_frontend_adapters
+    from lamer.espnet.override import override_frontend
 
     config = tmp_path / "config.yaml"
     config.write_text("frontend: s3prl\nfrontend_conf: {}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"config.yaml: frontend is 's3prl'"):
-        override_frontend_adapters(config, "none", tmp_path / "out.yaml")
+        override_frontend(config, tmp_path / "out.yaml", adapters="none")
