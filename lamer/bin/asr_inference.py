@@ -36,6 +36,8 @@ def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)  # our two options; ESPnet's own help follows
     ours, rest = split_arguments(argv)
     if ours.frontend_adapters is not None or ours.frontend_path_or_url is not None:
         from lamer.espnet.override import override_frontend
