@@ -37,3 +37,16 @@ def test_lora_and_mole_presets_have_about_lamers_trainable_parameters():
         counts[preset] = parameter_report(model)["adapter_params"]
     for preset in ("lora", "mole_uniform"):
         assert abs(counts[preset] / counts["lamer_base"] - 1) < 0.05, counts
+
+
+def test_language_routing_reads_the_lang_list_of_the_dump(dump, tmp_path):
+    args = training_args(dump, tmp_path, "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
+                         "--batch_size", "4", "--max_epoch", "1", "--num_iters_per_epoch", "2",
+                         "--train_data_path_and_name_and_type", f"{dump}/lang,lang,text_int",
+                         "--valid_data_path_and_name_and_type", f"{dump}/lang,lang,text_int",
+                         "--ssl_adapter_preset", "conf/lamer/lamer_base.yaml", "--ssl_adapter_conf",
+                         "{router: language, languages: [eng, fra, spa]}", "--optim", "adam", "--optim_conf", "lr=0.05")
+    SSLTask.main(cmd=args)
+    state = torch.load(tmp_path / "latest.pth", weights_only=True)
+    logits = [v for k, v in state.items() if k.endswith("router.language_logits")]
+    assert logits and any(v.abs().sum() > 0 for v in logits)  # language rows were trained
