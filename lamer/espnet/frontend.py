@@ -82,11 +82,11 @@ class LamerS3prlFrontend(S3prlFrontend):
         for param in self.upstream.parameters():
             param.requires_grad_(False)
         self.upstream.eval()
+        if feature_cache_mb > 0:
+            self.upstream = CachedUpstream(self.upstream, feature_cache_mb)
         # ESPnet's initialize() re-initialises every parameter, then calls
         # reload_pretrained_parameters(): the copy must hold the patched, loaded upstream.
         self.pretrained_params = copy.deepcopy(self.upstream.state_dict())
-        if feature_cache_mb > 0:
-            self.upstream = CachedUpstream(self.upstream, feature_cache_mb)
         self.register_state_dict_post_hook(_drop_upstream)
         self.register_load_state_dict_pre_hook(_keep_upstream)
 

@@ -13,10 +13,13 @@ def _frontend(upstream, adapters=None, **kwargs):
     return LamerS3prlFrontend(path_or_url=str(upstream.checkpoint), adapters=adapters, **kwargs)
 
 
-def _features(frontend) -> torch.Tensor:
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    wavs = torch.randn(2, 8000, generator=gen)
-    feats, lengths = frontend(wavs, torch.tensor([8000, 5600]))
+    return torch.randn(2, 8000, generator=gen), torch.tensor([8000, 5600])
+
+
+def _features(frontend) -> torch.Tensor:
+    feats, lengths = frontend(*_batch())
     assert lengths.tolist()[0] == feats.shape[1] > lengths.tolist()[1]
     return feats.detach()
 
@@ -60,16 +63,28 @@ def test_loading_a_probe_keeps_the_upstream_of_this_frontend(upstream, base_feat
     assert all(torch.equal(before[k], v) for k, v in patched.upstream.state_dict().items())
 
 
-def test_reload_after_espnet_initialisation_restores_the_adapters(upstream):
+@pytest.mark.parametrize("cache_mb", [0, 8])
+def test_reload_after_espnet_initialisation_restores_the_adapters(upstream, cache_mb):
     """ESPnet's initialize() overwrites every weight, then calls reload_pretrained_parameters()."""
     from espnet2.torch_utils.initialize import initialize
 
-    frontend = _frontend(upstream, upstream.trained_adapters)
-    reference = _features(frontend)
+    frontend = _frontend(upstream, upstream.trained_adapters, feature_cache_mb=cache_mb)
+    reference = _frontend(upstream, upstream.trained_adapters)(*_batch())[0].detach()
     holder = torch.nn.Module()
     holder.frontend = frontend
     initialize(holder, "xavier_uniform")
     assert torch.equal(_features(frontend), reference)
+
+
+def test_language_routed_adapters_are_refused(upstream, tmp_path):
+    from lamer.adapters import LamerConfig, apply_lamer, save_adapters
+    from lamer.upstream.presets import build_preset
+
+    model = build_preset("tiny")
+    apply_lamer(model, LamerConfig(router="language", languages=["eng"]))
+    save_adapters(model, tmp_path / "by_language")
+    with pytest.raises(ValueError, match="routes by language"):
+        _frontend(upstream, tmp_path / "by_language")
 
 
 def test_adapters_of_another_base_model_are_refused(upstream):
