@@ -3,10 +3,10 @@
 Per epoch (``generate(seed)``):
 
 1. the new-language utterances are sorted by length and cut into chunks of
-   ``batch_size - n_replay`` (length bucketing, as ESPnet's sorted samplers do);
-2. ``n_replay = round(replay_share * batch_size)`` replay utterances per batch are drawn
-   round-robin over the old languages (each language's pool shuffled and cycled), so old
-   languages are balanced whatever their sizes;
+   ``batch_size - n_replay`` (length bucketing, as ESPnet's sorted samplers do), with
+   ``n_replay`` within one of ``replay_share * batch_size`` and averaging to it;
+2. the replay utterances are drawn round-robin over the old languages (each language's
+   pool shuffled and cycled), so old languages are balanced whatever their sizes;
 3. the drawn replay utterances are sorted by length too and dealt to the batches in order,
    so short new utterances meet short replay utterances.
 
@@ -16,6 +16,7 @@ the same batches. The realised share and the replay utterances per language are 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -53,10 +54,9 @@ class ReplayBatchSampler(AbsSampler):
         missing = sorted(set(replay_langs) - set(lengths))
         if missing:
             raise ValueError(f"replay utterance {missing[0]} is not in the training shape file")
-        self.n_replay = round(replay_share * batch_size)
-        if self.n_replay >= batch_size:
+        if math.ceil(replay_share * batch_size) >= batch_size:
             raise ValueError(f"batch_size {batch_size} leaves no room for new data at replay_share {replay_share}")
-        if self.n_replay and not replay_langs:
+        if replay_share > 0 and not replay_langs:
             raise ValueError("replay_share > 0 but there are no replay utterances")
         self.lengths, self.batch_size, self.replay_share = lengths, batch_size, replay_share
         self.seed, self.rank, self.world_size = seed, rank, world_size
@@ -68,19 +68,34 @@ class ReplayBatchSampler(AbsSampler):
             self.pools.setdefault(lang, []).append(utt)
         self.languages = sorted(self.pools)
         self.replay_langs = dict(replay_langs)
-        self.n_new = batch_size - self.n_replay
+        self.layout = self._layout()
         self.last_realised_share: float | None = None
 
     def __len__(self) -> int:
-        return -(-len(self.new) // self.n_new)
+        return len(self.layout)
 
     def __iter__(self):
         return iter(self.generate(self.seed))
 
-    def _replay_counts(self) -> list[int]:
-        chunks = [min(self.n_new, len(self.new) - i) for i in range(0, len(self.new), self.n_new)]
-        share = self.replay_share / (1.0 - self.replay_share)
-        return [self.n_replay if n == self.n_new else round(n * share) for n in chunks]
+    def _layout(self) -> list[tuple[int, int]]:
+        """(new, replay) utterances of every batch.
+
+        Replay counts follow the running total ``round(share * batch_size * (i + 1))``, so a
+        fractional target (0.2 of 8 = 1.6) alternates 2, 1, 2, 2, 1... and the epoch's share
+        matches it; every batch is within one utterance of ``share * batch_size``. The last
+        batch, with fewer new utterances left, gets replay in proportion.
+        """
+        target = self.replay_share * self.batch_size
+        layout, used, index = [], 0, 0
+        while used < len(self.new):
+            n_replay = round(target * (index + 1)) - round(target * index)
+            n_new = self.batch_size - n_replay
+            if used + n_new > len(self.new):
+                n_new = len(self.new) - used
+                n_replay = round(n_new * self.replay_share / (1.0 - self.replay_share))
+            layout.append((n_new, n_replay))
+            used, index = used + n_new, index + 1
+        return layout
 
     def _draw_replay(self, count: int, rng: np.random.Generator) -> list[str]:
         languages = [self.languages[i] for i in rng.permutation(len(self.languages))]
@@ -97,17 +112,14 @@ class ReplayBatchSampler(AbsSampler):
 
     def generate(self, seed: int) -> list[tuple[str, ...]]:
         rng = np.random.default_rng(seed)
-        counts = self._replay_counts()
-        replay = sorted(self._draw_replay(sum(counts), rng), key=lambda u: (self.lengths[u], u))
-        parts, start = [], 0
-        for n_replay in counts:
+        replay = sorted(self._draw_replay(sum(r for _, r in self.layout), rng), key=lambda u: (self.lengths[u], u))
+        parts, news, start, used = [], [], 0, 0
+        for n_new, n_replay in self.layout:
             parts.append(replay[start:start + n_replay])
-            start += n_replay
+            news.append(self.new[used:used + n_new])
+            start, used = start + n_replay, used + n_new
         _spread_repeats(parts)
-        batches = []
-        for index, part in enumerate(parts):
-            new = self.new[index * self.n_new:(index + 1) * self.n_new]
-            batches.append(tuple(sorted(new + part, key=lambda u: (-self.lengths[u], u))))
+        batches = [tuple(sorted(new + part, key=lambda u: (-self.lengths[u], u))) for new, part in zip(news, parts)]
         self._log_share(batches, replay)
         if self.world_size > 1:
             batches = [b[self.rank::self.world_size] for b in batches if len(b) >= self.world_size]
