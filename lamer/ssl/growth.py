@@ -21,16 +21,17 @@ from lamer.adapters.experts import ExpertBank
 from lamer.adapters.router import Router
 
 
-def _grown_bank(old: ExpertBank | None, new_experts: int, in_features: int, out_features: int,
-                rank: int, scaling: float, dropout: float) -> ExpertBank:
+def _grown_bank(old: ExpertBank | None, new_experts: int, base: nn.Linear, rank: int, scaling: float,
+                dropout: float) -> ExpertBank:
     count = (old.num_experts if old is not None else 0) + new_experts
-    bank = ExpertBank(in_features, out_features, count, rank, scaling, dropout)
+    bank = ExpertBank(base.in_features, base.out_features, count, rank, scaling, dropout)
+    bank = bank.to(device=base.weight.device, dtype=base.weight.dtype)
     if old is not None:
         keep = old.num_experts * old.rank
         with torch.no_grad():
             bank.lora_A[:keep] = old.lora_A
             bank.lora_B[:, :keep] = old.lora_B
-    return bank.to(device=bank.lora_A.device)
+    return bank
 
 
 def _freeze_rows(param: nn.Parameter, count: int, dim: int) -> None:
@@ -57,8 +58,8 @@ def grow_experts(model: nn.Module, new_experts: int, freeze_previous: bool = Tru
     for index, name, module in list(patched_modules(model)):
         old = module.routed
         old_count = old.num_experts if old is not None else 0
-        module.routed = _grown_bank(old, new_experts, module.in_features, module.out_features, config.rank,
-                                    config.alpha / config.rank, config.dropout)
+        module.routed = _grown_bank(old, new_experts, module.base_layer, config.rank, config.alpha / config.rank,
+                                    config.dropout)
         router = Router(module.in_features, module.routed.num_experts, config.router, state.context, (index, name),
                         config.top_k, config.temperature, compute_aux=config.load_balance_weight > 0)
         if module.router is not None:

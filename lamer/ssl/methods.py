@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 from torch import nn
 
+import lamer
 from lamer.adapters import LamerConfig, apply_lamer, load_adapters, parameter_report
 from lamer.ssl.growth import grow_experts
-import lamer
 from lamer.upstream import PRESETS, LoadedUpstream, build_preset, open_upstream
 
 logger = logging.getLogger(__name__)

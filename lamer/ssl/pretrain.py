@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
+import yaml
+
 from lamer.ssl.export import UPSTREAM_FILE
 from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
 from lamer.ssl.methods import build_ssl_upstream
@@ -100,8 +102,6 @@ def pretrain_base(train_dirs: Sequence[Path], valid_dirs: Sequence[Path], work_d
 
 
 def _config_upstream(config: Path) -> str:
-    import yaml
-
     with open(config, encoding="utf-8") as f:
         data = yaml.safe_load(f) or {}
     if not isinstance(data, dict) or not data.get("upstream"):

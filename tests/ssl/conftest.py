@@ -14,7 +14,7 @@ from tests.ssl.helpers import make_data_dir
 NUM_CLASSES = 8
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """One torch thread, as in the subprocesses (OMP_NUM_THREADS=1): a run killed and resumed is
     compared bit for bit with one run in this process, and on a busy 2-core machine a second
