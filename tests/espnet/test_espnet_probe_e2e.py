@@ -123,3 +123,33 @@ def test_override_needs_the_lamer_frontend(tmp_path):
     config.write_text("frontend: s3prl\nfrontend_conf: {}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"config.yaml: frontend is 's3prl'"):
         override_frontend(config, tmp_path / "out.yaml", adapters="none")
+
+
+def test_greedy_decoding_is_the_best_path_of_espnets_own_model(base_probe, probe_data, tmp_path):
+    """--decoding greedy = argmax of ESPnet's CTC posteriors, collapsed and detokenised by
+    ESPnet's own Speech2Text converter and tokenizer, one utterance at a time."""
+    import soundfile
+    from espnet2.bin.asr_inference import Speech2Text
+
+    from lamer.espnet.greedy import collapse
+
+    hyp = decode(base_probe.directory, probe_data.dev, tmp_path / "greedy", "--decoding", "greedy")
+    assert utt_ids(hyp) == utt_ids(probe_data.dev / "text")
+    s2t = Speech2Text(asr_train_config=str(base_probe.config), asr_model_file=str(base_probe.model))
+    expected = {}
+    for line in (probe_data.dev / "wav.scp").read_text(encoding="utf-8").splitlines():
+        utt, path = line.split(maxsplit=1)
+        speech = torch.tensor(soundfile.read(path, dtype="float32")[0])[None]
+        with torch.no_grad():
+            enc, lens = s2t.asr_model.encode(speech, torch.tensor([speech.shape[1]]))
+        ids = collapse(s2t.asr_model.ctc.argmax(enc)[0, : lens[0]].tolist(), s2t.asr_model.blank_id)
+        expected[utt] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids))
+    got = dict(line.split(" ", 1) for line in hyp.read_text(encoding="utf-8").splitlines())
+    assert got == expected
+    assert sorted(score(hyp, probe_data.dev, tmp_path / "score")) == ["eng", "fra"]
+
+
+def test_collapse_merges_repeats_and_drops_blanks():
+    from lamer.espnet.greedy import collapse
+
+    assert collapse([0, 3, 3, 0, 3, 5, 5, 0, 0, 2], blank=0) == [3, 3, 5, 2]

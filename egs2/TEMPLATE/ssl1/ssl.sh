@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# The stage script shared by every ssl1 recipe: continual multilingual expansion of an SSL
+# model with Lamer adapters, evaluated after every stage. A recipe's run.sh sets its defaults
+# and calls this script from the recipe directory (which holds path.sh, cmd.sh, db.sh, conf/).
+# Every step is a `python -m lamer.bin.<tool>` call; the logic lives in the lamer package.
+#
+# Stages (each step writes a .done marker; a finished step re-runs as a no-op, a failed or
+# killed one continues where it stopped: data prep per language, SSL training with --resume):
+#   1  data preparation per language (synthesising the demo corpus first with --synth true)
+#   2  probe data: merged train/dev/test dirs of all plan languages, char token list
+#   3  base model: import a local checkpoint, or pre-train the small demo model
+#   4  replay samples of the languages already learned, for every continual stage
+#   5  continual SSL training, stage after stage: k-means targets, then ssl_train
+#   6  probe training on every stage's model (the base one included)
+#   7  decoding and scoring, both protocols (retrained, fixed) as the plan asks
+#   8  results matrix, forgetting metrics, RESULTS.md, plots, expert usage
+set -euo pipefail
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (ssl.sh) $*"; }
+help_message="Usage: $0 [--stage N] [--stop_stage M] [--plan conf/plan.yaml] [--tag NAME] [--nj N] [--ngpu N] ..."
+
+stage=1
+stop_stage=100
+plan=conf/plan.yaml
+tag=                  # experiment name: exp/<tag>, default: the plan file's stem
+nj=2                  # parallel jobs of data preparation
+ngpu=0
+synth=false           # write the synthetic demo corpus into the corpus root first
+synth_utts=300        # utterances per language of the synthetic corpus
+synth_opts=
+prep_opts=            # extra options of prepare_data
+target_layer=3        # transformer layer (1-based) clustered for the SSL targets
+num_clusters=100
+pretrain_opts=        # extra options of pretrain_base (after its --, i.e. ESPnet options)
+ssl_train_opts=       # extra ESPnet options of ssl_train
+probe_train_opts=     # extra ESPnet options of asr_train (the probe)
+decode_config=conf/probe/decode_ctc.yaml
+decoding=greedy       # greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search
+data=data
+dump=dump
+
+. ./path.sh
+. ./cmd.sh
+. ./db.sh
+. "${LAMER_ROOT}/tools/parse_options.sh"
+
+[[ -n ${tag} ]] || tag=$(basename "${plan}" .yaml)
+exp=exp/${tag}
+mkdir -p "${exp}/logs" "${exp}/.done"
+
+plan_get() { python -m lamer.bin.plan get --plan "${plan}" "$@"; }
+corpus=$(plan_get corpus)
+case ${corpus} in
+    commonvoice) root=${COMMONVOICE:-} ;;
+    fleurs) root=${FLEURS:-} ;;
+esac
+# the plan is checked before any work; its data root too unless this run synthesises it
+if [[ ${synth} == true ]]; then
+    python -m lamer.bin.plan check --plan "${plan}" >/dev/null
+else
+    python -m lamer.bin.plan check --plan "${plan}" --root "${root}" >/dev/null
+fi
+stages=$(plan_get stages)
+all_languages=$(plan_get all_languages)
+method=$(plan_get method)
+seed=$(plan_get seed)
+base_ckpt=${exp}/base/upstream.pt
+
+# run_step NAME CMD...: run CMD unless NAME is done; mark it done only when CMD succeeds
+run_step() {
+    local name=$1; shift
+    if [[ -f ${exp}/.done/${name} ]]; then
+        log "  ${name}: done already"
+        return 0
+    fi
+    log "  ${name}"
+    "$@"
+    touch "${exp}/.done/${name}"
+}
+
+# model_of STAGE: "CHECKPOINT ADAPTERS" of the SSL model after STAGE (ADAPTERS: none, or a
+# directory); full fine-tuning methods leave a whole checkpoint instead of adapters
+model_of() {
+    local s=$1
+    if [[ ${s} == base ]]; then
+        echo "${base_ckpt} none"
+    elif [[ -d ${exp}/ssl/${s}/adapters ]]; then
+        echo "${base_ckpt} ${exp}/ssl/${s}/adapters"
+    else
+        echo "${exp}/ssl/${s}/upstream.pt none"
+    fi
+}
+
+if [[ ${stage} -le 1 && ${stop_stage} -ge 1 ]]; then
+    log "Stage 1: data preparation (${corpus}: ${all_languages})"
+    if [[ ${synth} == true ]]; then
+        run_step synth ${train_cmd} "${exp}/logs/synth.log" \
+            python -m lamer.bin.synth_corpus --out "$(dirname "${root}")" --langs "$(plan_get synth_langs)" \
+            --utts-per-lang "${synth_utts}" --seed "${seed}" --nj "${nj}" ${synth_opts}
+    fi
+    run_step data ${train_cmd} "${exp}/logs/data.log" \
+        python -m lamer.bin.prepare_data "${corpus}" --root "${root}" --langs "$(plan_get all_locales)" \
+        --out "${data}" --dump "${dump}/audio" --nj "${nj}" ${prep_opts}
+fi
+
+if [[ ${stage} -le 2 && ${stop_stage} -ge 2 ]]; then
+    log "Stage 2: probe data and token list"
+    for split in train dev test; do
+        dirs=()
+        for lang in ${all_languages}; do dirs+=("${data}/${lang}/${split}"); done
+        run_step probe_${split} python -m lamer.bin.probe_data dir --data "${dirs[@]}" --out "${dump}/probe/${split}"
+    done
+    run_step tokens python -m lamer.bin.probe_data tokens --text "${dump}/probe/train/text" --out "${dump}/tokens/char"
+fi
+
+if [[ ${stage} -le 3 && ${stop_stage} -ge 3 ]]; then
+    read -r kind value <<<"$(plan_get base_model)"
+    log "Stage 3: base model (${kind} ${value})"
+    if [[ ${kind} == checkpoint ]]; then
+        run_step base_model python -m lamer.bin.export_model --upstream "${value}" --format s3prl --out "${exp}/base"
+    else
+        train_dirs=(); valid_dirs=()
+        for lang in $(plan_get languages base); do
+            train_dirs+=(--train_dir "${data}/${lang}/train"); valid_dirs+=(--valid_dir "${data}/${lang}/dev")
+        done
+        run_step base_model ${cuda_cmd} "${exp}/logs/pretrain_base.log" \
+            python -m lamer.bin.pretrain_base "${train_dirs[@]}" "${valid_dirs[@]}" --config "${value}" \
+            --work_dir "${exp}/base" --layer "${target_layer}" --num_clusters "${num_clusters}" --seed "${seed}" \
+            -- --ngpu "${ngpu}" ${pretrain_opts}
+    fi
+fi
+
+if [[ ${stage} -le 4 && ${stop_stage} -ge 4 ]]; then
+    log "Stage 4: replay samples"
+    minutes=$(plan_get replay_minutes); fraction=$(plan_get replay_fraction)
+    for s in ${stages}; do
+        [[ -n ${minutes}${fraction} ]] || { log "  no replay in this plan"; break; }
+        for old in $(plan_get old "${s}"); do
+            if [[ -n ${minutes} ]]; then
+                amount=(--minutes "${minutes}")
+            else
+                new_dirs=(); for lang in $(plan_get languages "${s}"); do new_dirs+=("${data}/${lang}/train"); done
+                amount=(--fraction "${fraction}" --of "${new_dirs[0]}")
+            fi
+            run_step replay_${s}_${old} python -m lamer.bin.prepare_data replay --src "${data}/${old}/train" \
+                "${amount[@]}" --strategy "$(plan_get replay_strategy)" --seed "${seed}" \
+                --out "${data}/replay/${s}/${old}"
+        done
+    done
+fi
+
+if [[ ${stage} -le 5 && ${stop_stage} -ge 5 ]]; then
+    for s in ${stages}; do
+        log "Stage 5: continual SSL training, stage ${s} ($(plan_get languages "${s}"))"
+        prev=$(plan_get previous "${s}")
+        new_train=(); new_dev=(); replay=()
+        for lang in $(plan_get languages "${s}"); do
+            new_train+=(--data_dir "${data}/${lang}/train"); new_dev+=(--data_dir "${data}/${lang}/dev")
+        done
+        for old in $(plan_get old "${s}"); do
+            [[ -d ${data}/replay/${s}/${old} ]] && replay+=(--replay_data_dir "${data}/replay/${s}/${old}")
+        done
+        init=(--upstream "${base_ckpt}")
+        feature_model=(--upstream "${base_ckpt}")
+        if [[ ${prev} != base ]]; then
+            if [[ -d ${exp}/ssl/${prev}/adapters ]]; then
+                init+=(--init_adapters "${exp}/ssl/${prev}/adapters")
+                feature_model+=(--adapters "${exp}/ssl/${prev}/adapters")
+            else
+                init=(--upstream "${exp}/ssl/${prev}/upstream.pt")
+                feature_model=(--upstream "${exp}/ssl/${prev}/upstream.pt")
+            fi
+        fi
+        targets=${dump}/ssl/${s}
+        run_step targets_${s} python -m lamer.bin.ssl_targets "${new_train[@]}" "${replay[@]}" "${feature_model[@]}" \
+            --feature layer --layer "${target_layer}" --num_clusters "${num_clusters}" --seed "${seed}" \
+            --out_dir "${targets}/train"
+        run_step targets_${s}_dev python -m lamer.bin.ssl_targets "${new_dev[@]}" "${feature_model[@]}" \
+            --feature layer --layer "${target_layer}" --codebook "${targets}/train" --out_dir "${targets}/dev"
+        replay_opts=()
+        [[ ${#replay[@]} -gt 0 ]] && replay_opts=(--replay_utt2lang "${targets}/train/replay_utt2lang")
+        run_step ssl_${s} ${cuda_cmd} "${exp}/logs/ssl_train_${s}.log" \
+            python -m lamer.bin.ssl_train --config "${method}" "${init[@]}" --ngpu "${ngpu}" --seed "${seed}" \
+            --resume true --num_classes "${num_clusters}" \
+            --train_data_path_and_name_and_type "${targets}/train/wav.scp,speech,sound" \
+            --train_data_path_and_name_and_type "${targets}/train/labels,labels,text_int" \
+            --train_shape_file "${targets}/train/speech_shape" \
+            --valid_data_path_and_name_and_type "${targets}/dev/wav.scp,speech,sound" \
+            --valid_data_path_and_name_and_type "${targets}/dev/labels,labels,text_int" \
+            --valid_shape_file "${targets}/dev/speech_shape" \
+            "${replay_opts[@]}" --output_dir "${exp}/ssl/${s}" ${ssl_train_opts}
+    done
+fi
+
+if [[ ${stage} -le 6 && ${stop_stage} -ge 6 ]]; then
+    for s in base ${stages}; do
+        log "Stage 6: probe training on the model after stage ${s}"
+        read -r ckpt adapters <<<"$(model_of "${s}")"
+        frontend=(--frontend_conf "path_or_url=${ckpt}")
+        [[ ${adapters} == none ]] || frontend+=(--frontend_conf "adapters=${adapters}")
+        probe_data=()
+        for split in train valid; do
+            dir=${dump}/probe/${split/valid/dev}
+            probe_data+=(--${split}_data_path_and_name_and_type "${dir}/wav.scp,speech,sound"
+                         --${split}_data_path_and_name_and_type "${dir}/text,text,text"
+                         --${split}_shape_file "${dir}/speech_shape")
+        done
+        run_step probe_${s} ${cuda_cmd} "${exp}/logs/probe_${s}.log" \
+            python -m lamer.bin.asr_train --config "$(plan_get probe)" --ngpu "${ngpu}" --seed "${seed}" \
+            --resume true --output_dir "${exp}/probe/${s}" "${frontend[@]}" \
+            --use_preprocessor true --token_type char --token_list "${dump}/tokens/char/tokens.txt" \
+            --non_linguistic_symbols "${dump}/tokens/char/nlsyms.txt" "${probe_data[@]}" ${probe_train_opts}
+    done
+fi
+
+if [[ ${stage} -le 7 && ${stop_stage} -ge 7 ]]; then
+    for protocol in $(plan_get protocols); do
+        for s in base ${stages}; do
+            log "Stage 7: decoding and scoring, protocol ${protocol}, model after stage ${s}"
+            read -r ckpt adapters <<<"$(model_of "${s}")"
+            probe=${exp}/probe/${s}
+            override=()
+            if [[ ${protocol} == fixed ]]; then
+                probe=${exp}/probe/base   # the base probe, frozen, reads this stage's features
+                override=(--frontend_adapters "${adapters}" --frontend_path_or_url "${ckpt}")
+            fi
+            out=${exp}/decode/${protocol}/${s}
+            run_step decode_${protocol}_${s} ${decode_cmd} "${exp}/logs/decode_${protocol}_${s}.log" \
+                python -m lamer.bin.asr_inference --config "${decode_config}" --decoding "${decoding}" --ngpu "${ngpu}" \
+                --asr_train_config "${probe}/config.yaml" --asr_model_file "${probe}/valid.loss.best.pth" \
+                --data_path_and_name_and_type "${dump}/probe/test/wav.scp,speech,sound" \
+                "${override[@]}" --output_dir "${out}"
+            run_step score_${protocol}_${s} python -m lamer.bin.score --ref "${dump}/probe/test/text" \
+                --hyp "${out}/1best_recog/text" --utt2lang "${dump}/probe/test/utt2lang" \
+                --out "${exp}/score/${protocol}/${s}"
+        done
+    done
+fi
+
+if [[ ${stage} -le 8 && ${stop_stage} -ge 8 ]]; then
+    log "Stage 8: results across stages"
+    last=${stages##* }
+    usage=()
+    if [[ -d ${exp}/ssl/${last}/adapters ]]; then
+        dev_dirs=(); for lang in ${all_languages}; do dev_dirs+=("${data}/${lang}/dev"); done
+        run_step expert_usage python -m lamer.bin.expert_usage --upstream "${base_ckpt}" \
+            --adapters "${exp}/ssl/${last}/adapters" --data "${dev_dirs[@]}" --out "${exp}/expert_usage.json"
+        usage=(--expert-usage "${exp}/expert_usage.json")
+    fi
+    for protocol in $(plan_get protocols); do
+        python -m lamer.bin.collect_results --plan "${plan}" --scores "${exp}/score/${protocol}" \
+            --protocol "${protocol}" --out "${exp}/results_${protocol}.json"
+        python -m lamer.bin.forgetting_report --matrix "${exp}/results_${protocol}.json" "${usage[@]}" \
+            --out "${exp}/report/${protocol}"
+    done
+    log "Results: $(ls -d "${exp}"/report/*/RESULTS.md | tr '\n' ' ')"
+fi
+log "Finished stages ${stage}-${stop_stage} of ${plan} in ${exp}"

@@ -1,0 +1,41 @@
+"""Gather the per-stage score.json files of a recipe into one results.json.
+
+    python -m lamer.bin.collect_results --plan conf/plan.yaml --scores exp/plan/score/retrained \\
+        --protocol retrained --out exp/plan/results_retrained.json
+
+``--scores`` holds one folder per stage of the plan (``base``, ``s1``, ...), each with the
+score.json of ``python -m lamer.bin.score``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lamer.eval import EvalInputError
+from lamer.eval.atomic_io import write_text_atomic
+from lamer.eval.results import collect_results
+from lamer.recipe.plan import PlanError, load_plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan", required=True)
+    parser.add_argument("--scores", required=True, type=Path, help="folder with one score folder per stage")
+    parser.add_argument("--protocol", default="retrained", choices=("retrained", "fixed"))
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    try:
+        plan = load_plan(args.plan)
+        stage_dirs = {stage.name: args.scores / stage.name for stage in plan.all_stages}
+        results = collect_results(stage_dirs, plan.introduced(), protocol=args.protocol)
+        write_text_atomic(args.out, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    except (PlanError, EvalInputError, OSError) as err:
+        print(f"collect_results: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

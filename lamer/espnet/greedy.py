@@ -1,0 +1,84 @@
+"""Greedy CTC decoding of a CTC-only probe: ESPnet's model and tokenizer, no beam search.
+
+ESPnet's beam search runs a full CTC prefix scorer at every output step (1-2 s per utterance
+on a CPU for the demo probe); for a CTC-only model, best-path decoding (argmax per frame,
+repeats collapsed, blanks dropped) is the standard cheap alternative and runs in batches.
+The output is ESPnet's layout, ``OUTPUT_DIR/1best_recog/text``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from lamer.eval.atomic_io import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+def read_wav_scp(path: Path) -> list[tuple[str, str]]:
+    """(utt, audio path) pairs of a wav.scp whose entries are plain files."""
+    pairs = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or parts[1].rstrip().endswith("|"):
+            raise ValueError(f"{path}:{number}: expected '<utt> <audio file>', got {line!r}")
+        pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def collapse(best_path: list[int], blank: int) -> list[int]:
+    """CTC best path to label ids: merge repeats, then drop blanks."""
+    out, previous = [], None
+    for token in best_path:
+        if token != previous and token != blank:
+            out.append(token)
+        previous = token
+    return out
+
+
+def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_dir: Path,
+                  batch_size: int = 1, device: str = "cpu") -> Path:
+    """Decode every utterance of ``wav_scp``; returns the path of the hypothesis text file.
+
+    With ``batch_size`` 1 each hypothesis depends on its utterance alone; larger batches are
+    faster, but a group-normalised CNN (HuBERT base) sees the padding of a batch.
+    """
+    from espnet2.tasks.asr import ASRTask
+    from espnet2.text.build_tokenizer import build_tokenizer
+    from espnet2.text.token_id_converter import TokenIDConverter
+
+    model, args = ASRTask.build_model_from_file(train_config, model_file, device)
+    model.eval()
+    converter = TokenIDConverter(token_list=model.token_list)
+    tokenizer = build_tokenizer(token_type=args.token_type, bpemodel=getattr(args, "bpemodel", None))
+    utterances = read_wav_scp(wav_scp)
+    audio = {}
+    for utt, path in utterances:
+        samples, rate = soundfile.read(path, dtype="float32")
+        if rate != 16000 or samples.ndim != 1:
+            raise ValueError(f"{wav_scp}: {utt}: {path} is {rate} Hz with shape {samples.shape}; "
+                             "expected 16 kHz mono (prepare the data with lamer.bin.prepare_data)")
+        audio[utt] = samples
+    order = sorted(audio, key=lambda u: len(audio[u]))  # similar lengths share a batch: less padding
+    hyps: dict[str, str] = {}
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            lengths = torch.tensor([len(audio[u]) for u in batch])
+            speech = torch.zeros(len(batch), int(lengths.max()))
+            for i, utt in enumerate(batch):
+                speech[i, : lengths[i]] = torch.from_numpy(np.asarray(audio[utt]))
+            enc, enc_lens = model.encode(speech.to(device), lengths.to(device))
+            best = model.ctc.argmax(enc).cpu()
+            for i, utt in enumerate(batch):
+                ids = collapse(best[i, : enc_lens[i]].tolist(), model.blank_id)
+                hyps[utt] = tokenizer.tokens2text(converter.ids2tokens(ids))
+            log.info("decoded %d/%d utterances", min(start + batch_size, len(order)), len(order))
+    out = Path(output_dir) / "1best_recog" / "text"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, "".join(f"{utt} {hyps[utt]}\n" for utt, _ in sorted(utterances)))
+    return out
