@@ -8,6 +8,12 @@
         --replay_utt2lang dump/ssl/stage1/replay_utt2lang \\
         --output_dir exp/ssl_stage1 --ngpu 0
 
+Stage chaining: ``--init_adapters exp/ssl_stage1/adapters`` continues the previous stage's
+experts; add ``--add_experts N --freeze_previous_experts true`` to train N new experts per
+module beside frozen old ones. Full fine-tuning chains through ``--upstream
+exp/ssl_stage1/upstream.pt``. The prediction head starts fresh (a new codebook); with a reused
+codebook keep it with ESPnet's ``--init_param exp/ssl_stage1/latest.pth:head:head``.
+
 Every ESPnet training option works (--resume, --accum_grad, --max_epoch, distributed ones);
 ``python -m lamer.bin.ssl_train --help`` lists them. The trained adapters end in
 ``<output_dir>/adapters`` (full fine-tuning: ``<output_dir>/upstream.pt``).
