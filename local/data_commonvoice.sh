@@ -26,15 +26,7 @@ max_duration=60
 lang_map=
 python=${PYTHON:-python}
 
-while [[ $# -gt 0 && $1 == --* ]]; do
-    name=${1#--}; name=${name//-/_}
-    [[ $# -ge 2 ]] || { echo "$0: option $1 needs a value" >&2; exit 1; }
-    case $name in
-        nj|skip_bad|split_mode|splits|min_duration|max_duration|lang_map) printf -v "$name" '%s' "$2" ;;
-        *) echo "$0: unknown option $1" >&2; exit 1 ;;
-    esac
-    shift 2
-done
+. "$(dirname "$0")/../tools/parse_options.sh"
 if [[ $# -ne 4 ]]; then
     sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 1

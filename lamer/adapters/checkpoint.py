@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,6 +21,7 @@ import lamer
 from lamer.adapters.config import LamerConfig
 from lamer.adapters.families import find_layers, layer_style
 from lamer.adapters.injection import adapter_parameters, apply_lamer, patch_state
+from lamer.atomic import atomic_dir
 
 WEIGHTS = "adapters.safetensors"
 MANIFEST = "manifest.json"
@@ -72,29 +71,6 @@ def describe_base(model: nn.Module) -> dict:
             "ffn_size": ffn_in.out_features}
 
 
-def _atomic_write(directory: Path, write) -> None:
-    """Write into a temp dir beside ``directory``, then swap it in."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        write(tmp)
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old{os.getpid()}")
-            os.replace(directory, old)
-            os.replace(tmp, directory)
-            for f in old.iterdir():
-                f.unlink()
-            old.rmdir()
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        for f in tmp.glob("*"):
-            f.unlink()
-        tmp.rmdir()
-        raise
-
-
 def build_manifest(model: nn.Module) -> dict:
     state = patch_state(model)
     if state is None:
@@ -120,11 +96,9 @@ def save_adapters(model: nn.Module, directory: str | Path, extra: dict | None = 
         manifest["extra"] = extra
     tensors = {k: v.detach().contiguous().cpu() for k, v in adapter_parameters(model).items()}
 
-    def write(tmp: Path) -> None:
+    with atomic_dir(directory) as tmp:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-    _atomic_write(Path(directory), write)
     return Path(directory)
 
 

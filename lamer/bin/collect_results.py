@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lamer.eval import EvalInputError
-from lamer.eval.atomic_io import write_text_atomic
+from lamer.atomic import write_text_atomic
 from lamer.eval.results import collect_results
 from lamer.recipe.plan import PlanError, load_plan
 

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s expert_usage: %(message)s")
-    from lamer.eval.atomic_io import write_json_atomic
+    from lamer.atomic import write_json_atomic
     from lamer.espnet.usage import load_patched_upstream, measure_expert_usage, utterances_by_language
 
     try:

@@ -8,13 +8,11 @@ is the leftover of an interrupted run.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamer.atomic import atomic_dir
 from lamer.data.errors import DataError
 
 DONE_MARKER = ".done"
@@ -62,9 +60,7 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
     spk2utt: dict[str, list[str]] = {}
     for utt in utts:
         spk2utt.setdefault(utt.speaker, []).append(utt.utt_id)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "wav.scp", ((u.utt_id, u.wav) for u in utts))
         _write_lines(tmp / "text", ((u.utt_id, u.text) for u in utts))
         if all(u.text_raw is not None for u in utts):
@@ -76,13 +72,6 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
         if extra is not None:
             (tmp / "report.json").write_text(json.dumps(extra, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / DONE_MARKER).write_text("", encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile
 import torch
 
-from lamer.eval.atomic_io import write_text_atomic
+from lamer.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 

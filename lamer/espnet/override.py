@@ -13,7 +13,7 @@ import yaml
 
 from lamer.adapters import read_manifest
 from lamer.espnet.task import FRONTEND_NAME
-from lamer.eval.atomic_io import write_text_atomic
+from lamer.atomic import write_text_atomic
 
 NO_ADAPTERS = "none"
 

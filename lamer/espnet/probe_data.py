@@ -10,14 +10,10 @@ user-defined symbols.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
+from lamer.atomic import atomic_dir
 from lamer.data.datadir import read_data_dir
 from lamer.data.errors import DataError
 from lamer.eval.kaldi_text import LANGUAGE_TAG
@@ -31,23 +27,6 @@ SOS_EOS = "<sos/eos>"
 def language_tag(lang: str) -> str:
     """The ML-SUPERB tag of a language: ``[eng]``."""
     return f"[{lang}]"
-
-
-@contextlib.contextmanager
-def _atomic_dir(out_dir: Path) -> Iterator[Path]:
-    """Yield a temp dir beside ``out_dir``; on success it replaces ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
@@ -78,7 +57,7 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path) -> dict[str, int]:
     if not rows:
         raise DataError(f"no utterances in {', '.join(map(str, data_dirs))}")
     rows.sort(key=lambda row: row[0])
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "wav.scp", [f"{uid} {u.wav}" for uid, u, _ in rows])
         _write_lines(tmp / "text", [f"{uid} {text}" for uid, _, text in rows])
         _write_lines(tmp / "utt2lang", [f"{uid} {u.lang}" for uid, u, _ in rows])
@@ -114,7 +93,7 @@ def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vo
         raise ValueError(f"token_type must be one of {TOKEN_TYPES}, got {token_type!r}")
     lines = read_tagged_text(Path(text_path))
     tags = sorted({tag for tag, _ in lines})
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "nlsyms.txt", tags)
         tokens = _char_tokens(lines, tags) if token_type == "char" else _train_sentencepiece(lines, tags, vocab_size, tmp)
         _write_lines(tmp / "tokens.txt", tokens)

@@ -3,7 +3,7 @@ forgetting metrics, RESULTS.md and the plots a reader looks at first.
 
 Modules: ``kaldi_text`` (reading text/utt2lang), ``scoring`` (CER, LID, confusion),
 ``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM),
-``report`` (RESULTS.md), ``plots`` (PNG figures), ``atomic_io`` (atomic file output).
+``report`` (RESULTS.md), ``plots`` (PNG figures), ``lamer.atomic`` (atomic file output, shared).
 """
 
 

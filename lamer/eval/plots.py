@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from lamer.eval import EvalInputError
-from lamer.eval.atomic_io import write_atomic
+from lamer.atomic import write_atomic
 
 # One colour family per introducing stage, so languages learned together read as a group.
 _FAMILIES = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys", "YlOrBr", "BuGn")

@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from lamer.eval.atomic_io import write_json_atomic, write_text_atomic
+from lamer.atomic import write_json_atomic, write_text_atomic
 from lamer.eval.forgetting import METRICS, forgetting_metrics, mean_over_introduced
 from lamer.eval.results import Matrix, Results
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lamer.eval.atomic_io import write_atomic, write_json_atomic
+from lamer.atomic import write_atomic, write_json_atomic
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,

@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lamer.data.datadir import read_data_dir
-from lamer.eval.atomic_io import write_text_atomic
+from lamer.atomic import write_text_atomic
 from lamer.ssl.features import read_wav
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
 

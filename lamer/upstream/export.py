@@ -14,12 +14,11 @@ Two kinds of export directory, both with an ``export.json`` that :func:`load_ups
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
+from lamer.atomic import atomic_dir
 from lamer.upstream.convert import base_weights, convert_upstream
-from lamer.upstream.hf import replace_directory, write_hf_directory
+from lamer.upstream.hf import write_hf_directory
 from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
 from lamer.upstream.naming import HF_MODEL_CLASSES
 from lamer.upstream.s3prl_format import S3PRL_UPSTREAMS, write_s3prl_checkpoint
@@ -69,10 +68,7 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
     if merge:
         merge_adapters(converted.model, language)
     patched = patch_state(converted.model) is not None
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         manifest = {
             "format": EXPORT_FORMAT,
             "upstream": _write_base(converted, tmp),
@@ -86,8 +82,4 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
         if patched:
             save_adapters(converted.model, tmp / "adapters", extra={"exported_from": str(upstream.source)})
         (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        replace_directory(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)

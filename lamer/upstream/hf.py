@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from lamer.atomic import atomic_dir
 from lamer.upstream.naming import HF_MODEL_CLASSES
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -83,26 +81,8 @@ def write_hf_directory(model: nn.Module, directory: str | Path, normalize: bool)
     """``save_pretrained`` plus a feature-extractor config, written to a temp dir and swapped in."""
     from transformers import Wav2Vec2FeatureExtractor
 
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         model.save_pretrained(str(tmp))
         Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=normalize,
                                  return_attention_mask=True).save_pretrained(str(tmp))
-        replace_directory(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
-
-
-def replace_directory(tmp: Path, directory: Path) -> None:
-    """Swap finished directory ``tmp`` in at ``directory`` (an old one is removed after the swap)."""
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old{os.getpid()}")
-        os.replace(directory, old)
-        os.replace(tmp, directory)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, directory)
+    return Path(directory)

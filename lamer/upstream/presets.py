@@ -158,25 +158,10 @@ def save_s3prl_checkpoint(model: nn.Module, task_cfg: dict, model_cfg: dict, pat
 
     The file holds only plain types and tensors, so ``torch.load(weights_only=True)`` reads it.
     """
-    import os
-    import tempfile
+    from lamer.upstream.s3prl_format import write_s3prl_checkpoint
 
-    state = {
-        "task_cfg": dict(task_cfg),
-        "model_cfg": dict(model_cfg),
-        "model_weight": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "dictionaries_symbols": dictionaries_symbols or [[str(i) for i in range(100)]],
-    }
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_s3prl_checkpoint(path, "hubert", task_cfg, model_cfg, model.state_dict(),
+                           dictionaries_symbols or [[str(i) for i in range(100)]])
 
 
 def config_as_dict(cfg) -> dict:

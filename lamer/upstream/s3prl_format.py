@@ -10,12 +10,12 @@ Configs are stored as plain dicts, so the files load with ``torch.load(weights_o
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from lamer.atomic import atomic_path
 
 ARCHES = ("hubert", "wav2vec2", "wavlm")
 S3PRL_UPSTREAMS = {"hubert": "hubert_local", "wav2vec2": "wav2vec2_local", "wavlm": "wavlm_local"}
@@ -98,14 +98,6 @@ def write_s3prl_checkpoint(path: str | Path, arch: str, task_cfg: dict, model_cf
         state = {"cfg": {**model_cfg, "normalize": bool(task_cfg.get("normalize", False))}, "model": weights}
     else:
         raise ValueError(f"unknown SSL architecture {arch!r}; expected one of {ARCHES}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return Path(path)

@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from lamer.adapters import LamerConfig, LamerLinear, apply_lamer, merge_adapters, routing_languages
 from lamer.upstream.presets import build_preset
