@@ -46,7 +46,6 @@ dump=dump
 
 [[ -n ${tag} ]] || tag=$(basename "${plan}" .yaml)
 exp=exp/${tag}
-mkdir -p "${exp}/logs" "${exp}/.done"
 
 plan_get() { python -m lamer.bin.plan get --plan "${plan}" "$@"; }
 corpus=$(plan_get corpus)
@@ -60,6 +59,7 @@ if [[ ${synth} == true ]]; then
 else
     python -m lamer.bin.plan check --plan "${plan}" --root "${root}" >/dev/null
 fi
+mkdir -p "${exp}/logs" "${exp}/.done"
 stages=$(plan_get stages)
 all_languages=$(plan_get all_languages)
 method=$(plan_get method)
