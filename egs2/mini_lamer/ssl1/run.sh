@@ -7,8 +7,8 @@
 # Usage: ./run.sh [--stage N] [--stop_stage M] [other options of ssl.sh]
 set -euo pipefail
 cd "$(dirname "$0")"
-./ssl.sh --synth true --synth_utts 200 --nj 2 \
-    --pretrain_opts "--max_epoch 5" \
-    --ssl_train_opts "--max_epoch 4 --num_iters_per_epoch 25" \
-    --probe_train_opts "--max_epoch 8" \
+./ssl.sh --synth true --synth_utts 150 --nj 2 \
+    --pretrain_opts "--max_epoch 4" \
+    --ssl_train_opts "--max_epoch 3 --num_iters_per_epoch 20" \
+    --probe_train_opts "--max_epoch 6" \
     "$@"
