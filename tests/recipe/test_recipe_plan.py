@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from lamer.recipe.plan import PlanError, check_data_root, load_plan
@@ -77,3 +79,19 @@ def test_data_root_must_hold_every_locale(recipe, tmp_path):
         check_data_root(plan, root)
     (root / "pt").mkdir()
     check_data_root(plan, root)
+
+
+RECIPES = Path(__file__).resolve().parents[2] / "egs2"
+
+
+def test_the_demo_plan_is_valid():
+    plan = load_plan(RECIPES / "mini_lamer" / "ssl1" / "conf" / "plan.yaml")
+    assert [s.languages for s in plan.stages] == [["spa", "ita"], ["nld", "por"]]
+
+
+@pytest.mark.parametrize("corpus", ["commonvoice", "fleurs"])
+def test_real_data_plans_only_lack_the_local_checkpoint(corpus):
+    with pytest.raises(PlanError) as err:
+        load_plan(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml")
+    problems = [line for line in str(err.value).splitlines() if line.strip().startswith("- ")]
+    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist"]

@@ -1,0 +1,1 @@
+../../mini_lamer/ssl1/cmd.sh
