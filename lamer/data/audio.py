@@ -27,6 +27,19 @@ def load_mono(source: Path | bytes, target_rate: int = TARGET_RATE) -> np.ndarra
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+def read_prepared(path: str | Path) -> np.ndarray:
+    """A file of a prepared data dir (16 kHz mono) as float32 samples.
+
+    Other rates or channel counts are an error naming the file: a model must never see audio
+    that data preparation did not produce.
+    """
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    if rate != TARGET_RATE or data.shape[1] != 1:
+        raise ValueError(f"{path}: expected {TARGET_RATE} Hz mono audio, got {rate} Hz with {data.shape[1]} "
+                         "channel(s); prepare it with python -m lamer.bin.prepare_data")
+    return data[:, 0]
+
+
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
     """Float samples in [-1, 1] as int16, clipped (a resampler may overshoot full scale)."""
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)

@@ -11,23 +11,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 
 from lamer.atomic import write_text_atomic
+from lamer.data.audio import read_prepared
+from lamer.data.datadir import read_table
 
 log = logging.getLogger(__name__)
-
-
-def read_wav_scp(path: Path) -> list[tuple[str, str]]:
-    """(utt, audio path) pairs of a wav.scp whose entries are plain files."""
-    pairs = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split(maxsplit=1)
-        if len(parts) != 2 or parts[1].rstrip().endswith("|"):
-            raise ValueError(f"{path}:{number}: expected '<utt> <audio file>', got {line!r}")
-        pairs.append((parts[0], parts[1]))
-    return pairs
 
 
 def collapse(best_path: list[int], blank: int) -> list[int]:
@@ -55,14 +45,8 @@ def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_di
     model.eval()
     converter = TokenIDConverter(token_list=model.token_list)
     tokenizer = build_tokenizer(token_type=args.token_type, bpemodel=getattr(args, "bpemodel", None))
-    utterances = read_wav_scp(wav_scp)
-    audio = {}
-    for utt, path in utterances:
-        samples, rate = soundfile.read(path, dtype="float32")
-        if rate != 16000 or samples.ndim != 1:
-            raise ValueError(f"{wav_scp}: {utt}: {path} is {rate} Hz with shape {samples.shape}; "
-                             "expected 16 kHz mono (prepare the data with lamer.bin.prepare_data)")
-        audio[utt] = samples
+    utterances = [(utt, path) for utt, path, _ in read_table(wav_scp)]
+    audio = {utt: read_prepared(path) for utt, path in utterances}
     order = sorted(audio, key=lambda u: len(audio[u]))  # similar lengths share a batch: less padding
     hyps: dict[str, str] = {}
     with torch.no_grad():

@@ -14,11 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 from lamer.atomic import atomic_dir
+from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import read_data_dir
 from lamer.data.errors import DataError
 from lamer.eval.kaldi_text import LANGUAGE_TAG
 
-SAMPLE_RATE = 16000
 TOKEN_TYPES = ("char", "bpe")
 SPECIAL_FIRST = ("<blank>", "<unk>")
 SOS_EOS = "<sos/eos>"
@@ -61,7 +61,7 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path) -> dict[str, int]:
         _write_lines(tmp / "wav.scp", [f"{uid} {u.wav}" for uid, u, _ in rows])
         _write_lines(tmp / "text", [f"{uid} {text}" for uid, _, text in rows])
         _write_lines(tmp / "utt2lang", [f"{uid} {u.lang}" for uid, u, _ in rows])
-        _write_lines(tmp / "speech_shape", [f"{uid} {round(u.duration * SAMPLE_RATE)}" for uid, u, _ in rows])
+        _write_lines(tmp / "speech_shape", [f"{uid} {round(u.duration * TARGET_RATE)}" for uid, u, _ in rows])
     return dict(sorted(Counter(u.lang for _, u, _ in rows).items()))
 
 

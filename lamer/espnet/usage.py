@@ -14,16 +14,15 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from lamer.adapters import load_adapters, patch_state, routing_languages, track_expert_usage
+from lamer.data.audio import read_prepared
 from lamer.data.datadir import read_table
 
 logger = logging.getLogger(__name__)
-SAMPLE_RATE = 16000
 
 
 def load_patched_upstream(checkpoint: str | Path, adapters: str | Path, upstream: str = "hubert_local") -> nn.Module:
@@ -54,14 +53,6 @@ def utterances_by_language(data_dirs: list[Path]) -> dict[str, list[tuple[str, s
     return dict(sorted(out.items()))
 
 
-def read_wav(path: str) -> torch.Tensor:
-    """A 16 kHz mono file as a float tensor (S,)."""
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"{path}: sampled at {rate} Hz, the upstream takes {SAMPLE_RATE} Hz")
-    return torch.from_numpy(audio.mean(axis=1))
-
-
 @torch.no_grad()
 def measure_expert_usage(model: nn.Module, utterances: dict[str, list[tuple[str, str]]],
                          device: str = "cpu") -> dict[str, dict[str, list[float]]]:
@@ -81,7 +72,7 @@ def measure_expert_usage(model: nn.Module, utterances: dict[str, list[tuple[str,
             raise ValueError(f"language {lang!r}: the adapters route by language and know only {sorted(known)}")
         with track_expert_usage(model) as tracker, routing_languages(model, [lang] if lang in known else None):
             for _utt, path in tqdm(utts, desc=f"expert usage {lang}", unit="utt", leave=False):
-                wav = read_wav(path).to(device)
+                wav = torch.from_numpy(read_prepared(path)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
         for layer, per_lang in tracker.mean_per_layer().items():
             (weights,) = per_lang.values()  # one language per tracker: its code, or 'all'

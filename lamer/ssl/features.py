@@ -9,22 +9,13 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch import nn
 
+from lamer.data.audio import TARGET_RATE as SAMPLE_RATE
 from lamer.ssl.encoder import MaskedUpstream, conv_frames, conv_layers
 
-SAMPLE_RATE = 16000
 FeatureFn = Callable[[np.ndarray], np.ndarray]
-
-
-def read_wav(path: str) -> np.ndarray:
-    """A 16 kHz mono file as float32 samples; other rates or channels are an error naming the file."""
-    wav, rate = sf.read(path, dtype="float32", always_2d=True)
-    if rate != SAMPLE_RATE or wav.shape[1] != 1:
-        raise ValueError(f"{path}: expected 16 kHz mono audio, got {rate} Hz with {wav.shape[1]} channel(s)")
-    return wav[:, 0]
 
 
 def receptive_field(model: nn.Module) -> tuple[int, int]:

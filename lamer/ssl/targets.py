@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from lamer.data.datadir import read_data_dir
 from lamer.atomic import write_text_atomic
-from lamer.ssl.features import read_wav
+from lamer.data.audio import read_prepared
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def sample_frames(items: Sequence[Item], extract: Callable[[str, np.ndarray], np
     share = 1.0
     chunks = []
     for item in tqdm(items, desc="features for k-means", unit="utt"):
-        feats = extract(item.utt, read_wav(item.wav))
+        feats = extract(item.utt, read_prepared(item.wav))
         if not chunks:  # frames per sample from the first utterance sets the subsampling share
             share = min(1.0, max_frames / max(1.0, total_samples * feats.shape[0] / max(1, _num_samples(item.wav))))
         chunks.append(feats[rng.random(feats.shape[0]) < share] if share < 1.0 else feats)
@@ -77,7 +77,7 @@ def label_items(items: Sequence[Item], extract: Callable[[str, np.ndarray], np.n
     """``{utt: (labels (T,), samples)}`` for every item."""
     out = {}
     for item in tqdm(items, desc="frame labels", unit="utt"):
-        wav = read_wav(item.wav)
+        wav = read_prepared(item.wav)
         out[item.utt] = (assign(extract(item.utt, wav), codebook), len(wav))
     return out
 
