@@ -27,7 +27,6 @@ class LamerLinear(nn.Module):
         self.shared, self.routed, self.router = shared, routed, router
         self.balance = nn.Parameter(torch.zeros(())) if shared is not None and routed is not None else None
         self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
-        self.calls = 0  # forward count: proves the module is really on the computation path
 
     @property
     def weight(self) -> torch.Tensor:
@@ -48,7 +47,6 @@ class LamerLinear(nn.Module):
         return torch.ones(()) if self.shared is not None else torch.zeros(())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
         y = self.base_layer(x)
         s = self.shared_share()
         if self.shared is not None:
