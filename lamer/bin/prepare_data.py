@@ -1,7 +1,7 @@
 """Prepare data dirs from Common Voice / FLEURS, draw replay samples and subsets, validate dirs.
 
     python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip-bad]
-    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP
+    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang-dir local/lang]
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
@@ -43,10 +43,12 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--max-duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
     parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
+    parser.add_argument("--lang-dir", type=Path, default=None,
+                        help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
 
 
 def _options(args: argparse.Namespace) -> PrepareOptions:
-    return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format)
+    return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format, args.lang_dir)
 
 
 def _cmd_commonvoice(args: argparse.Namespace) -> int:

@@ -1,12 +1,14 @@
 """Prepare the inputs of the ASR+LID probe from Kaldi data dirs.
 
     python -m lamer.bin.probe_data dir --data data/eng/train data/fra/train --out dump/probe/train
-    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char
+    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char [--lang-dir local/lang]
     python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/bpe200 \\
         --token-type bpe --vocab-size 200
 
 ``dir`` writes wav.scp, text ('<utt> [iso] transcript'), utt2lang and speech_shape;
-``tokens`` writes tokens.txt and nlsyms.txt (the language tags), and bpe.model for bpe.
+``tokens`` writes tokens.txt and nlsyms.txt (the language tags), and bpe.model for bpe; with
+``--lang-dir``, the ``tokens`` settings of LANG_DIR/<iso3>/lang.yaml drop a language's rare
+characters (they become <unk>) and report.json says what was dropped.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--out", type=Path, required=True)
     tokens.add_argument("--token-type", choices=("char", "bpe"), default="char")
     tokens.add_argument("--vocab-size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
+    tokens.add_argument("--lang-dir", type=Path, default=None,
+                        help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml where it exists")
     return parser
 
 
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             counts = write_probe_dir(args.data, args.out)
             logging.info("wrote %s: %s", args.out, ", ".join(f"{lang} {n}" for lang, n in counts.items()))
         else:
-            tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size)
+            tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size, args.lang_dir)
             logging.info("wrote %s: %d tokens (%s)", args.out, len(tokens), args.token_type)
     except (OSError, DataError, ValueError, RuntimeError) as err:
         print(f"probe_data: error: {err}", file=sys.stderr)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
-from lamer.data.prepare import PrepareOptions, SplitReader, prepare_language
+from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
 from lamer.data.source import SourceUtterance
 from lamer.data.tsv import read_tsv_by_header
 
@@ -103,11 +103,10 @@ def prepare_commonvoice(
     lang_map: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Path]]:
     """Prepare Common Voice locales into ``data_root/<iso3>/<split>/``; returns the dirs by iso3."""
-    prepared = {}
+    readers: dict[str, dict[str, SplitReader]] = {}
     for locale, iso3 in resolve_locales(locales, "commonvoice", lang_map).items():
         locale_dir = Path(root) / locale
-        readers: dict[str, SplitReader] = {
+        readers[iso3] = {
             split: partial(read_split, locale_dir, iso3, split, mode) for split in available_splits(locale_dir, mode, splits)
         }
-        prepared[iso3] = prepare_language(iso3, readers, data_root, dump_root, options)
-    return prepared
+    return prepare_languages(readers, data_root, dump_root, options)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
-from lamer.data.prepare import PrepareOptions, SplitReader, prepare_language
+from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
 from lamer.data.source import SourceUtterance
 from lamer.data.tsv import read_tsv_fixed
 
@@ -79,7 +79,7 @@ def prepare_fleurs(
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise DataError(f"unknown FLEURS split(s) {', '.join(unknown)}: choose from {', '.join(SPLITS)}")
-    prepared = {}
+    readers: dict[str, dict[str, SplitReader]] = {}
     for config, iso3 in resolve_locales(configs, "fleurs", lang_map).items():
         config_dir = Path(root) / config
         if not config_dir.is_dir():
@@ -87,6 +87,5 @@ def prepare_fleurs(
         present = [s for s in splits if (config_dir / f"{s}.tsv").is_file()]
         if not present:
             raise DataError(f"{config_dir}: none of {', '.join(f'{s}.tsv' for s in splits)} exist")
-        readers: dict[str, SplitReader] = {s: partial(read_split, config_dir, iso3, s) for s in present}
-        prepared[iso3] = prepare_language(iso3, readers, data_root, dump_root, options)
-    return prepared
+        readers[iso3] = {s: partial(read_split, config_dir, iso3, s) for s in present}
+    return prepare_languages(readers, data_root, dump_root, options)

@@ -4,9 +4,14 @@ For one split of one language: normalise the text, catch duplicate ids and clips
 clip to ``DUMP/<iso3>/<split>/<utt>.wav`` (``--nj`` processes, progress bar), drop utterances
 outside the duration limits, and write ``DATA/<iso3>/<split>/`` atomically with a
 ``report.json`` counting what was skipped and why. A split whose dir is complete is not touched.
+
+The text of a language with a ``lang.yaml`` in ``--lang-dir`` (:mod:`lamer.data.lang_config`)
+is normalised with its overrides, which ``report.json`` records under ``text_rules``; a complete
+dir prepared under other overrides is an error rather than silently kept.
 """
 from __future__ import annotations
 
+import json
 import logging
 import tarfile
 from collections import Counter
@@ -20,8 +25,9 @@ from tqdm import tqdm
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
 from lamer.data.datadir import Utterance, is_complete, write_data_dir
 from lamer.data.errors import BadRows, DataError
+from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.source import SourceUtterance
-from lamer.data.text import normalize_text
+from lamer.data.text import DEFAULT_RULES, TextRules, normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +38,15 @@ SplitReader = Callable[[BadRows], list[SourceUtterance]]
 
 @dataclass(frozen=True)
 class PrepareOptions:
-    """Settings shared by every split: parallel jobs, bad-row policy, filters, audio format."""
+    """Settings shared by every split: parallel jobs, bad-row policy, filters, audio format, and
+    the recipe's per-language folder (``lang_dir/<iso3>/lang.yaml``, optional)."""
 
     nj: int = 1
     skip_bad: bool = False
     min_duration: float = 0.5
     max_duration: float = 60.0
     audio_format: str = "wav"
+    lang_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.audio_format not in AUDIO_FORMATS:
@@ -105,14 +113,14 @@ def _member_key(name: str) -> str:
 
 
 def _check_sources(
-    sources: list[SourceUtterance], bad: BadRows, filtered: Counter
+    sources: list[SourceUtterance], rules: TextRules, bad: BadRows, filtered: Counter
 ) -> list[tuple[SourceUtterance, str]]:
     """Sources with their normalised text, less duplicate ids/clips (bad rows) and empty text (filtered)."""
     seen_ids: dict[str, str] = {}
     seen_clips: dict[tuple[Path, str | None], str] = {}
     kept = []
     for src in sources:
-        text = normalize_text(src.text_raw, src.lang)
+        text = normalize_text(src.text_raw, src.lang, rules)
         clip = (src.audio, src.member)
         if src.utt_id in seen_ids:
             bad.bad(src.origin, f"duplicate utterance id {src.utt_id} (first at {seen_ids[src.utt_id]})", "duplicate")
@@ -126,12 +134,22 @@ def _check_sources(
     return kept
 
 
+def _text_rules_record(config: LangConfig | None) -> dict[str, object] | None:
+    """What ``report.json`` says about the text overrides: their file and settings, or None."""
+    changes = config.text.changes() if config else {}
+    return {"file": str(config.path), **changes} if changes else None
+
+
 def prepare_split(
-    sources: list[SourceUtterance], out_dir: Path, dump_dir: Path, options: PrepareOptions, bad: BadRows
+    sources: list[SourceUtterance], out_dir: Path, dump_dir: Path, options: PrepareOptions, bad: BadRows,
+    config: LangConfig | None = None,
 ) -> Path:
-    """Convert the audio of ``sources`` and write the data dir ``out_dir`` (see module doc)."""
+    """Convert the audio of ``sources`` and write the data dir ``out_dir`` (see module doc).
+
+    ``config`` holds the language's text overrides, if it has any.
+    """
     filtered: Counter = Counter()
-    checked = _check_sources(sources, bad, filtered)
+    checked = _check_sources(sources, config.text if config else DEFAULT_RULES, bad, filtered)
     sources = [src for src, _ in checked]
     by_id = {src.utt_id: src for src in sources}
     texts = {src.utt_id: text for src, text in checked}
@@ -161,6 +179,9 @@ def prepare_split(
         "skipped_bad": bad.counts(),
         "skipped_rows": bad.skipped,
     }
+    rules_record = _text_rules_record(config)
+    if rules_record:
+        report["text_rules"] = rules_record
     if not utterances:
         logger.warning("%s: no utterances left; the data dir will be empty", out_dir)
     logger.info("%s: %d utterances, %.2f h, filtered %s, skipped %s", out_dir, len(utterances),
@@ -168,21 +189,39 @@ def prepare_split(
     return write_data_dir(utterances, out_dir, extra=report)
 
 
-def prepare_language(
-    iso3: str, readers: Mapping[str, SplitReader], data_root: Path, dump_root: Path, options: PrepareOptions
-) -> dict[str, Path]:
-    """Prepare every split of one language: ``data_root/<iso3>/<split>/``; finished splits are kept.
+def _check_same_rules(out_dir: Path, config: LangConfig | None) -> None:
+    """A complete dir must have been prepared under the text overrides asked for now."""
+    report = out_dir / "report.json"
+    recorded = json.loads(report.read_text(encoding="utf-8")).get("text_rules") if report.is_file() else None
+    wanted = _text_rules_record(config)
+    settings = [{k: v for k, v in (r or {}).items() if k != "file"} for r in (recorded, wanted)]
+    if settings[0] != settings[1]:
+        raise DataError(f"{out_dir}: prepared with text overrides {settings[0] or 'none'}, now asked for "
+                        f"{settings[1] or 'none'}; remove {out_dir} to prepare it again")
 
-    ``readers`` maps a split name to a function reading its source utterances; it is only
-    called for splits that are not complete yet, so re-running a finished language is a no-op.
+
+def prepare_languages(
+    readers: Mapping[str, Mapping[str, SplitReader]], data_root: Path, dump_root: Path, options: PrepareOptions
+) -> dict[str, dict[str, Path]]:
+    """Prepare every split of every language: ``data_root/<iso3>/<split>/``; finished splits are kept.
+
+    ``readers`` maps an ISO 639-3 code to its splits, each a function reading the split's
+    source utterances; it is only called for splits that are not complete yet, so re-running a
+    finished language is a no-op. The languages' ``lang.yaml`` files are all checked first.
     """
-    done = {}
-    for split, read in readers.items():
-        out_dir = Path(data_root) / iso3 / split
-        if is_complete(out_dir):
-            logger.info("%s: already complete, skipped", out_dir)
-        else:
-            bad = BadRows(options.skip_bad)
-            prepare_split(read(bad), out_dir, Path(dump_root) / iso3 / split, options, bad)
-        done[split] = out_dir
-    return done
+    configs = load_lang_configs(options.lang_dir, readers)
+    for iso3, config in configs.items():
+        if config.text.changes():
+            logger.info("%s: text overrides from %s: %s", iso3, config.path, config.text.changes())
+    prepared: dict[str, dict[str, Path]] = {}
+    for iso3, splits in readers.items():
+        for split, read in splits.items():
+            out_dir = Path(data_root) / iso3 / split
+            if is_complete(out_dir):
+                _check_same_rules(out_dir, configs.get(iso3))
+                logger.info("%s: already complete, skipped", out_dir)
+            else:
+                bad = BadRows(options.skip_bad)
+                prepare_split(read(bad), out_dir, Path(dump_root) / iso3 / split, options, bad, configs.get(iso3))
+            prepared.setdefault(iso3, {})[split] = out_dir
+    return prepared

@@ -6,10 +6,14 @@ convention for joint ASR and LID), ``utt2lang`` (for scoring) and ``speech_shape
 per utterance, for ESPnet's batch samplers). A token dir holds ``tokens.txt`` (ESPnet's token
 list: ``<blank>``, ``<unk>``, tokens by frequency, ``<sos/eos>``), ``nlsyms.txt`` (the tags, kept
 whole by the char tokenizer) and, for sentencepiece, ``bpe.model`` with the tags as
-user-defined symbols.
+user-defined symbols. With a recipe's per-language folder (:mod:`lamer.data.lang_config`), a
+language's ``tokens`` settings drop its rare characters from a char list (they become
+``<unk>``); a character stays when any language keeps it, and ``report.json`` says what each
+language's settings dropped.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -17,11 +21,13 @@ from lamer.atomic import atomic_dir
 from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import read_data_dir
 from lamer.data.errors import DataError
+from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.eval.kaldi_text import LANGUAGE_TAG
 
 TOKEN_TYPES = ("char", "bpe")
 SPECIAL_FIRST = ("<blank>", "<unk>")
 SOS_EOS = "<sos/eos>"
+SPACE = "<space>"
 
 
 def language_tag(lang: str) -> str:
@@ -83,31 +89,60 @@ def _token_list(counts: Counter) -> list[str]:
     return [*SPECIAL_FIRST, *ordered, SOS_EOS]
 
 
-def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vocab_size: int = 200) -> list[str]:
+def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vocab_size: int = 200,
+                    lang_dir: Path | None = None) -> list[str]:
     """Build the token list (and sentencepiece model for ``bpe``) from a probe ``text``.
 
-    Every language tag of the text is a token of its own. Returns the token list. The dir is
-    written atomically.
+    Every language tag of the text is a token of its own. ``lang_dir`` is a recipe's
+    per-language folder: the ``tokens`` settings of its ``<iso3>/lang.yaml`` files thin the char
+    list (see :class:`lamer.data.lang_config.TokenRules`), and ``report.json`` records them;
+    they are refused for ``bpe``. Returns the token list. The dir is written atomically.
     """
     if token_type not in TOKEN_TYPES:
         raise ValueError(f"token_type must be one of {TOKEN_TYPES}, got {token_type!r}")
     lines = read_tagged_text(Path(text_path))
     tags = sorted({tag for tag, _ in lines})
+    configs = {lang: config for lang, config in load_lang_configs(lang_dir, [tag[1:-1] for tag in tags]).items()
+               if config.tokens.changes()}
+    if configs and token_type != "char":
+        raise ValueError(f"{next(iter(configs.values())).path}: tokens settings apply to char token lists only")
     with atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "nlsyms.txt", tags)
-        tokens = _char_tokens(lines, tags) if token_type == "char" else _train_sentencepiece(lines, tags, vocab_size, tmp)
+        if token_type == "char":
+            tokens, report = _char_tokens(lines, tags, configs)
+            if lang_dir is not None:
+                (tmp / "report.json").write_text(json.dumps({"token_rules": report}, indent=1, ensure_ascii=False) + "\n",
+                                                 encoding="utf-8")
+        else:
+            tokens = _train_sentencepiece(lines, tags, vocab_size, tmp)
         _write_lines(tmp / "tokens.txt", tokens)
     return tokens
 
 
-def _char_tokens(lines: list[tuple[str, str]], tags: list[str]) -> list[str]:
+def _char_tokens(
+    lines: list[tuple[str, str]], tags: list[str], configs: dict[str, LangConfig]
+) -> tuple[list[str], dict[str, dict[str, object]]]:
+    """The char token list, and for each language with ``tokens`` settings how many of its
+    characters (and what share of its character occurrences) are left to ``<unk>``."""
     from espnet2.text.char_tokenizer import CharTokenizer
 
     tokenizer = CharTokenizer(non_linguistic_symbols=tags)
-    counts = Counter()
+    counts: Counter = Counter()
+    per_lang: dict[str, Counter] = {}
     for tag, transcript in lines:
-        counts.update(tokenizer.text2tokens(f"{tag} {transcript}"))
-    return _token_list(counts)
+        tokens = tokenizer.text2tokens(f"{tag} {transcript}")
+        counts.update(tokens)
+        per_lang.setdefault(tag[1:-1], Counter()).update(t for t in tokens[1:] if t != SPACE)
+    kept = {SPACE, *tags}
+    for lang, chars in per_lang.items():
+        kept.update(configs[lang].tokens.select(chars) if lang in configs else chars)
+    report = {}
+    for lang, config in configs.items():
+        chars = per_lang[lang]
+        unk = {char: n for char, n in chars.items() if char not in kept}
+        report[lang] = {"file": str(config.path), **config.tokens.changes(), "characters": len(chars),
+                        "unk_characters": len(unk), "unk_share": round(sum(unk.values()) / sum(chars.values()), 6)}
+    return _token_list(Counter({t: n for t, n in counts.items() if t in kept})), report
 
 
 def _train_sentencepiece(lines: list[tuple[str, str]], tags: list[str], vocab_size: int, out_dir: Path) -> list[str]:

@@ -49,6 +49,51 @@ def test_real_clips_all_locales(real_speech, tmp_path, read_kaldi, tree_mtimes):
     assert tree_mtimes(tmp_path) == before  # a finished language is not touched again
 
 
+def test_lang_dir_overrides_apply_to_their_language_and_are_recorded(real_speech, tmp_path, read_kaldi, tree_mtimes,
+                                                                     capsys):
+    root = real_speech / "commonvoice"
+    lang_dir = tmp_path / "lang"
+    (lang_dir / "deu").mkdir(parents=True)
+    (lang_dir / "deu" / "lang.yaml").write_text('# test\ntext:\n  replace: {"ß": "ss"}\n', encoding="utf-8")
+    (lang_dir / "fra").mkdir()
+    (lang_dir / "fra" / "lang.yaml").write_text("tokens: {min_count: 2}\ntext: {lowercase: false}\n", encoding="utf-8")
+    args = ("--split-mode", "official", "--lang-dir", str(lang_dir))
+    assert prepare(root, tmp_path, *args, langs="de,fr,en") == 0
+    data = tmp_path / "data"
+    german = read_kaldi(data / "deu" / "test" / "text").values()
+    assert "zieht euch bitte draussen die schuhe aus" in german and not any("ß" in t for t in german)
+    french = read_kaldi(data / "fra" / "test" / "text").values()
+    assert "Une partie fûts fut dirigée vers le port de L'Ardoise" in french
+    assert "these data components in turn serve as the building blocks of data exchanges" in \
+        read_kaldi(data / "eng" / "test" / "text").values()
+    report = {lang: json.loads((data / lang / "test" / "report.json").read_text(encoding="utf-8"))
+              for lang in ("deu", "fra", "eng")}
+    assert report["deu"]["text_rules"] == {"file": str(lang_dir / "deu" / "lang.yaml"), "replace": {"ß": "ss"}}
+    assert report["fra"]["text_rules"] == {"file": str(lang_dir / "fra" / "lang.yaml"), "lowercase": False}
+    assert "text_rules" not in report["eng"]
+
+    before = tree_mtimes(data)
+    assert prepare(root, tmp_path, *args, langs="de,fr,en") == 0
+    assert tree_mtimes(data) == before  # same rules: a finished language is not touched again
+    (lang_dir / "deu" / "lang.yaml").write_text('text:\n  replace: {"ß": "sz"}\n', encoding="utf-8")
+    assert prepare(root, tmp_path, *args, langs="de") == 1
+    err = capsys.readouterr().err
+    assert f"{data / 'deu' / 'test'}: prepared with text overrides {{'replace': {{'ß': 'ss'}}}}" in err
+    assert f"remove {data / 'deu' / 'test'} to prepare it again" in err
+    assert prepare(root, tmp_path, "--split-mode", "official", langs="fr") == 1  # rules dropped: also stale
+    assert "now asked for none" in capsys.readouterr().err
+    assert tree_mtimes(data) == before
+
+
+def test_bad_lang_file_stops_before_any_language_is_prepared(real_speech, tmp_path, capsys):
+    lang_dir = tmp_path / "lang"
+    (lang_dir / "fra").mkdir(parents=True)
+    (lang_dir / "fra" / "lang.yaml").write_text("text: {lowercase: nope}\n", encoding="utf-8")
+    assert prepare(real_speech / "commonvoice", tmp_path, "--lang-dir", str(lang_dir), langs="de,fr") == 1
+    assert f"{lang_dir / 'fra' / 'lang.yaml'}: text.lowercase: expected true or false" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_validated_minus_held_out_with_csv_quoted_sentences(real_speech, tmp_path, read_kaldi):
     root = tmp_path / "cv"
     shutil.copytree(real_speech / "commonvoice" / "en", root / "en")

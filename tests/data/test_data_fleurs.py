@@ -125,3 +125,18 @@ def test_outputs_are_16k_mono(fleurs_layouts, tmp_path, read_kaldi):
     for path in read_kaldi(tmp_path / "data" / "spa" / "test" / "wav.scp").values():
         info = sf.info(path)
         assert (path[-5:], info.samplerate, info.channels, info.subtype) == (".flac", 16000, 1, "PCM_16")
+
+
+def test_lang_dir_overrides_fleurs_text(fleurs_layouts, tmp_path, read_kaldi):
+    lang_dir = tmp_path / "lang"
+    (lang_dir / "deu").mkdir(parents=True)
+    (lang_dir / "deu" / "lang.yaml").write_text('text:\n  replace: {"ß": "ss"}\n', encoding="utf-8")
+    root = fleurs_layouts["archived"][0]
+    assert prepare(root, tmp_path / "rules", "--lang-dir", str(lang_dir), langs="de_de,en_us") == 0
+    assert prepare(root, tmp_path / "plain", langs="de_de,en_us") == 0
+    for lang, changed in (("deu", lambda t: t.replace("ß", "ss")), ("eng", lambda t: t)):
+        plain = read_kaldi(tmp_path / "plain" / "data" / lang / "test" / "text")
+        assert read_kaldi(tmp_path / "rules" / "data" / lang / "test" / "text") == {u: changed(t) for u, t in plain.items()}
+    assert sum("ß" in t for t in read_kaldi(tmp_path / "plain" / "data" / "deu" / "test" / "text").values()) == 2
+    report = json.loads((tmp_path / "rules" / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
+    assert report["text_rules"]["replace"] == {"ß": "ss"}

@@ -1,6 +1,7 @@
 """Probe dirs ('[iso] transcript' text, shapes) and token lists from Kaldi data dirs."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -78,3 +79,62 @@ def test_cli_writes_a_probe_dir_and_tokens(probe_data, tmp_path, capsys):
     assert (tmp_path / "tok" / "tokens.txt").is_file()
     assert cli.main(["dir", "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "x")]) == 1
     assert "absent" in capsys.readouterr().err
+
+
+def _lang_dir(root, files):
+    for lang, text in files.items():
+        (root / lang).mkdir(parents=True)
+        (root / lang / "lang.yaml").write_text(text, encoding="utf-8")
+    return root
+
+
+RARE_TEXT = ("u1 [jpn] 日本語日本\nu2 [jpn] 日本の猫 日\nu3 [cmn] 中国猫\nu4 [cmn] 中国 中国\nu5 [eng] ab q\n")
+
+
+def test_token_settings_leave_a_languages_rare_characters_to_unk(tmp_path):
+    from espnet2.text.char_tokenizer import CharTokenizer
+    from espnet2.text.token_id_converter import TokenIDConverter
+
+    text = tmp_path / "text"
+    text.write_text(RARE_TEXT, encoding="utf-8")
+    plain = write_token_dir(text, tmp_path / "plain")
+    assert {"語", "の", "猫", "q"} <= set(plain)
+    lang_dir = _lang_dir(tmp_path / "lang", {"jpn": "tokens: {min_count: 2}\n", "eng": "text: {lowercase: false}\n"})
+    tokens = write_token_dir(text, tmp_path / "rules", lang_dir=lang_dir)
+    # jpn drops 語 and の (seen once); 猫 stays because cmn, which has no settings, keeps it; eng keeps its rare q
+    assert set(plain) - set(tokens) == {"語", "の"} and tokens == [t for t in plain if t not in {"語", "の"}]
+    assert _lines(tmp_path / "rules" / "tokens.txt") == tokens
+    report = json.loads((tmp_path / "rules" / "report.json").read_text(encoding="utf-8"))
+    assert report == {"token_rules": {"jpn": {"file": str(lang_dir / "jpn" / "lang.yaml"), "min_count": 2,
+                                              "characters": 5, "unk_characters": 2, "unk_share": 0.2}}}
+    converter = TokenIDConverter(token_list=tokens)
+    ids = converter.tokens2ids(CharTokenizer(non_linguistic_symbols=["[jpn]"]).text2tokens("[jpn] 日本語"))
+    assert ids[-1] == tokens.index("<unk>") == 1 and ids[:2] == [tokens.index("[jpn]"), tokens.index("<space>")]
+
+
+def test_coverage_setting_and_cli(tmp_path):
+    from lamer.bin import probe_data as cli
+
+    text = tmp_path / "text"
+    text.write_text(RARE_TEXT, encoding="utf-8")
+    lang_dir = _lang_dir(tmp_path / "lang", {"jpn": "tokens: {coverage: 0.7}\n"})  # 日 4 + 本 3 = 7 of 10
+    assert cli.main(["tokens", "--text", str(text), "--out", str(tmp_path / "tok"), "--lang-dir", str(lang_dir)]) == 0
+    tokens = _lines(tmp_path / "tok" / "tokens.txt")
+    assert {"日", "本", "猫"} <= set(tokens) and not {"語", "の"} & set(tokens)
+
+
+def test_token_settings_without_effect_or_for_bpe(tmp_path, capsys):
+    from lamer.bin import probe_data as cli
+
+    text = tmp_path / "text"
+    text.write_text(RARE_TEXT, encoding="utf-8")
+    text_only = _lang_dir(tmp_path / "text_only", {"jpn": "text: {unicode_form: NFKC}\n"})
+    assert write_token_dir(text, tmp_path / "a", lang_dir=text_only) == write_token_dir(text, tmp_path / "b")
+    assert json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8")) == {"token_rules": {}}
+    lang_dir = _lang_dir(tmp_path / "lang", {"jpn": "tokens: {min_count: 2}\n"})
+    with pytest.raises(ValueError, match=f"{lang_dir / 'jpn' / 'lang.yaml'}: tokens settings apply to char"):
+        write_token_dir(text, tmp_path / "bpe", "bpe", vocab_size=12, lang_dir=lang_dir)
+    assert not (tmp_path / "bpe").exists()
+    (lang_dir / "jpn" / "lang.yaml").write_text("tokens: {min_count: many}\n", encoding="utf-8")
+    assert cli.main(["tokens", "--text", str(text), "--out", str(tmp_path / "c"), "--lang-dir", str(lang_dir)]) == 1
+    assert "tokens.min_count: expected an integer" in capsys.readouterr().err

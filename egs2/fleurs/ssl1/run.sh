@@ -4,4 +4,5 @@
 # Usage: ./run.sh [--stage N] [--stop_stage M] [--ngpu N] [other options of ssl.sh]
 set -euo pipefail
 cd "$(dirname "$0")"
-./ssl.sh --nj 8 --target_layer 9 --num_clusters 500 "$@"
+# local/lang/<iso3>/lang.yaml: per-language text overrides and token settings (see README, Data)
+./ssl.sh --nj 8 --target_layer 9 --num_clusters 500 --prep_opts "--lang-dir local/lang" "$@"
