@@ -9,11 +9,18 @@
 #   1  data preparation per language (synthesising the demo corpus first with --synth true)
 #   2  probe data: merged train/dev/test dirs of all plan languages, char token list
 #   3  base model: import a local checkpoint, or pre-train the small demo model
-#   4  replay samples of the languages already learned, for every continual stage
+#   4  replay samples of the languages already learned, for every continual stage (seeded: per experiment)
 #   5  continual SSL training, stage after stage: k-means targets, then ssl_train
 #   6  probe training on every stage's model (the base one included)
 #   7  decoding and scoring, both protocols (retrained, fixed) as the plan asks
 #   8  results matrix, forgetting metrics, RESULTS.md, plots, expert usage
+#
+# Systems other than the plan's method (run_ablation.sh uses these): --method and --seed override
+# the plan's; --train_on says what each continual stage trains on: the stage's languages (new,
+# with the plan's replay), the base languages only (old: the same-steps control), the stage's and
+# all earlier ones in full (all: joint training) or nothing (none: every stage keeps the base model).
+# --base_dir shares one base model between experiments, --base_exp the base model's probe and
+# scores of an experiment with the same data, base model, seed and probe.
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (ssl.sh) $*"; }
@@ -28,7 +35,8 @@ ngpu=0
 synth=false           # write the synthetic demo corpus into the corpus root first
 synth_utts=300        # utterances per language of the synthetic corpus
 synth_opts=
-prep_opts=            # extra options of prepare_data
+prep_opts=            # extra options of prepare_data (e.g. --lang-dir local/lang)
+token_opts=           # extra options of probe_data tokens (e.g. --lang-dir local/lang)
 target_layer=3        # transformer layer (1-based) clustered for the SSL targets
 num_clusters=100
 pretrain_opts=        # extra options of pretrain_base (after its --, i.e. ESPnet options)
@@ -36,6 +44,11 @@ ssl_train_opts=       # extra ESPnet options of ssl_train
 probe_train_opts=     # extra ESPnet options of asr_train (the probe)
 decode_config=conf/probe/decode_ctc.yaml
 decoding=greedy       # greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search
+method=               # SSL method config; default: the plan's
+seed=                 # default: the plan's
+train_on=new          # new | old | all | none (see above)
+base_dir=             # base model directory; default: exp/<tag>/base
+base_exp=             # reuse probe/base and score/*/base of this experiment directory
 data=data
 dump=dump
 
@@ -62,9 +75,20 @@ fi
 mkdir -p "${exp}/logs" "${exp}/.done"
 stages=$(plan_get stages)
 all_languages=$(plan_get all_languages)
-method=$(plan_get method)
-seed=$(plan_get seed)
-base_ckpt=${exp}/base/upstream.pt
+[[ -n ${method} ]] || method=$(plan_get method)
+[[ -n ${seed} ]] || seed=$(plan_get seed)
+[[ -n ${base_dir} ]] || base_dir=${exp}/base
+base_ckpt=${base_dir}/upstream.pt
+case ${train_on} in
+    new|old|all|none) ;;
+    *) log "--train_on ${train_on}: expected new, old, all or none"; exit 1 ;;
+esac
+
+# share SRC DST: DST becomes a link to SRC (an output that is the same computation as SRC's)
+share() {
+    [[ -e $1 ]] || { log "  $1: not there yet (run the experiment that makes it first)"; return 1; }
+    mkdir -p "$(dirname "$2")"; ln -sfn "$(readlink -f "$1")" "$2"
+}
 
 # run_step NAME CMD...: run CMD unless NAME is done; mark it done only when CMD succeeds
 run_step() {
@@ -82,7 +106,7 @@ run_step() {
 # directory); full fine-tuning methods leave a whole checkpoint instead of adapters
 model_of() {
     local s=$1
-    if [[ ${s} == base ]]; then
+    if [[ ${s} == base || ${train_on} == none ]]; then
         echo "${base_ckpt} none"
     elif [[ -d ${exp}/ssl/${s}/adapters ]]; then
         echo "${base_ckpt} ${exp}/ssl/${s}/adapters"
@@ -110,14 +134,14 @@ if [[ ${stage} -le 2 && ${stop_stage} -ge 2 ]]; then
         for lang in ${all_languages}; do dirs+=("${data}/${lang}/${split}"); done
         run_step probe_${split} python -m lamer.bin.probe_data dir --data "${dirs[@]}" --out "${dump}/probe/${split}"
     done
-    run_step tokens python -m lamer.bin.probe_data tokens --text "${dump}/probe/train/text" --out "${dump}/tokens/char"
+    run_step tokens python -m lamer.bin.probe_data tokens --text "${dump}/probe/train/text" --out "${dump}/tokens/char" ${token_opts}
 fi
 
 if [[ ${stage} -le 3 && ${stop_stage} -ge 3 ]]; then
     read -r kind value <<<"$(plan_get base_model)"
     log "Stage 3: base model (${kind} ${value})"
     if [[ ${kind} == checkpoint ]]; then
-        run_step base_model python -m lamer.bin.export_model --upstream "${value}" --format s3prl --out "${exp}/base"
+        run_step base_model python -m lamer.bin.export_model --upstream "${value}" --format s3prl --out "${base_dir}"
     else
         train_dirs=(); valid_dirs=()
         for lang in $(plan_get languages base); do
@@ -125,12 +149,12 @@ if [[ ${stage} -le 3 && ${stop_stage} -ge 3 ]]; then
         done
         run_step base_model ${cuda_cmd} "${exp}/logs/pretrain_base.log" \
             python -m lamer.bin.pretrain_base "${train_dirs[@]}" "${valid_dirs[@]}" --config "${value}" \
-            --work_dir "${exp}/base" --layer "${target_layer}" --num_clusters "${num_clusters}" --seed "${seed}" \
+            --work_dir "${base_dir}" --layer "${target_layer}" --num_clusters "${num_clusters}" --seed "${seed}" \
             -- --ngpu "${ngpu}" ${pretrain_opts}
     fi
 fi
 
-if [[ ${stage} -le 4 && ${stop_stage} -ge 4 ]]; then
+if [[ ${stage} -le 4 && ${stop_stage} -ge 4 && ${train_on} == new ]]; then
     log "Stage 4: replay samples"
     minutes=$(plan_get replay_minutes); fraction=$(plan_get replay_fraction)
     for s in ${stages}; do
@@ -144,21 +168,26 @@ if [[ ${stage} -le 4 && ${stop_stage} -ge 4 ]]; then
             fi
             run_step replay_${s}_${old} python -m lamer.bin.prepare_data replay --src "${data}/${old}/train" \
                 "${amount[@]}" --strategy "$(plan_get replay_strategy)" --seed "${seed}" \
-                --out "${data}/replay/${s}/${old}"
+                --out "${exp}/replay/${s}/${old}"
         done
     done
 fi
 
-if [[ ${stage} -le 5 && ${stop_stage} -ge 5 ]]; then
+if [[ ${stage} -le 5 && ${stop_stage} -ge 5 && ${train_on} != none ]]; then
     for s in ${stages}; do
-        log "Stage 5: continual SSL training, stage ${s} ($(plan_get languages "${s}"))"
+        case ${train_on} in
+            new) train_langs=$(plan_get languages "${s}") ;;
+            old) train_langs=$(plan_get languages base) ;;
+            all) train_langs="$(plan_get old "${s}") $(plan_get languages "${s}")" ;;
+        esac
+        log "Stage 5: continual SSL training, stage ${s} (on ${train_on} languages: ${train_langs})"
         prev=$(plan_get previous "${s}")
         new_train=(); new_dev=(); replay=()
-        for lang in $(plan_get languages "${s}"); do
+        for lang in ${train_langs}; do
             new_train+=(--data_dir "${data}/${lang}/train"); new_dev+=(--data_dir "${data}/${lang}/dev")
         done
         for old in $(plan_get old "${s}"); do
-            [[ -d ${data}/replay/${s}/${old} ]] && replay+=(--replay_data_dir "${data}/replay/${s}/${old}")
+            [[ ${train_on} == new && -d ${exp}/replay/${s}/${old} ]] && replay+=(--replay_data_dir "${exp}/replay/${s}/${old}")
         done
         init=(--upstream "${base_ckpt}")
         feature_model=(--upstream "${base_ckpt}")
@@ -171,7 +200,7 @@ if [[ ${stage} -le 5 && ${stop_stage} -ge 5 ]]; then
                 feature_model=(--upstream "${exp}/ssl/${prev}/upstream.pt")
             fi
         fi
-        targets=${dump}/ssl/${s}
+        targets=${exp}/targets/${s}
         run_step targets_${s} python -m lamer.bin.ssl_targets "${new_train[@]}" "${replay[@]}" "${feature_model[@]}" \
             --feature layer --layer "${target_layer}" --num_clusters "${num_clusters}" --seed "${seed}" \
             --out_dir "${targets}/train"
@@ -195,6 +224,13 @@ fi
 if [[ ${stage} -le 6 && ${stop_stage} -ge 6 ]]; then
     for s in base ${stages}; do
         log "Stage 6: probe training on the model after stage ${s}"
+        if [[ ${s} == base && -n ${base_exp} ]]; then
+            run_step probe_base share "${base_exp}/probe/base" "${exp}/probe/base"
+            continue
+        elif [[ ${s} != base && ${train_on} == none ]]; then
+            run_step probe_${s} share "${exp}/probe/base" "${exp}/probe/${s}"   # the same model
+            continue
+        fi
         read -r ckpt adapters <<<"$(model_of "${s}")"
         frontend=(--frontend_conf "path_or_url=${ckpt}")
         [[ ${adapters} == none ]] || frontend+=(--frontend_conf "adapters=${adapters}")
@@ -214,9 +250,22 @@ if [[ ${stage} -le 6 && ${stop_stage} -ge 6 ]]; then
 fi
 
 if [[ ${stage} -le 7 && ${stop_stage} -ge 7 ]]; then
+    first_protocol=$(plan_get protocols | awk '{print $1}')
     for protocol in $(plan_get protocols); do
         for s in base ${stages}; do
             log "Stage 7: decoding and scoring, protocol ${protocol}, model after stage ${s}"
+            # the base probe reading the base model, under any protocol and for every stage of
+            # --train_on none: one computation, scored once and shared
+            same=
+            if [[ ${s} == base && -n ${base_exp} ]]; then
+                same=${base_exp}/score/${protocol}/base
+            elif [[ ${s} == base || ${train_on} == none ]]; then
+                same=${exp}/score/${first_protocol}/base
+            fi
+            if [[ -n ${same} && ${same} != "${exp}/score/${protocol}/${s}" ]]; then
+                run_step score_${protocol}_${s} share "${same}" "${exp}/score/${protocol}/${s}"
+                continue
+            fi
             read -r ckpt adapters <<<"$(model_of "${s}")"
             probe=${exp}/probe/${s}
             override=()
