@@ -2,7 +2,8 @@
 
 CER is corpus level per language: total character edits (Levenshtein over Unicode code points,
 language tag excluded, a space counts as one character) over total reference characters, in
-percent. LID is read from the first ``[xxx]`` of each hypothesis.
+percent; an ``<unk>`` in a hypothesis (a character outside the probe's token list) counts as one
+character, never as five. LID is read from the first ``[xxx]`` of each hypothesis.
 
 Bad input, case by case:
 - an utterance in the reference but not the hypothesis, or the other way round: error (a decode
@@ -28,6 +29,17 @@ from lamer.atomic import write_json_atomic, write_text_atomic
 from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
 
 UNKNOWN_TAG = "unknown_tag"
+UNK = "<unk>"
+
+
+def hypothesis_symbols(text: str) -> list[str]:
+    """The characters of a hypothesis, each ``<unk>`` token one symbol."""
+    symbols: list[str] = []
+    for i, part in enumerate(text.split(UNK)):
+        if i:
+            symbols.append(UNK)
+        symbols.extend(part)
+    return symbols
 NO_TAG = "no_tag"
 
 
@@ -186,7 +198,7 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
                 utt=utt,
                 lang=langs[utt],
                 hyp_lang=hyp.tag,
-                edits=editdistance.eval(ref.transcript, hyp.transcript),
+                edits=editdistance.eval(list(ref.transcript), hypothesis_symbols(hyp.transcript)),
                 ref_len=len(ref.transcript),
             )
         )

@@ -116,3 +116,12 @@ def test_bad_input_names_file_and_line(tmp_path, ref, hyp, utt2lang, message):
         paths.append(write(tmp_path / "utt2lang", utt2lang))
     with pytest.raises(EvalInputError, match=message):
         score_texts(*paths)
+
+
+def test_an_unk_token_in_the_hypothesis_is_one_character(tmp_path):
+    """A character outside the token list decodes as <unk>: one substitution, not five edits."""
+    ref = write(tmp_path / "ref", ["u1 [fra] cœur"])
+    hyp = write(tmp_path / "hyp", ["u1 [fra]c<unk>ur"])
+    score = score_texts(ref, hyp)
+    assert score.utterances[0].edits == 1
+    assert score.utterances[0].ref_len == 4
