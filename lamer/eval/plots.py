@@ -233,3 +233,59 @@ def plot_expert_usage(
     fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.01).set_label("mean router weight")
     fig.suptitle(f"{title}\n(dot: the language's most used expert in each layer)", fontsize=10)
     save_png(fig, out_png)
+
+
+def plot_system_curves(
+    curves: dict[str, dict],
+    stages: list[str],
+    out_png: Path,
+    *,
+    title: str,
+    ylabel: str,
+    joint: str | None = None,
+    control: str | None = None,
+) -> None:
+    """One line per system of a score over the continual stages: mean over seeds with a band of
+    plus/minus one standard deviation.
+
+    ``curves`` is ``{system: {"stages": [...], "mean": [...], "std": [...]}}`` in legend order
+    (None where a stage has no value). Systems run over ``stages`` are lines; a system with other
+    stages (the joint upper bound trains its languages in one stage) is drawn as a horizontal line
+    at its last stage's mean across the plot. ``joint`` is black and dashed, ``control`` grey
+    and dotted, so the reference systems never read as methods.
+    """
+    colours = colormaps["tab10"]
+    fig = Figure(figsize=(min(5.5 + 1.1 * len(stages), 14), 4.8))
+    ax = fig.add_subplot()
+    span = np.array([-0.4, len(stages) - 0.6])
+    method_index = 0
+    for name, curve in curves.items():
+        role = " (upper bound)" if name == joint else " (control)" if name == control else ""
+        if name == joint:
+            style = {"color": "black", "linestyle": "--", "linewidth": 2.5, "marker": "D"}
+        elif name == control:
+            style = {"color": "0.45", "linestyle": ":", "linewidth": 2.2, "marker": "s"}
+        else:
+            style = {"color": colours(method_index % 10), "linestyle": "-", "linewidth": 2.0,
+                     "marker": _MARKERS[method_index % len(_MARKERS)]}
+            method_index += 1
+        mean = np.array([np.nan if v is None else v for v in curve["mean"]], dtype=float)
+        std = np.array([np.nan if v is None else v for v in curve["std"]], dtype=float)
+        if list(curve["stages"]) == list(stages):
+            x = np.arange(len(stages))
+            ax.plot(x, mean, markersize=6, label=name + role, **style)
+            ax.fill_between(x, mean - std, mean + std, color=style["color"], alpha=0.15, linewidth=0)
+        else:
+            final, spread = mean[-1], std[-1]
+            ax.plot(span, [final, final], label=f"{name}{role}: after {curve['stages'][-1]}",
+                    **{**style, "marker": None})
+            ax.fill_between(span, final - spread, final + spread, color=style["color"], alpha=0.1, linewidth=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False,
+              title="system (mean ± std over seeds)", title_fontsize=9)
+    ax.set_xticks(range(len(stages)), stages)
+    ax.set_xlim(*span)
+    ax.set_xlabel("after stage")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    save_png(fig, out_png)

@@ -146,3 +146,22 @@ def write_report(
                           languages=plan_order + [lang for lang in found if lang not in plan_order])
     write_text_atomic(out_dir / "RESULTS.md", render_results_md(results, metrics, environment(), plots, joint_source))
     return metrics
+
+
+def update_marked_section(path: Path, name: str, body: str, header: str) -> None:
+    """Replace the text between ``<!-- <name>:begin -->`` and ``<!-- <name>:end -->`` in the
+    markdown file ``path`` by ``body``, keeping everything outside the markers; append the
+    markers when absent, and create the file (starting with ``header``) when missing. Atomic."""
+    path = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else header.rstrip("\n") + "\n"
+    first, last = text.find(begin), text.find(end)
+    if (first < 0) != (last < 0) or last < first or text.count(begin) > 1 or text.count(end) > 1:
+        raise ValueError(f"{path}: the markers {begin} and {end} must both appear once, in that order; "
+                         "fix the file by hand")
+    section = f"{begin}\n{body.strip()}\n{end}"
+    if first < 0:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    else:
+        text = text[:first] + section + text[last + len(end):]
+    write_text_atomic(path, text)

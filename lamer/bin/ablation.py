@@ -1,0 +1,86 @@
+"""Answer the ablation loop's questions and summarise its runs (conf/ablation.yaml of a recipe).
+
+    python -m lamer.bin.ablation list --config conf/ablation.yaml
+        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on
+    python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
+    python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
+        --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
+    python -m lamer.bin.ablation summary --config conf/ablation.yaml --exp exp/ablation \\
+        --trainable exp/ablation/trainable.json --out ablation --results_md RESULTS.md
+
+``trainable`` builds every system's method on the base upstream and counts what it trains
+(lamer.ssl.trainable). ``summary`` reads every ``<exp>/seed<k>/<system>/results_<protocol>.json``
+that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, the plots
+``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_lamer_replay.png`` from the
+first seed with ``lamer_replay/expert_usage.json``) and the section of ``--results_md`` between
+``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from lamer.recipe.ablation import Ablation, AblationError, load_ablation
+
+
+def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
+    from lamer.atomic import write_json_atomic
+    from lamer.ssl.trainable import count_trainable
+
+    recipe_dir = ablation.path.resolve().parent.parent
+    systems = {}
+    for system in ablation.systems:
+        report = count_trainable(upstream, system.method, recipe_dir)
+        systems[system.name] = {"method": str(system.method) if system.method else None, **report}
+        logging.info("%s: %d of %d parameters trained (%.3f%%)", system.name, report["trainable_params"],
+                     report["total_params"], report["trainable_percent"])
+    write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lamer.bin.ablation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("list", "one line per system: name, method (- for none), plan, train_on; tab-separated"),
+                       ("seeds", "the seeds, space-separated")):
+        sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True)
+    trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
+    trainable.add_argument("--config", type=Path, required=True)
+    trainable.add_argument("--upstream", required=True, help="base SSL checkpoint (or a preset name)")
+    trainable.add_argument("--out", type=Path, required=True)
+    summary = sub.add_parser("summary", help="summary.json, curves.json, plots and the RESULTS.md section")
+    summary.add_argument("--config", type=Path, required=True)
+    summary.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/results_<protocol>.json")
+    summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable % column)")
+    summary.add_argument("--out", type=Path, required=True, help="directory for summary.json, curves.json, PNGs")
+    summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s ablation: %(message)s")
+    try:
+        ablation = load_ablation(args.config)
+        if args.command == "list":
+            for s in ablation.systems:
+                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}")
+        elif args.command == "seeds":
+            print(" ".join(map(str, ablation.seeds)))
+        elif args.command == "trainable":
+            _trainable(ablation, args.upstream, args.out)
+        else:
+            from lamer.eval.ablation import write_summary
+
+            write_summary(ablation, args.exp, args.trainable, args.out, args.results_md)
+            logging.info("wrote %s/summary.json and the ablation section of %s", args.out, args.results_md)
+    except (AblationError, OSError, ValueError) as err:
+        print(f"ablation: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""The ablation summary: every system's results over seeds, per protocol, as JSON, plots and a
+generated RESULTS.md section.
+
+Input: ``<exp>/seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever
+exist, and ``trainable.json`` (``python -m lamer.bin.ablation trainable``). Per run:
+
+- ``avg_cer_final``: average CER over the languages introduced so far, at the run's last stage;
+- ``bwt_final``: backward transfer at the last stage (``lamer.eval.forgetting``; negative =
+  forgetting);
+- ``fwt_mean``: forward transfer averaged over the stages after the base (those where it is
+  defined);
+- ``lid_acc_final``: LID accuracy averaged over the languages introduced so far, at the last stage.
+
+Over seeds: mean and sample standard deviation (0 with one seed); a metric undefined in any seed
+of a system (no LID scores, no older language) is null for that system.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+from lamer.atomic import write_json_atomic
+from lamer.eval import EvalInputError
+from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
+from lamer.eval.report import environment, markdown_table, update_marked_section
+from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
+from lamer.recipe.ablation import Ablation
+
+METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
+METHOD, BASELINE = "lamer_replay", "ft"  # the systems the issue's expected outcomes are about
+SECTION = "ablation"
+_HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
+
+
+def seed_dir(exp_dir: Path, seed: int) -> Path:
+    """Where the runs of one seed live: ``<exp>/seed<k>``."""
+    return Path(exp_dir) / f"seed{seed}"
+
+
+def run_metrics(results: Results) -> dict:
+    """The summary metrics of one run (see the module docstring), plus its per-stage curves:
+    ``avg_cer`` and ``old_cer`` (mean CER of the base languages) as lists over ``results.stages``."""
+    metrics = forgetting_metrics(results)
+    last = results.stages[-1]
+    fwt = [metrics["fwt"][s] for s in results.stages[1:] if metrics["fwt"][s] is not None]
+    base_languages = [j for j in results.languages if results.stage_index(j) == 0]
+    return {
+        "avg_cer_final": metrics["avg_cer"][last],
+        "bwt_final": metrics["bwt"][last],
+        "fwt_mean": sum(fwt) / len(fwt) if fwt else None,
+        "lid_acc_final": mean_over_introduced(results, results.lid_acc)[last] if results.lid_acc is not None else None,
+        "avg_cer": [metrics["avg_cer"][s] for s in results.stages],
+        "old_cer": [sum(results.cer[s][j] for j in base_languages) / len(base_languages) for s in results.stages],
+    }
+
+
+def mean_std(values: list[float | None]) -> dict[str, float] | None:
+    """``{"mean", "std"}`` (sample std, 0.0 for one value); None if any value is None or none given."""
+    if not values or any(v is None for v in values):
+        return None
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _curve(runs: list[dict], key: str) -> dict[str, list[float | None]]:
+    per_stage = [mean_std([run[key][k] for run in runs]) for k in range(len(runs[0][key]))]
+    return {"mean": [s and s["mean"] for s in per_stage], "std": [s and s["std"] for s in per_stage]}
+
+
+def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None) -> tuple[dict, dict]:
+    """``(summary, curves)`` over the results found under ``exp_dir``, per protocol.
+
+    ``summary[protocol]["systems"][name]`` holds the metrics (mean/std over seeds, or None),
+    ``trainable_percent`` (from ``trainable``'s ``systems``, None without it) and the seeds found.
+    ``curves[protocol][name]`` holds ``stages`` and the per-stage ``avg_cer`` / ``old_cer``
+    ``{"mean": [...], "std": [...]}`` of the systems with results. All seeds of a system must
+    share its stages and languages.
+    """
+    counted = (trainable or {}).get("systems") or {}
+    percents = {name: entry.get("trainable_percent") for name, entry in counted.items()}
+    summary: dict = {}
+    curves: dict = {}
+    for protocol in PROTOCOLS:
+        systems: dict = {}
+        curves[protocol] = {}
+        for system in ablation.systems:
+            seeds, runs, first = [], [], None
+            for seed in ablation.seeds:
+                path = seed_dir(exp_dir, seed) / system.name / f"results_{protocol}.json"
+                if not path.is_file():
+                    continue
+                results = load_results(path)
+                if results.protocol != protocol:
+                    raise EvalInputError(f"{path}: 'protocol' is {results.protocol!r}, the file name says {protocol!r}")
+                if first is None:
+                    first = (path, results)
+                elif (results.stages, results.introduced) != (first[1].stages, first[1].introduced):
+                    raise EvalInputError(f"{path}: stages or languages differ from {first[0]}; the seeds of "
+                                         f"system {system.name!r} must run the same plan")
+                seeds.append(seed)
+                runs.append(run_metrics(results))
+            entry = {metric: mean_std([run[metric] for run in runs]) for metric in METRICS}
+            entry["trainable_percent"] = percents.get(system.name)
+            entry["seeds"] = seeds
+            systems[system.name] = entry
+            if runs:
+                curves[protocol][system.name] = {"stages": first[1].stages, "avg_cer": _curve(runs, "avg_cer"),
+                                                 "old_cer": _curve(runs, "old_cer")}
+        summary[protocol] = {"systems": systems}
+    return summary, curves
+
+
+def _cell(stat: dict | None) -> str:
+    return "–" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+
+
+def _mean(systems: dict, name: str | None, metric: str) -> float | None:
+    stat = systems.get(name, {}).get(metric) if name else None
+    return None if stat is None else stat["mean"]
+
+
+def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
+    """The issue's expected outcomes under ``protocol``, each stated with its numbers and
+    whether it holds (``systems`` is ``summary[protocol]["systems"]``)."""
+    joint = ablation.joint.name if ablation.joint else None
+    control = ablation.control.name if ablation.control else None
+    cer = {name: _mean(systems, name, "avg_cer_final") for name in systems if name != joint}
+    cer = {name: value for name, value in cer.items() if value is not None}
+    method_cer, ft_bwt = cer.get(METHOD), _mean(systems, BASELINE, "bwt_final")
+    method_bwt = _mean(systems, METHOD, "bwt_final")
+    out = []
+    others = {name: value for name, value in cer.items() if name != METHOD}
+    if method_cer is None or not others:
+        out.append(f"{METHOD} against the other non-joint systems (final average CER): not checked, "
+                   f"no results for {METHOD if method_cer is None else 'any other non-joint system'}")
+    elif protocol == "fixed":
+        rival = min(others, key=others.get)
+        holds = method_cer <= others[rival]
+        out.append(f"{METHOD} has the best mean final average CER among non-joint systems: "
+                   f"{'yes' if holds else 'no'} ({METHOD} {method_cer:.2f}, best other {rival} {others[rival]:.2f})")
+    else:
+        best = min(cer, key=cer.get)
+        gap = method_cer - cer[best]
+        out.append(f"{METHOD} is within 1 CER point of the best non-joint system: {'yes' if gap <= 1.0 else 'no'} "
+                   f"({METHOD} {method_cer:.2f}, best {best} {cer[best]:.2f}, gap {gap:.2f})")
+    if protocol == "fixed":
+        if method_bwt is None or ft_bwt is None:
+            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: not checked, BWT missing for {METHOD} or {BASELINE}")
+        else:
+            holds = abs(method_bwt) <= abs(ft_bwt) / 5
+            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: {'yes' if holds else 'no'} "
+                       f"(|{method_bwt:.2f}| vs |{ft_bwt:.2f}| / 5 = {abs(ft_bwt) / 5:.2f})")
+    ft_stat = systems.get(BASELINE, {}).get("bwt_final")
+    if ft_stat is None:
+        out.append(f"{BASELINE} forgets beyond seed noise: not checked, no BWT for {BASELINE}")
+    else:
+        bound = ft_stat["mean"] + 2 * ft_stat["std"]
+        out.append(f"{BASELINE} forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): "
+                   f"{'yes' if bound < 0 else 'no'} ({ft_stat['mean']:.2f} + 2 × {ft_stat['std']:.2f} = {bound:.2f})")
+    control_bwt = _mean(systems, control, "bwt_final")
+    if control_bwt is None or ft_bwt is None:
+        out.append(f"the control drifts like {BASELINE}: not checked, BWT missing for "
+                   f"{control or 'the control (no system has control: true)'} or {BASELINE}")
+    else:
+        ratio = control_bwt / ft_bwt if ft_bwt else float("inf")
+        holds = 0.5 <= ratio <= 2.0
+        out.append(f"the control {control} drifts comparably to {BASELINE} (rule: ratio of final BWTs in [0.5, 2]): "
+                   f"{'yes' if holds else 'no'} (BWT {control_bwt:.2f} vs {ft_bwt:.2f}, ratio {ratio:.2f})")
+    return out
+
+
+def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str]) -> str:
+    """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
+    path relative to RESULTS.md."""
+    joint = ablation.joint.name if ablation.joint else None
+    names = [s.name for s in ablation.systems]
+    parts = [
+        "<!-- Generated by python -m lamer.bin.ablation summary; do not edit by hand. -->",
+        f"## Ablation: {len(names)} systems × seeds {', '.join(map(str, ablation.seeds))}",
+        "Environment:\n\n" + "\n".join(f"- {key}: `{value}`" for key, value in env.items()),
+        "Seeds found per system (retrained / fixed):\n\n" + "\n".join(
+            f"- {name}: {summary['retrained']['systems'][name]['seeds']} / {summary['fixed']['systems'][name]['seeds']}"
+            for name in names),
+    ]
+    for protocol in PROTOCOLS:
+        systems = summary[protocol]["systems"]
+        finals = [systems[n]["avg_cer_final"]["mean"] for n in names if n != joint and systems[n]["avg_cer_final"]]
+        best = min(finals) if finals else None
+        rows = []
+        for name in names:
+            entry = systems[name]
+            cer = _cell(entry["avg_cer_final"])
+            if best is not None and name != joint and entry["avg_cer_final"] and entry["avg_cer_final"]["mean"] == best:
+                cer = f"**{cer}**"
+            percent = "–" if entry["trainable_percent"] is None else f"{entry['trainable_percent']:.2f}"
+            label = f"{name} (upper bound)" if name == joint else (
+                f"{name} (control)" if ablation.control and name == ablation.control.name else name)
+            rows.append([label, percent, cer, _cell(entry["bwt_final"]), _cell(entry["fwt_mean"]),
+                         _cell(entry["lid_acc_final"])])
+        table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"],
+                               rows)
+        parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
+                     "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
+                     "non-joint systems.\n\nChecks:\n\n"
+                     + "\n".join(f"- {c}" for c in checks(ablation, protocol, systems)))
+    if plots:
+        parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
+    return "\n\n".join(parts)
+
+
+def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
+                  results_md: Path) -> dict:
+    """Write ``summary.json``, ``curves.json`` and the PNGs into ``out_dir`` and the ablation
+    section of ``results_md``; return the summary."""
+    from lamer.eval.plots import plot_expert_usage, plot_system_curves  # matplotlib only here
+
+    trainable = load_json(Path(trainable_json)) if trainable_json else None
+    summary, curves = summarize(ablation, Path(exp_dir), trainable)
+    out_dir = Path(out_dir)
+    write_json_atomic(out_dir / "summary.json", summary)
+    write_json_atomic(out_dir / "curves.json", curves)
+    joint = ablation.joint.name if ablation.joint else None
+    control = ablation.control.name if ablation.control else None
+    pngs = {}
+    for protocol in PROTOCOLS:
+        found = curves[protocol]
+        if not found:
+            continue
+        stages = next((c["stages"] for name, c in found.items() if name != joint), next(iter(found.values()))["stages"])
+        for key, caption in (("avg_cer", "average CER over the languages introduced so far"),
+                             ("old_cer", "mean CER of the base languages: forgetting")):
+            png = out_dir / f"{key}_{protocol}.png"
+            plot_system_curves({name: {"stages": c["stages"], **c[key]} for name, c in found.items()}, stages, png,
+                               title=f"{caption[0].upper()}{caption[1:]} ({protocol} probe)", ylabel="CER (%)",
+                               joint=joint, control=control)
+            pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png
+    usage = next((p for seed in ablation.seeds
+                  if (p := seed_dir(exp_dir, seed) / METHOD / "expert_usage.json").is_file()), None)
+    if usage is not None:
+        png = out_dir / f"expert_usage_{METHOD}.png"
+        caption = f"Expert usage of {METHOD} ({usage.parent.parent.name})"
+        plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert")
+        pngs[caption] = png
+    results_md = Path(results_md)
+    plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
+             for caption, png in pngs.items()}
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots), _HEADER)
+    return summary

@@ -1,0 +1,155 @@
+"""The ablation of a recipe: which systems run, with which method and plan, over which seeds.
+
+An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
+
+    seeds: [0, 1, 2]
+    plan: conf/plan.yaml            # default plan of every system
+    systems:                        # in table order
+      frozen:       {train_on: none}                  # no continual training: every stage = base model
+      ft:           {method: conf/ablation/ft.yaml}
+      lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+      joint:        {method: conf/ablation/joint.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
+      continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
+
+Per system: ``method`` (an ``ssl_train`` config; required unless ``train_on: none``, refused
+with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: the stage's new
+languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
+``joint: true`` (the upper bound, at most one system) and ``control: true`` (the control, at most
+one). Paths are relative to the recipe directory (the config's parent's parent). Every problem is
+reported together, naming the file and key.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lamer.recipe.plan import PlanError, _file
+
+TRAIN_ON = ("new", "old", "all", "none")
+_KEYS = {"seeds", "plan", "systems"}
+_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control"}
+
+
+class AblationError(PlanError):
+    """An ablation config that cannot be run; the message lists every problem found."""
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the ablation: a method trained on some languages under a plan."""
+
+    name: str
+    method: Path | None  # None: no continual training (train_on none)
+    plan: Path
+    train_on: str = "new"
+    joint: bool = False
+    control: bool = False
+
+
+@dataclass(frozen=True)
+class Ablation:
+    path: Path
+    seeds: list[int]
+    systems: list[System]
+
+    def system(self, name: str) -> System:
+        for system in self.systems:
+            if system.name == name:
+                return system
+        raise AblationError(f"{self.path}: no system {name!r}; systems are {[s.name for s in self.systems]}")
+
+    @property
+    def joint(self) -> System | None:
+        """The upper-bound system, if the ablation has one."""
+        return next((s for s in self.systems if s.joint), None)
+
+    @property
+    def control(self) -> System | None:
+        """The control system, if the ablation has one."""
+        return next((s for s in self.systems if s.control), None)
+
+
+def _flag(entry: dict, key: str, where: str, problems: list[str]) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        problems.append(f"{where}.{key}: expected true or false, got {value!r}")
+        return False
+    return value
+
+
+def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problems: list[str]) -> System | None:
+    where = f"systems.{name}"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        problems.append(f"{where}: a system name must be letters, digits or _ (it names exp/<seed>/<system>)")
+        return None
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected a mapping of {sorted(_SYSTEM_KEYS)}, got {entry!r}")
+        return None
+    unknown = sorted(set(entry) - _SYSTEM_KEYS)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {unknown}; known keys are {sorted(_SYSTEM_KEYS)}")
+    train_on = entry.get("train_on", "new")
+    if train_on not in TRAIN_ON:
+        problems.append(f"{where}.train_on: expected one of {list(TRAIN_ON)}, got {train_on!r}")
+    method = None
+    if train_on == "none":
+        if "method" in entry:
+            problems.append(f"{where}.method: train_on none trains nothing; remove the method")
+    elif "method" not in entry:
+        problems.append(f"{where}.method: missing; give the ssl_train config of this system "
+                        "(or train_on: none for a system without continual training)")
+    else:
+        method = _file(recipe_dir, entry["method"], f"{where}.method", problems)
+    plan = _file(recipe_dir, entry["plan"], f"{where}.plan", problems) if "plan" in entry else default_plan
+    joint = _flag(entry, "joint", where, problems)
+    control = _flag(entry, "control", where, problems)
+    if joint and control:
+        problems.append(f"{where}: a system is either the joint upper bound or the control, not both")
+    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control)
+
+
+def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Ablation:
+    """Read and check an ablation config; raise AblationError listing every problem.
+
+    Relative paths are taken from ``recipe_dir`` (default: the config's parent's parent).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AblationError(f"{path}: ablation config not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise AblationError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise AblationError(f"{path}: expected a mapping at the top level")
+    recipe_dir = Path(recipe_dir) if recipe_dir else path.resolve().parent.parent
+    problems: list[str] = []
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        problems.append(f"unknown key(s) {unknown}; known keys are {sorted(_KEYS)}")
+    seeds = raw.get("seeds")
+    integers = isinstance(seeds, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    if not integers or not seeds or len(set(seeds)) != len(seeds):
+        problems.append(f"seeds: expected a non-empty list of distinct integers, got {seeds!r}")
+        seeds = []
+    default_plan = _file(recipe_dir, raw.get("plan"), "plan", problems)
+    entries = raw.get("systems")
+    systems: list[System] = []
+    if not isinstance(entries, dict) or not entries:
+        problems.append("systems: expected a non-empty mapping {name: {method: ..., ...}}")
+        entries = {}
+    for name, entry in entries.items():
+        system = _system(name, entry, default_plan, recipe_dir, problems)
+        if system is not None:
+            systems.append(system)
+    for flag in ("joint", "control"):
+        flagged = [s.name for s in systems if getattr(s, flag)]
+        if len(flagged) > 1:
+            problems.append(f"systems: {flag}: true is set on {flagged}; at most one system can be the {flag}")
+    if problems:
+        raise AblationError(f"{path}: the ablation cannot run:\n  - " + "\n  - ".join(problems))
+    return Ablation(path=path, seeds=list(seeds), systems=systems)

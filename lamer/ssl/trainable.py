@@ -1,0 +1,104 @@
+"""What a continual-training method trains: parameter counts of a method config on an upstream.
+
+The method config is the ESPnet-style YAML of ``python -m lamer.bin.ssl_train``; its
+``ssl_adapter`` / ``ssl_adapter_preset`` / ``ssl_adapter_conf`` are applied to the upstream by
+the same :func:`lamer.ssl.methods.setup_method` that training uses. The count is of the upstream
+only: the HuBERT prediction head that training adds starts fresh each stage and is not kept.
+
+Two counts: ``trainable_params``, the parameters that receive a gradient in one masked forward
+and backward pass of the encoder up to the scored layer (what training really updates), and
+``optimizer_params``, those that require a gradient (what the optimizer is given). They differ
+where the upstream holds parameters its encoder forward never uses (an s3prl HuBERT's own
+``final_proj`` and ``label_embs_concat``): full fine-tuning is 100% of the latter, less of the
+former.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+
+from lamer.ssl.encoder import MaskedUpstream
+from lamer.ssl.methods import setup_method
+from lamer.upstream import open_upstream
+
+_PROBE_SAMPLES = 16000  # one second of 16 kHz audio: enough frames for every layer to run
+# ssl_train's default scored layer (lamer.ssl.task.MODEL_DEFAULTS), not imported: that pulls in ESPnet
+_PREDICT_LAYER = -1
+
+
+def method_adapter(method: Path, recipe_dir: Path) -> tuple[str, str | None, dict, int]:
+    """``(ssl_adapter, ssl_adapter_preset, ssl_adapter_conf, predict_layer)`` of a method config,
+    with the defaults of ``ssl_train`` (adapter ``lamer``, last layer scored). A relative preset is
+    taken from ``recipe_dir`` when it exists there (else ``setup_method`` looks in the lamer
+    checkout)."""
+    try:
+        conf = yaml.safe_load(Path(method).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{method}: cannot read the method config: {err}") from None
+    if not isinstance(conf, dict):
+        raise ValueError(f"{method}: expected a mapping of ssl_train options")
+    adapter = conf.get("ssl_adapter", "lamer")
+    preset = conf.get("ssl_adapter_preset")
+    if preset and not Path(preset).is_absolute() and (recipe_dir / preset).is_file():
+        preset = str(recipe_dir / preset)
+    adapter_conf = conf.get("ssl_adapter_conf") or {}
+    if not isinstance(adapter_conf, dict):
+        raise ValueError(f"{method}: ssl_adapter_conf: expected a mapping, got {adapter_conf!r}")
+    predict_layer = (conf.get("model_conf") or {}).get("predict_layer", _PREDICT_LAYER)
+    return adapter, preset, adapter_conf, predict_layer
+
+
+def _updated_params(model: torch.nn.Module, predict_layer: int) -> int:
+    """Parameters of ``model`` that get a gradient from one masked forward of its encoder, the
+    output of layer ``predict_layer`` standing in for the loss."""
+    encoder = MaskedUpstream(model)
+    wavs = torch.randn(1, _PROBE_SAMPLES, generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([_PROBE_SAMPLES])
+    frames = int(encoder.frame_lengths(lengths).max())
+    mask = torch.zeros(1, frames, dtype=torch.bool)
+    mask[:, : frames // 2] = True
+    model.zero_grad(set_to_none=True)
+    was_training = model.training
+    model.train()
+    try:
+        encoder(wavs, lengths, mask)[predict_layer].square().mean().backward()
+    finally:
+        model.train(was_training)
+    count = sum(p.numel() for p in model.parameters() if p.grad is not None)
+    model.zero_grad(set_to_none=True)
+    return count
+
+
+def count_trainable(upstream: str | Path, method: Path | None, recipe_dir: Path) -> dict:
+    """Parameter counts of ``method`` (None: no training at all) built on ``upstream``.
+
+    Returns ``{"adapter", "total_params", "trainable_params", "trainable_percent",
+    "optimizer_params", "optimizer_percent"}`` (see the module docstring) plus, when adapters are
+    patched, ``experts_per_layer`` (shared experts included), ``allocation`` and ``targets``.
+    Percentages are of the patched upstream's parameters (base plus adapters).
+    """
+    model = open_upstream(upstream).model
+    if method is None:
+        for param in model.parameters():
+            param.requires_grad_(False)
+        adapter, report, predict_layer = None, {}, _PREDICT_LAYER
+    else:
+        adapter, preset, adapter_conf, predict_layer = method_adapter(method, recipe_dir)
+        report = setup_method(model, adapter, preset, adapter_conf)
+    total = sum(p.numel() for p in model.parameters())
+    optimizer = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = _updated_params(model, predict_layer) if optimizer else 0
+    out = {
+        "adapter": adapter,
+        "total_params": total,
+        "trainable_params": trainable,
+        "trainable_percent": 100.0 * trainable / total,
+        "optimizer_params": optimizer,
+        "optimizer_percent": 100.0 * optimizer / total,
+    }
+    for key in ("experts_per_layer", "allocation", "targets"):
+        if key in report:
+            out[key] = report[key]
+    return out

@@ -1,0 +1,259 @@
+"""The ablation summary over seeds: hand-computed means and standard deviations, missing seeds,
+the checks, the plots, and a RESULTS.md section that leaves the rest of the file alone.
+
+Every continual run below has base languages eng, fra; spa enters at s1 and ita at s2, with
+forgetting ``f`` per stage, a seed offset ``d`` on eng and a CER ``n`` for a new language when it
+is learned (the base model scores spa 50 and ita 60)::
+
+    stage  eng         fra      spa     ita
+    base   10          20       50      60
+    s1     10 + f + d  20 + f   n
+    s2     10 + 2f + d 20 + 2f  n + f   n + 10
+
+so that avg_cer_final = (40 + 5f + d + 2n) / 4, bwt_final = -(5f + d) / 3 and fwt = 50 - n at
+both stages.
+"""
+import json
+import math
+import statistics
+
+import pytest
+
+from lamer.eval import EvalInputError
+from lamer.eval.ablation import write_summary
+from lamer.recipe.ablation import load_ablation
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CONFIG = """
+seeds: [0, 1, 2]
+plan: conf/plan.yaml
+systems:
+  frozen: {train_on: none}
+  ft: {method: conf/m.yaml}
+  lora_replay: {method: conf/m.yaml}
+  lamer_replay: {method: conf/m.yaml}
+  joint: {method: conf/m.yaml, plan: conf/plan.yaml, train_on: all, joint: true}
+  continue_old: {method: conf/m.yaml, train_on: old, control: true}
+"""
+INTRODUCED = {"eng": "base", "fra": "base", "spa": "s1", "ita": "s2"}
+
+
+def continual(f: float, d: float, n: float, protocol: str, lid_offset: float | None = None) -> dict:
+    """A results.json of the table in the module docstring; with ``lid_offset``, LID accuracy
+    where ita scores 50 + 10 * lid_offset after s2."""
+    out = {
+        "stages": ["base", "s1", "s2"], "introduced": INTRODUCED, "protocol": protocol,
+        "cer": {"base": {"eng": 10, "fra": 20, "spa": 50, "ita": 60},
+                "s1": {"eng": 10 + f + d, "fra": 20 + f, "spa": n},
+                "s2": {"eng": 10 + 2 * f + d, "fra": 20 + 2 * f, "spa": n + f, "ita": n + 10}},
+    }
+    if lid_offset is not None:
+        out["lid_acc"] = {"base": {"eng": 90, "fra": 80}, "s1": {"eng": 85, "fra": 75, "spa": 60},
+                          "s2": {"eng": 80, "fra": 70, "spa": 60, "ita": 50 + 10 * lid_offset}}
+    return out
+
+
+JOINT = {"stages": ["base", "joint"], "introduced": {"eng": "base", "fra": "base", "spa": "joint", "ita": "joint"},
+         "cer": {"base": {"eng": 10, "fra": 20, "spa": 50, "ita": 60},
+                 "joint": {"eng": 11, "fra": 21, "spa": 25, "ita": 35}}}
+
+
+def runs(protocol: str) -> dict[tuple[int, str], dict]:
+    """Per (seed, system): ft and the control in every seed, lamer_replay in seeds 0 and 1 (and
+    without LID), frozen and joint in seed 0 only, lora_replay nowhere."""
+    lamer_new = 30 if protocol == "fixed" else 40
+    out = {(0, "frozen"): continual(0, 0, 50, protocol), (0, "joint"): {**JOINT, "protocol": protocol}}
+    for seed in (0, 1, 2):
+        out[seed, "ft"] = continual(4, seed, 30, protocol, lid_offset=seed)
+        out[seed, "continue_old"] = continual(3, seed, 30, protocol)
+    for seed in (0, 1):
+        out[seed, "lamer_replay"] = continual(0.4, seed, lamer_new, protocol)
+    return out
+
+
+USAGE = {"0": {"eng": [0.7, 0.3], "spa": [0.2, 0.8]}, "1": {"eng": [0.5, 0.25, 0.25], "spa": [0.1, 0.1, 0.8]}}
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "plan.yaml").write_text("{}\n")
+    (tmp_path / "conf" / "m.yaml").write_text("ssl_adapter: none\n")
+    (tmp_path / "conf" / "ablation.yaml").write_text(CONFIG)
+    exp = tmp_path / "exp" / "ablation"
+    for protocol in ("retrained", "fixed"):
+        for (seed, system), results in runs(protocol).items():
+            path = exp / f"seed{seed}" / system / f"results_{protocol}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results))
+    (exp / "seed1" / "lamer_replay" / "expert_usage.json").write_text(json.dumps(USAGE))
+    trainable = {"upstream": "base.pt", "systems": {"frozen": {"trainable_percent": 0.0}, "ft": {"trainable_percent": 98.5},
+                                                    "lamer_replay": {"trainable_percent": 2.125}}}
+    (tmp_path / "trainable.json").write_text(json.dumps(trainable))
+    return tmp_path
+
+
+def summarise(recipe, results_md=None):
+    results_md = results_md or recipe / "RESULTS.md"
+    summary = write_summary(load_ablation(recipe / "conf" / "ablation.yaml"), recipe / "exp" / "ablation",
+                            recipe / "trainable.json", recipe / "ablation", results_md)
+    return summary, results_md
+
+
+def test_summary_json_has_exactly_the_agreed_shape(recipe):
+    summary, _ = summarise(recipe)
+    on_disk = json.loads((recipe / "ablation" / "summary.json").read_text())
+    assert on_disk == summary
+    assert list(on_disk) == ["retrained", "fixed"]
+    for protocol in on_disk.values():
+        assert list(protocol) == ["systems"]
+        assert list(protocol["systems"]) == ["frozen", "ft", "lora_replay", "lamer_replay", "joint", "continue_old"]
+        for entry in protocol["systems"].values():
+            assert list(entry) == ["avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "trainable_percent", "seeds"]
+
+
+def test_means_and_sample_stds_over_three_seeds(recipe):
+    ft = summarise(recipe)[0]["fixed"]["systems"]["ft"]
+    # f = 4, n = 30, d = 0, 1, 2: avg 30, 30.25, 30.5; bwt -20/3, -21/3, -22/3; LID final 65, 67.5, 70
+    assert ft["seeds"] == [0, 1, 2]
+    assert ft["avg_cer_final"] == pytest.approx({"mean": 30.25, "std": 0.25})
+    assert ft["bwt_final"] == pytest.approx({"mean": -7.0, "std": 1 / 3})
+    assert ft["fwt_mean"] == pytest.approx({"mean": 20.0, "std": 0.0})
+    assert ft["lid_acc_final"] == pytest.approx({"mean": 67.5, "std": 2.5})
+    assert ft["trainable_percent"] == 98.5
+
+
+def test_missing_seeds_and_undefined_metrics(recipe):
+    systems = summarise(recipe)[0]["fixed"]["systems"]
+    lamer = systems["lamer_replay"]  # seeds 0 and 1: avg 25.5, 25.75; bwt -2/3, -1
+    assert lamer["seeds"] == [0, 1]
+    assert lamer["avg_cer_final"] == pytest.approx({"mean": 25.625, "std": 0.25 / math.sqrt(2)})
+    assert lamer["bwt_final"] == pytest.approx({"mean": -5 / 6, "std": statistics.stdev([-2 / 3, -1])})
+    assert lamer["lid_acc_final"] is None  # no LID scores in its results
+    assert systems["frozen"]["seeds"] == [0]
+    assert systems["frozen"]["avg_cer_final"] == {"mean": 35.0, "std": 0.0}
+    assert systems["frozen"]["fwt_mean"] == {"mean": 0.0, "std": 0.0}
+    assert systems["lora_replay"] == {"avg_cer_final": None, "bwt_final": None, "fwt_mean": None, "lid_acc_final": None,
+                                      "trainable_percent": None, "seeds": []}
+
+
+def test_the_joint_system_runs_its_own_stages(recipe):
+    joint = summarise(recipe)[0]["retrained"]["systems"]["joint"]
+    assert joint["avg_cer_final"] == {"mean": 23.0, "std": 0.0}
+    assert joint["bwt_final"] == {"mean": -1.0, "std": 0.0}
+    assert joint["fwt_mean"] == {"mean": 25.0, "std": 0.0}
+    curves = json.loads((recipe / "ablation" / "curves.json").read_text())
+    assert curves["retrained"]["joint"]["stages"] == ["base", "joint"]
+
+
+def test_curves_hold_per_stage_means_for_the_plots(recipe):
+    summarise(recipe)
+    ft = json.loads((recipe / "ablation" / "curves.json").read_text())["fixed"]["ft"]
+    assert ft["stages"] == ["base", "s1", "s2"]
+    # avg CER at s1: (68 + d) / 3; base-language CER at s1: 19 + d / 2, at s2: 23 + d / 2
+    assert ft["avg_cer"]["mean"] == pytest.approx([15.0, 23.0, 30.25])
+    assert ft["avg_cer"]["std"] == pytest.approx([0.0, 1 / 3, 0.25])
+    assert ft["old_cer"]["mean"] == pytest.approx([15.0, 19.5, 23.5])
+    assert ft["old_cer"]["std"] == pytest.approx([0.0, 0.5, 0.5])
+    assert "lora_replay" not in json.loads((recipe / "ablation" / "curves.json").read_text())["fixed"]
+
+
+def test_plots_are_written_as_png(recipe):
+    summarise(recipe)
+    for name in ("avg_cer_retrained", "avg_cer_fixed", "old_cer_retrained", "old_cer_fixed",
+                 "expert_usage_lamer_replay"):
+        assert (recipe / "ablation" / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE), name
+
+
+def _section(text: str) -> str:
+    return text[text.index("<!-- ablation:begin -->"): text.index("<!-- ablation:end -->")]
+
+
+def test_checks_state_the_expected_outcomes_with_numbers(recipe):
+    section = _section(summarise(recipe)[1].read_text())
+    fixed, retrained = section.split("### Protocol `fixed`")[1], section.split("### Protocol `fixed`")[0]
+    assert "lamer_replay has the best mean final average CER among non-joint systems: yes (lamer_replay 25.62, best other continue_old 29.00)" in fixed
+    assert "|BWT(lamer_replay)| <= |BWT(ft)| / 5: yes (|-0.83| vs |-7.00| / 5 = 1.40)" in fixed
+    assert "ft forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): yes (-7.00 + 2 × 0.33 = -6.33)" in fixed
+    # control: f = 3, bwt -(15 + d) / 3, mean -16/3; ratio to ft's -7 is 0.76
+    assert "the control continue_old drifts comparably to ft (rule: ratio of final BWTs in [0.5, 2]): yes " \
+           "(BWT -5.33 vs -7.00, ratio 0.76)" in fixed
+    # retrained: lamer_replay learns its new languages at n = 40: avg 30.5, 30.75; the control is best at 29.00
+    assert "lamer_replay is within 1 CER point of the best non-joint system: no " \
+           "(lamer_replay 30.62, best continue_old 29.00, gap 1.62)" in retrained
+
+
+def test_the_table_bolds_the_best_non_joint_system(recipe):
+    section = _section(summarise(recipe)[1].read_text())
+    fixed = section.split("### Protocol `fixed`")[1]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in fixed.splitlines() if line.startswith("| ")}
+    assert "**25.62 ± 0.18**" in rows["lamer_replay"] and "2.12" in rows["lamer_replay"]
+    assert "**" not in rows["joint (upper bound)"]  # 23.00 is lower, but the upper bound is not a contender
+    assert rows["lora_replay"].count("–") == 5
+    assert "| 30.25 ± 0.25 | -7.00 ± 0.33 | 20.00 ± 0.00 | 67.50 ± 2.50 |" in rows["ft"]
+    assert "seed1" in section and "](ablation/expert_usage_lamer_replay.png)" in section
+    assert "](ablation/avg_cer_fixed.png)" in section and "](ablation/old_cer_retrained.png)" in section
+    assert "- lamer_replay: [0, 1] / [0, 1]" in section
+
+
+def test_only_the_marked_section_is_replaced(recipe):
+    results_md = recipe / "RESULTS.md"
+    results_md.write_text("# RESULTS\n\nWritten by hand before.\n\n<!-- ablation:begin -->\nstale table\n"
+                          "<!-- ablation:end -->\n\n## Later section\n\nkept as well\n")
+    summarise(recipe)
+    text = results_md.read_text()
+    assert text.startswith("# RESULTS\n\nWritten by hand before.\n\n<!-- ablation:begin -->\n")
+    assert text.endswith("<!-- ablation:end -->\n\n## Later section\n\nkept as well\n")
+    assert "stale table" not in text and "Generated by python -m lamer.bin.ablation summary" in text
+    summarise(recipe)
+    again = results_md.read_text()
+    assert again.count("<!-- ablation:begin -->") == 1 and again.count("### Protocol `fixed`") == 1
+    assert again.endswith("kept as well\n")
+
+
+def test_markers_are_appended_or_the_file_created(recipe):
+    created = recipe / "new" / "RESULTS.md"
+    summarise(recipe, created)
+    assert created.read_text().startswith("# RESULTS\n") and "<!-- ablation:end -->" in created.read_text()
+    assert "](../ablation/avg_cer_fixed.png)" in created.read_text()  # links are relative to RESULTS.md
+    written = recipe / "RESULTS.md"
+    written.write_text("# My results\n\nother numbers\n")
+    summarise(recipe)
+    text = written.read_text()
+    assert text.startswith("# My results\n\nother numbers\n\n<!-- ablation:begin -->\n")
+    assert text.endswith("<!-- ablation:end -->\n")
+
+
+def test_a_broken_marker_pair_is_refused_and_the_file_left_alone(recipe):
+    results_md = recipe / "RESULTS.md"
+    results_md.write_text("# RESULTS\n<!-- ablation:end -->\n<!-- ablation:begin -->\n")
+    with pytest.raises(ValueError, match="must both appear once, in that order"):
+        summarise(recipe)
+    assert results_md.read_text() == "# RESULTS\n<!-- ablation:end -->\n<!-- ablation:begin -->\n"
+
+
+def test_seeds_of_one_system_must_run_the_same_plan(recipe):
+    path = recipe / "exp" / "ablation" / "seed2" / "ft" / "results_fixed.json"
+    path.write_text(json.dumps({**JOINT, "protocol": "fixed"}))
+    with pytest.raises(EvalInputError, match="seed2/ft/results_fixed.json: stages or languages differ from .*seed0"):
+        summarise(recipe)
+
+
+def test_a_results_file_of_the_other_protocol_is_refused(recipe):
+    path = recipe / "exp" / "ablation" / "seed0" / "ft" / "results_fixed.json"
+    path.write_text(json.dumps(continual(4, 0, 30, "retrained")))
+    with pytest.raises(EvalInputError, match="'protocol' is 'retrained', the file name says 'fixed'"):
+        summarise(recipe)
+
+
+def test_the_summary_command_writes_the_same_files(recipe, monkeypatch):
+    from lamer.bin.ablation import main
+
+    monkeypatch.chdir(recipe)
+    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "trainable.json",
+                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 0
+    summary = json.loads((recipe / "ablation" / "summary.json").read_text())
+    assert summary["fixed"]["systems"]["ft"]["avg_cer_final"] == pytest.approx({"mean": 30.25, "std": 0.25})
+    assert "](ablation/avg_cer_fixed.png)" in (recipe / "RESULTS.md").read_text()
+    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "missing.json",
+                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 1

@@ -1,0 +1,107 @@
+"""The ablation config is checked before any run, and answers the shell loop's questions."""
+from pathlib import Path
+
+import pytest
+
+from lamer.bin.ablation import main
+from lamer.recipe.ablation import AblationError, load_ablation
+
+GOOD = """
+seeds: [0, 1, 2]
+plan: conf/plan.yaml
+systems:
+  frozen: {train_on: none}
+  ft: {method: conf/ablation/ft.yaml}
+  lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+  joint: {method: conf/ablation/ft.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
+  continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    (tmp_path / "conf" / "ablation").mkdir(parents=True)
+    for name in ("plan.yaml", "plan_joint.yaml", "ablation/ft.yaml", "ablation/lamer_replay.yaml"):
+        (tmp_path / "conf" / name).write_text("{}\n")
+    return tmp_path
+
+
+def _write(recipe: Path, text: str) -> Path:
+    path = recipe / "conf" / "ablation.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
+    ablation = load_ablation(_write(recipe, GOOD))
+    assert ablation.seeds == [0, 1, 2]
+    assert [s.name for s in ablation.systems] == ["frozen", "ft", "lamer_replay", "joint", "continue_old"]
+    conf = recipe.resolve() / "conf"
+    assert ablation.system("frozen").method is None and ablation.system("frozen").train_on == "none"
+    assert ablation.system("ft").method == conf / "ablation/ft.yaml"
+    assert ablation.system("ft").plan == conf / "plan.yaml" and ablation.system("ft").train_on == "new"
+    assert ablation.system("joint").plan == conf / "plan_joint.yaml"
+    assert ablation.joint.name == "joint" and ablation.control.name == "continue_old"
+    assert ablation.system("continue_old").train_on == "old"
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("  ft: {method: conf/ablation/ft.yaml}", "  ft: {method: conf/ablation/ft.yaml, lr: 0.1}",
+     "systems.ft: unknown key(s) ['lr']"),
+    ("seeds: [0, 1, 2]", "seeds: [0, 1, 2]\nrepeats: 3", "unknown key(s) ['repeats']"),
+    ("  ft: {method: conf/ablation/ft.yaml}", "  ft: {}", "systems.ft.method: missing"),
+    ("frozen: {train_on: none}", "frozen: {train_on: none, method: conf/ablation/ft.yaml}",
+     "systems.frozen.method: train_on none trains nothing"),
+    ("train_on: old", "train_on: old_only", "systems.continue_old.train_on: expected one of ['new', 'old', 'all', 'none']"),
+    ("control: true", "joint: true", "joint: true is set on ['joint', 'continue_old']"),
+    ("train_on: old,", "train_on: old, joint: true,", "either the joint upper bound or the control"),
+    ("ft: {method: conf/ablation/ft.yaml}", "ft: {method: conf/ablation/missing.yaml}",
+     "systems.ft.method: conf/ablation/missing.yaml does not exist"),
+    ("plan: conf/plan_joint.yaml", "plan: conf/plan_other.yaml", "systems.joint.plan: conf/plan_other.yaml does not exist"),
+    ("plan: conf/plan.yaml", "plan: conf/nowhere.yaml", "plan: conf/nowhere.yaml does not exist"),
+    ("seeds: [0, 1, 2]", "seeds: [0, 0]", "seeds: expected a non-empty list of distinct integers"),
+    ("joint: true}", "joint: yes please}", "systems.joint.joint: expected true or false"),
+])
+def test_bad_configs_stop_with_file_and_key_named(recipe, old, new, message):
+    assert old in GOOD
+    path = _write(recipe, GOOD.replace(old, new))
+    with pytest.raises(AblationError) as err:
+        load_ablation(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_every_problem_is_reported_at_once(recipe):
+    text = GOOD.replace("ft: {method: conf/ablation/ft.yaml}", "ft: {}").replace("train_on: old", "train_on: older")
+    with pytest.raises(AblationError) as err:
+        load_ablation(_write(recipe, text))
+    assert "systems.ft.method: missing" in str(err.value) and "systems.continue_old.train_on" in str(err.value)
+
+
+def test_a_missing_config_is_named(tmp_path):
+    with pytest.raises(AblationError, match="nowhere.yaml: ablation config not found"):
+        load_ablation(tmp_path / "nowhere.yaml")
+
+
+def test_list_prints_one_tab_separated_line_per_system(recipe, capsys):
+    assert main(["list", "--config", str(_write(recipe, GOOD))]) == 0
+    conf = recipe.resolve() / "conf"
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        ["frozen", "-", str(conf / "plan.yaml"), "none"],
+        ["ft", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "new"],
+        ["lamer_replay", str(conf / "ablation/lamer_replay.yaml"), str(conf / "plan.yaml"), "new"],
+        ["joint", str(conf / "ablation/ft.yaml"), str(conf / "plan_joint.yaml"), "all"],
+        ["continue_old", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "old"],
+    ]
+
+
+def test_seeds_prints_them_space_separated(recipe, capsys):
+    assert main(["seeds", "--config", str(_write(recipe, GOOD))]) == 0
+    assert capsys.readouterr().out == "0 1 2\n"
+
+
+def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
+    assert main(["list", "--config", str(_write(recipe, GOOD.replace("ft: {method: conf/ablation/ft.yaml}", "ft: {}")))]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "systems.ft.method: missing" in captured.err

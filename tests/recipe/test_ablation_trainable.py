@@ -1,0 +1,84 @@
+"""``ablation trainable`` builds every system's method on the base upstream and counts what it trains."""
+import json
+
+import pytest
+
+from lamer.adapters import LamerConfig, apply_lamer, parameter_report
+from lamer.bin.ablation import main
+from lamer.upstream import open_upstream
+from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
+
+CONFIG = """
+seeds: [0]
+plan: conf/plan.yaml
+systems:
+  frozen: {train_on: none}
+  ft: {method: conf/ablation/ft.yaml}
+  lora_replay: {method: conf/ablation/lora_replay.yaml}
+  lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+"""
+METHODS = {
+    "ft.yaml": "ssl_adapter: none\noptim: adam\n",
+    "lora_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: conf/lamer/lora.yaml\nreplay_share: 0.2\n",
+    "lamer_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: conf/lamer/lamer_base.yaml\nreplay_share: 0.2\n",
+}
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory):
+    """The trainable.json of a tiny s3prl HuBERT checkpoint, and that checkpoint's path."""
+    root = tmp_path_factory.mktemp("ablation_trainable")
+    (root / "conf" / "ablation").mkdir(parents=True)
+    (root / "conf" / "plan.yaml").write_text("{}\n")
+    (root / "conf" / "ablation.yaml").write_text(CONFIG)
+    for name, text in METHODS.items():
+        (root / "conf" / "ablation" / name).write_text(text)
+    upstream = root / "base" / "upstream.pt"
+    upstream.parent.mkdir()
+    save_s3prl_checkpoint(build_preset("tiny"), *s3prl_configs(get_shape("tiny")), str(upstream))
+    out = root / "trainable.json"
+    assert main(["trainable", "--config", str(root / "conf" / "ablation.yaml"), "--upstream", str(upstream),
+                 "--out", str(out)]) == 0
+    return json.loads(out.read_text()), upstream
+
+
+def test_systems_are_reported_in_table_order(counted):
+    trainable, upstream = counted
+    assert list(trainable["systems"]) == ["frozen", "ft", "lora_replay", "lamer_replay"]
+    assert trainable["upstream"] == str(upstream)
+
+
+def test_frozen_trains_nothing(counted):
+    frozen = counted[0]["systems"]["frozen"]
+    assert frozen["trainable_params"] == 0 and frozen["trainable_percent"] == 0.0 and frozen["method"] is None
+
+
+def test_full_fine_tuning_trains_every_parameter_the_encoder_uses(counted):
+    ft = counted[0]["systems"]["ft"]
+    model = open_upstream(counted[1]).model
+    total = sum(p.numel() for p in model.parameters())
+    # the optimizer gets everything; the HuBERT model's own prediction head (final_proj,
+    # label_embs_concat) never runs in the encoder's forward, so it never gets a gradient
+    unused = model.final_proj.weight.numel() + model.final_proj.bias.numel() + model.label_embs_concat.numel()
+    assert ft["adapter"] == "none" and ft["total_params"] == total
+    assert ft["optimizer_params"] == total and ft["optimizer_percent"] == 100.0
+    assert ft["trainable_params"] == total - unused
+    assert ft["trainable_percent"] == pytest.approx(100.0 * (total - unused) / total)
+    assert "experts_per_layer" not in ft
+
+
+@pytest.mark.parametrize("system, preset, experts", [
+    ("lora_replay", "conf/lamer/lora.yaml", [1, 1, 1]),
+    ("lamer_replay", "conf/lamer/lamer_base.yaml", [2, 4, 8]),
+])
+def test_adapters_train_their_own_parameters_only(counted, system, preset, experts):
+    entry = counted[0]["systems"][system]
+    model = open_upstream(counted[1]).model
+    base_total = sum(p.numel() for p in model.parameters())
+    apply_lamer(model, LamerConfig.from_yaml(preset))
+    report = parameter_report(model)
+    assert entry["adapter"] == "lamer" and entry["experts_per_layer"] == experts
+    assert entry["trainable_params"] == entry["optimizer_params"] == report["trainable_params"] == report["adapter_params"]
+    assert entry["total_params"] == report["total_params"] == base_total + report["adapter_params"]
+    assert 0 < entry["trainable_percent"] < counted[0]["systems"]["ft"]["trainable_percent"] / 2
+
