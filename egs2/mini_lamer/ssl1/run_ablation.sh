@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The ablation of the mini benchmark: every system of conf/ablation.yaml (frozen, sequential
+# full fine-tuning with and without replay, LoRA, uniform MoLE, Lamer with and without replay,
+# joint training, and the same-steps control on the old languages) x every seed, each one run
+# through the same stage script and plan as the demo, scored under both protocols. Then the
+# summary: ablation/summary.json, the PNGs beside it and the ablation section of RESULTS.md.
+#
+# Shared by all runs: the corpus and data dirs (stages 1-2), the base model (stage 3,
+# exp/ablation/base) and, per seed, the base model's probe and scores (made by the `frozen`
+# system, which every other system of that seed links to). Every run is restartable: re-running
+# this script does only what is missing. Runs go `--jobs` at a time, one thread each.
+#
+# Usage: ./run_ablation.sh [--jobs 2] [--seeds "0 1 2"] [--systems "ft lamer_replay"]
+#                          [--ssl_epochs 4] [--ssl_iters 15] [--probe_epochs 10] [--ssl_opts "..."]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+config=conf/ablation.yaml
+seeds=                # default: the config's
+systems=              # default: every system of the config (frozen always runs: it scores the base)
+jobs=2                # runs at once
+ssl_epochs=4          # continual SSL training per stage: ssl_epochs x ssl_iters steps of 16 utterances
+ssl_iters=15
+pretrain_epochs=12    # base model: epochs of each of its two pre-training iterations
+probe_epochs=10
+ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
+summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
+
+. ./path.sh
+. "${LAMER_ROOT}/tools/parse_options.sh"
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
+exp=exp/ablation
+mkdir -p "${exp}/logs" "${exp}/status"
+[[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${config}")
+main_plan=$(python -m lamer.bin.ablation list --config "${config}" | awk -F'\t' '$1 == "frozen" {print $3}')
+main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
+
+# the demo's corpus and settings (run.sh), a base model of its own, pre-trained longer
+common=(--synth true --synth_utts 150 --nj 2 --base_dir "${exp}/base"
+        --pretrain_opts "--max_epoch ${pretrain_epochs}" --probe_train_opts "--max_epoch ${probe_epochs}" ${ssl_opts})
+
+log "Shared: data, probe data, base model (${exp}/base)"
+./ssl.sh "${common[@]}" --plan "${main_plan}" --tag ablation/shared --stop_stage 3
+python -m lamer.bin.ablation trainable --config "${config}" --upstream "${exp}/base/upstream.pt" \
+    --out "${exp}/trainable.json"
+
+# run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
+run() {
+    local name=$1 seed=$2 method plan train_on epochs base_exp=()
+    IFS=$'\t' read -r _ method plan train_on < <(python -m lamer.bin.ablation list --config "${config}" | awk -F'\t' -v n="${name}" '$1 == n')
+    # same steps per stage; a plan with fewer stages (joint) gets their total
+    epochs=$(( ssl_epochs * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
+    [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${seed}/frozen")
+    local method_opt=(); [[ ${method} == - ]] || method_opt=(--method "${method}")
+    rm -f "${exp}/status/seed${seed}_${name}"
+    local rc=0
+    ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${seed}/${name}" --seed "${seed}" \
+        "${method_opt[@]}" --train_on "${train_on}" "${base_exp[@]}" \
+        --ssl_train_opts "--max_epoch ${epochs} --num_iters_per_epoch ${ssl_iters}" \
+        >"${exp}/logs/seed${seed}_${name}.log" 2>&1 || rc=$?
+    echo "${rc}" >"${exp}/status/seed${seed}_${name}"
+    log "  seed ${seed} ${name}: $([[ ${rc} == 0 ]] && echo done || echo "FAILED (rc ${rc}, ${exp}/logs/seed${seed}_${name}.log)")"
+}
+
+# wait_frozen SEED: block until the seed's base probe is scored; fail if that run failed
+wait_frozen() {
+    local status=${exp}/status/seed$1_frozen
+    while [[ ! -f ${status} ]]; do sleep 5; done
+    [[ $(cat "${status}") == 0 ]]
+}
+
+[[ -n ${systems} ]] || systems=$(python -m lamer.bin.ablation list --config "${config}" | cut -f1)
+queue=()
+for seed in ${seeds}; do queue+=("frozen ${seed}"); rm -f "${exp}/status/seed${seed}_frozen"; done
+for seed in ${seeds}; do
+    for name in ${systems}; do [[ ${name} == frozen ]] || queue+=("${name} ${seed}"); done
+done
+log "${#queue[@]} runs, ${jobs} at a time: logs in ${exp}/logs"
+for item in "${queue[@]}"; do
+    read -r name seed <<<"${item}"
+    while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
+    if [[ ${name} == frozen ]]; then
+        run "${name}" "${seed}" &
+    else
+        ( wait_frozen "${seed}" || { log "  seed ${seed} ${name}: skipped, the seed's frozen run failed"
+                                     echo skipped >"${exp}/status/seed${seed}_${name}"; exit 1; }
+          run "${name}" "${seed}" ) &
+    fi
+done
+wait || true
+
+failed=$(grep -Lx 0 "${exp}"/status/* || true)
+python -m lamer.bin.ablation summary --config "${config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
+    --out "${summary_out}" --results_md RESULTS.md
+log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png"
+if [[ -n ${failed} ]]; then
+    log "failed runs (re-run this script to continue them): $(echo ${failed} | xargs -n1 basename | tr '\n' ' ')"
+    exit 1
+fi

@@ -1,0 +1,101 @@
+"""run_ablation.sh at CI size: one seed, two systems, a two-language plan, a few steps.
+
+Real tools throughout (synthetic corpus, ESPnet trainer, probes, scoring); the test checks only
+that the loop produces a well-formed summary and shares the seed's base probe, not the numbers.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
+PLAN = """corpus: commonvoice
+base: [en]
+stages:
+  - {{name: s1, languages: [es]}}
+base_model: {{checkpoint: {checkpoint}}}
+method: conf/ablation/lamer_replay.yaml
+replay: {{minutes: 0.3, strategy: random}}
+probe: conf/probe/probe_cpu_demo.yaml
+protocols: [retrained, fixed]
+seed: 0
+"""
+ABLATION = """seeds: [0]
+plan: conf/plan.yaml
+systems:
+  frozen: {train_on: none}
+  lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+"""
+METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A recipe dir with the demo's scripts and configs, a tiny plan, and one ablation run."""
+    directory = tmp_path_factory.mktemp("recipe")
+    for name in ("path.sh", "cmd.sh", "ssl.sh", "run_ablation.sh"):
+        (directory / name).symlink_to(DEMO / name)
+    (directory / "conf").mkdir()
+    for name in ("ssl", "probe", "lamer"):
+        (directory / "conf" / name).symlink_to(ROOT / "conf" / name)
+    (directory / "conf" / "ablation").symlink_to(DEMO / "conf" / "ablation")
+    (directory / "db.sh").write_text(f"COMMONVOICE={directory}/corpus/commonvoice\n")
+    checkpoint = directory / "small.pt"  # the demo probe's input size is the 'small' preset's
+    save_s3prl_checkpoint(build_preset("small"), *s3prl_configs(get_shape("small")), checkpoint)
+    (directory / "conf" / "plan.yaml").write_text(PLAN.format(checkpoint=checkpoint))
+    (directory / "conf" / "ablation.yaml").write_text(ABLATION)
+    out = subprocess.run(
+        ["./run_ablation.sh", "--ssl_epochs", "1", "--ssl_iters", "2", "--probe_epochs", "1",
+         "--ssl_opts", "--synth_utts 24 --target_layer 2 --num_clusters 8"],
+        cwd=directory, capture_output=True, text=True, timeout=900)
+    return directory, out
+
+
+def test_ablation_writes_a_well_formed_summary(ablation):
+    directory, out = ablation
+    assert out.returncode == 0, out.stdout + out.stderr
+    summary = json.loads((directory / "ablation" / "summary.json").read_text(encoding="utf-8"))
+    for protocol in ("retrained", "fixed"):
+        systems = summary[protocol]["systems"]
+        assert set(systems) == {"frozen", "lamer_replay"}
+        for name, entry in systems.items():
+            for metric in METRICS:
+                value = entry[metric]
+                assert set(value) == {"mean", "std"}, (protocol, name, metric)
+            assert 0.0 <= entry["avg_cer_final"]["mean"]
+            assert entry["avg_cer_final"]["std"] == 0.0  # one seed
+        assert systems["frozen"]["trainable_percent"] == 0.0
+        assert 0.0 < systems["lamer_replay"]["trainable_percent"] < 100.0
+    # frozen keeps the base model: no forgetting, no transfer, under either protocol
+    assert summary["fixed"]["systems"]["frozen"]["bwt_final"]["mean"] == 0.0
+    assert "<!-- ablation:begin -->" in (directory / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_systems_share_the_seeds_base_probe(ablation):
+    directory, out = ablation
+    assert out.returncode == 0, out.stdout + out.stderr
+    seed = directory / "exp" / "ablation" / "seed0"
+    probe = seed / "lamer_replay" / "probe" / "base"
+    assert probe.is_symlink() and probe.resolve() == (seed / "frozen" / "probe" / "base").resolve()
+    assert not (seed / "lamer_replay" / "logs" / "probe_base.log").exists()
+    # the continual system trained and was scored on its own model
+    assert (seed / "lamer_replay" / "ssl" / "s1" / "adapters" / "manifest.json").is_file()
+    assert (seed / "lamer_replay" / "score" / "fixed" / "s1" / "score.json").is_file()
+
+
+def test_rerun_does_no_work(ablation):
+    directory, out = ablation
+    assert out.returncode == 0, out.stdout + out.stderr
+    again = subprocess.run(
+        ["./run_ablation.sh", "--ssl_epochs", "1", "--ssl_iters", "2", "--probe_epochs", "1",
+         "--ssl_opts", "--synth_utts 24 --target_layer 2 --num_clusters 8"],
+        cwd=directory, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    log = (directory / "exp" / "ablation" / "logs" / "seed0_lamer_replay.log").read_text(encoding="utf-8")
+    assert "ssl_s1: done already" in log and "probe_s1: done already" in log
