@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ablation: %(message)s")
+    logging.getLogger("s3prl").setLevel(logging.WARNING)  # a model-config line per system otherwise
     try:
         ablation = load_ablation(args.config)
         if args.command == "list":

@@ -22,7 +22,7 @@ jobs=2                # runs at once
 ssl_epochs=4          # continual SSL training per stage: ssl_epochs x ssl_iters steps of 16 utterances
 ssl_iters=15
 pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
-probe_epochs=8
+probe_epochs=10
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
 
