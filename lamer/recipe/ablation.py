@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lamer.recipe.plan import PlanError, _file
+from lamer.recipe.plan import PlanError, _file, read_mapping
 
 TRAIN_ON = ("new", "old", "all", "none")
 _KEYS = {"seeds", "plan", "systems"}
@@ -118,14 +116,7 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
     Relative paths are taken from ``recipe_dir`` (default: the config's parent's parent).
     """
     path = Path(path)
-    if not path.is_file():
-        raise AblationError(f"{path}: ablation config not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise AblationError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(raw, dict):
-        raise AblationError(f"{path}: expected a mapping at the top level")
+    raw = read_mapping(path, "ablation config", AblationError)
     recipe_dir = Path(recipe_dir) if recipe_dir else path.resolve().parent.parent
     problems: list[str] = []
     unknown = sorted(set(raw) - _KEYS)

@@ -98,6 +98,20 @@ def _file(base_dir: Path, value: Any, key: str, problems: list[str]) -> Path:
     return path
 
 
+def read_mapping(path: Path, what: str, error: type[PlanError]) -> dict[str, Any]:
+    """The top-level mapping of the YAML file ``path`` (a ``what``); ``error`` names the file
+    when it is missing, not YAML, or not a mapping."""
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise error(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping at the top level")
+    return raw
+
+
 def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     """Read and check a plan; raise PlanError listing every problem.
 
@@ -105,14 +119,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     i.e. the recipe directory holding ``conf/``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise PlanError(f"{path}: plan file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise PlanError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(raw, dict):
-        raise PlanError(f"{path}: expected a mapping at the top level")
+    raw = read_mapping(path, "plan file", PlanError)
     recipe_dir = Path(recipe_dir) if recipe_dir else path.resolve().parent.parent
     problems: list[str] = []
     unknown = sorted(set(raw) - _KEYS)

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
-
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
+from tests.recipe.recipes import make_recipe
 PLAN = """corpus: commonvoice
 base: [en]
 stages:
@@ -30,17 +27,7 @@ seed: 0
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
     """A recipe dir sharing the demo's scripts and configs, with its own plan and corpus root."""
-    directory = tmp_path_factory.mktemp("recipe")
-    for name in ("path.sh", "cmd.sh", "ssl.sh"):
-        (directory / name).symlink_to(DEMO / name)
-    (directory / "conf").mkdir()
-    for name in ("ssl", "probe", "lamer"):
-        (directory / "conf" / name).symlink_to(ROOT / "conf" / name)
-    (directory / "db.sh").write_text(f"COMMONVOICE={directory}/corpus/commonvoice\n")
-    checkpoint = directory / "tiny.pt"
-    save_s3prl_checkpoint(build_preset("tiny"), *s3prl_configs(get_shape("tiny")), checkpoint)
-    (directory / "conf" / "plan.yaml").write_text(PLAN.format(checkpoint=checkpoint))
-    return directory
+    return make_recipe(tmp_path_factory.mktemp("recipe"), PLAN, "tiny")
 
 
 def run(recipe: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
-
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
+from tests.recipe.recipes import DEMO, make_recipe
 PLAN = """corpus: commonvoice
 base: [en]
 stages:
@@ -38,17 +35,9 @@ METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """A recipe dir with the demo's scripts and configs, a tiny plan, and one ablation run."""
-    directory = tmp_path_factory.mktemp("recipe")
-    for name in ("path.sh", "cmd.sh", "ssl.sh", "run_ablation.sh"):
-        (directory / name).symlink_to(DEMO / name)
-    (directory / "conf").mkdir()
-    for name in ("ssl", "probe", "lamer"):
-        (directory / "conf" / name).symlink_to(ROOT / "conf" / name)
+    # the demo probe's input size is the 'small' preset's
+    directory = make_recipe(tmp_path_factory.mktemp("recipe"), PLAN, "small", ("ssl.sh", "run_ablation.sh"))
     (directory / "conf" / "ablation").symlink_to(DEMO / "conf" / "ablation")
-    (directory / "db.sh").write_text(f"COMMONVOICE={directory}/corpus/commonvoice\n")
-    checkpoint = directory / "small.pt"  # the demo probe's input size is the 'small' preset's
-    save_s3prl_checkpoint(build_preset("small"), *s3prl_configs(get_shape("small")), checkpoint)
-    (directory / "conf" / "plan.yaml").write_text(PLAN.format(checkpoint=checkpoint))
     (directory / "conf" / "ablation.yaml").write_text(ABLATION)
     out = subprocess.run(
         ["./run_ablation.sh", "--ssl_epochs", "1", "--ssl_iters", "2", "--probe_epochs", "1",
