@@ -10,5 +10,5 @@ cd "$(dirname "$0")"
 ./ssl.sh --synth true --synth_utts 150 --nj 2 \
     --pretrain_opts "--max_epoch 4" \
     --ssl_train_opts "--max_epoch 3 --num_iters_per_epoch 20" \
-    --probe_train_opts "--max_epoch 6" \
+    --probe_train_opts "--max_epoch 8" \
     "$@"
