@@ -18,6 +18,7 @@ first seed with ``lamer_replay/expert_usage.json``) and the section of ``--resul
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable % column)")
     summary.add_argument("--out", type=Path, required=True, help="directory for summary.json, curves.json, PNGs")
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
+    summary.add_argument("--seeds", type=int, nargs="+",
+                         help="summarise these of the config's seeds only (default: all), the same for every system")
     return parser
 
 
@@ -75,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from lamer.eval.ablation import write_summary
 
+            if args.seeds:
+                unknown = sorted(set(args.seeds) - set(ablation.seeds))
+                if unknown:
+                    raise AblationError(f"--seeds {unknown}: not seeds of {args.config} ({ablation.seeds})")
+                ablation = dataclasses.replace(ablation, seeds=sorted(set(args.seeds)))
             write_summary(ablation, args.exp, args.trainable, args.out, args.results_md)
             logging.info("wrote %s/summary.json and the ablation section of %s", args.out, args.results_md)
     except (AblationError, OSError, ValueError) as err:

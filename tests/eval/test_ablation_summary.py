@@ -257,3 +257,15 @@ def test_the_summary_command_writes_the_same_files(recipe, monkeypatch):
     assert "](ablation/avg_cer_fixed.png)" in (recipe / "RESULTS.md").read_text()
     assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "missing.json",
                  "--out", "ablation", "--results_md", "RESULTS.md"]) == 1
+
+
+def test_the_summary_command_can_keep_to_some_seeds(recipe, monkeypatch):
+    from lamer.bin.ablation import main
+
+    monkeypatch.chdir(recipe)
+    args = ["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--out", "ablation",
+            "--results_md", "RESULTS.md"]
+    assert main([*args, "--seeds", "0", "1"]) == 0
+    summary = json.loads((recipe / "ablation" / "summary.json").read_text())
+    assert summary["fixed"]["systems"]["ft"]["seeds"] == [0, 1]
+    assert main([*args, "--seeds", "7"]) == 1
