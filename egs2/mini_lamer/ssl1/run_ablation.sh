@@ -92,7 +92,7 @@ wait || true
 
 failed=$(grep -Lx 0 "${exp}"/status/* || true)
 python -m lamer.bin.ablation summary --config "${config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
-    --out "${summary_out}" --results_md RESULTS.md
+    --out "${summary_out}" --results_md RESULTS.md --seeds ${seeds}
 log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png"
 if [[ -n ${failed} ]]; then
     log "failed runs (re-run this script to continue them): $(echo ${failed} | xargs -n1 basename | tr '\n' ' ')"
