@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="output JSON")
     parser.add_argument("--png", type=Path, help="also draw the heatmap here")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--if-routed", action="store_true",
+                        help="adapters without a router (plain LoRA) are not an error: write nothing, exit 0")
     return parser
 
 
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"expert_usage: error: {err}", file=sys.stderr)
         return 1
+    if not usage and args.if_routed:
+        logging.info("%s has no routed layer: no expert usage to measure", args.adapters)
+        return 0
     if not usage:
         print(f"expert_usage: error: {args.adapters} has no routed layer (no layer with more than one routed "
               "expert): nothing to measure", file=sys.stderr)

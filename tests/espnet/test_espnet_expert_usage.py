@@ -58,3 +58,20 @@ def test_missing_language_is_named(probe_data, tmp_path):
                                    encoding="utf-8")
     with pytest.raises(ValueError, match=r"dev/utt2lang: no language for 1 utterance"):
         utterances_by_language([data])
+
+
+def test_cli_on_adapters_without_a_router(upstream, probe_data, tmp_path):
+    """Plain LoRA (one routed expert per layer) has no usage: an error, or nothing with --if-routed."""
+    from lamer.adapters import LamerConfig, apply_lamer, save_adapters
+    from lamer.bin import expert_usage
+    from lamer.upstream.presets import build_preset
+
+    model = build_preset("tiny")
+    apply_lamer(model, LamerConfig(allocation="uniform:1", shared_experts=0))
+    lora = save_adapters(model, tmp_path / "lora")
+    out = tmp_path / "usage.json"
+    args = ["--upstream", str(upstream.checkpoint), "--adapters", str(lora), "--data", str(probe_data.dev),
+            "--out", str(out)]
+    assert expert_usage.main(args) == 1
+    assert expert_usage.main([*args, "--if-routed"]) == 0
+    assert not out.exists()

@@ -293,8 +293,8 @@ if [[ ${stage} -le 8 && ${stop_stage} -ge 8 ]]; then
     if [[ -d ${exp}/ssl/${last}/adapters ]]; then
         dev_dirs=(); for lang in ${all_languages}; do dev_dirs+=("${data}/${lang}/dev"); done
         run_step expert_usage python -m lamer.bin.expert_usage --upstream "${base_ckpt}" \
-            --adapters "${exp}/ssl/${last}/adapters" --data "${dev_dirs[@]}" --out "${exp}/expert_usage.json"
-        usage=(--expert-usage "${exp}/expert_usage.json")
+            --adapters "${exp}/ssl/${last}/adapters" --data "${dev_dirs[@]}" --out "${exp}/expert_usage.json" --if-routed
+        [[ -f ${exp}/expert_usage.json ]] && usage=(--expert-usage "${exp}/expert_usage.json")
     fi
     for protocol in $(plan_get protocols); do
         python -m lamer.bin.collect_results --plan "${plan}" --scores "${exp}/score/${protocol}" \
