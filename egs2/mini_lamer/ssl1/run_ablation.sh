@@ -33,7 +33,8 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
 exp=exp/ablation
 mkdir -p "${exp}/logs" "${exp}/status"
 [[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${config}")
-main_plan=$(python -m lamer.bin.ablation list --config "${config}" | awk -F'\t' '$1 == "frozen" {print $3}')
+listing=$(python -m lamer.bin.ablation list --config "${config}")   # name, method, plan, train_on per line
+main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
 # the demo's corpus and settings (run.sh), a base model of its own, pre-trained longer
@@ -48,7 +49,7 @@ python -m lamer.bin.ablation trainable --config "${config}" --upstream "${exp}/b
 # run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
 run() {
     local name=$1 seed=$2 method plan train_on epochs base_exp=()
-    IFS=$'\t' read -r _ method plan train_on < <(python -m lamer.bin.ablation list --config "${config}" | awk -F'\t' -v n="${name}" '$1 == n')
+    IFS=$'\t' read -r _ method plan train_on < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
     # same steps per stage; a plan with fewer stages (joint) gets their total
     epochs=$(( ssl_epochs * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
     [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${seed}/frozen")
@@ -70,7 +71,7 @@ wait_frozen() {
     [[ $(cat "${status}") == 0 ]]
 }
 
-[[ -n ${systems} ]] || systems=$(python -m lamer.bin.ablation list --config "${config}" | cut -f1)
+[[ -n ${systems} ]] || systems=$(cut -f1 <<<"${listing}")
 queue=()
 for seed in ${seeds}; do queue+=("frozen ${seed}"); rm -f "${exp}/status/seed${seed}_frozen"; done
 for seed in ${seeds}; do
