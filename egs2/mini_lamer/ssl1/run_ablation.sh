@@ -11,7 +11,7 @@
 # this script does only what is missing. Runs go `--jobs` at a time, one thread each.
 #
 # Usage: ./run_ablation.sh [--jobs 2] [--seeds "0 1 2"] [--systems "ft lamer_replay"]
-#                          [--ssl_epochs 4] [--ssl_iters 15] [--probe_epochs 10] [--ssl_opts "..."]
+#                          [--ssl_epochs 4] [--ssl_iters 15] [--probe_epochs 8] [--ssl_opts "..."]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +22,7 @@ jobs=2                # runs at once
 ssl_epochs=4          # continual SSL training per stage: ssl_epochs x ssl_iters steps of 16 utterances
 ssl_iters=15
 pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
-probe_epochs=10
+probe_epochs=8
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
 
