@@ -23,6 +23,9 @@ from pathlib import Path
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
+from lamer.eval.probe_health import PLATEAU_CER
+from lamer.eval.probe_health import collect as collect_probe_health
+from lamer.eval.probe_health import render_table as probe_health_rows
 from lamer.eval.report import environment, markdown_table, update_marked_section
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.recipe.ablation import Ablation
@@ -173,9 +176,10 @@ def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
     return out
 
 
-def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str]) -> str:
+def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
+                   probe_health: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
-    path relative to RESULTS.md."""
+    path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``."""
     joint, control = _roles(ablation)
     names = [s.name for s in ablation.systems]
     parts = [
@@ -207,15 +211,35 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
                      "non-joint systems.\n\nChecks:\n\n"
                      + "\n".join(f"- {c}" for c in checks(ablation, protocol, systems)))
+    if probe_health:
+        seeds = list(ablation.seeds)
+        table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)], probe_health_rows(probe_health, seeds))
+        parts.append("### Probe training\n\nValidation CER (fraction) of each probe after its last epoch, and "
+                     f"(eN) the first epoch below {PLATEAU_CER}, where the probe left CTC's blank plateau "
+                     "('never': it did not). The base probe is the one the `fixed` protocol uses for every stage; "
+                     "the others are the `retrained` probes. A probe that left the plateau late scores all "
+                     "languages of its stage badly: under `retrained` that reads as forgetting but is probe "
+                     f"noise.\n\n{table}")
     if plots:
         parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts)
 
 
+def _probe_health(ablation: Ablation, exp_dir: Path, summary: dict, curves: dict) -> dict:
+    """Probe training per system and seed (``lamer.eval.probe_health``) of the runs with results;
+    the base probes come from the system that trains none after the base (``train_on: none``)."""
+    base = next((s.name for s in ablation.systems if s.train_on == "none"), None)
+    stages = {name: c["stages"][1:] for protocol in PROTOCOLS for name, c in curves[protocol].items()}
+    runs = {name: {seed: seed_dir(exp_dir, seed) / name
+                   for seed in sorted({k for p in PROTOCOLS for k in summary[p]["systems"][name]["seeds"]})}
+            for name in stages}
+    return collect_probe_health(runs, base, stages)
+
+
 def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
                   results_md: Path) -> dict:
-    """Write ``summary.json``, ``curves.json`` and the PNGs into ``out_dir`` and the ablation
-    section of ``results_md``; return the summary."""
+    """Write ``summary.json``, ``curves.json``, ``probe_health.json`` and the PNGs into ``out_dir``
+    and the ablation section of ``results_md``; return the summary."""
     from lamer.eval.plots import plot_expert_usage, plot_system_curves  # matplotlib only here
 
     trainable = load_json(Path(trainable_json)) if trainable_json else None
@@ -224,6 +248,8 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     write_json_atomic(out_dir / "summary.json", summary)
     write_json_atomic(out_dir / "curves.json", curves)
     joint, control = _roles(ablation)
+    health = _probe_health(ablation, Path(exp_dir), summary, curves)
+    write_json_atomic(out_dir / "probe_health.json", health)
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -247,5 +273,6 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
              for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots), _HEADER)
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health),
+                          _HEADER)
     return summary
