@@ -27,6 +27,8 @@ from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.probe_health import render_table as probe_health_rows
 from lamer.eval.report import environment, markdown_table, update_marked_section
+from lamer.eval.routing import render_cell as routing_cell
+from lamer.eval.routing import routing_stats
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.recipe.ablation import Ablation
 
@@ -177,9 +179,10 @@ def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
 
 
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
-                   probe_health: dict | None = None) -> str:
+                   probe_health: dict | None = None, routing: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
-    path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``."""
+    path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing``
+    as from ``routing_by_run``."""
     joint, control = _roles(ablation)
     names = [s.name for s in ablation.systems]
     parts = [
@@ -220,6 +223,16 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                      "the others are the `retrained` probes. A probe that left the plateau late scores all "
                      "languages of its stage badly: under `retrained` that reads as forgetting but is probe "
                      f"noise.\n\n{table}")
+    if routing:
+        seeds = list(ablation.seeds)
+        rows = [[name, *(routing_cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
+                for name, per_seed in routing.items()]
+        table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
+        parts.append("### Routing\n\nPer routed layer after the last stage (`L3x7`: layer 3, 7 routed "
+                     "experts), on the dev sets of every language: H, the routing entropy over log(experts), averaged over languages "
+                     "(1: a uniform mix, 0: one expert, routing collapse); JS, the Jensen-Shannon divergence "
+                     "(nats) between languages' routing, mean/max over language pairs (0: every language routed "
+                     f"alike; at most 0.693).\n\n{table}")
     if plots:
         parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts)
@@ -236,10 +249,23 @@ def _probe_health(ablation: Ablation, exp_dir: Path, summary: dict, curves: dict
     return collect_probe_health(runs, base, stages)
 
 
+def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
+    """``{system: {seed: routing_stats}}`` of the runs with results and an ``expert_usage.json``
+    (systems with routers only)."""
+    out: dict = {}
+    for system in ablation.systems:
+        found = sorted({k for p in PROTOCOLS for k in summary[p]["systems"][system.name]["seeds"]})
+        for seed in found:
+            path = seed_dir(exp_dir, seed) / system.name / "expert_usage.json"
+            if path.is_file():
+                out.setdefault(system.name, {})[seed] = routing_stats(load_json(path), str(path))
+    return out
+
+
 def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
                   results_md: Path) -> dict:
-    """Write ``summary.json``, ``curves.json``, ``probe_health.json`` and the PNGs into ``out_dir``
-    and the ablation section of ``results_md``; return the summary."""
+    """Write ``summary.json``, ``curves.json``, ``probe_health.json``, ``routing.json`` and the PNGs
+    into ``out_dir`` and the ablation section of ``results_md``; return the summary."""
     from lamer.eval.plots import plot_expert_usage, plot_system_curves  # matplotlib only here
 
     trainable = load_json(Path(trainable_json)) if trainable_json else None
@@ -250,6 +276,8 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     joint, control = _roles(ablation)
     health = _probe_health(ablation, Path(exp_dir), summary, curves)
     write_json_atomic(out_dir / "probe_health.json", health)
+    routing = routing_by_run(ablation, Path(exp_dir), summary)
+    write_json_atomic(out_dir / "routing.json", routing)
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -273,6 +301,6 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
              for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health),
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing),
                           _HEADER)
     return summary
