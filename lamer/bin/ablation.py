@@ -10,10 +10,10 @@
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
 (lamer.ssl.trainable). ``summary`` reads every ``<exp>/seed<k>/<system>/results_<protocol>.json``
-that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/probe_health.json``
-(each probe's validation CER per epoch, from its log: lamer.eval.probe_health), ``<out>/routing.json``
-(router entropy and divergence between languages, from each run's expert_usage.json:
-lamer.eval.routing), the plots
+that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every
+system against lamer_replay, seed by seed), ``<out>/probe_health.json`` (each probe's validation
+CER per epoch, from its log: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and
+divergence between languages, from each run's expert_usage.json: lamer.eval.routing), the plots
 ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_lamer_replay.png`` from the
 first seed with ``lamer_replay/expert_usage.json``) and the section of ``--results_md`` between
 ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation).
@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     trainable.add_argument("--config", type=Path, required=True)
     trainable.add_argument("--upstream", required=True, help="base SSL checkpoint (or a preset name)")
     trainable.add_argument("--out", type=Path, required=True)
-    summary = sub.add_parser("summary", help="summary.json, curves.json, probe_health.json, routing.json, plots and the "
-                                             "RESULTS.md section")
+    summary = sub.add_parser("summary", help="summary.json, curves.json, paired.json, probe_health.json, "
+                                             "routing.json, plots and the RESULTS.md section")
     summary.add_argument("--config", type=Path, required=True)
     summary.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/results_<protocol>.json")
     summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable % column)")

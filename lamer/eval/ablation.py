@@ -115,6 +115,35 @@ def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None) -> tupl
     return summary, curves
 
 
+def paired_with_method(ablation: Ablation, exp_dir: Path) -> dict:
+    """Per protocol and system, the per-seed differences ``system - lamer_replay`` of the final
+    average CER and BWT over the seeds both have: ``{protocol: {system: {"seeds", "avg_cer_final",
+    "bwt_final", "method_lower_cer"}}}`` (mean/std as in the summary; ``method_lower_cer``: in how
+    many of those seeds lamer_replay's final average CER is the lower). Within a seed the systems
+    share the base model and, under ``fixed``, the base probe, so these differences are free of
+    the between-seed spread that the unpaired ± carries."""
+    out: dict = {}
+    for protocol in PROTOCOLS:
+        metrics: dict = {}
+        for system in ablation.systems:
+            for seed in ablation.seeds:
+                path = seed_dir(exp_dir, seed) / system.name / f"results_{protocol}.json"
+                if path.is_file():
+                    metrics.setdefault(system.name, {})[seed] = run_metrics(load_results(path))
+        reference = metrics.get(METHOD, {})
+        out[protocol] = {}
+        for name, runs in metrics.items():
+            seeds = [seed for seed in runs if seed in reference]
+            if name == METHOD or not seeds:
+                continue
+            diffs = {key: [None if runs[k][key] is None or reference[k][key] is None
+                           else runs[k][key] - reference[k][key] for k in seeds]
+                     for key in ("avg_cer_final", "bwt_final")}
+            out[protocol][name] = {"seeds": seeds, **{key: mean_std(v) for key, v in diffs.items()},
+                                   "method_lower_cer": sum(d is not None and d > 0 for d in diffs["avg_cer_final"])}
+    return out
+
+
 def _roles(ablation: Ablation) -> tuple[str | None, str | None]:
     """Names of the joint (upper-bound) and control systems, None where the ablation has none."""
     return (ablation.joint.name if ablation.joint else None, ablation.control.name if ablation.control else None)
@@ -179,10 +208,10 @@ def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
 
 
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
-                   probe_health: dict | None = None, routing: dict | None = None) -> str:
+                   probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
     path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing``
-    as from ``routing_by_run``."""
+    as from ``routing_by_run``, ``paired`` as from ``paired_with_method``."""
     joint, control = _roles(ablation)
     names = [s.name for s in ablation.systems]
     parts = [
@@ -214,6 +243,14 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
                      "non-joint systems.\n\nChecks:\n\n"
                      + "\n".join(f"- {c}" for c in checks(ablation, protocol, systems)))
+        if paired and paired.get(protocol):
+            rows = [[name, _cell(entry["avg_cer_final"]), _cell(entry["bwt_final"]),
+                     f"{entry['method_lower_cer']} of {len(entry['seeds'])}"]
+                    for name, entry in paired[protocol].items()]
+            table = markdown_table(["system", "Δ avg CER final", "Δ BWT final", f"{METHOD} lower CER in"], rows)
+            parts.append(f"Paired with {METHOD} (Δ = system − {METHOD}, per seed, then mean ± std over the seeds "
+                         f"both have; a positive Δ CER: {METHOD} is better). Within a seed every system shares the "
+                         "base model and, under `fixed`, the base probe.\n\n" + table)
     if probe_health:
         seeds = list(ablation.seeds)
         table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)], probe_health_rows(probe_health, seeds))
@@ -264,8 +301,9 @@ def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
 
 def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
                   results_md: Path) -> dict:
-    """Write ``summary.json``, ``curves.json``, ``probe_health.json``, ``routing.json`` and the PNGs
-    into ``out_dir`` and the ablation section of ``results_md``; return the summary."""
+    """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
+    ``routing.json`` and the PNGs into ``out_dir`` and the ablation section of ``results_md``;
+    return the summary."""
     from lamer.eval.plots import plot_expert_usage, plot_system_curves  # matplotlib only here
 
     trainable = load_json(Path(trainable_json)) if trainable_json else None
@@ -278,6 +316,8 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     write_json_atomic(out_dir / "probe_health.json", health)
     routing = routing_by_run(ablation, Path(exp_dir), summary)
     write_json_atomic(out_dir / "routing.json", routing)
+    paired = paired_with_method(ablation, Path(exp_dir))
+    write_json_atomic(out_dir / "paired.json", paired)
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -301,6 +341,6 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
              for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing),
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing, paired),
                           _HEADER)
     return summary

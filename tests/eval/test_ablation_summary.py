@@ -185,7 +185,7 @@ def test_checks_state_the_expected_outcomes_with_numbers(recipe):
 
 def test_the_table_bolds_the_best_non_joint_system(recipe):
     section = _section(summarise(recipe)[1].read_text())
-    fixed = section.split("### Protocol `fixed`")[1].split("\n### ")[0]
+    fixed = section.split("### Protocol `fixed`")[1].split("Checks:")[0]
     rows = {line.split(" | ")[0].lstrip("| "): line for line in fixed.splitlines() if line.startswith("| ")}
     assert "**25.62 ± 0.18**" in rows["lamer_replay"] and "2.12" in rows["lamer_replay"]
     assert "**" not in rows["joint (upper bound)"]  # 23.00 is lower, but the upper bound is not a contender
@@ -269,3 +269,20 @@ def test_the_summary_command_can_keep_to_some_seeds(recipe, monkeypatch):
     summary = json.loads((recipe / "ablation" / "summary.json").read_text())
     assert summary["fixed"]["systems"]["ft"]["seeds"] == [0, 1]
     assert main([*args, "--seeds", "7"]) == 1
+
+
+def test_paired_differences_with_lamer_replay_over_common_seeds(recipe):
+    summarise(recipe)
+    paired = json.loads((recipe / "ablation" / "paired.json").read_text())
+    # ft - lamer_replay in seeds 0 and 1: avg (120 + d)/4 - (102 + d)/4 = 4.5 under fixed (n 30 vs 30),
+    # (120 + d)/4 - (122 + d)/4 = -0.5 under retrained (lamer_replay learns spa/ita to 40); BWT -18/3
+    ft = paired["fixed"]["ft"]
+    assert ft["seeds"] == [0, 1] and ft["method_lower_cer"] == 2
+    assert ft["avg_cer_final"] == pytest.approx({"mean": 4.5, "std": 0.0})
+    assert ft["bwt_final"] == pytest.approx({"mean": -6.0, "std": 0.0})
+    assert paired["retrained"]["ft"]["avg_cer_final"] == pytest.approx({"mean": -0.5, "std": 0.0})
+    assert paired["retrained"]["ft"]["method_lower_cer"] == 0
+    assert "lamer_replay" not in paired["fixed"] and "lora_replay" not in paired["fixed"]  # itself; no results
+    assert paired["fixed"]["frozen"]["seeds"] == [0]
+    section = _section((recipe / "RESULTS.md").read_text())
+    assert "| ft | 4.50 ± 0.00 | -6.00 ± 0.00 | 2 of 2 |" in section.split("### Protocol `fixed`")[1]
