@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "routing.json, plots and the RESULTS.md section")
     summary.add_argument("--config", type=Path, required=True)
     summary.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/results_<protocol>.json")
-    summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable % column)")
+    summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable %% column)")
     summary.add_argument("--out", type=Path, required=True, help="directory for summary.json, curves.json, PNGs")
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     summary.add_argument("--seeds", type=int, nargs="+",
