@@ -27,9 +27,9 @@ from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.probe_health import render_table as probe_health_rows
 from lamer.eval.report import environment, markdown_table, update_marked_section
+from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import render_cell as routing_cell
 from lamer.eval.routing import routing_stats
-from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
@@ -72,24 +72,15 @@ def _curve(runs: list[dict], key: str) -> dict[str, list[float | None]]:
     return {"mean": [s and s["mean"] for s in per_stage], "std": [s and s["std"] for s in per_stage]}
 
 
-def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None) -> tuple[dict, dict]:
-    """``(summary, curves)`` over the results found under ``exp_dir``, per protocol.
-
-    ``summary[protocol]["systems"][name]`` holds the metrics (mean/std over seeds, or None),
-    ``trainable_percent`` (from ``trainable``'s ``systems``, None without it) and the seeds found.
-    ``curves[protocol][name]`` holds ``stages`` and the per-stage ``avg_cer`` / ``old_cer``
-    ``{"mean": [...], "std": [...]}`` of the systems with results. All seeds of a system must
-    share its stages and languages.
-    """
-    counted = (trainable or {}).get("systems") or {}
-    percents = {name: entry.get("trainable_percent") for name, entry in counted.items()}
-    summary: dict = {}
-    curves: dict = {}
+def load_runs(ablation: Ablation, exp_dir: Path) -> dict:
+    """Every run's metrics (``run_metrics``) found under ``exp_dir``, read once:
+    ``{protocol: {system: {"stages": [...], "seeds": {seed: metrics}}}}``, systems without results
+    left out. All seeds of a system must share its stages and languages."""
+    out: dict = {}
     for protocol in PROTOCOLS:
-        systems: dict = {}
-        curves[protocol] = {}
+        out[protocol] = {}
         for system in ablation.systems:
-            seeds, runs, first = [], [], None
+            per_seed, first = {}, None
             for seed in ablation.seeds:
                 path = seed_dir(exp_dir, seed) / system.name / f"results_{protocol}.json"
                 if not path.is_file():
@@ -102,46 +93,73 @@ def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None) -> tupl
                 elif (results.stages, results.introduced) != (first[1].stages, first[1].introduced):
                     raise EvalInputError(f"{path}: stages or languages differ from {first[0]}; the seeds of "
                                          f"system {system.name!r} must run the same plan")
-                seeds.append(seed)
-                runs.append(run_metrics(results))
-            entry = {metric: mean_std([run[metric] for run in runs]) for metric in METRICS}
+                per_seed[seed] = run_metrics(results)
+            if per_seed:
+                out[protocol][system.name] = {"stages": first[1].stages, "seeds": per_seed}
+    return out
+
+
+def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None,
+              runs: dict | None = None) -> tuple[dict, dict]:
+    """``(summary, curves)`` over the results found under ``exp_dir`` (or ``runs``, as from
+    ``load_runs``), per protocol.
+
+    ``summary[protocol]["systems"][name]`` holds the metrics (mean/std over seeds, or None),
+    ``trainable_percent`` (from ``trainable``'s ``systems``, None without it) and the seeds found.
+    ``curves[protocol][name]`` holds ``stages`` and the per-stage ``avg_cer`` / ``old_cer``
+    ``{"mean": [...], "std": [...]}`` of the systems with results. All seeds of a system must
+    share its stages and languages.
+    """
+    runs = load_runs(ablation, exp_dir) if runs is None else runs
+    counted = (trainable or {}).get("systems") or {}
+    percents = {name: entry.get("trainable_percent") for name, entry in counted.items()}
+    summary: dict = {}
+    curves: dict = {}
+    for protocol in PROTOCOLS:
+        systems: dict = {}
+        curves[protocol] = {}
+        for system in ablation.systems:
+            found = runs[protocol].get(system.name)
+            metrics = list(found["seeds"].values()) if found else []
+            entry = {metric: mean_std([run[metric] for run in metrics]) for metric in METRICS}
             entry["trainable_percent"] = percents.get(system.name)
-            entry["seeds"] = seeds
+            entry["seeds"] = list(found["seeds"]) if found else []
             systems[system.name] = entry
-            if runs:
-                curves[protocol][system.name] = {"stages": first[1].stages, "avg_cer": _curve(runs, "avg_cer"),
-                                                 "old_cer": _curve(runs, "old_cer")}
+            if found:
+                curves[protocol][system.name] = {"stages": found["stages"], "avg_cer": _curve(metrics, "avg_cer"),
+                                                 "old_cer": _curve(metrics, "old_cer")}
         summary[protocol] = {"systems": systems}
     return summary, curves
 
 
-def paired_with_method(ablation: Ablation, exp_dir: Path) -> dict:
+def paired_with_method(runs: dict) -> dict:
     """Per protocol and system, the per-seed differences ``system - lamer_replay`` of the final
-    average CER and BWT over the seeds both have: ``{protocol: {system: {"seeds", "avg_cer_final",
-    "bwt_final", "method_lower_cer"}}}`` (mean/std as in the summary; ``method_lower_cer``: in how
-    many of those seeds lamer_replay's final average CER is the lower). Within a seed the systems
-    share the base model and, under ``fixed``, the base probe, so these differences are free of
-    the between-seed spread that the unpaired ± carries."""
+    average CER and BWT over the seeds both have, from ``runs`` (``load_runs``):
+    ``{protocol: {system: {"seeds", "avg_cer_final", "bwt_final", "method_lower_cer"}}}`` (mean/std
+    as in the summary; ``method_lower_cer``: in how many of those seeds lamer_replay's final
+    average CER is the lower). Within a seed the systems share the base model and, under
+    ``fixed``, the base probe, so these differences are free of the between-seed spread that the
+    unpaired ± carries."""
     out: dict = {}
-    for protocol in PROTOCOLS:
-        metrics: dict = {}
-        for system in ablation.systems:
-            for seed in ablation.seeds:
-                path = seed_dir(exp_dir, seed) / system.name / f"results_{protocol}.json"
-                if path.is_file():
-                    metrics.setdefault(system.name, {})[seed] = run_metrics(load_results(path))
-        reference = metrics.get(METHOD, {})
+    for protocol, systems in runs.items():
+        reference = systems.get(METHOD, {}).get("seeds", {})
         out[protocol] = {}
-        for name, runs in metrics.items():
-            seeds = [seed for seed in runs if seed in reference]
+        for name, found in systems.items():
+            per_seed = found["seeds"]
+            seeds = [seed for seed in per_seed if seed in reference]
             if name == METHOD or not seeds:
                 continue
-            diffs = {key: [None if runs[k][key] is None or reference[k][key] is None
-                           else runs[k][key] - reference[k][key] for k in seeds]
+            diffs = {key: [None if per_seed[k][key] is None or reference[k][key] is None
+                           else per_seed[k][key] - reference[k][key] for k in seeds]
                      for key in ("avg_cer_final", "bwt_final")}
             out[protocol][name] = {"seeds": seeds, **{key: mean_std(v) for key, v in diffs.items()},
                                    "method_lower_cer": sum(d is not None and d > 0 for d in diffs["avg_cer_final"])}
     return out
+
+
+def _seeds_found(summary: dict, name: str) -> list[int]:
+    """The seeds with results of system ``name`` under any protocol."""
+    return sorted({seed for protocol in PROTOCOLS for seed in summary[protocol]["systems"][name]["seeds"]})
 
 
 def _roles(ablation: Ablation) -> tuple[str | None, str | None]:
@@ -253,7 +271,8 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                          "base model and, under `fixed`, the base probe.\n\n" + table)
     if probe_health:
         seeds = list(ablation.seeds)
-        table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)], probe_health_rows(probe_health, seeds))
+        table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)],
+                               probe_health_rows(probe_health, seeds))
         parts.append("### Probe training\n\nValidation CER (fraction) of each probe after its last epoch, and "
                      f"(eN) the first epoch below {PLATEAU_CER}, where the probe left CTC's blank plateau "
                      "('never': it did not). The base probe is the one the `fixed` protocol uses for every stage; "
@@ -266,10 +285,10 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                 for name, per_seed in routing.items()]
         table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
         parts.append("### Routing\n\nPer routed layer after the last stage (`L3x7`: layer 3, 7 routed "
-                     "experts), on the dev sets of every language: H, the routing entropy over log(experts), averaged over languages "
-                     "(1: a uniform mix, 0: one expert, routing collapse); JS, the Jensen-Shannon divergence "
-                     "(nats) between languages' routing, mean/max over language pairs (0: every language routed "
-                     f"alike; at most 0.693).\n\n{table}")
+                     "experts), on the dev sets of every language: H, the routing entropy over log(experts), "
+                     "averaged over languages (1: a uniform mix, 0: one expert, routing collapse); JS, the "
+                     "Jensen-Shannon divergence (nats) between languages' routing, mean/max over language pairs "
+                     f"(0: every language routed alike; at most 0.693).\n\n{table}")
     if plots:
         parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts)
@@ -280,9 +299,7 @@ def _probe_health(ablation: Ablation, exp_dir: Path, summary: dict, curves: dict
     the base probes come from the system that trains none after the base (``train_on: none``)."""
     base = next((s.name for s in ablation.systems if s.train_on == "none"), None)
     stages = {name: c["stages"][1:] for protocol in PROTOCOLS for name, c in curves[protocol].items()}
-    runs = {name: {seed: seed_dir(exp_dir, seed) / name
-                   for seed in sorted({k for p in PROTOCOLS for k in summary[p]["systems"][name]["seeds"]})}
-            for name in stages}
+    runs = {name: {seed: seed_dir(exp_dir, seed) / name for seed in _seeds_found(summary, name)} for name in stages}
     return collect_probe_health(runs, base, stages)
 
 
@@ -291,8 +308,7 @@ def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
     (systems with routers only)."""
     out: dict = {}
     for system in ablation.systems:
-        found = sorted({k for p in PROTOCOLS for k in summary[p]["systems"][system.name]["seeds"]})
-        for seed in found:
+        for seed in _seeds_found(summary, system.name):
             path = seed_dir(exp_dir, seed) / system.name / "expert_usage.json"
             if path.is_file():
                 out.setdefault(system.name, {})[seed] = routing_stats(load_json(path), str(path))
@@ -304,10 +320,14 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
     ``routing.json`` and the PNGs into ``out_dir`` and the ablation section of ``results_md``;
     return the summary."""
-    from lamer.eval.plots import plot_expert_usage, plot_system_curves  # matplotlib only here
+    from lamer.eval.plots import (  # matplotlib only here
+        plot_expert_usage,
+        plot_system_curves,
+    )
 
     trainable = load_json(Path(trainable_json)) if trainable_json else None
-    summary, curves = summarize(ablation, Path(exp_dir), trainable)
+    runs = load_runs(ablation, Path(exp_dir))
+    summary, curves = summarize(ablation, Path(exp_dir), trainable, runs)
     out_dir = Path(out_dir)
     write_json_atomic(out_dir / "summary.json", summary)
     write_json_atomic(out_dir / "curves.json", curves)
@@ -316,7 +336,7 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     write_json_atomic(out_dir / "probe_health.json", health)
     routing = routing_by_run(ablation, Path(exp_dir), summary)
     write_json_atomic(out_dir / "routing.json", routing)
-    paired = paired_with_method(ablation, Path(exp_dir))
+    paired = paired_with_method(runs)
     write_json_atomic(out_dir / "paired.json", paired)
     pngs = {}
     for protocol in PROTOCOLS:
@@ -341,6 +361,6 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
              for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing, paired),
-                          _HEADER)
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing,
+                                                                 paired), _HEADER)
     return summary

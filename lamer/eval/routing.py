@@ -43,7 +43,8 @@ def routing_stats(usage: dict[str, dict[str, list[float]]], source: str = "exper
             raise EvalInputError(f"{source}: layer {layer!r} has no languages")
         sizes = {len(weights) for weights in per_lang.values()}
         if len(sizes) != 1:
-            raise EvalInputError(f"{source}: layer {layer!r}: languages have different numbers of experts {sorted(sizes)}")
+            raise EvalInputError(f"{source}: layer {layer!r}: languages have different numbers of experts "
+                                 f"{sorted(sizes)}")
         langs = sorted(per_lang)
         pairs = [js_divergence(per_lang[a], per_lang[b]) for a, b in itertools.combinations(langs, 2)]
         out[str(layer)] = {

@@ -6,7 +6,13 @@ import pytest
 
 from lamer.eval import EvalInputError
 from lamer.eval.ablation import write_summary
-from lamer.eval.probe_health import collect, escape_epoch, probe_entry, render_table, valid_cer_curve
+from lamer.eval.probe_health import (
+    collect,
+    escape_epoch,
+    probe_entry,
+    render_table,
+    valid_cer_curve,
+)
 from lamer.recipe.ablation import load_ablation
 
 
@@ -58,20 +64,9 @@ def test_collect_reads_the_base_probe_from_the_frozen_run(tmp_path):
                                             ["ft", "s1 0.91 (never), s2 –", "–"]]
 
 
-def test_the_summary_writes_probe_health_and_its_table(tmp_path):
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "plan.yaml").write_text("{}\n")
-    (tmp_path / "conf" / "m.yaml").write_text("ssl_adapter: none\n")
-    (tmp_path / "conf" / "ablation.yaml").write_text(
-        "seeds: [0]\nplan: conf/plan.yaml\nsystems:\n  frozen: {train_on: none}\n  ft: {method: conf/m.yaml}\n")
+def test_the_summary_writes_probe_health_and_its_table(mini_ablation):
+    tmp_path = mini_ablation("  frozen: {train_on: none}\n  ft: {method: conf/m.yaml}\n", [0], ["frozen", "ft"])
     exp = tmp_path / "exp"
-    results = {"stages": ["base", "s1"], "introduced": {"eng": "base", "spa": "s1"},
-               "cer": {"base": {"eng": 10, "spa": 50}, "s1": {"eng": 12, "spa": 30}}}
-    for system in ("frozen", "ft"):
-        for protocol in ("retrained", "fixed"):
-            path = exp / "seed0" / system / f"results_{protocol}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({**results, "protocol": protocol}))
     write_log(exp / "seed0" / "frozen" / "logs" / "probe_base.log", ["1.0", "0.70"])
     write_log(exp / "seed0" / "ft" / "logs" / "probe_s1.log", ["1.0", "0.95"])
     write_summary(load_ablation(tmp_path / "conf" / "ablation.yaml"), exp, None, tmp_path / "out",

@@ -6,7 +6,12 @@ import pytest
 
 from lamer.eval import EvalInputError
 from lamer.eval.ablation import write_summary
-from lamer.eval.routing import js_divergence, normalized_entropy, render_cell, routing_stats
+from lamer.eval.routing import (
+    js_divergence,
+    normalized_entropy,
+    render_cell,
+    routing_stats,
+)
 from lamer.recipe.ablation import load_ablation
 
 
@@ -41,20 +46,10 @@ def test_malformed_usage_is_refused_naming_the_file_and_layer():
         routing_stats({"1": {}})
 
 
-def test_the_summary_writes_routing_for_runs_with_expert_usage(tmp_path):
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "plan.yaml").write_text("{}\n")
-    (tmp_path / "conf" / "m.yaml").write_text("ssl_adapter: none\n")
-    (tmp_path / "conf" / "ablation.yaml").write_text(
-        "seeds: [0, 1]\nplan: conf/plan.yaml\nsystems:\n  ft: {method: conf/m.yaml}\n  lamer_replay: {method: conf/m.yaml}\n")
+def test_the_summary_writes_routing_for_runs_with_expert_usage(mini_ablation):
+    tmp_path = mini_ablation("  ft: {method: conf/m.yaml}\n  lamer_replay: {method: conf/m.yaml}\n", [0, 1],
+                             ["ft", "lamer_replay"])
     exp = tmp_path / "exp"
-    results = {"stages": ["base", "s1"], "introduced": {"eng": "base", "spa": "s1"},
-               "cer": {"base": {"eng": 10, "spa": 50}, "s1": {"eng": 12, "spa": 30}}}
-    for system in ("ft", "lamer_replay"):
-        for protocol in ("retrained", "fixed"):
-            path = exp / "seed0" / system / f"results_{protocol}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({**results, "protocol": protocol}))
     (exp / "seed0" / "lamer_replay" / "expert_usage.json").write_text(
         json.dumps({"3": {"eng": [0.5, 0.5], "spa": [0.5, 0.5]}}))
     # a seed without results is not reported, even with a usage file
