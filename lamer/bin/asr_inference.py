@@ -4,12 +4,17 @@
         --asr_model_file exp/probe/valid.loss.best.pth \\
         --data_path_and_name_and_type dump/test/wav.scp,speech,sound --output_dir exp/decode ...
 
-Two options are added to ESPnet's, for the ``fixed`` protocol (a probe trained on the base
+Options added to ESPnet's: two for the ``fixed`` protocol (a probe trained on the base
 model applied to a later stage): ``--frontend_adapters DIR`` (or ``none``) decodes with the
 upstream patched by other adapters than the probe was trained on, ``--frontend_path_or_url
 CKPT`` with another upstream checkpoint (methods that fine-tune the whole model). The modified
 config is written to OUTPUT_DIR/config_frontend_override.yaml. Hypotheses land in
 OUTPUT_DIR/1best_recog/text, ready for ``python -m lamer.bin.score``.
+
+``--jobs FILE`` decodes several models in one process (ESPnet's import, several seconds, is
+paid once): one job per line, five tab-separated fields ``OUTPUT_DIR
+ASR_TRAIN_CONFIG ASR_MODEL_FILE FRONTEND_ADAPTERS FRONTEND_PATH_OR_URL``, ``-`` for an
+override that is not wanted. The other options apply to every job.
 
 ``--decoding greedy`` replaces ESPnet's beam search by best-path CTC decoding for CTC-only
 probes: same model and tokenizer, far faster on a CPU. It is not the same search: on a probe
@@ -20,54 +25,110 @@ features slightly. ``--decoding beam`` (default) is ESPnet's own inference.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
+JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
 
 
-def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Our options, and the rest for ESPnet (with --asr_train_config and --output_dir kept)."""
+@dataclass(frozen=True)
+class DecodeJob:
+    """One model to decode with: its probe, its output directory and the ``fixed`` overrides."""
+
+    output_dir: Optional[str]
+    asr_train_config: Optional[str]
+    asr_model_file: Optional[str] = None
+    frontend_adapters: Optional[str] = None
+    frontend_path_or_url: Optional[str] = None
+
+    def espnet_arguments(self, config: Optional[str]) -> list[str]:
+        """ESPnet's options naming this job's probe and output (``config``: the one to read)."""
+        pairs = (("asr_train_config", config), ("asr_model_file", self.asr_model_file),
+                 ("output_dir", self.output_dir))
+        return [arg for name, value in pairs if value is not None for arg in (f"--{name}", value)]
+
+
+def read_jobs(path: Path) -> list[DecodeJob]:
+    """The jobs of a ``--jobs`` file; a malformed line is an error naming the file and line."""
+    jobs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(JOB_FIELDS) or not all(fields[:3]) or "-" in fields[:3]:
+            raise ValueError(f"{path}:{number}: expected {len(JOB_FIELDS)} tab-separated fields "
+                             f"({' '.join(JOB_FIELDS)}; '-' only for the last two), got {line!r}")
+        jobs.append(DecodeJob(*(None if value == "-" else value for value in fields)))
+    if not jobs:
+        raise ValueError(f"{path}: no decoding jobs")
+    return jobs
+
+
+def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[DecodeJob], list[str]]:
+    """Our options, the decoding jobs (one unless ``--jobs``) and the rest for ESPnet."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--frontend_adapters", default=None)
-    parser.add_argument("--frontend_path_or_url", default=None)
-    parser.add_argument("--asr_train_config", default=None)
-    parser.add_argument("--output_dir", default=None)
+    for name in JOB_FIELDS:
+        parser.add_argument(f"--{name}", default=None)
     parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam")
+    parser.add_argument("--jobs", type=Path, default=None)
     ours, rest = parser.parse_known_args(argv)
-    for name in ("asr_train_config", "output_dir"):
-        if getattr(ours, name) is not None:
-            rest += [f"--{name}", getattr(ours, name)]
-    return ours, rest
+    given = {name: getattr(ours, name) for name in JOB_FIELDS}
+    if ours.jobs is None:
+        return ours, [DecodeJob(**given)], rest
+    clashing = [f"--{name}" for name, value in given.items() if value is not None]
+    if clashing:
+        raise ValueError(f"--jobs {ours.jobs} names every job's {', '.join(clashing)}: give them there only")
+    return ours, read_jobs(ours.jobs), rest
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
-        print(__doc__)  # our two options; ESPnet's own help follows
-    ours, rest = split_arguments(argv)
-    if ours.frontend_adapters is not None or ours.frontend_path_or_url is not None:
+        print(__doc__)  # our options; ESPnet's own help follows
+    try:
+        ours, jobs, rest = split_arguments(argv)
+    except (OSError, ValueError) as err:
+        print(f"asr_inference: error: {err}", file=sys.stderr)
+        return 2
+    from lamer.espnet.task import register_lamer_frontend
+
+    register_lamer_frontend()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    for number, job in enumerate(jobs, 1):
+        if len(jobs) > 1:
+            logging.info("asr_inference: job %d/%d: %s", number, len(jobs), job.output_dir)
+        rc = _decode(job, ours.decoding, rest)
+        if rc != 0:
+            return rc
+    return 0
+
+
+def _decode(job: DecodeJob, decoding: str, rest: list[str]) -> int:
+    """One job: the probe's config (with the ``fixed`` overrides applied), then the decoding."""
+    config = job.asr_train_config
+    if job.frontend_adapters is not None or job.frontend_path_or_url is not None:
         from lamer.espnet.override import override_frontend
 
-        if ours.asr_train_config is None or ours.output_dir is None:
+        if job.asr_train_config is None or job.output_dir is None:
             print("asr_inference: error: --frontend_adapters/--frontend_path_or_url need --asr_train_config "
                   "and --output_dir", file=sys.stderr)
             return 2
         try:
-            config = override_frontend(Path(ours.asr_train_config), Path(ours.output_dir) / OVERRIDE_CONFIG,
-                                       adapters=ours.frontend_adapters, path_or_url=ours.frontend_path_or_url)
+            config = str(override_frontend(Path(job.asr_train_config), Path(job.output_dir) / OVERRIDE_CONFIG,
+                                           adapters=job.frontend_adapters, path_or_url=job.frontend_path_or_url))
         except (OSError, ValueError) as err:
             print(f"asr_inference: error: {err}", file=sys.stderr)
             return 1
-        rest[rest.index("--asr_train_config") + 1] = str(config)
-    from lamer.espnet.task import register_lamer_frontend
-
-    register_lamer_frontend()
-    if ours.decoding == "greedy":
-        return _greedy(rest)
+    arguments = rest + job.espnet_arguments(config)
+    if decoding == "greedy":
+        return _greedy(arguments)
     from espnet2.bin import asr_inference
 
-    asr_inference.main(rest)
+    asr_inference.main(arguments)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from re import search as re_search
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,47 @@ def test_collapse_merges_repeats_and_drops_blanks():
     from lamer.espnet.greedy import collapse
 
     assert collapse([0, 3, 3, 0, 3, 5, 5, 0, 0, 2], blank=0) == [3, 3, 5, 2]
+
+
+def test_jobs_file_decodes_each_pair_as_its_own_call_would(base_probe, upstream, probe_data, tmp_path):
+    """--jobs: several (probe, model) pairs in one process, the same hypotheses as one call each."""
+    from lamer.bin import asr_inference
+
+    single = {"retrained": decode(base_probe.directory, probe_data.dev, tmp_path / "one" / "r", "--decoding", "greedy"),
+              "fixed": decode(base_probe.directory, probe_data.dev, tmp_path / "one" / "f", "--decoding", "greedy",
+                              "--frontend_adapters", str(upstream.trained_adapters))}
+    jobs = tmp_path / "jobs.tsv"
+    config, model = base_probe.directory / "config.yaml", base_probe.directory / "valid.loss.best.pth"
+    jobs.write_text(f"{tmp_path / 'many' / 'r'}\t{config}\t{model}\t-\t-\n"
+                    f"{tmp_path / 'many' / 'f'}\t{config}\t{model}\t{upstream.trained_adapters}\t-\n", encoding="utf-8")
+    rc = asr_inference.main(["--config", str(DECODE_CONFIG), "--ngpu", "0", "--decoding", "greedy",
+                             "--data_path_and_name_and_type", f"{probe_data.dev}/wav.scp,speech,sound",
+                             "--jobs", str(jobs)])
+    assert rc == 0
+    for key, short in (("retrained", "r"), ("fixed", "f")):
+        assert (tmp_path / "many" / short / "1best_recog" / "text").read_text() == single[key].read_text(), key
+    assert (tmp_path / "many" / "f" / asr_inference.OVERRIDE_CONFIG).is_file()
+    assert not (tmp_path / "many" / "r" / asr_inference.OVERRIDE_CONFIG).exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("out\tconfig.yaml\tmodel.pth\t-\n", r"jobs.tsv:1: expected 5 tab-separated fields"),
+    ("\nout\t-\tmodel.pth\t-\t-\n", r"jobs.tsv:2: expected 5"),
+    ("", r"jobs.tsv: no decoding jobs"),
+])
+def test_malformed_jobs_file_names_file_and_line(tmp_path, capsys, text, message):
+    from lamer.bin import asr_inference
+
+    jobs = tmp_path / "jobs.tsv"
+    jobs.write_text(text, encoding="utf-8")
+    assert asr_inference.main(["--jobs", str(jobs)]) == 2
+    assert re_search(message, capsys.readouterr().err)
+
+
+def test_jobs_file_excludes_per_job_options(tmp_path, capsys):
+    from lamer.bin import asr_inference
+
+    jobs = tmp_path / "jobs.tsv"
+    jobs.write_text("out\tconfig.yaml\tmodel.pth\t-\t-\n", encoding="utf-8")
+    assert asr_inference.main(["--jobs", str(jobs), "--output_dir", "x"]) == 2
+    assert "--output_dir" in capsys.readouterr().err

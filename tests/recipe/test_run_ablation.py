@@ -40,7 +40,7 @@ def ablation(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     (directory / "conf" / "ablation").symlink_to(DEMO / "conf" / "ablation")
     (directory / "conf" / "ablation.yaml").write_text(ABLATION)
     out = subprocess.run(
-        ["./run_ablation.sh", "--ssl_epochs", "1", "--ssl_iters", "2", "--probe_epochs", "1",
+        ["./run_ablation.sh", "--ssl_steps", "2", "--probe_epochs", "1",
          "--ssl_opts", "--synth_utts 24 --target_layer 2 --num_clusters 8"],
         cwd=directory, capture_output=True, text=True, timeout=900)
     return directory, out
@@ -82,7 +82,7 @@ def test_rerun_does_no_work(ablation):
     directory, out = ablation
     assert out.returncode == 0, out.stdout + out.stderr
     again = subprocess.run(
-        ["./run_ablation.sh", "--ssl_epochs", "1", "--ssl_iters", "2", "--probe_epochs", "1",
+        ["./run_ablation.sh", "--ssl_steps", "2", "--probe_epochs", "1",
          "--ssl_opts", "--synth_utts 24 --target_layer 2 --num_clusters 8"],
         cwd=directory, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -251,37 +251,55 @@ fi
 
 if [[ ${stage} -le 7 && ${stop_stage} -ge 7 ]]; then
     first_protocol=$(plan_get protocols | awk '{print $1}')
+    # same_score PROTOCOL STAGE: the scores this pair shares (the base probe reading the base
+    # model, under any protocol and for every stage of --train_on none: one computation, scored
+    # once), or nothing when the pair is decoded itself
+    same_score() {
+        local same=
+        if [[ $2 == base && -n ${base_exp} ]]; then
+            same=${base_exp}/score/$1/base
+        elif [[ $2 == base || ${train_on} == none ]]; then
+            same=${exp}/score/${first_protocol}/base
+        fi
+        [[ ${same} == "${exp}/score/$1/$2" ]] || echo "${same}"
+    }
+    # every pair still to decode goes to one process (ESPnet's import is paid once); a pair is
+    # marked done with the process, so a failed run decodes its pairs again
+    jobs_file=${exp}/decode/jobs.tsv
+    mkdir -p "${exp}/decode"; : >"${jobs_file}"
+    pending=()
     for protocol in $(plan_get protocols); do
         for s in base ${stages}; do
-            log "Stage 7: decoding and scoring, protocol ${protocol}, model after stage ${s}"
-            # the base probe reading the base model, under any protocol and for every stage of
-            # --train_on none: one computation, scored once and shared
-            same=
-            if [[ ${s} == base && -n ${base_exp} ]]; then
-                same=${base_exp}/score/${protocol}/base
-            elif [[ ${s} == base || ${train_on} == none ]]; then
-                same=${exp}/score/${first_protocol}/base
-            fi
-            if [[ -n ${same} && ${same} != "${exp}/score/${protocol}/${s}" ]]; then
-                run_step score_${protocol}_${s} share "${same}" "${exp}/score/${protocol}/${s}"
-                continue
-            fi
+            [[ -z $(same_score "${protocol}" "${s}") && ! -f ${exp}/.done/decode_${protocol}_${s} ]] || continue
             read -r ckpt adapters <<<"$(model_of "${s}")"
-            probe=${exp}/probe/${s}
-            override=()
+            probe=${exp}/probe/${s} override=(- -)
             if [[ ${protocol} == fixed ]]; then
                 probe=${exp}/probe/base   # the base probe, frozen, reads this stage's features
-                override=(--frontend_adapters "${adapters}" --frontend_path_or_url "${ckpt}")
+                override=("${adapters}" "${ckpt}")
             fi
-            out=${exp}/decode/${protocol}/${s}
-            run_step decode_${protocol}_${s} ${decode_cmd} "${exp}/logs/decode_${protocol}_${s}.log" \
-                python -m lamer.bin.asr_inference --config "${decode_config}" --decoding "${decoding}" --ngpu "${ngpu}" \
-                --asr_train_config "${probe}/config.yaml" --asr_model_file "${probe}/valid.loss.best.pth" \
-                --data_path_and_name_and_type "${dump}/probe/test/wav.scp,speech,sound" \
-                "${override[@]}" --output_dir "${out}"
-            run_step score_${protocol}_${s} python -m lamer.bin.score --ref "${dump}/probe/test/text" \
-                --hyp "${out}/1best_recog/text" --utt2lang "${dump}/probe/test/utt2lang" \
-                --out "${exp}/score/${protocol}/${s}"
+            printf '%s\t%s\t%s\t%s\t%s\n' "${exp}/decode/${protocol}/${s}" "${probe}/config.yaml" \
+                "${probe}/valid.loss.best.pth" "${override[@]}" >>"${jobs_file}"
+            pending+=("decode_${protocol}_${s}")
+        done
+    done
+    if [[ ${#pending[@]} -gt 0 ]]; then
+        log "Stage 7: decoding ${pending[*]}"
+        ${decode_cmd} "${exp}/logs/decode.log" \
+            python -m lamer.bin.asr_inference --config "${decode_config}" --decoding "${decoding}" --ngpu "${ngpu}" \
+            --data_path_and_name_and_type "${dump}/probe/test/wav.scp,speech,sound" --jobs "${jobs_file}"
+        for name in "${pending[@]}"; do touch "${exp}/.done/${name}"; done
+    fi
+    for protocol in $(plan_get protocols); do
+        for s in base ${stages}; do
+            log "Stage 7: scoring, protocol ${protocol}, model after stage ${s}"
+            same=$(same_score "${protocol}" "${s}")
+            if [[ -n ${same} ]]; then
+                run_step score_${protocol}_${s} share "${same}" "${exp}/score/${protocol}/${s}"
+            else
+                run_step score_${protocol}_${s} python -m lamer.bin.score --ref "${dump}/probe/test/text" \
+                    --hyp "${exp}/decode/${protocol}/${s}/1best_recog/text" --utt2lang "${dump}/probe/test/utt2lang" \
+                    --out "${exp}/score/${protocol}/${s}"
+            fi
         done
     done
 fi

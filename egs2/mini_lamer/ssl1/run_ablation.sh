@@ -11,7 +11,7 @@
 # this script does only what is missing. Runs go `--jobs` at a time, one thread each.
 #
 # Usage: ./run_ablation.sh [--jobs 2] [--seeds "0 1 2"] [--systems "ft lamer_replay"]
-#                          [--ssl_epochs 4] [--ssl_iters 15] [--probe_epochs 8] [--ssl_opts "..."]
+#                          [--ssl_steps 60] [--probe_epochs 8] [--ssl_opts "..."]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,8 +19,8 @@ config=conf/ablation.yaml
 seeds=                # default: the config's
 systems=              # default: every system of the config (frozen always runs: it scores the base)
 jobs=2                # runs at once
-ssl_epochs=4          # continual SSL training per stage: ssl_epochs x ssl_iters steps of 16 utterances
-ssl_iters=15
+ssl_steps=60          # continual SSL training per stage: steps of 16 utterances, as one epoch (its
+                      # validation is monitoring only, the stage exports its last model: once is enough)
 pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
 probe_epochs=8
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
@@ -48,17 +48,17 @@ python -m lamer.bin.ablation trainable --config "${config}" --upstream "${exp}/b
 
 # run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
 run() {
-    local name=$1 seed=$2 method plan train_on epochs base_exp=()
+    local name=$1 seed=$2 method plan train_on steps base_exp=()
     IFS=$'\t' read -r _ method plan train_on < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
     # same steps per stage; a plan with fewer stages (joint) gets their total
-    epochs=$(( ssl_epochs * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
+    steps=$(( ssl_steps * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
     [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${seed}/frozen")
     local method_opt=(); [[ ${method} == - ]] || method_opt=(--method "${method}")
     rm -f "${exp}/status/seed${seed}_${name}"
     local rc=0
     ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${seed}/${name}" --seed "${seed}" \
         "${method_opt[@]}" --train_on "${train_on}" "${base_exp[@]}" \
-        --ssl_train_opts "--max_epoch ${epochs} --num_iters_per_epoch ${ssl_iters}" \
+        --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
         >"${exp}/logs/seed${seed}_${name}.log" 2>&1 || rc=$?
     echo "${rc}" >"${exp}/status/seed${seed}_${name}"
     log "  seed ${seed} ${name}: $([[ ${rc} == 0 ]] && echo done || echo "FAILED (rc ${rc}, ${exp}/logs/seed${seed}_${name}.log)")"
@@ -74,8 +74,12 @@ wait_frozen() {
 [[ -n ${systems} ]] || systems=$(cut -f1 <<<"${listing}")
 queue=()
 for seed in ${seeds}; do queue+=("frozen ${seed}"); rm -f "${exp}/status/seed${seed}_frozen"; done
+# joint runs (one stage, one probe: the shortest) last, so the final runs end close together
 for seed in ${seeds}; do
-    for name in ${systems}; do [[ ${name} == frozen ]] || queue+=("${name} ${seed}"); done
+    for name in ${systems}; do [[ ${name} == frozen || ${name} == joint ]] || queue+=("${name} ${seed}"); done
+done
+for seed in ${seeds}; do
+    for name in ${systems}; do [[ ${name} != joint ]] || queue+=("${name} ${seed}"); done
 done
 log "${#queue[@]} runs, ${jobs} at a time: logs in ${exp}/logs"
 for item in "${queue[@]}"; do
