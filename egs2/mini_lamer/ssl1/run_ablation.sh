@@ -74,12 +74,8 @@ wait_frozen() {
 [[ -n ${systems} ]] || systems=$(cut -f1 <<<"${listing}")
 queue=()
 for seed in ${seeds}; do queue+=("frozen ${seed}"); rm -f "${exp}/status/seed${seed}_frozen"; done
-# joint runs (one stage, one probe: the shortest) last, so the final runs end close together
 for seed in ${seeds}; do
-    for name in ${systems}; do [[ ${name} == frozen || ${name} == joint ]] || queue+=("${name} ${seed}"); done
-done
-for seed in ${seeds}; do
-    for name in ${systems}; do [[ ${name} != joint ]] || queue+=("${name} ${seed}"); done
+    for name in ${systems}; do [[ ${name} == frozen ]] || queue+=("${name} ${seed}"); done
 done
 log "${#queue[@]} runs, ${jobs} at a time: logs in ${exp}/logs"
 for item in "${queue[@]}"; do
@@ -99,6 +95,7 @@ failed=$(grep -Lx 0 "${exp}"/status/* || true)
 python -m lamer.bin.ablation summary --config "${config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
     --out "${summary_out}" --results_md RESULTS.md --seeds ${seeds}
 log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png"
+log "Wall time of this invocation: $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
 if [[ -n ${failed} ]]; then
     log "failed runs (re-run this script to continue them): $(echo ${failed} | xargs -n1 basename | tr '\n' ' ')"
     exit 1
