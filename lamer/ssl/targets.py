@@ -51,6 +51,32 @@ def collect_items(data_dirs: Sequence[Path], replay_dirs: Sequence[Path] = ()) -
     return [items[k] for k in sorted(items)]
 
 
+class FeatureMemo:
+    """``extract`` that keeps up to ``max_frames`` frames of its outputs for one more call per utterance.
+
+    Fitting a codebook extracts every utterance once and labelling it extracts it again; with the
+    memo, the labelling pass takes the k-means pass's features (the same array, so the labels are
+    identical) instead of running the upstream twice. Memory stays within ``max_frames`` frames,
+    the bound the k-means sample already has; utterances beyond it are extracted again.
+    """
+
+    def __init__(self, extract: Callable[[str, np.ndarray], np.ndarray], max_frames: int) -> None:
+        self.extract, self.max_frames = extract, max_frames
+        self.kept: dict[str, np.ndarray] = {}
+        self.kept_frames = 0
+
+    def __call__(self, utt: str, wav: np.ndarray) -> np.ndarray:
+        if utt in self.kept:
+            feats = self.kept.pop(utt)  # each utterance is labelled once: free it as it is used
+            self.kept_frames -= feats.shape[0]
+            return feats
+        feats = self.extract(utt, wav)
+        if self.kept_frames + feats.shape[0] <= self.max_frames:
+            self.kept[utt] = feats
+            self.kept_frames += feats.shape[0]
+        return feats
+
+
 def sample_frames(items: Sequence[Item], extract: Callable[[str, np.ndarray], np.ndarray], max_frames: int,
                   seed: int = 0) -> np.ndarray:
     """Features of up to about ``max_frames`` frames drawn evenly from every utterance, for k-means."""
@@ -113,6 +139,7 @@ def prepare_targets(items: Sequence[Item], extract: Callable[[str, np.ndarray], 
             raise ValueError(f"{codebook_dir}: codebook clusters {meta}, not the requested features {feature_meta}")
         logger.info("reusing codebook %s (%d clusters)", codebook_dir, codebook.shape[0])
     else:
+        extract = FeatureMemo(extract, max_fit_frames)
         frames = sample_frames(items, extract, max_fit_frames, seed)
         logger.info("fitting %d clusters on %d frames of %d dims", num_clusters, *frames.shape)
         codebook, meta = fit_codebook(frames, num_clusters, seed), dict(feature_meta)

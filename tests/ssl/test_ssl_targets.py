@@ -6,8 +6,12 @@ import pytest
 import torch
 
 from lamer.bin import ssl_targets
+from lamer.data.audio import read_prepared
 from lamer.ssl.encoder import conv_frames
+from lamer.ssl.features import checked, mfcc_extractor, receptive_field
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook
+from lamer.ssl.methods import build_ssl_upstream
+from lamer.ssl.targets import collect_items, prepare_targets
 from lamer.upstream import build_preset
 from tests.ssl.conftest import NUM_CLASSES
 
@@ -29,6 +33,32 @@ def test_dump_has_one_label_per_upstream_frame_and_replay_lists(dump):
     assert set(table(dump / "lang").values()) == {"0", "1", "2"}
     codebook, meta = load_codebook(dump)
     assert codebook.shape == (NUM_CLASSES, 39) and meta["feature"] == "mfcc"
+
+
+@pytest.mark.parametrize("max_fit_frames", [200_000, 400])
+def test_labels_reuse_the_kmeans_features_within_the_frame_budget(corpus, dump, tmp_path, max_fit_frames):
+    model = build_ssl_upstream("tiny").model
+    extract = checked(mfcc_extractor(*receptive_field(model)), model)
+    calls = []
+
+    def counted(utt, wav):
+        calls.append(utt)
+        return extract(utt, wav)
+
+    items = collect_items([corpus["new"]], [corpus["eng"], corpus["fra"]])
+    out = tmp_path / "dump"
+    prepare_targets(items, counted, out, {"feature": "mfcc"}, NUM_CLASSES, max_fit_frames=max_fit_frames,
+                    languages=["eng", "fra", "spa"])
+    labels = table(out / "labels")
+    codebook = load_codebook(out)[0]
+    wavs = table(out / "wav.scp")
+    for utt, row in labels.items():  # every label is the nearest centre of that utterance's own features
+        assert list(map(int, row.split())) == assign(extract(utt, read_prepared(wavs[utt])), codebook).tolist()
+    if max_fit_frames == 200_000:  # everything kept: one extraction per utterance, the fixture's very output
+        assert sorted(calls) == sorted(i.utt for i in items)
+        assert labels == table(dump / "labels")
+    else:  # the budget holds a few utterances: only those are not extracted twice
+        assert len(items) < len(calls) < 2 * len(items)
 
 
 def test_kmeans_finds_separated_clusters_and_assigns_nearest():
