@@ -48,6 +48,11 @@ class LamerS3prlFrontend(S3prlFrontend):
             deterministic, and ESPnet's sorted/folded samplers repeat the same batches every
             epoch, so from the second epoch on only the probe is computed: on a CPU, where
             the upstream's forward is most of a probe's cost, that is several times faster.
+        frame_pooling: average every this many consecutive output frames (1: off), e.g. 2 turns
+            an upstream's 50 Hz frames into 25 Hz ones. The probe's cost falls with the frame
+            rate (its self-attention with the square of it); CTC needs at least one frame per
+            label (two for a repeated one), which 25 Hz leaves for character targets of read
+            speech. A last incomplete group is dropped.
         fs: sampling rate of the input; s3prl upstreams take 16 kHz.
     """
 
@@ -61,14 +66,18 @@ class LamerS3prlFrontend(S3prlFrontend):
         normalize: bool = False,
         check_fingerprint: bool = True,
         feature_cache_mb: int = 0,
+        frame_pooling: int = 1,
         fs: Union[int, str] = 16000,
     ) -> None:
+        if not isinstance(frame_pooling, int) or frame_pooling < 1:
+            raise ValueError(f"frontend_conf.frame_pooling: a positive integer, got {frame_pooling!r}")
         if upstream.endswith("_local") and (path_or_url is None or not Path(path_or_url).is_file()):
             raise FileNotFoundError(f"frontend_conf.path_or_url: upstream {upstream!r} needs a local checkpoint "
                                     f"file, got {path_or_url!r}")
         super().__init__(fs=fs, frontend_conf={"upstream": upstream, "path_or_url": path_or_url,
                                                "normalize": normalize},
                          multilayer_feature=multilayer_feature, layer=layer)
+        self.frame_pooling = frame_pooling
         self.adapters = str(adapters) if adapters else None
         self.manifest = None
         if self.adapters is not None:
@@ -89,6 +98,16 @@ class LamerS3prlFrontend(S3prlFrontend):
         self.pretrained_params = copy.deepcopy(self.upstream.state_dict())
         self.register_state_dict_post_hook(_drop_upstream)
         self.register_load_state_dict_pre_hook(_keep_upstream)
+
+    def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) waveforms to (B, T', D) features, pooled over ``frame_pooling`` frames."""
+        feats, lengths = super().forward(input, input_lengths)
+        k = self.frame_pooling
+        if k > 1:
+            groups = feats.shape[1] // k
+            feats = feats[:, : groups * k].reshape(feats.shape[0], groups, k, feats.shape[2]).mean(2)
+            lengths = torch.div(lengths, k, rounding_mode="floor")
+        return feats, lengths
 
     def train(self, mode: bool = True) -> "LamerS3prlFrontend":
         """Train the featurizer; the upstream stays in eval mode (frozen, deterministic)."""

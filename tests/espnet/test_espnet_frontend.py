@@ -122,3 +122,15 @@ def test_feature_cache_reuses_a_repeated_batch_and_respects_its_budget(upstream,
     tiny.upstream.max_bytes = 1
     _features(tiny), _features(tiny)
     assert (tiny.upstream.misses, tiny.upstream.hits, tiny.upstream.cached_bytes) == (2, 0, 0)
+
+
+def test_frame_pooling_averages_consecutive_frames_and_divides_the_lengths(upstream, base_features):
+    pooled, lengths = _frontend(upstream, frame_pooling=2)(*_batch())
+    _, base_lengths = _frontend(upstream)(*_batch())
+    assert lengths.tolist() == [n // 2 for n in base_lengths.tolist()]
+    groups = base_features.shape[1] // 2
+    expected = base_features[:, : groups * 2].reshape(2, groups, 2, -1).mean(2)
+    assert pooled.shape == expected.shape
+    assert torch.allclose(pooled.detach(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="frame_pooling"):
+        _frontend(upstream, frame_pooling=0)
