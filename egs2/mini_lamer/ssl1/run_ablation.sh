@@ -23,13 +23,11 @@ ssl_steps=60          # continual SSL training per stage: steps of 16 utterances
                       # validation is monitoring only, the stage exports its last model: once is enough)
 pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
 probe_epochs=8
-probe_opts="--encoder_conf dropout_rate=0.0 --encoder_conf positional_dropout_rate=0.0 --frontend_conf frame_pooling=2"
-                      # the probes without dropout (11% less time each: its random masks were 9% of a
-                      # step; same plateau escape and CER on 2 seeds) and on 25 Hz frames, two upstream
-                      # frames averaged (a transcript needs at most 0.9 CTC labels per 25 Hz frame):
-                      # 82-91 s per probe instead of about 150 s, measured on the seed-0 base probe (valid
-                      # CER 0.630 vs 0.629) and on the latest-converging one, ft seed 2 after s2 (0.647
-                      # vs 0.700; it leaves the blank plateau at epoch 3 instead of 7)
+probe_opts="--encoder_conf dropout_rate=0.0 --encoder_conf positional_dropout_rate=0.0"
+probe_opts+=" --frontend_conf frame_pooling=2"
+                      # the probes without dropout and on 25 Hz frames (two upstream frames averaged):
+                      # about 0.6x the time per probe, every probe off CTC's blank plateau by epoch 3,
+                      # test CER about 3 points above 50 Hz probes (RESULTS.md: "Probe frames", "Cost")
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
 
