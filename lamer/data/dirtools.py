@@ -98,8 +98,12 @@ def load_tables(data_dir: Path, extra: ExtraFiles = ExtraFiles()) -> Tables:
     if cut:
         raise DataError(f"{data_dir}: has {', '.join(cut)}: recordings cut into segments are not supported; "
                         "write one audio file per utterance first (Kaldi's extract-segments)")
-    return {name: _read_rows(data_dir / name)
-            for name in (*extra.utt_files(), *extra.spk_files()) if (data_dir / name).is_file()}
+    tables = {name: _read_rows(data_dir / name)
+              for name in (*extra.utt_files(), *extra.spk_files()) if (data_dir / name).is_file()}
+    for number, row in enumerate(tables["utt2spk"], start=1):
+        if len(row.line.split()) != 2:
+            raise DataError(f"{data_dir / 'utt2spk'}:{number}: expected '<utterance> <speaker>', got {row.line!r}")
+    return tables
 
 
 def sort_unique(rows: Iterable[Row]) -> list[Row]:

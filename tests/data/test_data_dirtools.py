@@ -99,6 +99,9 @@ def test_fix_refuses_speakers_out_of_order_and_empty_results(eng):
     (eng / "utt2lang").write_text("")
     with pytest.raises(DataError, match="no utterances remained"):
         fix_data_dir(eng)
+    _edit(eng / "utt2spk", lambda lines: [*lines[:2], "eng_b-000", *lines[3:]])
+    with pytest.raises(DataError, match=r"utt2spk:3: expected '<utterance> <speaker>', got 'eng_b-000'"):
+        fix_data_dir(eng)
     (eng / "segments").write_text("eng_a-000 rec 0 1\n")
     with pytest.raises(DataError, match="segments are not supported"):
         fix_data_dir(eng)
