@@ -51,15 +51,21 @@ def _cmd_copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def validate_dirs(dirs: list[Path], check_audio: bool = True, kaldi_only: bool = False) -> int:
+    """Validate every dir of ``dirs``: its problems on stderr, ``DIR: OK`` or the count on stdout;
+    returns the exit status (1 when any dir has a problem)."""
     failed = 0
-    for data_dir in args.dirs:
-        problems = validate_data_dir(data_dir, check_audio=not args.no_audio, kaldi_only=args.kaldi_only)
+    for data_dir in dirs:
+        problems = validate_data_dir(data_dir, check_audio=check_audio, kaldi_only=kaldi_only)
         for problem in problems:
             print(problem, file=sys.stderr)
         print(f"{data_dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         failed += bool(problems)
     return 1 if failed else 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    return validate_dirs(args.dirs, check_audio=not args.no_audio, kaldi_only=args.kaldi_only)
 
 
 def _option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
