@@ -71,9 +71,11 @@ class ExtraFiles:
     spk: tuple[str, ...] = ()
 
     def utt_files(self) -> tuple[str, ...]:
+        """Every per-utterance file name: Kaldi's, ours, then these."""
         return (*UTT_FILES, *(name for name in self.utt if name not in UTT_FILES))
 
     def spk_files(self) -> tuple[str, ...]:
+        """Every per-speaker file name: Kaldi's, then these."""
         return (*SPK_FILES, *(name for name in self.spk if name not in SPK_FILES))
 
 
@@ -361,9 +363,11 @@ class Renaming:
     spk_suffix: str = ""
 
     def utt(self, utt: str) -> str:
+        """The new id of an utterance."""
         return f"{self.utt_prefix}{utt}{self.utt_suffix}"
 
     def spk(self, spk: str) -> str:
+        """The new id of a speaker."""
         return f"{self.spk_prefix}{spk}{self.spk_suffix}"
 
 
