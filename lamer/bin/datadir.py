@@ -18,8 +18,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamer.data.dirtools import (SUBSET_MODES, ExtraFiles, Renaming, combine_data_dirs, copy_data_dir, fix_data_dir,
-                                 subset_data_dir)
+from lamer.data.dirtools import (
+    SUBSET_MODES,
+    ExtraFiles,
+    Renaming,
+    combine_data_dirs,
+    copy_data_dir,
+    fix_data_dir,
+    subset_data_dir,
+)
 from lamer.data.errors import DataError
 from lamer.data.validate import validate_data_dir
 

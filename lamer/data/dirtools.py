@@ -17,7 +17,6 @@ Where these tools differ from Kaldi's, on purpose:
 """
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from pathlib import Path
 from lamer.atomic import atomic_dir, write_text_atomic
 from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
 from lamer.data.errors import DataError
-
-logger = logging.getLogger(__name__)
 
 # Files keyed by utterance id that Kaldi's scripts keep consistent, then ours.
 KALDI_UTT_FILES = ("utt2spk", "wav.scp", "text", "utt2lang", "utt2dur", "utt2num_frames", "utt2uniq",
