@@ -136,3 +136,10 @@ def test_run_ablation_help_shows_computed_defaults():
     assert rows["--jobs"].endswith("runs at once [2]")
     assert rows["--probe_opts"].endswith(
         "[--encoder_conf dropout_rate=0.0 --encoder_conf positional_dropout_rate=0.0 --frontend_conf frame_pooling=2]")
+
+
+def test_values_with_blanks_and_an_empty_cmd(tmp_path):
+    (tmp_path / "c.sh").write_text(f'cmd=run.pl\n. {PARSE_OPTIONS}\necho "cmd=$cmd"\n')
+    assert _run(tmp_path, "--cmd", "queue.pl -q x", script="c.sh").stdout == "cmd=queue.pl -q x\n"
+    result = _run(tmp_path, "--cmd", "", script="c.sh")
+    assert result.returncode == 1 and result.stderr == "c.sh: empty argument to --cmd option\n"
