@@ -8,9 +8,10 @@ the local backend. Slurm's own messages for a task (time limit, node failure) go
 A SIGTERM, SIGINT or SIGHUP to the launcher while it waits cancels the array (`scancel JOBID`:
 Slurm signals every task's processes, TERM then KILL after its KillWait) and the launcher exits
 128+signal; a failed scancel is reported with the job id to cancel by hand. Commands reach the
-tasks as argv through the job script. Slurm expands `%` patterns in `--output` and gives up on
-them when the name holds a backslash, so the task output goes to a name relative to `--chdir`
-(the `q/` folder, used as it is): only the file name is pattern text (see task_output).
+tasks as argv through the job script. The one path Slurm itself reads, `--output`, is absolute
+with every `%` doubled, so Slurm's patterns never apply to a path; Slurm drops backslashes from it
+(and then expands nothing), so a backslash in the file name becomes `_` and one in the folder is
+refused before submitting.
 """
 from __future__ import annotations
 
@@ -64,27 +65,34 @@ def _client(args: list[str]) -> subprocess.CompletedProcess:
         raise LaunchError(f"{' '.join(args[:3])} did not answer in {_CLIENT_TIMEOUT_S} s: is slurmctld up?") from err
 
 
-def _output_stem(script: Path) -> str:
-    # A backslash would switch off Slurm's `%a` expansion for the whole name.
-    return script.stem.replace("\\", "_")
+def _output_base(script: Path) -> str:
+    # Beside the job script, named after it; Slurm would drop a backslash of the name.
+    return str(script.parent.resolve() / script.stem.replace("\\", "_"))
 
 
 def task_output(script: Path, task: int) -> Path:
     """Where Slurm writes its own messages (time limit, node failure) for array task `task`."""
-    return script.parent / f"{_output_stem(script)}.{task}.out"
+    return Path(f"{_output_base(script)}.{task}.out")
+
+
+def _output_pattern(script: Path) -> str:
+    """The `--output` of the array: task_output with every `%` made literal and `%a` for the task."""
+    folder = script.parent.resolve()
+    if "\\" in str(folder):
+        raise LaunchError(f"{folder}: Slurm drops backslashes from output paths and would write the tasks' output "
+                          "elsewhere; rename the folder or use --backend local")
+    return _output_base(script).replace("%", "%%") + ".%a.out"
 
 
 def sbatch_command(request: LaunchRequest, config: SlurmConfig, script: Path) -> list[str]:
     """The sbatch call submitting every job of `request` as one array running `script`.
 
-    The job script `cd`s to the launcher's directory itself; `--chdir` only anchors `--output`.
+    LaunchError if the job script's folder holds a backslash (see _output_pattern).
     """
     ids = request.job_ids
     throttle = f"%{request.max_jobs}" if request.max_jobs else ""
-    output = _output_stem(script).replace("%", "%%") + ".%a.out"
-    command = [*config.submit, "--parsable", f"--job-name={script.stem}", f"--chdir={script.parent.resolve()}",
-               f"--output={output}", f"--array={ids[0]}-{ids[-1]}{throttle}",
-               *config.options_for(request.resources)]
+    command = [*config.submit, "--parsable", f"--job-name={script.stem}", f"--output={_output_pattern(script)}",
+               f"--array={ids[0]}-{ids[-1]}{throttle}", *config.options_for(request.resources)]
     if request.distributed:
         command += allocation_options(request.nodes, request.nproc_per_node)
     return command + [str(script)]

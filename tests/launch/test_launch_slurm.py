@@ -66,7 +66,7 @@ def test_hostile_arguments_log_path_and_cwd_reach_every_task_unchanged(capsys, i
     workdir.mkdir()
     os.chdir(workdir)
     # `%` and `\\` also mean something to Slurm in --output; Slurm's own task output must not move.
-    log = f"{HOSTILE_NAME}/log;&$(touch PWNED) %a %% \\/t `touch PWNED` %j.JOB.log"
+    log = f"{HOSTILE_NAME}/log;&$(touch PWNED) %a %% %j/t \\ `touch PWNED` %j.JOB.log"
     args = ["JOB=1:2", log, sys.executable, str(ARGV_JOB), *HOSTILE_ARGS]
     code, err = run_launch(["--backend", "slurm", *MAX_WAIT, *args], capsys)
     assert code == 0, err
