@@ -5,7 +5,9 @@ group of its own. Stopping jobs, on a signal to the launcher or when --max-wait 
 SIGTERM to every group, waits up to KILL_GRACE_S for the job scripts to end (a job script waits
 for its program, so the program can finish writing and exit), then SIGKILLs what is left in the
 groups: once the launcher has returned, no job and no process a job started still runs. A second
-signal during the grace period cuts it short. Only a SIGKILL to the launcher itself escapes this.
+signal during the grace period cuts it short, unless it comes within REPEAT_S of the stop: Ctrl-C
+in a terminal reaches the launcher both directly and through a recipe that forwards it, and
+that counts as one. Only a SIGKILL to the launcher itself escapes all this.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _POLL_S = 0.05
 KILL_GRACE_S = 5.0
+REPEAT_S = 1.0
 
 
 def _exit_code(wait_status: int) -> int:
@@ -62,10 +65,10 @@ def _stop(running: dict[int, int], codes: dict[int, int], watch: SignalWatch) ->
     """TERM the groups of `running`, give their job scripts KILL_GRACE_S to end, KILL the groups."""
     groups = list(running.values())
     _signal_groups(groups, signal.SIGTERM)
-    deadline = time.monotonic() + KILL_GRACE_S
-    while running and time.monotonic() < deadline:
+    stopped_at = time.monotonic()
+    while running and time.monotonic() < stopped_at + KILL_GRACE_S:
         _collect(running, codes)
-        if running and watch.received(_POLL_S) is not None:
+        if running and watch.received(_POLL_S) is not None and time.monotonic() > stopped_at + REPEAT_S:
             log.error("a second signal: killing the jobs now")
             break
     # Also the groups whose job script has ended: a process the program left behind dies too.

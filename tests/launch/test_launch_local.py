@@ -181,8 +181,10 @@ def test_a_signal_to_the_launcher_stops_every_job_and_the_processes_it_started(s
 def test_jobs_that_ignore_sigterm_are_killed_after_the_grace_period():
     proc, groups = _start_heartbeats("--ignore-term")
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 143
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C from the terminal and from a recipe that forwards it: one stop
+    assert proc.wait(timeout=30) == 130
     assert time.monotonic() - started >= 4  # the grace period (5 s) was given
     _assert_stopped(groups)
 
@@ -191,10 +193,10 @@ def test_a_second_signal_kills_the_jobs_at_once():
     proc, groups = _start_heartbeats("--ignore-term")
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 143
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 4.5
     assert "a second signal" in proc.stderr.read()
     _assert_stopped(groups)
 
