@@ -78,11 +78,33 @@ def _quoted(text: str, what: str) -> str:
     return shlex.quote(text)
 
 
+def _ansi_c_byte(byte: int) -> str:
+    """One byte inside bash's `$'...'` quotes."""
+    if byte < 0x20 or byte >= 0x7F:
+        return f"\\x{byte:02x}"
+    return "\\" + chr(byte) if chr(byte) in "\\'" else chr(byte)
+
+
+def _shown_word(token: str) -> str:
+    """`token` as a bash word on one printable line: shlex.quote, or `$'...'` with escapes when it
+    holds control characters or bytes that are not UTF-8 (Python's surrogate escapes)."""
+    if not any(ord(c) < 0x20 or ord(c) == 0x7F or 0xDC80 <= ord(c) <= 0xDCFF for c in token):
+        return shlex.quote(token)
+    return "$'" + "".join(_ansi_c_byte(b) for b in token.encode("utf-8", errors="surrogateescape")) + "'"
+
+
+def display_command(argv: list[str]) -> str:
+    """The command line a job's log shows in its `# ` header: one line that, pasted into bash,
+    runs the same argv."""
+    return " ".join(_shown_word(token) for token in argv)
+
+
 def _case(job_id: int, log: Path, argv: list[str]) -> str:
     """The `case` branch of one job: its log, the log's folder, the command as shown and as run."""
     words = " ".join(_quoted(token, f"job {job_id}: argument") for token in argv)
     log_word, dir_word = _quoted(str(log), f"job {job_id}: log"), shlex.quote(str(log.parent))
-    return f"    {job_id}) log={log_word}; logdir={dir_word}; shown={shlex.quote(shlex.join(argv))}; cmd=({words}) ;;"
+    shown = shlex.quote(display_command(argv))
+    return f"    {job_id}) log={log_word}; logdir={dir_word}; shown={shown}; cmd=({words}) ;;"
 
 
 def write_job_script(request: LaunchRequest, command_for: Callable[[int], list[str]] | None = None) -> Path:

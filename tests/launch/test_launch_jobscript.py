@@ -1,6 +1,7 @@
 """The job script run directly with bash, as a Slurm array task runs it (SLURM_ARRAY_TASK_ID set)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,3 +61,13 @@ def test_nul_byte_in_an_argument_is_refused_before_anything_runs():
     with pytest.raises(LaunchError, match="job 1: argument .* holds a NUL byte"):
         launch(request)
     assert not Path("log/n.log").exists()
+
+
+def test_log_header_is_one_line_that_bash_turns_back_into_the_same_argv(in_tmp):
+    script = write_job_script(parse_launch_args(["log/h.log", sys.executable, str(ARGV_JOB), *HOSTILE_ARGS]))
+    assert _run_as_array_task(script, 1).returncode == 0
+    header, started = Path("log/h.log").read_text(encoding="utf-8").splitlines()[:2]
+    assert header.startswith("# ") and started.startswith("# Started at ")
+    replay = subprocess.run(["bash", "-c", header[2:]], capture_output=True, text=True, timeout=60)
+    assert [bytes.fromhex(arg) for arg in json.loads(replay.stdout)["argv"]] == [os.fsencode(a) for a in HOSTILE_ARGS]
+    assert markers(in_tmp) == []

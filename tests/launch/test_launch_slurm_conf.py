@@ -79,7 +79,8 @@ def test_sbatch_call_for_an_array_and_for_a_distributed_job():
     assert script == Path("exp/log/q/train.JOB.sh")
     assert sbatch_command(request, config, script) == [
         "sbatch", "--export=ALL", "--parsable", "--job-name=train.JOB",
-        f"--output={Path('exp/log/q').resolve()}/train.JOB.%a.out", "--array=3-5%2", "--mem=1G", "exp/log/q/train.JOB.sh"]
+        f"--output={Path('exp/log/q').resolve()}/train.JOB.%a.out", "--array=3-5%2", "--mem=1G",
+        "exp/log/q/train.JOB.sh"]
     ddp = parse_launch_args(["--backend", "slurm", "--nodes", "2", "--nproc-per-node", "4", "--gpu", "4",
                              "exp/log/train.log", "prog"])
     assert sbatch_command(ddp, config, script_path(ddp))[-4:] == [
