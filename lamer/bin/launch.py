@@ -37,12 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s launch: %(message)s")
     try:
-        results = launch(parse_launch_args(argv))
+        request = parse_launch_args(argv)
+        results = launch(request)
     except LaunchError as err:
         print(f"launch: error: {err}", file=sys.stderr)
         return 1
     except Interrupted as err:
-        print(f"launch: interrupted by {err}: stopped the jobs", file=sys.stderr)
+        done = "cancelled the Slurm jobs" if request.backend == "slurm" else "stopped the jobs"
+        print(f"launch: interrupted by {err}: {done}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:  # Ctrl-C before any job started
         print("launch: interrupted by SIGINT", file=sys.stderr)
