@@ -27,9 +27,6 @@ _RESOURCE_FORMATS = (
     ("mem", re.compile(r"^[1-9][0-9]*[KMGT]?$"), "an amount like 500M or 4G"),
 )
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-# Tokens without whitespace, quotes or backslashes reach bash as they are, as in Kaldi's run.pl,
-# so that `|`, `>`, `2>&1`, `$VAR` and globs keep their shell meaning; all others are quoted.
-_NEEDS_QUOTING = re.compile(r"[\s'\"\\`]")
 
 
 @dataclass(frozen=True)
@@ -83,12 +80,9 @@ class LaunchRequest:
 
 
 def join_command(argv: list[str]) -> str:
-    """Join arguments into one bash command line, quoting only the tokens that need it.
-
-    An argument with spaces or quotes stays one argument; bare shell tokens (`|`, `>`, `&&`,
-    `$VAR`, globs) keep their meaning, so `prog a \\| sort` pipes as it does with Kaldi's run.pl.
-    """
-    return " ".join(shlex.quote(t) if not t or _NEEDS_QUOTING.search(t) else t for t in argv)
+    """Join arguments into one bash command line, every token quoted: each argument reaches the
+    program as it was given, whatever shell characters it holds (commands are data)."""
+    return " ".join(shlex.quote(t) for t in argv)
 
 
 def _positive_int(option: str, value: str) -> int:
