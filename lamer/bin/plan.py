@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             options = _recipe_options(args)
             listed = recipe_jobs(plan, options)
             if args.command == "jobs":
-                print("\n".join(job.to_json() for job in listed))
+                for job in listed:
+                    print(job.to_json())
                 return 0
             commands = {queue: getattr(args, f"{queue}_cmd") for queue in ("train", "cuda", "decode")}
             stages = range(max(options.stage, 1), min(options.stop_stage, 8) + 1)

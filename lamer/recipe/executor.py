@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -59,6 +60,19 @@ def run_in_place(job: Job) -> None:
         raise ValueError(f"job {job.name}: unknown bookkeeping {kind!r}")
 
 
+def run_queued(argv: list[str]) -> int:
+    """Run the launcher and wait for it; SIGTERM/SIGINT sent to this process are passed on to it, so
+    that it stops its jobs (kill ssl.sh: no job keeps writing into exp/)."""
+    proc = subprocess.Popen(argv)
+    handlers = {sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
 def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range) -> int:
     """Run ``jobs`` (those of ``stages``) in order, skipping those marked done in ``exp/.done``;
     return 0, or the exit code of the first failed job (later jobs do not run)."""
@@ -80,9 +94,12 @@ def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range)
                     log(f"  {job.name}: failed: {err}")
                     return 1
             else:
-                rc = subprocess.run(launcher_command(job, commands)).returncode
+                rc = run_queued(launcher_command(job, commands))
                 if rc != 0:
                     log(f"  {job.name}: failed (exit {rc}), see {job.log}")
                     return rc
             (done / job.name).touch()
+    if 8 in stages:
+        log(f"Results: {' '.join(str(p) for p in sorted(Path(exp).glob('report/*/RESULTS.md')))}")
+    log(f"Finished stages {stages.start}-{stages.stop - 1} in {exp}")
     return 0

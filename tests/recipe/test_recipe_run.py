@@ -34,8 +34,8 @@ def recipe(tmp_path_factory) -> Path:
 
 # a tag, data and dump dir made of everything a shell would act on; each would create the file
 # `x` if it reached a shell unquoted
-HOSTILE = {"tag": "t&g (1) $(touch x) 'q' \"dq\" `touch x` ü", "data": "d a;touch${IFS}x;#",
-           "dump": "du&mp $(touch x) ß"}
+HOSTILE = {"tag": "t&g (1) $(touch x) 'q' \"dq\" `touch x` ü", "data": "d;touch${IFS}x;#",
+           "dump": "du&mp$(touch${IFS}x)`touch${IFS}x`ß"}
 
 
 def run(recipe: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -105,7 +105,7 @@ def test_ssl_sh_runs_exactly_the_listed_jobs(recipe):
 
 
 def test_a_failing_program_fails_its_step(recipe):
-    args = ("--stage", "2", "--stop_stage", "3", "--tag", "failing", "--token_opts", "--vocab-size lots")
+    args = ("--stop_stage", "3", "--tag", "failing", "--token_opts", "--vocab-size lots")
     out = run(recipe, *args)
     assert out.returncode != 0
     assert "tokens: failed" in out.stdout and "Stage 3" not in out.stdout

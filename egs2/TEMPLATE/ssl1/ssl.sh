@@ -90,10 +90,6 @@ if [[ ${synth} == true ]]; then
 else
     python -m lamer.bin.plan check --plan "${plan}" --root "${root}" >/dev/null
 fi
-python -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
+# exec: a signal sent to ssl.sh reaches the job runner, which stops the running jobs
+exec python -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
     --decode_cmd "${decode_cmd}"
-exp=exp/${tag:-$(basename "${plan}" .yaml)}
-if [[ ${stage} -le 8 && ${stop_stage} -ge 8 ]]; then
-    log "Results: $(ls -d "${exp}"/report/*/RESULTS.md | tr '\n' ' ')"
-fi
-log "Finished stages ${stage}-${stop_stage} of ${plan} in ${exp}"
