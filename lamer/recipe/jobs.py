@@ -160,6 +160,7 @@ class _Recipe:
         self.base_dir = opts.base_dir or f"{self.exp}/base"
         self.base_ckpt = f"{self.base_dir}/upstream.pt"
         self.stages = [s.name for s in plan.stages]
+        self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
         self.adapters = opts.train_on != "none" and method_keeps_adapters(self.method, opts.ssl_train_opts)
 
     def log(self, name: str) -> str:
@@ -231,9 +232,9 @@ class _Recipe:
                                       *(("--lang_map", lang_map) if lang_map else ()), *_opts(o.prep_opts)))
 
     def stage2(self) -> Iterator[Job]:
-        langs = [lang for s in self.plan.all_stages for lang in s.languages]
         for split in ("train", "dev", "test"):
-            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data", *self.data_dirs(langs, split),
+            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data",
+                                                    *self.data_dirs(self.all_languages, split),
                                                     "--out", f"{self.o.dump}/probe/{split}"))
         yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", f"{self.o.dump}/probe/train/text",
                                         "--out", f"{self.o.dump}/tokens/char", *_opts(self.o.token_opts)))
@@ -403,11 +404,11 @@ class _Recipe:
     def stage8(self) -> Iterator[Job]:
         usage: tuple[str, ...] = ()
         if self.adapters:
-            langs = [lang for s in self.plan.all_stages for lang in s.languages]
             out = f"{self.exp}/expert_usage.json"
             yield self.job("expert_usage", 8, _py(
-                "expert_usage", "--upstream", self.base_ckpt, "--adapters", f"{self.exp}/ssl/{self.stages[-1]}/adapters",
-                "--data", *self.data_dirs(langs, "dev"), "--out", out, "--if-routed"))
+                "expert_usage", "--upstream", self.base_ckpt, "--adapters",
+                f"{self.exp}/ssl/{self.stages[-1]}/adapters", "--data", *self.data_dirs(self.all_languages, "dev"),
+                "--out", out, "--if-routed"))
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
         for protocol in self.plan.protocols:
             results = f"{self.exp}/results_{protocol}.json"
