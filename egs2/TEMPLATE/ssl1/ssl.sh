@@ -31,7 +31,6 @@
 # GPU per decoding job. CPU (--ngpu 0) is the default.
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (ssl.sh) $*"; }
 help_message="Usage: $0 [--stage N] [--stop_stage M] [--plan conf/plan.yaml] [--tag NAME] [--nj N] [--ngpu N] ..."
 
 stage=1               # first stage to run (1-8)
