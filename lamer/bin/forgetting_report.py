@@ -26,12 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--matrix", type=Path, required=True, help="results.json (stages, introduced, cer[, lid_acc, protocol])")
     parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
     parser.add_argument("--expert-usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
+    parser.add_argument("--expert_usage_if_present", type=Path,
+                        help="the same, read only when the file exists (expert_usage --if-routed writes none "
+                             "for adapters without routers)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.expert_usage is None and args.expert_usage_if_present and args.expert_usage_if_present.is_file():
+        args.expert_usage = args.expert_usage_if_present
     try:
         results = load_results(args.matrix)
         joint = load_joint(args.joint, results) if args.joint else None

@@ -7,18 +7,31 @@
     python -m lamer.bin.plan get --plan conf/plan.yaml old s1           # eng fra deu
     python -m lamer.bin.plan get --plan conf/plan.yaml previous s1      # base
     python -m lamer.bin.plan introduced --plan conf/plan.yaml           # JSON {iso3: stage}
+    python -m lamer.bin.plan jobs --plan conf/plan.yaml --root CORPUS [ssl.sh options]
+    python -m lamer.bin.plan run --plan conf/plan.yaml --root CORPUS --train_cmd CMD --cuda_cmd CMD \
+        --decode_cmd CMD [ssl.sh options]
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
 protocols, seed, replay_minutes, replay_fraction, replay_strategy, base_model (kind and value),
 synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
 Lists print space separated, one line.
+
+``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
+argv; lamer.recipe.jobs), from the plan and ssl.sh's options alone (--stage, --stop_stage, --tag,
+--nj, --inference_nj, --ngpu, --gpu_inference, --synth, --method, --seed, --train_on, --base_dir,
+--base_exp, --data, --dump, --target_layer, --num_clusters, --decoding, --decode_config, the
+*_opts strings; same names and defaults). ``run`` executes that same list through the given
+``$cmd`` strings, with .done markers under exp/<tag>/.done (ssl.sh calls it).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
+from lamer.recipe.executor import run_jobs
+from lamer.recipe.jobs import RecipeOptions, recipe_jobs, synth_keys
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
 
 
@@ -29,18 +42,6 @@ def _stage(plan: Plan, name: str | None):
         if stage.name == name:
             return stage
     raise PlanError(f"{plan.path}: no stage {name!r}; stages are {[s.name for s in plan.all_stages]}")
-
-
-def _synth_keys(plan: Plan) -> str:
-    """The synthetic corpus' language keys for the plan's languages (demo recipes)."""
-    from lamer.data.synth.languages import LANGUAGES
-
-    by_iso3 = {lang.iso3: lang.key for lang in LANGUAGES.values()}
-    wanted = [lang for s in plan.all_stages for lang in s.languages]
-    missing = [lang for lang in wanted if lang not in by_iso3]
-    if missing:
-        raise PlanError(f"{plan.path}: the synthetic corpus has no voice for {missing}")
-    return ",".join(by_iso3[lang] for lang in wanted)
 
 
 def answer(plan: Plan, key: str, stage: str | None) -> str:
@@ -70,11 +71,28 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
         "replay_fraction": lambda: str(plan.replay.get("fraction", "")),
         "replay_strategy": lambda: str(plan.replay.get("strategy", "random")),
         "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items()),
-        "synth_langs": lambda: _synth_keys(plan),
+        "synth_langs": lambda: synth_keys(plan),
     }
     if key not in simple:
         raise PlanError(f"unknown key {key!r}; choose one of {sorted([*simple, 'seen', 'old', 'previous'])}")
     return simple[key]()
+
+
+def _true_false(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    return value == "true"
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults."""
+    types = {"int": int, "str": str, "bool": _true_false, "int | None": int}
+    for option in dataclasses.fields(RecipeOptions):
+        parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default)
+
+
+def _recipe_options(args: argparse.Namespace) -> RecipeOptions:
+    return RecipeOptions(**{option.name: getattr(args, option.name) for option in dataclasses.fields(RecipeOptions)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,9 +107,26 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("stage", nargs="?")
     intro = sub.add_parser("introduced", help="JSON {iso3: stage that introduces it}")
     intro.add_argument("--plan", required=True)
+    jobs = sub.add_parser("jobs", help="print the recipe's jobs, one JSON object per line")
+    run = sub.add_parser("run", help="run the recipe's jobs through the $cmd of their queue (ssl.sh)")
+    for listing in (jobs, run):
+        listing.add_argument("--plan", required=True)
+        _add_recipe_options(listing)
+    for queue in ("train", "cuda", "decode"):
+        run.add_argument(f"--{queue}_cmd", required=True, help=f"the ${queue}_cmd of cmd.sh")
     args = parser.parse_args(argv)
     try:
         plan = load_plan(args.plan)
+        if args.command in ("jobs", "run"):
+            options = _recipe_options(args)
+            listed = recipe_jobs(plan, options)
+            if args.command == "jobs":
+                for job in listed:
+                    print(job.to_json())
+                return 0
+            commands = {queue: getattr(args, f"{queue}_cmd") for queue in ("train", "cuda", "decode")}
+            stages = range(max(options.stage, 1), min(options.stop_stage, 8) + 1)
+            return run_jobs(listed, options.exp(plan), commands, stages)
         if args.command == "check":
             if args.root is not None:
                 check_data_root(plan, args.root)

@@ -58,3 +58,19 @@ def test_forgetting_report_cli(tmp_path):
                  "--expert-usage", str(tmp_path / "usage.json"), "--out", str(tmp_path / "report2"))
     assert failed.returncode == 1 and "usage.json: layer 1 has languages ['spa']" in failed.stderr
     assert not (tmp_path / "report2").exists()
+
+
+def test_forgetting_report_reads_expert_usage_only_when_present(tmp_path):
+    results = {"stages": ["base", "s1"], "introduced": {"eng": "base", "spa": "s1"},
+               "cer": {"base": {"eng": 20.0, "spa": 60.0}, "s1": {"eng": 25.0, "spa": 30.0}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    usage = tmp_path / "expert_usage.json"  # not written: adapters without routers
+    args = ("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+            "--expert_usage_if_present", str(usage))
+    done = run(*args, "--out", str(tmp_path / "plain"))
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "plain" / "expert_usage.png").exists()
+    usage.write_text(json.dumps({"0": {"eng": [0.9, 0.1], "spa": [0.2, 0.8]}}))
+    done = run(*args, "--out", str(tmp_path / "routed"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "routed" / "expert_usage.png").stat().st_size > 0

@@ -2,6 +2,8 @@
 own corpus root, plan and base checkpoint."""
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 
 from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
@@ -12,14 +14,17 @@ DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
 
 def make_recipe(directory: Path, plan: str, preset: str, scripts: tuple[str, ...] = ("ssl.sh",)) -> Path:
     """Fill ``directory`` as a recipe; ``plan`` is a template with ``{checkpoint}``, filled with a
-    random-weight ``preset`` upstream saved as an s3prl checkpoint. Returns ``directory``."""
+    random-weight ``preset`` upstream saved as an s3prl checkpoint (quoted: any path works). Returns
+    ``directory``."""
     for name in ("path.sh", "cmd.sh", *scripts):
         (directory / name).symlink_to(DEMO / name)
     (directory / "conf").mkdir()
     for name in ("ssl", "probe", "lamer"):
         (directory / "conf" / name).symlink_to(ROOT / "conf" / name)
-    (directory / "db.sh").write_text(f"COMMONVOICE={directory}/corpus/commonvoice\n")
+    (directory / "db.sh").write_text(f"COMMONVOICE={shlex.quote(str(directory / 'corpus' / 'commonvoice'))}\n",
+                                     encoding="utf-8")
     checkpoint = directory / f"{preset}.pt"
     save_s3prl_checkpoint(build_preset(preset), *s3prl_configs(get_shape(preset)), checkpoint)
-    (directory / "conf" / "plan.yaml").write_text(plan.format(checkpoint=checkpoint))
+    (directory / "conf" / "plan.yaml").write_text(plan.format(checkpoint=json.dumps(str(checkpoint))),
+                                                  encoding="utf-8")
     return directory

@@ -1,7 +1,9 @@
-"""The shared stage script on a tiny plan: re-runs do no work, stage ranges, plan errors, and
+"""The shared stage script on a tiny plan: re-runs do no work, stage ranges, plan errors, the
+listed jobs are the jobs that run, a failing program fails its step, hostile paths stay data, and
 a killed SSL training that resumes. Real tools throughout (synthetic corpus, ESPnet trainer)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +30,12 @@ seed: 0
 def recipe(tmp_path_factory) -> Path:
     """A recipe dir sharing the demo's scripts and configs, with its own plan and corpus root."""
     return make_recipe(tmp_path_factory.mktemp("recipe"), PLAN, "tiny")
+
+
+# a tag, data and dump dir made of everything a shell would act on; each would create the file
+# `x` if it reached a shell unquoted
+HOSTILE = {"tag": "t&g (1) $(touch x) 'q' \"dq\" `touch x` ü", "data": "d;touch${IFS}x;#",
+           "dump": "du&mp$(touch${IFS}x)`touch${IFS}x`ß"}
 
 
 def run(recipe: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -63,6 +71,71 @@ def test_a_bad_plan_stops_before_any_work(recipe):
     assert not (recipe / "exp" / "bad").exists()
 
 
+def listing(recipe: Path, *args: str) -> list[dict]:
+    """The jobs ssl.sh would run with these options (--list true)."""
+    out = run(recipe, *args, "--list", "true")
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def logs_of(job: dict) -> set[str]:
+    """The log files a queued job writes (one per array job)."""
+    if job["log"] is None:
+        return set()
+    return {job["log"].replace("JOB", str(i)) for i in range(1, job["nj"] + 1)}
+
+
+def test_ssl_sh_runs_exactly_the_listed_jobs(recipe):
+    # stages 1-2 ran in the first test (same options), this run adds 3-4: together, stages 1-4
+    args = ("--stop_stage", "4")
+    jobs = listing(recipe, *args)
+    assert [job["stage"] for job in jobs] == sorted(job["stage"] for job in jobs) and jobs[-1]["stage"] == 4
+    out = run(recipe, *args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    exp = recipe / "exp" / "plan"
+    assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in jobs}
+    ran = {str(p.relative_to(recipe)) for p in (exp / "logs").glob("*.log")}
+    assert ran == set().union(*(logs_of(job) for job in jobs))
+    for job in jobs:
+        for log in logs_of(job):
+            text = (recipe / log).read_text(encoding="utf-8")
+            assert text.rstrip().splitlines()[-1].startswith("# Ended (code 0)"), log
+            assert job["argv"][2] in text.splitlines()[0]  # the log's `# command` header names the program
+    assert (exp / "replay" / "s1" / "eng" / "wav.scp").is_file()
+
+
+def test_a_failing_program_fails_its_step(recipe):
+    args = ("--stop_stage", "3", "--tag", "failing", "--token_opts", "--vocab-size lots")
+    out = run(recipe, *args)
+    assert out.returncode != 0
+    assert "tokens: failed" in out.stdout and "Stage 3" not in out.stdout
+    done = recipe / "exp" / "failing" / ".done"
+    assert (done / "probe_test").is_file() and not (done / "tokens").exists()
+    log = (recipe / "exp" / "failing" / "logs" / "tokens.log").read_text(encoding="utf-8")
+    assert "# Ended (code 0)" not in log and "# Ended (code" in log
+
+
+def test_hostile_paths_are_data(tmp_path_factory):
+    """A recipe under a hostile folder name (so the corpus root and base checkpoint too), with a
+    hostile tag, data and dump dir: stages 1-4 run, every stage's jobs list, no shell acts on a path."""
+    top = tmp_path_factory.mktemp("hostile")
+    directory = top / "R&D (cv) ;touch${IFS}x;# $(touch x) `touch x` 'q' \"dq\" ü"
+    directory.mkdir()
+    recipe = make_recipe(directory, PLAN, "tiny")
+    options = [arg for name, value in HOSTILE.items() for arg in (f"--{name}", value)]
+    jobs = listing(recipe, *options)
+    assert {job["stage"] for job in jobs} == set(range(1, 9))
+    assert any(HOSTILE["data"] in arg for job in jobs for arg in job["argv"])
+    out = run(recipe, *options, "--stop_stage", "4", "--nj", "1", "--synth_utts", "12")
+    assert out.returncode == 0, out.stdout + out.stderr
+    exp = recipe / "exp" / HOSTILE["tag"]
+    assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in jobs if job["stage"] <= 4}
+    assert (recipe / HOSTILE["data"] / "spa" / "train" / "wav.scp").is_file()
+    assert (recipe / HOSTILE["dump"] / "probe" / "test" / "text").is_file()
+    assert (exp / "base" / "upstream.pt").is_file() and (exp / "replay" / "s1" / "eng" / "wav.scp").is_file()
+    assert not [p for p in top.rglob("x")] and not (Path.cwd() / "x").exists()
+
+
 def test_killed_ssl_training_resumes(recipe):
     args = ["--stage", "3", "--stop_stage", "5", "--target_layer", "2", "--num_clusters", "8",
             "--ssl_train_opts", "--max_epoch 3 --num_iters_per_epoch 3 --batch_size 4"]
@@ -78,7 +151,7 @@ def test_killed_ssl_training_resumes(recipe):
     assert not (recipe / "exp" / "plan" / ".done" / "ssl_s1").exists()
     out = run(recipe, *args)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "targets_s1: done already" in out.stdout
-    log = (recipe / "exp" / "plan" / "logs" / "ssl_train_s1.log").read_text(encoding="utf-8")
+    assert "targets_s1_dev_merge: done already" in out.stdout
+    log = (recipe / "exp" / "plan" / "logs" / "ssl_s1.log").read_text(encoding="utf-8")
     assert "The training was resumed" in log
     assert (recipe / "exp" / "plan" / "ssl" / "s1" / "adapters" / "manifest.json").is_file()

@@ -1,0 +1,239 @@
+"""The recipe's jobs as `python -m lamer.bin.plan jobs` lists them, from the plan and options
+alone (no data or outputs on disk): names, queues, GPUs, array sizes, stage ranges, the systems
+of --train_on and --base_exp, for the demo plan and the real-data recipes' plans."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lamer.bin.plan import main as plan_main
+from lamer.recipe.executor import launcher_command
+from lamer.recipe.jobs import Job, RecipeOptions, recipe_jobs
+from lamer.recipe.plan import load_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
+KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv"]
+# the real-data recipes' settings (their run.sh)
+REAL_OPTS = ["--nj", "8", "--target_layer", "9", "--num_clusters", "500", "--prep_opts", "--lang-dir local/lang",
+             "--token_opts", "--lang-dir local/lang"]
+
+
+def listed(plan: Path, *options: str, capsys) -> list[dict]:
+    """The jobs printed by `plan jobs`, each checked for the documented keys."""
+    assert plan_main(["jobs", "--plan", str(plan), "--root", "corpus/cv", *options]) == 0
+    jobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for job in jobs:
+        assert list(job) == KEYS
+    assert len({job["name"] for job in jobs}) == len(jobs)
+    return jobs
+
+
+def by_name(jobs: list[dict]) -> dict[str, dict]:
+    return {job["name"]: job for job in jobs}
+
+
+def real_recipe(tmp_path: Path, name: str) -> Path:
+    """The real-data recipe's plan, its base checkpoint made to exist (a placeholder file)."""
+    recipe = ROOT / "egs2" / name / "ssl1"
+    (tmp_path / "conf").mkdir()
+    for sub in ("ssl", "probe", "lamer"):
+        (tmp_path / "conf" / sub).symlink_to(recipe / "conf" / sub)
+    checkpoint = tmp_path / "mhubert-147.pt"
+    checkpoint.write_bytes(b"")
+    text = (recipe / "conf" / "plan.yaml").read_text(encoding="utf-8")
+    (tmp_path / "conf" / "plan.yaml").write_text(text.replace("/path/to/mhubert-147", str(checkpoint)))
+    return tmp_path / "conf" / "plan.yaml"
+
+
+def test_demo_plan_lists_every_stage_in_order(capsys):
+    jobs = listed(DEMO / "conf" / "plan.yaml", "--synth", "true", capsys=capsys)
+    names = [job["name"] for job in jobs]
+    assert names[:7] == ["synth", "data", "probe_train", "probe_dev", "probe_test", "tokens", "base_model"]
+    assert [job["stage"] for job in jobs] == sorted(job["stage"] for job in jobs)
+    assert [n for n in names if n.startswith("replay_")] == [
+        "replay_s1_eng", "replay_s1_fra", "replay_s1_deu",
+        "replay_s2_eng", "replay_s2_fra", "replay_s2_deu", "replay_s2_spa", "replay_s2_ita"]
+    assert [n for n in names if n.startswith("targets_s1")] == [
+        "targets_s1_split", "targets_s1_sample", "targets_s1_fit", "targets_s1_label", "targets_s1_merge",
+        "targets_s1_dev_split", "targets_s1_dev_label", "targets_s1_dev_merge"]
+    assert names[-5:] == ["expert_usage", "results_retrained", "report_retrained", "results_fixed", "report_fixed"]
+    jobs = by_name(jobs)
+    # every program goes through a queue; only links and small files are written in place
+    for job in jobs.values():
+        if job["queue"] is None:
+            assert job["argv"][0] in ("link", "write") and job["log"] is None
+        else:
+            assert job["queue"] in ("train", "cuda", "decode") and job["argv"][:2] == ["python", "-m"]
+            assert job["log"].startswith("exp/plan/logs/")
+    for name in ("base_model", "ssl_s1", "ssl_s2", "probe_base", "probe_s1", "probe_s2"):
+        assert jobs[name]["queue"] == "cuda"
+    for name in ("probe_test", "expert_usage", "score_retrained_s1", "results_fixed", "report_fixed"):
+        assert jobs[name]["queue"] == "train"
+    assert jobs["decode"]["queue"] == "decode"
+    assert jobs["score_fixed_base"]["argv"] == ["link", "exp/plan/score/retrained/base", "exp/plan/score/fixed/base"]
+    # stage s2 starts from s1's adapters (the demo method keeps adapters), trains on replay too
+    ssl = jobs["ssl_s2"]["argv"]
+    assert ssl[ssl.index("--init_adapters") + 1] == "exp/plan/ssl/s1/adapters"
+    assert ssl[ssl.index("--replay_utt2lang") + 1] == "exp/plan/targets/s2/train/replay_utt2lang"
+    assert ssl[ssl.index("--resume") + 1] == "true"
+    split = jobs["targets_s2_split"]["argv"]
+    assert split[split.index("--adapters") + 1] == "exp/plan/ssl/s1/adapters"
+    assert split.count("--replay_data_dir") == 5
+    dev = jobs["targets_s2_dev_split"]["argv"]
+    assert dev[dev.index("--codebook") + 1] == "exp/plan/targets/s2/train" and "--replay_data_dir" not in dev
+
+
+def test_decode_table_lists_each_pair_once(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--stage", "7", "--stop_stage", "7", capsys=capsys))
+    kind, path, text = jobs["decode_jobs"]["argv"]
+    assert (kind, path) == ("write", "exp/plan/decode/jobs.tsv")
+    rows = [line.split("\t") for line in text.splitlines()]
+    assert [row[0] for row in rows] == ["exp/plan/decode/retrained/base", "exp/plan/decode/retrained/s1",
+                                        "exp/plan/decode/retrained/s2", "exp/plan/decode/fixed/s1",
+                                        "exp/plan/decode/fixed/s2"]
+    # fixed: the base probe reads the stage's adapters
+    assert rows[3][1:] == ["exp/plan/probe/base/config.yaml", "exp/plan/probe/base/valid.loss.best.pth",
+                           "exp/plan/ssl/s1/adapters", "exp/plan/base/upstream.pt"]
+    assert rows[1][3:] == ["-", "-"]
+
+
+def test_gpus_asked_of_the_queue(capsys):
+    plan = DEMO / "conf" / "plan.yaml"
+    cpu = listed(plan, capsys=capsys)
+    assert all(job["gpus"] == 0 for job in cpu)
+    assert not any("cuda" in job["argv"] for job in cpu)
+    jobs = by_name(listed(plan, "--ngpu", "2", capsys=capsys))
+    for name in ("base_model", "ssl_s1", "ssl_s2", "probe_base", "probe_s2"):
+        assert (jobs[name]["queue"], jobs[name]["gpus"]) == ("cuda", 2)
+        assert jobs[name]["argv"][jobs[name]["argv"].index("--ngpu") + 1] == "2"
+    for name in ("targets_s1_sample", "targets_s1_label", "targets_s2_dev_label"):
+        assert (jobs[name]["queue"], jobs[name]["gpus"]) == ("cuda", 1)
+        assert jobs[name]["argv"][-2:] == ["--device", "cuda"]
+    for name in ("targets_s1_split", "targets_s1_fit", "targets_s1_merge", "data", "score_fixed_s1"):
+        assert jobs[name]["gpus"] == 0 and jobs[name]["queue"] == "train"
+    decode = jobs["decode"]
+    assert decode["gpus"] == 0 and decode["argv"][decode["argv"].index("--ngpu") + 1] == "0"
+    decode = by_name(listed(plan, "--gpu_inference", "true", capsys=capsys))["decode"]
+    assert decode["gpus"] == 1 and decode["argv"][decode["argv"].index("--ngpu") + 1] == "1"
+
+
+def test_arrays_of_nj_and_inference_nj(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--nj", "2", "--inference_nj", "2", capsys=capsys))
+    for name in ("targets_s1_sample", "targets_s1_label", "targets_s1_dev_label"):
+        job = jobs[name]
+        assert job["nj"] == 2 and job["argv"][job["argv"].index("--job") + 1] == "JOB"
+        assert job["log"] == f"exp/plan/logs/{name}.JOB.log"
+    split = jobs["targets_s1_split"]["argv"]
+    assert split[split.index("--nj") + 1] == "2"
+    assert jobs["targets_s1_fit"]["nj"] == jobs["targets_s1_merge"]["nj"] == 1
+    decode, merge = jobs["decode"], jobs["decode_merge"]
+    assert decode["nj"] == 2 and decode["argv"][-6:] == ["--jobs", "exp/plan/decode/jobs.tsv", "--nj", "2",
+                                                         "--job", "JOB"]
+    assert merge["nj"] == 1 and merge["argv"][3:] == ["merge", "--jobs", "exp/plan/decode/jobs.tsv", "--nj", "2"]
+    assert merge["queue"] == "train"
+
+
+def test_stage_range_filters_jobs(capsys):
+    jobs = listed(DEMO / "conf" / "plan.yaml", "--stage", "6", "--stop_stage", "7", capsys=capsys)
+    assert {job["stage"] for job in jobs} == {6, 7}
+    assert listed(DEMO / "conf" / "plan.yaml", "--stage", "9", capsys=capsys) == []
+
+
+def test_train_on_none_keeps_the_base_model(capsys):
+    jobs = listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--tag", "frozen", capsys=capsys)
+    named = by_name(jobs)
+    assert "expert_usage" not in named and not any(job["stage"] in (4, 5) for job in jobs)
+    assert named["probe_s1"]["argv"] == ["link", "exp/frozen/probe/base", "exp/frozen/probe/s1"]
+    assert named["score_fixed_s2"]["argv"] == ["link", "exp/frozen/score/retrained/base", "exp/frozen/score/fixed/s2"]
+    rows = named["decode_jobs"]["argv"][2].splitlines()
+    assert [row.split("\t")[0] for row in rows] == ["exp/frozen/decode/retrained/base"]
+
+
+def test_train_on_old_and_all(capsys):
+    plan = DEMO / "conf" / "plan.yaml"
+    old = by_name(listed(plan, "--train_on", "old", capsys=capsys))
+    assert not any(name.startswith("replay_") for name in old)
+    split = old["targets_s2_split"]["argv"]
+    assert [split[i + 1] for i, a in enumerate(split) if a == "--data_dir"] == [
+        "data/eng/train", "data/fra/train", "data/deu/train"]
+    assert "--replay_data_dir" not in split and "--replay_utt2lang" not in old["ssl_s2"]["argv"]
+    joint = by_name(listed(plan, "--train_on", "all", capsys=capsys))
+    split = joint["targets_s2_split"]["argv"]
+    assert [split[i + 1] for i, a in enumerate(split) if a == "--data_dir"] == [
+        f"data/{lang}/train" for lang in ("eng", "fra", "deu", "spa", "ita", "nld", "por")]
+
+
+def test_base_exp_and_base_dir_share_the_base(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--base_exp", "exp/ab/frozen", "--base_dir", "exp/ab/base",
+                          "--tag", "ab/lamer", "--stage", "5", capsys=capsys))
+    assert jobs["probe_base"]["argv"] == ["link", "exp/ab/frozen/probe/base", "exp/ab/lamer/probe/base"]
+    assert jobs["score_retrained_base"]["argv"] == ["link", "exp/ab/frozen/score/retrained/base",
+                                                    "exp/ab/lamer/score/retrained/base"]
+    assert jobs["score_fixed_base"]["argv"][1] == "exp/ab/frozen/score/fixed/base"
+    assert "exp/ab/lamer/decode/retrained/base" not in jobs["decode_jobs"]["argv"][2]
+    ssl = jobs["ssl_s1"]["argv"]
+    assert ssl[ssl.index("--upstream") + 1] == "exp/ab/base/upstream.pt"
+
+
+def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--method", str(DEMO / "conf" / "ablation" / "ft.yaml"),
+                          "--seed", "2", capsys=capsys))
+    ssl = jobs["ssl_s2"]["argv"]
+    assert ssl[ssl.index("--upstream") + 1] == "exp/plan/ssl/s1/upstream.pt" and "--init_adapters" not in ssl
+    assert ssl[ssl.index("--seed") + 1] == "2"
+    assert "--adapters" not in jobs["targets_s2_split"]["argv"]
+    assert "path_or_url=exp/plan/ssl/s2/upstream.pt" in jobs["probe_s2"]["argv"]
+    row = jobs["decode_jobs"]["argv"][2].splitlines()[-1].split("\t")
+    assert row[3:] == ["none", "exp/plan/ssl/s2/upstream.pt"]
+    assert "expert_usage" not in jobs
+
+
+def test_replay_fraction_share_and_lang_map(tmp_path):
+    plan = load_plan(DEMO / "conf" / "plan.yaml")
+    plan.replay = {"fraction": 0.1, "strategy": "random", "share": 0.3}
+    plan.lang_map = {"en": "eng"}
+    jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv"))}
+    replay = list(jobs["replay_s2_eng"].argv)
+    assert replay[replay.index("--fraction"):replay.index("--strategy")] == [
+        "--fraction", "0.1", "--of", "data/nld/train", "--of", "data/por/train"]
+    ssl = list(jobs["ssl_s1"].argv)
+    assert ssl[ssl.index("--replay_share") + 1] == "0.3"
+    data = list(jobs["data"].argv)
+    assert data[data.index("--lang_map") + 1] == "en=eng"
+
+
+@pytest.mark.parametrize("name, corpus, first", [("commonvoice", "commonvoice", "en"), ("fleurs", "fleurs", "en_us")])
+def test_real_data_recipes(tmp_path, capsys, name, corpus, first):
+    plan = real_recipe(tmp_path, name)
+    jobs = by_name(listed(plan, *REAL_OPTS, "--ngpu", "2", "--inference_nj", "4", "--gpu_inference", "true",
+                          capsys=capsys))
+    data = jobs["data"]["argv"]
+    assert data[3] == corpus and data[data.index("--langs") + 1].split(",")[0] == first
+    assert data[-2:] == ["--lang-dir", "local/lang"] and data[data.index("--nj") + 1] == "8"
+    assert jobs["base_model"]["argv"][2] == "lamer.bin.export_model" and jobs["base_model"]["queue"] == "train"
+    assert (jobs["ssl_s1"]["gpus"], jobs["probe_base"]["gpus"], jobs["decode"]["gpus"]) == (2, 2, 1)
+    assert (jobs["targets_s1_label"]["nj"], jobs["targets_s1_label"]["gpus"], jobs["decode"]["nj"]) == (8, 1, 4)
+    ssl = jobs["ssl_s1"]["argv"]
+    assert ssl[ssl.index("--num_classes") + 1] == "500"
+    assert "expert_usage" in jobs
+
+
+def test_bad_options_are_refused(capsys):
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--nj", "0"]) == 1
+    assert "--nj 0" in capsys.readouterr().err
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--train_on", "some"]) == 1
+    assert "--train_on some: expected one of new, old, all, none" in capsys.readouterr().err
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml")]) == 1
+    assert "no data root" in capsys.readouterr().err
+
+
+def test_launcher_command_is_the_queue_and_the_job():
+    job = Job("targets_s1_label", 5, "cuda", 1, 3, "exp/p q/logs/x.JOB.log", ("prog", "--job", "JOB", "a;b"))
+    assert launcher_command(job, {"cuda": "python -m lamer.bin.launch --config 'conf/my slurm.conf'"}) == [
+        "python", "-m", "lamer.bin.launch", "--config", "conf/my slurm.conf", "--gpu", "1", "JOB=1:3",
+        "exp/p q/logs/x.JOB.log", "prog", "--job", "JOB", "a;b"]
+    single = Job("score", 7, "train", 0, 1, "l.log", ("prog",))
+    assert launcher_command(single, {"train": "run.pl"}) == ["run.pl", "--gpu", "0", "l.log", "prog"]
