@@ -95,8 +95,12 @@ def test_bad_rows(fleurs_layouts, tmp_path, capsys):
     copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
     config_dir = tmp_path / "fleurs" / "de_de"
     _rewrite_tsv(config_dir, lambda lines: lines[:2] + ["\t".join(lines[2].split("\t")[:6])] + lines[3:])
-    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 1
+    assert prepare(tmp_path / "fleurs", tmp_path, langs="de_de") == 1
     assert f"{config_dir / 'test.tsv'}:3: 6 fields, expected 7" in capsys.readouterr().err
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 0  # skippable like the rest
+    report = json.loads((tmp_path / "data" / "deu" / "test" / "report.json").read_text())
+    assert report["skipped_bad"] == {"bad_fields": 1} and report["utterances"] == 9
+    assert report["skipped_rows"][0]["origin"] == f"{config_dir / 'test.tsv'}:3"
 
     copy_layout(fleurs_layouts, "extracted", tmp_path / "fl2")
     config_dir = tmp_path / "fl2" / "de_de"
