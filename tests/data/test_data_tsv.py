@@ -86,6 +86,7 @@ def test_wrong_field_count_skippable(tmp_path):
     path.write_text("1\ta.wav\n2\n3\tc.wav\n", encoding="utf-8")
     bad = BadRows(skip_bad=True)
     assert [row.fields["id"] for row in read_tsv_fixed(path, ("id", "file_name"), bad)] == ["1", "3"]
-    assert bad.skipped == [{"origin": f"{path}:2", "kind": "bad_fields", "reason": "1 fields, expected 2 (id file_name)"}]
+    assert bad.skipped == [{"origin": f"{path}:2", "kind": "bad_fields",
+                            "reason": "1 fields, expected 2 (id file_name)"}]
     with pytest.raises(DataError, match=rf"{path}:2: 1 fields, expected 2 \(id file_name\) \(use --skip-bad"):
         list(read_tsv_fixed(path, ("id", "file_name"), BadRows()))
