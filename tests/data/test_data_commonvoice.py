@@ -255,3 +255,21 @@ def test_clip_path_outside_the_clips_folder_is_refused(escape, five_rows, tmp_pa
     assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
     report = json.loads((tmp_path / "data" / "eng" / "train" / "report.json").read_text(encoding="utf-8"))
     assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 4
+
+
+def test_clip_fixed_after_a_run_is_decoded_again_by_the_next(real_speech, tmp_path, read_kaldi):
+    locale_dir = tmp_path / "cv" / "en"
+    shutil.copytree(real_speech / "commonvoice" / "en", locale_dir)
+    (locale_dir / "clip_durations.tsv").unlink()  # older releases have none: the truncation goes unnoticed
+    name = next(iter(read_tsv_by_header(locale_dir / "test.tsv", ("path",)))).fields["path"]
+    good = (locale_dir / "clips" / name).read_bytes()
+    (locale_dir / "clips" / name).write_bytes(good[: len(good) // 2])
+    args = ("--split-mode", "official", "--splits", "test")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 0
+    utt = next(u for u in read_kaldi(tmp_path / "data" / "eng" / "test" / "wav.scp") if u.endswith(name[:-4]))
+    short = float(read_kaldi(tmp_path / "data" / "eng" / "test" / "utt2dur")[utt])
+    (locale_dir / "clips" / name).write_bytes(good)  # the clip downloaded again
+    shutil.rmtree(tmp_path / "data")  # and the language prepared again
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 0
+    fixed = float(read_kaldi(tmp_path / "data" / "eng" / "test" / "utt2dur")[utt])
+    assert fixed > 1.8 * short and abs(fixed - sf.info(locale_dir / "clips" / name).duration) < 0.05
