@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
-from lamer.data.datadir import read_data_dir, write_data_dir
+from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map
@@ -66,7 +66,7 @@ def _options(args: argparse.Namespace) -> PrepareOptions:
                           args.lang_dir, args.lock_timeout)
 
 
-def _write_locked(args: argparse.Namespace, utts: list, out: Path, extra: dict) -> None:
+def _write_locked(args: argparse.Namespace, utts: list[Utterance], out: Path, extra: dict[str, object]) -> None:
     """Write the data dir ``out`` under its lock (see module doc)."""
     with output_lock(out, args.lock_timeout):
         write_data_dir(utts, out, extra=extra)
@@ -91,8 +91,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         budget = args.fraction * total_duration(read_data_dir(args.of))
     chosen = select_duration(utts, budget, args.strategy, args.seed)
     _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "budget_seconds": round(budget, 3), "seconds": round(total_duration(chosen), 3),
-                                           "utterances": len(chosen)})
+                                           "budget_seconds": round(budget, 3),
+                                           "seconds": round(total_duration(chosen), 3), "utterances": len(chosen)})
     logger.info("%s: %d utterances, %.1f of %.1f s budget", args.out, len(chosen), total_duration(chosen), budget)
     return 0
 
@@ -100,7 +100,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_subset(args: argparse.Namespace) -> int:
     chosen = select_duration(read_data_dir(args.src), args.hours * 3600.0, args.strategy, args.seed)
     _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "hours": round(total_duration(chosen) / 3600, 4), "utterances": len(chosen)})
+                                           "hours": round(total_duration(chosen) / 3600, 4),
+                                           "utterances": len(chosen)})
     logger.info("%s: %d utterances, %.3f h", args.out, len(chosen), total_duration(chosen) / 3600)
     return 0
 

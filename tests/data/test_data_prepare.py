@@ -126,3 +126,19 @@ def test_live_writers_temporaries_are_never_removed(short_and_long, tmp_path):
                                  stderr=subprocess.PIPE, text=True)
         assert stopped.returncode == 1 and "gave up after 0.5 s" in stopped.stderr
         assert live.is_dir()
+
+
+def test_replay_subset_and_split_take_the_lock_of_their_output(short_and_long, tmp_path, capsys):
+    from lamer.bin.prepare_data import main
+
+    assert subprocess.run(_command(short_and_long, tmp_path)).returncode == 0
+    src = str(tmp_path / "data" / "eng" / "train")
+    commands = {"replay": ["--minutes", "0.05"], "subset": ["--hours", "0.001"],
+                "split": ["--dev", "0.3", "--test", "0"]}
+    for command, args in commands.items():
+        out = tmp_path / command
+        held = out / "train" if command == "split" else out
+        with output_lock(held):
+            assert main([command, "--src", src, *args, "--out", str(out), "--lock_timeout", "0"]) == 1
+            assert f"{held}: being written by PID {os.getpid()}" in capsys.readouterr().err
+        assert main([command, "--src", src, *args, "--out", str(out), "--lock_timeout", "0"]) == 0
