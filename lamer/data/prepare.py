@@ -243,6 +243,8 @@ def prepare_languages(
     finished language is a no-op. The languages' ``lang.yaml`` files are all checked first.
     Each split is prepared under the lock of its data and dump dirs (see module doc).
     """
+    if Path(data_root).resolve() == Path(dump_root).resolve():
+        raise DataError(f"{data_root}: the data root and the dump root must be different folders")
     configs = load_lang_configs(options.lang_dir, readers)
     for iso3, config in configs.items():
         if config.text.changes():

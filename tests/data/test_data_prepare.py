@@ -15,10 +15,11 @@ from lamer.data.lock import output_lock
 from lamer.data.validate import validate_data_dir
 
 
-def _command(root: Path, out: Path, *extra: str) -> list[str]:
+def _command(root: Path, out: Path, *extra: str, dump: Path | None = None) -> list[str]:
+    """prepare_data on the train split of Common Voice ``en`` into ``out/data`` and ``out/dump`` (or ``dump``)."""
     return [sys.executable, "-m", "lamer.bin.prepare_data", "commonvoice", "--root", str(root), "--langs", "en",
-            "--out", str(out / "data"), "--dump", str(out / "dump"), "--split-mode", "official", "--splits", "train",
-            *extra]
+            "--out", str(out / "data"), "--dump", str(dump or out / "dump"), "--split-mode", "official",
+            "--splits", "train", *extra]
 
 
 @pytest.fixture
@@ -45,6 +46,12 @@ def test_concurrent_runs_on_one_output_are_serialised(short_and_long, tmp_path):
         assert len(list((out / "dump" / "eng" / "train").iterdir())) == 4
         assert validate_data_dir(out / "data" / "eng" / "train") == []
         assert any("already complete, skipped" in err for _, err in results)  # the second waited, then found it done
+
+
+def test_data_and_dump_roots_must_differ(short_and_long, tmp_path):
+    run = subprocess.run(_command(short_and_long, tmp_path, dump=tmp_path / "data" / "."), stderr=subprocess.PIPE,
+                         text=True)
+    assert run.returncode == 1 and "the data root and the dump root must be different folders" in run.stderr
 
 
 def test_second_run_stops_naming_the_holder_or_waits_for_it(short_and_long, tmp_path):
