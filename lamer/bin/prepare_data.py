@@ -27,7 +27,7 @@ from lamer.data.errors import DataError
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map
 from lamer.data.lock import output_lock
-from lamer.data.prepare import PrepareOptions
+from lamer.data.prepare import DURATION_TOLERANCE, PrepareOptions
 from lamer.data.selection import STRATEGIES, SplitSizes, select_duration, speaker_disjoint_split, total_duration
 from lamer.data.validate import validate_data_dir
 
@@ -52,6 +52,9 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
     parser.add_argument("--lang-dir", type=Path, default=None,
                         help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
+    parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE, metavar="SECONDS",
+                        help="a clip decoding to a length this far from the corpus' own (Common Voice's "
+                             f"clip_durations.tsv) is bad audio (default {DURATION_TOLERANCE})")
     _add_lock_arg(parser)
 
 
@@ -63,7 +66,7 @@ def _add_lock_arg(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> PrepareOptions:
     return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format,
-                          args.lang_dir, args.lock_timeout)
+                          args.lang_dir, args.lock_timeout, args.duration_tolerance)
 
 
 def _write_locked(args: argparse.Namespace, utts: list[Utterance], out: Path, extra: dict[str, object]) -> None:

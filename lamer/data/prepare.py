@@ -5,8 +5,8 @@ clip to ``DUMP/<iso3>/<split>/<utt>.wav`` (``--nj`` processes, progress bar), dr
 outside the duration limits, and write ``DATA/<iso3>/<split>/`` atomically with a
 ``report.json`` counting what was skipped and why. A split whose dir is complete is not touched.
 A clip whose decoded length differs from the length the corpus gives (Common Voice's
-``clip_durations.tsv``) by more than ``DURATION_TOLERANCE`` is bad audio (a truncated download
-still decodes).
+``clip_durations.tsv``) by more than ``duration_tolerance`` (default ``DURATION_TOLERANCE``) is
+bad audio (a truncated download still decodes).
 
 One writer per split: a split's data dir and dump dir are locked (:mod:`lamer.data.lock`)
 while it is prepared; a second run waits for the first and then finds the split complete.
@@ -56,8 +56,9 @@ _PR_SET_PDEATHSIG = 1  # prctl(2)
 @dataclass(frozen=True)
 class PrepareOptions:
     """Settings shared by every split: parallel jobs, bad-row policy, filters, audio format, and
-    the recipe's per-language folder (``lang_dir/<iso3>/lang.yaml``, optional), and how long to
-    wait for another run writing the same split (``lock_timeout`` seconds; None: no limit)."""
+    the recipe's per-language folder (``lang_dir/<iso3>/lang.yaml``, optional), how long to wait
+    for another run writing the same split (``lock_timeout`` seconds; None: no limit), and how far
+    (seconds) a clip's decoded length may be from the length the corpus gives."""
 
     nj: int = 1
     skip_bad: bool = False
@@ -66,10 +67,13 @@ class PrepareOptions:
     audio_format: str = "wav"
     lang_dir: Path | None = None
     lock_timeout: float | None = None
+    duration_tolerance: float = DURATION_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.audio_format not in AUDIO_FORMATS:
             raise ValueError(f"audio format {self.audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}")
+        if self.duration_tolerance < 0:
+            raise ValueError(f"duration tolerance {self.duration_tolerance} s must not be negative")
         if not 0 <= self.min_duration < self.max_duration:
             raise ValueError(f"duration limits {self.min_duration}..{self.max_duration} s are empty")
 
@@ -192,7 +196,7 @@ def prepare_split(
             bad.bad(src.origin, f"cannot decode {src.describe_audio()} (corrupt or unsupported audio): {error}", "bad_audio")
             continue
         duration = frames / TARGET_RATE
-        if src.expected_duration is not None and abs(duration - src.expected_duration) > DURATION_TOLERANCE:
+        if src.expected_duration is not None and abs(duration - src.expected_duration) > options.duration_tolerance:
             wav.unlink()
             bad.bad(src.origin, f"{src.describe_audio()} decodes to {duration:.3f} s but {src.duration_origin} gives "
                     f"{src.expected_duration:.3f} s: truncated or damaged clip; download it again", "bad_audio")

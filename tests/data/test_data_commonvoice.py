@@ -224,6 +224,7 @@ def test_truncated_clip_that_still_decodes_is_bad_audio(real_speech, tmp_path, c
     assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
     report = json.loads((tmp_path / "data" / "eng" / "test" / "report.json").read_text(encoding="utf-8"))
     assert report["skipped_bad"] == {"bad_audio": 1} and report["utterances"] == 5
+    assert prepare(tmp_path / "cv", tmp_path / "lenient", *args, "--duration_tolerance", "60", langs="en") == 0
 
 
 def test_bom_header_accepted_and_non_utf8_line_named(real_speech, tmp_path, capsys, read_kaldi):
