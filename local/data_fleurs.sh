@@ -6,27 +6,23 @@
 # Output: DATA/<iso3>/{train,dev,test}/ and 16 kHz audio under DUMP/<iso3>/<split>/.
 # A finished split (its .done marker exists) is skipped, so re-running is cheap.
 #
-# Usage: local/data_fleurs.sh [options] ROOT CONFIGS DATA DUMP
-#   e.g. local/data_fleurs.sh --nj 8 /corpora/fleurs/data en_us,cmn_hans_cn data dump
-# Options (Kaldi style, --name value):
-#   --nj N               parallel audio conversion jobs (default 4)
-#   --skip-bad true      skip bad rows, counted in DATA/<iso3>/<split>/report.json (default false)
-#   --splits LIST        comma separated (default train,dev,test)
-#   --min-duration S / --max-duration S   duration filter in seconds (default 0.5 / 60)
-#   --lang-map LIST      extra CONFIG=iso3 pairs, e.g. xx_yy=zzz
+# Usage: see --help (the options below, each with its default and description).
 set -euo pipefail
 
-nj=4
-skip_bad=false
-splits=train,dev,test
-min_duration=0.5
-max_duration=60
-lang_map=
-python=${PYTHON:-python}
+help_message="Usage: local/data_fleurs.sh [options] ROOT CONFIGS DATA DUMP
+  e.g. local/data_fleurs.sh --nj 8 /corpora/fleurs/data en_us,cmn_hans_cn data dump"
+
+nj=4                 # parallel audio conversion jobs
+skip_bad=false       # skip bad rows, counted in DATA/<iso3>/<split>/report.json
+splits=train,dev,test  # comma separated
+min_duration=0.5     # shortest utterance kept, seconds
+max_duration=60      # longest utterance kept, seconds
+lang_map=            # extra CONFIG=iso3 pairs, e.g. xx_yy=zzz
+python=${PYTHON:-python}  # the Python that runs lamer (default: $PYTHON or python)
 
 . "$(dirname "$0")/../tools/parse_options.sh"
 if [[ $# -ne 4 ]]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    echo "${help_message}" >&2
     exit 1
 fi
 

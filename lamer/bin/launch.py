@@ -6,9 +6,12 @@
         [JOB=1:N] log/x.JOB.log prog args...
 
 JOB=A:B runs jobs A..B (any identifier works as the name); the name is replaced by the job index
-in the log path and the arguments. Arguments are joined like Kaldi's run.pl (quoted only when they
-hold spaces or quotes, so `\\|` and `\\>` stay shell operators) and run with `bash -o pipefail -c`.
-Each log starts with `# command` and ends with `# Ended (code RC) at DATE`.
+in the log path and the arguments. `prog args...` is the job's argv, passed on byte for byte and
+never read by a shell: `;`, `&`, `|`, `>`, `$VAR`, `$(...)` and globs are plain characters. Unlike
+Kaldi's run.pl, `prog a \\| sort` or `prog \\> out` pass `|`, `>` as arguments to prog; for a pipe
+or a redirection make the command a script (or `bash -c '...'`).
+Each log starts with `# command` (shell-quoted) and ends with `# Ended (code RC) at DATE`, RC being
+the program's own exit status.
 local: jobs run on this machine, --max-jobs at a time (default: its CPU count, as Kaldi's run.pl);
 resource options are accepted and ignored.
 slurm: one sbatch array; resource options mapped by conf/slurm.conf (./conf/slurm.conf, else the
@@ -16,19 +19,15 @@ toolkit's); --max-jobs throttles the array. --nproc-per-node P / --nodes M run e
 torch.distributed job of P*M ranks (torchrun locally, srun on Slurm).
 Exits 0 when every job succeeded; otherwise names the failed jobs and their logs and exits with
 the first failed job's code. --max-wait stops (local) or cancels (slurm) jobs still running.
+SIGTERM, SIGINT or SIGHUP stops the jobs (local: each job's process group gets SIGTERM, then
+SIGKILL after a grace period; slurm: scancel) and exits with 128+signal (143, 130, 129).
 """
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
-from lamer.launch import LaunchError, failure_report, launch, overall_exit_code, parse_launch_args
-
-
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    # Lets the backend's cleanup (kill job process groups, scancel) run as for Ctrl-C.
-    raise KeyboardInterrupt(f"signal {signum}")
+from lamer.launch import Interrupted, LaunchError, failure_report, launch, overall_exit_code, parse_launch_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,13 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s launch: %(message)s")
     try:
         request = parse_launch_args(argv)
-        signal.signal(signal.SIGTERM, _raise_on_sigterm)
         results = launch(request)
     except LaunchError as err:
         print(f"launch: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("launch: interrupted: stopped the jobs", file=sys.stderr)
+    except Interrupted as err:
+        done = "cancelled the Slurm jobs" if request.backend == "slurm" else "stopped the jobs"
+        print(f"launch: interrupted by {err}: {done}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before any job started
+        print("launch: interrupted by SIGINT", file=sys.stderr)
         return 130
     code = overall_exit_code(results)
     if code:

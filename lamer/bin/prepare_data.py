@@ -6,7 +6,7 @@
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
     python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
-    python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]
+    python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]   (as python -m lamer.bin.datadir validate)
 
 Every command that writes takes the lock of its outputs (one writer per output): a second run
 on the same output logs the PID holding it and waits, at most --lock_timeout seconds when given
@@ -21,6 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
+from lamer.bin.datadir import validate_dirs
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
@@ -29,7 +30,6 @@ from lamer.data.languages import parse_lang_map
 from lamer.data.lock import output_lock
 from lamer.data.prepare import DURATION_TOLERANCE, PrepareOptions
 from lamer.data.selection import STRATEGIES, SplitSizes, select_duration, speaker_disjoint_split, total_duration
-from lamer.data.validate import validate_data_dir
 
 logger = logging.getLogger("lamer.bin.prepare_data")
 
@@ -120,14 +120,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    failed = 0
-    for data_dir in args.dirs:
-        problems = validate_data_dir(data_dir, check_audio=not args.no_audio)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"{data_dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-        failed += bool(problems)
-    return 1 if failed else 0
+    return validate_dirs(args.dirs, check_audio=not args.no_audio)
 
 
 def build_parser() -> argparse.ArgumentParser:

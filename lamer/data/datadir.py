@@ -1,5 +1,11 @@
 """Kaldi-style data dirs: ``wav.scp text text.raw utt2spk spk2utt utt2lang utt2dur``.
 
+``text.raw`` (the transcript before normalisation) is ours: Kaldi's ``fix_data_dir.sh`` and
+``subset_data_dir.sh`` do not know it, so after them it may list utterances the dir no longer
+has. Readers and the validator therefore take the utterances of ``wav.scp`` and use only those
+rows of ``text.raw`` (an utterance missing from it is still an error); ``python -m
+lamer.bin.datadir`` keeps it consistent like every other per-utterance file.
+
 Every file is sorted by utterance (or speaker) id in C-locale order, which for Python strings
 is code-point order. A dir is written into a temporary sibling and renamed into place with a
 ``.done`` marker inside, so a dir that exists with ``.done`` is complete and a dir without it
@@ -17,6 +23,8 @@ from lamer.data.errors import DataError
 
 DONE_MARKER = ".done"
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur")
+# Per-utterance files Kaldi's tools do not filter: may list more utterances than wav.scp.
+EXTRA_UTT_FILES = ("text.raw",)
 
 
 @dataclass(frozen=True)
@@ -100,9 +108,11 @@ def read_data_dir(data_dir: Path) -> list[Utterance]:
     }
     ids = tables["wav.scp"].keys()
     for name, table in tables.items():
-        if table.keys() != ids:
-            diff = sorted(set(ids) ^ set(table))
-            raise DataError(f"{data_dir}/{name}: ids differ from wav.scp, e.g. {diff[0]}")
+        missing = sorted(ids - table.keys())
+        extra = sorted(table.keys() - ids) if name not in EXTRA_UTT_FILES else []
+        if missing or extra:
+            raise DataError(f"{data_dir}/{name}: ids differ from wav.scp, e.g. {(missing + extra)[0]} "
+                            f"({len(missing)} missing, {len(extra)} not in wav.scp)")
     raw = tables.get("text.raw", {})
     try:
         return [

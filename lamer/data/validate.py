@@ -1,4 +1,14 @@
-"""Check a Kaldi-style data dir: files sorted and unique, consistent, audio present and readable.
+"""Check a Kaldi-style data dir: what Kaldi's ``validate_data_dir.sh --no-feats`` checks, then ours.
+
+Kaldi's checks (written here from that script's behaviour): every file ends with a newline, is
+sorted by its first field in C-locale order without duplicates; utt2spk is sorted by speaker too,
+spk2utt is its inverse; every per-utterance file lists the utterances of utt2spk, every
+per-speaker file the speakers of spk2utt; text has no non-printable characters, no whitespace
+but blanks and no ``<s> </s> #0``; wav.scp names no ``~`` path; utt2dur holds positive numbers.
+Ours on top: the files of :data:`REQUIRED_FILES`, utterance ids starting with their speaker id,
+ISO 639-3 languages, non-empty transcripts and, if asked, audio that exists and matches utt2dur.
+``text.raw`` may list utterances the dir no longer has (Kaldi's tools do not filter it, see
+:mod:`lamer.data.datadir`), but not miss one.
 
 :func:`validate_data_dir` returns every problem found (each naming the file and line or the
 utterance), so one run shows all that is wrong instead of the first fault only.
@@ -6,64 +16,115 @@ utterance), so one run shows all that is wrong instead of the first fault only.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import soundfile as sf
 
 from lamer.data.audio import TARGET_RATE
-from lamer.data.datadir import REQUIRED_FILES, read_table
+from lamer.data.datadir import EXTRA_UTT_FILES, REQUIRED_FILES, read_table
+from lamer.data.dirtools import KALDI_UTT_FILES, SPK_FILES
 from lamer.data.errors import DataError
 
-PER_UTTERANCE_FILES = ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur")
+KALDI_REQUIRED_FILES = ("utt2spk", "spk2utt", "text", "wav.scp")
 _ISO3 = re.compile(r"^[a-z]{3}$")
+_TEXT_RESERVED = ("<s>", "</s>", "#0")
+_ALLOWED_BLANKS = "\t "
+Rows = list[tuple[str, str, str]]
 
 
-def _sorted_unique(path: Path, rows: list[tuple[str, str, str]]) -> list[str]:
+def _sorted_unique(rows: Rows) -> list[str]:
     problems = []
     for (prev, _, _), (key, _, origin) in zip(rows, rows[1:]):
         if key == prev:
             problems.append(f"{origin}: duplicate id {key}")
-        elif key < prev:
+        elif key.encode("utf-8") < prev.encode("utf-8"):
             problems.append(f"{origin}: {key} comes after {prev}; sort the file in C-locale order")
     return problems
 
 
-def _check_values(data_dir: Path, tables: dict[str, list[tuple[str, str, str]]]) -> list[str]:
+def _same_ids(data_dir: Path, name: str, rows: Rows, reference: str, ids: list[str], superset_ok: bool) -> list[str]:
+    have = {key for key, _, _ in rows}
+    missing, extra = sorted(set(ids) - have), sorted(have - set(ids))
+    if superset_ok:
+        extra = []
+    if not missing and not extra:
+        return []
+    return [f"{data_dir}/{name}: ids differ from {reference}, e.g. {(missing + extra)[0]} "
+            f"({len(missing)} missing, {len(extra)} not in {reference})"]
+
+
+def _check_speakers(data_dir: Path, tables: dict[str, Rows], lamer: bool) -> list[str]:
     problems = []
-    spk = {key: value for key, value, _ in tables["utt2spk"]}
-    for key, value, origin in tables["utt2spk"]:
-        if not key.startswith(value):
+    speakers = [(key, value, origin) for key, value, origin in tables["utt2spk"]]
+    for key, value, origin in speakers:
+        if len(value.split()) != 1:
+            problems.append(f"{origin}: expected '<utterance> <speaker>', got {key} {value}")
+        elif lamer and not key.startswith(value):
             problems.append(f"{origin}: utterance {key} does not start with its speaker id {value}")
     finished: set[str] = set()
-    for (_, prev, _), (key, value, origin) in zip(tables["utt2spk"], tables["utt2spk"][1:]):
+    for (_, prev, _), (_, value, origin) in zip(speakers, speakers[1:]):
         if value != prev:
             finished.add(prev)
-            if value in finished:
-                problems.append(f"{origin}: utterances of speaker {value} are not contiguous; "
-                                "make the speaker id a prefix of the utterance id")
-    for key, value, origin in tables["utt2lang"]:
-        if not _ISO3.match(value):
-            problems.append(f"{origin}: language {value!r} of {key} is not an ISO 639-3 code")
-    for key, value, origin in tables["text"]:
-        if not value.strip():
+        if value in finished:
+            problems.append(f"{origin}: utterances of speaker {value} are not contiguous; "
+                            "make the speaker id a prefix of the utterance id")
+        elif value.encode("utf-8") < prev.encode("utf-8"):
+            problems.append(f"{origin}: utt2spk is not sorted by speaker id ({value} after {prev}); "
+                            "make the speaker id a prefix of the utterance id")
+    inverse: dict[str, list[str]] = {}
+    for utt, speaker, _ in speakers:
+        inverse.setdefault(speaker, []).append(utt)
+    listed = {key: value.split() for key, value, _ in tables["spk2utt"]}
+    if listed != inverse:
+        wrong = sorted(set(listed) ^ set(inverse)
+                       | {s for s in listed.keys() & inverse.keys() if listed[s] != inverse[s]})
+        problems.append(f"{data_dir}/spk2utt: does not match utt2spk for speaker {wrong[0]} "
+                        f"({len(wrong)} speaker(s) differ)")
+    return problems
+
+
+def _check_text(rows: Rows, lamer: bool) -> list[str]:
+    problems = []
+    for key, value, origin in rows:
+        if lamer and not value.strip():
             problems.append(f"{origin}: empty transcript for {key}")
-    for key, value, origin in tables["utt2dur"]:
+        bad = sorted({c for c in value if c not in _ALLOWED_BLANKS
+                      and (c.isspace() or unicodedata.category(c) in ("Cc", "Cn"))})
+        if bad:
+            problems.append(f"{origin}: transcript of {key} has non-printable or non-blank whitespace characters "
+                            f"{', '.join(f'U+{ord(c):04X}' for c in bad)}")
+        reserved = [word for word in value.split() if word in _TEXT_RESERVED]
+        if reserved:
+            problems.append(f"{origin}: transcript of {key} contains the reserved symbol {reserved[0]}")
+    return problems
+
+
+def _check_values(tables: dict[str, Rows], lamer: bool) -> list[str]:
+    problems = []
+    for key, value, origin in tables.get("wav.scp", []):
+        if value.startswith("~"):
+            problems.append(f"{origin}: audio of {key} starts with ~ (no shell expands it); write the full path")
+    for key, value, origin in tables.get("utt2dur", []):
         try:
             if not float(value) > 0:
                 problems.append(f"{origin}: duration {value} of {key} is not positive")
         except ValueError:
             problems.append(f"{origin}: duration {value!r} of {key} is not a number")
-    inverse: dict[str, list[str]] = {}
-    for utt, speaker in sorted(spk.items()):
-        inverse.setdefault(speaker, []).append(utt)
-    listed = {key: value.split() for key, value, _ in tables["spk2utt"]}
-    if listed != inverse:
-        wrong = sorted(set(listed) ^ set(inverse) | {s for s in listed.keys() & inverse.keys() if listed[s] != inverse[s]})
-        problems.append(f"{data_dir}/spk2utt: does not match utt2spk for speaker {wrong[0]} ({len(wrong)} speaker(s) differ)")
+    for key, value, origin in tables.get("utt2num_frames", []):
+        if not (value.isdigit() and int(value) > 0):
+            problems.append(f"{origin}: frame count {value!r} of {key} is not a positive integer")
+    for key, value, origin in tables.get("spk2gender", []):
+        if value not in ("m", "f"):
+            problems.append(f"{origin}: gender {value!r} of {key} is not m or f")
+    if lamer:
+        for key, value, origin in tables["utt2lang"]:
+            if not _ISO3.match(value):
+                problems.append(f"{origin}: language {value!r} of {key} is not an ISO 639-3 code")
     return problems
 
 
-def _check_audio(tables: dict[str, list[tuple[str, str, str]]], tolerance: float, sample_rate: int) -> list[str]:
+def _check_audio(tables: dict[str, Rows], tolerance: float, sample_rate: int) -> list[str]:
     problems = []
     durations = {key: value for key, value, _ in tables["utt2dur"]}
     for key, value, origin in tables["wav.scp"]:
@@ -77,47 +138,67 @@ def _check_audio(tables: dict[str, list[tuple[str, str, str]]], tolerance: float
             problems.append(f"{origin}: audio file {value} of {key} is unreadable ({err})")
             continue
         if info.samplerate != sample_rate or info.channels != 1:
-            problems.append(f"{origin}: {value} is {info.samplerate} Hz x {info.channels} channels, expected {sample_rate} Hz mono")
+            problems.append(f"{origin}: {value} is {info.samplerate} Hz x {info.channels} channels, "
+                            f"expected {sample_rate} Hz mono")
         try:
             if abs(info.frames / info.samplerate - float(durations.get(key, "nan"))) > tolerance:
-                problems.append(f"{origin}: {key} lasts {info.frames / info.samplerate:.3f} s, utt2dur says {durations.get(key)}")
+                problems.append(f"{origin}: {key} lasts {info.frames / info.samplerate:.3f} s, "
+                                f"utt2dur says {durations.get(key)}")
         except ValueError:
             pass  # reported by _check_values
     return problems
 
 
+def _read_tables(data_dir: Path, names: tuple[str, ...]) -> tuple[dict[str, Rows], list[str]]:
+    tables, problems = {}, []
+    for name in names:
+        path = data_dir / name
+        if not path.is_file():
+            continue
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            if f.tell() and (f.seek(-1, 2), f.read(1))[1] != b"\n":
+                problems.append(f"{path}: the last line has no newline")
+        try:
+            tables[name] = read_table(path, allow_empty_value=name.startswith("text"))
+        except (DataError, UnicodeDecodeError) as err:
+            problems.append(f"{path}: {err}" if isinstance(err, UnicodeDecodeError) else str(err))
+    return tables, problems
+
+
 def validate_data_dir(data_dir: Path, check_audio: bool = True, tolerance: float = 0.02,
-                      sample_rate: int = TARGET_RATE) -> list[str]:
+                      sample_rate: int = TARGET_RATE, kaldi_only: bool = False) -> list[str]:
     """Every problem of ``data_dir`` as a message; an empty list means the dir is valid.
 
-    With ``check_audio`` every wav.scp file is opened and its length compared with utt2dur
-    (``tolerance`` seconds).
+    With ``kaldi_only`` only Kaldi's checks (``validate_data_dir.sh --no-feats``) are made, for
+    dirs that are not ours; otherwise ours too, and with ``check_audio`` every wav.scp file is
+    opened and its length compared with utt2dur (``tolerance`` seconds).
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         return [f"{data_dir}: not a directory"]
-    missing = [name for name in REQUIRED_FILES if not (data_dir / name).is_file()]
+    required = KALDI_REQUIRED_FILES if kaldi_only else REQUIRED_FILES
+    missing = [name for name in required if not (data_dir / name).is_file()]
     if missing:
         return [f"{data_dir}: missing {', '.join(missing)}"]
-    tables, problems = {}, []
-    for name in (*REQUIRED_FILES, "text.raw"):
-        if (data_dir / name).is_file():
-            try:
-                tables[name] = read_table(data_dir / name, allow_empty_value=name.startswith("text"))
-            except DataError as err:
-                problems.append(str(err))
+    names = tuple(dict.fromkeys((*required, "spk2utt", *KALDI_UTT_FILES, *EXTRA_UTT_FILES, *SPK_FILES)))
+    tables, problems = _read_tables(data_dir, names)
     if problems:
         return problems
-    for name, rows in tables.items():
-        problems += _sorted_unique(data_dir / name, rows)
-    ids = [key for key, _, _ in tables["wav.scp"]]
-    if not ids:
+    for rows in tables.values():
+        problems += _sorted_unique(rows)
+    utts = [key for key, _, _ in tables["wav.scp"]]  # required by Kaldi's checks and ours
+    if not utts:
         return problems + [f"{data_dir}: no utterances"]
-    for name in (*PER_UTTERANCE_FILES, "text.raw"):
-        if name in tables and {key for key, _, _ in tables[name]} != set(ids):
-            extra = sorted({key for key, _, _ in tables[name]} ^ set(ids))
-            problems.append(f"{data_dir}/{name}: ids differ from wav.scp, e.g. {extra[0]} ({len(extra)} differ)")
-    problems += _check_values(data_dir, tables)
-    if check_audio:
+    speakers = [key for key, _, _ in tables["spk2utt"]]
+    for name, rows in tables.items():
+        if name in SPK_FILES:
+            problems += _same_ids(data_dir, name, rows, "spk2utt", speakers, superset_ok=False)
+        elif name not in ("spk2utt", "wav.scp"):
+            problems += _same_ids(data_dir, name, rows, "wav.scp", utts, superset_ok=name in EXTRA_UTT_FILES)
+    problems += _check_speakers(data_dir, tables, lamer=not kaldi_only)
+    problems += _check_text(tables["text"], lamer=not kaldi_only)
+    problems += _check_values(tables, lamer=not kaldi_only)
+    if check_audio and not kaldi_only:
         problems += _check_audio(tables, tolerance, sample_rate)
     return problems

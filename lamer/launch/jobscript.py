@@ -3,7 +3,13 @@
 `bash SCRIPT ID` (or a Slurm array task, which sets SLURM_ARRAY_TASK_ID) runs job ID: it writes
 the job's log like Kaldi's run.pl (a `# command` header, the output, then
 `# Accounting: time=S threads=N` and `# Ended (code RC) at DATE`) and exits with the job's status.
-Commands run under `bash -o pipefail -c`, so a failure inside a pipe fails the job.
+
+Commands are data. Each job's argv is written as a bash array of `shlex.quote`d words and run as
+`"${cmd[@]}"`: bash executes the program with exactly those bytes as arguments and never parses
+them as shell code; the log path and the working directory are quoted the same way. RC is the
+program's own exit status (128+N when signal N killed it, 127 when it could not be found). A
+SIGTERM, SIGINT or SIGHUP to the job script waits for the program (which gets the signal too, from
+its process group or from Slurm) so that the footer still records how it ended.
 """
 from __future__ import annotations
 
@@ -14,22 +20,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamer.atomic import write_atomic
+from lamer.launch.errors import LaunchError
 from lamer.launch.request import LaunchRequest
 
 _ENDED = re.compile(r"^# Ended \(code (-?\d+)\)")
 
+# `trap :` (a handler, not SIG_IGN, so the program keeps the default actions) keeps bash alive until
+# the program has ended, whatever signal it got: a launcher's grace period applies to the program.
 _BODY = r"""
-cd {cwd} || exit 2
-mkdir -p -- "$(dirname -- "${{log}}")" || exit 2
+cd -- {cwd} || exit 2
+mkdir -p -- "${{logdir}}" || exit 2
 {{
-    printf '# %s\n' "${{cmd}}"
+    printf '# %s\n' "${{shown}}"
     printf '# Started at %s on %s\n#\n' "$(date)" "$(hostname)"
 }} >"${{log}}" || exit 2
+trap : TERM INT HUP
 start=$(date +%s)
-bash -o pipefail -c "${{cmd}}" >>"${{log}}" 2>&1 </dev/null
+"${{cmd[@]}}" >>"${{log}}" 2>&1 </dev/null
 rc=$?
 {{
-    printf '# Accounting: time=%d threads={threads}\n' $(( $(date +%s) - start ))
+    printf '# Accounting: time=%d threads=%s\n' $(( $(date +%s) - start )) {threads}
     printf '# Ended (code %d) at %s\n' "${{rc}}" "$(date)"
 }} >>"${{log}}"
 exit "${{rc}}"
@@ -60,32 +71,64 @@ def script_path(request: LaunchRequest) -> Path:
     return folder / "q" / f"{stem}.sh"
 
 
-def write_job_script(request: LaunchRequest, command_for: Callable[[int], str] | None = None) -> Path:
+def _quoted(text: str, what: str) -> str:
+    """`text` as one bash word; LaunchError for a NUL byte, which no argument or path can hold."""
+    if "\0" in text:
+        raise LaunchError(f"{what} {text!r} holds a NUL byte, which no command argument or path can hold")
+    return shlex.quote(text)
+
+
+def _ansi_c_byte(byte: int) -> str:
+    """One byte inside bash's `$'...'` quotes."""
+    if byte < 0x20 or byte >= 0x7F:
+        return f"\\x{byte:02x}"
+    return "\\" + chr(byte) if chr(byte) in "\\'" else chr(byte)
+
+
+def _shown_word(token: str) -> str:
+    """`token` as a bash word on one printable line: shlex.quote, or `$'...'` with escapes when it
+    holds control characters or bytes that are not UTF-8 (Python's surrogate escapes)."""
+    if not any(ord(c) < 0x20 or ord(c) == 0x7F or 0xDC80 <= ord(c) <= 0xDCFF for c in token):
+        return shlex.quote(token)
+    return "$'" + "".join(_ansi_c_byte(b) for b in token.encode("utf-8", errors="surrogateescape")) + "'"
+
+
+def display_command(argv: list[str]) -> str:
+    """The command line a job's log shows in its `# ` header: one line that, pasted into bash,
+    runs the same argv."""
+    return " ".join(_shown_word(token) for token in argv)
+
+
+def _case(job_id: int, log: Path, argv: list[str]) -> str:
+    """The `case` branch of one job: its log, the log's folder, the command as shown and as run."""
+    words = " ".join(_quoted(token, f"job {job_id}: argument") for token in argv)
+    log_word, dir_word = _quoted(str(log), f"job {job_id}: log"), shlex.quote(str(log.parent))
+    shown = shlex.quote(display_command(argv))
+    return f"    {job_id}) log={log_word}; logdir={dir_word}; shown={shown}; cmd=({words}) ;;"
+
+
+def write_job_script(request: LaunchRequest, command_for: Callable[[int], list[str]] | None = None) -> Path:
     """Write the job script of `request` atomically and return its path.
 
-    `command_for(job_id) -> str` gives each job's command line (default: the request's own);
-    a backend passes another one to wrap the command, e.g. in a torch.distributed launcher.
+    `command_for(job_id) -> argv` gives each job's command (default: the request's own); a backend
+    passes another one to wrap the command, e.g. in a torch.distributed launcher. Arguments that
+    are not valid UTF-8 (undecodable bytes as Python's surrogate escapes) reach the job unchanged.
     """
     command_for = command_for or request.command_for
-    cases = "\n".join(
-        f"    {i}) log={shlex.quote(str(request.log_for(i)))}; cmd={shlex.quote(command_for(i))} ;;"
-        for i in request.job_ids
-    )
+    cases = "\n".join(_case(i, request.log_for(i), command_for(i)) for i in request.job_ids)
     text = (
         "#!/usr/bin/env bash\n"
-        f"# Jobs of one lamer.launch call, log {request.log}. Run: bash $0 ID (or as a Slurm array task).\n"
+        "# The jobs of one lamer.launch call. Run: bash $0 ID (or as a Slurm array task).\n"
         'task=${1:-${SLURM_ARRAY_TASK_ID:-}}\n'
         'case "${task}" in\n'
         f"{cases}\n"
         '    *) echo "$0: no job \'${task}\' here" >&2; exit 2 ;;\n'
         "esac"
-        + _BODY.format(cwd=shlex.quote(os.getcwd()), threads=request.resources.get("num_threads", "1"))
+        + _BODY.format(cwd=_quoted(os.getcwd(), "working directory"),
+                       threads=shlex.quote(request.resources.get("num_threads", "1")))
     )
     path = script_path(request)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8", errors="surrogateescape")))
     return path
 
 

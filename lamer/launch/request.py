@@ -8,11 +8,15 @@ Options come first, each with one value (`--mem 4G` or `--mem=4G`). Launcher opt
 config defines) is a resource request, kept under its name with dashes as underscores
 (`--num-threads 4` -> `num_threads: "4"`). `NAME=A:B` (or `NAME=A`) makes an array of jobs A..B;
 NAME, any identifier, is replaced by the job's index in LOG and in every argument, as in Kaldi.
+
+Commands are data: `prog args...` is the job's argv, byte for byte. No shell ever reads it, so
+`;`, `&`, `|`, `>`, `$VAR`, `$(...)`, backticks and globs are plain characters of an argument.
+Unlike Kaldi's run.pl there is no shell syntax in the command: `prog a \\| sort` passes `|` and
+`sort` to prog; for a pipe or a redirection run a script (or `bash -c '...'`) as the command.
 """
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +31,6 @@ _RESOURCE_FORMATS = (
     ("mem", re.compile(r"^[1-9][0-9]*[KMGT]?$"), "an amount like 500M or 4G"),
 )
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-# Tokens without whitespace, quotes or backslashes reach bash as they are, as in Kaldi's run.pl,
-# so that `|`, `>`, `2>&1`, `$VAR` and globs keep their shell meaning; all others are quoted.
-_NEEDS_QUOTING = re.compile(r"[\s'\"\\`]")
 
 
 @dataclass(frozen=True)
@@ -77,18 +78,9 @@ class LaunchRequest:
         """The log file of job `job_id`."""
         return Path(self._substitute(self.log, job_id))
 
-    def command_for(self, job_id: int) -> str:
-        """The bash command line of job `job_id`."""
-        return join_command([self._substitute(token, job_id) for token in self.argv])
-
-
-def join_command(argv: list[str]) -> str:
-    """Join arguments into one bash command line, quoting only the tokens that need it.
-
-    An argument with spaces or quotes stays one argument; bare shell tokens (`|`, `>`, `&&`,
-    `$VAR`, globs) keep their meaning, so `prog a \\| sort` pipes as it does with Kaldi's run.pl.
-    """
-    return " ".join(shlex.quote(t) if not t or _NEEDS_QUOTING.search(t) else t for t in argv)
+    def command_for(self, job_id: int) -> list[str]:
+        """The argv of job `job_id`: the request's argv with the array name replaced by `job_id`."""
+        return [self._substitute(token, job_id) for token in self.argv]
 
 
 def _positive_int(option: str, value: str) -> int:

@@ -4,11 +4,20 @@ Each array task runs the shared job script (lamer.launch.jobscript), so logs loo
 the local backend. Slurm's own messages for a task (time limit, node failure) go to
 `q/<log stem>.<task>.out` beside the job script. Polling `scontrol show job` rather than
 `sbatch --wait` gives per-task exit codes and reacts within a second on short jobs.
+
+A SIGTERM, SIGINT or SIGHUP to the launcher while it waits cancels the array (`scancel JOBID`:
+Slurm signals every task's processes, TERM then KILL after its KillWait) and the launcher exits
+128+signal; a failed scancel is reported with the job id to cancel by hand. Commands reach the
+tasks as argv through the job script. The one path Slurm itself reads, `--output`, is absolute
+with every `%` doubled, so Slurm's patterns never apply to a path; Slurm drops backslashes from it
+(and then expands nothing), so a backslash in the file name becomes `_` and one in the folder is
+refused before submitting.
 """
 from __future__ import annotations
 
 import logging
 import re
+import shlex
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,6 +28,7 @@ from lamer.launch.distributed import allocation_options
 from lamer.launch.errors import LaunchError
 from lamer.launch.jobscript import JobResult, logged_exit_code
 from lamer.launch.request import LaunchRequest
+from lamer.launch.signals import Interrupted, SignalWatch
 from lamer.launch.slurm_conf import SlurmConfig, parse_slurm_config
 
 log = logging.getLogger(__name__)
@@ -55,13 +65,34 @@ def _client(args: list[str]) -> subprocess.CompletedProcess:
         raise LaunchError(f"{' '.join(args[:3])} did not answer in {_CLIENT_TIMEOUT_S} s: is slurmctld up?") from err
 
 
+def _output_base(script: Path) -> str:
+    # Beside the job script, named after it; Slurm would drop a backslash of the name.
+    return str(script.parent.resolve() / script.stem.replace("\\", "_"))
+
+
+def task_output(script: Path, task: int) -> Path:
+    """Where Slurm writes its own messages (time limit, node failure) for array task `task`."""
+    return Path(f"{_output_base(script)}.{task}.out")
+
+
+def _output_pattern(script: Path) -> str:
+    """The `--output` of the array: task_output with every `%` made literal and `%a` for the task."""
+    folder = script.parent.resolve()
+    if "\\" in str(folder):
+        raise LaunchError(f"{folder}: Slurm drops backslashes from output paths and would write the tasks' output "
+                          "elsewhere; rename the folder or use --backend local")
+    return _output_base(script).replace("%", "%%") + ".%a.out"
+
+
 def sbatch_command(request: LaunchRequest, config: SlurmConfig, script: Path) -> list[str]:
-    """The sbatch call submitting every job of `request` as one array running `script`."""
+    """The sbatch call submitting every job of `request` as one array running `script`.
+
+    LaunchError if the job script's folder holds a backslash (see _output_pattern).
+    """
     ids = request.job_ids
     throttle = f"%{request.max_jobs}" if request.max_jobs else ""
-    command = [*config.submit, "--parsable", f"--job-name={script.stem}",
-               f"--output={script.parent / script.stem}.%a.out", f"--array={ids[0]}-{ids[-1]}{throttle}",
-               *config.options_for(request.resources)]
+    command = [*config.submit, "--parsable", f"--job-name={script.stem}", f"--output={_output_pattern(script)}",
+               f"--array={ids[0]}-{ids[-1]}{throttle}", *config.options_for(request.resources)]
     if request.distributed:
         command += allocation_options(request.nodes, request.nproc_per_node)
     return command + [str(script)]
@@ -71,7 +102,8 @@ def submit(command: list[str]) -> str:
     """Run sbatch; return the job id. LaunchError with sbatch's message if it refuses."""
     done = _client(command)
     if done.returncode != 0:
-        raise LaunchError(f"sbatch refused the jobs: {done.stderr.strip() or done.stdout.strip()}\n  command: {' '.join(command)}")
+        message = done.stderr.strip() or done.stdout.strip()
+        raise LaunchError(f"sbatch refused the jobs: {message}\n  command: {shlex.join(command)}")
     return done.stdout.strip().split(";")[0]
 
 
@@ -117,8 +149,18 @@ def _result(request: LaunchRequest, job_id: int, task: TaskState | None, out: Pa
     return JobResult(job_id, job_log, logged or task.exit_code or 1, detail)
 
 
-def wait_for(job_id: str, request: LaunchRequest, out_pattern: str) -> list[JobResult]:
-    """Poll until every task of array `job_id` ended; cancel it if --max-wait runs out or on interrupt."""
+def _cancel(job_id: str) -> None:
+    done = _client(["scancel", job_id])
+    if done.returncode != 0:
+        log.error("scancel %s failed (%s): cancel it by hand", job_id, done.stderr.strip() or f"exit {done.returncode}")
+
+
+def wait_for(job_id: str, request: LaunchRequest, script: Path, watch: SignalWatch) -> list[JobResult]:
+    """Poll until every task of array `job_id` ended; results by job.
+
+    The array is cancelled when --max-wait runs out, and on a signal (then Interrupted is raised)
+    or any other error while waiting.
+    """
     started, reported = time.monotonic(), -1
     states: dict[int, TaskState] | None = {}
     finished = False
@@ -139,16 +181,22 @@ def wait_for(job_id: str, request: LaunchRequest, out_pattern: str) -> list[JobR
                 log.error("slurm job %s: --max-wait %g s ran out: cancelling it", job_id, request.max_wait)
                 break
             # Poll cost stays near 5% of the time waited: fast for short jobs, light for long ones.
-            time.sleep(min(_POLL_MAX_S, max(_POLL_FIRST_S, 0.05 * (time.monotonic() - started))))
+            watch.sleep(min(_POLL_MAX_S, max(_POLL_FIRST_S, 0.05 * (time.monotonic() - started))))
+    except Interrupted as err:
+        log.error("slurm job %s: %s: cancelling it", job_id, err)
+        raise
     finally:
         if not finished:
-            _client(["scancel", job_id])
-    return [_result(request, i, (states or {}).get(i), Path(out_pattern.replace("%a", str(i)))) for i in request.job_ids]
+            _cancel(job_id)
+    return [_result(request, i, (states or {}).get(i), task_output(script, i)) for i in request.job_ids]
 
 
-def run_slurm(request: LaunchRequest, script: Path, config: SlurmConfig) -> list[JobResult]:
-    """Submit the jobs of `request` (their job script already written) and wait for all of them."""
+def run_slurm(request: LaunchRequest, script: Path, config: SlurmConfig, watch: SignalWatch) -> list[JobResult]:
+    """Submit the jobs of `request` (their job script already written) and wait for all of them.
+
+    A signal that arrives while sbatch runs is taken at the first wait, so the array is cancelled.
+    """
     command = sbatch_command(request, config, script)
     job_id = submit(command)
     log.info("slurm job %s: %d task(s) submitted", job_id, len(request.job_ids))
-    return wait_for(job_id, request, f"{script.parent / script.stem}.%a.out")
+    return wait_for(job_id, request, script, watch)

@@ -1,4 +1,4 @@
-"""The local backend through the CLI: per-job logs, failure propagation, --max-jobs, quoting, kills."""
+"""The local backend through the CLI: per-job logs, failure propagation, --max-jobs, hostile inputs, kills."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.launch.helpers import allreduce_args, log_body, read_ranks, run_launch
+from tests.launch.helpers import (ARGV_JOB, HEARTBEAT_JOB, HOSTILE_ARGS, HOSTILE_NAME, allreduce_args, ended_code,
+                                  expected_argv, group_members, log_body, markers, read_ranks, received, run_launch,
+                                  wait_for_file)
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +22,12 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_job_array_writes_one_log_per_job_with_kaldi_header_and_footer(capsys):
-    code, err = run_launch(["JOB=1:3", "log/echo.JOB.log", "echo", "job", "JOB", ">", "out.JOB.txt"], capsys)
+    code, err = run_launch(["JOB=1:3", "log/echo.JOB.log", "bash", "-c", "echo job JOB > out.JOB.txt"], capsys)
     assert code == 0, err
     for job in (1, 2, 3):
         assert Path(f"out.{job}.txt").read_text() == f"job {job}\n"
         lines = Path(f"log/echo.{job}.log").read_text().splitlines()
-        assert lines[0] == f"# echo job {job} > out.{job}.txt"
+        assert lines[0] == f"# bash -c 'echo job {job} > out.{job}.txt'"  # the argv, shell-quoted
         assert lines[1].startswith("# Started at ")
         assert lines[-2].startswith("# Accounting: time=")
         assert lines[-1].startswith("# Ended (code 0) at ")
@@ -40,19 +42,14 @@ def test_any_identifier_names_the_array(capsys):
 
 
 def test_failing_job_fails_the_launch_naming_job_and_log(capsys):
-    code, err = run_launch(["JOB=1:3", "log/f.JOB.log", "bash", "-c", "echo doing JOB; [ JOB -ne 2 ] || exit 7"], capsys)
+    script = "echo doing JOB; [ JOB -ne 2 ] || exit 7"
+    code, err = run_launch(["JOB=1:3", "log/f.JOB.log", "bash", "-c", script], capsys)
     assert code == 7
     assert "1 of 3 jobs failed" in err
     assert "job 2: exit 7; log log/f.2.log" in err
     assert "doing 2" in err  # the end of the failed log is shown
     assert Path("log/f.2.log").read_text().splitlines()[-1].startswith("# Ended (code 7)")
     assert Path("log/f.3.log").read_text().splitlines()[-1].startswith("# Ended (code 0)")
-
-
-def test_failure_inside_a_pipe_fails_the_job(capsys):
-    code, err = run_launch(["log/p.log", "false", "|", "cat"], capsys)
-    assert code == 1
-    assert "job 1: exit 1; log log/p.log" in err
 
 
 def _max_concurrency(max_jobs: list[str], capsys) -> int:
@@ -72,15 +69,52 @@ def test_a_larger_max_jobs_runs_more_jobs_at_once(capsys):
     assert _max_concurrency(["--max-jobs", "4"], capsys) >= 3
 
 
-def test_argument_with_spaces_and_quotes_stays_one_argument(capsys):
-    tricky = """a b  'c' "d" $HOME \\x"""
-    code, err = run_launch(["log/q.log", "printf", "<%s>\\n", tricky, "", "plain", "|", "tr", "a-z", "A-Z"], capsys)
+def test_hostile_arguments_log_path_and_cwd_reach_the_program_as_exact_bytes(capsys, in_tmp):
+    workdir = in_tmp / HOSTILE_NAME
+    workdir.mkdir()
+    os.chdir(workdir)
+    log = f"{HOSTILE_NAME}/log;&$(touch PWNED)`touch PWNED`/x ${{IFS}}é.JOB.log"
+    code, err = run_launch(["JOB=1:2", log, sys.executable, str(ARGV_JOB), *HOSTILE_ARGS], capsys)
     assert code == 0, err
-    assert log_body(Path("log/q.log")) == [f"<{tricky.upper()}>", "<>", "<PLAIN>"]
+    for job in (1, 2):
+        job_log = workdir / log.replace("JOB", str(job))
+        assert received(job_log) == {"argv": expected_argv(job), "cwd": os.fsencode(workdir)}
+        assert ended_code(job_log).startswith("# Ended (code 0)")
+    assert markers(in_tmp) == []
+
+
+def test_shell_operators_are_plain_arguments(capsys):
+    # Kaldi's run.pl would pipe and redirect here; commands are data, so prog gets the words.
+    code, err = run_launch(["log/q.log", "printf", "<%s>\\n", "a", "|", "sort", ">", "out.txt", "$HOME"], capsys)
+    assert code == 0, err
+    assert log_body(Path("log/q.log")) == ["<a>", "<|>", "<sort>", "<>>", "<out.txt>", "<$HOME>"]
+    assert not Path("out.txt").exists()
+
+
+def test_failing_program_is_a_failed_job_with_its_own_status(capsys, in_tmp):
+    # The case of issue 16: an argument ending in `;#` once turned a failure into `# Ended (code 0)`.
+    code, err = run_launch(["log/f.log", sys.executable, "-c", "import sys; sys.exit(3)", "d;touch${IFS}PWNED;#"],
+                           capsys)
+    assert code == 3
+    assert ended_code(Path("log/f.log")).startswith("# Ended (code 3)")
+    assert "job 1: exit 3; log log/f.log" in err
+    assert markers(in_tmp) == []
+
+
+@pytest.mark.parametrize("argv, status", [
+    (["no-such-program-lamer"], 127),
+    ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], 128 + signal.SIGKILL),
+])
+def test_program_that_cannot_start_or_is_killed_fails_the_job(argv, status, capsys):
+    code, err = run_launch(["log/k.log", *argv], capsys)
+    assert code == status
+    assert ended_code(Path("log/k.log")).startswith(f"# Ended (code {status})")
+    assert f"job 1: exit {status}; log log/k.log" in err
 
 
 def test_resource_options_are_accepted_by_the_local_backend(capsys):
-    code, err = run_launch(["--mem", "4G", "--gpu=0", "--num-threads", "2", "--time", "1:00:00", "log/r.log", "true"], capsys)
+    resources = ["--mem", "4G", "--gpu=0", "--num-threads", "2", "--time", "1:00:00"]
+    code, err = run_launch([*resources, "log/r.log", "true"], capsys)
     assert code == 0, err
     assert "threads=2" in Path("log/r.log").read_text()
 
@@ -111,33 +145,67 @@ def test_max_wait_stops_running_jobs(capsys):
     assert "job 2: no exit status, stopped: --max-wait ran out; log log/w.2.log" in err
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie left for a non-reaping init counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+def _start_heartbeats(*extra: str) -> tuple[subprocess.Popen, list[int]]:
+    """The launcher running two heartbeat jobs, each a program and its child; and their process groups."""
+    proc = subprocess.Popen([sys.executable, "-m", "lamer.bin.launch", "JOB=1:2", "log/hb.JOB.log", sys.executable,
+                             str(HEARTBEAT_JOB), "pgid.JOB", "beat.JOB", *extra], stderr=subprocess.PIPE, text=True)
+    groups = [int(wait_for_file(Path(f"pgid.{job}"))) for job in (1, 2)]
+    for job in (1, 2):
+        wait_for_file(Path(f"beat.{job}"))
+    assert all(len(group_members(group)) >= 2 for group in groups)  # program and child alive
+    return proc, groups
 
 
-def test_sigterm_to_the_launcher_kills_its_jobs():
-    # The recipe's kill-and-resume relies on this: a killed stage leaves no job running.
-    proc = subprocess.Popen([sys.executable, "-m", "lamer.bin.launch", "log/k.log",
-                             "bash", "-c", "echo $$ > job.pid; exec sleep 60"], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not (Path("job.pid").exists() and Path("job.pid").read_text().strip()) and time.monotonic() < deadline:
+def _assert_stopped(groups: list[int]) -> None:
+    deadline = time.monotonic() + 5  # SIGKILLed processes take a moment to become zombies
+    while any(group_members(group) for group in groups) and time.monotonic() < deadline:
         time.sleep(0.05)
-    job_pid = int(Path("job.pid").read_text())
+    assert [group_members(group) for group in groups] == [[], []]
+    sizes = [Path(f"beat.{job}").stat().st_size for job in (1, 2)]
+    time.sleep(0.3)
+    assert [Path(f"beat.{job}").stat().st_size for job in (1, 2)] == sizes, "a heartbeat kept growing"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_launcher_stops_every_job_and_the_processes_it_started(signum):
+    # What makes killing a recipe safe: no job keeps writing into exp/ after the launcher exits.
+    proc, groups = _start_heartbeats()
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) == 128 + signum
+    assert f"interrupted by {signal.Signals(signum).name}" in proc.stderr.read()
+    _assert_stopped(groups)
+    for job in (1, 2):  # the jobs got SIGTERM; the job script waited for its program and logged its status
+        assert ended_code(Path(f"log/hb.{job}.log")).startswith("# Ended (code 143)")
+
+
+def test_jobs_that_ignore_sigterm_are_killed_after_the_grace_period():
+    proc, groups = _start_heartbeats("--ignore-term")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C from the terminal and from a recipe that forwards it: one stop
+    assert proc.wait(timeout=30) == 130
+    assert time.monotonic() - started >= 4  # the grace period (5 s) was given
+    _assert_stopped(groups)
+
+
+def test_a_second_signal_kills_the_jobs_at_once():
+    proc, groups = _start_heartbeats("--ignore-term")
+    started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 130
-    assert "interrupted" in proc.stderr.read()
-    assert not _running(job_pid)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 143
+    assert time.monotonic() - started < 4.5
+    assert "a second signal" in proc.stderr.read()
+    _assert_stopped(groups)
 
 
 def test_nproc_per_node_runs_a_torch_distributed_job_with_torchrun(capsys, tmp_path):
-    code, err = run_launch(["--nproc-per-node", "2", "log/ddp.log", *allreduce_args(tmp_path / "ranks")], capsys)
+    out_dir = tmp_path / HOSTILE_NAME / "ranks"  # torchrun hands the argv on untouched too
+    code, err = run_launch(["--nproc-per-node", "2", "log/ddp.log", *allreduce_args(out_dir)], capsys)
     assert code == 0, err + Path("log/ddp.log").read_text()
-    ranks = read_ranks(tmp_path / "ranks")
+    assert markers(tmp_path) == []
+    ranks = read_ranks(out_dir)
     assert [r["rank"] for r in ranks] == [0, 1]
     assert all(r["world_size"] == 2 and r["sum"] == 3.0 for r in ranks)

@@ -7,7 +7,7 @@ import pytest
 
 from lamer.launch import LaunchError, parse_launch_args, parse_slurm_config
 from lamer.launch.jobscript import script_path
-from lamer.launch.slurm import TOOLKIT_CONFIG, sbatch_command
+from lamer.launch.slurm import TOOLKIT_CONFIG, sbatch_command, task_output
 from lamer.launch.slurm_rank import torch_env_from_slurm
 
 
@@ -78,12 +78,29 @@ def test_sbatch_call_for_an_array_and_for_a_distributed_job():
     script = script_path(request)
     assert script == Path("exp/log/q/train.JOB.sh")
     assert sbatch_command(request, config, script) == [
-        "sbatch", "--export=ALL", "--parsable", "--job-name=train.JOB", "--output=exp/log/q/train.JOB.%a.out",
-        "--array=3-5%2", "--mem=1G", "exp/log/q/train.JOB.sh"]
+        "sbatch", "--export=ALL", "--parsable", "--job-name=train.JOB",
+        f"--output={Path('exp/log/q').resolve()}/train.JOB.%a.out", "--array=3-5%2", "--mem=1G",
+        "exp/log/q/train.JOB.sh"]
     ddp = parse_launch_args(["--backend", "slurm", "--nodes", "2", "--nproc-per-node", "4", "--gpu", "4",
                              "exp/log/train.log", "prog"])
     assert sbatch_command(ddp, config, script_path(ddp))[-4:] == [
         "--gres=gpu:4", "--nodes=2", "--ntasks-per-node=4", "exp/log/q/train.sh"]
+
+
+def test_task_output_path_keeps_percent_literal_and_has_no_backslash():
+    # Slurm expands %-patterns in --output, and expands none but drops every backslash once one appears.
+    request = parse_launch_args(["--backend", "slurm", "JOB=1:2", "exp/R&D %j %a/a%b\\c.JOB.log", "prog"])
+    script = script_path(request)
+    queue_dir = Path("exp/R&D %j %a/q").resolve()
+    command = sbatch_command(request, parse_slurm_config(TOOLKIT_CONFIG), script)
+    assert f"--output={str(queue_dir).replace('%', '%%')}/a%%b_c.JOB.%a.out" in command
+    assert task_output(script, 2) == queue_dir / "a%b_c.JOB.2.out"
+
+
+def test_backslash_in_the_output_folder_is_refused():
+    request = parse_launch_args(["--backend", "slurm", "exp/a\\b/x.log", "prog"])
+    with pytest.raises(LaunchError, match=r"a\\b/q: Slurm drops backslashes"):
+        sbatch_command(request, parse_slurm_config(TOOLKIT_CONFIG), script_path(request))
 
 
 def test_slurm_task_variables_become_torch_distributed_variables():

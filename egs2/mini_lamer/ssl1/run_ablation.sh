@@ -10,24 +10,27 @@
 # system, which every other system of that seed links to). Every run is restartable: re-running
 # this script does only what is missing. Runs go `--jobs` at a time, one thread each.
 #
-# Usage: ./run_ablation.sh [--jobs 2] [--seeds "0 1 2"] [--systems "ft lamer_replay"]
-#                          [--ssl_steps 60] [--probe_epochs 8] [--probe_opts "..."] [--ssl_opts "..."]
+# ./run_ablation.sh --help lists the options with their defaults.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-config=conf/ablation.yaml
-seeds=                # default: the config's
-systems=              # default: every system of the config (frozen always runs: it scores the base)
+help_message="Usage: ./run_ablation.sh [options]
+  e.g. ./run_ablation.sh --jobs 2 --seeds \"0 1 2\" --systems \"ft lamer_replay\""
+
+ablation_config=conf/ablation.yaml  # the systems, seeds and expectations of the ablation
+seeds=                # seeds to run, space separated; default: the config's
+systems=              # systems to run, space separated; default: all of the config
+                      # (frozen always runs: it scores the base)
 jobs=2                # runs at once
-ssl_steps=60          # continual SSL training per stage: steps of 16 utterances, as one epoch (its
-                      # validation is monitoring only, the stage exports its last model: once is enough)
+ssl_steps=60          # continual SSL training per stage: steps of 16 utterances, as one epoch
+                      # (its validation is monitoring only, the stage exports its last model: once is enough)
 pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
-probe_epochs=8
+probe_epochs=8        # probe training epochs
 probe_opts="--encoder_conf dropout_rate=0.0 --encoder_conf positional_dropout_rate=0.0"
 probe_opts+=" --frontend_conf frame_pooling=2"
-                      # the probes without dropout and on 25 Hz frames (two upstream frames averaged):
-                      # about 0.6x the time per probe, every probe off CTC's blank plateau by epoch 3,
-                      # test CER about 3 points above 50 Hz probes (RESULTS.md: "Probe frames", "Cost")
+                      # extra ESPnet options of the probes: no dropout, 25 Hz frames (two upstream frames averaged),
+                      # about 0.6x the time per probe, test CER about 3 points above 50 Hz
+                      # (RESULTS.md: "Probe frames", "Cost")
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
 
@@ -37,8 +40,8 @@ summary_out=ablation  # published results: summary.json and PNGs here, a section
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
 exp=exp/ablation
 mkdir -p "${exp}/logs" "${exp}/status"
-[[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${config}")
-listing=$(python -m lamer.bin.ablation list --config "${config}")   # name, method, plan, train_on per line
+[[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${ablation_config}")
+listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on per line
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
@@ -49,7 +52,7 @@ common=(--synth true --synth_utts 150 --nj 2 --base_dir "${exp}/base"
 log "Shared: data, probe data, base model (${exp}/base)"
 # one job alone: it gets the cores of all --jobs (the base model's pre-training is most of it)
 OMP_NUM_THREADS=${jobs} ./ssl.sh "${common[@]}" --plan "${main_plan}" --tag ablation/shared --stop_stage 3
-python -m lamer.bin.ablation trainable --config "${config}" --upstream "${exp}/base/upstream.pt" \
+python -m lamer.bin.ablation trainable --config "${ablation_config}" --upstream "${exp}/base/upstream.pt" \
     --out "${exp}/trainable.json"
 
 # run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
@@ -98,7 +101,7 @@ done
 wait || true
 
 failed=$(grep -Lx 0 "${exp}"/status/* || true)
-python -m lamer.bin.ablation summary --config "${config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
+python -m lamer.bin.ablation summary --config "${ablation_config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
     --out "${summary_out}" --results_md RESULTS.md --seeds ${seeds}
 log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png"
 log "Wall time of this invocation: $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
