@@ -9,12 +9,16 @@ and waits, or after ``timeout`` seconds stops with a :class:`OutputLocked` namin
 
 Holding the lock also makes the temporary files beside the output safe to remove: they can
 only be leftovers of a killed run (see :func:`lamer.atomic.remove_stale_temps`), which
-:func:`output_lock` removes once it holds the lock. ``flock`` works across the hosts of a
-cluster on NFSv4 and Lustre/GPFS mounted with locking (the default on Slurm clusters).
+:func:`output_lock` removes once it holds the lock.
+
+``flock`` keeps apart the processes of one host on any file system, and those of several hosts
+on NFSv4 and on Lustre mounted with ``-o flock``. On a file system that refuses locks (Lustre
+with ``-o noflock``) the step runs unlocked after a warning that says so, rather than not at all.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -29,6 +33,7 @@ from lamer.data.errors import DataError
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+_NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
 
 
 class OutputLocked(DataError):
@@ -47,17 +52,23 @@ def _holder(fd: int) -> str:
     return f"PID {holder[0]} on {holder[1]}" if len(holder) == 2 else ""
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, target: Path) -> bool:
+    """Take the lock if it is free; True also where the file system has no locks (with a warning)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as err:
+        if err.errno not in _NO_LOCKS:
+            raise
+        logger.warning("%s: the file system refuses locks (%s); nothing stops a second run from writing it at "
+                       "the same time", target, err.strerror)
     return True
 
 
 def _acquire(fd: int, target: Path, timeout: float | None) -> None:
     """Take the lock on ``fd``, waiting at most ``timeout`` seconds (None: as long as it takes)."""
-    if _try_lock(fd):
+    if _try_lock(fd, target):
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     holder = ""
@@ -72,7 +83,7 @@ def _acquire(fd: int, target: Path, timeout: float | None) -> None:
         logger.warning("%s: being written by %s (lock %s); waiting for it to finish%s", target, holder,
                        lock_file(target), "" if timeout is None else f" (at most {timeout:g} s)")
         while deadline is None or time.monotonic() < deadline:
-            if _try_lock(fd):
+            if _try_lock(fd, target):
                 return
             time.sleep(POLL_SECONDS)
 
@@ -86,8 +97,12 @@ def output_lock(target: str | Path, timeout: float | None = None) -> Iterator[Pa
     killed run left beside ``target`` are removed. Parents of ``target`` are created.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file(target), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file(target), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise DataError(f"{lock_file(target)}: cannot open the lock of {target} ({err.strerror}); its folder must be "
+                        "writable") from None
     held = False
     try:
         _acquire(fd, target, timeout)

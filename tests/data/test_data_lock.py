@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from lamer.data.errors import DataError
 from lamer.data.lock import OutputLocked, lock_file, output_lock
 
 
@@ -51,3 +52,10 @@ def test_stale_temporaries_of_the_output_removed_once_locked(tmp_path):
     with output_lock(target):
         assert not any(path.exists() for path in stale)
     assert all(path.exists() for path in others)  # another output's temporaries, or not temporaries at all
+
+
+def test_lock_that_cannot_be_created_is_named(tmp_path):
+    (tmp_path / "data").write_text("a file where the data root should be")
+    with pytest.raises(DataError, match=rf"{tmp_path / 'data' / '.train.lock'}: cannot open the lock of .*writable"):
+        with output_lock(tmp_path / "data" / "train"):
+            pass
