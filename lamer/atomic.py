@@ -1,18 +1,25 @@
 """Atomic outputs: write beside the target under a temporary name, then rename into place.
 
 A reader (or a re-run after a crash) never sees a half-written file or directory: either the
-old content or the complete new one.
+old content or the complete new one. A run killed while writing leaves its temporary name
+behind (``.<name>.XXXXXXXX.tmp`` files, ``.<name>.XXXXXXXX`` dirs, ``.<name>.old<pid>``); the next
+run of the same step removes them with :func:`remove_stale_temps` once it holds the output's
+lock (:mod:`lamer.data.lock`), so a live writer's temporary is never touched.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+# tempfile's names: the prefix, then 8 characters from this alphabet
+_RANDOM = "[a-z0-9_]{8}"
 
 
 @contextlib.contextmanager
@@ -71,3 +78,24 @@ def atomic_dir(directory: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale_temps(directory: str | Path, name: str | None = None) -> list[Path]:
+    """Remove the temporaries that atomic writes of ``name`` (of any name when None) left in
+    ``directory``; returns what was removed.
+
+    Only call it while holding the lock of the outputs concerned: a temporary being written
+    right now looks the same as one left by a killed run.
+    """
+    stem = re.escape(name) if name is not None else r".+"
+    pattern = re.compile(rf"\.{stem}\.(?:{_RANDOM}(?:\.tmp)?|old\d+)")
+    directory = Path(directory)
+    removed = []
+    for entry in sorted(directory.iterdir()) if directory.is_dir() else []:
+        if pattern.fullmatch(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed

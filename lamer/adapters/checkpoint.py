@@ -3,17 +3,24 @@
 A checkpoint directory holds ``adapters.safetensors`` (only the Lamer parameters, keyed
 ``layers.<i>.<module>.<param>`` so the same file loads into a bare upstream or into one
 wrapped by ESPnet) and ``manifest.json``: the Lamer config, the base model's
-fingerprint, depth and widths, and the patched modules per layer. Loading compares the
-manifest with the model and names every difference, instead of failing later on
-mismatched keys.
+fingerprint, depth and widths, the patched modules per layer, and the SHA-256 of the
+weights file. Loading compares the manifest with the model and names every difference,
+instead of failing later on mismatched keys.
+
+The weights file is read and checked against its SHA-256 before the model is touched: a
+damaged or altered file (one flipped byte) is refused with a :class:`CorruptAdapters` naming
+it, and the model stays as it was. A manifest written before the SHA-256 was recorded loads
+with a warning; the file is then only checked for being valid safetensors.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -26,10 +33,23 @@ from lamer.atomic import atomic_dir
 WEIGHTS = "adapters.safetensors"
 MANIFEST = "manifest.json"
 FORMAT = "lamer-adapters/1"
+WEIGHTS_HASH = "weights_sha256"
+
+logger = logging.getLogger(__name__)
 
 
 class ManifestMismatch(ValueError):
     """The adapters were made for another base model or another patch."""
+
+
+class CorruptAdapters(ValueError):
+    """The weights file is damaged or is not the one its manifest was written with."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def base_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -98,6 +118,7 @@ def save_adapters(model: nn.Module, directory: str | Path, extra: dict | None = 
 
     with atomic_dir(directory) as tmp:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        manifest[WEIGHTS_HASH] = file_sha256(tmp / WEIGHTS)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return Path(directory)
 
@@ -116,6 +137,28 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
+def read_weights(directory: str | Path, manifest: dict) -> dict[str, torch.Tensor]:
+    """The tensors of ``adapters.safetensors``, checked against the manifest's SHA-256.
+
+    Raises :class:`CorruptAdapters` naming the file when its hash differs or it is not valid
+    safetensors (truncated, or another format such as a pickle, which is never unpickled).
+    """
+    path = Path(directory) / WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: adapter weights missing")
+    recorded = manifest.get(WEIGHTS_HASH)
+    if recorded is None:
+        logger.warning("%s: its manifest records no SHA-256 (saved by an older lamer), so damage inside the "
+                       "tensors cannot be detected; save the adapters again to record it", path)
+    elif (actual := file_sha256(path)) != recorded:
+        raise CorruptAdapters(f"{path}: SHA-256 is {actual}, but {Path(directory) / MANIFEST} records {recorded}: "
+                              "the file was damaged or changed after saving; copy or save it again")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CorruptAdapters(f"{path}: not a readable safetensors file ({err}); copy or save it again") from None
+
+
 def _differences(expected: dict, actual: dict, prefix: str) -> list[str]:
     return [f"{prefix}{key}: checkpoint has {expected.get(key)!r}, model has {actual.get(key)!r}"
             for key in sorted(set(expected) | set(actual)) if expected.get(key) != actual.get(key)]
@@ -128,10 +171,12 @@ def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bo
     it. Depth, widths, layer style, targets, allocation and rank are compared, and the base
     fingerprint unless ``check_fingerprint`` is False (e.g. a base that was itself fine-tuned
     on purpose). Every difference is listed in one ManifestMismatch. Weights are read with
-    safetensors (no pickle), and every key must match exactly.
+    safetensors (no pickle) and checked (see module doc) before the model is changed, and every
+    key and shape must match before any is copied.
     """
     directory = Path(directory)
     manifest = read_manifest(directory)
+    tensors = read_weights(directory, manifest)
     config = LamerConfig.from_dict(manifest["config"], source=str(directory / MANIFEST))
     base = describe_base(model)
     problems = _differences({k: manifest["base"].get(k) for k in base}, base, "base ")
@@ -152,19 +197,17 @@ def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bo
     if problems:
         raise ManifestMismatch(f"{directory}: adapters do not fit this model:\n  " + "\n  ".join(problems))
     path = directory / WEIGHTS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: adapter weights missing")
-    tensors = load_file(str(path))
     params = adapter_parameters(model)
     missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
     if missing or unexpected:
         raise ManifestMismatch(f"{path}: keys do not match the patched model; missing {missing[:5]}"
                                f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
                                f"{'...' if len(unexpected) > 5 else ''}")
+    for key, param in params.items():
+        if tensors[key].shape != param.shape:
+            raise ManifestMismatch(f"{path}: {key} has shape {tuple(tensors[key].shape)}, "
+                                   f"the model expects {tuple(param.shape)}")
     with torch.no_grad():
         for key, param in params.items():
-            if tensors[key].shape != param.shape:
-                raise ManifestMismatch(f"{path}: {key} has shape {tuple(tensors[key].shape)}, "
-                                       f"the model expects {tuple(param.shape)}")
             param.copy_(tensors[key])
     return manifest

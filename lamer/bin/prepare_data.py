@@ -7,21 +7,28 @@
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
     python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
     python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]   (as python -m lamer.bin.datadir validate)
+
+Every command that writes takes the lock of its outputs (one writer per output): a second run
+on the same output logs the PID holding it and waits, at most --lock_timeout seconds when given
+(0: stop at once), then stops with an error naming that PID. SIGTERM and SIGINT end the run at
+once, its conversion workers with it; the next run removes what it left and resumes.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from lamer.bin.datadir import validate_dirs
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
-from lamer.data.datadir import read_data_dir, write_data_dir
+from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map
-from lamer.data.prepare import PrepareOptions
+from lamer.data.lock import output_lock
+from lamer.data.prepare import DURATION_TOLERANCE, PrepareOptions
 from lamer.data.selection import STRATEGIES, SplitSizes, select_duration, speaker_disjoint_split, total_duration
 
 logger = logging.getLogger("lamer.bin.prepare_data")
@@ -45,10 +52,27 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
     parser.add_argument("--lang-dir", type=Path, default=None,
                         help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
+    parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE, metavar="SECONDS",
+                        help="a clip decoding to a length this far from the corpus' own (Common Voice's "
+                             f"clip_durations.tsv) is bad audio (default {DURATION_TOLERANCE})")
+    _add_lock_arg(parser)
+
+
+def _add_lock_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
+                        help="how long to wait for another run writing the same output (default: no limit; 0: stop "
+                             "at once); then stop with an error naming its PID")
 
 
 def _options(args: argparse.Namespace) -> PrepareOptions:
-    return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format, args.lang_dir)
+    return PrepareOptions(args.nj, args.skip_bad, args.min_duration, args.max_duration, args.audio_format,
+                          args.lang_dir, args.lock_timeout, args.duration_tolerance)
+
+
+def _write_locked(args: argparse.Namespace, utts: list[Utterance], out: Path, extra: dict[str, object]) -> None:
+    """Write the data dir ``out`` under its lock (see module doc)."""
+    with output_lock(out, args.lock_timeout):
+        write_data_dir(utts, out, extra=extra)
 
 
 def _cmd_commonvoice(args: argparse.Namespace) -> int:
@@ -69,17 +93,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     else:
         budget = args.fraction * total_duration(read_data_dir(args.of))
     chosen = select_duration(utts, budget, args.strategy, args.seed)
-    write_data_dir(chosen, args.out, extra={"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "budget_seconds": round(budget, 3), "seconds": round(total_duration(chosen), 3),
-                                           "utterances": len(chosen)})
+    _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
+                                           "budget_seconds": round(budget, 3),
+                                           "seconds": round(total_duration(chosen), 3), "utterances": len(chosen)})
     logger.info("%s: %d utterances, %.1f of %.1f s budget", args.out, len(chosen), total_duration(chosen), budget)
     return 0
 
 
 def _cmd_subset(args: argparse.Namespace) -> int:
     chosen = select_duration(read_data_dir(args.src), args.hours * 3600.0, args.strategy, args.seed)
-    write_data_dir(chosen, args.out, extra={"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "hours": round(total_duration(chosen) / 3600, 4), "utterances": len(chosen)})
+    _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
+                                           "hours": round(total_duration(chosen) / 3600, 4),
+                                           "utterances": len(chosen)})
     logger.info("%s: %d utterances, %.3f h", args.out, len(chosen), total_duration(chosen) / 3600)
     return 0
 
@@ -88,7 +113,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     parts = speaker_disjoint_split(read_data_dir(args.src), SplitSizes(args.dev, args.test), args.seed)
     for name, utts in parts.items():
         if utts:
-            write_data_dir(utts, args.out / name, extra={"source": str(args.src), "seed": args.seed, "utterances": len(utts)})
+            _write_locked(args, utts, args.out / name,
+                          {"source": str(args.src), "seed": args.seed, "utterances": len(utts)})
             logger.info("%s: %d utterances", args.out / name, len(utts))
     return 0
 
@@ -122,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--strategy", choices=STRATEGIES, default="random")
     replay.add_argument("--seed", type=int, default=0)
     replay.add_argument("--out", type=Path, required=True)
+    _add_lock_arg(replay)
     replay.set_defaults(func=_cmd_replay)
 
     subset = sub.add_parser("subset", help="take at most some hours of a data dir")
@@ -130,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     subset.add_argument("--strategy", choices=STRATEGIES, default="random")
     subset.add_argument("--seed", type=int, default=0)
     subset.add_argument("--out", type=Path, required=True)
+    _add_lock_arg(subset)
     subset.set_defaults(func=_cmd_subset)
 
     split = sub.add_parser("split", help="speaker-disjoint train/dev/test split of a data dir")
@@ -138,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--test", type=float, default=0.1, help="share of the duration for test")
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--out", type=Path, required=True, help="writes OUT/train, OUT/dev, OUT/test")
+    _add_lock_arg(split)
     split.set_defaults(func=_cmd_split)
 
     validate = sub.add_parser("validate", help="check data dirs")
@@ -145,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--no-audio", action="store_true", help="skip opening the audio files")
     validate.set_defaults(func=_cmd_validate)
     return parser
+
+
+def _die_on_interrupt() -> None:
+    """SIGINT ends the run at once like SIGTERM (no KeyboardInterrupt unwinding while workers
+    still write); a SIGINT the caller chose to ignore (a background job) stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,4 +198,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _die_on_interrupt()
     sys.exit(main())

@@ -8,7 +8,8 @@
 ``dir`` writes wav.scp, text ('<utt> [iso] transcript'), utt2lang and speech_shape;
 ``tokens`` writes tokens.txt and nlsyms.txt (the language tags), and bpe.model for bpe; with
 ``--lang-dir``, the ``tokens`` settings of LANG_DIR/<iso3>/lang.yaml drop a language's rare
-characters (they become <unk>) and report.json says what was dropped.
+characters (they become <unk>) and report.json says what was dropped. Each output is locked
+while written: a second run on it waits (at most --lock_timeout seconds), naming the PID holding it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("dir", help="merge data dirs into one probe dir")
     merge.add_argument("--data", type=Path, nargs="+", required=True, help="Kaldi data dirs (lamer.data format)")
     merge.add_argument("--out", type=Path, required=True)
+    merge.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
+                       help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")
     tokens = sub.add_parser("tokens", help="token list (and sentencepiece model) from a probe text")
     tokens.add_argument("--text", type=Path, required=True, help="the probe dir's text (training set)")
     tokens.add_argument("--out", type=Path, required=True)
@@ -34,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--vocab-size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
     tokens.add_argument("--lang-dir", type=Path, default=None,
                         help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml where it exists")
+    tokens.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
+                        help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")
     return parser
 
 
@@ -44,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "dir":
-            counts = write_probe_dir(args.data, args.out)
+            counts = write_probe_dir(args.data, args.out, args.lock_timeout)
             logging.info("wrote %s: %s", args.out, ", ".join(f"{lang} {n}" for lang, n in counts.items()))
         else:
-            tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size, args.lang_dir)
+            tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size, args.lang_dir,
+                                     args.lock_timeout)
             logging.info("wrote %s: %d tokens (%s)", args.out, len(tokens), args.token_type)
     except (OSError, DataError, ValueError, RuntimeError) as err:
         print(f"probe_data: error: {err}", file=sys.stderr)

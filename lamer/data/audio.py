@@ -2,10 +2,15 @@
 
 Resampling uses soxr (a polyphase resampler, about 3x faster than
 ``scipy.signal.resample_poly`` on 48 kHz speech at equal quality). Files are written to a
-temporary name and renamed, so a dump file that exists is always complete.
+temporary name and renamed (:mod:`lamer.atomic`), so a dump file that exists is always complete.
+
+A dump file records in its comment tag where it came from (:func:`source_stamp`: the source
+file's size and modification time, or the SHA-256 of an archive member's bytes). A dump file
+is reused only while its source is unchanged: a clip re-encoded after a fix is decoded again.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -13,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+
+from lamer.atomic import atomic_path
 
 TARGET_RATE = 16000
 AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
@@ -45,24 +52,47 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def write_pcm16(samples: np.ndarray, dst: Path, rate: int = TARGET_RATE) -> None:
-    """Write mono samples as a 16-bit file (format from the suffix: .wav or .flac), atomically."""
+def write_pcm16(samples: np.ndarray, dst: Path, rate: int = TARGET_RATE, comment: str = "") -> None:
+    """Write mono samples as a 16-bit file (format from the suffix: .wav or .flac), atomically,
+    with ``comment`` in its comment tag when given."""
     fmt = AUDIO_FORMATS[dst.suffix.lstrip(".")]
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    sf.write(tmp, to_pcm16(samples), rate, format=fmt, subtype="PCM_16")
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp, sf.SoundFile(tmp, "w", rate, 1, "PCM_16", format=fmt) as out:
+        if comment:
+            out.comment = comment
+        out.write(to_pcm16(samples))
+
+
+def source_stamp(source: Path | bytes) -> str:
+    """What identifies a version of a clip: size and modification time of a file (cheap on a
+    large corpus), the SHA-256 of encoded bytes (an archive member, already in memory)."""
+    if isinstance(source, bytes):
+        return f"lamer-source sha256={hashlib.sha256(source).hexdigest()}"
+    stat = os.stat(source)
+    return f"lamer-source size={stat.st_size} mtime_ns={stat.st_mtime_ns}"
+
+
+def _reusable_frames(dst: Path, stamp: str) -> int | None:
+    """Samples of an existing dump file made from the same source version, else None."""
+    try:
+        with sf.SoundFile(dst) as existing:
+            return existing.frames if existing.comment == stamp else None
+    except (sf.LibsndfileError, OSError):
+        return None
 
 
 def convert_clip(source: Path | bytes, dst: Path, target_rate: int = TARGET_RATE) -> int:
     """Decode ``source``, resample to ``target_rate`` mono and write ``dst``; returns its samples.
 
-    An existing ``dst`` is kept (it is complete, see module doc) so an interrupted preparation
-    resumes where it stopped.
+    An existing ``dst`` made from the same version of ``source`` is kept (it is complete, see
+    module doc) so an interrupted preparation resumes where it stopped; one made from another
+    version, or without a record of its source, is replaced.
     """
-    if dst.exists():
-        return sf.info(dst).frames
+    stamp = source_stamp(source)
+    frames = _reusable_frames(dst, stamp)
+    if frames is not None:
+        return frames
     samples = load_mono(source, target_rate)
     if samples.size == 0:
         raise ValueError("no audio samples")
-    write_pcm16(samples, dst, target_rate)
+    write_pcm16(samples, dst, target_rate, stamp)
     return int(samples.size)

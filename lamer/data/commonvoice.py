@@ -4,11 +4,16 @@ Expected layout, ROOT being the folder with one folder per locale (a release fol
 
     ROOT/<locale>/clips/common_voice_<locale>_<n>.mp3
     ROOT/<locale>/{train,dev,test,validated}.tsv
+    ROOT/<locale>/clip_durations.tsv               (v12+; optional) clip, duration[ms]
 
 Only ``client_id``, ``path`` and ``sentence`` are needed; other columns (votes, age, gender,
 accents, variant, sentence_id, ...) may be present, absent or empty. Sentences may be raw or
 CSV-quoted. The speaker id is ``<iso3>_`` plus the first 10 hex digits of SHA-256 of
 ``client_id`` (short, stable, and the same for any client_id format).
+
+A ``path`` must name a file inside the locale's ``clips/`` folder: an absolute path or one
+with ``..`` is a bad row (``bad_path``). Where ``clip_durations.tsv`` exists, each clip's
+decoded length is checked against it (see :mod:`lamer.data.prepare`).
 """
 from __future__ import annotations
 
@@ -20,13 +25,15 @@ from pathlib import Path
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
 from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
-from lamer.data.source import SourceUtterance
+from lamer.data.source import SourceUtterance, escapes_folder
 from lamer.data.tsv import read_tsv_by_header
 
 REQUIRED_COLUMNS = ("client_id", "path", "sentence")
 SPLITS = ("train", "dev", "test")
 # official: train.tsv/dev.tsv/test.tsv; validated: train = validated.tsv minus dev and test clips
 SPLIT_MODES = ("validated", "official")
+DURATIONS_TSV = "clip_durations.tsv"
+DURATION_COLUMNS = ("clip", "duration[ms]")
 
 
 def speaker_id(client_id: str, iso3: str) -> str:
@@ -41,11 +48,28 @@ def _clip_path(clips: Path, name: str) -> Path:
     return path
 
 
+def read_clip_durations(locale_dir: Path) -> dict[str, tuple[float, str]]:
+    """``{clip file name: (seconds, file:line)}`` from the locale's ``clip_durations.tsv``; empty
+    when the release has none. A duration that is not a number is an error naming its line."""
+    path = locale_dir / DURATIONS_TSV
+    if not path.is_file():
+        return {}
+    durations = {}
+    for row in read_tsv_by_header(path, DURATION_COLUMNS):
+        try:
+            durations[row.fields["clip"].strip()] = (int(row.fields["duration[ms]"]) / 1000, row.origin)
+        except ValueError:
+            raise DataError(f"{row.origin}: duration {row.fields['duration[ms]']!r} is not a whole number of "
+                            "milliseconds") from None
+    return durations
+
+
 def read_tsv(tsv: Path, iso3: str, bad: BadRows, exclude: frozenset[str] = frozenset()) -> list[SourceUtterance]:
     """Utterances of one Common Voice TSV; clips named in ``exclude`` are left out."""
     clips = tsv.parent / "clips"
+    durations = read_clip_durations(tsv.parent)
     utterances = []
-    for row in read_tsv_by_header(tsv, REQUIRED_COLUMNS):
+    for row in read_tsv_by_header(tsv, REQUIRED_COLUMNS, bad):
         name, client, sentence = (row.fields[c].strip() for c in ("path", "client_id", "sentence"))
         if not name or not client:
             bad.bad(row.origin, "empty path or client_id", "missing_field")
@@ -53,13 +77,18 @@ def read_tsv(tsv: Path, iso3: str, bad: BadRows, exclude: frozenset[str] = froze
             continue
         elif any(ch.isspace() for ch in name):
             bad.bad(row.origin, f"clip name {name!r} contains whitespace", "missing_field")
+        elif escapes_folder(name):
+            bad.bad(row.origin, f"clip path {name!r} leads outside {clips}; it must name a file in that folder",
+                    "bad_path")
         elif not sentence:
             bad.bad(row.origin, f"empty sentence for clip {name}", "empty_text")
         elif not (clip := _clip_path(clips, name)).is_file():
             bad.bad(row.origin, f"clip {clip} does not exist", "missing_audio")
         else:
             spk = speaker_id(client, iso3)
-            utterances.append(SourceUtterance(f"{spk}-{Path(name).stem}", spk, iso3, sentence, clip, row.origin))
+            seconds, duration_origin = durations.get(clip.name, (None, None))
+            utterances.append(SourceUtterance(f"{spk}-{Path(name).stem}", spk, iso3, sentence, clip, row.origin,
+                                              expected_duration=seconds, duration_origin=duration_origin))
     return utterances
 
 

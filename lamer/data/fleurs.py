@@ -6,6 +6,10 @@ ROOT holds one folder per language config::
     ROOT/<config>/audio/<split>.tar.gz         members <split>/<file_name>, 16 kHz WAV
     ROOT/<config>/audio/<split>/<file_name>    or the same, already extracted
 
+A ``file_name`` must be a plain file name: one with a folder, ``..`` or an absolute path is a
+bad row (``bad_path``), as is a row with the wrong number of fields (``bad_fields``); both are
+skipped with ``--skip-bad`` like other bad rows.
+
 Utterances are keyed by ``file_name``: the ``id`` column is the sentence id, repeated when
 several speakers read a sentence and shared across languages.
 
@@ -25,7 +29,7 @@ from pathlib import Path
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
 from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
-from lamer.data.source import SourceUtterance
+from lamer.data.source import SourceUtterance, escapes_folder
 from lamer.data.tsv import read_tsv_fixed
 
 COLUMNS = ("id", "file_name", "raw_transcription", "transcription", "characters", "num_samples", "gender")
@@ -48,9 +52,11 @@ def read_split(config_dir: Path, iso3: str, split: str, bad: BadRows) -> list[So
     """Utterances of one FLEURS split of one language config."""
     location, archived = _audio_location(config_dir, split)
     utterances = []
-    for row in read_tsv_fixed(config_dir / f"{split}.tsv", COLUMNS):
+    for row in read_tsv_fixed(config_dir / f"{split}.tsv", COLUMNS, bad):
         name, raw = row.fields["file_name"].strip(), row.fields["raw_transcription"].strip()
-        if not name or any(ch.isspace() for ch in name) or "/" in name:
+        if escapes_folder(name) or "/" in name or "\\" in name:
+            bad.bad(row.origin, f"file_name {name!r} is not a file name in {location}", "bad_path")
+        elif not name or any(ch.isspace() for ch in name):
             bad.bad(row.origin, f"bad file_name {name!r}", "missing_field")
         elif not raw:
             bad.bad(row.origin, f"empty raw_transcription for {name}", "empty_text")

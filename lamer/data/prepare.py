@@ -4,6 +4,14 @@ For one split of one language: normalise the text, catch duplicate ids and clips
 clip to ``DUMP/<iso3>/<split>/<utt>.wav`` (``--nj`` processes, progress bar), drop utterances
 outside the duration limits, and write ``DATA/<iso3>/<split>/`` atomically with a
 ``report.json`` counting what was skipped and why. A split whose dir is complete is not touched.
+A clip whose decoded length differs from the length the corpus gives (Common Voice's
+``clip_durations.tsv``) by more than ``duration_tolerance`` (default ``DURATION_TOLERANCE``) is
+bad audio (a truncated download still decodes).
+
+One writer per split: a split's data dir and dump dir are locked (:mod:`lamer.data.lock`)
+while it is prepared; a second run waits for the first and then finds the split complete.
+Once locked, temporaries a killed run left are removed. Pool workers die with the process
+that started them (Linux), so killing preparation leaves no worker writing into the dump.
 
 The text of a language with a ``lang.yaml`` in ``--lang-dir`` (:mod:`lamer.data.lang_config`)
 is normalised with its overrides, which ``report.json`` records under ``text_rules``; a complete
@@ -11,8 +19,12 @@ dir prepared under other overrides is an error rather than silently kept.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import signal
+import sys
 import tarfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,10 +34,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lamer.atomic import remove_stale_temps
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
 from lamer.data.datadir import Utterance, is_complete, write_data_dir
 from lamer.data.errors import BadRows, DataError
 from lamer.data.lang_config import LangConfig, load_lang_configs
+from lamer.data.lock import output_lock
 from lamer.data.source import SourceUtterance
 from lamer.data.text import DEFAULT_RULES, TextRules, normalize_text
 
@@ -34,12 +48,17 @@ logger = logging.getLogger(__name__)
 # (utterance id, encoded clip or its path, destination file)
 Job = tuple[str, Path | bytes, Path]
 SplitReader = Callable[[BadRows], list[SourceUtterance]]
+# decoded length vs the corpus' own figure: real Common Voice MP3s agree within 20 ms
+DURATION_TOLERANCE = 0.05
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """Settings shared by every split: parallel jobs, bad-row policy, filters, audio format, and
-    the recipe's per-language folder (``lang_dir/<iso3>/lang.yaml``, optional)."""
+    the recipe's per-language folder (``lang_dir/<iso3>/lang.yaml``, optional), how long to wait
+    for another run writing the same split (``lock_timeout`` seconds; None: no limit), and how far
+    (seconds) a clip's decoded length may be from the length the corpus gives."""
 
     nj: int = 1
     skip_bad: bool = False
@@ -47,10 +66,14 @@ class PrepareOptions:
     max_duration: float = 60.0
     audio_format: str = "wav"
     lang_dir: Path | None = None
+    lock_timeout: float | None = None
+    duration_tolerance: float = DURATION_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.audio_format not in AUDIO_FORMATS:
             raise ValueError(f"audio format {self.audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}")
+        if self.duration_tolerance < 0:
+            raise ValueError(f"duration tolerance {self.duration_tolerance} s must not be negative")
         if not 0 <= self.min_duration < self.max_duration:
             raise ValueError(f"duration limits {self.min_duration}..{self.max_duration} s are empty")
 
@@ -64,6 +87,15 @@ def _convert(job: Job) -> tuple[str, int | None, str | None]:
         return utt_id, None, f"{type(err).__name__}: {err}"
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: the kernel kills this worker when ``parent``, the process that started
+    it, dies however it dies (SIGTERM, SIGINT, SIGKILL), so no orphan keeps writing into the dump."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # it died before prctl took effect
+            os._exit(1)
+
+
 def _run(jobs: Iterable[Job], total: int, nj: int, desc: str) -> Iterator[tuple[str, int | None, str | None]]:
     with tqdm(total=total, desc=desc, unit="utt", mininterval=1.0) as bar:
         if nj <= 1:
@@ -71,7 +103,7 @@ def _run(jobs: Iterable[Job], total: int, nj: int, desc: str) -> Iterator[tuple[
                 yield _convert(job)
                 bar.update()
             return
-        with ProcessPoolExecutor(nj) as pool:
+        with ProcessPoolExecutor(nj, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             pending: set = set()
             for job in jobs:
                 pending.add(pool.submit(_convert, job))
@@ -164,6 +196,11 @@ def prepare_split(
             bad.bad(src.origin, f"cannot decode {src.describe_audio()} (corrupt or unsupported audio): {error}", "bad_audio")
             continue
         duration = frames / TARGET_RATE
+        if src.expected_duration is not None and abs(duration - src.expected_duration) > options.duration_tolerance:
+            wav.unlink()
+            bad.bad(src.origin, f"{src.describe_audio()} decodes to {duration:.3f} s but {src.duration_origin} gives "
+                    f"{src.expected_duration:.3f} s: truncated or damaged clip; download it again", "bad_audio")
+            continue
         if not options.min_duration <= duration <= options.max_duration:
             filtered["too_short" if duration < options.min_duration else "too_long"] += 1
             wav.unlink()
@@ -208,7 +245,10 @@ def prepare_languages(
     ``readers`` maps an ISO 639-3 code to its splits, each a function reading the split's
     source utterances; it is only called for splits that are not complete yet, so re-running a
     finished language is a no-op. The languages' ``lang.yaml`` files are all checked first.
+    Each split is prepared under the lock of its data and dump dirs (see module doc).
     """
+    if Path(data_root).resolve() == Path(dump_root).resolve():
+        raise DataError(f"{data_root}: the data root and the dump root must be different folders")
     configs = load_lang_configs(options.lang_dir, readers)
     for iso3, config in configs.items():
         if config.text.changes():
@@ -216,12 +256,15 @@ def prepare_languages(
     prepared: dict[str, dict[str, Path]] = {}
     for iso3, splits in readers.items():
         for split, read in splits.items():
-            out_dir = Path(data_root) / iso3 / split
-            if is_complete(out_dir):
-                _check_same_rules(out_dir, configs.get(iso3))
-                logger.info("%s: already complete, skipped", out_dir)
-            else:
-                bad = BadRows(options.skip_bad)
-                prepare_split(read(bad), out_dir, Path(dump_root) / iso3 / split, options, bad, configs.get(iso3))
+            out_dir, dump_dir = Path(data_root) / iso3 / split, Path(dump_root) / iso3 / split
+            with output_lock(out_dir, options.lock_timeout), output_lock(dump_dir, options.lock_timeout):
+                if is_complete(out_dir):
+                    _check_same_rules(out_dir, configs.get(iso3))
+                    logger.info("%s: already complete, skipped", out_dir)
+                else:
+                    for stale in remove_stale_temps(dump_dir):
+                        logger.info("removed %s, left by a killed run", stale)
+                    bad = BadRows(options.skip_bad)
+                    prepare_split(read(bad), out_dir, dump_dir, options, bad, configs.get(iso3))
             prepared.setdefault(iso3, {})[split] = out_dir
     return prepared

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
 @dataclass(frozen=True)
@@ -11,6 +11,9 @@ class SourceUtterance:
 
     ``audio`` is the clip file, or the tar archive holding it when ``member`` names the clip
     inside that archive. ``origin`` (``file:line``) is where the row came from, for errors.
+    ``expected_duration`` (seconds) is the clip's length as the corpus gives it, when it does,
+    and ``duration_origin`` the ``file:line`` that gives it: a clip decoding to another length
+    is damaged.
     """
 
     utt_id: str
@@ -20,7 +23,18 @@ class SourceUtterance:
     audio: Path
     origin: str
     member: str | None = None
+    expected_duration: float | None = None
+    duration_origin: str | None = None
 
     def describe_audio(self) -> str:
         """Human-readable location of the clip, for error messages."""
         return f"{self.audio}[{self.member}]" if self.member else str(self.audio)
+
+
+def escapes_folder(name: str) -> bool:
+    """True when the relative audio name ``name`` from a metadata row could leave its folder:
+    an absolute path (POSIX or Windows) or a ``..`` component. Such a row is refused rather than
+    read, so a metadata file cannot make preparation read (and copy into a dump) any file."""
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        return True
+    return ".." in PurePosixPath(name.replace("\\", "/")).parts

@@ -4,6 +4,8 @@ Rows are split on tabs line by line (never with a CSV parser over the whole file
 stray quote cannot swallow the following lines and every row keeps its true line number for
 error messages. A field that is CSV-quoted as a whole (``"a ""b"" c"``, as in redistributed Common
 Voice copies) is unquoted; raw quotes inside a field (the official QUOTE_NONE files) are kept.
+Lines are decoded one by one, so text that is not UTF-8 is reported with its line number; a
+UTF-8 byte order mark (left by spreadsheet editors) before the first line is dropped.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamer.data.errors import DataError
+from lamer.data.errors import BadRows, DataError
+
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -32,21 +36,32 @@ def unquote_field(field: str) -> str:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            for number, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if line.strip():
-                    yield number, line
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 text ({err})") from err
+    """Non-blank lines with their numbers; lines end at ``\n`` (a ``\r`` before it is dropped)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{number}: not UTF-8 text (byte {err.start + 1} of the line); "
+                                "convert the file to UTF-8, e.g. with iconv") from err
+            if number == 1:
+                line = line.removeprefix(BOM)
+            if line.strip():
+                yield number, line
 
 
-def read_tsv_by_header(path: Path, required: Sequence[str]) -> Iterator[TsvRow]:
+def _wrong_count(origin: str, message: str, bad: BadRows | None) -> None:
+    """A row with the wrong number of fields: an error, or a bad row that ``bad`` may skip."""
+    if bad is None:
+        raise DataError(f"{origin}: {message}")
+    bad.bad(origin, message, "bad_fields")
+
+
+def read_tsv_by_header(path: Path, required: Sequence[str], bad: BadRows | None = None) -> Iterator[TsvRow]:
     """Rows of a TSV whose first line names the columns; ``required`` columns must be there.
 
     Missing trailing fields are read as empty; a row with more fields than the header is an
-    error naming its line.
+    error naming its line, or passed to ``bad`` (kind ``bad_fields``) when given.
     """
     lines = _lines(path)
     first = next(lines, None)
@@ -59,17 +74,19 @@ def read_tsv_by_header(path: Path, required: Sequence[str]) -> Iterator[TsvRow]:
     for number, line in lines:
         values = line.split("\t")
         if len(values) > len(header):
-            raise DataError(f"{path}:{number}: {len(values)} fields, but the header has {len(header)}")
+            _wrong_count(f"{path}:{number}", f"{len(values)} fields, but the header has {len(header)}", bad)
+            continue
         values += [""] * (len(header) - len(values))
         yield TsvRow(dict(zip(header, map(unquote_field, values))), f"{path}:{number}")
 
 
-def read_tsv_fixed(path: Path, columns: Sequence[str]) -> Iterator[TsvRow]:
-    """Rows of a headerless TSV with exactly ``len(columns)`` fields per line."""
+def read_tsv_fixed(path: Path, columns: Sequence[str], bad: BadRows | None = None) -> Iterator[TsvRow]:
+    """Rows of a headerless TSV with exactly ``len(columns)`` fields per line; another count is
+    an error naming the line, or passed to ``bad`` (kind ``bad_fields``) when given."""
     for number, line in _lines(path):
         values = line.split("\t")
         if len(values) != len(columns):
-            raise DataError(
-                f"{path}:{number}: {len(values)} fields, expected {len(columns)} ({' '.join(columns)})"
-            )
+            _wrong_count(f"{path}:{number}", f"{len(values)} fields, expected {len(columns)} ({' '.join(columns)})",
+                         bad)
+            continue
         yield TsvRow(dict(zip(columns, map(unquote_field, values))), f"{path}:{number}")

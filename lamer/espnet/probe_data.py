@@ -9,7 +9,8 @@ whole by the char tokenizer) and, for sentencepiece, ``bpe.model`` with the tags
 user-defined symbols. With a recipe's per-language folder (:mod:`lamer.data.lang_config`), a
 language's ``tokens`` settings drop its rare characters from a char list (they become
 ``<unk>``); a character stays when any language keeps it, and ``report.json`` says what each
-language's settings dropped.
+language's settings dropped. Both dirs are written under their output lock
+(:mod:`lamer.data.lock`): a second writer waits, or stops after ``lock_timeout`` seconds.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import read_data_dir
 from lamer.data.errors import DataError
 from lamer.data.lang_config import LangConfig, load_lang_configs
+from lamer.data.lock import output_lock
 from lamer.eval.kaldi_text import LANGUAGE_TAG
 
 TOKEN_TYPES = ("char", "bpe")
@@ -39,8 +41,8 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
-def write_probe_dir(data_dirs: list[Path], out_dir: Path) -> dict[str, int]:
-    """Merge Kaldi data dirs into one probe dir ``out_dir`` (written atomically).
+def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | None = None) -> dict[str, int]:
+    """Merge Kaldi data dirs into one probe dir ``out_dir`` (written atomically, under its lock).
 
     Returns the utterance count per language. Raises DataError naming the data dir for an
     empty transcript, an utterance id found in two dirs, or a language code that cannot be a
@@ -63,7 +65,7 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path) -> dict[str, int]:
     if not rows:
         raise DataError(f"no utterances in {', '.join(map(str, data_dirs))}")
     rows.sort(key=lambda row: row[0])
-    with atomic_dir(out_dir) as tmp:
+    with output_lock(out_dir, lock_timeout), atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "wav.scp", [f"{uid} {u.wav}" for uid, u, _ in rows])
         _write_lines(tmp / "text", [f"{uid} {text}" for uid, _, text in rows])
         _write_lines(tmp / "utt2lang", [f"{uid} {u.lang}" for uid, u, _ in rows])
@@ -90,13 +92,14 @@ def _token_list(counts: Counter) -> list[str]:
 
 
 def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vocab_size: int = 200,
-                    lang_dir: Path | None = None) -> list[str]:
+                    lang_dir: Path | None = None, lock_timeout: float | None = None) -> list[str]:
     """Build the token list (and sentencepiece model for ``bpe``) from a probe ``text``.
 
     Every language tag of the text is a token of its own. ``lang_dir`` is a recipe's
     per-language folder: the ``tokens`` settings of its ``<iso3>/lang.yaml`` files thin the char
     list (see :class:`lamer.data.lang_config.TokenRules`), and ``report.json`` records them;
-    they are refused for ``bpe``. Returns the token list. The dir is written atomically.
+    they are refused for ``bpe``. Returns the token list. The dir is written atomically, under
+    its lock (waiting at most ``lock_timeout`` seconds for another writer).
     """
     if token_type not in TOKEN_TYPES:
         raise ValueError(f"token_type must be one of {TOKEN_TYPES}, got {token_type!r}")
@@ -106,7 +109,7 @@ def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vo
                if config.tokens.changes()}
     if configs and token_type != "char":
         raise ValueError(f"{next(iter(configs.values())).path}: tokens settings apply to char token lists only")
-    with atomic_dir(out_dir) as tmp:
+    with output_lock(out_dir, lock_timeout), atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "nlsyms.txt", tags)
         if token_type == "char":
             tokens, report = _char_tokens(lines, tags, configs)

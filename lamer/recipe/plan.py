@@ -12,7 +12,9 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
     probe: conf/probe/demo.yaml
     protocols: [retrained, fixed]
 
-Every problem is found before any work starts and reported together, naming the key.
+Every problem is found before any work starts and reported together, naming the key. A key
+given twice in one mapping (YAML would silently keep the last) and a protocol listed twice are
+refused, with the file and line.
 """
 from __future__ import annotations
 
@@ -34,6 +36,37 @@ _KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "protocols", "
 
 class PlanError(ValueError):
     """A plan that cannot be run; the message lists every problem found."""
+
+
+class YamlMapping(dict):
+    """The top-level mapping of a YAML file, with the 1-based line of each of its keys."""
+
+    def __init__(self, data: dict[str, Any], lines: dict[str, int]) -> None:
+        super().__init__(data)
+        self.lines = lines
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping; the message starts with its line."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error, at any depth."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' keys may be overridden on purpose
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                if key in first:
+                    raise _DuplicateKey(f"{line}: key {key!r} is given twice in one mapping (first at line "
+                                        f"{first[key]}); keep one")
+                first[key] = line
+            except TypeError:  # an unhashable key: the base class names it
+                continue
+        return super().construct_mapping(node, deep)
 
 
 @dataclass
@@ -98,18 +131,24 @@ def _file(base_dir: Path, value: Any, key: str, problems: list[str]) -> Path:
     return path
 
 
-def read_mapping(path: Path, what: str, error: type[PlanError]) -> dict[str, Any]:
+def read_mapping(path: Path, what: str, error: type[PlanError]) -> YamlMapping:
     """The top-level mapping of the YAML file ``path`` (a ``what``); ``error`` names the file
-    when it is missing, not YAML, or not a mapping."""
+    when it is missing, not YAML, not a mapping, or gives a key twice in one mapping."""
     if not path.is_file():
         raise error(f"{path}: {what} not found")
+    loader = _UniqueKeyLoader(path.read_text(encoding="utf-8"))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        node = loader.get_single_node()
+        raw = (loader.construct_document(node) if node is not None else None) or {}
+    except _DuplicateKey as err:
+        raise error(f"{path}:{err}") from None
     except yaml.YAMLError as err:
         raise error(f"{path}: not valid YAML: {err}") from None
+    finally:
+        loader.dispose()
     if not isinstance(raw, dict):
         raise error(f"{path}: expected a mapping at the top level")
-    return raw
+    return YamlMapping(raw, {key.value: key.start_mark.line + 1 for key, _ in node.value} if node else {})
 
 
 def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
@@ -181,6 +220,9 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
         problems.append(f"protocols: expected a non-empty list drawn from {PROTOCOLS}, got {protocols!r}")
         protocols = ["retrained"]
+    elif repeated := sorted({p for p in protocols if protocols.count(p) > 1}):
+        problems.append(f"protocols (line {raw.lines['protocols']}): {', '.join(map(repr, repeated))} listed more than "
+                        "once; list each protocol once")
     seed = raw.get("seed", 0)
     if not isinstance(seed, int):
         problems.append(f"seed: expected an integer, got {seed!r}")

@@ -5,8 +5,9 @@ import pickle
 import pytest
 import torch
 
-from lamer.adapters import (LamerConfig, ManifestMismatch, apply_lamer, fingerprint, load_adapters,
+from lamer.adapters import (LamerConfig, ManifestMismatch, apply_lamer, fingerprint, load_adapters, patch_state,
                             read_manifest, save_adapters)
+from lamer.adapters.checkpoint import CorruptAdapters, file_sha256
 from lamer.upstream.presets import build_preset
 
 from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
@@ -116,16 +117,64 @@ class _Exploit:
         return (open, ("/tmp/lamer_pickle_ran", "w"))
 
 
-def test_weights_are_never_unpickled(trained):
+@pytest.mark.parametrize("hashed", [True, False])
+def test_weights_are_never_unpickled(trained, hashed):
     _, path = trained
     marker = "/tmp/lamer_pickle_ran"
     if os.path.exists(marker):
         os.remove(marker)
+    if not hashed:
+        _drop_hash(path)
     (path / "adapters.safetensors").write_bytes(pickle.dumps({"x": _Exploit()}))
-    with pytest.raises(Exception) as err:
+    with pytest.raises(CorruptAdapters, match=str(path / "adapters.safetensors")):
         load_adapters(build_preset("tiny", "s3prl_hubert"), path)
-    assert not isinstance(err.value, ManifestMismatch)
     assert not os.path.exists(marker)
+
+
+def _drop_hash(path):
+    """Make the checkpoint look saved by a lamer that did not record the weights' SHA-256."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["weights_sha256"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _flip_last_byte(path):
+    weights = path / "adapters.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x40  # inside the last tensor: still valid safetensors
+    weights.write_bytes(bytes(data))
+
+
+def test_manifest_records_the_weights_sha256(trained):
+    _, path = trained
+    assert read_manifest(path)["weights_sha256"] == file_sha256(path / "adapters.safetensors")
+
+
+@pytest.mark.parametrize("damage", ["flipped_byte", "truncated"])
+def test_damaged_weights_are_named_and_the_model_left_unpatched(trained, damage, batch):
+    _, path = trained
+    weights = path / "adapters.safetensors"
+    if damage == "flipped_byte":
+        _flip_last_byte(path)
+        message = rf"{weights}: SHA-256 is [0-9a-f]{{64}}, but {path / 'manifest.json'} records"
+    else:
+        weights.write_bytes(weights.read_bytes()[:-100])  # killed while copying
+        _drop_hash(path)
+        message = rf"{weights}: not a readable safetensors file"
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    before = outputs(fresh, batch)
+    with pytest.raises(CorruptAdapters, match=message):
+        load_adapters(fresh, path)
+    assert patch_state(fresh) is None and max_diff(before, outputs(fresh, batch)) == 0.0
+
+
+def test_old_manifest_without_hash_loads_with_a_warning(trained, caplog):
+    _, path = trained
+    _drop_hash(path)
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    load_adapters(fresh, path)
+    assert "records no SHA-256" in caplog.text and str(path / "adapters.safetensors") in caplog.text
+    assert patch_state(fresh) is not None
 
 
 def test_missing_files_are_named(tmp_path):

@@ -1,8 +1,10 @@
 """Audio conversion: 48 kHz MP3 and stereo input to 16 kHz mono PCM16, pitch and length preserved."""
 import io
 import json
+import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from lamer.bench import data as bench_data
@@ -36,9 +38,28 @@ def test_stereo_bytes_source_and_resume(tmp_path):
     mono, rate = sf.read(dst)
     assert rate == 16000 and mono.ndim == 1 and abs(_peak_hz(mono, 16000) - 440) < 5
     stamp = dst.stat().st_mtime_ns
-    assert convert_clip(b"not audio", dst) == len(mono)  # an existing complete file is kept
+    assert convert_clip(buffer.getvalue(), dst) == len(mono)  # made from the same bytes: kept
     assert dst.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == ["b.flac"]  # no temp file left
+    with pytest.raises(sf.LibsndfileError):
+        convert_clip(b"not audio", dst)  # other bytes: decoded again, never the old dump
+
+
+def test_clip_re_encoded_after_a_fix_is_decoded_again(real_speech, tmp_path):
+    clip = tmp_path / "clip.mp3"
+    shutil.copy(sorted((real_speech / "commonvoice" / "en" / "clips").glob("*.mp3"))[0], clip)
+    full = sf.info(clip).frames
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])  # a truncated download
+    dst = tmp_path / "clip.wav"
+    truncated = convert_clip(clip, dst)
+    assert truncated < 0.5 * full * 16000 / 48000
+    assert convert_clip(clip, dst) == truncated  # unchanged source: the dump is reused
+    shutil.copy(sorted((real_speech / "commonvoice" / "en" / "clips").glob("*.mp3"))[0], clip)  # the fix
+    assert abs(convert_clip(clip, dst) - full * 16000 / 48000) < 16000 * 0.02
+    assert abs(sf.info(dst).frames - full * 16000 / 48000) < 16000 * 0.02
+    legacy = tmp_path / "legacy.wav"  # a dump written before sources were recorded
+    sf.write(legacy, np.zeros(1600, dtype=np.int16), 16000, subtype="PCM_16")
+    assert abs(convert_clip(clip, legacy) - full * 16000 / 48000) < 16000 * 0.02
 
 
 def test_pcm16_clips_instead_of_wrapping():

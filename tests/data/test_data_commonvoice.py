@@ -169,7 +169,8 @@ def test_bad_row_fails_then_is_skipped_and_counted(case, five_rows, tmp_path, ca
     args = ("--split-mode", "official", "--splits", "train")
     assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 1
     assert capsys.readouterr().err.splitlines()[-1].startswith("error: ")
-    assert [p for p in (tmp_path / "data").rglob("*") if p.is_file()] == []  # nothing half-written
+    half_written = [p for p in (tmp_path / "data").rglob("*") if p.is_file() and p.suffix != ".lock"]
+    assert half_written == []
     with pytest.raises(DataError, match=message):
         prepare_commonvoice(tmp_path / "cv", ["en"], tmp_path / "data", tmp_path / "dump", mode="official", splits=["train"])
     assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
@@ -206,3 +207,70 @@ def test_duration_filter_and_lang_map_through_module_entry_point(tmp_path, write
     assert json.loads((data_dir / "report.json").read_text())["filtered"] == {"too_short": 1}
     assert sorted(p.name for p in (tmp_path / "dump" / "xxa" / "train").iterdir()) == [
         f"{speaker_id('a' * 64, 'xxa')}-common_voice_xx_1.wav"]
+
+
+def test_truncated_clip_that_still_decodes_is_bad_audio(real_speech, tmp_path, capsys):
+    locale_dir = tmp_path / "cv" / "en"
+    shutil.copytree(real_speech / "commonvoice" / "en", locale_dir)
+    rows = list(read_tsv_by_header(locale_dir / "test.tsv", ("path",)))
+    clip = locale_dir / "clips" / rows[2].fields["path"]
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size * 2 // 3])  # an interrupted download
+    assert sf.info(clip).frames > 0  # it still decodes
+    args = ("--split-mode", "official", "--splits", "test")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert f"{locale_dir / 'test.tsv'}:4: {clip} decodes to" in err
+    assert f"but {locale_dir / 'clip_durations.tsv'}:" in err and "truncated or damaged clip" in err
+    assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
+    report = json.loads((tmp_path / "data" / "eng" / "test" / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_bad"] == {"bad_audio": 1} and report["utterances"] == 5
+    assert prepare(tmp_path / "cv", tmp_path / "lenient", *args, "--duration_tolerance", "60", langs="en") == 0
+
+
+def test_bom_header_accepted_and_non_utf8_line_named(real_speech, tmp_path, capsys, read_kaldi):
+    locale_dir = tmp_path / "cv" / "en"
+    shutil.copytree(real_speech / "commonvoice" / "en", locale_dir)
+    tsv = locale_dir / "test.tsv"
+    tsv.write_bytes(b"\xef\xbb\xbf" + tsv.read_bytes())  # saved by a spreadsheet editor
+    args = ("--split-mode", "official", "--splits", "test")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 0
+    assert len(read_kaldi(tmp_path / "data" / "eng" / "test" / "text")) == 6
+    lines = tsv.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"a", "\u00e4".encode("latin-1"), 1)  # one row re-saved as Latin-1
+    tsv.write_bytes(b"\n".join(lines))
+    assert prepare(tmp_path / "cv", tmp_path / "o2", *args, langs="en") == 1
+    assert f"{tsv}:6: not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("escape", ["../../../secret.mp3", "ABSOLUTE", "sub/../../../../secret.mp3"])
+def test_clip_path_outside_the_clips_folder_is_refused(escape, five_rows, tmp_path, capsys):
+    secret = tmp_path / "secret.mp3"  # a real, decodable file outside the release
+    shutil.copy(five_rows / "clips" / "common_voice_en_1.mp3", secret)
+    escape = str(secret) if escape == "ABSOLUTE" else escape
+    (five_rows / "clips" / "sub").mkdir()
+    assert (five_rows / "clips" / escape).is_file()  # the row does lead to that file
+    _edit_tsv(five_rows, lambda lines: lines[:2] + [lines[2].replace("common_voice_en_1.mp3", escape)] + lines[3:])
+    args = ("--split-mode", "official", "--splits", "train")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 1
+    assert f"train.tsv:3: clip path {escape!r} leads outside {five_rows / 'clips'}" in capsys.readouterr().err
+    assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
+    report = json.loads((tmp_path / "data" / "eng" / "train" / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 4
+
+
+def test_clip_fixed_after_a_run_is_decoded_again_by_the_next(real_speech, tmp_path, read_kaldi):
+    locale_dir = tmp_path / "cv" / "en"
+    shutil.copytree(real_speech / "commonvoice" / "en", locale_dir)
+    (locale_dir / "clip_durations.tsv").unlink()  # older releases have none: the truncation goes unnoticed
+    name = next(iter(read_tsv_by_header(locale_dir / "test.tsv", ("path",)))).fields["path"]
+    good = (locale_dir / "clips" / name).read_bytes()
+    (locale_dir / "clips" / name).write_bytes(good[: len(good) // 2])
+    args = ("--split-mode", "official", "--splits", "test")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 0
+    utt = next(u for u in read_kaldi(tmp_path / "data" / "eng" / "test" / "wav.scp") if u.endswith(name[:-4]))
+    short = float(read_kaldi(tmp_path / "data" / "eng" / "test" / "utt2dur")[utt])
+    (locale_dir / "clips" / name).write_bytes(good)  # the clip downloaded again
+    shutil.rmtree(tmp_path / "data")  # and the language prepared again
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 0
+    fixed = float(read_kaldi(tmp_path / "data" / "eng" / "test" / "utt2dur")[utt])
+    assert fixed > 1.8 * short and abs(fixed - sf.info(locale_dir / "clips" / name).duration) < 0.05

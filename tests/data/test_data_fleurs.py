@@ -95,8 +95,12 @@ def test_bad_rows(fleurs_layouts, tmp_path, capsys):
     copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
     config_dir = tmp_path / "fleurs" / "de_de"
     _rewrite_tsv(config_dir, lambda lines: lines[:2] + ["\t".join(lines[2].split("\t")[:6])] + lines[3:])
-    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 1
+    assert prepare(tmp_path / "fleurs", tmp_path, langs="de_de") == 1
     assert f"{config_dir / 'test.tsv'}:3: 6 fields, expected 7" in capsys.readouterr().err
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 0  # skippable like the rest
+    report = json.loads((tmp_path / "data" / "deu" / "test" / "report.json").read_text())
+    assert report["skipped_bad"] == {"bad_fields": 1} and report["utterances"] == 9
+    assert report["skipped_rows"][0]["origin"] == f"{config_dir / 'test.tsv'}:3"
 
     copy_layout(fleurs_layouts, "extracted", tmp_path / "fl2")
     config_dir = tmp_path / "fl2" / "de_de"
@@ -140,3 +144,20 @@ def test_lang_dir_overrides_fleurs_text(fleurs_layouts, tmp_path, read_kaldi):
     assert sum("ß" in t for t in read_kaldi(tmp_path / "plain" / "data" / "deu" / "test" / "text").values()) == 2
     report = json.loads((tmp_path / "rules" / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
     assert report["text_rules"]["replace"] == {"ß": "ss"}
+
+
+@pytest.mark.parametrize("escape", ["../../../../secret.wav", "ABSOLUTE", "..", "test/../x.wav"])
+def test_file_name_outside_the_audio_folder_is_refused(escape, fleurs_layouts, tmp_path, capsys):
+    copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
+    config_dir = tmp_path / "fleurs" / "de_de"
+    name = (config_dir / "test.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")[1]
+    secret = tmp_path / "secret.wav"  # a real clip outside the corpus
+    shutil.copy(config_dir / "audio" / "test" / name, secret)
+    escape = str(secret) if escape == "ABSOLUTE" else escape
+    _rewrite_tsv(config_dir, lambda lines: lines[:1] + [lines[1].replace(name, escape)] + lines[2:])
+    assert prepare(tmp_path / "fleurs", tmp_path, langs="de_de") == 1
+    assert f"test.tsv:2: file_name {escape!r} is not a file name in {config_dir / 'audio' / 'test'}" in \
+        capsys.readouterr().err
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 0
+    report = json.loads((tmp_path / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 9

@@ -1,7 +1,7 @@
 """TSV rows by header name, CSV-quoted or raw fields, exact line numbers in errors."""
 import pytest
 
-from lamer.data.errors import DataError
+from lamer.data.errors import BadRows, DataError
 from lamer.data.tsv import read_tsv_by_header, read_tsv_fixed, unquote_field
 
 
@@ -64,8 +64,29 @@ def test_fixed_columns(tmp_path):
         next(rows)
 
 
-def test_not_utf8(tmp_path):
+def test_not_utf8_names_the_line(tmp_path):
     path = tmp_path / "x.tsv"
-    path.write_bytes(b"path\tsentence\na.mp3\t\xff\xfe\n")
-    with pytest.raises(DataError, match="not UTF-8"):
-        list(read_tsv_by_header(path, ("path",)))
+    path.write_bytes(b"path\tsentence\na.mp3\tok\n\nb.mp3\tcaf\xe9\n")
+    rows = read_tsv_by_header(path, ("path",))
+    assert next(rows).fields["sentence"] == "ok"
+    with pytest.raises(DataError, match=rf"{path}:4: not UTF-8 text \(byte 10 of the line\)"):
+        next(rows)
+
+
+def test_bom_before_the_header_dropped(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_bytes("\ufeffpath\tsentence\na.mp3\t\ufeffkept\n".encode("utf-8"))
+    assert [row.fields for row in read_tsv_by_header(path, ("path",))] == [{"path": "a.mp3", "sentence": "\ufeffkept"}]
+    path.write_bytes("\ufeff1\ta.wav\n".encode("utf-8"))
+    assert next(read_tsv_fixed(path, ("id", "file_name"))).fields == {"id": "1", "file_name": "a.wav"}
+
+
+def test_wrong_field_count_skippable(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text("1\ta.wav\n2\n3\tc.wav\n", encoding="utf-8")
+    bad = BadRows(skip_bad=True)
+    assert [row.fields["id"] for row in read_tsv_fixed(path, ("id", "file_name"), bad)] == ["1", "3"]
+    assert bad.skipped == [{"origin": f"{path}:2", "kind": "bad_fields",
+                            "reason": "1 fields, expected 2 (id file_name)"}]
+    with pytest.raises(DataError, match=rf"{path}:2: 1 fields, expected 2 \(id file_name\) \(use --skip-bad"):
+        list(read_tsv_fixed(path, ("id", "file_name"), BadRows()))

@@ -138,3 +138,23 @@ def test_token_settings_without_effect_or_for_bpe(tmp_path, capsys):
     (lang_dir / "jpn" / "lang.yaml").write_text("tokens: {min_count: many}\n", encoding="utf-8")
     assert cli.main(["tokens", "--text", str(text), "--out", str(tmp_path / "c"), "--lang-dir", str(lang_dir)]) == 1
     assert "tokens.min_count: expected an integer" in capsys.readouterr().err
+
+
+def test_probe_and_token_dirs_have_one_writer(probe_data, tmp_path, capsys):
+    import os
+
+    from lamer.bin import probe_data as cli
+    from lamer.data.lock import output_lock
+
+    dev = probe_data.source_dirs["dev"]
+    stale = tmp_path / ".dev.k1ll3d00"  # the half-written dir of a killed run
+    stale.mkdir()
+    with output_lock(tmp_path / "dev"), output_lock(tmp_path / "tok"):
+        assert cli.main(["dir", "--data", str(dev["eng"]), "--out", str(tmp_path / "dev"), "--lock_timeout", "0"]) == 1
+        assert f"being written by PID {os.getpid()}" in capsys.readouterr().err
+        assert cli.main(["tokens", "--text", str(probe_data.dev / "text"), "--out", str(tmp_path / "tok"),
+                         "--lock_timeout", "0.3"]) == 1
+        assert f"being written by PID {os.getpid()}" in capsys.readouterr().err
+    assert not (tmp_path / "dev").exists() and not (tmp_path / "tok").exists()
+    assert cli.main(["dir", "--data", str(dev["eng"]), "--out", str(tmp_path / "dev"), "--lock_timeout", "0"]) == 0
+    assert not stale.exists()

@@ -61,6 +61,25 @@ def test_bad_plans_stop_with_the_key_named(recipe, old, new, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("old, new, message", [
+    # GOOD's lines: 2 corpus, 3 base, 4 stages, 5-6 the stages, 7 method, 8 probe, 9 replay, 10 protocols
+    ("probe: conf/probe.yaml\n", "probe: conf/probe.yaml\nmethod: conf/probe.yaml\n",
+     ":9: key 'method' is given twice in one mapping (first at line 7)"),
+    ("{name: s2, languages: [nl, pt]}", "{name: s2, languages: [nl, pt], name: s3}",
+     ":6: key 'name' is given twice in one mapping (first at line 6)"),
+    ("{minutes: 2, strategy: speaker_balanced}", "\n  minutes: 2\n  strategy: random\n  minutes: 30",
+     ":12: key 'minutes' is given twice in one mapping (first at line 10)"),
+    ("[retrained, fixed]", "[retrained, fixed, retrained]",
+     "protocols (line 10): 'retrained' listed more than once"),
+])
+def test_a_key_or_protocol_given_twice_is_refused_with_file_and_line(recipe, old, new, message):
+    assert old in GOOD
+    path = _write(recipe, GOOD.replace(old, new))
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
 def test_every_problem_is_reported_at_once(recipe):
     text = GOOD.replace("[es, it]", "[es, xx]").replace("[nl, pt]", "[]")
     with pytest.raises(PlanError) as err:
