@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,23 @@ def test_pickled_init_param_is_refused(dump, tmp_path, capsys):
     assert ssl_train.main(args(dump, tmp_path / "exp", "--max_epoch", "1", "--init_param", f"{evil}:head:head")) == 1
     assert not marker.exists()
     assert f"{evil}: refused to load" in error_line(capsys.readouterr().err)
+
+
+def test_kill_while_saving_the_checkpoint_leaves_the_previous_one(dump, tmp_path, caplog):
+    """A run killed while it writes epoch 2's checkpoint.pth (the third file it saves) resumes from epoch 1."""
+    from lamer.bin import ssl_train
+
+    out = tmp_path / "exp"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "tests.ssl.harness", "--kill_in_save", "3", "--",
+                           *args(dump, out, "--max_epoch", "2")], cwd=REPO, env=env, capture_output=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "2epoch.pth").exists()
+    with caplog.at_level("INFO"):
+        assert ssl_train.main(args(dump, out, "--max_epoch", "2", "--resume", "true")) == 0
+    assert any("The training was resumed using" in r.getMessage() for r in caplog.records)
+    assert any("2epoch results" in r.getMessage() for r in caplog.records)
+    assert not list(out.glob(".*.tmp")), "the killed save's temporary file was not removed"
 
 
 def test_truncated_checkpoint_is_named_with_what_to_do(one_epoch, dump, tmp_path, capsys):
