@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from lamer.atomic import atomic_path
-from lamer.upstream.safe_load import CheckpointError, UnreadableCheckpoint, read_restricted
+from lamer.upstream.safe_load import CheckpointError, RefusedCheckpoint, UnreadableCheckpoint, read_restricted
 
 
 ESPNET_CONTENTS = ("ESPnet checkpoint contents (tensors, plain containers, numpy scalars and dtypes, "
@@ -83,7 +83,12 @@ def restricted_torch_load(f: Any, map_location: Any = None, pickle_module: Any =
     if pickle_module is not None:
         raise CheckpointError(f"{getattr(f, 'name', f)}: refused to load with a custom pickle_module "
                               f"({pickle_module!r}): only weights-only loads are allowed")
-    return read_restricted(f, espnet_checkpoint_globals(), ESPNET_CONTENTS, map_location=map_location, **load_args)
+    try:
+        return read_restricted(f, espnet_checkpoint_globals(), ESPNET_CONTENTS, map_location=map_location,
+                               **load_args)
+    except RefusedCheckpoint as err:
+        raise RefusedCheckpoint(f"{err}. If you trust the file, convert it to plain tensors first "
+                                "(docs/SECURITY.md)") from None
 
 
 def atomic_torch_save(obj: Any, f: Any, *args: Any, save: Callable[..., Any], **kwargs: Any) -> None:
