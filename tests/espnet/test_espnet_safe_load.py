@@ -77,6 +77,7 @@ def test_espnet_loaders_keep_the_shape_we_wrap():
 
 def test_espnet_loaders_refuse_a_pickle_and_run_nothing(tmp_path):
     """ESPnet's own functions, called as ESPnet calls them, under the guard."""
+    from espnet2.main_funcs.average_nbest_models import average_nbest_models
     from espnet2.tasks import abs_task
     from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
     from espnet2.train.reporter import Reporter
@@ -85,6 +86,13 @@ def test_espnet_loaders_refuse_a_pickle_and_run_nothing(tmp_path):
     marker = tmp_path / "marker"
     evil = write_hostile_checkpoint(tmp_path / "exp" / "checkpoint.pth", marker)
     model = nn.Linear(2, 2)
+    reporter = Reporter()  # two epochs of valid loss: the end of training averages 1epoch.pth and 2epoch.pth
+    for epoch in (1, 2):
+        reporter.set_epoch(epoch)
+        with reporter.observe("valid", epoch) as sub:
+            sub.register({"loss": float(epoch)})
+    torch.save(model.state_dict(), tmp_path / "exp" / "2epoch.pth")
+    shutil.copyfile(evil, tmp_path / "exp" / "1epoch.pth")
     original_load = torch.load
     with espnet_safe_loading():
         calls = {
@@ -93,9 +101,10 @@ def test_espnet_loaders_refuse_a_pickle_and_run_nothing(tmp_path):
             "init_param (wrapped)": lambda: abs_task.load_pretrained_model(
                 init_param=str(evil), model=model, ignore_init_mismatch=False),
             "init_param (ESPnet's)": lambda: load_pretrained_model(str(evil), model, False),
+            "model averaging": lambda: average_nbest_models(evil.parent, reporter, [("valid", "loss", "min")], 2),
         }
         for name, call in calls.items():
-            with pytest.raises(RefusedCheckpoint, match=re.escape(str(evil)) + r": refused to load: it holds a pickled "
+            with pytest.raises(RefusedCheckpoint, match=r"/exp/\w+\.pth: refused to load: it holds a pickled "
                                                         r"'posix\.system'.*allow-list of ESPnet checkpoint"):
                 call()
             assert not marker.exists(), name
