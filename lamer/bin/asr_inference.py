@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 2
+    from lamer.espnet.safe_load import run_safely
     from lamer.espnet.task import register_lamer_frontend
 
     register_lamer_frontend()
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     for number, job in enumerate(jobs, 1):
         if len(jobs) > 1:
             logging.info("asr_inference: job %d/%d: %s", number, len(jobs), job.output_dir)
-        rc = _decode(job, ours.decoding, rest)
+        rc = run_safely("asr_inference", _decode, job, ours.decoding, rest)
         if rc != 0:
             return rc
     return 0

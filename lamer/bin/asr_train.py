@@ -11,14 +11,16 @@ from __future__ import annotations
 import sys
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """ESPnet's ASR training; checkpoints and ``--init_param`` files are read weights-only and checked."""
     from espnet2.tasks.asr import ASRTask
 
+    from lamer.espnet.safe_load import run_safely
     from lamer.espnet.task import register_lamer_frontend
 
     register_lamer_frontend()
-    ASRTask.main(cmd=argv)
+    return run_safely("asr_train", ASRTask.main, cmd=argv)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from lamer.espnet.safe_load import run_safely
 from lamer.ssl.pretrain import pretrain_base
 
 
@@ -30,10 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(own)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    path = pretrain_base(args.train_dir, args.valid_dir, args.work_dir, args.config, args.layer,
-                         args.num_clusters, args.seed, extra)
-    print(path)
-    return 0
+    return run_safely("pretrain_base", lambda: print(pretrain_base(
+        args.train_dir, args.valid_dir, args.work_dir, args.config, args.layer, args.num_clusters, args.seed, extra)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
   (``python -m lamer.bin.asr_train`` / ``asr_inference`` are ESPnet's own, plus that);
 - ``override``: the ``fixed`` protocol, a trained probe decoded with other adapters;
 - ``probe_data``: ``[iso] TRANSCRIPT`` probe dirs and token lists from Kaldi data dirs;
-- ``usage``: expert usage per layer and language on dev sets.
+- ``usage``: expert usage per layer and language on dev sets;
+- ``safe_load``: ESPnet's checkpoint, model and ``--init_param`` loads made weights-only and
+  strict, its saves atomic (entered by our training and decoding entry points).
 
 ESPnet is imported only by the modules that need it (``import espnet2.tasks.asr`` takes ~20 s).
 """

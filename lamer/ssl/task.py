@@ -21,6 +21,7 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
 from lamer.adapters.checkpoint import describe_base
+from lamer.espnet.safe_load import espnet_safe_loading
 from lamer.eval.kaldi_text import read_utt2lang
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.export import export_stage
@@ -144,15 +145,20 @@ class SSLTask(AbsTask):
 
     @classmethod
     def main_worker(cls, args: argparse.Namespace) -> None:
-        """ESPnet's training, then (on rank 0) the export of the trained upstream."""
-        super().main_worker(args)
-        rank = get_rank(args.dist_rank, args.dist_launcher) if args.distributed else None
-        if args.collect_stats or args.dry_run or rank not in (None, 0):
-            return
-        latest = Path(args.output_dir) / "latest.pth"
-        if not latest.exists():
-            raise FileNotFoundError(f"{latest}: training left no model to export")
-        model = cls.build_model(args)
-        model.load_state_dict(torch.load(latest, map_location="cpu", weights_only=True))
-        path = export_stage(model.loaded_upstream, Path(args.output_dir), extra=dict(args.stage_info) or None)
-        logging.info("exported the trained upstream to %s", path)
+        """ESPnet's training, then (on rank 0) the export of the trained upstream.
+
+        Files are read weights-only and saved atomically here too (not only in the entry
+        points): workers that ESPnet spawns for distributed training start here.
+        """
+        with espnet_safe_loading():
+            super().main_worker(args)
+            rank = get_rank(args.dist_rank, args.dist_launcher) if args.distributed else None
+            if args.collect_stats or args.dry_run or rank not in (None, 0):
+                return
+            latest = Path(args.output_dir) / "latest.pth"
+            if not latest.exists():
+                raise FileNotFoundError(f"{latest}: training left no model to export")
+            model = cls.build_model(args)
+            model.load_state_dict(torch.load(latest, map_location="cpu", weights_only=True))
+            path = export_stage(model.loaded_upstream, Path(args.output_dir), extra=dict(args.stage_info) or None)
+            logging.info("exported the trained upstream to %s", path)

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import pickle
+import re
 import typing
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,33 +53,75 @@ def checkpoint_globals() -> list:
             argparse.Namespace, (FairseqDictionary, "fairseq.data.dictionary.Dictionary")]
 
 
-def _refusal_reason(message: str) -> str:
-    """The line of torch's long refusal message that names the global it refused."""
-    for line in message.splitlines():
-        if "GLOBAL" in line:
-            return line.split("WeightsUnpickler error:")[-1].split(". Please use")[0].strip()
-    return message.splitlines()[0] if message else "unknown reason"
+class CheckpointError(ValueError):
+    """A torch file that was not read; the message names the file and says why."""
+
+
+class RefusedCheckpoint(CheckpointError):
+    """The file's pickle asks for a global outside the allow-list (it could run code)."""
+
+
+class UnreadableCheckpoint(CheckpointError):
+    """The file is not a complete torch checkpoint (cut short, empty, or something else)."""
+
+
+_REFUSED_CLASS = re.compile(r"GLOBAL ([\w.]+)|but got <class '([\w.]+)'>")
+_UNPICKLER_ERROR = "WeightsUnpickler error:"
+
+
+def _refusal_reason(message: str, contents: str) -> str:
+    """Why torch refused the pickle, from its long message: the class it names, or its reason line."""
+    match = _REFUSED_CLASS.search(message)
+    if match:
+        return f"it holds a pickled {match.group(1) or match.group(2)!r}, which is not on the allow-list of {contents}"
+    after = message.split(_UNPICKLER_ERROR, 1)[-1]
+    reason = next((line.strip() for line in after.splitlines() if line.strip()), "no reason given")
+    return f"its pickle uses an operation a weights-only load does not allow ({reason}); only {contents} are read"
+
+
+def _name(f: Any) -> str:
+    return str(f) if isinstance(f, (str, os.PathLike)) else str(getattr(f, "name", f))
+
+
+def read_restricted(f: Any, allowed: Sequence, contents: str, map_location: Any = "cpu", **load_args: Any) -> Any:
+    """``torch.load(f, weights_only=True)`` with ``allowed`` globals added to torch's own.
+
+    ``f`` is what ``torch.load`` takes (a path or a binary file); ``contents`` describes the
+    allow-list in the refusal message. Raises :class:`RefusedCheckpoint` when the pickle asks
+    for anything else and :class:`UnreadableCheckpoint` when the bytes are not a complete torch
+    file, each naming the file. ``torch.serialization.load`` is called by that name so that a
+    reader which replaces ``torch.load`` (``lamer.espnet.safe_load``) can call this one.
+    """
+    extra = [g for g in allowed if g not in torch.serialization.get_safe_globals()]
+    try:
+        with torch.serialization.safe_globals(extra):
+            return torch.serialization.load(f, map_location=map_location, weights_only=True, **load_args)
+    except pickle.UnpicklingError as err:
+        message = str(err)
+        if "GLOBAL" in message or _UNPICKLER_ERROR in message:
+            raise RefusedCheckpoint(f"{_name(f)}: refused to load: {_refusal_reason(message, contents)}") from None
+        raise UnreadableCheckpoint(f"{_name(f)}: not a readable torch checkpoint (UnpicklingError: "
+                                   f"{message.splitlines()[0] if message else ''})") from None
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - torch's readers fail on foreign or cut bytes in many ways
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise UnreadableCheckpoint(f"{_name(f)}: not a readable torch checkpoint ({type(err).__name__}: "
+                                   f"{first.split('. This is an internal miniz error')[0]})") from None
 
 
 def load_checkpoint_file(path: str | Path) -> dict:
     """The top-level dict of a torch checkpoint file, read with the restricted unpickler.
 
-    Raises FileNotFoundError for a missing file and ValueError, naming the file, for anything
-    that is not a torch checkpoint of plain data (including pickles that ask for other code).
+    Raises FileNotFoundError for a missing file and ValueError (a :class:`CheckpointError`
+    for refused or unreadable bytes), naming the file, for anything that is not a torch
+    checkpoint of plain data (including pickles that ask for other code).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
-    try:
-        with torch.serialization.safe_globals(checkpoint_globals()):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = _refusal_reason(str(err))
-        raise ValueError(f"{path}: refused to load: the file asks for code that is not allowed "
-                         f"({reason}); only tensors, plain containers, omegaconf configs, "
-                         "argparse namespaces and fairseq dictionaries are read") from None
-    except Exception as err:  # noqa: BLE001 - torch's readers fail on foreign bytes in many ways
-        raise ValueError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err})") from None
+    state = read_restricted(path, checkpoint_globals(), "tensors, plain containers, omegaconf configs, argparse "
+                            "namespaces and fairseq dictionaries")
     if not isinstance(state, dict):
         raise ValueError(f"{path}: a checkpoint holds a dict at top level, this file holds "
                          f"{type(state).__name__}")

@@ -4,6 +4,8 @@
 
 --kill_at_step N: SIGKILL this process at the N-th training forward (counted from the start
     of this process), a hard crash with nothing written on the way out.
+--kill_in_save N: SIGKILL this process while it writes the N-th file it saves with torch.save
+    (half of the bytes written), as a kill during ESPnet's checkpoint save would.
 --dump_params PATH: after training, save every parameter of the trained model (safetensors),
     so ranks of a distributed run can be compared.
 """
@@ -14,6 +16,7 @@ import os
 import signal
 import sys
 
+import torch
 from safetensors.torch import save_file
 
 from lamer.ssl.task import SSLTask
@@ -41,12 +44,29 @@ class HarnessTask(SSLTask):
         return model
 
 
+def die_in_save(count: int) -> None:
+    """Make the ``count``-th ``torch.save`` write half its file, then SIGKILL the process."""
+    save, calls = torch.save, {"n": 0}
+
+    def dying_save(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        save(obj, f, *args, **kwargs)
+        if calls["n"] == count:
+            os.truncate(f, os.path.getsize(f) // 2)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    torch.save = dying_save
+
+
 def main(argv: list[str]) -> int:
     split = argv.index("--")
     p = argparse.ArgumentParser()
     p.add_argument("--kill_at_step", type=int, default=None)
+    p.add_argument("--kill_in_save", type=int, default=None)
     p.add_argument("--dump_params", default=None)
     args = p.parse_args(argv[:split])
+    if args.kill_in_save is not None:
+        die_in_save(args.kill_in_save)
     HarnessTask.kill_at_step = args.kill_at_step
     HarnessTask.main(cmd=argv[split + 1:])
     if args.dump_params:
