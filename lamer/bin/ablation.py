@@ -20,12 +20,12 @@ first seed with ``lamer_replay/expert_usage.json``) and the section of ``--resul
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.recipe.ablation import Ablation, AblationError, load_ablation
 
 
@@ -43,9 +43,8 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
     write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.ablation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("ablation", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "one line per system: name, method (- for none), plan, train_on; tab-separated"),
                        ("seeds", "the seeds, space-separated")):

@@ -4,22 +4,26 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from lamer.adapters import LamerConfig, apply_lamer, parameter_report
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.upstream import FAMILIES, build_upstream
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("adapter_report", __doc__)
     parser.add_argument("--upstream", required=True, help="preset name (tiny, small, hubert_base, hubert_large) "
                                                           "or path of a local checkpoint")
     parser.add_argument("--config", required=True, help="Lamer YAML (adapter: lamer + adapter_conf)")
     parser.add_argument("--family", default="s3prl_hubert", choices=FAMILIES,
                         help="model class a preset is built in (ignored for checkpoints)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         model = build_upstream(args.upstream, family=args.family)
         config = LamerConfig.from_yaml(args.config)

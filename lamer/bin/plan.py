@@ -15,10 +15,10 @@ Lists print space separated, one line.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
 
 
@@ -77,8 +77,8 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
     return simple[key]()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("plan", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check the plan (and the data root); print a summary")
     check.add_argument("--plan", required=True)
@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("stage", nargs="?")
     intro = sub.add_parser("introduced", help="JSON {iso3: stage that introduces it}")
     intro.add_argument("--plan", required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         plan = load_plan(args.plan)
         if args.command == "check":

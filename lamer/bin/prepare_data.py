@@ -1,7 +1,7 @@
 """Prepare data dirs from Common Voice / FLEURS, draw replay samples and subsets, validate dirs.
 
-    python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip-bad]
-    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang-dir local/lang]
+    python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip_bad]
+    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang_dir local/lang]
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import read_data_dir, write_data_dir
 from lamer.data.errors import DataError
@@ -38,12 +39,12 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
     parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"], help="comma separated (default: train,dev,test)")
     parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
-    parser.add_argument("--skip-bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
-    parser.add_argument("--min-duration", type=float, default=0.5, help="seconds (default 0.5)")
-    parser.add_argument("--max-duration", type=float, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
-    parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
-    parser.add_argument("--lang-dir", type=Path, default=None,
+    parser.add_argument("--skip_bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
+    parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
+    parser.add_argument("--max_duration", type=float, default=60.0, help="seconds (default 60)")
+    parser.add_argument("--audio_format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--lang_map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
+    parser.add_argument("--lang_dir", type=Path, default=None,
                         help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
 
 
@@ -104,15 +105,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ToolParser:
     """The argument parser with one sub-command per job."""
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.prepare_data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("prepare_data", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     cv = sub.add_parser("commonvoice", help="prepare Common Voice locales")
     _add_corpus_args(cv, "Common Voice locales, comma separated (en,zh-CN,sv-SE)")
-    cv.add_argument("--split-mode", choices=SPLIT_MODES, default="validated",
+    cv.add_argument("--split_mode", choices=SPLIT_MODES, default="validated",
                     help="validated: train = validated.tsv minus dev/test clips; official: train.tsv")
     cv.set_defaults(func=_cmd_commonvoice)
 
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check data dirs")
     validate.add_argument("dirs", type=Path, nargs="+")
-    validate.add_argument("--no-audio", action="store_true", help="skip opening the audio files")
+    validate.add_argument("--no_audio", action="store_true", help="skip opening the audio files")
     validate.set_defaults(func=_cmd_validate)
     return parser
 

@@ -26,7 +26,7 @@ _RESOURCE_FORMATS = (
     ("gpu", re.compile(r"^[0-9]+$"), "a number of GPUs (0, 1, 2, ...)"),
     ("mem", re.compile(r"^[1-9][0-9]*[KMGT]?$"), "an amount like 500M or 4G"),
 )
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 # Tokens without whitespace, quotes or backslashes reach bash as they are, as in Kaldi's run.pl,
 # so that `|`, `>`, `2>&1`, `$VAR` and globs keep their shell meaning; all others are quoted.
 _NEEDS_QUOTING = re.compile(r"[\s'\"\\`]")
@@ -124,7 +124,7 @@ def parse_launch_args(args: list[str]) -> LaunchRequest:
                 raise LaunchError(f"option --{name} needs a value")
             i += 1
             value = args[i]
-        options[name] = value
+        options[name.replace("_", "-")] = value  # --max_jobs = --max-jobs, as every lamer tool
         i += 1
     rest = args[i:]
 
