@@ -1,6 +1,10 @@
 """Print the parameter report of an upstream patched with a Lamer config, as one JSON object.
 
     python -m lamer.bin.adapter_report --upstream hubert_base --config conf/lamer/lamer_base.yaml
+
+The counts are of the model as loaded: a checkpoint keeps its own model class unless --family
+converts it, and a converted model has no prediction head that its checkpoint lacks, so
+total_params minus adapter_params is the number of parameters in the checkpoint.
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ def build_parser() -> ToolParser:
     parser.add_argument("--upstream", required=True, help="preset name (tiny, small, hubert_base, hubert_large) "
                                                           "or path of a local checkpoint")
     parser.add_argument("--config", required=True, help="Lamer YAML (adapter: lamer + adapter_conf)")
-    parser.add_argument("--family", default="s3prl_hubert", choices=FAMILIES,
-                        help="model class a preset is built in (ignored for checkpoints)")
+    parser.add_argument("--family", default=None, choices=FAMILIES,
+                        help="model class to build a preset in (default s3prl_hubert) or to convert a checkpoint "
+                             "to (default: the checkpoint's own, counted as it is)")
     return parser
 
 
