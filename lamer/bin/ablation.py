@@ -7,16 +7,20 @@
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
     python -m lamer.bin.ablation summary --config conf/ablation.yaml --exp exp/ablation \\
         --trainable exp/ablation/trainable.json --out ablation --results_md RESULTS.md
+    python -m lamer.bin.ablation render --config conf/ablation.yaml --out ablation --results_md RESULTS.md
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
 (lamer.ssl.trainable). ``summary`` reads every ``<exp>/seed<k>/<system>/results_<protocol>.json``
 that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every
-system against lamer_replay, seed by seed), ``<out>/probe_health.json`` (each probe's validation
+system against the config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation
 CER per epoch, from its log: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and
 divergence between languages, from each run's expert_usage.json: lamer.eval.routing), the plots
-``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_lamer_replay.png`` from the
-first seed with ``lamer_replay/expert_usage.json``) and the section of ``--results_md`` between
-``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation).
+``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_<reference>.png`` from the
+first seed with ``<reference>/expert_usage.json``), ``<out>/section.json`` (the environment and the
+plots' captions) and the section of ``--results_md`` between ``<!-- ablation:begin -->`` and
+``<!-- ablation:end -->`` (lamer.eval.ablation), with the config's expectations checked.
+``render`` rewrites that section from the files of ``--out`` alone (published outputs, or after
+editing the config's expectations), leaving every file of ``--out`` as it is.
 """
 from __future__ import annotations
 
@@ -62,6 +66,10 @@ def build_parser() -> ToolParser:
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     summary.add_argument("--seeds", type=int, nargs="+",
                          help="summarise these of the config's seeds only (default: all), the same for every system")
+    render = sub.add_parser("render", help="the RESULTS.md section again, from the files of an earlier summary")
+    render.add_argument("--config", type=Path, required=True)
+    render.add_argument("--out", type=Path, required=True, help="the summary's output directory")
+    render.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     return parser
 
 
@@ -78,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(map(str, ablation.seeds)))
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
+        elif args.command == "render":
+            from lamer.eval.ablation import render_results
+
+            render_results(ablation, args.out, args.results_md)
         else:
             from lamer.eval.ablation import write_summary
 

@@ -13,6 +13,11 @@ exist, and ``trainable.json`` (``python -m lamer.bin.ablation trainable``). Per 
 
 Over seeds: mean and sample standard deviation (0 with one seed); a metric undefined in any seed
 of a system (no LID scores, no older language) is null for that system.
+
+What the ablation is expected to show (its reference system, baseline and expected relations)
+is data in the ablation config, checked by :mod:`lamer.eval.expectations`. The RESULTS.md section
+is rendered from the files of ``out_dir`` alone (``section.json`` keeps the run's environment and
+the plots' captions), so ``python -m lamer.bin.ablation render`` rewrites it from published outputs.
 """
 from __future__ import annotations
 
@@ -22,19 +27,20 @@ from pathlib import Path
 
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
+from lamer.eval.expectations import check_expectations
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
 from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.probe_health import render_table as probe_health_rows
-from lamer.eval.report import environment, markdown_table, update_marked_section
+from lamer.eval.report import environment, environment_markdown, markdown_table, update_marked_section
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import render_cell as routing_cell
 from lamer.eval.routing import routing_stats
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
-METHOD, BASELINE = "lamer_replay", "ft"  # the systems the issue's expected outcomes are about
 SECTION = "ablation"
+OUTPUTS = ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json")
 _HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
 
 
@@ -132,22 +138,22 @@ def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None,
     return summary, curves
 
 
-def paired_with_method(runs: dict) -> dict:
-    """Per protocol and system, the per-seed differences ``system - lamer_replay`` of the final
-    average CER and BWT over the seeds both have, from ``runs`` (``load_runs``):
-    ``{protocol: {system: {"seeds", "avg_cer_final", "bwt_final", "method_lower_cer"}}}`` (mean/std
-    as in the summary; ``method_lower_cer``: in how many of those seeds lamer_replay's final
-    average CER is the lower). Within a seed the systems share the base model and, under
-    ``fixed``, the base probe, so these differences are free of the between-seed spread that the
-    unpaired ± carries."""
+def paired_with_reference(runs: dict, method: str | None) -> dict:
+    """Per protocol and system, the per-seed differences ``system - method`` (the reference
+    system) of the final average CER and BWT over the seeds both have, from ``runs``
+    (``load_runs``): ``{protocol: {system: {"seeds", "avg_cer_final", "bwt_final",
+    "method_lower_cer"}}}`` (mean/std as in the summary; ``method_lower_cer``: in how many of those
+    seeds the method's final average CER is the lower). Within a seed the systems share the base
+    model and, under ``fixed``, the base probe, so these differences are free of the between-seed
+    spread that the unpaired ± carries."""
     out: dict = {}
     for protocol, systems in runs.items():
-        reference = systems.get(METHOD, {}).get("seeds", {})
+        reference = systems.get(method, {}).get("seeds", {})
         out[protocol] = {}
         for name, found in systems.items():
             per_seed = found["seeds"]
             seeds = [seed for seed in per_seed if seed in reference]
-            if name == METHOD or not seeds:
+            if name == method or not seeds:
                 continue
             diffs = {key: [None if per_seed[k][key] is None or reference[k][key] is None
                            else per_seed[k][key] - reference[k][key] for k in seeds]
@@ -171,71 +177,19 @@ def _cell(stat: dict | None) -> str:
     return "–" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
-def _mean(systems: dict, name: str | None, metric: str) -> float | None:
-    stat = systems.get(name, {}).get(metric) if name else None
-    return None if stat is None else stat["mean"]
-
-
-def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
-    """The issue's expected outcomes under ``protocol``, each stated with its numbers and
-    whether it holds (``systems`` is ``summary[protocol]["systems"]``)."""
-    joint, control = _roles(ablation)
-    cer = {name: _mean(systems, name, "avg_cer_final") for name in systems if name != joint}
-    cer = {name: value for name, value in cer.items() if value is not None}
-    method_cer, ft_bwt = cer.get(METHOD), _mean(systems, BASELINE, "bwt_final")
-    method_bwt = _mean(systems, METHOD, "bwt_final")
-    out = []
-    others = {name: value for name, value in cer.items() if name != METHOD}
-    if method_cer is None or not others:
-        out.append(f"{METHOD} against the other non-joint systems (final average CER): not checked, "
-                   f"no results for {METHOD if method_cer is None else 'any other non-joint system'}")
-    elif protocol == "fixed":
-        rival = min(others, key=others.get)
-        holds = method_cer <= others[rival]
-        out.append(f"{METHOD} has the best mean final average CER among non-joint systems: "
-                   f"{'yes' if holds else 'no'} ({METHOD} {method_cer:.2f}, best other {rival} {others[rival]:.2f})")
-    else:
-        best = min(cer, key=cer.get)
-        gap = method_cer - cer[best]
-        out.append(f"{METHOD} is within 1 CER point of the best non-joint system: {'yes' if gap <= 1.0 else 'no'} "
-                   f"({METHOD} {method_cer:.2f}, best {best} {cer[best]:.2f}, gap {gap:.2f})")
-    if protocol == "fixed":
-        if method_bwt is None or ft_bwt is None:
-            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: not checked, BWT missing for {METHOD} or {BASELINE}")
-        else:
-            holds = abs(method_bwt) <= abs(ft_bwt) / 5
-            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: {'yes' if holds else 'no'} "
-                       f"(|{method_bwt:.2f}| vs |{ft_bwt:.2f}| / 5 = {abs(ft_bwt) / 5:.2f})")
-    ft_stat = systems.get(BASELINE, {}).get("bwt_final")
-    if ft_stat is None:
-        out.append(f"{BASELINE} forgets beyond seed noise: not checked, no BWT for {BASELINE}")
-    else:
-        bound = ft_stat["mean"] + 2 * ft_stat["std"]
-        out.append(f"{BASELINE} forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): "
-                   f"{'yes' if bound < 0 else 'no'} ({ft_stat['mean']:.2f} + 2 × {ft_stat['std']:.2f} = {bound:.2f})")
-    control_bwt = _mean(systems, control, "bwt_final")
-    if control_bwt is None or ft_bwt is None:
-        out.append(f"the control drifts like {BASELINE}: not checked, BWT missing for "
-                   f"{control or 'the control (no system has control: true)'} or {BASELINE}")
-    else:
-        ratio = control_bwt / ft_bwt if ft_bwt else float("inf")
-        holds = 0.5 <= ratio <= 2.0
-        out.append(f"the control {control} drifts comparably to {BASELINE} (rule: ratio of final BWTs in [0.5, 2]): "
-                   f"{'yes' if holds else 'no'} (BWT {control_bwt:.2f} vs {ft_bwt:.2f}, ratio {ratio:.2f})")
-    return out
-
-
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
                    probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None) -> str:
-    """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
-    path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing``
-    as from ``routing_by_run``, ``paired`` as from ``paired_with_method``."""
+    """The generated RESULTS.md section (without its markers); ``env`` as from
+    ``lamer.eval.report.environment``; ``plots`` maps caption to a PNG path relative to
+    RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing`` as from
+    ``routing_by_run``, ``paired`` as from ``paired_with_reference``."""
     joint, control = _roles(ablation)
+    method = ablation.reference
     names = [s.name for s in ablation.systems]
     parts = [
         "<!-- Generated by python -m lamer.bin.ablation summary; do not edit by hand. -->",
+        environment_markdown(env),
         f"## Ablation: {len(names)} systems × seeds {', '.join(map(str, ablation.seeds))}",
-        "Environment:\n\n" + "\n".join(f"- {key}: `{value}`" for key, value in env.items()),
         "Seeds found per system (retrained / fixed):\n\n" + "\n".join(
             f"- {name}: {summary['retrained']['systems'][name]['seeds']} / {summary['fixed']['systems'][name]['seeds']}"
             for name in names),
@@ -257,17 +211,19 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                          _cell(entry["lid_acc_final"])])
         table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"],
                                rows)
+        found = check_expectations(ablation, protocol, systems)
         parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
-                     "non-joint systems.\n\nChecks:\n\n"
-                     + "\n".join(f"- {c}" for c in checks(ablation, protocol, systems)))
+                     "non-joint systems."
+                     + ("\n\nChecks:\n\n" + "\n".join(f"- {c}" for c in found)
+                        if found else ""))
         if paired and paired.get(protocol):
             rows = [[name, _cell(entry["avg_cer_final"]), _cell(entry["bwt_final"]),
                      f"{entry['method_lower_cer']} of {len(entry['seeds'])}"]
                     for name, entry in paired[protocol].items()]
-            table = markdown_table(["system", "Δ avg CER final", "Δ BWT final", f"{METHOD} lower CER in"], rows)
-            parts.append(f"Paired with {METHOD} (Δ = system − {METHOD}, per seed, then mean ± std over the seeds "
-                         f"both have; a positive Δ CER: {METHOD} is better). Within a seed every system shares the "
+            table = markdown_table(["system", "Δ avg CER final", "Δ BWT final", f"{method} lower CER in"], rows)
+            parts.append(f"Paired with {method} (Δ = system − {method}, per seed, then mean ± std over the seeds "
+                         f"both have; a positive Δ CER: {method} is better). Within a seed every system shares the "
                          "base model and, under `fixed`, the base probe.\n\n" + table)
     if probe_health:
         seeds = list(ablation.seeds)
@@ -318,13 +274,15 @@ def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
 def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
                   results_md: Path) -> dict:
     """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
-    ``routing.json`` and the PNGs into ``out_dir`` and the ablation section of ``results_md``;
+    ``routing.json``, ``section.json`` (the environment and the plots' captions) and the PNGs into
+    ``out_dir``, then the ablation section of ``results_md`` from them (``render_results``);
     return the summary."""
     from lamer.eval.plots import (  # matplotlib only here
         plot_expert_usage,
         plot_system_curves,
     )
 
+    method = ablation.reference
     trainable = load_json(Path(trainable_json)) if trainable_json else None
     runs = load_runs(ablation, Path(exp_dir))
     summary, curves = summarize(ablation, Path(exp_dir), trainable, runs)
@@ -336,8 +294,7 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     write_json_atomic(out_dir / "probe_health.json", health)
     routing = routing_by_run(ablation, Path(exp_dir), summary)
     write_json_atomic(out_dir / "routing.json", routing)
-    paired = paired_with_method(runs)
-    write_json_atomic(out_dir / "paired.json", paired)
+    write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -350,17 +307,34 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
             plot_system_curves({name: {"stages": c["stages"], **c[key]} for name, c in found.items()}, stages, png,
                                title=f"{caption[0].upper()}{caption[1:]} ({protocol} probe)", ylabel="CER (%)",
                                joint=joint, control=control)
-            pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png
+            pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png.name
     usage = next((p for seed in ablation.seeds
-                  if (p := seed_dir(exp_dir, seed) / METHOD / "expert_usage.json").is_file()), None)
+                  if (p := seed_dir(exp_dir, seed) / str(method) / "expert_usage.json").is_file()), None)
     if usage is not None:
-        png = out_dir / f"expert_usage_{METHOD}.png"
-        caption = f"Expert usage of {METHOD} ({usage.parent.parent.name})"
+        png = out_dir / f"expert_usage_{method}.png"
+        caption = f"Expert usage of {method} ({usage.parent.parent.name})"
         plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert")
-        pngs[caption] = png
-    results_md = Path(results_md)
-    plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
-             for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing,
-                                                                 paired), _HEADER)
+        pngs[caption] = png.name
+    write_json_atomic(out_dir / "section.json", {"environment": environment(), "plots": pngs})
+    render_results(ablation, out_dir, results_md)
     return summary
+
+
+def render_results(ablation: Ablation, out_dir: Path, results_md: Path) -> None:
+    """Write the ablation section of ``results_md`` from the files ``write_summary`` left in
+    ``out_dir`` and the ablation config's expectations; EvalInputError names a missing file."""
+    out_dir = Path(out_dir)
+    missing = [name for name in OUTPUTS if not (out_dir / name).is_file()]
+    if missing:
+        raise EvalInputError(f"{out_dir}: no {', '.join(missing)}; run python -m lamer.bin.ablation summary first")
+    summary, paired, health, routing, section = (load_json(out_dir / name) for name in
+                                                 ("summary.json", "paired.json", "probe_health.json", "routing.json",
+                                                  "section.json"))
+    # JSON keys are strings; the renderer looks seeds up as the config's integers
+    health, routing = ({name: {int(seed): value for seed, value in per_seed.items()} for name, per_seed in by_system.items()}
+                       for by_system in (health, routing))
+    results_md = Path(results_md)
+    plots = {caption: Path(os.path.relpath((out_dir / name).resolve(), results_md.resolve().parent)).as_posix()
+             for caption, name in section["plots"].items()}
+    update_marked_section(results_md, SECTION, render_section(ablation, summary, section["environment"], plots, health,
+                                                                 routing, paired), _HEADER)

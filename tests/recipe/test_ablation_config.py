@@ -105,3 +105,39 @@ def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
     assert main(["list", "--config", str(_write(recipe, GOOD.replace("ft: {method: conf/ablation/ft.yaml}", "ft: {}")))]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "systems.ft.method: missing" in captured.err
+
+
+EXPECTING = GOOD.replace("systems:", """reference: lamer_replay
+baseline: ft
+expectations:
+  - {check: near_best, within: 1.0, protocols: [retrained]}
+  - {check: bwt_share, divisor: 5}
+  - {check: drifts_like, ratio: [0.5, 2.0]}
+systems:""")
+
+
+def test_expectations_are_read_with_their_roles(recipe):
+    ablation = load_ablation(_write(recipe, EXPECTING))
+    assert (ablation.reference, ablation.baseline) == ("lamer_replay", "ft")
+    near, share, drift = ablation.expectations
+    assert near.check == "near_best" and near.protocols == ("retrained",) and near.params == {"within": 1.0}
+    assert share.protocols == ("retrained", "fixed") and share.params == {"divisor": 5, "of": "ft"}
+    assert drift.params == {"ratio": [0.5, 2.0], "system": "continue_old", "like": "ft"}
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("reference: lamer_replay", "reference: lamer", "reference: 'lamer' is not a system of this ablation"),
+    ("reference: lamer_replay\n", "", "expectations: need reference: the system they are about"),
+    ("{check: near_best, within: 1.0,", "{check: nearest,", "expectations[0]: expected a mapping with check: one of"),
+    ("within: 1.0", "within: -1", "expectations[0].within: expected a number >= 0, got -1"),
+    ("divisor: 5}", "divisor: 5, of: lora}", "expectations[1].of: 'lora' is not a system of this ablation"),
+    ("divisor: 5}", "divisor: 5, protocols: [both]}", "expectations[1].protocols: expected a non-empty list"),
+    ("ratio: [0.5, 2.0]", "ratio: [2.0, 0.5]", "expectations[2].ratio: expected [low, high] with low <= high"),
+    ("ratio: [0.5, 2.0]", "ratio: [0.5, 2.0], stds: 2", "expectations[2]: unknown key(s) ['stds'] for check drifts_like"),
+    ("{check: bwt_share, divisor: 5}", "{check: bwt_share}", "expectations[1].divisor: missing"),
+])
+def test_bad_expectations_are_refused_naming_the_key(recipe, old, new, message):
+    assert old in EXPECTING
+    with pytest.raises(AblationError, match="the ablation cannot run") as err:
+        load_ablation(_write(recipe, EXPECTING.replace(old, new)))
+    assert message in str(err.value)
