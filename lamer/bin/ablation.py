@@ -1,7 +1,7 @@
 """Answer the ablation loop's questions and summarise its runs (conf/ablation.yaml of a recipe).
 
     python -m lamer.bin.ablation list --config conf/ablation.yaml
-        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on
+        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
     python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
@@ -37,10 +37,9 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
     from lamer.atomic import write_json_atomic
     from lamer.ssl.trainable import count_trainable
 
-    recipe_dir = ablation.path.resolve().parent.parent
     systems = {}
     for system in ablation.systems:
-        report = count_trainable(upstream, system.method, recipe_dir)
+        report = count_trainable(upstream, system.method)
         systems[system.name] = {"method": str(system.method) if system.method else None, **report}
         logging.info("%s: %d of %d parameters trained (%.3f%%)", system.name, report["trainable_params"],
                      report["total_params"], report["trainable_percent"])
@@ -50,7 +49,8 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
 def build_parser() -> ToolParser:
     parser = tool_parser("ablation", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("list", "one line per system: name, method (- for none), plan, train_on; tab-separated"),
+    for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
+                                "the plan's); tab-separated"),
                        ("seeds", "the seeds, space-separated")):
         sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True)
     trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         ablation = load_ablation(args.config)
         if args.command == "list":
             for s in ablation.systems:
-                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}")
+                share = "-" if s.replay_share is None else f"{s.replay_share:g}"
+                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}")
         elif args.command == "seeds":
             print(" ".join(map(str, ablation.seeds)))
         elif args.command == "trainable":

@@ -9,7 +9,8 @@
     python -m lamer.bin.plan introduced --plan conf/plan.yaml           # JSON {iso3: stage}
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
-protocols, seed, replay_minutes, replay_fraction, replay_strategy, base_model (kind and value),
+protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
+replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value),
 synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
 Lists print space separated, one line.
 """
@@ -69,6 +70,8 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
         "replay_minutes": lambda: str(plan.replay.get("minutes", "")),
         "replay_fraction": lambda: str(plan.replay.get("fraction", "")),
         "replay_strategy": lambda: str(plan.replay.get("strategy", "random")),
+        "replay_share": lambda: str(plan.replay.get("share", "")),
+        "lang_map": lambda: ",".join(f"{locale}={iso3}" for locale, iso3 in plan.lang_map.items()),
         "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items()),
         "synth_langs": lambda: _synth_keys(plan),
     }

@@ -3,7 +3,7 @@
     python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip_bad]
     python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang_dir local/lang]
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
-    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
+    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --of DATA/ita/train --out ...
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
     python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
     python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]
@@ -68,7 +68,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.minutes is not None:
         budget = args.minutes * 60.0
     else:
-        budget = args.fraction * total_duration(read_data_dir(args.of))
+        budget = args.fraction * sum(total_duration(read_data_dir(new)) for new in args.of)
     chosen = select_duration(utts, budget, args.strategy, args.seed)
     write_data_dir(chosen, args.out, extra={"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
                                            "budget_seconds": round(budget, 3), "seconds": round(total_duration(chosen), 3),
@@ -124,8 +124,9 @@ def build_parser() -> ToolParser:
     replay.add_argument("--src", type=Path, required=True, help="data dir to draw from")
     budget = replay.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="replay duration in minutes")
-    budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dir's duration")
-    replay.add_argument("--of", type=Path, help="the new stage's data dir (with --fraction)")
+    budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dirs' duration")
+    replay.add_argument("--of", type=Path, action="append",
+                        help="a new language's data dir of the stage (with --fraction; repeat for every new language)")
     replay.add_argument("--strategy", choices=STRATEGIES, default="random")
     replay.add_argument("--seed", type=int, default=0)
     replay.add_argument("--out", type=Path, required=True)

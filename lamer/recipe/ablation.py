@@ -14,14 +14,16 @@ An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
       - {check: drifts_like, ratio: [0.5, 2.0]}
     systems:                        # in table order
       frozen:       {train_on: none}                  # no continual training: every stage = base model
-      ft:           {method: conf/ablation/ft.yaml}
-      lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+      ft:           {method: conf/ablation/ft.yaml, replay_share: 0}   # the plan's replay kept out of the batches
+      lamer_replay: {method: conf/ablation/lamer.yaml}
       joint:        {method: conf/ablation/joint.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
       continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
 
 Per system: ``method`` (an ``ssl_train`` config; required unless ``train_on: none``, refused
 with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: the stage's new
 languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
+``replay_share`` (overrides the plan's ``replay.share``: 0 trains without replay batches; the
+replay sample is still drawn and joins the k-means codebook's data, the same for every system),
 ``joint: true`` (the upper bound, at most one system) and ``control: true`` (the control, at most
 one). Paths are relative to the recipe directory (the config's parent's parent). Every problem is
 reported together, naming the file and key.
@@ -59,7 +61,7 @@ CHECKS: dict[str, dict[str, Any]] = {
     "drifts_like": {"ratio": None, "system": None, "like": None},
 }
 _SYSTEM_PARAMS = {"of", "system", "like"}
-_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control"}
+_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share"}
 
 
 class AblationError(PlanError):
@@ -76,6 +78,7 @@ class System:
     train_on: str = "new"
     joint: bool = False
     control: bool = False
+    replay_share: float | None = None  # None: the plan's replay.share
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,11 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     control = _flag(entry, "control", where, problems)
     if joint and control:
         problems.append(f"{where}: a system is either the joint upper bound or the control, not both")
-    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control)
+    share = entry.get("replay_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1):
+        problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {share!r}")
+        share = None
+    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share)
 
 
 def _number(value: Any, where: str, problems: list[str]) -> bool:
