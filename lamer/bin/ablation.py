@@ -18,7 +18,7 @@ divergence between languages, from each run's expert_usage.json: lamer.eval.rout
 ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_<reference>.png`` from the
 first seed with ``<reference>/expert_usage.json``), ``<out>/section.json`` (the environment and the
 plots' captions) and the section of ``--results_md`` between ``<!-- ablation:begin -->`` and
-``<!-- ablation:end -->`` (lamer.eval.ablation), with the config's expectations checked.
+``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the config's expectations checked.
 ``render`` rewrites that section from the files of ``--out`` alone (published outputs, or after
 editing the config's expectations), leaving every file of ``--out`` as it is.
 """
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
         elif args.command == "render":
-            from lamer.eval.ablation import render_results
+            from lamer.eval.ablation_section import render_results
 
             render_results(ablation, args.out, args.results_md)
         else:

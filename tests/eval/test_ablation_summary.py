@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from lamer.eval import EvalInputError
-from lamer.eval.ablation import render_results, write_summary
+from lamer.eval.ablation import write_summary
+from lamer.eval.ablation_section import render_results
 from lamer.recipe.ablation import load_ablation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
