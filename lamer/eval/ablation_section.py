@@ -112,8 +112,8 @@ def render_results(ablation: Ablation, out_dir: Path, results_md: Path) -> None:
                                                  ("summary.json", "paired.json", "probe_health.json", "routing.json",
                                                   "section.json"))
     # JSON keys are strings; the renderer looks seeds up as the config's integers
-    health, routing = ({name: {int(seed): value for seed, value in per_seed.items()} for name, per_seed in by_system.items()}
-                       for by_system in (health, routing))
+    health, routing = ({name: {int(seed): value for seed, value in per_seed.items()}
+                        for name, per_seed in by_system.items()} for by_system in (health, routing))
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath((out_dir / name).resolve(), results_md.resolve().parent)).as_posix()
              for caption, name in section["plots"].items()}

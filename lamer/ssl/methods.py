@@ -51,9 +51,11 @@ def resolve_preset(preset: str | Path, config: str | Path | None = None) -> Path
     if not path.is_absolute() and config is not None:
         path = Path(config).parent / path
     if not path.is_file():
-        where = f"{config}: ssl_adapter_preset: " if config is not None else "adapter preset "
-        raise FileNotFoundError(f"{where}{preset}: no such file (looked at {path}; a relative preset is taken from "
-                                f"{'the folder of the config that names it' if config is not None else 'the current folder'})")
+        named = config is not None
+        where = f"{config}: ssl_adapter_preset: " if named else "adapter preset "
+        base = "the folder of the config that names it" if named else "the current folder"
+        raise FileNotFoundError(f"{where}{preset}: no such file (looked at {path}; "
+                                f"a relative preset is taken from {base})")
     return path
 
 

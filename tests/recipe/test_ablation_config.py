@@ -134,7 +134,8 @@ def test_expectations_are_read_with_their_roles(recipe):
     ("divisor: 5}", "divisor: 5, of: lora}", "expectations[1].of: 'lora' is not a system of this ablation"),
     ("divisor: 5}", "divisor: 5, protocols: [both]}", "expectations[1].protocols: expected a non-empty list"),
     ("ratio: [0.5, 2.0]", "ratio: [2.0, 0.5]", "expectations[2].ratio: expected [low, high] with low <= high"),
-    ("ratio: [0.5, 2.0]", "ratio: [0.5, 2.0], stds: 2", "expectations[2]: unknown key(s) ['stds'] for check drifts_like"),
+    ("ratio: [0.5, 2.0]", "ratio: [0.5, 2.0], stds: 2",
+     "expectations[2]: unknown key(s) ['stds'] for check drifts_like"),
     ("{check: bwt_share, divisor: 5}", "{check: bwt_share}", "expectations[1].divisor: missing"),
 ])
 def test_bad_expectations_are_refused_naming_the_key(recipe, old, new, message):

@@ -60,7 +60,8 @@ def test_ssl_train_resolves_the_configs_preset_from_any_folder(tmp_path, monkeyp
     from lamer.ssl.task import SSLTask
 
     (tmp_path / "conf" / "lamer").mkdir(parents=True)
-    (tmp_path / "conf" / "lamer" / "p.yaml").write_text("adapter: lamer\nadapter_conf: {allocation: uniform:2, rank: 2}\n")
+    preset = "adapter: lamer\nadapter_conf: {allocation: uniform:2, rank: 2}\n"
+    (tmp_path / "conf" / "lamer" / "p.yaml").write_text(preset, encoding="utf-8")
     (tmp_path / "conf" / "ssl").mkdir()
     (tmp_path / "conf" / "ssl" / "m.yaml").write_text("ssl_adapter: lamer\nssl_adapter_preset: ../lamer/p.yaml\n")
     monkeypatch.chdir(tmp_path / "conf" / "lamer")
