@@ -28,6 +28,6 @@ if [[ $# -ne 4 ]]; then
 fi
 
 args=(commonvoice --root "$1" --langs "$2" --out "$3" --dump "$4" --nj "$nj" --split-mode "$split_mode"
-      --splits "$splits" --min-duration "$min_duration" --max-duration "$max_duration" --lang-map "$lang_map")
-[[ $skip_bad == true ]] && args+=(--skip-bad)
+      --splits "$splits" --min_duration "$min_duration" --max_duration "$max_duration" --lang_map "$lang_map")
+[[ $skip_bad == true ]] && args+=(--skip_bad)
 exec "$python" -m lamer.bin.prepare_data "${args[@]}"

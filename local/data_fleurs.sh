@@ -27,6 +27,6 @@ if [[ $# -ne 4 ]]; then
 fi
 
 args=(fleurs --root "$1" --langs "$2" --out "$3" --dump "$4" --nj "$nj" --splits "$splits"
-      --min-duration "$min_duration" --max-duration "$max_duration" --lang-map "$lang_map")
-[[ $skip_bad == true ]] && args+=(--skip-bad)
+      --min_duration "$min_duration" --max_duration "$max_duration" --lang_map "$lang_map")
+[[ $skip_bad == true ]] && args+=(--skip_bad)
 exec "$python" -m lamer.bin.prepare_data "${args[@]}"

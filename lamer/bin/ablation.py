@@ -1,31 +1,35 @@
 """Answer the ablation loop's questions and summarise its runs (conf/ablation.yaml of a recipe).
 
     python -m lamer.bin.ablation list --config conf/ablation.yaml
-        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on
+        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
     python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
     python -m lamer.bin.ablation summary --config conf/ablation.yaml --exp exp/ablation \\
         --trainable exp/ablation/trainable.json --out ablation --results_md RESULTS.md
+    python -m lamer.bin.ablation render --config conf/ablation.yaml --out ablation --results_md RESULTS.md
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
 (lamer.ssl.trainable). ``summary`` reads every ``<exp>/seed<k>/<system>/results_<protocol>.json``
 that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every
-system against lamer_replay, seed by seed), ``<out>/probe_health.json`` (each probe's validation
+system against the config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation
 CER per epoch, from its log: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and
 divergence between languages, from each run's expert_usage.json: lamer.eval.routing), the plots
-``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_lamer_replay.png`` from the
-first seed with ``lamer_replay/expert_usage.json``) and the section of ``--results_md`` between
-``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation).
+``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_<reference>.png`` from the
+first seed with ``<reference>/expert_usage.json``), ``<out>/section.json`` (the environment and the
+plots' captions) and the section of ``--results_md`` between ``<!-- ablation:begin -->`` and
+``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the config's expectations checked.
+``render`` rewrites that section from the files of ``--out`` alone (published outputs, or after
+editing the config's expectations), leaving every file of ``--out`` as it is.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.recipe.ablation import Ablation, AblationError, load_ablation
 
 
@@ -33,21 +37,20 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
     from lamer.atomic import write_json_atomic
     from lamer.ssl.trainable import count_trainable
 
-    recipe_dir = ablation.path.resolve().parent.parent
     systems = {}
     for system in ablation.systems:
-        report = count_trainable(upstream, system.method, recipe_dir)
+        report = count_trainable(upstream, system.method)
         systems[system.name] = {"method": str(system.method) if system.method else None, **report}
         logging.info("%s: %d of %d parameters trained (%.3f%%)", system.name, report["trainable_params"],
                      report["total_params"], report["trainable_percent"])
     write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.ablation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("ablation", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("list", "one line per system: name, method (- for none), plan, train_on; tab-separated"),
+    for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
+                                "the plan's); tab-separated"),
                        ("seeds", "the seeds, space-separated")):
         sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True)
     trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
@@ -63,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     summary.add_argument("--seeds", type=int, nargs="+",
                          help="summarise these of the config's seeds only (default: all), the same for every system")
+    render = sub.add_parser("render", help="the RESULTS.md section again, from the files of an earlier summary")
+    render.add_argument("--config", type=Path, required=True)
+    render.add_argument("--out", type=Path, required=True, help="the summary's output directory")
+    render.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     return parser
 
 
@@ -74,11 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         ablation = load_ablation(args.config)
         if args.command == "list":
             for s in ablation.systems:
-                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}")
+                share = "-" if s.replay_share is None else f"{s.replay_share:g}"
+                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}")
         elif args.command == "seeds":
             print(" ".join(map(str, ablation.seeds)))
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
+        elif args.command == "render":
+            from lamer.eval.ablation_section import render_results
+
+            render_results(ablation, args.out, args.results_md)
         else:
             from lamer.eval.ablation import write_summary
 

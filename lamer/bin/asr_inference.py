@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from lamer.bin.options import ToolParser, tool_parser
+
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
 JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
 
@@ -68,14 +70,19 @@ def read_jobs(path: Path) -> list[DecodeJob]:
     return jobs
 
 
-def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[DecodeJob], list[str]]:
-    """Our options, the decoding jobs (one unless ``--jobs``) and the rest for ESPnet."""
-    parser = argparse.ArgumentParser(add_help=False)
+def build_parser() -> ToolParser:
+    """Our options; the others are ESPnet's (``split_arguments`` passes them on)."""
+    parser = tool_parser("asr_inference", __doc__, add_help=False)
     for name in JOB_FIELDS:
         parser.add_argument(f"--{name}", default=None)
     parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam")
     parser.add_argument("--jobs", type=Path, default=None)
-    ours, rest = parser.parse_known_args(argv)
+    return parser
+
+
+def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[DecodeJob], list[str]]:
+    """Our options, the decoding jobs (one unless ``--jobs``) and the rest for ESPnet."""
+    ours, rest = build_parser().parse_known_args(argv)
     given = {name: getattr(ours, name) for name in JOB_FIELDS}
     if ours.jobs is None:
         return ours, [DecodeJob(**given)], rest
@@ -134,19 +141,19 @@ def _decode(job: DecodeJob, decoding: str, rest: list[str]) -> int:
 
 
 def _greedy(rest: list[str]) -> int:
-    """Best-path CTC decoding with ESPnet's model, for the options it shares with ESPnet's."""
-    parser = argparse.ArgumentParser(prog="asr_inference --decoding greedy")
-    parser.add_argument("--asr_train_config", required=True)
-    parser.add_argument("--asr_model_file", required=True)
-    parser.add_argument("--data_path_and_name_and_type", required=True)
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--batch_size", type=int, default=1)
-    parser.add_argument("--ngpu", type=int, default=0)
-    args, ignored = parser.parse_known_args(rest)
-    path, name, kind = args.data_path_and_name_and_type.split(",")
-    if name != "speech" or kind != "sound":
-        print(f"asr_inference: error: greedy decoding reads 'wav.scp,speech,sound', got "
+    """Best-path CTC decoding with ESPnet's model. The options are parsed by ESPnet's own
+    inference parser, so ``--config`` and every ESPnet option read as with ``--decoding beam`` and
+    an unknown one is an error; the search options (beam size, weights) do not apply."""
+    from espnet2.bin.asr_inference import get_parser
+
+    args = get_parser().parse_args(rest)
+    if len(args.data_path_and_name_and_type) != 1 or args.data_path_and_name_and_type[0][1:] != ("speech", "sound"):
+        print(f"asr_inference: error: greedy decoding reads one 'wav.scp,speech,sound', got "
               f"{args.data_path_and_name_and_type!r}", file=sys.stderr)
+        return 2
+    path = args.data_path_and_name_and_type[0][0]
+    if args.asr_train_config is None or args.asr_model_file is None:
+        print("asr_inference: error: greedy decoding needs --asr_train_config and --asr_model_file", file=sys.stderr)
         return 2
     from lamer.espnet.greedy import greedy_decode
 

@@ -8,24 +8,28 @@ score.json of ``python -m lamer.bin.score``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from lamer.eval import EvalInputError
 from lamer.atomic import write_text_atomic
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval.results import collect_results
 from lamer.recipe.plan import PlanError, load_plan
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("collect_results", __doc__)
     parser.add_argument("--plan", required=True)
     parser.add_argument("--scores", required=True, type=Path, help="folder with one score folder per stage")
     parser.add_argument("--protocol", default="retrained", choices=("retrained", "fixed"))
     parser.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         plan = load_plan(args.plan)
         stage_dirs = {stage.name: args.scores / stage.name for stage in plan.all_stages}

@@ -9,23 +9,23 @@ Each data dir needs wav.scp (16 kHz audio) and utt2lang. Writes
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.expert_usage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def build_parser() -> ToolParser:
+    parser = tool_parser("expert_usage", __doc__)
     parser.add_argument("--upstream", type=Path, required=True, help="base SSL checkpoint (s3prl converted format)")
-    parser.add_argument("--upstream-name", default="hubert_local", help="s3prl upstream name (default hubert_local)")
+    parser.add_argument("--upstream_name", default="hubert_local", help="s3prl upstream name (default hubert_local)")
     parser.add_argument("--adapters", type=Path, required=True, help="Lamer adapter directory")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="data dirs with wav.scp and utt2lang")
     parser.add_argument("--out", type=Path, required=True, help="output JSON")
     parser.add_argument("--png", type=Path, help="also draw the heatmap here")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--if-routed", action="store_true",
+    parser.add_argument("--if_routed", action="store_true",
                         help="adapters without a router (plain LoRA) are not an error: write nothing, exit 0")
     return parser
 

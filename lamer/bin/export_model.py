@@ -10,16 +10,16 @@ model (default format hf: a transformers directory).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.upstream import open_upstream
 from lamer.upstream.export import FORMATS, export_upstream
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("export_model", __doc__)
     parser.add_argument("--upstream", required=True, help="preset name or local checkpoint (transformers dir, "
                                                           "fairseq .pt, s3prl .pt, lamer export dir)")
     parser.add_argument("--adapters", help="adapter checkpoint directory (save_adapters); none: the base alone")
@@ -27,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true", help="fold the adapters into the base weights")
     parser.add_argument("--language", help="with --merge and language routing: the language to merge for")
     parser.add_argument("--format", choices=FORMATS, help="s3prl (default) or hf (default with --merge)")
-    parser.add_argument("--no-fingerprint-check", action="store_true",
+    parser.add_argument("--no_fingerprint_check", action="store_true",
                         help="load adapters even if they were trained on other base weights")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from lamer.adapters import load_adapters
 

@@ -4,30 +4,29 @@
 
 Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
 DIR/RESULTS.md and the plots (cer_over_stages.png; lid_acc_over_stages.png when results.json has
-"lid_acc"; expert_usage.png with --expert-usage). joint.json is the joint-training CER per
+"lid_acc"; expert_usage.png with --expert_usage). joint.json is the joint-training CER per
 language, {iso: cer} or a score.json. The expert usage file holds the routers' mean weight per
 expert, {"<layer index>": {"<iso3>": [weight, ...]}}.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
 from lamer.eval.plots import check_expert_usage
 from lamer.eval.report import matrix_table, metrics_table, write_report
 from lamer.eval.results import load_joint, load_json, load_results
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.forgetting_report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("forgetting_report", __doc__)
     parser.add_argument("--matrix", type=Path, required=True, help="results.json (stages, introduced, cer[, lid_acc, protocol])")
     parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
-    parser.add_argument("--expert-usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
+    parser.add_argument("--expert_usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
     parser.add_argument("--expert_usage_if_present", type=Path,
-                        help="the same, read only when the file exists (expert_usage --if-routed writes none "
+                        help="the same, read only when the file exists (expert_usage --if_routed writes none "
                              "for adapters without routers)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     return parser

@@ -12,7 +12,8 @@
         --decode_cmd CMD [ssl.sh options]
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
-protocols, seed, replay_minutes, replay_fraction, replay_strategy, base_model (kind and value),
+protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
+replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value),
 synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
 Lists print space separated, one line.
 
@@ -30,6 +31,7 @@ import dataclasses
 import json
 import sys
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.recipe.executor import run_jobs
 from lamer.recipe.jobs import RecipeOptions, recipe_jobs, synth_keys
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
@@ -70,6 +72,8 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
         "replay_minutes": lambda: str(plan.replay.get("minutes", "")),
         "replay_fraction": lambda: str(plan.replay.get("fraction", "")),
         "replay_strategy": lambda: str(plan.replay.get("strategy", "random")),
+        "replay_share": lambda: str(plan.replay.get("share", "")),
+        "lang_map": lambda: ",".join(f"{locale}={iso3}" for locale, iso3 in plan.lang_map.items()),
         "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items()),
         "synth_langs": lambda: synth_keys(plan),
     }
@@ -86,7 +90,7 @@ def _true_false(value: str) -> bool:
 
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults."""
-    types = {"int": int, "str": str, "bool": _true_false, "int | None": int}
+    types = {"int": int, "str": str, "bool": _true_false, "int | None": int, "float | None": float}
     for option in dataclasses.fields(RecipeOptions):
         parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default)
 
@@ -95,8 +99,8 @@ def _recipe_options(args: argparse.Namespace) -> RecipeOptions:
     return RecipeOptions(**{option.name: getattr(args, option.name) for option in dataclasses.fields(RecipeOptions)})
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("plan", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check the plan (and the data root); print a summary")
     check.add_argument("--plan", required=True)
@@ -114,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         _add_recipe_options(listing)
     for queue in ("train", "cuda", "decode"):
         run.add_argument(f"--{queue}_cmd", required=True, help=f"the ${queue}_cmd of cmd.sh")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         plan = load_plan(args.plan)
         if args.command in ("jobs", "run"):

@@ -1,9 +1,9 @@
 """Prepare data dirs from Common Voice / FLEURS, draw replay samples and subsets, validate dirs.
 
-    python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip-bad]
-    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang-dir local/lang]
+    python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip_bad]
+    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang_dir local/lang]
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
-    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --out ...
+    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --of DATA/ita/train --out ...
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
     python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
     python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]   (as python -m lamer.bin.datadir validate)
@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.datadir import validate_dirs
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
@@ -45,12 +46,12 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
     parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"], help="comma separated (default: train,dev,test)")
     parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
-    parser.add_argument("--skip-bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
-    parser.add_argument("--min-duration", type=float, default=0.5, help="seconds (default 0.5)")
-    parser.add_argument("--max-duration", type=float, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
-    parser.add_argument("--lang-map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
-    parser.add_argument("--lang-dir", type=Path, default=None,
+    parser.add_argument("--skip_bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
+    parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
+    parser.add_argument("--max_duration", type=float, default=60.0, help="seconds (default 60)")
+    parser.add_argument("--audio_format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--lang_map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
+    parser.add_argument("--lang_dir", type=Path, default=None,
                         help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
     parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE, metavar="SECONDS",
                         help="a clip decoding to a length this far from the corpus' own (Common Voice's "
@@ -91,7 +92,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.minutes is not None:
         budget = args.minutes * 60.0
     else:
-        budget = args.fraction * total_duration(read_data_dir(args.of))
+        budget = args.fraction * sum(total_duration(read_data_dir(new)) for new in args.of)
     chosen = select_duration(utts, budget, args.strategy, args.seed)
     _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
                                            "budget_seconds": round(budget, 3),
@@ -123,15 +124,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return validate_dirs(args.dirs, check_audio=not args.no_audio)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ToolParser:
     """The argument parser with one sub-command per job."""
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.prepare_data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("prepare_data", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     cv = sub.add_parser("commonvoice", help="prepare Common Voice locales")
     _add_corpus_args(cv, "Common Voice locales, comma separated (en,zh-CN,sv-SE)")
-    cv.add_argument("--split-mode", choices=SPLIT_MODES, default="validated",
+    cv.add_argument("--split_mode", choices=SPLIT_MODES, default="validated",
                     help="validated: train = validated.tsv minus dev/test clips; official: train.tsv")
     cv.set_defaults(func=_cmd_commonvoice)
 
@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--src", type=Path, required=True, help="data dir to draw from")
     budget = replay.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="replay duration in minutes")
-    budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dir's duration")
-    replay.add_argument("--of", type=Path, help="the new stage's data dir (with --fraction)")
+    budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dirs' duration")
+    replay.add_argument("--of", type=Path, action="append",
+                        help="a new language's data dir of the stage (with --fraction; repeat for every new language)")
     replay.add_argument("--strategy", choices=STRATEGIES, default="random")
     replay.add_argument("--seed", type=int, default=0)
     replay.add_argument("--out", type=Path, required=True)
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check data dirs")
     validate.add_argument("dirs", type=Path, nargs="+")
-    validate.add_argument("--no-audio", action="store_true", help="skip opening the audio files")
+    validate.add_argument("--no_audio", action="store_true", help="skip opening the audio files")
     validate.set_defaults(func=_cmd_validate)
     return parser
 

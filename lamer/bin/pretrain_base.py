@@ -8,20 +8,18 @@ Options after ``--`` go to ``ssl_train`` (both iterations). Writes ``<work_dir>/
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.espnet.safe_load import run_safely
 from lamer.ssl.pretrain import pretrain_base
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
-    p = argparse.ArgumentParser(prog="python -m lamer.bin.pretrain_base", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    """The options before ``--`` (those after it go to ``ssl_train``)."""
+    p = tool_parser("pretrain_base", __doc__)
     p.add_argument("--train_dir", action="append", required=True, type=Path)
     p.add_argument("--valid_dir", action="append", required=True, type=Path)
     p.add_argument("--config", type=Path, default=Path("conf/ssl/base_pretrain.yaml"))
@@ -29,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layer", type=int, default=3, help="layer (1-based) clustered for iteration 2")
     p.add_argument("--num_clusters", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(own)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = build_parser().parse_args(own)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return run_safely("pretrain_base", lambda: print(pretrain_base(
         args.train_dir, args.valid_dir, args.work_dir, args.config, args.layer, args.num_clusters, args.seed, extra)))

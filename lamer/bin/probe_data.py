@@ -1,29 +1,28 @@
 """Prepare the inputs of the ASR+LID probe from Kaldi data dirs.
 
     python -m lamer.bin.probe_data dir --data data/eng/train data/fra/train --out dump/probe/train
-    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char [--lang-dir local/lang]
+    python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char [--lang_dir local/lang]
     python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/bpe200 \\
-        --token-type bpe --vocab-size 200
+        --token_type bpe --vocab_size 200
 
 ``dir`` writes wav.scp, text ('<utt> [iso] transcript'), utt2lang and speech_shape;
 ``tokens`` writes tokens.txt and nlsyms.txt (the language tags), and bpe.model for bpe; with
-``--lang-dir``, the ``tokens`` settings of LANG_DIR/<iso3>/lang.yaml drop a language's rare
+``--lang_dir``, the ``tokens`` settings of LANG_DIR/<iso3>/lang.yaml drop a language's rare
 characters (they become <unk>) and report.json says what was dropped. Each output is locked
 while written: a second run on it waits (at most --lock_timeout seconds), naming the PID holding it.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.errors import DataError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.probe_data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("probe_data", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     merge = sub.add_parser("dir", help="merge data dirs into one probe dir")
     merge.add_argument("--data", type=Path, nargs="+", required=True, help="Kaldi data dirs (lamer.data format)")
@@ -33,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokens = sub.add_parser("tokens", help="token list (and sentencepiece model) from a probe text")
     tokens.add_argument("--text", type=Path, required=True, help="the probe dir's text (training set)")
     tokens.add_argument("--out", type=Path, required=True)
-    tokens.add_argument("--token-type", choices=("char", "bpe"), default="char")
-    tokens.add_argument("--vocab-size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
-    tokens.add_argument("--lang-dir", type=Path, default=None,
+    tokens.add_argument("--token_type", choices=("char", "bpe"), default="char")
+    tokens.add_argument("--vocab_size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
+    tokens.add_argument("--lang_dir", type=Path, default=None,
                         help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml where it exists")
     tokens.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
                         help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")

@@ -7,18 +7,17 @@ DIR/lid_confusion.json and DIR/lid_confusion.png.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
 from lamer.eval.scoring import score_texts, write_score_dir
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.score", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    parser = tool_parser("score", __doc__)
     parser.add_argument("--ref", type=Path, required=True, help="reference text: '<utt> [iso] transcript' (tag optional)")
     parser.add_argument("--hyp", type=Path, required=True, help="hypothesis text: '<utt> [iso] transcript'")
     parser.add_argument("--utt2lang", type=Path, help="'<utt> <iso>' per line; needed when the reference has no tags")

@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 
 from lamer.adapters import load_adapters
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
 from lamer.ssl.methods import build_ssl_upstream
 from lamer.ssl.targets import collect_items, prepare_targets
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m lamer.bin.ssl_targets", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ToolParser:
+    p = tool_parser("ssl_targets", __doc__)
     p.add_argument("--data_dir", action="append", required=True, type=Path, help="new-data Kaldi dir (repeatable)")
     p.add_argument("--replay_data_dir", action="append", default=[], type=Path, help="replay Kaldi dir (repeatable)")
     p.add_argument("--out_dir", required=True, type=Path)
@@ -41,6 +41,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max_fit_frames", type=int, default=200_000, help="frames sampled to fit k-means")
     p.add_argument("--languages", default="", help="comma-separated language list: also write 'lang' indices")
     p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.feature == "layer" and args.layer is None:
         p.error("--feature layer needs --layer N")

@@ -1,11 +1,11 @@
 """Continual SSL training (HuBERT masked prediction) with ESPnet's trainer.
 
-    python -m lamer.bin.ssl_train --config conf/ssl/lamer_replay.yaml \\
+    python -m lamer.bin.ssl_train --config conf/ssl/lamer.yaml \\
         --train_data_path_and_name_and_type dump/ssl/stage1/wav.scp,speech,sound \\
         --train_data_path_and_name_and_type dump/ssl/stage1/labels,labels,text_int \\
         --train_shape_file dump/ssl/stage1/speech_shape \\
         --valid_data_path_and_name_and_type ... --valid_shape_file ... \\
-        --replay_utt2lang dump/ssl/stage1/replay_utt2lang \\
+        --replay_utt2lang dump/ssl/stage1/replay_utt2lang --replay_share 0.2 \\
         --output_dir exp/ssl_stage1 --ngpu 0
 
 Stage chaining: ``--init_adapters exp/ssl_stage1/adapters`` continues the previous stage's

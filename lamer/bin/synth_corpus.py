@@ -1,40 +1,39 @@
 """Generate the synthetic multilingual corpus (espeak-ng voices, wordfreq words).
 
-    python -m lamer.bin.synth_corpus --out DIR --langs en,fr,de --utts-per-lang 300 --seed 0 [--nj 2]
+    python -m lamer.bin.synth_corpus --out DIR --langs en,fr,de --utts_per_lang 300 --seed 0 [--nj 2]
 
 Writes DIR/commonvoice/<locale>/ (a Common Voice release folder) and DIR/fleurs/<config>/ (a
 FLEURS language folder) for each language, with speaker-disjoint train/dev/test splits.
-Re-running with the same settings skips finished languages. --list-langs prints the languages.
+Re-running with the same settings skips finished languages. --list_langs prints the languages.
 espeak-ng is GPL-3.0: an optional demo dependency (pip install espeakng-loader).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 
+from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.synth import LANGUAGES, SynthConfig, generate_corpus
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ToolParser:
     defaults = SynthConfig(utts_per_lang=3)
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.synth_corpus", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("synth_corpus", __doc__)
     parser.add_argument("--out", help="output folder (gets commonvoice/ and fleurs/)")
     parser.add_argument("--langs", help=f"comma-separated language keys, from: {','.join(LANGUAGES)}")
-    parser.add_argument("--utts-per-lang", type=int, help="utterances per language, all splits together")
+    parser.add_argument("--utts_per_lang", type=int, help="utterances per language, all splits together")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--nj", type=int, default=1, help="worker processes")
-    parser.add_argument("--vocab-size", type=int, default=defaults.vocab_size,
+    parser.add_argument("--vocab_size", type=int, default=defaults.vocab_size,
                         help="most frequent usable words per language that sentences draw from")
-    parser.add_argument("--num-speakers", type=int, default=defaults.num_speakers,
+    parser.add_argument("--num_speakers", type=int, default=defaults.num_speakers,
                         help="speakers in the pool shared by all languages")
-    parser.add_argument("--dev-speakers", type=int, default=defaults.dev_speakers)
-    parser.add_argument("--test-speakers", type=int, default=defaults.test_speakers)
-    parser.add_argument("--dev-fraction", type=float, default=defaults.dev_fraction)
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
-    parser.add_argument("--list-langs", action="store_true", help="print the language table and exit")
+    parser.add_argument("--dev_speakers", type=int, default=defaults.dev_speakers)
+    parser.add_argument("--test_speakers", type=int, default=defaults.test_speakers)
+    parser.add_argument("--dev_fraction", type=float, default=defaults.dev_fraction)
+    parser.add_argument("--test_fraction", type=float, default=defaults.test_fraction)
+    parser.add_argument("--list_langs", action="store_true", help="print the language table and exit")
     return parser
 
 
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_languages()
         return 0
     missing = [flag for flag, value in (("--out", args.out), ("--langs", args.langs),
-                                        ("--utts-per-lang", args.utts_per_lang)) if value is None]
+                                        ("--utts_per_lang", args.utts_per_lang)) if value is None]
     if missing:
         parser.error(f"missing {', '.join(missing)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s synth_corpus: %(message)s")

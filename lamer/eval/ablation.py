@@ -13,29 +13,27 @@ exist, and ``trainable.json`` (``python -m lamer.bin.ablation trainable``). Per 
 
 Over seeds: mean and sample standard deviation (0 with one seed); a metric undefined in any seed
 of a system (no LID scores, no older language) is null for that system.
+
+What the ablation is expected to show (its reference system, baseline and expected relations)
+is data in the ablation config, checked by :mod:`lamer.eval.expectations`; the RESULTS.md section
+is rendered by :mod:`lamer.eval.ablation_section` from the files written here alone.
 """
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
+from lamer.eval.ablation_section import render_results
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
-from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import collect as collect_probe_health
-from lamer.eval.probe_health import render_table as probe_health_rows
-from lamer.eval.report import environment, markdown_table, update_marked_section
+from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
-from lamer.eval.routing import render_cell as routing_cell
 from lamer.eval.routing import routing_stats
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
-METHOD, BASELINE = "lamer_replay", "ft"  # the systems the issue's expected outcomes are about
-SECTION = "ablation"
-_HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
 
 
 def seed_dir(exp_dir: Path, seed: int) -> Path:
@@ -132,22 +130,22 @@ def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None,
     return summary, curves
 
 
-def paired_with_method(runs: dict) -> dict:
-    """Per protocol and system, the per-seed differences ``system - lamer_replay`` of the final
-    average CER and BWT over the seeds both have, from ``runs`` (``load_runs``):
-    ``{protocol: {system: {"seeds", "avg_cer_final", "bwt_final", "method_lower_cer"}}}`` (mean/std
-    as in the summary; ``method_lower_cer``: in how many of those seeds lamer_replay's final
-    average CER is the lower). Within a seed the systems share the base model and, under
-    ``fixed``, the base probe, so these differences are free of the between-seed spread that the
-    unpaired ± carries."""
+def paired_with_reference(runs: dict, method: str | None) -> dict:
+    """Per protocol and system, the per-seed differences ``system - method`` (the reference
+    system) of the final average CER and BWT over the seeds both have, from ``runs``
+    (``load_runs``): ``{protocol: {system: {"seeds", "avg_cer_final", "bwt_final",
+    "method_lower_cer"}}}`` (mean/std as in the summary; ``method_lower_cer``: in how many of those
+    seeds the method's final average CER is the lower). Within a seed the systems share the base
+    model and, under ``fixed``, the base probe, so these differences are free of the between-seed
+    spread that the unpaired ± carries."""
     out: dict = {}
     for protocol, systems in runs.items():
-        reference = systems.get(METHOD, {}).get("seeds", {})
+        reference = systems.get(method, {}).get("seeds", {})
         out[protocol] = {}
         for name, found in systems.items():
             per_seed = found["seeds"]
             seeds = [seed for seed in per_seed if seed in reference]
-            if name == METHOD or not seeds:
+            if name == method or not seeds:
                 continue
             diffs = {key: [None if per_seed[k][key] is None or reference[k][key] is None
                            else per_seed[k][key] - reference[k][key] for k in seeds]
@@ -165,133 +163,6 @@ def _seeds_found(summary: dict, name: str) -> list[int]:
 def _roles(ablation: Ablation) -> tuple[str | None, str | None]:
     """Names of the joint (upper-bound) and control systems, None where the ablation has none."""
     return (ablation.joint.name if ablation.joint else None, ablation.control.name if ablation.control else None)
-
-
-def _cell(stat: dict | None) -> str:
-    return "–" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
-
-
-def _mean(systems: dict, name: str | None, metric: str) -> float | None:
-    stat = systems.get(name, {}).get(metric) if name else None
-    return None if stat is None else stat["mean"]
-
-
-def checks(ablation: Ablation, protocol: str, systems: dict) -> list[str]:
-    """The issue's expected outcomes under ``protocol``, each stated with its numbers and
-    whether it holds (``systems`` is ``summary[protocol]["systems"]``)."""
-    joint, control = _roles(ablation)
-    cer = {name: _mean(systems, name, "avg_cer_final") for name in systems if name != joint}
-    cer = {name: value for name, value in cer.items() if value is not None}
-    method_cer, ft_bwt = cer.get(METHOD), _mean(systems, BASELINE, "bwt_final")
-    method_bwt = _mean(systems, METHOD, "bwt_final")
-    out = []
-    others = {name: value for name, value in cer.items() if name != METHOD}
-    if method_cer is None or not others:
-        out.append(f"{METHOD} against the other non-joint systems (final average CER): not checked, "
-                   f"no results for {METHOD if method_cer is None else 'any other non-joint system'}")
-    elif protocol == "fixed":
-        rival = min(others, key=others.get)
-        holds = method_cer <= others[rival]
-        out.append(f"{METHOD} has the best mean final average CER among non-joint systems: "
-                   f"{'yes' if holds else 'no'} ({METHOD} {method_cer:.2f}, best other {rival} {others[rival]:.2f})")
-    else:
-        best = min(cer, key=cer.get)
-        gap = method_cer - cer[best]
-        out.append(f"{METHOD} is within 1 CER point of the best non-joint system: {'yes' if gap <= 1.0 else 'no'} "
-                   f"({METHOD} {method_cer:.2f}, best {best} {cer[best]:.2f}, gap {gap:.2f})")
-    if protocol == "fixed":
-        if method_bwt is None or ft_bwt is None:
-            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: not checked, BWT missing for {METHOD} or {BASELINE}")
-        else:
-            holds = abs(method_bwt) <= abs(ft_bwt) / 5
-            out.append(f"|BWT({METHOD})| <= |BWT({BASELINE})| / 5: {'yes' if holds else 'no'} "
-                       f"(|{method_bwt:.2f}| vs |{ft_bwt:.2f}| / 5 = {abs(ft_bwt) / 5:.2f})")
-    ft_stat = systems.get(BASELINE, {}).get("bwt_final")
-    if ft_stat is None:
-        out.append(f"{BASELINE} forgets beyond seed noise: not checked, no BWT for {BASELINE}")
-    else:
-        bound = ft_stat["mean"] + 2 * ft_stat["std"]
-        out.append(f"{BASELINE} forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): "
-                   f"{'yes' if bound < 0 else 'no'} ({ft_stat['mean']:.2f} + 2 × {ft_stat['std']:.2f} = {bound:.2f})")
-    control_bwt = _mean(systems, control, "bwt_final")
-    if control_bwt is None or ft_bwt is None:
-        out.append(f"the control drifts like {BASELINE}: not checked, BWT missing for "
-                   f"{control or 'the control (no system has control: true)'} or {BASELINE}")
-    else:
-        ratio = control_bwt / ft_bwt if ft_bwt else float("inf")
-        holds = 0.5 <= ratio <= 2.0
-        out.append(f"the control {control} drifts comparably to {BASELINE} (rule: ratio of final BWTs in [0.5, 2]): "
-                   f"{'yes' if holds else 'no'} (BWT {control_bwt:.2f} vs {ft_bwt:.2f}, ratio {ratio:.2f})")
-    return out
-
-
-def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
-                   probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None) -> str:
-    """The generated RESULTS.md section (without its markers); ``plots`` maps caption to a PNG
-    path relative to RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing``
-    as from ``routing_by_run``, ``paired`` as from ``paired_with_method``."""
-    joint, control = _roles(ablation)
-    names = [s.name for s in ablation.systems]
-    parts = [
-        "<!-- Generated by python -m lamer.bin.ablation summary; do not edit by hand. -->",
-        f"## Ablation: {len(names)} systems × seeds {', '.join(map(str, ablation.seeds))}",
-        "Environment:\n\n" + "\n".join(f"- {key}: `{value}`" for key, value in env.items()),
-        "Seeds found per system (retrained / fixed):\n\n" + "\n".join(
-            f"- {name}: {summary['retrained']['systems'][name]['seeds']} / {summary['fixed']['systems'][name]['seeds']}"
-            for name in names),
-    ]
-    for protocol in PROTOCOLS:
-        systems = summary[protocol]["systems"]
-        finals = [systems[n]["avg_cer_final"]["mean"] for n in names if n != joint and systems[n]["avg_cer_final"]]
-        best = min(finals) if finals else None
-        rows = []
-        for name in names:
-            entry = systems[name]
-            cer = _cell(entry["avg_cer_final"])
-            if best is not None and name != joint and entry["avg_cer_final"] and entry["avg_cer_final"]["mean"] == best:
-                cer = f"**{cer}**"
-            percent = "–" if entry["trainable_percent"] is None else f"{entry['trainable_percent']:.2f}"
-            label = f"{name} (upper bound)" if name == joint else (
-                f"{name} (control)" if name == control else name)
-            rows.append([label, percent, cer, _cell(entry["bwt_final"]), _cell(entry["fwt_mean"]),
-                         _cell(entry["lid_acc_final"])])
-        table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"],
-                               rows)
-        parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
-                     "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
-                     "non-joint systems.\n\nChecks:\n\n"
-                     + "\n".join(f"- {c}" for c in checks(ablation, protocol, systems)))
-        if paired and paired.get(protocol):
-            rows = [[name, _cell(entry["avg_cer_final"]), _cell(entry["bwt_final"]),
-                     f"{entry['method_lower_cer']} of {len(entry['seeds'])}"]
-                    for name, entry in paired[protocol].items()]
-            table = markdown_table(["system", "Δ avg CER final", "Δ BWT final", f"{METHOD} lower CER in"], rows)
-            parts.append(f"Paired with {METHOD} (Δ = system − {METHOD}, per seed, then mean ± std over the seeds "
-                         f"both have; a positive Δ CER: {METHOD} is better). Within a seed every system shares the "
-                         "base model and, under `fixed`, the base probe.\n\n" + table)
-    if probe_health:
-        seeds = list(ablation.seeds)
-        table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)],
-                               probe_health_rows(probe_health, seeds))
-        parts.append("### Probe training\n\nValidation CER (fraction) of each probe after its last epoch, and "
-                     f"(eN) the first epoch below {PLATEAU_CER}, where the probe left CTC's blank plateau "
-                     "('never': it did not). The base probe is the one the `fixed` protocol uses for every stage; "
-                     "the others are the `retrained` probes. A probe that left the plateau late scores all "
-                     "languages of its stage badly: under `retrained` that reads as forgetting but is probe "
-                     f"noise.\n\n{table}")
-    if routing:
-        seeds = list(ablation.seeds)
-        rows = [[name, *(routing_cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
-                for name, per_seed in routing.items()]
-        table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
-        parts.append("### Routing\n\nPer routed layer after the last stage (`L3x7`: layer 3, 7 routed "
-                     "experts), on the dev sets of every language: H, the routing entropy over log(experts), "
-                     "averaged over languages (1: a uniform mix, 0: one expert, routing collapse); JS, the "
-                     "Jensen-Shannon divergence (nats) between languages' routing, mean/max over language pairs "
-                     f"(0: every language routed alike; at most 0.693).\n\n{table}")
-    if plots:
-        parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
-    return "\n\n".join(parts)
 
 
 def _probe_health(ablation: Ablation, exp_dir: Path, summary: dict, curves: dict) -> dict:
@@ -318,13 +189,15 @@ def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
 def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
                   results_md: Path) -> dict:
     """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
-    ``routing.json`` and the PNGs into ``out_dir`` and the ablation section of ``results_md``;
+    ``routing.json``, ``section.json`` (the environment and the plots' captions) and the PNGs into
+    ``out_dir``, then the ablation section of ``results_md`` from them (``render_results``);
     return the summary."""
     from lamer.eval.plots import (  # matplotlib only here
         plot_expert_usage,
         plot_system_curves,
     )
 
+    method = ablation.reference
     trainable = load_json(Path(trainable_json)) if trainable_json else None
     runs = load_runs(ablation, Path(exp_dir))
     summary, curves = summarize(ablation, Path(exp_dir), trainable, runs)
@@ -336,8 +209,7 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
     write_json_atomic(out_dir / "probe_health.json", health)
     routing = routing_by_run(ablation, Path(exp_dir), summary)
     write_json_atomic(out_dir / "routing.json", routing)
-    paired = paired_with_method(runs)
-    write_json_atomic(out_dir / "paired.json", paired)
+    write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -350,17 +222,14 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
             plot_system_curves({name: {"stages": c["stages"], **c[key]} for name, c in found.items()}, stages, png,
                                title=f"{caption[0].upper()}{caption[1:]} ({protocol} probe)", ylabel="CER (%)",
                                joint=joint, control=control)
-            pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png
+            pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png.name
     usage = next((p for seed in ablation.seeds
-                  if (p := seed_dir(exp_dir, seed) / METHOD / "expert_usage.json").is_file()), None)
+                  if (p := seed_dir(exp_dir, seed) / str(method) / "expert_usage.json").is_file()), None)
     if usage is not None:
-        png = out_dir / f"expert_usage_{METHOD}.png"
-        caption = f"Expert usage of {METHOD} ({usage.parent.parent.name})"
+        png = out_dir / f"expert_usage_{method}.png"
+        caption = f"Expert usage of {method} ({usage.parent.parent.name})"
         plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert")
-        pngs[caption] = png
-    results_md = Path(results_md)
-    plots = {caption: Path(os.path.relpath(png.resolve(), results_md.resolve().parent)).as_posix()
-             for caption, png in pngs.items()}
-    update_marked_section(results_md, SECTION, render_section(ablation, summary, environment(), plots, health, routing,
-                                                                 paired), _HEADER)
+        pngs[caption] = png.name
+    write_json_atomic(out_dir / "section.json", {"environment": environment(), "plots": pngs})
+    render_results(ablation, out_dir, results_md)
     return summary

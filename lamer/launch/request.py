@@ -30,7 +30,7 @@ _RESOURCE_FORMATS = (
     ("gpu", re.compile(r"^[0-9]+$"), "a number of GPUs (0, 1, 2, ...)"),
     ("mem", re.compile(r"^[1-9][0-9]*[KMGT]?$"), "an amount like 500M or 4G"),
 )
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def parse_launch_args(args: list[str]) -> LaunchRequest:
                 raise LaunchError(f"option --{name} needs a value")
             i += 1
             value = args[i]
-        options[name] = value
+        options[name.replace("_", "-")] = value  # --max_jobs = --max-jobs, as every lamer tool
         i += 1
     rest = args[i:]
 

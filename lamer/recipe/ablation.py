@@ -4,19 +4,41 @@ An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
 
     seeds: [0, 1, 2]
     plan: conf/plan.yaml            # default plan of every system
+    reference: lamer_replay         # the system the paired differences and the expectations are about
+    baseline: ft                    # the system an expectation compares with unless it names another
+    expectations:                   # checked under each protocol (default: both), in this order
+      - {check: near_best, within: 1.0, protocols: [retrained]}
+      - {check: best, protocols: [fixed]}
+      - {check: bwt_share, divisor: 5, protocols: [fixed]}
+      - {check: forgets, stds: 2}
+      - {check: drifts_like, ratio: [0.5, 2.0]}
     systems:                        # in table order
       frozen:       {train_on: none}                  # no continual training: every stage = base model
-      ft:           {method: conf/ablation/ft.yaml}
-      lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+      ft:           {method: conf/ablation/ft.yaml, replay_share: 0}   # the plan's replay kept out of the batches
+      lamer_replay: {method: conf/ablation/lamer.yaml}
       joint:        {method: conf/ablation/joint.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
       continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
 
 Per system: ``method`` (an ``ssl_train`` config; required unless ``train_on: none``, refused
 with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: the stage's new
 languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
+``replay_share`` (overrides the plan's ``replay.share``: 0 trains without replay batches; the
+replay sample is still drawn and joins the k-means codebook's data, the same for every system),
 ``joint: true`` (the upper bound, at most one system) and ``control: true`` (the control, at most
 one). Paths are relative to the recipe directory (the config's parent's parent). Every problem is
 reported together, naming the file and key.
+
+The expectations (each checked on the mean over seeds of the final average CER or BWT, among the
+systems that are not the joint upper bound; :mod:`lamer.eval.expectations` states each with its
+numbers in RESULTS.md):
+
+- ``near_best``: the reference's CER is at most ``within`` points above the best system's;
+- ``best``: the reference's CER is the lowest;
+- ``bwt_share``: ``|BWT(reference)| <= |BWT(of)| / divisor`` (``of``: default the baseline);
+- ``forgets``: ``system`` (default the baseline) forgets beyond seed noise: mean + ``stds`` sample
+  std of its BWT is below 0;
+- ``drifts_like``: ``system`` (default the control) drifts comparably to ``like`` (default the
+  baseline): the ratio of their BWTs lies in ``ratio`` ``[low, high]``.
 """
 from __future__ import annotations
 
@@ -28,8 +50,18 @@ from typing import Any
 from lamer.recipe.plan import PlanError, _file, read_mapping
 
 TRAIN_ON = ("new", "old", "all", "none")
-_KEYS = {"seeds", "plan", "systems"}
-_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control"}
+_KEYS = {"seeds", "plan", "systems", "reference", "baseline", "expectations"}
+PROTOCOLS = ("retrained", "fixed")
+# per check: its parameters, each with its default (None: required)
+CHECKS: dict[str, dict[str, Any]] = {
+    "near_best": {"within": None},
+    "best": {},
+    "bwt_share": {"divisor": None, "of": None},
+    "forgets": {"stds": None, "system": None},
+    "drifts_like": {"ratio": None, "system": None, "like": None},
+}
+_SYSTEM_PARAMS = {"of", "system", "like"}
+_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share"}
 
 
 class AblationError(PlanError):
@@ -46,6 +78,17 @@ class System:
     train_on: str = "new"
     joint: bool = False
     control: bool = False
+    replay_share: float | None = None  # None: the plan's replay.share
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expected relation between systems' results (see the module docstring), checked under
+    ``protocols``; ``params`` holds the check's parameters, system roles resolved to names."""
+
+    check: str
+    protocols: tuple[str, ...]
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,6 +96,9 @@ class Ablation:
     path: Path
     seeds: list[int]
     systems: list[System]
+    reference: str | None = None
+    baseline: str | None = None
+    expectations: tuple[Expectation, ...] = ()
 
     def system(self, name: str) -> System:
         for system in self.systems:
@@ -107,7 +153,64 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     control = _flag(entry, "control", where, problems)
     if joint and control:
         problems.append(f"{where}: a system is either the joint upper bound or the control, not both")
-    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control)
+    share = entry.get("replay_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1):
+        problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {share!r}")
+        share = None
+    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share)
+
+
+def _number(value: Any, where: str, problems: list[str]) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        problems.append(f"{where}: expected a number >= 0, got {value!r}")
+        return False
+    return True
+
+
+def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: set[str],
+                 problems: list[str]) -> Expectation | None:
+    """One entry of ``expectations``, checked; system parameters default to the roles' systems."""
+    where = f"expectations[{index}]"
+    if not isinstance(entry, dict) or entry.get("check") not in CHECKS:
+        problems.append(f"{where}: expected a mapping with check: one of {sorted(CHECKS)}, got {entry!r}")
+        return None
+    check = entry["check"]
+    unknown = sorted(set(entry) - {"check", "protocols", *CHECKS[check]})
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {unknown} for check {check}; known: "
+                        f"{sorted({'protocols', *CHECKS[check]})}")
+    protocols = entry.get("protocols", list(PROTOCOLS))
+    if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
+        problems.append(f"{where}.protocols: expected a non-empty list drawn from {list(PROTOCOLS)}, got {protocols!r}")
+        protocols = []
+    defaults = {"of": roles["baseline"], "system": roles["control" if check == "drifts_like" else "baseline"],
+                "like": roles["baseline"]}
+    params: dict[str, Any] = {}
+    for key, default in CHECKS[check].items():
+        if key in _SYSTEM_PARAMS:
+            value = entry.get(key, defaults[key])
+            if value is not None and value not in names:
+                problems.append(f"{where}.{key}: {value!r} is not a system of this ablation")
+            params[key] = value
+        elif key not in entry:
+            problems.append(f"{where}.{key}: missing")
+        elif key == "ratio":
+            ratio = entry[key]
+            if (not isinstance(ratio, list) or len(ratio) != 2
+                    or not all(_number(r, f"{where}.ratio", problems) for r in ratio) or ratio[0] > ratio[1]):
+                problems.append(f"{where}.ratio: expected [low, high] with low <= high, got {ratio!r}")
+            params[key] = ratio
+        elif _number(entry[key], f"{where}.{key}", problems):
+            params[key] = entry[key]
+    return Expectation(check, tuple(protocols), params)
+
+
+def _role(raw: dict, key: str, names: set[str], problems: list[str]) -> str | None:
+    value = raw.get(key)
+    if value is not None and value not in names:
+        problems.append(f"{key}: {value!r} is not a system of this ablation ({sorted(names)})")
+        return None
+    return value
 
 
 def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Ablation:
@@ -141,6 +244,17 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
         flagged = [s.name for s in systems if getattr(s, flag)]
         if len(flagged) > 1:
             problems.append(f"systems: {flag}: true is set on {flagged}; at most one system can be the {flag}")
+    names = {s.name for s in systems}
+    roles = {"reference": _role(raw, "reference", names, problems), "baseline": _role(raw, "baseline", names, problems),
+             "control": next((s.name for s in systems if s.control), None)}
+    entries = raw.get("expectations") or []
+    if not isinstance(entries, list):
+        problems.append(f"expectations: expected a list of {{check: ..., ...}}, got {entries!r}")
+        entries = []
+    if entries and roles["reference"] is None:
+        problems.append("expectations: need reference: the system they are about")
+    expectations = [_expectation(i, entry, roles, names, problems) for i, entry in enumerate(entries)]
     if problems:
         raise AblationError(f"{path}: the ablation cannot run:\n  - " + "\n  - ".join(problems))
-    return Ablation(path=path, seeds=list(seeds), systems=systems)
+    return Ablation(path=path, seeds=list(seeds), systems=systems, reference=roles["reference"],
+                    baseline=roles["baseline"], expectations=tuple(e for e in expectations if e is not None))

@@ -90,6 +90,7 @@ class RecipeOptions:
     method: str = ""             # default: the plan's
     seed: int | None = None      # default: the plan's
     train_on: str = "new"
+    replay_share: float | None = None  # default: the plan's replay.share
     base_dir: str = ""           # default: <exp>/base
     base_exp: str = ""
     data: str = "data"
@@ -223,7 +224,7 @@ class _Recipe:
             raise PlanError(f"{plan.path}: no data root for corpus {plan.corpus!r}: set it in db.sh (--root)")
         if o.synth:
             yield self.job("synth", 1, _py("synth_corpus", "--out", str(Path(o.root).parent), "--langs",
-                                           synth_keys(plan), "--utts-per-lang", str(o.synth_utts), "--seed",
+                                           synth_keys(plan), "--utts_per_lang", str(o.synth_utts), "--seed",
                                            self.seed, "--nj", str(o.nj), *_opts(o.synth_opts)))
         locales = ",".join(loc for s in plan.all_stages for loc in s.locales)
         lang_map = ",".join(f"{loc}={iso3}" for loc, iso3 in plan.lang_map.items())
@@ -315,8 +316,9 @@ class _Recipe:
             replay_opts: tuple[str, ...] = ()
             if replays:
                 replay_opts = ("--replay_utt2lang", f"{t}/train/replay_utt2lang")
-                if self.plan.replay.get("share") is not None:
-                    replay_opts += ("--replay_share", str(self.plan.replay["share"]))
+                share = self.o.replay_share if self.o.replay_share is not None else self.plan.replay.get("share")
+                if share is not None:
+                    replay_opts += ("--replay_share", str(share))
             yield self.job(f"ssl_{s}", 5, _py(
                 "ssl_train", "--config", self.method, *init, "--ngpu", str(self.o.ngpu), "--seed", self.seed,
                 "--resume", "true", "--num_classes", str(self.o.num_clusters),
@@ -408,7 +410,7 @@ class _Recipe:
             yield self.job("expert_usage", 8, _py(
                 "expert_usage", "--upstream", self.base_ckpt, "--adapters",
                 f"{self.exp}/ssl/{self.stages[-1]}/adapters", "--data", *self.data_dirs(self.all_languages, "dev"),
-                "--out", out, "--if-routed"))
+                "--out", out, "--if_routed"))
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
         for protocol in self.plan.protocols:
             results = f"{self.exp}/results_{protocol}.json"

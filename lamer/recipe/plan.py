@@ -7,10 +7,18 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
     stages:                        # continual stages, in order
       - {name: s1, languages: [es, it]}
       - {name: s2, languages: [nl, pt]}
-    method: conf/ssl/lamer_replay.yaml
-    replay: {minutes: 2, strategy: speaker_balanced}   # or {fraction: 0.1}; omit for none
+    lang_map: {en: enx}            # optional: locale -> ISO 639-3 beyond lamer's tables (data/<iso3>)
+    method: conf/ssl/lamer.yaml
+    replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}   # or {fraction: 0.1, share: ...}; omit for none
     probe: conf/probe/demo.yaml
     protocols: [retrained, fixed]
+
+Replay is configured here only: ``minutes`` (per old language) or ``fraction`` (of the duration of
+all the stage's new languages' training data, per old language) sizes the sample drawn from every
+language learned before, ``strategy`` picks its utterances, and ``share`` is the part of every
+training batch taken from it (``ssl_train --replay_share``). The k-means codebook of a stage is fit
+on the stage's training data with the replay sample, whatever the share, so the systems of a
+comparison that differ only in the share (0: no replay in the batches) see the same codebook data.
 
 Every problem is found before any work starts and reported together, naming the key. A key
 given twice in one mapping (YAML would silently keep the last) and a protocol listed twice are
@@ -213,7 +221,11 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
             problems.append(f"replay.{amounts[0]}: must be a positive number")
         if replay.get("strategy", "random") not in REPLAY_STRATEGIES:
             problems.append(f"replay.strategy: expected one of {REPLAY_STRATEGIES}")
-        extra = sorted(set(replay) - {"minutes", "fraction", "strategy"})
+        share = replay.get("share")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+            problems.append(f"replay.share: the part of every training batch taken from the replay sample, "
+                            f"a number in (0, 1), got {share!r}")
+        extra = sorted(set(replay) - {"minutes", "fraction", "strategy", "share"})
         if extra:
             problems.append(f"replay: unknown key(s) {extra}")
     protocols = raw.get("protocols", ["retrained"])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lamer.adapters import patch_state, save_adapters
 from lamer.upstream import LoadedUpstream
+from lamer.upstream.head import label_symbols
 from lamer.upstream.presets import save_s3prl_checkpoint
 
 ADAPTERS_DIR = "adapters"
@@ -26,6 +27,6 @@ def export_stage(upstream: LoadedUpstream, out_dir: Path, extra: dict | None = N
         raise ValueError(f"exporting a fully trained upstream needs family s3prl_hubert, got {upstream.family!r} "
                          "(set upstream_conf.family: s3prl_hubert)")
     path = out_dir / UPSTREAM_FILE
-    symbols = [[str(i) for i in range(upstream.model.label_embs_concat.shape[0])]]
-    save_s3prl_checkpoint(upstream.model, upstream.task_config, upstream.model_config, str(path), symbols)
+    save_s3prl_checkpoint(upstream.model, upstream.task_config, upstream.model_config, str(path),
+                          label_symbols(upstream.model))
     return path

@@ -12,13 +12,15 @@ import logging
 from pathlib import Path
 
 import torch
+import yaml
 from espnet2.iterators.sequence_iter_factory import SequenceIterFactory
 from espnet2.tasks.abs_task import AbsTask, IteratorOptions
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.distributed_utils import get_rank
 from espnet2.train.trainer import Trainer
+from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import str2bool, str_or_none
+from espnet2.utils.types import float_or_none, str2bool, str_or_none
 
 from lamer.adapters.checkpoint import describe_base
 from lamer.espnet.safe_load import espnet_safe_loading
@@ -27,14 +29,17 @@ from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.export import export_stage
 from lamer.ssl.growth import check_optimizer
 from lamer.ssl.head import HubertHead
-from lamer.ssl.methods import ADAPTERS, build_ssl_upstream, describe, setup_method
+from lamer.ssl.methods import (ADAPTERS, DEFAULT_ADAPTER, PRESET_MISMATCH, build_ssl_upstream, describe, resolve_preset,
+                                setup_method)
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.upstream import LoadedUpstream
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
 
-MODEL_DEFAULTS = {"mask_prob": 0.8, "mask_length": 10, "unmasked_weight": 0.0, "predict_layer": -1}
-HEAD_DEFAULTS = {"final_dim": 256, "temperature": 0.1}
-UPSTREAM_DEFAULTS = {"family": None, "seed": 0, "normalize_waveform": None}
+# the defaults of the classes the options configure, read off their signatures (as ESPnet does)
+MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)
+HEAD_DEFAULTS = get_default_kwargs(HubertHead)
+# normalize_waveform None: the upstream's own setting (from its checkpoint)
+UPSTREAM_DEFAULTS = {**get_default_kwargs(build_ssl_upstream), "normalize_waveform": None}
 
 
 def _merged(defaults: dict, given: dict | None, option: str) -> dict:
@@ -42,6 +47,15 @@ def _merged(defaults: dict, given: dict | None, option: str) -> dict:
     if unknown:
         raise ValueError(f"--{option}: unknown key(s) {unknown}; known keys are {sorted(defaults)}")
     return {**defaults, **(given or {})}
+
+
+def _naming_config(args: argparse.Namespace) -> str | None:
+    """The ``--config`` file when it is what set ``--ssl_adapter_preset`` (not the command line)."""
+    if not getattr(args, "config", None):
+        return None
+    with open(args.config, encoding="utf-8") as file:
+        named = (yaml.safe_load(file) or {}).get("ssl_adapter_preset")
+    return args.config if named == args.ssl_adapter_preset else None
 
 
 class SSLTask(AbsTask):
@@ -58,14 +72,18 @@ class SSLTask(AbsTask):
                            help="upstream preset name (random weights) or path of a local checkpoint")
         group.add_argument("--upstream_conf", action=NestedDictAction, default={},
                            help=f"upstream options, defaults {UPSTREAM_DEFAULTS}")
-        group.add_argument("--ssl_adapter", type=str, default="lamer", choices=ADAPTERS,
+        group.add_argument("--ssl_adapter", type=str, default=DEFAULT_ADAPTER, choices=ADAPTERS,
                            help="none: train every parameter (full fine-tuning / pre-training); lamer: adapters")
         group.add_argument("--ssl_adapter_preset", type=str_or_none, default=None,
-                           help="an 'adapter: lamer' YAML file (conf/lamer/*.yaml) giving the adapter settings")
+                           help="an 'adapter: lamer' YAML file (conf/lamer/*.yaml) giving the adapter settings; "
+                                "relative: to the --config that names it, else to the current folder")
         group.add_argument("--ssl_adapter_conf", action=NestedDictAction, default={},
                            help="Lamer options on top of --ssl_adapter_preset")
         group.add_argument("--init_adapters", type=str_or_none, default=None,
-                           help="adapter directory of the previous stage to continue")
+                           help="adapter directory of the previous stage to continue (with its own config)")
+        group.add_argument("--preset_mismatch", type=str, default="error", choices=PRESET_MISMATCH,
+                           help="with --init_adapters: when the preset gives another config than the continued "
+                                "adapters have, stop (error) or continue them with their own config, logged")
         group.add_argument("--add_experts", type=int, default=0,
                            help="routed experts to add per patched module (stage chaining with new experts)")
         group.add_argument("--freeze_previous_experts", type=str2bool, default=False,
@@ -80,8 +98,9 @@ class SSLTask(AbsTask):
         group = parser.add_argument_group(description="replay")
         group.add_argument("--replay_utt2lang", type=str_or_none, default=None,
                            help="utt2lang of the replay utterances inside the training data (enables the replay sampler)")
-        group.add_argument("--replay_share", type=float, default=0.0,
-                           help="share of every training batch taken from the replay utterances")
+        group.add_argument("--replay_share", type=float_or_none, default=None,
+                           help="share of every training batch taken from the replay utterances (with "
+                                "--replay_utt2lang; the recipe passes the plan's replay.share; 0: none)")
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool):
@@ -104,8 +123,10 @@ class SSLTask(AbsTask):
         """The upstream of ``args``, set up for the method (adapters patched or all parameters free)."""
         conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
         loaded = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
-        report = setup_method(loaded.model, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf, args.init_adapters,
-                              args.add_experts, args.freeze_previous_experts)
+        if args.ssl_adapter_preset:  # made absolute, so that <output_dir>/config.yaml works from anywhere
+            args.ssl_adapter_preset = str(resolve_preset(args.ssl_adapter_preset, _naming_config(args)).resolve())
+        report = setup_method(loaded.model, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf,
+                              args.init_adapters, args.add_experts, args.freeze_previous_experts, args.preset_mismatch)
         logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter, describe(report))
         if args.freeze_previous_experts:
             check_optimizer(args.optim_conf)
@@ -124,8 +145,11 @@ class SSLTask(AbsTask):
 
     @classmethod
     def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):
-        if mode == "train" and args.replay_share > 0 and not args.replay_utt2lang:
+        if mode == "train" and args.replay_share and not args.replay_utt2lang:
             raise ValueError("--replay_share > 0 needs --replay_utt2lang (the replay utterances of the training data)")
+        if mode == "train" and args.replay_utt2lang and args.replay_share is None:
+            raise ValueError("--replay_utt2lang needs --replay_share: the part of every batch taken from the replay "
+                             "utterances (the plan's replay.share; 0 keeps them out of the batches)")
         if mode != "train" or not args.replay_utt2lang:
             return super().build_sequence_iter_factory(args, iter_options, mode)
         if iter_options.batch_type not in ("folded", "sorted", "unsorted"):

@@ -14,35 +14,33 @@ former.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
 import yaml
 
 from lamer.ssl.encoder import MaskedUpstream
-from lamer.ssl.methods import setup_method
+from lamer.ssl.methods import DEFAULT_ADAPTER, resolve_preset, setup_method
+from lamer.ssl.model import MaskedPredictionModel
 from lamer.upstream import open_upstream
 
 _PROBE_SAMPLES = 16000  # one second of 16 kHz audio: enough frames for every layer to run
-# ssl_train's default scored layer (lamer.ssl.task.MODEL_DEFAULTS), not imported: that pulls in ESPnet
-_PREDICT_LAYER = -1
+_PREDICT_LAYER = inspect.signature(MaskedPredictionModel).parameters["predict_layer"].default  # ssl_train's
 
 
-def method_adapter(method: Path, recipe_dir: Path) -> tuple[str, str | None, dict, int]:
+def method_adapter(method: Path) -> tuple[str, Path | None, dict, int]:
     """``(ssl_adapter, ssl_adapter_preset, ssl_adapter_conf, predict_layer)`` of a method config,
-    with the defaults of ``ssl_train`` (adapter ``lamer``, last layer scored). A relative preset is
-    taken from ``recipe_dir`` when it exists there (else ``setup_method`` looks in the lamer
-    checkout)."""
+    with the defaults of ``ssl_train`` (adapter ``lamer``, last layer scored); a relative preset is
+    taken from the config's folder, as ``ssl_train`` does."""
     try:
         conf = yaml.safe_load(Path(method).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ValueError(f"{method}: cannot read the method config: {err}") from None
     if not isinstance(conf, dict):
         raise ValueError(f"{method}: expected a mapping of ssl_train options")
-    adapter = conf.get("ssl_adapter", "lamer")
-    preset = conf.get("ssl_adapter_preset")
-    if preset and not Path(preset).is_absolute() and (recipe_dir / preset).is_file():
-        preset = str(recipe_dir / preset)
+    adapter = conf.get("ssl_adapter", DEFAULT_ADAPTER)
+    preset = resolve_preset(conf["ssl_adapter_preset"], method) if conf.get("ssl_adapter_preset") else None
     adapter_conf = conf.get("ssl_adapter_conf") or {}
     if not isinstance(adapter_conf, dict):
         raise ValueError(f"{method}: ssl_adapter_conf: expected a mapping, got {adapter_conf!r}")
@@ -71,7 +69,7 @@ def _updated_params(model: torch.nn.Module, predict_layer: int) -> int:
     return count
 
 
-def count_trainable(upstream: str | Path, method: Path | None, recipe_dir: Path) -> dict:
+def count_trainable(upstream: str | Path, method: Path | None) -> dict:
     """Parameter counts of ``method`` (None: no training at all) built on ``upstream``.
 
     Returns ``{"adapter", "total_params", "trainable_params", "trainable_percent",
@@ -85,7 +83,7 @@ def count_trainable(upstream: str | Path, method: Path | None, recipe_dir: Path)
             param.requires_grad_(False)
         adapter, report, predict_layer = None, {}, _PREDICT_LAYER
     else:
-        adapter, preset, adapter_conf, predict_layer = method_adapter(method, recipe_dir)
+        adapter, preset, adapter_conf, predict_layer = method_adapter(method)
         report = setup_method(model, adapter, preset, adapter_conf)
     total = sum(p.numel() for p in model.parameters())
     optimizer = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -11,7 +11,7 @@ import dataclasses
 
 import torch
 
-from lamer.upstream.head import HEAD_KEYS
+from lamer.upstream.head import HEAD_KEYS, drop_head, label_symbols
 from lamer.upstream.loader import LoadedUpstream, disable_training_noise
 from lamer.upstream.naming import HF_MODEL_CLASSES, counterparts, fairseq_cfg_from_hf, hf_config_from_fairseq
 from lamer.upstream.s3prl_format import build_s3prl_model, config_defaults
@@ -59,6 +59,8 @@ def _to_s3prl(loaded: LoadedUpstream) -> LoadedUpstream:
     weights = translate(base_weights(loaded.model), "hf", set(target), loaded.source)
     if head is not None and loaded.arch == "hubert":
         weights.update(head.state_dict())
+    if head is None and loaded.arch == "hubert":  # what the source does not have is not made up
+        target = drop_head(model).state_dict()
     fresh = {k for k in target if k in ("mask_emb", *HEAD_KEYS) or k.startswith(("project_q.", "quantizer."))}
     load_checked(model, weights, loaded.source, optional=fresh)
     return dataclasses.replace(loaded, model=disable_training_noise(model), family=f"s3prl_{loaded.arch}",
@@ -71,11 +73,13 @@ def _fresh_copy(loaded: LoadedUpstream) -> LoadedUpstream:
     if loaded.family.startswith("hf_"):
         model = type(loaded.model)(copy.deepcopy(loaded.model.config))
     else:
-        symbols = None
+        symbols, headless = None, False
         if loaded.arch == "hubert":
-            symbols = (loaded.head.symbols if loaded.head is not None else
-                       [[str(i) for i in range(loaded.model.label_embs_concat.shape[0])]])
+            headless = loaded.model.label_embs_concat is None
+            symbols = loaded.head.symbols if loaded.head is not None else label_symbols(loaded.model, DEFAULT_LABELS)
         model = build_s3prl_model(loaded.arch, loaded.task_config, loaded.model_config, symbols)
+        if headless:
+            model = drop_head(model)
     load_checked(model, base_weights(loaded.model), loaded.source)
     return dataclasses.replace(loaded, model=disable_training_noise(model))
 

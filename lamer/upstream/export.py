@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lamer.atomic import atomic_dir
 from lamer.upstream.convert import base_weights, convert_upstream
+from lamer.upstream.head import label_symbols
 from lamer.upstream.hf import write_hf_directory
 from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
 from lamer.upstream.naming import HF_MODEL_CLASSES
@@ -33,7 +34,7 @@ def _write_base(upstream: LoadedUpstream, directory: Path) -> str:
     if upstream.family.startswith("s3prl_"):
         symbols = upstream.head.symbols if upstream.head is not None else None
         if upstream.arch == "hubert" and symbols is None:
-            symbols = [[str(i) for i in range(weights["label_embs_concat"].shape[0])]]
+            symbols = label_symbols(upstream.model)
         write_s3prl_checkpoint(directory / "upstream.pt", upstream.arch, upstream.task_config,
                                upstream.model_config, weights, symbols)
         return "upstream.pt"

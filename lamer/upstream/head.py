@@ -73,3 +73,32 @@ def hubert_head(state: dict[str, torch.Tensor], model_cfg: dict, symbols: list[l
         raise ValueError(f"{source}: label_embs_concat has {head.label_embeddings.shape[0]} rows but the "
                          f"label dictionaries have {sum(head.num_classes)} symbols")
     return head
+
+
+def drop_head(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` (an s3prl HuBERT) without its prediction head, for a checkpoint that has none
+    (a transformers HuBERT, a lamer file with a placeholder head): s3prl's class always builds
+    one, but feature extraction never uses it, and parameter counts must be of what the
+    checkpoint holds."""
+    model.final_proj = None
+    model.label_embs_concat = None
+    return model
+
+
+def placeholder_head(model_cfg: dict, defaults: dict, symbols: list[list[str]]) -> dict[str, torch.Tensor]:
+    """Zero tensors under ``HEAD_KEYS``, shaped as s3prl's HuBERT class builds its head from
+    ``model_cfg`` (over s3prl's ``defaults``) and ``symbols``: s3prl's ``hubert_local`` loads a
+    converted checkpoint strictly, so a file of a model without a head must still hold one."""
+    cfg = {**defaults, **model_cfg}
+    hidden = int(cfg["encoder_embed_dim"])
+    final_dim = int(cfg.get("final_dim") or 0) or hidden
+    rows = final_dim * len(symbols) if cfg.get("untie_final_proj") else final_dim
+    return dict(zip(HEAD_KEYS, (torch.zeros(rows, hidden), torch.zeros(rows),
+                                torch.zeros(sum(len(s) for s in symbols), final_dim))))
+
+
+def label_symbols(model: torch.nn.Module, default: int = 100) -> list[list[str]]:
+    """The label dictionary an s3prl HuBERT file of ``model`` names: one symbol per row of its
+    ``label_embs_concat``, or ``default`` (the k-means classes of a new head) without a head."""
+    labels = model.label_embs_concat
+    return [[str(i) for i in range(default if labels is None else labels.shape[0])]]

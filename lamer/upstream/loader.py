@@ -21,7 +21,7 @@ from pathlib import Path
 from torch import nn
 
 from lamer.upstream.fairseq import is_fairseq_checkpoint, read_fairseq_checkpoint
-from lamer.upstream.head import PretrainingHead, hubert_head
+from lamer.upstream.head import HEAD_KEYS, PretrainingHead, drop_head, hubert_head
 from lamer.upstream.hf import input_normalization, is_hf_directory, load_hf_model, read_hf_config
 from lamer.upstream.s3prl_format import build_s3prl_model, read_s3prl_checkpoint
 from lamer.upstream.safe_load import load_checkpoint_file
@@ -76,6 +76,8 @@ def from_s3prl_parts(arch: str, task_cfg: dict, model_cfg: dict, weights: dict, 
         model = build_s3prl_model(arch, task_cfg, model_cfg, symbols)
     except (TypeError, ValueError, KeyError, AssertionError) as err:
         raise ValueError(f"{source}: cannot build a {arch} model from the checkpoint's config ({err})") from None
+    if arch == "hubert" and not any(key in weights for key in HEAD_KEYS):
+        model = drop_head(model)
     load_checked(model, weights, source)
     head = hubert_head(weights, model_cfg, symbols, source) if arch == "hubert" else None
     normalize = bool(task_cfg.get("normalize", model_cfg.get("normalize", False)))

@@ -16,8 +16,11 @@ import torch
 from torch import nn
 
 from lamer.atomic import atomic_path
+from lamer.upstream.head import HEAD_KEYS, placeholder_head
 
 ARCHES = ("hubert", "wav2vec2", "wavlm")
+# marks a HuBERT file whose prediction head is zeros written only because s3prl's loader wants one
+PLACEHOLDER_HEAD = "lamer_placeholder_head"
 S3PRL_UPSTREAMS = {"hubert": "hubert_local", "wav2vec2": "wav2vec2_local", "wavlm": "wavlm_local"}
 
 
@@ -80,18 +83,28 @@ def read_s3prl_checkpoint(state: dict, source: str) -> tuple[str, dict, dict, di
             raise ValueError(f"{source}: s3prl converted checkpoint without {', '.join(missing)}")
         symbols = state.get("dictionaries_symbols")
         arch = "hubert" if symbols is not None else "wav2vec2"
-        return arch, dict(state["task_cfg"]), dict(state["model_cfg"]), state["model_weight"], symbols
+        weights = state["model_weight"]
+        if state.get(PLACEHOLDER_HEAD):
+            weights = {k: v for k, v in weights.items() if k not in HEAD_KEYS}
+        return arch, dict(state["task_cfg"]), dict(state["model_cfg"]), weights, symbols
     cfg = dict(state["cfg"])
     return "wavlm", {"normalize": bool(cfg.get("normalize", False))}, cfg, state["model"], None
 
 
 def write_s3prl_checkpoint(path: str | Path, arch: str, task_cfg: dict, model_cfg: dict,
                            weights: dict[str, torch.Tensor], symbols: list[list[str]] | None = None) -> Path:
-    """Write weights and configs in the s3prl format of ``arch``, atomically; returns the path."""
+    """Write weights and configs in the s3prl format of ``arch``, atomically; returns the path.
+
+    A HuBERT without a prediction head gets a zero placeholder one (s3prl's loader requires
+    it), marked so that :func:`read_s3prl_checkpoint` leaves it out again.
+    """
     weights = {k: v.detach().clone().contiguous().cpu() for k, v in weights.items()}
     if arch == "hubert":
         state = {"task_cfg": dict(task_cfg), "model_cfg": dict(model_cfg), "model_weight": weights,
                  "dictionaries_symbols": [list(s) for s in symbols]}
+        if not all(key in weights for key in HEAD_KEYS):
+            weights.update(placeholder_head(model_cfg, config_defaults(arch), symbols))
+            state[PLACEHOLDER_HEAD] = True
     elif arch == "wav2vec2":
         state = {"task_cfg": dict(task_cfg), "model_cfg": dict(model_cfg), "model_weight": weights}
     elif arch == "wavlm":

@@ -66,10 +66,14 @@ def test_speaker_disjoint_split():
 def test_replay_subset_split_cli(tmp_path, capsys):
     old = write_data_dir(corpus({f"eng_s{k}": 30 for k in range(6)}), tmp_path / "eng" / "train")
     new = write_data_dir(corpus({f"spa_s{k}": 10 for k in range(4)}, "spa"), tmp_path / "spa" / "train")
+    other = write_data_dir(corpus({f"ita_s{k}": 5 for k in range(4)}, "ita"), tmp_path / "ita" / "train")
     out = tmp_path / "replay"
     for args, budget in (
         (["--minutes", "2"], 120.0),
         (["--fraction", "0.5", "--of", str(new)], 0.5 * total_duration(read_data_dir(new))),
+        # a fraction of all the stage's new languages together
+        (["--fraction", "0.5", "--of", str(new), "--of", str(other)],
+         0.5 * (total_duration(read_data_dir(new)) + total_duration(read_data_dir(other)))),
     ):
         for strategy in ("random", "speaker_balanced"):
             assert main(["replay", "--src", str(old), *args, "--strategy", strategy, "--seed", "7", "--out", str(out)]) == 0

@@ -15,18 +15,29 @@ both stages.
 """
 import json
 import math
+import shutil
 import statistics
+from pathlib import Path
 
 import pytest
 
 from lamer.eval import EvalInputError
 from lamer.eval.ablation import write_summary
+from lamer.eval.ablation_section import render_results
 from lamer.recipe.ablation import load_ablation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CONFIG = """
 seeds: [0, 1, 2]
 plan: conf/plan.yaml
+reference: lamer_replay
+baseline: ft
+expectations:
+  - {check: near_best, within: 1.0, protocols: [retrained]}
+  - {check: best, protocols: [fixed]}
+  - {check: bwt_share, divisor: 5, protocols: [fixed]}
+  - {check: forgets, stds: 2}
+  - {check: drifts_like, ratio: [0.5, 2.0]}
 systems:
   frozen: {train_on: none}
   ft: {method: conf/m.yaml}
@@ -286,3 +297,42 @@ def test_paired_differences_with_lamer_replay_over_common_seeds(recipe):
     assert paired["fixed"]["frozen"]["seeds"] == [0]
     section = _section((recipe / "RESULTS.md").read_text())
     assert "| ft | 4.50 ± 0.00 | -6.00 ± 0.00 | 2 of 2 |" in section.split("### Protocol `fixed`")[1]
+
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "mini_lamer" / "ssl1"
+
+
+def test_the_published_section_regenerates_from_the_published_outputs(tmp_path):
+    """egs2/mini_lamer/ssl1/RESULTS.md is exactly what its conf/ablation.yaml and ablation/*.json
+    render (no run directory needed), and rendering leaves those files as they are."""
+    shutil.copytree(RECIPE / "ablation", tmp_path / "ablation")
+    shutil.copy(RECIPE / "RESULTS.md", tmp_path / "RESULTS.md")
+    (tmp_path / "RESULTS.md").write_text((RECIPE / "RESULTS.md").read_text().replace("<!-- ablation:end -->",
+                                                                                      "stale\n<!-- ablation:end -->"))
+    render_results(load_ablation(RECIPE / "conf" / "ablation.yaml"), tmp_path / "ablation", tmp_path / "RESULTS.md")
+    assert (tmp_path / "RESULTS.md").read_text() == (RECIPE / "RESULTS.md").read_text()
+    for path in (RECIPE / "ablation").iterdir():
+        assert (tmp_path / "ablation" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_expectations_are_the_configs(recipe):
+    """Changing a threshold in the config changes the verdict; without expectations there are no checks."""
+    config = recipe / "conf" / "ablation.yaml"
+    config.write_text(CONFIG.replace("within: 1.0", "within: 2.0"))
+    retrained = _section(summarise(recipe)[1].read_text()).split("### Protocol `fixed`")[0]
+    assert "lamer_replay is within 2 CER points of the best non-joint system: yes (lamer_replay 30.62, " \
+           "best continue_old 29.00, gap 1.62)" in retrained
+    config.write_text(CONFIG.split("expectations:")[0] + "systems:" + CONFIG.split("systems:")[1])
+    assert "Checks:" not in _section(summarise(recipe)[1].read_text())
+
+
+def test_the_render_command_rewrites_the_section_from_the_outputs(recipe, monkeypatch):
+    from lamer.bin.ablation import main
+
+    monkeypatch.chdir(recipe)
+    summarise(recipe)
+    first = (recipe / "RESULTS.md").read_text()
+    (recipe / "RESULTS.md").write_text("# RESULTS\n")
+    assert main(["render", "--config", "conf/ablation.yaml", "--out", "ablation", "--results_md", "RESULTS.md"]) == 0
+    assert _section((recipe / "RESULTS.md").read_text()) == _section(first)
+    assert main(["render", "--config", "conf/ablation.yaml", "--out", "nowhere", "--results_md", "RESULTS.md"]) == 1

@@ -161,9 +161,17 @@ def test_default_protocol_is_retrained_and_lid_is_optional(tmp_path):
     assert "| s2 | 28.25 | -4.33 | – | – |" in text
 
 
-def test_environment_header_has_the_repository_commit():
+def test_environment_header_is_espnets_with_the_repository_commit(tmp_path):
     env = environment()
-    assert set(env) == {"date", "python", "torch", "espnet", "git"}
+    assert list(env) == ["date", "python version", "espnet version", "pytorch version", "Git hash", "Commit date"]
     repo = Path(__file__).resolve().parent
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
-    assert env["git"] == (done.stdout.strip() if done.returncode == 0 else "unknown")
+    done = subprocess.run(["git", "show", "-s", "--format=%H%n%cd", "HEAD"], cwd=repo, capture_output=True, text=True)
+    expected = done.stdout.strip().split("\n") if done.returncode == 0 else ["unknown", "unknown"]
+    assert [env["Git hash"], env["Commit date"]] == expected
+    assert env["pytorch version"].startswith("pytorch 2.") and env["espnet version"].startswith("espnet ")
+    write_report(results_from_dict(MATRIX), tmp_path)
+    text = (tmp_path / "RESULTS.md").read_text()
+    block = text[text.index("## Environments\n\n"):].split("\n\n")[1].splitlines()
+    assert [line.split(":")[0] for line in block] == ["- date", "- python version", "- espnet version",
+                                                      "- pytorch version", "- Git hash", "  - Commit date"]
+    assert block[4] == f"- Git hash: `{expected[0]}`"

@@ -11,7 +11,7 @@ seeds: [0, 1, 2]
 plan: conf/plan.yaml
 systems:
   frozen: {train_on: none}
-  ft: {method: conf/ablation/ft.yaml}
+  ft: {method: conf/ablation/ft.yaml, replay_share: 0}
   lamer_replay: {method: conf/ablation/lamer_replay.yaml}
   joint: {method: conf/ablation/ft.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
   continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
@@ -46,16 +46,17 @@ def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ("  ft: {method: conf/ablation/ft.yaml}", "  ft: {method: conf/ablation/ft.yaml, lr: 0.1}",
+    ("  ft: {method: conf/ablation/ft.yaml,", "  ft: {method: conf/ablation/ft.yaml, lr: 0.1,",
      "systems.ft: unknown key(s) ['lr']"),
     ("seeds: [0, 1, 2]", "seeds: [0, 1, 2]\nrepeats: 3", "unknown key(s) ['repeats']"),
-    ("  ft: {method: conf/ablation/ft.yaml}", "  ft: {}", "systems.ft.method: missing"),
+    ("replay_share: 0}", "replay_share: 1}", "systems.ft.replay_share: expected a number in [0, 1)"),
+    ("  ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "  ft: {}", "systems.ft.method: missing"),
     ("frozen: {train_on: none}", "frozen: {train_on: none, method: conf/ablation/ft.yaml}",
      "systems.frozen.method: train_on none trains nothing"),
     ("train_on: old", "train_on: old_only", "systems.continue_old.train_on: expected one of ['new', 'old', 'all', 'none']"),
     ("control: true", "joint: true", "joint: true is set on ['joint', 'continue_old']"),
     ("train_on: old,", "train_on: old, joint: true,", "either the joint upper bound or the control"),
-    ("ft: {method: conf/ablation/ft.yaml}", "ft: {method: conf/ablation/missing.yaml}",
+    ("ft: {method: conf/ablation/ft.yaml,", "ft: {method: conf/ablation/missing.yaml,",
      "systems.ft.method: conf/ablation/missing.yaml does not exist"),
     ("plan: conf/plan_joint.yaml", "plan: conf/plan_other.yaml", "systems.joint.plan: conf/plan_other.yaml does not exist"),
     ("plan: conf/plan.yaml", "plan: conf/nowhere.yaml", "plan: conf/nowhere.yaml does not exist"),
@@ -72,7 +73,7 @@ def test_bad_configs_stop_with_file_and_key_named(recipe, old, new, message):
 
 
 def test_every_problem_is_reported_at_once(recipe):
-    text = GOOD.replace("ft: {method: conf/ablation/ft.yaml}", "ft: {}").replace("train_on: old", "train_on: older")
+    text = GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}").replace("train_on: old", "train_on: older")
     with pytest.raises(AblationError) as err:
         load_ablation(_write(recipe, text))
     assert "systems.ft.method: missing" in str(err.value) and "systems.continue_old.train_on" in str(err.value)
@@ -88,11 +89,11 @@ def test_list_prints_one_tab_separated_line_per_system(recipe, capsys):
     conf = recipe.resolve() / "conf"
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert lines == [
-        ["frozen", "-", str(conf / "plan.yaml"), "none"],
-        ["ft", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "new"],
-        ["lamer_replay", str(conf / "ablation/lamer_replay.yaml"), str(conf / "plan.yaml"), "new"],
-        ["joint", str(conf / "ablation/ft.yaml"), str(conf / "plan_joint.yaml"), "all"],
-        ["continue_old", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "old"],
+        ["frozen", "-", str(conf / "plan.yaml"), "none", "-"],
+        ["ft", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "new", "0"],
+        ["lamer_replay", str(conf / "ablation/lamer_replay.yaml"), str(conf / "plan.yaml"), "new", "-"],
+        ["joint", str(conf / "ablation/ft.yaml"), str(conf / "plan_joint.yaml"), "all", "-"],
+        ["continue_old", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "old", "-"],
     ]
 
 
@@ -102,6 +103,43 @@ def test_seeds_prints_them_space_separated(recipe, capsys):
 
 
 def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
-    assert main(["list", "--config", str(_write(recipe, GOOD.replace("ft: {method: conf/ablation/ft.yaml}", "ft: {}")))]) == 1
+    assert main(["list", "--config", str(_write(recipe, GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")))]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "systems.ft.method: missing" in captured.err
+
+
+EXPECTING = GOOD.replace("systems:", """reference: lamer_replay
+baseline: ft
+expectations:
+  - {check: near_best, within: 1.0, protocols: [retrained]}
+  - {check: bwt_share, divisor: 5}
+  - {check: drifts_like, ratio: [0.5, 2.0]}
+systems:""")
+
+
+def test_expectations_are_read_with_their_roles(recipe):
+    ablation = load_ablation(_write(recipe, EXPECTING))
+    assert (ablation.reference, ablation.baseline) == ("lamer_replay", "ft")
+    near, share, drift = ablation.expectations
+    assert near.check == "near_best" and near.protocols == ("retrained",) and near.params == {"within": 1.0}
+    assert share.protocols == ("retrained", "fixed") and share.params == {"divisor": 5, "of": "ft"}
+    assert drift.params == {"ratio": [0.5, 2.0], "system": "continue_old", "like": "ft"}
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("reference: lamer_replay", "reference: lamer", "reference: 'lamer' is not a system of this ablation"),
+    ("reference: lamer_replay\n", "", "expectations: need reference: the system they are about"),
+    ("{check: near_best, within: 1.0,", "{check: nearest,", "expectations[0]: expected a mapping with check: one of"),
+    ("within: 1.0", "within: -1", "expectations[0].within: expected a number >= 0, got -1"),
+    ("divisor: 5}", "divisor: 5, of: lora}", "expectations[1].of: 'lora' is not a system of this ablation"),
+    ("divisor: 5}", "divisor: 5, protocols: [both]}", "expectations[1].protocols: expected a non-empty list"),
+    ("ratio: [0.5, 2.0]", "ratio: [2.0, 0.5]", "expectations[2].ratio: expected [low, high] with low <= high"),
+    ("ratio: [0.5, 2.0]", "ratio: [0.5, 2.0], stds: 2",
+     "expectations[2]: unknown key(s) ['stds'] for check drifts_like"),
+    ("{check: bwt_share, divisor: 5}", "{check: bwt_share}", "expectations[1].divisor: missing"),
+])
+def test_bad_expectations_are_refused_naming_the_key(recipe, old, new, message):
+    assert old in EXPECTING
+    with pytest.raises(AblationError, match="the ablation cannot run") as err:
+        load_ablation(_write(recipe, EXPECTING.replace(old, new)))
+    assert message in str(err.value)

@@ -1,5 +1,6 @@
 """``ablation trainable`` builds every system's method on the base upstream and counts what it trains."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,7 @@ from lamer.bin.ablation import main
 from lamer.upstream import open_upstream
 from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
 
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = """
 seeds: [0]
 plan: conf/plan.yaml
@@ -19,8 +21,8 @@ systems:
 """
 METHODS = {
     "ft.yaml": "ssl_adapter: none\noptim: adam\n",
-    "lora_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: conf/lamer/lora.yaml\nreplay_share: 0.2\n",
-    "lamer_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: conf/lamer/lamer_base.yaml\nreplay_share: 0.2\n",
+    "lora_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: ../lamer/lora.yaml\n",
+    "lamer_replay.yaml": "ssl_adapter: lamer\nssl_adapter_preset: ../lamer/lamer_base.yaml\n",
 }
 
 
@@ -31,6 +33,7 @@ def counted(tmp_path_factory):
     (root / "conf" / "ablation").mkdir(parents=True)
     (root / "conf" / "plan.yaml").write_text("{}\n")
     (root / "conf" / "ablation.yaml").write_text(CONFIG)
+    (root / "conf" / "lamer").symlink_to(REPO / "conf" / "lamer")  # presets are named relative to the method
     for name, text in METHODS.items():
         (root / "conf" / "ablation" / name).write_text(text)
     upstream = root / "base" / "upstream.pt"
@@ -82,3 +85,20 @@ def test_adapters_train_their_own_parameters_only(counted, system, preset, exper
     assert entry["total_params"] == report["total_params"] == base_total + report["adapter_params"]
     assert 0 < entry["trainable_percent"] < counted[0]["systems"]["ft"]["trainable_percent"] / 2
 
+
+
+def test_counts_on_a_transformers_hubert_are_of_its_checkpoint(tmp_path):
+    """No prediction head the checkpoint lacks is counted: total = the checkpoint's tensors (+ adapters)."""
+    from safetensors import safe_open
+
+    from lamer.ssl.trainable import count_trainable
+    from tests.upstream.checkpoints import write_hf_directory
+
+    write_hf_directory(tmp_path / "hf", "hf_hubert")
+    with safe_open(str(tmp_path / "hf" / "model.safetensors"), "pt") as weights:
+        in_checkpoint = sum(weights.get_tensor(key).numel() for key in weights.keys())
+    method = tmp_path / "conf" / "ablation" / "ft.yaml"
+    method.parent.mkdir(parents=True)
+    method.write_text(METHODS["ft.yaml"])
+    assert count_trainable(tmp_path / "hf", None)["total_params"] == in_checkpoint
+    assert count_trainable(tmp_path / "hf", method)["optimizer_params"] == in_checkpoint

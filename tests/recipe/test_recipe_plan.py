@@ -12,7 +12,7 @@ stages:
   - {name: s2, languages: [nl, pt]}
 method: conf/method.yaml
 probe: conf/probe.yaml
-replay: {minutes: 2, strategy: speaker_balanced}
+replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}
 protocols: [retrained, fixed]
 base_model: {pretrain: conf/method.yaml}
 """
@@ -49,7 +49,10 @@ def test_a_good_plan_resolves_languages_and_stages(recipe):
     ("name: s2", "name: s1", "name 's1' is used twice"),
     ("corpus: commonvoice", "corpus: librispeech", "corpus: expected one of"),
     ("method: conf/method.yaml", "method: conf/missing.yaml", "method: conf/missing.yaml does not exist"),
-    ("{minutes: 2, strategy: speaker_balanced}", "{minutes: 2, fraction: 0.1}", "exactly one of 'minutes' or 'fraction'"),
+    ("{minutes: 2, strategy: speaker_balanced, share: 0.2}", "{minutes: 2, fraction: 0.1, share: 0.2}",
+     "exactly one of 'minutes' or 'fraction'"),
+    ("share: 0.2}", "share: 1.0}", "replay.share: the part of every training batch taken from the replay sample"),
+    ("share: 0.2}", "}", "replay.share: the part of every training batch"),
     ("[retrained, fixed]", "[retrained, frozen]", "protocols: expected"),
     ("base_model: {pretrain: conf/method.yaml}", "base_model: {checkpoint: /no/such/model.pt}",
      "base_model.checkpoint: /no/such/model.pt does not exist"),

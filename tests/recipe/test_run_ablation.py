@@ -17,8 +17,8 @@ base: [en]
 stages:
   - {{name: s1, languages: [es]}}
 base_model: {{checkpoint: {checkpoint}}}
-method: conf/ablation/lamer_replay.yaml
-replay: {{minutes: 0.3, strategy: random}}
+method: conf/ablation/lamer.yaml
+replay: {{minutes: 0.3, strategy: random, share: 0.2}}
 probe: conf/probe/probe_cpu_demo.yaml
 protocols: [retrained, fixed]
 seed: 0
@@ -27,7 +27,7 @@ ABLATION = """seeds: [0]
 plan: conf/plan.yaml
 systems:
   frozen: {train_on: none}
-  lamer_replay: {method: conf/ablation/lamer_replay.yaml}
+  lamer_replay: {method: conf/ablation/lamer.yaml}
 """
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
 

@@ -21,7 +21,7 @@ def test_method_config_trains_a_few_steps(name, dump, tmp_path):
     args = ["--config", str(REPO / "conf" / "ssl" / name)] + training_args(
         dump, tmp_path, "--upstream", "tiny", "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
         "--batch_size", "4", "--max_epoch", "1", "--num_iters_per_epoch", "2", "--replay_utt2lang",
-        f"{dump}/replay_utt2lang")
+        f"{dump}/replay_utt2lang", "--replay_share", "0.25")
     SSLTask.main(cmd=args)
     exported = tmp_path / ("upstream.pt" if "full" in name or "joint" in name or "base" in name else "adapters")
     assert exported.exists(), name

@@ -75,3 +75,12 @@ def test_bad_settings_are_refused_with_reasons():
         ReplayBatchSampler(lengths, {**replay, "ghost": "eng"}, 8, 0.25)
     with pytest.raises(ValueError, match="no room"):
         ReplayBatchSampler(lengths, replay, 2, 0.8)
+
+
+def test_share_zero_keeps_the_replay_sample_out_of_the_batches():
+    """A system without replay (replay_share 0) trains on the new utterances only, although the
+    replay sample is in its training data (there for the k-means codebook, as with replay)."""
+    lengths, replay = corpus()
+    batches = ReplayBatchSampler(lengths, replay, 8, 0.0, seed=1).generate(5)
+    trained = [u for b in batches for u in b]
+    assert sorted(trained) == sorted(u for u in lengths if u not in replay)

@@ -44,8 +44,8 @@ gpu_inference=false   # true: one GPU per decoding job
 synth=false           # write the synthetic demo corpus into the corpus root first
 synth_utts=300        # utterances per language of the synthetic corpus
 synth_opts=           # extra options of synth_corpus
-prep_opts=            # extra options of prepare_data (e.g. --lang-dir local/lang)
-token_opts=           # extra options of probe_data tokens (e.g. --lang-dir local/lang)
+prep_opts=            # extra options of prepare_data (e.g. --lang_dir local/lang)
+token_opts=           # extra options of probe_data tokens (e.g. --lang_dir local/lang)
 target_layer=3        # transformer layer (1-based) clustered for the SSL targets
 num_clusters=100      # k-means clusters of the SSL targets
 pretrain_opts=        # extra options of pretrain_base (after its --, i.e. ESPnet options)
@@ -56,6 +56,7 @@ decoding=greedy       # greedy: best-path CTC (fast on CPU); beam: ESPnet's beam
 method=               # SSL method config; default: the plan's
 seed=                 # default: the plan's
 train_on=new          # new | old | all | none (see above)
+replay_share=         # part of every SSL training batch from the replay sample; default: the plan's replay.share
 base_dir=             # base model directory; default: exp/<tag>/base
 base_exp=             # reuse probe/base and score/*/base of this experiment directory
 data=data             # Kaldi data dirs: <data>/<iso3>/<split>
@@ -76,7 +77,7 @@ esac
 job_opts=(--plan "${plan}" --root "${root}")
 for name in stage stop_stage tag nj inference_nj ngpu gpu_inference synth synth_utts synth_opts prep_opts \
         token_opts target_layer num_clusters pretrain_opts ssl_train_opts probe_train_opts decode_config \
-        decoding method seed train_on base_dir base_exp data dump; do
+        decoding method seed train_on replay_share base_dir base_exp data dump; do
     [[ -z ${!name} ]] || job_opts+=("--${name}" "${!name}")
 done
 if [[ ${list} == true ]]; then

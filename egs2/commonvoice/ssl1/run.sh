@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # local/lang/<iso3>/lang.yaml: per-language text overrides and token settings (see README, Data)
-./ssl.sh --nj 8 --target_layer 9 --num_clusters 500 --prep_opts "--lang-dir local/lang" \
-    --token_opts "--lang-dir local/lang" "$@"
+./ssl.sh --nj 8 --target_layer 9 --num_clusters 500 --prep_opts "--lang_dir local/lang" \
+    --token_opts "--lang_dir local/lang" "$@"

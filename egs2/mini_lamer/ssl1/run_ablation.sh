@@ -41,7 +41,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
 exp=exp/ablation
 mkdir -p "${exp}/logs" "${exp}/status"
 [[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${ablation_config}")
-listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on per line
+listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on, replay_share
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
@@ -57,8 +57,9 @@ python -m lamer.bin.ablation trainable --config "${ablation_config}" --upstream 
 
 # run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
 run() {
-    local name=$1 seed=$2 method plan train_on steps base_exp=()
-    IFS=$'\t' read -r _ method plan train_on < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
+    local name=$1 seed=$2 method plan train_on replay_share steps base_exp=() share_opt=()
+    IFS=$'\t' read -r _ method plan train_on replay_share < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
+    [[ ${replay_share} == - ]] || share_opt=(--replay_share "${replay_share}")   # else the plan's replay.share
     # same steps per stage; a plan with fewer stages (joint) gets their total
     steps=$(( ssl_steps * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
     [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${seed}/frozen")
@@ -66,7 +67,7 @@ run() {
     rm -f "${exp}/status/seed${seed}_${name}"
     local rc=0
     ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${seed}/${name}" --seed "${seed}" \
-        "${method_opt[@]}" --train_on "${train_on}" "${base_exp[@]}" \
+        "${method_opt[@]}" "${share_opt[@]}" --train_on "${train_on}" "${base_exp[@]}" \
         --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
         >"${exp}/logs/seed${seed}_${name}.log" 2>&1 || rc=$?
     echo "${rc}" >"${exp}/status/seed${seed}_${name}"
