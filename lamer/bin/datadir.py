@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from lamer.bin.options import ToolParser, tool_parser
+
 from lamer.data.dirtools import (
     SUBSET_MODES,
     ExtraFiles,
@@ -75,22 +77,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return validate_dirs(args.dirs, check_audio=not args.no_audio, kaldi_only=args.kaldi_only)
 
 
-def _option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """``--name`` with Kaldi's ``--dashed-name`` as an alias."""
-    dashed = name.replace("_", "-")
-    parser.add_argument(f"--{name}", *([f"--{dashed}"] if dashed != name else []), dest=name, **kwargs)
-
-
 def _add_extra_files(parser: argparse.ArgumentParser) -> None:
-    _option(parser, "utt_extra_files", default="", metavar="'F1 F2'",
+    parser.add_argument("--utt_extra_files", default="", metavar="'F1 F2'",
             help="more per-utterance files to keep consistent (text.raw always is)")
-    _option(parser, "spk_extra_files", default="", metavar="'F1 F2'", help="more per-speaker files to keep consistent")
+    parser.add_argument("--spk_extra_files", default="", metavar="'F1 F2'", help="more per-speaker files to keep consistent")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ToolParser:
     """The argument parser with one sub-command per tool."""
-    parser = argparse.ArgumentParser(prog="python -m lamer.bin.datadir", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("datadir", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     fix = sub.add_parser("fix", help="sort, keep the utterances found in every file, regenerate spk2utt "
@@ -105,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes = subset.add_mutually_exclusive_group(required=True)
     for name, text in SUBSET_MODES.items():
         listed = name.endswith("_list")
-        _option(modes, name, type=Path if listed else int, metavar="FILE" if listed else "N", help=text)
-    _option(subset, "seed", type=int, default=0, help="random seed of --speakers (default 0)")
+        modes.add_argument(f"--{name}", type=Path if listed else int, metavar="FILE" if listed else "N", help=text)
+    subset.add_argument("--seed", type=int, default=0, help="random seed of --speakers (default 0)")
     _add_extra_files(subset)
     subset.set_defaults(func=_cmd_subset)
 
@@ -121,14 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("src", type=Path)
     copy.add_argument("dest", type=Path)
     for name in ("utt_prefix", "utt_suffix", "spk_prefix", "spk_suffix"):
-        _option(copy, name, default="", help=f"{name.replace('_', ' ')} added to every id")
+        copy.add_argument(f"--{name}", default="", help=f"{name.replace('_', ' ')} added to every id")
     _add_extra_files(copy)
     copy.set_defaults(func=_cmd_copy)
 
     validate = sub.add_parser("validate", help="check data dirs (validate_data_dir.sh --no-feats, then ours)")
     validate.add_argument("dirs", type=Path, nargs="+")
-    _option(validate, "no_audio", action="store_true", help="skip opening the audio files")
-    _option(validate, "kaldi_only", action="store_true",
+    validate.add_argument("--no_audio", action="store_true", help="skip opening the audio files")
+    validate.add_argument("--kaldi_only", action="store_true",
             help="only Kaldi's checks, for a dir that is not ours (no utt2lang/utt2dur needed)")
     validate.set_defaults(func=_cmd_validate)
     return parser

@@ -82,21 +82,23 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
     return simple[key]()
 
 
-def _true_false(value: str) -> bool:
-    if value not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-    return value == "true"
-
-
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults."""
-    types = {"int": int, "str": str, "bool": _true_false, "int | None": int, "float | None": float}
+    """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults (booleans
+    as Kaldi's ``true``/``false``)."""
+    types = {"int": int, "str": str, "int | None": int, "float | None": float}
     for option in dataclasses.fields(RecipeOptions):
-        parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default)
+        if option.type == "bool":
+            parser.add_argument(f"--{option.name}", choices=("true", "false"), default=str(option.default).lower())
+        else:
+            parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default)
 
 
 def _recipe_options(args: argparse.Namespace) -> RecipeOptions:
-    return RecipeOptions(**{option.name: getattr(args, option.name) for option in dataclasses.fields(RecipeOptions)})
+    values = {}
+    for option in dataclasses.fields(RecipeOptions):
+        value = getattr(args, option.name)
+        values[option.name] = value == "true" if option.type == "bool" else value
+    return RecipeOptions(**values)
 
 
 def build_parser() -> ToolParser:

@@ -70,7 +70,7 @@ def test_bad_plans_stop_with_the_key_named(recipe, old, new, message):
      ":9: key 'method' is given twice in one mapping (first at line 7)"),
     ("{name: s2, languages: [nl, pt]}", "{name: s2, languages: [nl, pt], name: s3}",
      ":6: key 'name' is given twice in one mapping (first at line 6)"),
-    ("{minutes: 2, strategy: speaker_balanced}", "\n  minutes: 2\n  strategy: random\n  minutes: 30",
+    ("{minutes: 2, strategy: speaker_balanced, share: 0.2}", "\n  minutes: 2\n  strategy: random\n  minutes: 30",
      ":12: key 'minutes' is given twice in one mapping (first at line 10)"),
     ("[retrained, fixed]", "[retrained, fixed, retrained]",
      "protocols (line 10): 'retrained' listed more than once"),
