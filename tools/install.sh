@@ -103,6 +103,8 @@ if torch.version.cuda is None:
 PY
 log "checking imports"
 "${venv}/bin/python" - "${variant}" <<'PY'
+import os
+import shutil
 import sys
 
 import espnet2.tasks.asr  # noqa: F401  (imports torchaudio.compliance, as training does)
@@ -123,6 +125,9 @@ if variant == "cuda":
     emission = torch.randn(1, 5, 3).log_softmax(-1)
     forced_align(emission, torch.tensor([[1, 2]], dtype=torch.int32), blank=0)
     print(f"torchaudio extensions load; GPUs visible: {torch.cuda.device_count()}")
+    if torch.cuda.device_count() == 0 and (os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi")):
+        print(f"install.sh: warning: an NVIDIA driver is installed but torch sees no GPU: CUDA {torch.version.cuda} "
+              "needs driver 580 or newer (nvidia-smi shows the driver's version)", file=sys.stderr)
 elif torch.version.cuda is not None:
     print(f"install.sh: warning: TORCH_VARIANT=cpu but torch is a CUDA build ({torch.version.cuda}): "
           "pip found no CPU wheel of torch 2.13.0 (PyTorch's CPU index has one: "

@@ -83,7 +83,8 @@ def cancel_jobs_from(workdir: Path) -> None:
 def expected_arrays(recipe: Path) -> dict[str, set[int]]:
     """Slurm job name -> array task ids of every queued job that `plan jobs` lists. The launcher
     names a job after its log file (without .log) and numbers its tasks 1..nj."""
-    listing = subprocess.run([sys.executable, "-m", "lamer.bin.plan", "jobs", "--plan", "conf/plan.yaml", *JOB_OPTIONS],
+    listing = subprocess.run([sys.executable, "-m", "lamer.bin.plan", "jobs", "--plan", "conf/plan.yaml", *JOB_OPTIONS,
+                              "--root", str(recipe / "corpus" / "commonvoice")],  # db.sh's, as make_recipe writes it
                              cwd=recipe, capture_output=True, text=True, timeout=120)
     assert listing.returncode == 0, listing.stderr
     jobs = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
