@@ -10,7 +10,9 @@
 # --ngpu 1 --gpu_inference true and --use_amp true in the ESPnet options of base pre-training,
 # SSL and probe training; a few iterations each, a few minutes in all. It asserts that every
 # training job ran on CUDA (ESPnet's gpu_max_cached_mem_GB above 0 in its log) with AMP on
-# (use_amp: true in its config.yaml), and that the benchmark allocated GPU memory.
+# (use_amp: true in its config.yaml), and that the benchmark allocated GPU memory. Target
+# extraction (ssl_targets --device cuda) and decoding (asr_inference --ngpu 1) stop with an error
+# when no GPU is visible to them, so the recipe's success shows that they ran on it.
 # Without a usable GPU it stops at once, naming what is missing. Jobs go through $cuda_cmd etc.
 # of cmd.sh: LAMER_CMD_BACKEND=slurm runs the check through the queue.
 set -euo pipefail
