@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= tools/venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-all bench demo clean
+.PHONY: install test test-all bench demo gpu-check clean
 
 install:
 	@bash tools/install.sh
@@ -20,6 +20,11 @@ bench: install
 
 demo: install
 	cd egs2/mini_lamer/ssl1 && bash run.sh
+
+# The tiny recipe on one GPU with AMP, then the adapters benchmark on it (installs tools/venv
+# itself, after checking that there is a GPU: without one it stops at once).
+gpu-check:
+	bash tools/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,16 +3,20 @@
     python -m lamer.bench adapters --json
 
 ``patched_over_base``: forward throughput of a HuBERT-base-shaped model patched with the
-default preset (soft routing) over the same frozen model unpatched, batch 4 x 4 s, CPU.
+default preset (soft routing) over the same frozen model unpatched, batch 4 x 4 s.
 ``batched_over_loop``: speed of the batched expert bank over an expert-by-expert loop
 (8 experts, rank 4, an fc1 + fc2 pair of HuBERT-base width). Both ratios come from
 interleaved runs in one process; higher is better.
+
+``--device cuda`` runs both on the first GPU (every timed call ends with a synchronize, since
+CUDA kernels run asynchronously) and adds the GPU's name and its peak allocated memory.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Callable
 
 import torch
 
@@ -26,19 +30,51 @@ def _log(message: str) -> None:
     print(f"[bench adapters] {message}", file=sys.stderr, flush=True)
 
 
-def measure_patch(preset: str, config_path: str, batch: int, seconds: float, repeats: int) -> dict:
+def resolve_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` (``cuda:N``) as a torch device; SystemExit naming the cause when this
+    machine or this torch build cannot run on the GPU asked for."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is not None and device.type == "cpu":
+        return device
+    if device is None or device.type != "cuda":
+        raise SystemExit(f"lamer.bench adapters: --device {name}: expected cpu or cuda[:N]")
+    if torch.version.cuda is None:
+        raise SystemExit(f"lamer.bench adapters: --device {name}: torch {torch.__version__} is a CPU build "
+                         "(reinstall with TORCH_VARIANT=cuda bash tools/install.sh)")
+    if not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count():
+        raise SystemExit(f"lamer.bench adapters: --device {name}: no such GPU visible to torch "
+                         f"(torch.cuda.device_count() = {torch.cuda.device_count()})")
+    return device
+
+
+def _synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
+    """``fn`` followed by a wait for the device, so that a timer sees the kernels' whole time."""
+    def call() -> None:
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return call
+
+
+def measure_patch(preset: str, config_path: str, batch: int, seconds: float, repeats: int,
+                  device: torch.device) -> dict:
     # two builds from one seed: the same weights (weight_norm modules cannot be deep-copied)
     base, patched = build_preset(preset, "s3prl_hubert"), build_preset(preset, "s3prl_hubert")
     for param in base.parameters():
         param.requires_grad_(False)
     apply_lamer(patched, LamerConfig.from_yaml(config_path))
-    wavs = torch.randn(batch, int(seconds * 16000), generator=torch.Generator().manual_seed(0))
+    base.to(device)
+    patched.to(device)
+    wavs = torch.randn(batch, int(seconds * 16000), generator=torch.Generator().manual_seed(0)).to(device)
 
     def run(model):
         def call():
             with torch.no_grad():
                 hidden_states(model, wavs)
-        return call
+        return _synchronized(call, device)
 
     _log(f"forward of {preset} x{batch} utterances of {seconds:g} s, {repeats} interleaved repeats")
     medians = interleaved_medians({"base": run(base), "patched": run(patched)}, repeats)
@@ -54,14 +90,16 @@ def measure_patch(preset: str, config_path: str, batch: int, seconds: float, rep
     }
 
 
-def measure_bank(hidden: int, ffn: int, experts: int, rank: int, frames: int, repeats: int) -> dict:
+def measure_bank(hidden: int, ffn: int, experts: int, rank: int, frames: int, repeats: int,
+                 device: torch.device) -> dict:
     torch.manual_seed(0)
     banks = [ExpertBank(hidden, ffn, experts, rank), ExpertBank(ffn, hidden, experts, rank)]
     for bank in banks:
         torch.nn.init.normal_(bank.lora_B)
-    x_in = torch.randn(frames, hidden)
-    x_mid = torch.randn(frames, ffn)
-    gates = torch.softmax(torch.randn(frames, experts), dim=-1)
+        bank.to(device)
+    x_in = torch.randn(frames, hidden).to(device)
+    x_mid = torch.randn(frames, ffn).to(device)
+    gates = torch.softmax(torch.randn(frames, experts), dim=-1).to(device)
 
     def batched():
         with torch.no_grad():
@@ -74,7 +112,8 @@ def measure_bank(hidden: int, ffn: int, experts: int, rank: int, frames: int, re
             banks[1].forward_loop(x_mid, gates)
 
     _log(f"expert bank {hidden}<->{ffn}, {experts} experts of rank {rank}, {frames} frames")
-    medians = interleaved_medians({"batched": batched, "loop": looped}, repeats, warmup=3)
+    medians = interleaved_medians({"batched": _synchronized(batched, device), "loop": _synchronized(looped, device)},
+                                  repeats, warmup=3)
     return {
         "bank_batched_ms": round(1000 * medians["batched"], 3),
         "bank_loop_ms": round(1000 * medians["loop"], 3),
@@ -92,14 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--experts", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     args = parser.parse_args(argv)
 
+    device = resolve_device(args.device)
     shape = get_shape(args.preset)
-    result = {"device": "cpu", "threads": torch.get_num_threads(), "preset": args.preset,
+    result = {"device": str(device), "threads": torch.get_num_threads(), "preset": args.preset,
               "batch": args.batch, "audio_seconds": args.seconds}
-    result.update(measure_patch(args.preset, args.config, args.batch, args.seconds, args.repeats))
+    if device.type == "cuda":
+        result["gpu"] = torch.cuda.get_device_name(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    result.update(measure_patch(args.preset, args.config, args.batch, args.seconds, args.repeats, device))
     frames = args.batch * int(args.seconds * 50)
-    result.update(measure_bank(shape.hidden, shape.ffn, args.experts, 4, frames, repeats=max(20, 6 * args.repeats)))
+    result.update(measure_bank(shape.hidden, shape.ffn, args.experts, 4, frames,
+                               repeats=max(20, 6 * args.repeats), device=device))
+    if device.type == "cuda":
+        result["cuda_max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     if not args.json:
         for key, value in result.items():
             print(f"{key:>28}: {value}")

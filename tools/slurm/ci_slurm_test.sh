@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI: the Slurm backend tests (tests/launch/test_launch_slurm.py) on a real single-node cluster.
+# CI: the Slurm tests on a real single-node cluster: the backend (tests/launch/test_launch_slurm.py),
+# then the tiny recipe through the queue with --nj 2 --inference_nj 2 (tests/recipe/test_recipe_slurm.py).
 #
 #   bash tools/slurm/ci_slurm_test.sh
 #
@@ -26,12 +27,17 @@ bash "${CLUSTER}" start "${DIR}" || skip "the Slurm cluster did not start here"
 say "cluster up after $(( $(date +%s) - started_at )) s"
 
 export SLURM_CONF="${DIR}/slurm.conf" LAMER_SLURM_TEST=1
-"${PY}" -m pytest -q -p no:cacheprovider tests/launch/test_launch_slurm.py
-rc=$?
-if [ "${rc}" -ne 0 ]; then
-    say "tests failed (pytest exit ${rc}); end of the daemon logs:"
-    tail -n 20 "${DIR}/slurmctld.log" "${DIR}/slurmd.log" >&2
-    [ "${rc}" -eq 5 ] && rc=1  # no tests collected is a failure too
-fi
+rc=0
+for tests in tests/launch/test_launch_slurm.py tests/recipe/test_recipe_slurm.py; do
+    test_started=$(date +%s)
+    "${PY}" -m pytest -q -p no:cacheprovider "${tests}"
+    test_rc=$?
+    say "${tests}: pytest exit ${test_rc} in $(( $(date +%s) - test_started )) s"
+    if [ "${test_rc}" -ne 0 ]; then
+        say "end of the daemon logs:"
+        tail -n 20 "${DIR}/slurmctld.log" "${DIR}/slurmd.log" >&2
+        rc=1  # no tests collected (exit 5) is a failure too
+    fi
+done
 say "done in $(( $(date +%s) - started_at )) s, exit ${rc}"
 exit "${rc}"

@@ -6,7 +6,10 @@
 #   bash tools/slurm/cluster.sh stop  [DIR]      # stop what `start` started (safe to repeat)
 #   bash tools/slurm/cluster.sh status [DIR]
 #
-# DIR (default ${LAMER_SLURM_DIR:-/tmp/lamer-slurm}) holds the config, state, logs and pid files.
+# DIR (default ${LAMER_SLURM_DIR:-/tmp/lamer-slurm}) holds the config, state, logs and pid files,
+# and DIR/jobcomp.log: one line per finished job or array task (JobId, Name, JobState, ExitCode,
+# WorkDir, ArrayJobId, ArrayTaskId, ...), Slurm's own record of what ran (no slurmdbd here, so
+# no sacct): tests read it to check what was submitted.
 # Clients need `export SLURM_CONF=DIR/slurm.conf`: `start` writes it to DIR/env.sh.
 # Every failure prints "slurm: step '<step>' failed: <reason>" and exits 1.
 # Runs as root (slurmd must); munged runs as the munge user. A munged that was already running is
@@ -107,7 +110,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=${dir}/jobcomp.log
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
