@@ -304,8 +304,8 @@ def merge_split(split: Split) -> dict:
             handle.write(line.encode("utf-8"))
 
     write_atomic(split.out_dir / "labels", copy_labels)
-    write_atomic(split.out_dir / "speech_shape",
-                 lambda handle: handle.writelines(line.encode("utf-8") for _, line in _job_lines(split, "speech_shape")))
+    shapes = (line.encode("utf-8") for _, line in _job_lines(split, "speech_shape"))
+    write_atomic(split.out_dir / "speech_shape", lambda handle: handle.writelines(shapes))
     items = split.items
     lists = {
         "wav.scp": [f"{i.utt} {i.wav}" for i in items],

@@ -102,7 +102,8 @@ def run_steps(corpus, out, nj, *options):
     ssl_targets.main(["split", "--out_dir", str(out), "--nj", str(nj), *data, *options])
     for step in ("sample", "fit", "label", "merge"):
         for job in range(1, nj + 1) if step in ("sample", "label") else [None]:
-            ssl_targets.main([step, "--out_dir", str(out)] + ([] if job is None else ["--job", str(job), "--device", "cpu"]))
+            job_options = [] if job is None else ["--job", str(job), "--device", "cpu"]
+            ssl_targets.main([step, "--out_dir", str(out), *job_options])
 
 
 LAYER_OPTIONS = ("--feature", "layer", "--layer", "2", "--num_clusters", str(NUM_CLASSES), "--max_fit_frames", "900",
