@@ -1,6 +1,6 @@
 """Benchmark: how time and memory of the data-bound steps grow with the data, CPU.
 
-    python -m lamer.bench scale --json [--clips 48] [--clip-seconds 4] [--upstream small] [--sizes 1,2,4]
+    python -m lamer.bench scale --json [--clips 24] [--clip-seconds 4] [--upstream hubert_base] [--sizes 1,2,4]
 
 Three steps of the recipe, each run as the recipe runs it (its command line, in a child
 process with one thread, ``OMP_NUM_THREADS=1``) on 1x, 2x and 4x a base set of Common Voice
@@ -55,25 +55,36 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+# Runs argv[2:] and writes its peak RSS (KiB) to argv[1]. The kernel counts in a child's peak
+# the memory of the process it was forked from (the image it had until exec), so a step is
+# started by this small interpreter, never by the benchmark with its models and buffers.
+_MEASURE = ("import os, subprocess, sys\n"
+            "child = subprocess.Popen(sys.argv[2:])\n"
+            "_, status, usage = os.wait4(child.pid, 0)\n"
+            "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+            "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def run_children(commands: list[list[str]], log_dir: Path, name: str) -> tuple[float, list[int]]:
     """Run ``commands`` concurrently; returns (wall seconds until all ended, peak RSS KiB of each).
 
-    A failure raises, naming the log with the child's output.
+    Each peak is that command's own (``os.wait4`` of it, in a small launcher), whatever ran
+    before or beside it. A failure raises, naming the log with the child's output.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     running = []
     for number, command in enumerate(commands, 1):
-        log = log_dir / f"{name}.{number}.log"
+        log, peak = log_dir / f"{name}.{number}.log", log_dir / f"{name}.{number}.peak_kib"
         with open(log, "wb") as handle:
-            running.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=_child_env()), log))
+            launcher = [sys.executable, "-S", "-c", _MEASURE, str(peak), *command]
+            running.append((subprocess.Popen(launcher, stdout=handle, stderr=subprocess.STDOUT, env=_child_env()),
+                            command, log, peak))
     peaks = []
-    for process, log in running:
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the maximum over all children
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            raise RuntimeError(f"{' '.join(process.args)} failed ({process.returncode}); see {log}")
-        peaks.append(int(usage.ru_maxrss))
+    for process, command, log, peak in running:
+        if process.wait() != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
+        peaks.append(int(peak.read_text()))
     return time.perf_counter() - start, peaks
 
 
@@ -94,7 +105,7 @@ def write_corpus(root: Path, base: list[Path], copies: int, clip_seconds: float)
     return root
 
 
-def train_probe(work: Path, data_dir: Path, checkpoint: Path, python: str) -> Path:
+def train_probe(work: Path, data_dir: Path, checkpoint: Path, hidden: int, python: str) -> Path:
     """A probe on ``checkpoint`` trained for two steps (untimed); returns its directory."""
     from lamer.data.datadir import read_data_dir, write_data_dir
     from lamer.espnet.probe_data import write_probe_dir, write_token_dir
@@ -107,7 +118,8 @@ def train_probe(work: Path, data_dir: Path, checkpoint: Path, python: str) -> Pa
     command = [python, "-m", "lamer.bin.asr_train", "--config", str(CONF / "probe" / "probe_cpu_demo.yaml"),
                "--ngpu", "0", "--seed", "0", "--output_dir", str(out), "--max_epoch", "1",
                "--num_iters_per_epoch", "2", "--batch_size", "4",
-               "--frontend_conf", f"path_or_url={checkpoint}", "--use_preprocessor", "true", "--token_type", "char",
+               "--frontend_conf", f"path_or_url={checkpoint}", "--preencoder_conf", f"input_size={hidden}",
+               "--use_preprocessor", "true", "--token_type", "char",
                "--token_list", str(work / "tokens" / "tokens.txt"),
                "--non_linguistic_symbols", str(work / "tokens" / "nlsyms.txt")]
     for split, directory in (("train", train), ("valid", valid)):
@@ -169,7 +181,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
         if "decode" not in times:
             continue
         if probe is None:
-            probe = train_probe(work, data / "eng" / "train", checkpoint, python)
+            probe = train_probe(work, data / "eng" / "train", checkpoint, get_shape(upstream).hidden, python)
         model = ["--asr_train_config", str(probe / "config.yaml"),
                  "--asr_model_file", str(probe / "valid.loss.best.pth"),
                  "--data_path_and_name_and_type", f"{data / 'eng' / 'train'}/wav.scp,speech,sound"]
@@ -222,9 +234,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m lamer.bench scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    parser.add_argument("--clips", type=int, default=48, help="clips of the 1x set")
+    parser.add_argument("--clips", type=int, default=24, help="clips of the 1x set")
     parser.add_argument("--clip-seconds", type=float, default=4.0)
-    parser.add_argument("--upstream", default="small", help="upstream preset (hidden size 128 for the probe config)")
+    parser.add_argument("--upstream", default="hubert_base",
+                        help="upstream preset (random weights) of the targets and the probe")
     parser.add_argument("--num-clusters", type=int, default=50, help="k-means clusters of the targets step")
     parser.add_argument("--sizes", default="1,2,4", help="multiples of the base set (the first is the reference)")
     parser.add_argument("--steps", default=",".join(STEPS), help="steps to measure (prepare always runs)")

@@ -10,10 +10,12 @@ from lamer.bench import scale
 
 
 def test_each_childs_peak_rss_is_its_own(tmp_path):
-    """A small child run after a large one reports its own peak, not the larger one's."""
+    """A small child started by a process holding 300 MiB, and after a large child, reports its
+    own peak, not theirs."""
+    held = b"x" * (300 * 2**20)
     _, (large,) = scale.run_children([[sys.executable, "-c", "b = b'x' * (300 * 2**20)"]], tmp_path, "large")
     _, (small,) = scale.run_children([[sys.executable, "-c", "pass"]], tmp_path, "small")
-    assert large > 300 * 1024 > small
+    assert large > 300 * 1024 > 100 * 1024 > small and len(held)
 
 
 def test_failed_child_names_its_log(tmp_path):
@@ -30,7 +32,7 @@ def test_json_of_a_tiny_run(tmp_path, capsys):
     """Two clips of one second at 1x and 2x, data preparation and targets (decoding, the slow
     step to start, is covered by tests/espnet/test_espnet_decode_split.py)."""
     assert scale.main(["--json", "--clips", "2", "--clip-seconds", "1", "--sizes", "1,2", "--num-clusters", "4",
-                       "--steps", "prepare,targets", "--work", str(tmp_path)]) == 0
+                       "--upstream", "tiny", "--steps", "prepare,targets", "--work", str(tmp_path)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["benchmark"] == "scale" and result["sizes"] == [1, 2]
     assert sorted(result["steps"]) == ["prepare", "targets"]
