@@ -35,8 +35,11 @@ def write_block_data(data: Sequence[str], nj: int, job: int, directory: Path) ->
     """Write block ``job`` of ``nj`` of every ``PATH,NAME,TYPE`` data file into ``directory/data``.
 
     The block is cut from the first file's utterances in its order; the other files keep the
-    block's utterances. Returns the block's ``PATH,NAME,TYPE`` list and its utterance ids.
+    block's utterances. Returns the block's ``PATH,NAME,TYPE`` list and its utterance ids. The
+    block's completion mark of an earlier run is removed first: until this run succeeds, the
+    merge refuses the block instead of reading what an earlier run left.
     """
+    (Path(directory) / KEYS).unlink(missing_ok=True)
     first = Path(data[0].split(",")[0])
     keys = [key for key, _ in _keyed_lines(first)]
     seen: set[str] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lamer.bin import asr_inference
-from lamer.espnet.decode_split import block_dir, write_block_data
+from lamer.espnet.decode_split import block_dir, mark_decoded, write_block_data
 from tests.espnet.test_espnet_probe_e2e import DECODE_CONFIG
 
 
@@ -75,6 +75,9 @@ def test_blocks_follow_the_first_data_file(tmp_path):
     specs, keys = write_block_data(data, 6, 6, tmp_path / "6")
     assert keys == [] and specs[0] == f"{tmp_path / '6' / 'data' / 'speech'},speech,sound"
     assert (tmp_path / "2" / "data" / "text").read_text(encoding="utf-8") == "u4 word 4\nu5 word 5\n"
+    mark_decoded(tmp_path / "2", blocks[1])
+    write_block_data(data, 2, 2, tmp_path / "2")  # a block started again is not decoded until it succeeds
+    assert not (tmp_path / "2" / "keys").exists()
     scp.write_text("u1 a\nu2 b\nu1 c\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"wav.scp: utterance u1 appears twice \(line 3\)"):
         write_block_data(data, 2, 1, tmp_path / "x")
