@@ -1,10 +1,11 @@
 """Benchmark: how time and memory of the data-bound steps grow with the data, CPU.
 
-    python -m lamer.bench scale --json [--clips 24] [--clip-seconds 4] [--upstream hubert_base] [--sizes 1,2,4]
+    python -m lamer.bench scale --json [--clips 16] [--clip-seconds 4] [--upstream hubert_base] [--sizes 1,2,4]
 
 Three steps of the recipe, each run as the recipe runs it (its command line, in a child
 process with one thread, ``OMP_NUM_THREADS=1``) on 1x, 2x and 4x a base set of Common Voice
-style clips (``--clips`` speech-like 48 kHz MP3 clips, replicated under new names and speakers):
+style clips (``--clips`` speech-like 48 kHz MP3 clips per 1x, each clip its own audio: the
+probe's frontend would serve a replicated clip from its feature cache):
 
 - ``prepare``: ``lamer.bin.prepare_data commonvoice`` (MP3 decoding, resampling, WAV, data dir);
 - ``targets``: ``lamer.bin.ssl_targets run``, layer features of a random ``--upstream`` model
@@ -88,19 +89,19 @@ def run_children(commands: list[list[str]], log_dir: Path, name: str) -> tuple[f
     return time.perf_counter() - start, peaks
 
 
-def write_corpus(root: Path, base: list[Path], copies: int, clip_seconds: float) -> Path:
-    """A Common Voice locale folder of ``copies`` x the ``base`` clips (hard links, new names and
-    speakers); returns the release root."""
+def write_corpus(root: Path, base: list[Path], clips: int, parts: int, clip_seconds: float) -> Path:
+    """A Common Voice locale folder of the first ``parts`` x ``clips`` of the distinct clips ``base``
+    (hard links), eight speakers per part; returns the release root."""
     locale = root / LOCALE
     (locale / "clips").mkdir(parents=True, exist_ok=True)
     rows = ["client_id\tpath\tsentence"]
     rng = np.random.default_rng(0)
-    for copy in range(copies):
-        for number, clip in enumerate(base):
-            name = f"common_voice_{LOCALE}_{copy:03d}{number:05d}.mp3"
+    for part in range(parts):
+        for number, clip in enumerate(base[part * clips:(part + 1) * clips]):
+            name = f"common_voice_{LOCALE}_{part:03d}{number:05d}.mp3"
             os.link(clip, locale / "clips" / name)
             words = rng.choice(WORDS, size=max(2, int(clip_seconds * 2)))
-            rows.append(f"client{copy:03d}{number % 8}\t{name}\t{' '.join(words)}")
+            rows.append(f"client{part:03d}{number % 8}\t{name}\t{' '.join(words)}")
     (locale / "validated.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root
 
@@ -146,7 +147,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
 
     logs = work / "logs"
     base = []
-    for number in range(clips):
+    for number in range(clips * sizes[-1]):
         path = work / "base" / f"{number:05d}.mp3"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, make_clip(clip_seconds, number), SOURCE_RATE, format="MP3")
@@ -160,7 +161,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
               "--decoding", "greedy", "--ngpu", "0"]
     probe = None
     for size in sizes:
-        root = write_corpus(work / f"cv{size}", base, size, clip_seconds)
+        root = write_corpus(work / f"cv{size}", base, clips, size, clip_seconds)
         data = work / f"data{size}"
         commands = {
             "prepare": [python, "-m", "lamer.bin.prepare_data", "commonvoice", "--root", str(root), "--langs", LOCALE,
@@ -234,7 +235,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m lamer.bench scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    parser.add_argument("--clips", type=int, default=24, help="clips of the 1x set")
+    parser.add_argument("--clips", type=int, default=16, help="clips of the 1x set")
     parser.add_argument("--clip-seconds", type=float, default=4.0)
     parser.add_argument("--upstream", default="hubert_base",
                         help="upstream preset (random weights) of the targets and the probe")

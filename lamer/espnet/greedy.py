@@ -44,8 +44,14 @@ def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_di
     from espnet2.text.build_tokenizer import build_tokenizer
     from espnet2.text.token_id_converter import TokenIDConverter
 
+    from lamer.espnet.frontend import CachedUpstream
+
     model, args = ASRTask.build_model_from_file(train_config, model_file, device)
     model.eval()
+    if isinstance(getattr(model.frontend, "upstream", None), CachedUpstream):
+        # a training-time cache (feature_cache_mb): decoding sees each utterance once, so it
+        # would only hold every utterance's features until its budget is full
+        model.frontend.upstream = model.frontend.upstream.upstream
     converter = TokenIDConverter(token_list=model.token_list)
     tokenizer = build_tokenizer(token_type=args.token_type, bpemodel=getattr(args, "bpemodel", None))
     utterances = {utt: path for utt, path, _ in read_table(wav_scp)}
