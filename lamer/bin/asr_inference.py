@@ -21,13 +21,23 @@ probes: same model and tokenizer, far faster on a CPU. It is not the same search
 whose posteriors are flat, prefix beam search emits more labels. ``--batch_size`` (default 1)
 batches utterances; HuBERT's group-normalised CNN sees the padding, so batching moves the
 features slightly. ``--decoding beam`` (default) is ESPnet's own inference.
+
+Split decoding (``JOB=1:N`` array jobs, as ESPnet's asr.sh ``inference_nj``): ``--nj N --job J``
+decodes only the J-th of N contiguous blocks of the utterances (in the order of the first
+``--data_path_and_name_and_type`` file) for every job, into ``OUTPUT_DIR/splitN/J``; then
+
+    python -m lamer.bin.asr_inference merge --jobs FILE --nj N     # or --output_dir DIR
+
+writes ``OUTPUT_DIR/1best_recog/*`` in the original order, the files a one-job decode writes;
+a block not (or not completely) decoded is an error naming it. ``--ngpu 1`` decodes on one GPU
+per job.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -77,6 +87,8 @@ def build_parser() -> ToolParser:
         parser.add_argument(f"--{name}", default=None)
     parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam")
     parser.add_argument("--jobs", type=Path, default=None)
+    parser.add_argument("--nj", type=int, default=None)
+    parser.add_argument("--job", type=int, default=None)
     return parser
 
 
@@ -84,6 +96,12 @@ def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[DecodeJob
     """Our options, the decoding jobs (one unless ``--jobs``) and the rest for ESPnet."""
     ours, rest = build_parser().parse_known_args(argv)
     given = {name: getattr(ours, name) for name in JOB_FIELDS}
+    if (ours.nj is None) != (ours.job is None):
+        raise ValueError("--nj and --job go together (block JOB of NJ)")
+    if ours.nj is not None and not 1 <= ours.job <= ours.nj:
+        raise ValueError(f"--job {ours.job} is outside 1-{ours.nj} (JOB=1:{ours.nj})")
+    if ours.nj is not None and ours.jobs is None and ours.output_dir is None:
+        raise ValueError("--nj needs --output_dir (or --jobs): the blocks are decoded below it")
     if ours.jobs is None:
         return ours, [DecodeJob(**given)], rest
     clashing = [f"--{name}" for name, value in given.items() if value is not None]
@@ -94,6 +112,8 @@ def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[DecodeJob
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        return merge(argv[1:])
     if "-h" in argv or "--help" in argv:
         print(__doc__)  # our options; ESPnet's own help follows
     try:
@@ -109,9 +129,56 @@ def main(argv: list[str] | None = None) -> int:
     for number, job in enumerate(jobs, 1):
         if len(jobs) > 1:
             logging.info("asr_inference: job %d/%d: %s", number, len(jobs), job.output_dir)
-        rc = run_safely("asr_inference", _decode, job, ours.decoding, rest)
+        rc = (run_safely("asr_inference", _decode, job, ours.decoding, rest) if ours.nj is None
+              else run_safely("asr_inference", _decode_block, job, ours, rest))
         if rc != 0:
             return rc
+    return 0
+
+
+def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> int:
+    """Block ``ours.job`` of ``ours.nj`` of one job, decoded into its ``splitN/J`` directory."""
+    from lamer.espnet.decode_split import block_dir, mark_decoded, write_block_data
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data_path_and_name_and_type", action="append", default=[])
+    data, others = parser.parse_known_args(rest)
+    if not data.data_path_and_name_and_type:
+        print("asr_inference: error: --nj needs --data_path_and_name_and_type", file=sys.stderr)
+        return 2
+    directory = block_dir(Path(job.output_dir), ours.nj, ours.job)
+    try:
+        specs, keys = write_block_data(data.data_path_and_name_and_type, ours.nj, ours.job, directory)
+    except (OSError, ValueError) as err:
+        print(f"asr_inference: error: {err}", file=sys.stderr)
+        return 1
+    logging.info("asr_inference: block %d/%d of %s: %d utterances", ours.job, ours.nj, job.output_dir, len(keys))
+    if keys:  # a block past the end of a short list is empty, and decoded as such
+        data_options = [arg for spec in specs for arg in ("--data_path_and_name_and_type", spec)]
+        rc = _decode(replace(job, output_dir=str(directory)), ours.decoding, others + data_options)
+        if rc != 0:
+            return rc
+    mark_decoded(directory, keys)
+    return 0
+
+
+def merge(argv: list[str]) -> int:
+    """``merge (--jobs FILE | --output_dir DIR) --nj N``: every job's blocks into its 1best_recog."""
+    from lamer.espnet.decode_split import merge_blocks
+
+    parser = tool_parser("asr_inference merge", "Merge the blocks of a split decoding (--nj N --job J).")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--jobs", type=Path, help="the decoding jobs file the blocks were decoded with")
+    where.add_argument("--output_dir", help="the output directory of a single decoding")
+    parser.add_argument("--nj", type=int, required=True, help="number of blocks (JOB=1:nj)")
+    args = parser.parse_args(argv)
+    try:
+        outputs = [job.output_dir for job in read_jobs(args.jobs)] if args.jobs else [args.output_dir]
+        for output_dir in outputs:
+            merge_blocks(Path(output_dir), args.nj)
+    except (OSError, ValueError) as err:
+        print(f"asr_inference merge: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,15 +1,28 @@
 """Frame labels for SSL training: features, k-means codebook, labels and ESPnet lists.
 
+In one process (``run``; the bare options, without a step name, mean ``run`` too):
+
     # iteration 1 (model trained from scratch): MFCC k-means
-    python -m lamer.bin.ssl_targets --data_dir data/eng/train --data_dir data/fra/train \\
+    python -m lamer.bin.ssl_targets run --data_dir data/eng/train --data_dir data/fra/train \\
         --upstream small --feature mfcc --num_clusters 100 --out_dir dump/ssl/base_it1
     # iteration 2 / continual stage: layer 3 of the current model, new data plus replay
-    python -m lamer.bin.ssl_targets --data_dir data/spa/train --replay_data_dir data/replay/train \\
+    python -m lamer.bin.ssl_targets run --data_dir data/spa/train --replay_data_dir data/replay/train \\
         --upstream exp/base/upstream.pt --feature layer --layer 3 --num_clusters 100 --out_dir dump/ssl/stage1
     # reuse an existing codebook instead of re-clustering
     ... --codebook dump/ssl/base_it2
 
-Writes ``wav.scp labels speech_shape utt2lang replay_utt2lang [lang] codebook.npy codebook.json``.
+Sharded over N jobs (``JOB=1:N`` through ``$cmd``, one GPU per job with ``--device cuda``):
+
+    python -m lamer.bin.ssl_targets split --out_dir T --nj N [the options of run]   # bookkeeping
+    python -m lamer.bin.ssl_targets sample --out_dir T --job J [--device cuda]       # J = 1..N
+    python -m lamer.bin.ssl_targets fit --out_dir T                                  # k-means
+    python -m lamer.bin.ssl_targets label --out_dir T --job J [--device cuda]        # J = 1..N
+    python -m lamer.bin.ssl_targets merge --out_dir T
+
+With ``--codebook`` there is nothing to fit: ``sample`` and ``fit`` refuse, ``label`` uses that
+codebook. Every N gives the same files, byte for byte. Both forms write
+``wav.scp labels speech_shape utt2lang replay_utt2lang [lang] codebook.npy codebook.json`` into
+OUT_DIR, and the jobs' files into OUT_DIR/split.
 """
 from __future__ import annotations
 
@@ -19,18 +32,17 @@ import logging
 import sys
 from pathlib import Path
 
-from lamer.adapters import load_adapters
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
-from lamer.ssl.methods import build_ssl_upstream
-from lamer.ssl.targets import collect_items, prepare_targets
+from lamer.ssl.targets import (Split, TargetOptions, codebook_of, collect_items, fit_split, merge_split,
+                               read_split, require_fit, run_split, write_labels, write_sample, write_split)
+
+STEPS = ("run", "split", "sample", "fit", "label", "merge")
 
 
-def build_parser() -> ToolParser:
-    p = tool_parser("ssl_targets", __doc__)
+def _target_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what to label and how (``run`` and ``split``)."""
     p.add_argument("--data_dir", action="append", required=True, type=Path, help="new-data Kaldi dir (repeatable)")
     p.add_argument("--replay_data_dir", action="append", default=[], type=Path, help="replay Kaldi dir (repeatable)")
-    p.add_argument("--out_dir", required=True, type=Path)
     p.add_argument("--upstream", default="tiny", help="preset name or checkpoint path (sets the frame rate)")
     p.add_argument("--family", default=None, help="model class to build a preset in / convert a checkpoint to")
     p.add_argument("--adapters", type=Path, default=None, help="adapters to load into the upstream (layer features)")
@@ -41,34 +53,99 @@ def build_parser() -> ToolParser:
     p.add_argument("--max_fit_frames", type=int, default=200_000, help="frames sampled to fit k-means")
     p.add_argument("--languages", default="", help="comma-separated language list: also write 'lang' indices")
     p.add_argument("--seed", type=int, default=0)
+
+
+def _device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where the upstream runs (cuda: the job's GPU; MFCC features stay on the CPU)")
+
+
+def build_parser() -> ToolParser:
+    p = tool_parser("ssl_targets", __doc__)
+    steps = p.add_subparsers(dest="step", required=True, metavar="{" + ",".join(STEPS) + "}")
+    helps = {"run": "every step in this process (one job)", "split": "record the options and the split over --nj jobs",
+             "sample": "features of job J's share of the k-means sample", "fit": "fit the codebook on the sample",
+             "label": "labels of job J's utterances", "merge": "write OUT_DIR's lists from the jobs' outputs"}
+    for name in STEPS:
+        step = steps.add_parser(name, help=helps[name], description=helps[name])
+        step.add_argument("--out_dir", required=True, type=Path)
+        if name in ("run", "split"):
+            _target_options(step)
+        if name == "split":
+            step.add_argument("--nj", type=int, required=True, help="number of sample/label jobs (JOB=1:nj)")
+        if name in ("sample", "label"):
+            step.add_argument("--job", type=int, required=True, help="this job's number, 1..nj")
+        if name in ("run", "sample", "label"):
+            _device_option(step)
     return p
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]  # the one-shot form of earlier versions
     p = build_parser()
     args = p.parse_args(argv)
-    if args.feature == "layer" and args.layer is None:
+    if getattr(args, "feature", None) == "layer" and args.layer is None:
         p.error("--feature layer needs --layer N")
     return args
+
+
+def _options(args: argparse.Namespace) -> TargetOptions:
+    feature = {"feature": "mfcc"} if args.feature == "mfcc" else {"feature": "layer", "layer": args.layer}
+    model = {"upstream": args.upstream, "family": args.family,
+             "adapters": None if args.adapters is None else str(args.adapters)}
+    return TargetOptions(feature, args.num_clusters, None if args.codebook is None else str(args.codebook),
+                         args.max_fit_frames, args.seed, tuple(c for c in args.languages.split(",") if c), model)
+
+
+def feature_extractor(options: TargetOptions, device: str = "cpu"):
+    """(extract, hop): the checked feature function of ``options`` on ``device``, and the upstream's
+    samples per frame."""
+    import torch
+
+    from lamer.adapters import load_adapters
+    from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
+    from lamer.ssl.methods import build_ssl_upstream
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is visible to this job (torch.cuda.is_available() is "
+                           "False); ask the queue for a GPU or use --device cpu")
+    loaded = build_ssl_upstream(options.model.get("upstream", "tiny"), options.model.get("family"))
+    upstream = loaded.model
+    if options.model.get("adapters"):
+        load_adapters(upstream, Path(options.model["adapters"]))
+    if options.feature["feature"] == "mfcc":
+        extract = mfcc_extractor(*receptive_field(upstream))
+    else:
+        extract = layer_extractor(upstream, options.feature["layer"], loaded.normalize, device)
+    return checked(extract, upstream), receptive_field(upstream)[1]
+
+
+def _split(args: argparse.Namespace, nj: int) -> Split:
+    return write_split(args.out_dir, collect_items(args.data_dir, args.replay_data_dir), _options(args), nj)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    loaded = build_ssl_upstream(args.upstream, args.family)
-    upstream = loaded.model
-    if args.adapters:
-        load_adapters(upstream, args.adapters)
-    if args.feature == "mfcc":
-        extract, meta = mfcc_extractor(*receptive_field(upstream)), {"feature": "mfcc"}
+    if args.step == "split":
+        split = _split(args, args.nj)
+        logging.info("%s: %d utterances over %d jobs", args.out_dir, len(split.items), split.nj)
+    elif args.step == "run":
+        split = _split(args, 1)
+        print(json.dumps(run_split(split, *feature_extractor(split.options, args.device))))
+    elif args.step == "sample":
+        split = read_split(args.out_dir)
+        require_fit(split, "sample")  # before loading the model
+        write_sample(split, args.job, *feature_extractor(split.options, args.device))
+    elif args.step == "fit":
+        fit_split(read_split(args.out_dir))
+    elif args.step == "label":
+        split = read_split(args.out_dir)
+        codebook = codebook_of(split)[0]
+        write_labels(split, args.job, feature_extractor(split.options, args.device)[0], codebook)
     else:
-        extract = layer_extractor(upstream, args.layer, loaded.normalize)
-        meta = {"feature": "layer", "layer": args.layer}
-    items = collect_items(args.data_dir, args.replay_data_dir)
-    summary = prepare_targets(items, checked(extract, upstream), args.out_dir, meta, args.num_clusters,
-                              args.codebook, args.max_fit_frames, args.seed,
-                              [code for code in args.languages.split(",") if code])
-    print(json.dumps(summary))
+        print(json.dumps(merge_split(read_split(args.out_dir))))
     return 0
 
 

@@ -32,37 +32,47 @@ def collapse(best_path: list[int], blank: int) -> list[int]:
 
 def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_dir: Path,
                   batch_size: int = 1, device: str = "cpu") -> Path:
-    """Decode every utterance of ``wav_scp``; returns the path of the hypothesis text file.
+    """Decode every utterance of ``wav_scp``; returns the path of the hypothesis text file, whose
+    lines follow ``wav_scp``'s order (as ESPnet's inference writes them).
 
     With ``batch_size`` 1 each hypothesis depends on its utterance alone; larger batches are
-    faster, but a group-normalised CNN (HuBERT base) sees the padding of a batch.
+    faster, but a group-normalised CNN (HuBERT base) sees the padding of a batch. Audio is read
+    a batch at a time (lengths come from the file headers), so memory does not grow with the list.
     """
+    import soundfile as sf
     from espnet2.tasks.asr import ASRTask
     from espnet2.text.build_tokenizer import build_tokenizer
     from espnet2.text.token_id_converter import TokenIDConverter
 
+    from lamer.espnet.frontend import CachedUpstream
+
     model, args = ASRTask.build_model_from_file(train_config, model_file, device)
     model.eval()
+    if isinstance(getattr(model.frontend, "upstream", None), CachedUpstream):
+        # a training-time cache (feature_cache_mb): decoding sees each utterance once, so it
+        # would only hold every utterance's features until its budget is full
+        model.frontend.upstream = model.frontend.upstream.upstream
     converter = TokenIDConverter(token_list=model.token_list)
     tokenizer = build_tokenizer(token_type=args.token_type, bpemodel=getattr(args, "bpemodel", None))
-    utterances = [(utt, path) for utt, path, _ in read_table(wav_scp)]
-    audio = {utt: read_prepared(path) for utt, path in utterances}
-    order = sorted(audio, key=lambda u: len(audio[u]))  # similar lengths share a batch: less padding
+    utterances = {utt: path for utt, path, _ in read_table(wav_scp)}
+    samples = {utt: sf.info(path).frames for utt, path in utterances.items()}
+    order = sorted(utterances, key=samples.__getitem__)  # similar lengths share a batch: less padding
     hyps: dict[str, str] = {}
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            lengths = torch.tensor([len(audio[u]) for u in batch])
+            audio = [read_prepared(utterances[utt]) for utt in batch]
+            lengths = torch.tensor([len(wav) for wav in audio])
             speech = torch.zeros(len(batch), int(lengths.max()))
-            for i, utt in enumerate(batch):
-                speech[i, : lengths[i]] = torch.from_numpy(np.asarray(audio[utt]))
+            for i, wav in enumerate(audio):
+                speech[i, : len(wav)] = torch.from_numpy(np.asarray(wav))
             enc, enc_lens = model.encode(speech.to(device), lengths.to(device))
-            best = model.ctc.argmax(enc).cpu()
+            best, enc_lens = model.ctc.argmax(enc).cpu(), enc_lens.cpu()
             for i, utt in enumerate(batch):
                 ids = collapse(best[i, : enc_lens[i]].tolist(), model.blank_id)
                 hyps[utt] = tokenizer.tokens2text(converter.ids2tokens(ids))
             log.info("decoded %d/%d utterances", min(start + batch_size, len(order)), len(order))
     out = Path(output_dir) / "1best_recog" / "text"
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, "".join(f"{utt} {hyps[utt]}\n" for utt, _ in sorted(utterances)))
+    write_text_atomic(out, "".join(f"{utt} {hyps[utt]}\n" for utt in utterances))
     return out

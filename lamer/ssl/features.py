@@ -48,20 +48,22 @@ def mfcc_extractor(window: int = 400, hop: int = 320) -> FeatureFn:
     return extract
 
 
-def layer_extractor(model: nn.Module, layer: int, normalize_waveform: bool = False) -> FeatureFn:
+def layer_extractor(model: nn.Module, layer: int, normalize_waveform: bool = False,
+                    device: str | torch.device = "cpu") -> FeatureFn:
     """Output of transformer layer ``layer`` (1-based, as HuBERT counts) of ``model``, unmasked, eval mode.
 
-    ``normalize_waveform`` as the model was trained (``LoadedUpstream.normalize``).
+    ``normalize_waveform`` as the model was trained (``LoadedUpstream.normalize``). The model
+    runs on ``device`` (moved there once); features come back as float32 arrays on the CPU.
     """
-    encoder = MaskedUpstream(model, normalize_waveform).eval()
+    encoder = MaskedUpstream(model, normalize_waveform).to(device).eval()
 
     def extract(wav: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            x = torch.from_numpy(wav)[None]
-            layers = encoder(x, torch.tensor([x.shape[1]]))
+            x = torch.from_numpy(wav)[None].to(device)
+            layers = encoder(x, torch.tensor([x.shape[1]], device=device))
         if not 1 <= layer <= len(layers):
             raise ValueError(f"feature layer {layer} is outside 1-{len(layers)} of this upstream")
-        return layers[layer - 1][0].float().numpy()
+        return layers[layer - 1][0].float().cpu().numpy()
 
     return extract
 

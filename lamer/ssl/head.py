@@ -11,7 +11,9 @@ from torch.nn import functional as F
 class HubertHead(nn.Module):
     """Project frames to ``final_dim`` and score them against one embedding per k-means class.
 
-    Logits are cosine similarities divided by ``temperature`` (0.1 in HuBERT).
+    Logits are cosine similarities divided by ``temperature`` (0.1 in HuBERT). Under mixed
+    precision (ESPnet's ``--use_amp``) the projection runs in the autocast type, the cosines and
+    logits in float32: in bfloat16 a logit near 1/temperature = 10 is only good to about 0.06.
     """
 
     def __init__(self, hidden: int, num_classes: int, final_dim: int = 256, temperature: float = 0.1) -> None:
@@ -29,9 +31,11 @@ class HubertHead(nn.Module):
         return self.label_embeddings.shape[0]
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """(..., hidden) -> (..., num_classes) logits."""
-        proj = F.normalize(self.final_proj(frames), dim=-1)
-        return proj @ F.normalize(self.label_embeddings, dim=-1).t() / self.temperature
+        """(..., hidden) -> (..., num_classes) float32 logits."""
+        proj = self.final_proj(frames)
+        with torch.autocast(device_type=proj.device.type, enabled=False):
+            proj = F.normalize(proj.float(), dim=-1)
+            return proj @ F.normalize(self.label_embeddings.float(), dim=-1).t() / self.temperature
 
 
 @dataclass
@@ -49,9 +53,12 @@ def masked_prediction_loss(logits: torch.Tensor, labels: torch.Tensor, mask: tor
                            valid: torch.Tensor, unmasked_weight: float = 0.0) -> PredictionLoss:
     """HuBERT's loss: mean CE over masked frames plus ``unmasked_weight`` x mean CE over the others.
 
-    logits (B, T, K), labels (B, T) long, mask / valid (B, T) bool (valid excludes padding).
+    logits (B, T, K), labels (B, T) long, mask / valid (B, T) bool (valid excludes padding). The
+    softmax and the means are float32 whatever the logits' type (mixed precision).
     """
-    ce = F.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
+    logits = logits.float()
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        ce = F.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
     right = (logits.argmax(-1) == labels).float()
 
     def mean(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:

@@ -15,21 +15,45 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from lamer.atomic import write_atomic, write_json_atomic
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
                  max_iter: int = 100) -> np.ndarray:
-    """Cluster (N, D) frames into ``num_clusters`` centres; returns (K, D) float32."""
+    """Cluster (N, D) frames into ``num_clusters`` centres; returns (K, D) float32.
+
+    A tqdm bar counts the mini-batch steps (it stops short when the fit converges early).
+    """
     from sklearn.cluster import MiniBatchKMeans
 
     if frames.ndim != 2 or frames.shape[0] < num_clusters:
         raise ValueError(f"k-means needs at least {num_clusters} frames of shape (N, D), got {frames.shape}")
-    km = MiniBatchKMeans(n_clusters=num_clusters, batch_size=batch_size, max_iter=max_iter, n_init=3,
-                         random_state=seed, max_no_improvement=100, reassignment_ratio=0.0)
-    km.fit(frames.astype(np.float32))
+    with tqdm(desc=f"k-means, {num_clusters} clusters", unit="step") as bar:
+        km = _reporting(MiniBatchKMeans, bar)(n_clusters=num_clusters, batch_size=batch_size, max_iter=max_iter,
+                                              n_init=3, random_state=seed, max_no_improvement=100,
+                                              reassignment_ratio=0.0)
+        km.fit(frames.astype(np.float32, copy=False))
     return km.cluster_centers_.astype(np.float32)
+
+
+def _reporting(kmeans_class: type, bar: tqdm) -> type:
+    """``kmeans_class`` that advances ``bar`` at every mini-batch step of ``fit``.
+
+    MiniBatchKMeans has no progress callback; its ``fit`` calls ``_mini_batch_convergence(step,
+    n_steps, ...)`` once per step (scikit-learn 1.1 to 1.9 at least), so the bar hooks there and
+    leaves the decision to it. Were the method renamed, the bar would stay still and the fit be
+    unchanged.
+    """
+
+    class Reporting(kmeans_class):
+        def _mini_batch_convergence(self, step, n_steps, *args, **kwargs):
+            bar.total = n_steps
+            bar.update(1)
+            return super()._mini_batch_convergence(step, n_steps, *args, **kwargs)
+
+    return Reporting
 
 
 def assign(frames: np.ndarray, codebook: np.ndarray) -> np.ndarray:

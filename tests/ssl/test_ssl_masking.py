@@ -60,3 +60,45 @@ def test_head_gives_cosine_logits_over_temperature():
     assert logits.abs().max() <= 10.0 + 1e-4  # |cos| <= 1, / 0.1
     with pytest.raises(ValueError, match="num_classes"):
         HubertHead(8, 1)
+
+
+def test_head_and_loss_stay_float32_under_mixed_precision():
+    """ESPnet --use_amp runs the forward under autocast: the cosine logits, softmax and loss are
+    float32 (bfloat16 logits near 1/temperature are only good to about 0.06), gradients flow."""
+    torch.manual_seed(0)
+    head = HubertHead(hidden=16, num_classes=50, final_dim=32, temperature=0.1)
+    frames = torch.randn(2, 40, 16)
+    labels = torch.randint(0, 50, (2, 40))
+    mask = torch.rand(2, 40) < 0.5
+    valid = torch.ones(2, 40, dtype=torch.bool)
+    reference = masked_prediction_loss(head(frames), labels, mask, valid)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = head(frames)
+        result = masked_prediction_loss(logits, labels, mask, valid, unmasked_weight=0.5)
+    assert logits.dtype == torch.float32 and result.loss.dtype == torch.float32
+    assert abs(result.masked.item() - reference.masked.item()) < 0.02 * reference.masked.item()
+    result.loss.backward()
+    assert head.label_embeddings.grad.dtype == torch.float32 and head.label_embeddings.grad.abs().sum() > 0
+    assert head.final_proj.weight.grad is not None
+
+
+def test_model_step_under_mixed_precision_reports_float32():
+    """The whole model (tiny upstream with language-routed Lamer adapters) under bfloat16 autocast."""
+    from lamer.adapters import LamerConfig, apply_lamer
+    from lamer.ssl.encoder import MaskedUpstream
+    from lamer.ssl.model import MaskedPredictionModel
+    from lamer.upstream import build_preset
+    from lamer.upstream.presets import get_shape
+
+    torch.manual_seed(0)
+    upstream = build_preset("tiny")
+    apply_lamer(upstream, LamerConfig(allocation="groups:2,4,8", languages=["eng", "fra"]))
+    model = MaskedPredictionModel(MaskedUpstream(upstream), HubertHead(get_shape("tiny").hidden, 20)).train()
+    lengths = torch.tensor([8000, 6000])
+    frames = model.encoder.frame_lengths(lengths)
+    labels = torch.randint(0, 20, (2, int(frames.max())))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, stats, _ = model(torch.randn(2, 8000), lengths, labels, frames, lang=torch.tensor([0, 1]))
+    assert loss.dtype == torch.float32 and torch.isfinite(loss).all()
+    assert all(value.dtype == torch.float32 for value in stats.values())
+    loss.backward()

@@ -1,6 +1,8 @@
 """k-means targets and the lists ssl_train reads."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,8 @@ from lamer.ssl.encoder import conv_frames
 from lamer.ssl.features import checked, mfcc_extractor, receptive_field
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook
 from lamer.ssl.methods import build_ssl_upstream
-from lamer.ssl.targets import collect_items, prepare_targets
+from lamer.ssl.targets import (TargetOptions, collect_items, fit_sample, fit_split, prepare_targets, write_sample,
+                               write_split)
 from lamer.upstream import build_preset
 from tests.ssl.conftest import NUM_CLASSES
 
@@ -36,7 +39,9 @@ def test_dump_has_one_label_per_upstream_frame_and_replay_lists(dump):
 
 
 @pytest.mark.parametrize("max_fit_frames", [200_000, 400])
-def test_labels_reuse_the_kmeans_features_within_the_frame_budget(corpus, dump, tmp_path, max_fit_frames):
+def test_one_process_extracts_each_utterance_once(corpus, dump, tmp_path, max_fit_frames):
+    """The k-means sample's features are reused for its labels, whether the sample is every
+    utterance (the fixture's budget) or a few of them."""
     model = build_ssl_upstream("tiny").model
     extract = checked(mfcc_extractor(*receptive_field(model)), model)
     calls = []
@@ -54,11 +59,12 @@ def test_labels_reuse_the_kmeans_features_within_the_frame_budget(corpus, dump, 
     wavs = table(out / "wav.scp")
     for utt, row in labels.items():  # every label is the nearest centre of that utterance's own features
         assert list(map(int, row.split())) == assign(extract(utt, read_prepared(wavs[utt])), codebook).tolist()
-    if max_fit_frames == 200_000:  # everything kept: one extraction per utterance, the fixture's very output
-        assert sorted(calls) == sorted(i.utt for i in items)
-        assert labels == table(dump / "labels")
-    else:  # the budget holds a few utterances: only those are not extracted twice
-        assert len(items) < len(calls) < 2 * len(items)
+    assert sorted(calls) == sorted(i.utt for i in items)
+    sample = np.load(out / "split" / "sample.1.npy")
+    if max_fit_frames == 200_000:
+        assert labels == table(dump / "labels") and sample.shape[0] == sum(len(r.split()) for r in labels.values())
+    else:
+        assert 0 < sample.shape[0] <= max_fit_frames
 
 
 def test_kmeans_finds_separated_clusters_and_assigns_nearest():
@@ -84,3 +90,104 @@ def test_cli_reuses_a_codebook_and_checks_its_features(corpus, dump, tmp_path, c
     with pytest.raises(ValueError, match="two input data dirs"):
         ssl_targets.main(["--data_dir", str(corpus["eng"]), "--replay_data_dir", str(corpus["eng"]),
                           "--out_dir", str(tmp_path / "y"), "--num_clusters", "4"])
+
+
+OUTPUTS = ("wav.scp", "labels", "speech_shape", "utt2lang", "replay_utt2lang", "lang", "codebook.npy", "codebook.json")
+
+
+def run_steps(corpus, out, nj, *options):
+    """ssl_targets split, then every job's sample and label, fit and merge, through the CLI."""
+    data = ["--data_dir", str(corpus["new"]), "--replay_data_dir", str(corpus["eng"]),
+            "--replay_data_dir", str(corpus["fra"])]
+    ssl_targets.main(["split", "--out_dir", str(out), "--nj", str(nj), *data, *options])
+    for step in ("sample", "fit", "label", "merge"):
+        for job in range(1, nj + 1) if step in ("sample", "label") else [None]:
+            job_options = [] if job is None else ["--job", str(job), "--device", "cpu"]
+            ssl_targets.main([step, "--out_dir", str(out), *job_options])
+
+
+LAYER_OPTIONS = ("--feature", "layer", "--layer", "2", "--num_clusters", str(NUM_CLASSES), "--max_fit_frames", "900",
+                 "--languages", "eng,fra,spa", "--seed", "3")
+
+
+def test_sharded_targets_equal_one_job_byte_for_byte(corpus, tmp_path, capsys):
+    """run, split over 1 job and split over 3 jobs (blocks of 14, 13, 13 utterances) write the same
+    files; the k-means sample is a subset of the utterances (--max_fit_frames) spread over the jobs."""
+    data = ["--data_dir", str(corpus["new"]), "--replay_data_dir", str(corpus["eng"]),
+            "--replay_data_dir", str(corpus["fra"])]
+    ssl_targets.main(["run", "--out_dir", str(tmp_path / "run"), "--device", "cpu", *data, *LAYER_OPTIONS])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for nj in (1, 3):
+        run_steps(corpus, tmp_path / f"nj{nj}", nj, *LAYER_OPTIONS)
+    for name in OUTPUTS:
+        expected = (tmp_path / "run" / name).read_bytes()
+        assert expected and all((tmp_path / f"nj{nj}" / name).read_bytes() == expected for nj in (1, 3)), name
+    assert summary["utterances"] == 40 and summary["replay_utterances"] == 16
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == summary  # merge prints it too
+    samples = [np.load(tmp_path / "nj3" / "split" / f"sample.{job}.npy").shape[0] for job in (1, 2, 3)]
+    assert sum(samples) == np.load(tmp_path / "run" / "split" / "sample.1.npy").shape[0]
+    assert sum(samples) < sum(len(row.split()) for row in table(tmp_path / "run" / "labels").values())
+
+
+def test_fit_sample_is_the_same_for_every_split_and_bounded(corpus, tmp_path):
+    model = build_ssl_upstream("tiny").model
+    extract = checked(mfcc_extractor(*receptive_field(model)), model)
+    items = collect_items([corpus["new"]], [corpus["eng"], corpus["fra"]])
+    options = TargetOptions({"feature": "mfcc"}, NUM_CLASSES, max_fit_frames=700, seed=5)
+    gathered = {}
+    for nj in (1, 2, 7):
+        split = write_split(tmp_path / str(nj), items, options, nj)
+        parts = [np.load(write_sample(split, job, extract, 320)) for job in range(1, nj + 1)]
+        gathered[nj] = np.concatenate([part for part in parts if part.shape[0]])
+        fit_split(split)
+    assert np.array_equal(gathered[1], gathered[2]) and np.array_equal(gathered[1], gathered[7])
+    assert 0 < gathered[1].shape[0] <= 700
+    assert fit_sample(items, 700, 5, 320) != fit_sample(items, 700, 6, 320)  # seeded
+    assert sum(fit_sample(items, 10**9, 5, 320)) == len(items)  # a budget above the data takes everything
+    codebooks = [load_codebook(tmp_path / str(nj) / "split")[0] for nj in (1, 2, 7)]
+    assert np.array_equal(codebooks[0], codebooks[1]) and np.array_equal(codebooks[0], codebooks[2])
+
+
+def test_merge_names_a_missing_or_incomplete_job(corpus, tmp_path):
+    out = tmp_path / "t"
+    run_steps(corpus, out, 2, "--num_clusters", str(NUM_CLASSES))
+    labels = out / "split" / "labels.2"
+    lines = labels.read_text().splitlines(keepends=True)
+    labels.write_text("".join(lines[:-1]))
+    with pytest.raises(ValueError, match=r"labels.2: ends before utterance .*run `label --job 2` again"):
+        ssl_targets.main(["merge", "--out_dir", str(out)])
+    labels.write_text("".join(lines[:3] + lines[4:] + lines[3:4]))
+    with pytest.raises(ValueError, match=r"labels.2:4: utterance .*, expected "):
+        ssl_targets.main(["merge", "--out_dir", str(out)])
+    labels.unlink()
+    with pytest.raises(FileNotFoundError, match=r"1 job output\(s\) missing: .*labels.2; run .* label"):
+        ssl_targets.main(["merge", "--out_dir", str(out)])
+    ssl_targets.main(["split", "--out_dir", str(out), "--nj", "3", "--data_dir", str(corpus["new"]),
+                      "--num_clusters", str(NUM_CLASSES)])  # another split: the old jobs' outputs go
+    assert sorted(p.name for p in (out / "split").iterdir()) == ["items.tsv", "options.json"]
+    with pytest.raises(FileNotFoundError, match=r"sample.1.npy, .*sample.3.npy; run .* sample"):
+        ssl_targets.main(["fit", "--out_dir", str(out)])
+
+
+def test_split_with_a_codebook_has_no_fit(corpus, dump, tmp_path):
+    """Dev targets: sample and fit refuse, label uses the given codebook; the same as run."""
+    out = tmp_path / "dev"
+    ssl_targets.main(["split", "--out_dir", str(out), "--nj", "2", "--data_dir", str(corpus["eng"]),
+                      "--codebook", str(dump)])
+    for step in (["sample", "--job", "1"], ["fit"]):
+        with pytest.raises(ValueError, match=f"split with --codebook {dump}: .*no k-means {step[0]} to run"):
+            ssl_targets.main([step[0], "--out_dir", str(out), *step[1:]])
+    for job in ("1", "2"):
+        ssl_targets.main(["label", "--out_dir", str(out), "--job", job])
+    ssl_targets.main(["merge", "--out_dir", str(out)])
+    ssl_targets.main(["--data_dir", str(corpus["eng"]), "--codebook", str(dump), "--out_dir", str(tmp_path / "one")])
+    for name in ("wav.scp", "labels", "speech_shape", "codebook.npy", "codebook.json"):
+        assert (out / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a job without a GPU")
+def test_device_cuda_without_a_gpu_is_a_clear_error(corpus, tmp_path):
+    out = tmp_path / "t"
+    ssl_targets.main(["split", "--out_dir", str(out), "--nj", "1", "--data_dir", str(corpus["eng"])])
+    with pytest.raises(RuntimeError, match="--device cuda: no CUDA device"):
+        ssl_targets.main(["sample", "--out_dir", str(out), "--job", "1", "--device", "cuda"])
