@@ -57,7 +57,7 @@ stages:
   - {name: s1, languages: [es]}
 base_model: {pretrain: conf/ssl/base_pretrain.yaml}
 method: conf/ssl/demo.yaml
-replay: {minutes: 0.3, strategy: random}
+replay: {minutes: 0.3, strategy: random, share: 0.2}
 probe: conf/probe/probe_cpu_demo.yaml
 protocols: [retrained]
 seed: 0

@@ -10,6 +10,18 @@ from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
+# The tiny plan of the recipe tests: a checkpoint base model on en, one stage on es, with replay.
+TINY_PLAN = """corpus: commonvoice
+base: [en]
+stages:
+  - {{name: s1, languages: [es]}}
+base_model: {{checkpoint: {checkpoint}}}
+method: conf/ssl/demo.yaml
+replay: {{minutes: 0.3, strategy: random, share: 0.2}}
+probe: conf/probe/probe_cpu_demo.yaml
+protocols: [retrained]
+seed: 0
+"""
 
 
 def make_recipe(directory: Path, plan: str, preset: str, scripts: tuple[str, ...] = ("ssl.sh",)) -> Path:

@@ -12,24 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.recipe.recipes import make_recipe
-PLAN = """corpus: commonvoice
-base: [en]
-stages:
-  - {{name: s1, languages: [es]}}
-base_model: {{checkpoint: {checkpoint}}}
-method: conf/ssl/demo.yaml
-replay: {{minutes: 0.3, strategy: random, share: 0.2}}
-probe: conf/probe/probe_cpu_demo.yaml
-protocols: [retrained]
-seed: 0
-"""
+from tests.recipe.recipes import TINY_PLAN, make_recipe
+
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
     """A recipe dir sharing the demo's scripts and configs, with its own plan and corpus root."""
-    return make_recipe(tmp_path_factory.mktemp("recipe"), PLAN, "tiny")
+    return make_recipe(tmp_path_factory.mktemp("recipe"), TINY_PLAN, "tiny")
 
 
 # a tag, data and dump dir made of everything a shell would act on; each would create the file
@@ -121,7 +111,7 @@ def test_hostile_paths_are_data(tmp_path_factory):
     top = tmp_path_factory.mktemp("hostile")
     directory = top / "R&D (cv) ;touch${IFS}x;# $(touch x) `touch x` 'q' \"dq\" ü"
     directory.mkdir()
-    recipe = make_recipe(directory, PLAN, "tiny")
+    recipe = make_recipe(directory, TINY_PLAN, "tiny")
     options = [arg for name, value in HOSTILE.items() for arg in (f"--{name}", value)]
     jobs = listing(recipe, *options)
     assert {job["stage"] for job in jobs} == set(range(1, 9))

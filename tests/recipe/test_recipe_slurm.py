@@ -20,19 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.recipe.recipes import ROOT, make_recipe
+from tests.recipe.recipes import ROOT, TINY_PLAN, make_recipe
 
-PLAN = """corpus: commonvoice
-base: [en]
-stages:
-  - {{name: s1, languages: [es]}}
-base_model: {{checkpoint: {checkpoint}}}
-method: conf/ssl/demo.yaml
-replay: {{minutes: 0.3, strategy: random}}
-probe: conf/probe/probe_cpu_demo.yaml
-protocols: [retrained]
-seed: 0
-"""
 # The options that change the job list, given to ssl.sh and to `plan jobs` alike.
 JOB_OPTIONS = ["--synth", "true", "--nj", "2", "--inference_nj", "2"]
 # Budgets only: a few iterations of every training, small k-means.
@@ -93,7 +82,7 @@ def expected_arrays(recipe: Path) -> dict[str, set[int]]:
 
 @pytest.fixture(scope="module")
 def slurm_run(jobcomp_log: Path, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, float]:
-    recipe = make_recipe(tmp_path_factory.mktemp("slurm_recipe"), PLAN, "tiny")
+    recipe = make_recipe(tmp_path_factory.mktemp("slurm_recipe"), TINY_PLAN, "tiny")
     (recipe / "conf" / "slurm.conf").symlink_to(ROOT / "conf" / "slurm.conf")
     env = {**os.environ, "LAMER_CMD_BACKEND": "slurm"}
     started = time.monotonic()
