@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-
 from lamer.data.dirtools import (
     SUBSET_MODES,
     ExtraFiles,

@@ -20,8 +20,8 @@ import logging
 from pathlib import Path
 from typing import Optional, Union
 
-from espnet2.asr.frontend.s3prl import S3prlFrontend
 import torch
+from espnet2.asr.frontend.s3prl import S3prlFrontend
 from torch import nn
 
 from lamer.adapters import load_adapters, patch_state

@@ -14,8 +14,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lamer.eval import EvalInputError
 from lamer.atomic import write_atomic
+from lamer.eval import EvalInputError
 
 # One colour family per introducing stage, so languages learned together read as a group.
 _FAMILIES = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys", "YlOrBr", "BuGn")

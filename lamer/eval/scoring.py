@@ -24,8 +24,8 @@ from pathlib import Path
 
 import editdistance
 
-from lamer.eval import EvalInputError
 from lamer.atomic import write_json_atomic, write_text_atomic
+from lamer.eval import EvalInputError
 from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
 
 UNKNOWN_TAG = "unknown_tag"

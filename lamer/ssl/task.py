@@ -29,11 +29,18 @@ from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.export import export_stage
 from lamer.ssl.growth import check_optimizer
 from lamer.ssl.head import HubertHead
-from lamer.ssl.methods import (ADAPTERS, DEFAULT_ADAPTER, PRESET_MISMATCH, build_ssl_upstream, describe, resolve_preset,
-                                setup_method)
+from lamer.ssl.methods import (
+    ADAPTERS,
+    DEFAULT_ADAPTER,
+    PRESET_MISMATCH,
+    build_ssl_upstream,
+    describe,
+    resolve_preset,
+    setup_method,
+)
 from lamer.ssl.model import MaskedPredictionModel
-from lamer.upstream import LoadedUpstream
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
+from lamer.upstream import LoadedUpstream
 
 # the defaults of the classes the options configure, read off their signatures (as ESPnet does)
 MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)

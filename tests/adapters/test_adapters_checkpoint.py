@@ -5,11 +5,18 @@ import pickle
 import pytest
 import torch
 
-from lamer.adapters import (LamerConfig, ManifestMismatch, apply_lamer, fingerprint, load_adapters, patch_state,
-                            read_manifest, save_adapters)
+from lamer.adapters import (
+    LamerConfig,
+    ManifestMismatch,
+    apply_lamer,
+    fingerprint,
+    load_adapters,
+    patch_state,
+    read_manifest,
+    save_adapters,
+)
 from lamer.adapters.checkpoint import CorruptAdapters, file_sha256
 from lamer.upstream.presets import build_preset
-
 from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
 
 CONFIG = LamerConfig(allocation="linear:2-4", rank=2, shared_rank=3, languages=["eng", "fra"])

@@ -2,7 +2,6 @@ import pytest
 
 from lamer.adapters import LamerConfig, LamerLinear, apply_lamer, merge_adapters, routing_languages
 from lamer.upstream.presets import build_preset
-
 from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
 
 

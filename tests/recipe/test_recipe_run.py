@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.recipe.recipes import make_recipe
+
 PLAN = """corpus: commonvoice
 base: [en]
 stages:

@@ -6,7 +6,6 @@ from lamer.adapters import LamerConfig, apply_lamer, routing_languages
 from lamer.upstream import open_upstream
 from lamer.upstream.convert import base_weights, convert_upstream
 from lamer.upstream.naming import parse_conv_layers
-
 from tests.adapters.models import randomize_adapters
 from tests.upstream.checkpoints import max_diff, outputs, perturb, waves
 

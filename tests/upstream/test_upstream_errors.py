@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from lamer.upstream import build_upstream, load_upstream
-
 from tests.upstream.checkpoints import write_fairseq_hubert, write_hf_directory
 
 
