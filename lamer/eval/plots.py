@@ -171,7 +171,8 @@ def check_expert_usage(
             except (TypeError, ValueError) as err:
                 raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a list of numbers") from err
             if row.ndim != 1 or not row.size or not np.all(np.isfinite(row)) or np.any(row < 0):
-                raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a non-empty list of finite weights >= 0")
+                raise EvalInputError(
+                    f"{source}: layer {layer}, {lang!r}: expected a non-empty list of finite weights >= 0")
             rows.append(row)
         if len({row.size for row in rows}) != 1:
             raise EvalInputError(f"{source}: layer {layer}: every language needs the same expert count")

@@ -151,7 +151,8 @@ def reference_languages(
             )
         if listed is not None and entry.tag is not None and listed != entry.tag:
             raise EvalInputError(
-                f"{ref_path}:{entry.line}: utterance {utt!r} is tagged [{entry.tag}] but {utt2lang_path} says {listed!r}"
+                f"{ref_path}:{entry.line}: utterance {utt!r} is tagged [{entry.tag}] "
+                f"but {utt2lang_path} says {listed!r}"
             )
         langs[utt] = listed if listed is not None else entry.tag
     return langs
