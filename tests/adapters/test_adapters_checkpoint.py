@@ -105,7 +105,8 @@ def test_edited_manifest_targets_are_caught(trained):
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["modules"]["1"] = ["fc1"]
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestMismatch, match=r"modules of layer 1: checkpoint has \['fc1'\], model has \['fc1', 'fc2'\]"):
+    with pytest.raises(ManifestMismatch,
+                       match=r"modules of layer 1: checkpoint has \['fc1'\], model has \['fc1', 'fc2'\]"):
         load_adapters(build_preset("tiny", "s3prl_hubert"), path)
 
 

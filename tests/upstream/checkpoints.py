@@ -82,8 +82,8 @@ def s3prl_hubert(seed: int = 0):
 
     task_cfg, model_cfg = s3prl_configs(get_shape("tiny"), "s3prl_hubert")
     model_cfg = {**model_cfg, "conv_feature_layers": TINY_CONV, "final_dim": 24}
-    model = HubertModel(merge_with_parent(HubertConfig, model_cfg), merge_with_parent(HubertPretrainingConfig, task_cfg),
-                        [HUBERT_SYMBOLS])
+    model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
+                        merge_with_parent(HubertPretrainingConfig, task_cfg), [HUBERT_SYMBOLS])
     return perturb(model, seed), task_cfg, model_cfg
 
 
