@@ -3,10 +3,14 @@ SHELL := /bin/bash
 VENV ?= tools/venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-all bench demo gpu-check clean
+.PHONY: install lint test test-all bench demo gpu-check clean
 
 install:
 	@bash tools/install.sh
+
+# ruff with the repository's ruff.toml (line length, import order, pyflakes, pyupgrade).
+lint: install
+	$(VENV)/bin/ruff check .
 
 test: install
 	$(PY) -m pytest -m "not slow" -q

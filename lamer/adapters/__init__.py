@@ -9,13 +9,19 @@ Typical use::
     load_adapters(fresh_upstream, "exp/stage1/adapters")  # patches, checks, loads
 """
 from lamer.adapters.allocation import ScheduleError, experts_per_layer
-from lamer.adapters.checkpoint import (ManifestMismatch, fingerprint, load_adapters, read_manifest,
-                                       save_adapters)
+from lamer.adapters.checkpoint import ManifestMismatch, fingerprint, load_adapters, read_manifest, save_adapters
 from lamer.adapters.config import LamerConfig
 from lamer.adapters.experts import ExpertBank
-from lamer.adapters.injection import (adapter_parameters, apply_lamer, aux_loss, parameter_report,
-                                      patch_state, patched_modules, routing_languages,
-                                      track_expert_usage)
+from lamer.adapters.injection import (
+    adapter_parameters,
+    apply_lamer,
+    aux_loss,
+    parameter_report,
+    patch_state,
+    patched_modules,
+    routing_languages,
+    track_expert_usage,
+)
 from lamer.adapters.layer import LamerLinear
 from lamer.adapters.merge import merge_adapters
 from lamer.adapters.router import Router

@@ -79,7 +79,7 @@ class LamerConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "LamerConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> LamerConfig:
         """Build from a mapping; unknown keys are an error naming the key and ``source``."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -88,7 +88,7 @@ class LamerConfig:
         return cls(**values)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "LamerConfig":
+    def from_yaml(cls, path: str | Path) -> LamerConfig:
         """Read ``adapter_conf`` of an ESPnet-style ``adapter: lamer`` YAML file.
 
         A file that is just the option mapping (no ``adapter:`` key) is accepted too.

@@ -17,8 +17,8 @@ transformers') has no such path, so attention targets are refused there.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import nn
 

@@ -100,6 +100,7 @@ def main(argv: list[str]) -> int:
     result = run(args.seconds, args.clip_seconds, max(1, args.repeats))
     if not args.json:
         print(f"{result['input']}: {result['realtime_factor_per_core']}x real time per core "
-              f"(target {TARGET_FACTOR:g}x); soxr {result['soxr_speedup_over_resample_poly']}x faster than resample_poly")
+              f"(target {TARGET_FACTOR:g}x); soxr {result['soxr_speedup_over_resample_poly']}x "
+              "faster than resample_poly")
     print(json.dumps(result))
     return 0

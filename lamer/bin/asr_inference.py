@@ -39,7 +39,6 @@ import logging
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 from lamer.bin.options import ToolParser, tool_parser
 
@@ -51,13 +50,13 @@ JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adap
 class DecodeJob:
     """One model to decode with: its probe, its output directory and the ``fixed`` overrides."""
 
-    output_dir: Optional[str]
-    asr_train_config: Optional[str]
-    asr_model_file: Optional[str] = None
-    frontend_adapters: Optional[str] = None
-    frontend_path_or_url: Optional[str] = None
+    output_dir: str | None
+    asr_train_config: str | None
+    asr_model_file: str | None = None
+    frontend_adapters: str | None = None
+    frontend_path_or_url: str | None = None
 
-    def espnet_arguments(self, config: Optional[str]) -> list[str]:
+    def espnet_arguments(self, config: str | None) -> list[str]:
         """ESPnet's options naming this job's probe and output (``config``: the one to read)."""
         pairs = (("asr_train_config", config), ("asr_model_file", self.asr_model_file),
                  ("output_dir", self.output_dir))

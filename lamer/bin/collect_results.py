@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from lamer.eval import EvalInputError
 from lamer.atomic import write_text_atomic
 from lamer.bin.options import ToolParser, tool_parser
+from lamer.eval import EvalInputError
 from lamer.eval.results import collect_results
 from lamer.recipe.plan import PlanError, load_plan
 

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-
 from lamer.data.dirtools import (
     SUBSET_MODES,
     ExtraFiles,
@@ -80,7 +79,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _add_extra_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--utt_extra_files", default="", metavar="'F1 F2'",
             help="more per-utterance files to keep consistent (text.raw always is)")
-    parser.add_argument("--spk_extra_files", default="", metavar="'F1 F2'", help="more per-speaker files to keep consistent")
+    parser.add_argument("--spk_extra_files", default="", metavar="'F1 F2'",
+                        help="more per-speaker files to keep consistent")
 
 
 def build_parser() -> ToolParser:

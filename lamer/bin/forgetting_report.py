@@ -22,7 +22,8 @@ from lamer.eval.results import load_joint, load_json, load_results
 
 def build_parser() -> ToolParser:
     parser = tool_parser("forgetting_report", __doc__)
-    parser.add_argument("--matrix", type=Path, required=True, help="results.json (stages, introduced, cer[, lid_acc, protocol])")
+    parser.add_argument("--matrix", type=Path, required=True,
+                        help="results.json (stages, introduced, cer[, lid_acc, protocol])")
     parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
     parser.add_argument("--expert_usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
     parser.add_argument("--expert_usage_if_present", type=Path,

@@ -1,9 +1,9 @@
 """Prepare data dirs from Common Voice / FLEURS, draw replay samples and subsets, validate dirs.
 
     python -m lamer.bin.prepare_data commonvoice --root ROOT --langs en,fr --out DATA --dump DUMP [--nj N] [--skip_bad]
-    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang_dir local/lang]
+    python -m lamer.bin.prepare_data fleurs --root ROOT --langs en_us,fr_fr --out DATA --dump DUMP [--lang_dir DIR]
     python -m lamer.bin.prepare_data replay --src DATA/eng/train --minutes 30 --out DATA/replay/eng
-    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train --of DATA/ita/train --out ...
+    python -m lamer.bin.prepare_data replay --src DATA/eng/train --fraction 0.1 --of DATA/spa/train [--of ...] --out OUT
     python -m lamer.bin.prepare_data subset --src DATA/eng/train --hours 1 --out DATA/eng/train_1h
     python -m lamer.bin.prepare_data split --src DATA/eng/all --dev 0.1 --test 0.1 --out DATA/eng
     python -m lamer.bin.prepare_data validate DATA/eng/train [DIR ...]   (as python -m lamer.bin.datadir validate)
@@ -44,9 +44,11 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--langs", type=_csv, required=True, help=langs_help)
     parser.add_argument("--out", type=Path, required=True, help="data root: writes OUT/<iso3>/<split>/")
     parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
-    parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"], help="comma separated (default: train,dev,test)")
+    parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"],
+                        help="comma separated (default: train,dev,test)")
     parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
-    parser.add_argument("--skip_bad", action="store_true", help="skip bad rows (counted in report.json) instead of failing")
+    parser.add_argument("--skip_bad", action="store_true",
+                        help="skip bad rows (counted in report.json) instead of failing")
     parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
     parser.add_argument("--max_duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--audio_format", choices=["wav", "flac"], default="wav")
@@ -83,7 +85,8 @@ def _cmd_commonvoice(args: argparse.Namespace) -> int:
 
 
 def _cmd_fleurs(args: argparse.Namespace) -> int:
-    prepare_fleurs(args.root, args.langs, args.out, args.dump, _options(args), args.splits, parse_lang_map(args.lang_map))
+    prepare_fleurs(args.root, args.langs, args.out, args.dump, _options(args), args.splits,
+                   parse_lang_map(args.lang_map))
     return 0
 
 

@@ -35,7 +35,8 @@ def build_parser() -> ToolParser:
     tokens.add_argument("--token_type", choices=("char", "bpe"), default="char")
     tokens.add_argument("--vocab_size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
     tokens.add_argument("--lang_dir", type=Path, default=None,
-                        help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml where it exists")
+                        help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml "
+                             "where it exists")
     tokens.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
                         help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")
     return parser

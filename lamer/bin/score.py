@@ -18,7 +18,8 @@ from lamer.eval.scoring import score_texts, write_score_dir
 
 def build_parser() -> ToolParser:
     parser = tool_parser("score", __doc__)
-    parser.add_argument("--ref", type=Path, required=True, help="reference text: '<utt> [iso] transcript' (tag optional)")
+    parser.add_argument("--ref", type=Path, required=True,
+                        help="reference text: '<utt> [iso] transcript' (tag optional)")
     parser.add_argument("--hyp", type=Path, required=True, help="hypothesis text: '<utt> [iso] transcript'")
     parser.add_argument("--utt2lang", type=Path, help="'<utt> <iso>' per line; needed when the reference has no tags")
     parser.add_argument("--out", type=Path, required=True, help="output directory")

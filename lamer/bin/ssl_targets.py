@@ -33,8 +33,20 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.ssl.targets import (Split, TargetOptions, codebook_of, collect_items, fit_split, merge_split,
-                               read_split, require_fit, run_split, write_labels, write_sample, write_split)
+from lamer.ssl.targets import (
+    Split,
+    TargetOptions,
+    codebook_of,
+    collect_items,
+    fit_split,
+    merge_split,
+    read_split,
+    require_fit,
+    run_split,
+    write_labels,
+    write_sample,
+    write_split,
+)
 
 STEPS = ("run", "split", "sample", "fit", "label", "merge")
 

@@ -136,6 +136,7 @@ def prepare_commonvoice(
     for locale, iso3 in resolve_locales(locales, "commonvoice", lang_map).items():
         locale_dir = Path(root) / locale
         readers[iso3] = {
-            split: partial(read_split, locale_dir, iso3, split, mode) for split in available_splits(locale_dir, mode, splits)
+            split: partial(read_split, locale_dir, iso3, split, mode)
+            for split in available_splits(locale_dir, mode, splits)
         }
     return prepare_languages(readers, data_root, dump_root, options)

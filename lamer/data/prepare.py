@@ -193,7 +193,8 @@ def prepare_split(
         src = by_id[utt_id]
         wav = dump_dir / f"{utt_id}.{options.audio_format}"
         if error is not None:
-            bad.bad(src.origin, f"cannot decode {src.describe_audio()} (corrupt or unsupported audio): {error}", "bad_audio")
+            bad.bad(src.origin, f"cannot decode {src.describe_audio()} (corrupt or unsupported audio): {error}",
+                    "bad_audio")
             continue
         duration = frames / TARGET_RATE
         if src.expected_duration is not None and abs(duration - src.expected_duration) > options.duration_tolerance:

@@ -45,7 +45,8 @@ def _ordered(utts: Sequence[Utterance], strategy: str, rng: np.random.Generator)
     raise DataError(f"unknown selection strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
 
 
-def select_duration(utts: Sequence[Utterance], seconds: float, strategy: str = "random", seed: int = 0) -> list[Utterance]:
+def select_duration(utts: Sequence[Utterance], seconds: float, strategy: str = "random",
+                    seed: int = 0) -> list[Utterance]:
     """Utterances totalling at most ``seconds``, chosen by ``strategy`` (see module doc), sorted by id."""
     if seconds <= 0:
         raise DataError(f"duration budget must be positive, got {seconds} s")
@@ -89,7 +90,8 @@ def speaker_disjoint_split(utts: Sequence[Utterance], sizes: SplitSizes, seed: i
     remaining = list(speakers)
     for name, share, reserved in (("dev", sizes.dev, 1 + (sizes.test > 0)), ("test", sizes.test, 1)):
         # keep `reserved` speakers for the shares still to fill (test, then train)
-        while share > 0 and len(remaining) > reserved and (not splits[name] or total_duration(splits[name]) < share * total):
+        while (share > 0 and len(remaining) > reserved
+               and (not splits[name] or total_duration(splits[name]) < share * total)):
             splits[name].extend(groups[remaining.pop()])
     for spk in remaining:
         splits["train"].extend(groups[spk])

@@ -71,14 +71,16 @@ class TextRules:
             raise ValueError(f"unicode_form: {self.unicode_form!r} is not one of {', '.join(UNICODE_FORMS)}")
         if any(not old for old, _ in self.replace):
             raise ValueError("replace: an empty string cannot be replaced")
-        object.__setattr__(self, "replace", tuple((unicodedata.normalize("NFC", old), new) for old, new in self.replace))
+        object.__setattr__(self, "replace",
+                           tuple((unicodedata.normalize("NFC", old), new) for old, new in self.replace))
         for name in ("remove", "keep"):
             for char in sorted(getattr(self, name)):
                 if len(char) != 1 or char.isspace():
                     raise ValueError(f"{name}: {char!r} is not a single non-space character")
                 if unicodedata.normalize(self.unicode_form, char) != char:
                     raise ValueError(f"{name}: {char!r} (U+{ord(char):04X}) is changed by {self.unicode_form} and "
-                                     f"never reaches this step; write {unicodedata.normalize(self.unicode_form, char)!r}")
+                                     "never reaches this step; "
+                                     f"write {unicodedata.normalize(self.unicode_form, char)!r}")
         both = self.remove & self.keep
         if both:
             raise ValueError(f"remove and keep both name {''.join(sorted(both))!r}")

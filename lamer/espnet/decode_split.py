@@ -9,8 +9,9 @@ file's order, the order a one-job decode writes, after checking every block.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from lamer.atomic import write_atomic, write_text_atomic
 from lamer.shards import job_block

@@ -18,10 +18,9 @@ import copy
 import hashlib
 import logging
 from pathlib import Path
-from typing import Optional, Union
 
-from espnet2.asr.frontend.s3prl import S3prlFrontend
 import torch
+from espnet2.asr.frontend.s3prl import S3prlFrontend
 from torch import nn
 
 from lamer.adapters import load_adapters, patch_state
@@ -59,15 +58,15 @@ class LamerS3prlFrontend(S3prlFrontend):
     def __init__(
         self,
         upstream: str = "hubert_local",
-        path_or_url: Optional[str] = None,
-        adapters: Optional[str] = None,
+        path_or_url: str | None = None,
+        adapters: str | None = None,
         multilayer_feature: bool = True,
         layer: int = -1,
         normalize: bool = False,
         check_fingerprint: bool = True,
         feature_cache_mb: int = 0,
         frame_pooling: int = 1,
-        fs: Union[int, str] = 16000,
+        fs: int | str = 16000,
     ) -> None:
         if not isinstance(frame_pooling, int) or frame_pooling < 1:
             raise ValueError(f"frontend_conf.frame_pooling: a positive integer, got {frame_pooling!r}")
@@ -109,7 +108,7 @@ class LamerS3prlFrontend(S3prlFrontend):
             lengths = torch.div(lengths, k, rounding_mode="floor")
         return feats, lengths
 
-    def train(self, mode: bool = True) -> "LamerS3prlFrontend":
+    def train(self, mode: bool = True) -> LamerS3prlFrontend:
         """Train the featurizer; the upstream stays in eval mode (frozen, deterministic)."""
         super().train(mode)
         self.upstream.eval()

@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from lamer.adapters import read_manifest
-from lamer.espnet.task import FRONTEND_NAME
 from lamer.atomic import write_text_atomic
+from lamer.espnet.task import FRONTEND_NAME
 
 NO_ADAPTERS = "none"
 

@@ -114,8 +114,8 @@ def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vo
         if token_type == "char":
             tokens, report = _char_tokens(lines, tags, configs)
             if lang_dir is not None:
-                (tmp / "report.json").write_text(json.dumps({"token_rules": report}, indent=1, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
+                (tmp / "report.json").write_text(
+                    json.dumps({"token_rules": report}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             tokens = _train_sentencepiece(lines, tags, vocab_size, tmp)
         _write_lines(tmp / "tokens.txt", tokens)

@@ -39,7 +39,6 @@ from torch import nn
 from lamer.atomic import atomic_path
 from lamer.upstream.safe_load import CheckpointError, RefusedCheckpoint, UnreadableCheckpoint, read_restricted
 
-
 ESPNET_CONTENTS = ("ESPnet checkpoint contents (tensors, plain containers, numpy scalars and dtypes, "
                    "datetime.timedelta)")
 NUMPY_NUMBERS = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

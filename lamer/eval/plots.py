@@ -14,8 +14,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lamer.eval import EvalInputError
 from lamer.atomic import write_atomic
+from lamer.eval import EvalInputError
 
 # One colour family per introducing stage, so languages learned together read as a group.
 _FAMILIES = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys", "YlOrBr", "BuGn")
@@ -171,7 +171,8 @@ def check_expert_usage(
             except (TypeError, ValueError) as err:
                 raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a list of numbers") from err
             if row.ndim != 1 or not row.size or not np.all(np.isfinite(row)) or np.any(row < 0):
-                raise EvalInputError(f"{source}: layer {layer}, {lang!r}: expected a non-empty list of finite weights >= 0")
+                raise EvalInputError(
+                    f"{source}: layer {layer}, {lang!r}: expected a non-empty list of finite weights >= 0")
             rows.append(row)
         if len({row.size for row in rows}) != 1:
             raise EvalInputError(f"{source}: layer {layer}: every language needs the same expert count")

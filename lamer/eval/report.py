@@ -46,7 +46,7 @@ def environment() -> dict[str, str]:
     """What ESPnet's RESULTS.md headers record, under its names: date (UTC, as ``date`` prints it),
     python, espnet and pytorch versions, and the lamer checkout's git commit and commit date."""
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%a %b %d %H:%M:%S UTC %Y"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%a %b %d %H:%M:%S UTC %Y"),
         "python version": sys.version.replace("\n", " "),
         "espnet version": f"espnet {_package_version('espnet')}",
         "pytorch version": f"pytorch {_package_version('torch')}",

@@ -65,7 +65,8 @@ def _number(value: object, where: str, upper: float | None) -> float:
     return float(value)
 
 
-def _matrix(obj: object, key: str, stages: list[str], introduced: dict[str, str], source: str, upper: float | None) -> Matrix:
+def _matrix(obj: object, key: str, stages: list[str], introduced: dict[str, str], source: str,
+            upper: float | None) -> Matrix:
     """Validate one stages x languages matrix: a row per stage, known languages, and every
     language present from its introducing stage on."""
     if not isinstance(obj, dict):
@@ -179,5 +180,6 @@ def collect_results(
                 raise EvalInputError(f"{path}: [{lang!r}] must hold 'cer' and 'lid_acc'")
         cer[stage] = {lang: entry["cer"] for lang, entry in scores.items()}
         lid_acc[stage] = {lang: entry["lid_acc"] for lang, entry in scores.items()}
-    obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc, "protocol": protocol}
+    obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc,
+           "protocol": protocol}
     return results_from_dict(obj, "score.json files per stage").to_dict()

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import editdistance
 
-from lamer.eval import EvalInputError
 from lamer.atomic import write_json_atomic, write_text_atomic
+from lamer.eval import EvalInputError
 from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
 
 UNKNOWN_TAG = "unknown_tag"
@@ -151,7 +151,8 @@ def reference_languages(
             )
         if listed is not None and entry.tag is not None and listed != entry.tag:
             raise EvalInputError(
-                f"{ref_path}:{entry.line}: utterance {utt!r} is tagged [{entry.tag}] but {utt2lang_path} says {listed!r}"
+                f"{ref_path}:{entry.line}: utterance {utt!r} is tagged [{entry.tag}] "
+                f"but {utt2lang_path} says {listed!r}"
             )
         langs[utt] = listed if listed is not None else entry.tag
     return langs

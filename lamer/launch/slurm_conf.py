@@ -44,7 +44,8 @@ class SlurmConfig:
                 options += [word.replace("$0", value) for word in self.rules[(name, "*")]]
             else:
                 flag = "--" + name.replace("_", "-")
-                raise LaunchError(f"{self.path}: no rule for {flag} {value}: add `option {name}=* <sbatch options with $0>`")
+                raise LaunchError(f"{self.path}: no rule for {flag} {value}: "
+                                  f"add `option {name}=* <sbatch options with $0>`")
         return options
 
 
@@ -78,7 +79,8 @@ def parse_slurm_config(path: Path) -> SlurmConfig:
         elif keyword in ("option", "default"):
             match = _NAME_VALUE.match(args[0]) if args else None
             if not match:
-                raise _line_error(path, number, f"`{keyword}` needs NAME=VALUE (lower-case name), got {' '.join(args)!r}")
+                raise _line_error(path, number,
+                                  f"`{keyword}` needs NAME=VALUE (lower-case name), got {' '.join(args)!r}")
             name, value = match.groups()
             if keyword == "default":
                 if len(args) > 1 or value == "*":
@@ -87,7 +89,8 @@ def parse_slurm_config(path: Path) -> SlurmConfig:
                 config.defaults[name] = value
                 continue
             if (name, value) in seen:
-                raise _line_error(path, number, f"`option {name}={value}` already defined on line {seen[(name, value)]}")
+                raise _line_error(path, number,
+                                  f"`option {name}={value}` already defined on line {seen[(name, value)]}")
             if value != "*" and any("$0" in word for word in args[1:]):
                 raise _line_error(path, number, f"$0 only makes sense in a `{name}=*` rule")
             seen[(name, value)] = number

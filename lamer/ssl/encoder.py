@@ -87,7 +87,8 @@ class MaskedUpstream(nn.Module):
         masked = torch.where(self._mask.to(features.device)[..., None], emb, features)
         return (masked, *output[1:]) if isinstance(output, tuple) else masked
 
-    def forward(self, wavs: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def forward(self, wavs: torch.Tensor, lengths: torch.Tensor,
+                mask: torch.Tensor | None = None) -> list[torch.Tensor]:
         if self.normalize_waveform:
             valid = torch.arange(wavs.shape[1], device=wavs.device)[None, :] < lengths[:, None]
             wavs = torch.stack([torch.where(v, (w - w[v].mean()) / (w[v].std() + 1e-5), torch.zeros_like(w))

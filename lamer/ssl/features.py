@@ -6,7 +6,7 @@ extractor checks its frame count against ``frames_for`` so labels always line up
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -34,7 +34,8 @@ class MaskedPredictionModel(AbsESPnetModel):
             bad = (frames.cpu() != labels_lengths.cpu()).nonzero()[0, 0].item()
             name = utt_id[bad] if utt_id else f"an utterance of {int(speech_lengths[bad])} samples"
             raise ValueError(f"{name} has {int(labels_lengths[bad])} "
-                             f"labels but the upstream makes {int(frames[bad])} frames of its {int(speech_lengths[bad])} samples: make the labels "
+                             f"labels but the upstream makes {int(frames[bad])} frames of its "
+                             f"{int(speech_lengths[bad])} samples: make the labels "
                              "with python -m lamer.bin.ssl_targets for this upstream's frame rate")
         max_frames = int(frames.max())
         mask = span_mask(frames.cpu(), max_frames, self.mask_prob,

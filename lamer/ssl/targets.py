@@ -33,9 +33,9 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from tqdm import tqdm

@@ -29,11 +29,18 @@ from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.export import export_stage
 from lamer.ssl.growth import check_optimizer
 from lamer.ssl.head import HubertHead
-from lamer.ssl.methods import (ADAPTERS, DEFAULT_ADAPTER, PRESET_MISMATCH, build_ssl_upstream, describe, resolve_preset,
-                                setup_method)
+from lamer.ssl.methods import (
+    ADAPTERS,
+    DEFAULT_ADAPTER,
+    PRESET_MISMATCH,
+    build_ssl_upstream,
+    describe,
+    resolve_preset,
+    setup_method,
+)
 from lamer.ssl.model import MaskedPredictionModel
-from lamer.upstream import LoadedUpstream
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
+from lamer.upstream import LoadedUpstream
 
 # the defaults of the classes the options configure, read off their signatures (as ESPnet does)
 MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)
@@ -97,7 +104,8 @@ class SSLTask(AbsTask):
                            help="stored in the adapter manifest's 'extra' (e.g. {stage: 1, languages: [spa]})")
         group = parser.add_argument_group(description="replay")
         group.add_argument("--replay_utt2lang", type=str_or_none, default=None,
-                           help="utt2lang of the replay utterances inside the training data (enables the replay sampler)")
+                           help="utt2lang of the replay utterances inside the training data "
+                                "(enables the replay sampler)")
         group.add_argument("--replay_share", type=float_or_none, default=None,
                            help="share of every training batch taken from the replay utterances (with "
                                 "--replay_utt2lang; the recipe passes the plan's replay.share; 0: none)")
@@ -127,7 +135,8 @@ class SSLTask(AbsTask):
             args.ssl_adapter_preset = str(resolve_preset(args.ssl_adapter_preset, _naming_config(args)).resolve())
         report = setup_method(loaded.model, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf,
                               args.init_adapters, args.add_experts, args.freeze_previous_experts, args.preset_mismatch)
-        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter, describe(report))
+        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter,
+                     describe(report))
         if args.freeze_previous_experts:
             check_optimizer(args.optim_conf)
         return loaded
@@ -138,7 +147,8 @@ class SSLTask(AbsTask):
         normalize = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")["normalize_waveform"]
         encoder = MaskedUpstream(loaded.model, normalize_waveform=loaded.normalize if normalize is None else normalize)
         head_conf = _merged(HEAD_DEFAULTS, args.head_conf, "head_conf")
-        head = HubertHead(describe_base(loaded.model)["hidden_size"], args.num_classes, head_conf["final_dim"], head_conf["temperature"])
+        head = HubertHead(describe_base(loaded.model)["hidden_size"], args.num_classes, head_conf["final_dim"],
+                          head_conf["temperature"])
         model = MaskedPredictionModel(encoder, head, **_merged(MODEL_DEFAULTS, args.model_conf, "model_conf"))
         model.loaded_upstream = loaded  # configs for the export at the end (not a submodule)
         return model

@@ -10,7 +10,8 @@ from torch import nn
 from lamer.atomic import atomic_dir
 from lamer.upstream.naming import HF_MODEL_CLASSES
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
+                "pytorch_model.bin", "pytorch_model.bin.index.json")
 PREPROCESSOR = "preprocessor_config.json"
 
 

@@ -112,7 +112,8 @@ def _load_export(path: Path) -> LoadedUpstream:
 
 
 def _is_wavlm_release(state: dict) -> bool:
-    return isinstance(state.get("cfg"), dict) and "encoder_layers" in state["cfg"] and isinstance(state.get("model"), dict)
+    return (isinstance(state.get("cfg"), dict) and "encoder_layers" in state["cfg"]
+            and isinstance(state.get("model"), dict))
 
 
 def load_upstream(path: str | Path) -> LoadedUpstream:

@@ -132,7 +132,8 @@ def hf_config_from_fairseq(arch: str, model_cfg: dict, defaults: dict):
     try:
         kwargs["feat_extract_norm"] = EXTRACTOR_MODES[cfg["extractor_mode"]]
     except KeyError:
-        raise ValueError(f"extractor_mode {cfg.get('extractor_mode')!r}: expected one of {sorted(EXTRACTOR_MODES)}") from None
+        raise ValueError(f"extractor_mode {cfg.get('extractor_mode')!r}: "
+                         f"expected one of {sorted(EXTRACTOR_MODES)}") from None
     kwargs.update(conv_dim=[c for c, _, _ in conv], conv_kernel=[k for _, k, _ in conv],
                   conv_stride=[s for _, _, s in conv], mask_time_prob=0.0, layerdrop=0.0)
     return getattr(transformers, HF_CONFIG_CLASSES[arch])(**kwargs)

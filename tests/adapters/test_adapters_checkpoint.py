@@ -5,11 +5,18 @@ import pickle
 import pytest
 import torch
 
-from lamer.adapters import (LamerConfig, ManifestMismatch, apply_lamer, fingerprint, load_adapters, patch_state,
-                            read_manifest, save_adapters)
+from lamer.adapters import (
+    LamerConfig,
+    ManifestMismatch,
+    apply_lamer,
+    fingerprint,
+    load_adapters,
+    patch_state,
+    read_manifest,
+    save_adapters,
+)
 from lamer.adapters.checkpoint import CorruptAdapters, file_sha256
 from lamer.upstream.presets import build_preset
-
 from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
 
 CONFIG = LamerConfig(allocation="linear:2-4", rank=2, shared_rank=3, languages=["eng", "fra"])
@@ -98,7 +105,8 @@ def test_edited_manifest_targets_are_caught(trained):
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["modules"]["1"] = ["fc1"]
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestMismatch, match=r"modules of layer 1: checkpoint has \['fc1'\], model has \['fc1', 'fc2'\]"):
+    with pytest.raises(ManifestMismatch,
+                       match=r"modules of layer 1: checkpoint has \['fc1'\], model has \['fc1', 'fc2'\]"):
         load_adapters(build_preset("tiny", "s3prl_hubert"), path)
 
 

@@ -1,11 +1,17 @@
 import pytest
 import torch
 
-from lamer.adapters import (LamerConfig, LamerLinear, adapter_parameters, apply_lamer, aux_loss,
-                            parameter_report, patched_modules)
+from lamer.adapters import (
+    LamerConfig,
+    LamerLinear,
+    adapter_parameters,
+    apply_lamer,
+    aux_loss,
+    parameter_report,
+    patched_modules,
+)
 from lamer.upstream.forward import hidden_states
 from lamer.upstream.presets import build_preset
-
 from tests.adapters.models import ATTENTION_OK, FAMILIES, frozen_preset, max_diff, outputs, randomize_adapters
 
 

@@ -63,5 +63,7 @@ def test_usage_is_accumulated_per_language():
     x = torch.randn(3, 5, 16)
     w = router(x)
     usage = ctx.usage.mean_per_layer()[0]
-    torch.testing.assert_close(torch.tensor(usage["eng"], dtype=torch.float64), w[0].detach().mean(0).double(), rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(torch.tensor(usage["fra"], dtype=torch.float64), w[1:].detach().mean((0, 1)).double(), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(usage["eng"], dtype=torch.float64), w[0].detach().mean(0).double(),
+                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(usage["fra"], dtype=torch.float64), w[1:].detach().mean((0, 1)).double(),
+                               rtol=1e-6, atol=1e-6)

@@ -4,7 +4,6 @@ import torch
 
 from lamer.adapters import LamerConfig, apply_lamer, load_adapters, save_adapters
 from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
-
 from tests.adapters.models import randomize_adapters
 
 s3prl_nn = pytest.importorskip("s3prl.nn")

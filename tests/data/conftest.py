@@ -79,7 +79,8 @@ def _build_fleurs(real_speech: Path, root: Path, split: str = "test") -> dict[st
                 text = ogg.with_suffix(".txt").read_text(encoding="utf-8").strip()
                 rows.append({"file_name": name, "transcription": text, "num_samples": len(samples)})
         tsv = [f"{i}\t{r['file_name']}\t{r['transcription']}\t{r['transcription']}\t"
-               f"{' '.join(r['transcription'].replace(' ', '|'))}\t{r['num_samples']}\tFEMALE" for i, r in enumerate(rows)]
+               f"{' '.join(r['transcription'].replace(' ', '|'))}\t{r['num_samples']}\tFEMALE"
+               for i, r in enumerate(rows)]
         (config_dir / f"{split}.tsv").write_text("\n".join(tsv) + "\n", encoding="utf-8")
         written[config] = rows
     return written

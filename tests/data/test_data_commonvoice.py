@@ -103,7 +103,8 @@ def test_validated_minus_held_out_with_csv_quoted_sentences(real_speech, tmp_pat
     train = read_kaldi(tmp_path / "data" / "eng" / "train" / "text.raw")
     test = read_kaldi(tmp_path / "data" / "eng" / "test" / "text.raw")
     assert (len(train), len(test)) == (4, 2) and not set(train) & set(test)
-    assert 'These data components in turn serve as the "building blocks" of data exchanges.' in {*train.values(), *test.values()}
+    sentences = {*train.values(), *test.values()}
+    assert 'These data components in turn serve as the "building blocks" of data exchanges.' in sentences
     assert "She'll be all right." in {*train.values(), *test.values()}
 
 
@@ -158,7 +159,8 @@ BAD_CASES = {
     "empty_sentence": (lambda d: _edit_tsv(d, _blank_sentence),
                        r"train\.tsv:4: empty sentence for clip common_voice_en_2\.mp3", "empty_text"),
     "duplicate_row": (lambda d: _edit_tsv(d, lambda lines: lines + [lines[3]]),
-                      r"train\.tsv:7: duplicate utterance id .*common_voice_en_2 \(first at .*train\.tsv:4\)", "duplicate"),
+                      r"train\.tsv:7: duplicate utterance id .*common_voice_en_2 \(first at .*train\.tsv:4\)",
+                      "duplicate"),
 }
 
 
@@ -172,7 +174,8 @@ def test_bad_row_fails_then_is_skipped_and_counted(case, five_rows, tmp_path, ca
     half_written = [p for p in (tmp_path / "data").rglob("*") if p.is_file() and p.suffix != ".lock"]
     assert half_written == []
     with pytest.raises(DataError, match=message):
-        prepare_commonvoice(tmp_path / "cv", ["en"], tmp_path / "data", tmp_path / "dump", mode="official", splits=["train"])
+        prepare_commonvoice(tmp_path / "cv", ["en"], tmp_path / "data", tmp_path / "dump", mode="official",
+                            splits=["train"])
     assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
     data_dir = tmp_path / "data" / "eng" / "train"
     report = json.loads((data_dir / "report.json").read_text(encoding="utf-8"))

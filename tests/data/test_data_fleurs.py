@@ -106,7 +106,8 @@ def test_bad_rows(fleurs_layouts, tmp_path, capsys):
     config_dir = tmp_path / "fl2" / "de_de"
     name = (config_dir / "test.tsv").read_text().splitlines()[4].split("\t")[1]
     (config_dir / "audio" / "test" / name).write_bytes(b"RIFF0000WAVEjunk")
-    _rewrite_tsv(config_dir, lambda lines: lines[:1] + ["\t".join(f if i != 2 else "" for i, f in enumerate(lines[1].split("\t")))] + lines[2:])
+    _rewrite_tsv(config_dir, lambda lines: lines[:1]
+                 + ["\t".join(f if i != 2 else "" for i, f in enumerate(lines[1].split("\t")))] + lines[2:])
     assert prepare(tmp_path / "fl2", tmp_path / "o2", langs="de_de") == 1
     assert f"{config_dir / 'test.tsv'}:2: empty raw_transcription" in capsys.readouterr().err
     assert prepare(tmp_path / "fl2", tmp_path / "o2", "--skip-bad", langs="de_de") == 0
@@ -140,7 +141,8 @@ def test_lang_dir_overrides_fleurs_text(fleurs_layouts, tmp_path, read_kaldi):
     assert prepare(root, tmp_path / "plain", langs="de_de,en_us") == 0
     for lang, changed in (("deu", lambda t: t.replace("ß", "ss")), ("eng", lambda t: t)):
         plain = read_kaldi(tmp_path / "plain" / "data" / lang / "test" / "text")
-        assert read_kaldi(tmp_path / "rules" / "data" / lang / "test" / "text") == {u: changed(t) for u, t in plain.items()}
+        ruled = read_kaldi(tmp_path / "rules" / "data" / lang / "test" / "text")
+        assert ruled == {u: changed(t) for u, t in plain.items()}
     assert sum("ß" in t for t in read_kaldi(tmp_path / "plain" / "data" / "deu" / "test" / "text").values()) == 2
     report = json.loads((tmp_path / "rules" / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
     assert report["text_rules"]["replace"] == {"ß": "ss"}

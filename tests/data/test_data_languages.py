@@ -26,7 +26,8 @@ def test_fleurs_configs(config, iso3):
 
 def test_tables_hold_iso3_codes_and_all_fleurs_languages():
     assert len(FLEURS_CONFIGS) == 102
-    assert all(len(code) == 3 and code.isalpha() and code.islower() for code in [*FLEURS_CONFIGS.values(), *COMMONVOICE_LOCALES.values()])
+    assert all(len(code) == 3 and code.isalpha() and code.islower()
+               for code in [*FLEURS_CONFIGS.values(), *COMMONVOICE_LOCALES.values()])
     # the same language gets the same code from both corpora
     assert {to_iso3(c, "commonvoice") for c in ("de", "fr", "ar", "fa", "et", "sw")} == {
         to_iso3(c, "fleurs") for c in ("de_de", "fr_fr", "ar_eg", "fa_ir", "et_ee", "sw_ke")}

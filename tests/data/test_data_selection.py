@@ -51,7 +51,8 @@ def test_speaker_disjoint_split():
     utts = corpus({f"eng_s{k:02d}": 10 for k in range(20)})
     parts = speaker_disjoint_split(utts, SplitSizes(dev=0.1, test=0.2), seed=1)
     speakers = {name: {u.speaker for u in part} for name, part in parts.items()}
-    assert not (speakers["train"] & speakers["dev"] or speakers["train"] & speakers["test"] or speakers["dev"] & speakers["test"])
+    assert not (speakers["train"] & speakers["dev"] or speakers["train"] & speakers["test"]
+                or speakers["dev"] & speakers["test"])
     assert sum(map(len, parts.values())) == len(utts)
     total = total_duration(utts)
     assert 0.1 * total <= total_duration(parts["dev"]) <= 0.2 * total
@@ -76,7 +77,8 @@ def test_replay_subset_split_cli(tmp_path, capsys):
          0.5 * (total_duration(read_data_dir(new)) + total_duration(read_data_dir(other)))),
     ):
         for strategy in ("random", "speaker_balanced"):
-            assert main(["replay", "--src", str(old), *args, "--strategy", strategy, "--seed", "7", "--out", str(out)]) == 0
+            argv = ["replay", "--src", str(old), *args, "--strategy", strategy, "--seed", "7", "--out", str(out)]
+            assert main(argv) == 0
             chosen = read_data_dir(out)
             assert 0.9 * budget <= total_duration(chosen) <= budget
             assert validate_data_dir(out, check_audio=False) == []

@@ -8,9 +8,11 @@ from lamer.data.text import TextRules, lower_for, normalize_text
 
 ARABIC_MARKS = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0640"  # harakat and tatweel
 PER_SCRIPT = [
-        ("Une partie, fûts, fut dirigée vers le port de L'Ardoise.", "fra", "une partie fûts fut dirigée vers le port de l'ardoise"),
+        ("Une partie, fûts, fut dirigée vers le port de L'Ardoise.", "fra",
+         "une partie fûts fut dirigée vers le port de l'ardoise"),
         ("Morgenstund' hat Gold im Mund.", "deu", "morgenstund hat gold im mund"),
-        ("S'empra regularment per evitar l'ambigüitat que podria donar-se.", "cat", "s'empra regularment per evitar l'ambigüitat que podria donar-se"),
+        ("S'empra regularment per evitar l'ambigüitat que podria donar-se.", "cat",
+         "s'empra regularment per evitar l'ambigüitat que podria donar-se"),
         ("These are the \"building blocks\" -- of data.", "eng", "these are the building blocks of data"),
         ("Привет, МИР! Ёлка.", "rus", "привет мир ёлка"),
         ("ΟΔΟΣ Καλημέρα; Σοφία.", "ell", "οδος καλημέρα σοφία"),

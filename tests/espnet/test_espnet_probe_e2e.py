@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from re import search as re_search
 from pathlib import Path
+from re import search as re_search
 
 import pytest
 import torch

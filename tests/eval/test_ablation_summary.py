@@ -98,8 +98,9 @@ def recipe(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results))
     (exp / "seed1" / "lamer_replay" / "expert_usage.json").write_text(json.dumps(USAGE))
-    trainable = {"upstream": "base.pt", "systems": {"frozen": {"trainable_percent": 0.0}, "ft": {"trainable_percent": 98.5},
-                                                    "lamer_replay": {"trainable_percent": 2.125}}}
+    trainable = {"upstream": "base.pt",
+                 "systems": {"frozen": {"trainable_percent": 0.0}, "ft": {"trainable_percent": 98.5},
+                             "lamer_replay": {"trainable_percent": 2.125}}}
     (tmp_path / "trainable.json").write_text(json.dumps(trainable))
     return tmp_path
 
@@ -120,7 +121,8 @@ def test_summary_json_has_exactly_the_agreed_shape(recipe):
         assert list(protocol) == ["systems"]
         assert list(protocol["systems"]) == ["frozen", "ft", "lora_replay", "lamer_replay", "joint", "continue_old"]
         for entry in protocol["systems"].values():
-            assert list(entry) == ["avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "trainable_percent", "seeds"]
+            assert list(entry) == ["avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "trainable_percent",
+                                   "seeds"]
 
 
 def test_means_and_sample_stds_over_three_seeds(recipe):
@@ -183,9 +185,11 @@ def _section(text: str) -> str:
 def test_checks_state_the_expected_outcomes_with_numbers(recipe):
     section = _section(summarise(recipe)[1].read_text())
     fixed, retrained = section.split("### Protocol `fixed`")[1], section.split("### Protocol `fixed`")[0]
-    assert "lamer_replay has the best mean final average CER among non-joint systems: yes (lamer_replay 25.62, best other continue_old 29.00)" in fixed
+    assert ("lamer_replay has the best mean final average CER among non-joint systems: "
+            "yes (lamer_replay 25.62, best other continue_old 29.00)") in fixed
     assert "|BWT(lamer_replay)| <= |BWT(ft)| / 5: yes (|-0.83| vs |-7.00| / 5 = 1.40)" in fixed
-    assert "ft forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): yes (-7.00 + 2 × 0.33 = -6.33)" in fixed
+    assert ("ft forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): "
+            "yes (-7.00 + 2 × 0.33 = -6.33)") in fixed
     # control: f = 3, bwt -(15 + d) / 3, mean -16/3; ratio to ft's -7 is 0.76
     assert "the control continue_old drifts comparably to ft (rule: ratio of final BWTs in [0.5, 2]): yes " \
            "(BWT -5.33 vs -7.00, ratio 0.76)" in fixed

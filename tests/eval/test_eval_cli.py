@@ -39,7 +39,8 @@ def test_forgetting_report_cli(tmp_path):
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
     (tmp_path / "joint.json").write_text(json.dumps({"eng": 18.0, "spa": 26.0}))
-    usage = {"0": {"eng": [0.9, 0.1], "spa": [0.2, 0.8]}, "1": {"eng": [0.7, 0.1, 0.1, 0.1], "spa": [0.1, 0.1, 0.1, 0.7]}}
+    usage = {"0": {"eng": [0.9, 0.1], "spa": [0.2, 0.8]},
+             "1": {"eng": [0.7, 0.1, 0.1, 0.1], "spa": [0.1, 0.1, 0.1, 0.7]}}
     (tmp_path / "usage.json").write_text(json.dumps(usage))
     done = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
                "--joint", str(tmp_path / "joint.json"), "--expert-usage", str(tmp_path / "usage.json"),
@@ -52,7 +53,8 @@ def test_forgetting_report_cli(tmp_path):
     }
     for name in ("RESULTS.md", "cer_over_stages.png", "lid_acc_over_stages.png", "expert_usage.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
-    assert "![Expert usage per layer and language](expert_usage.png)" in (tmp_path / "report" / "RESULTS.md").read_text()
+    results_md = (tmp_path / "report" / "RESULTS.md").read_text()
+    assert "![Expert usage per layer and language](expert_usage.png)" in results_md
     (tmp_path / "usage.json").write_text(json.dumps({"0": {"eng": [0.5, 0.5]}, "1": {"spa": [1.0]}}))
     failed = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
                  "--expert-usage", str(tmp_path / "usage.json"), "--out", str(tmp_path / "report2"))

@@ -42,7 +42,8 @@ def test_expert_usage_with_per_layer_expert_counts(tmp_path):
     [
         ({}, r"non-empty"),
         ({"first": {"eng": [1.0]}}, r"layer keys must be integers"),
-        ({"0": {"eng": [0.5, 0.5]}, "1": {"fra": [0.5, 0.5]}}, r"layer 1 has languages \['fra'\], layer 0 has \['eng'\]"),
+        ({"0": {"eng": [0.5, 0.5]}, "1": {"fra": [0.5, 0.5]}},
+         r"layer 1 has languages \['fra'\], layer 0 has \['eng'\]"),
         ({"0": {"eng": [0.5, 0.5], "fra": [1.0]}}, r"layer 0: every language needs the same expert count"),
         ({"0": {"eng": [0.5, float("nan")]}}, r"layer 0, 'eng': expected a non-empty list of finite weights"),
         ({"0": {"eng": ["a", "b"]}}, r"layer 0, 'eng': expected a list of numbers"),

@@ -10,9 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.launch.helpers import (ARGV_JOB, HEARTBEAT_JOB, HOSTILE_ARGS, HOSTILE_NAME, allreduce_args, ended_code,
-                                  expected_argv, group_members, log_body, markers, read_ranks, received, run_launch,
-                                  wait_for_file)
+from tests.launch.helpers import (
+    ARGV_JOB,
+    HEARTBEAT_JOB,
+    HOSTILE_ARGS,
+    HOSTILE_NAME,
+    allreduce_args,
+    ended_code,
+    expected_argv,
+    group_members,
+    log_body,
+    markers,
+    read_ranks,
+    received,
+    run_launch,
+    wait_for_file,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,21 @@ import pytest
 from lamer.launch import parse_launch_args
 from lamer.launch.jobscript import script_path
 from lamer.launch.slurm import task_output
-from tests.launch.helpers import (ARGV_JOB, HEARTBEAT_JOB, HOSTILE_ARGS, HOSTILE_NAME, allreduce_args, ended_code,
-                                  expected_argv, log_body, markers, read_ranks, received, run_launch, wait_for_file)
+from tests.launch.helpers import (
+    ARGV_JOB,
+    HEARTBEAT_JOB,
+    HOSTILE_ARGS,
+    HOSTILE_NAME,
+    allreduce_args,
+    ended_code,
+    expected_argv,
+    log_body,
+    markers,
+    read_ranks,
+    received,
+    run_launch,
+    wait_for_file,
+)
 
 MAX_WAIT = ["--max-wait", "120"]
 

@@ -53,12 +53,14 @@ def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
     ("  ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "  ft: {}", "systems.ft.method: missing"),
     ("frozen: {train_on: none}", "frozen: {train_on: none, method: conf/ablation/ft.yaml}",
      "systems.frozen.method: train_on none trains nothing"),
-    ("train_on: old", "train_on: old_only", "systems.continue_old.train_on: expected one of ['new', 'old', 'all', 'none']"),
+    ("train_on: old", "train_on: old_only",
+     "systems.continue_old.train_on: expected one of ['new', 'old', 'all', 'none']"),
     ("control: true", "joint: true", "joint: true is set on ['joint', 'continue_old']"),
     ("train_on: old,", "train_on: old, joint: true,", "either the joint upper bound or the control"),
     ("ft: {method: conf/ablation/ft.yaml,", "ft: {method: conf/ablation/missing.yaml,",
      "systems.ft.method: conf/ablation/missing.yaml does not exist"),
-    ("plan: conf/plan_joint.yaml", "plan: conf/plan_other.yaml", "systems.joint.plan: conf/plan_other.yaml does not exist"),
+    ("plan: conf/plan_joint.yaml", "plan: conf/plan_other.yaml",
+     "systems.joint.plan: conf/plan_other.yaml does not exist"),
     ("plan: conf/plan.yaml", "plan: conf/nowhere.yaml", "plan: conf/nowhere.yaml does not exist"),
     ("seeds: [0, 1, 2]", "seeds: [0, 0]", "seeds: expected a non-empty list of distinct integers"),
     ("joint: true}", "joint: yes please}", "systems.joint.joint: expected true or false"),
@@ -73,7 +75,8 @@ def test_bad_configs_stop_with_file_and_key_named(recipe, old, new, message):
 
 
 def test_every_problem_is_reported_at_once(recipe):
-    text = GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}").replace("train_on: old", "train_on: older")
+    text = (GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")
+            .replace("train_on: old", "train_on: older"))
     with pytest.raises(AblationError) as err:
         load_ablation(_write(recipe, text))
     assert "systems.ft.method: missing" in str(err.value) and "systems.continue_old.train_on" in str(err.value)
@@ -103,7 +106,8 @@ def test_seeds_prints_them_space_separated(recipe, capsys):
 
 
 def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
-    assert main(["list", "--config", str(_write(recipe, GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")))]) == 1
+    bad = GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")
+    assert main(["list", "--config", str(_write(recipe, bad))]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "systems.ft.method: missing" in captured.err
 

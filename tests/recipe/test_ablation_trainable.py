@@ -81,7 +81,8 @@ def test_adapters_train_their_own_parameters_only(counted, system, preset, exper
     apply_lamer(model, LamerConfig.from_yaml(preset))
     report = parameter_report(model)
     assert entry["adapter"] == "lamer" and entry["experts_per_layer"] == experts
-    assert entry["trainable_params"] == entry["optimizer_params"] == report["trainable_params"] == report["adapter_params"]
+    assert (entry["trainable_params"] == entry["optimizer_params"] == report["trainable_params"]
+            == report["adapter_params"])
     assert entry["total_params"] == report["total_params"] == base_total + report["adapter_params"]
     assert 0 < entry["trainable_percent"] < counted[0]["systems"]["ft"]["trainable_percent"] / 2
 

@@ -15,7 +15,6 @@ import pytest
 from tests.recipe.recipes import TINY_PLAN, make_recipe
 
 
-
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
     """A recipe dir sharing the demo's scripts and configs, with its own plan and corpus root."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path

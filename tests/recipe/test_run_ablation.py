@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.recipe.recipes import DEMO, make_recipe
+
 PLAN = """corpus: commonvoice
 base: [en]
 stages:

@@ -13,8 +13,15 @@ from lamer.ssl.encoder import conv_frames
 from lamer.ssl.features import checked, mfcc_extractor, receptive_field
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook
 from lamer.ssl.methods import build_ssl_upstream
-from lamer.ssl.targets import (TargetOptions, collect_items, fit_sample, fit_split, prepare_targets, write_sample,
-                               write_split)
+from lamer.ssl.targets import (
+    TargetOptions,
+    collect_items,
+    fit_sample,
+    fit_split,
+    prepare_targets,
+    write_sample,
+    write_split,
+)
 from lamer.upstream import build_preset
 from tests.ssl.conftest import NUM_CLASSES
 

@@ -82,8 +82,8 @@ def s3prl_hubert(seed: int = 0):
 
     task_cfg, model_cfg = s3prl_configs(get_shape("tiny"), "s3prl_hubert")
     model_cfg = {**model_cfg, "conv_feature_layers": TINY_CONV, "final_dim": 24}
-    model = HubertModel(merge_with_parent(HubertConfig, model_cfg), merge_with_parent(HubertPretrainingConfig, task_cfg),
-                        [HUBERT_SYMBOLS])
+    model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
+                        merge_with_parent(HubertPretrainingConfig, task_cfg), [HUBERT_SYMBOLS])
     return perturb(model, seed), task_cfg, model_cfg
 
 
@@ -120,8 +120,8 @@ def write_fairseq_hubert(path, monkeypatch, seed: int = 0, edit=None) -> torch.n
 def write_fairseq_wav2vec2(path, seed: int = 0, legacy_args: bool = True) -> torch.nn.Module:
     """A wav2vec2 pretraining checkpoint: pre-hydra (argparse Namespace) or hydra (DictConfig)."""
     from omegaconf import OmegaConf
-    from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config, Wav2Vec2Model
     from s3prl.upstream.utils import merge_with_parent
+    from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config, Wav2Vec2Model
 
     task_cfg, model_cfg = s3prl_configs(get_shape("tiny"), "s3prl_wav2vec2")
     model_cfg = {**model_cfg, "conv_feature_layers": TINY_CONV}

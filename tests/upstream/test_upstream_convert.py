@@ -6,7 +6,6 @@ from lamer.adapters import LamerConfig, apply_lamer, routing_languages
 from lamer.upstream import open_upstream
 from lamer.upstream.convert import base_weights, convert_upstream
 from lamer.upstream.naming import parse_conv_layers
-
 from tests.adapters.models import randomize_adapters
 from tests.upstream.checkpoints import max_diff, outputs, perturb, waves
 
@@ -20,7 +19,8 @@ def test_round_trip_through_transformers_is_exact(family):
     assert max_diff(outputs(loaded.model, waves()), outputs(hf.model, waves())) <= 1e-5
     back = convert_upstream(hf, family)
     original, returned = base_weights(loaded.model), base_weights(back.model)
-    encoder = [k for k in original if k.startswith(("encoder.", "feature_extractor.", "post_extract_proj", "layer_norm"))]
+    encoder = [k for k in original
+               if k.startswith(("encoder.", "feature_extractor.", "post_extract_proj", "layer_norm"))]
     assert encoder and all(torch.equal(original[k], returned[k]) for k in encoder)
 
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from lamer.upstream import build_upstream, load_upstream
-
 from tests.upstream.checkpoints import write_fairseq_hubert, write_hf_directory
 
 
@@ -71,7 +70,8 @@ def test_fairseq_shape_mismatch_names_file_and_key(tmp_path, monkeypatch):
                                          r"model built from the checkpoint's config expects \(64, 32\)"):
         load_upstream(tmp_path / "bad.pt")
     write_fairseq_hubert(tmp_path / "missing.pt", monkeypatch, edit=lambda w: w.pop("encoder.layers.1.fc1.weight"))
-    with pytest.raises(ValueError, match=r"missing\.pt: parameters do not match .* missing: encoder\.layers\.1\.fc1\.weight"):
+    with pytest.raises(ValueError,
+                       match=r"missing\.pt: parameters do not match .* missing: encoder\.layers\.1\.fc1\.weight"):
         load_upstream(tmp_path / "missing.pt")
 
 

@@ -8,7 +8,6 @@ from lamer.adapters import LamerConfig, apply_lamer, load_adapters, save_adapter
 from lamer.bin import export_model
 from lamer.upstream import load_upstream
 from lamer.upstream.export import export_upstream
-
 from tests.adapters.models import randomize_adapters
 from tests.upstream.checkpoints import max_diff, outputs, waves, write_fairseq_hubert, write_hf_directory
 
@@ -88,8 +87,9 @@ def test_merged_export_is_a_plain_transformers_model(tmp_path, monkeypatch):
 
 
 def test_cli_merges_language_routed_adapters_for_one_language(tmp_path, monkeypatch, capsys):
-    from lamer.adapters import routing_languages
     from transformers import HubertModel
+
+    from lamer.adapters import routing_languages
 
     write_fairseq_hubert(tmp_path / "hubert.pt", monkeypatch)
     loaded = adapted(tmp_path / "hubert.pt", LANGUAGE)

@@ -8,9 +8,15 @@ from safetensors.torch import load_file
 from lamer.adapters import LamerConfig, apply_lamer
 from lamer.upstream import build_upstream, load_upstream, open_upstream
 from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
-
-from tests.upstream.checkpoints import (HUBERT_SYMBOLS, max_diff, outputs, waves, write_fairseq_hubert,
-                                        write_fairseq_wav2vec2, write_hf_directory)
+from tests.upstream.checkpoints import (
+    HUBERT_SYMBOLS,
+    max_diff,
+    outputs,
+    waves,
+    write_fairseq_hubert,
+    write_fairseq_wav2vec2,
+    write_hf_directory,
+)
 
 
 def test_fairseq_hubert_checkpoint_loads_without_fairseq_with_its_head(tmp_path, monkeypatch):

@@ -59,7 +59,7 @@ class EspeakSynthesizer:
         self._callback = _SynthCallback(self._collect)
         self._lib.espeak_SetSynthCallback(self._callback)
 
-    def _collect(self, wav: "ctypes._Pointer[ctypes.c_short]", num_samples: int, _events: int) -> int:
+    def _collect(self, wav: ctypes._Pointer[ctypes.c_short], num_samples: int, _events: int) -> int:
         if wav and num_samples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
         return 0

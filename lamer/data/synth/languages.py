@@ -79,8 +79,10 @@ LANGUAGES: dict[str, SynthLanguage] = {
         SynthLanguage("pl", "pl", "pl", "pl", "pl_pl", "pol", "Latin", _latin(drop="qvx", add="ąćęłńóśźż")),
         SynthLanguage("sv", "sv", "sv", "sv-SE", "sv_se", "swe", "Latin", _latin(add="åäöé")),
         SynthLanguage("tr", "tr", "tr", "tr", "tr_tr", "tur", "Latin", _latin(drop="qwx", add="çğıöşüâîû")),
-        SynthLanguage("ru", "ru", "ru", "ru", "ru_ru", "rus", "Cyrillic", frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")),
-        SynthLanguage("el", "el", "el", "el", "el_gr", "ell", "Greek", frozenset("αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ")),
+        SynthLanguage("ru", "ru", "ru", "ru", "ru_ru", "rus", "Cyrillic",
+                      frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")),
+        SynthLanguage("el", "el", "el", "el", "el_gr", "ell", "Greek",
+                      frozenset("αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ")),
     )
 }
 
