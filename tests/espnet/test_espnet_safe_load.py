@@ -140,7 +140,7 @@ def test_saves_are_atomic(tmp_path):
         torch.save({"model": {"w": torch.ones(3)}}, target)
         with pytest.raises(OSError, match="disk full"):
             torch.save({"model": {"w": torch.zeros(100_000)}, "later": FailsHalfway()}, target)
-        assert torch.equal(torch.load(target)["model"]["w"], torch.ones(3))
+        assert torch.equal(torch.load(target, weights_only=True)["model"]["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth"]
 
 
