@@ -7,6 +7,7 @@
     python -m lamer.bin.plan get --plan conf/plan.yaml old s1           # eng fra deu
     python -m lamer.bin.plan get --plan conf/plan.yaml previous s1      # base
     python -m lamer.bin.plan introduced --plan conf/plan.yaml           # JSON {iso3: stage}
+    python -m lamer.bin.plan options                                    # ssl.sh options of jobs/run
     python -m lamer.bin.plan jobs --plan conf/plan.yaml --root CORPUS [ssl.sh options]
     python -m lamer.bin.plan run --plan conf/plan.yaml --root CORPUS --train_cmd CMD --cuda_cmd CMD \
         --decode_cmd CMD [ssl.sh options]
@@ -113,6 +114,7 @@ def build_parser() -> ToolParser:
     get.add_argument("stage", nargs="?")
     intro = sub.add_parser("introduced", help="JSON {iso3: stage that introduces it}")
     intro.add_argument("--plan", required=True)
+    sub.add_parser("options", help="the names of the ssl.sh options that change the jobs, space separated")
     jobs = sub.add_parser("jobs", help="print the recipe's jobs, one JSON object per line")
     run = sub.add_parser("run", help="run the recipe's jobs through the $cmd of their queue (ssl.sh)")
     for listing in (jobs, run):
@@ -125,6 +127,9 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "options":
+        print(" ".join(option.name for option in dataclasses.fields(RecipeOptions)))
+        return 0
     try:
         plan = load_plan(args.plan)
         if args.command in ("jobs", "run"):

@@ -73,11 +73,10 @@ case ${corpus} in
     commonvoice) root=${COMMONVOICE:-} ;;
     fleurs) root=${FLEURS:-} ;;
 esac
-# every option that changes the jobs, as `python -m lamer.bin.plan jobs` takes them
-job_opts=(--plan "${plan}" --root "${root}")
-for name in stage stop_stage tag nj inference_nj ngpu gpu_inference synth synth_utts synth_opts prep_opts \
-        token_opts target_layer num_clusters pretrain_opts ssl_train_opts probe_train_opts decode_config \
-        decoding method seed train_on replay_share base_dir base_exp data dump; do
+# every option that changes the jobs, named by `python -m lamer.bin.plan options` (lamer.recipe.jobs'
+# RecipeOptions: the list cannot drift from what `plan jobs` takes)
+job_opts=(--plan "${plan}")
+for name in $(python -m lamer.bin.plan options); do
     [[ -z ${!name} ]] || job_opts+=("--${name}" "${!name}")
 done
 if [[ ${list} == true ]]; then
