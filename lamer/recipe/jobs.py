@@ -308,8 +308,8 @@ class _Recipe:
                 needs: tuple[str, ...]) -> Iterator[Job]:
         """k-means targets of stage ``s``'s ``split``: split the utterances over --nj shards, sample
         frames and fit the codebook (train only), label each shard, merge the labels. ``needs``: the
-        jobs that write ``data`` and ``model``. Other splits label with the train split's codebook,
-        which its merge writes into its directory."""
+        jobs that write ``data`` and ``model``. Other splits name the train split's directory, whose
+        merge writes the codebook they label with."""
         o = self.o
         out = f"{self.exp}/targets/{s}/{split}"
         name = f"targets_{s}" if split == "train" else f"targets_{s}_{split}"
@@ -320,19 +320,19 @@ class _Recipe:
             options += ("--codebook", f"{self.exp}/targets/{s}/train")
         shard_queue, device = ("cuda", ("--device", "cuda")) if o.ngpu > 0 else ("train", ())
         gpus = 1 if o.ngpu > 0 else 0
+        codebook = () if split == "train" else (f"targets_{s}_merge",)
         yield self.job(f"{name}_split", 5, _py("ssl_targets", "split", *data, *model, *options, "--out_dir", out,
-                                               "--nj", str(o.nj)), after=needs)
+                                               "--nj", str(o.nj)), after=(*needs, *codebook))
+        labelled = (f"{name}_split",)
         if split == "train":
             yield self.job(f"{name}_sample", 5, _py("ssl_targets", "sample", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                                    *device), shard_queue, gpus, o.nj, after=(f"{name}_split",))
+                                                    *device), shard_queue, gpus, o.nj, after=labelled)
             yield self.job(f"{name}_fit", 5, _py("ssl_targets", "fit", "--out_dir", out), after=(f"{name}_sample",))
-            labelled: tuple[str, ...] = (f"{name}_split", f"{name}_fit")
-        else:
-            labelled = (f"{name}_split", f"targets_{s}_merge")
+            labelled += (f"{name}_fit",)
         yield self.job(f"{name}_label", 5, _py("ssl_targets", "label", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                               *device), shard_queue, gpus, o.nj, after=labelled)
+                                               *device), shard_queue, gpus, o.nj, after=(*labelled, *codebook))
         yield self.job(f"{name}_merge", 5, _py("ssl_targets", "merge", "--out_dir", out),
-                       after=(*labelled, f"{name}_label"))
+                       after=(*labelled, f"{name}_label", *codebook))
 
     def stage5(self) -> Iterator[Job]:
         if self.o.train_on == "none":
