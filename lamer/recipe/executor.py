@@ -192,12 +192,13 @@ def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range,
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+    if run.signum is not None:
+        log(f"Stopped by signal {run.signum}: the running jobs were passed it; nothing new started")
     if run.failure is not None:
         job, rc = run.failure
         log(f"Stopped: {job.name} failed (exit {rc})" + (f", see {job.log}" if job.log else ""))
         return rc
     if run.signum is not None:
-        log(f"Stopped by signal {run.signum}")
         return 128 + run.signum
     run.reach(stages.stop - 1)
     if 8 in stages:
