@@ -10,7 +10,7 @@
     python -m lamer.bin.plan options                                    # ssl.sh options of jobs/run
     python -m lamer.bin.plan jobs --plan conf/plan.yaml --root CORPUS [ssl.sh options]
     python -m lamer.bin.plan run --plan conf/plan.yaml --root CORPUS --train_cmd CMD --cuda_cmd CMD \
-        --decode_cmd CMD [ssl.sh options]
+        --decode_cmd CMD [--max_jobs N] [ssl.sh options]
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
 protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
@@ -22,8 +22,10 @@ Lists print space separated, one line.
 argv; lamer.recipe.jobs), from the plan and ssl.sh's options alone (--stage, --stop_stage, --tag,
 --nj, --inference_nj, --ngpu, --gpu_inference, --synth, --method, --seed, --train_on, --base_dir,
 --base_exp, --data, --dump, --target_layer, --num_clusters, --decoding, --decode_config, the
-*_opts strings; same names and defaults). ``run`` executes that same list through the given
-``$cmd`` strings, with .done markers under exp/<tag>/.done (ssl.sh calls it).
+*_opts strings; same names and defaults) and the jobs each one waits for (``after``). ``run``
+executes that same list through the given ``$cmd`` strings, up to --max_jobs at once (default 1:
+one after another), with .done markers under exp/<tag>/.done (ssl.sh calls it). --max_jobs
+changes how the jobs run, not which: it is not one of the job options.
 """
 from __future__ import annotations
 
@@ -122,6 +124,8 @@ def build_parser() -> ToolParser:
         _add_recipe_options(listing)
     for queue in ("train", "cuda", "decode"):
         run.add_argument(f"--{queue}_cmd", required=True, help=f"the ${queue}_cmd of cmd.sh")
+    run.add_argument("--max_jobs", type=int, default=1,
+                     help="jobs run at once, each as soon as the jobs it needs are done (1: one after another)")
     return parser
 
 
@@ -141,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             commands = {queue: getattr(args, f"{queue}_cmd") for queue in ("train", "cuda", "decode")}
             stages = range(max(options.stage, 1), min(options.stop_stage, 8) + 1)
-            return run_jobs(listed, options.exp(plan), commands, stages)
+            if args.max_jobs < 1:
+                raise PlanError(f"--max_jobs {args.max_jobs}: expected a positive number of jobs")
+            return run_jobs(listed, options.exp(plan), commands, stages, args.max_jobs)
         if args.command == "check":
             if args.root is not None:
                 check_data_root(plan, args.root)

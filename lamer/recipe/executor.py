@@ -1,10 +1,19 @@
-"""Run the jobs of ``lamer.recipe.jobs`` as ssl.sh does: in order, each through its queue's
-``$cmd`` (cmd.sh) or, for bookkeeping, in place; a ``.done`` marker per finished job.
+"""Run the jobs of ``lamer.recipe.jobs`` as ssl.sh does: each through its queue's ``$cmd``
+(cmd.sh) or, for bookkeeping, in place; a ``.done`` marker per finished job.
 
-A finished job is a no-op on the next run; a failed one writes no marker, stops the run with its
-exit code and runs again next time (ESPnet's trainers resume from their checkpoint). Commands are
-lists handed to the launcher without a shell: ``[*$cmd, --gpu G, JOB=1:N, LOG, *argv]``, the
-``$cmd`` string split as the shell would split it (shlex), nothing expanded.
+Up to ``max_jobs`` jobs run at once (default 1: one after another, in the listed order). A job
+starts once every job its ``after`` names is done; of the jobs that may start, the earliest in the
+list goes first. The list is in stage order, so the chain of continual SSL training (stage 5, the
+longest path of an experiment) is never kept waiting by the probes, decoding and scoring that can
+run beside it.
+
+A finished job is a no-op on the next run; a failed one writes no marker and runs again next time
+(ESPnet's trainers resume from their checkpoint). After a failure no new job starts, the jobs
+already running are left to finish (as ``make -j`` and Kaldi's run.pl do: their work is kept, with
+its markers) and the run exits with the failed job's code. SIGTERM/SIGINT sent to the runner reach
+every running launcher, which stops its jobs; nothing new starts. Commands are lists handed to the
+launcher without a shell: ``[*$cmd, --gpu G, JOB=1:N, LOG, *argv]``, the ``$cmd`` string split as
+the shell would split it (shlex), nothing expanded.
 """
 from __future__ import annotations
 
@@ -13,10 +22,13 @@ import shlex
 import signal
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamer.atomic import write_text_atomic
-from lamer.recipe.jobs import STAGE_TITLES, Job
+from lamer.recipe.jobs import STAGE_TITLES, Job, check_order
+
+POLL_S = 0.1  # how often running launchers are checked for an exit (jobs take seconds to hours)
 
 
 def log(message: str) -> None:
@@ -60,46 +72,136 @@ def run_in_place(job: Job) -> None:
         raise ValueError(f"job {job.name}: unknown bookkeeping {kind!r}")
 
 
-def run_queued(argv: list[str]) -> int:
-    """Run the launcher and wait for it; SIGTERM/SIGINT sent to this process are passed on to it, so
-    that it stops its jobs (kill ssl.sh: no job keeps writing into exp/)."""
-    proc = subprocess.Popen(argv)
-    handlers = {sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
-                for sig in (signal.SIGTERM, signal.SIGINT)}
+def _elapsed(seconds: float) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.1f} s"
+
+
+@dataclass
+class _Run:
+    """The state of one ``run_jobs`` call: what is done, running, failed, and the signal received."""
+
+    stages: range
+    jobs: list[Job]
+    done: Path
+    next_stage: int = 0
+    finished: set[str] = field(default_factory=set)
+    running: dict[str, tuple[Job, subprocess.Popen, float]] = field(default_factory=dict)
+    failure: tuple[Job, int] | None = None
+    signum: int | None = None
+
+    def __post_init__(self) -> None:
+        self.listed = {job.name for job in self.jobs}
+
+    def reach(self, stage: int) -> None:
+        """Log the titles of the stages up to ``stage`` not logged yet (ssl.sh's stage lines)."""
+        self.next_stage = max(self.next_stage, self.stages.start)
+        while self.next_stage <= stage:
+            empty = not any(job.stage == self.next_stage for job in self.jobs)
+            log(f"Stage {self.next_stage}: {STAGE_TITLES[self.next_stage]}" + (" (nothing to do)" if empty else ""))
+            self.next_stage += 1
+
+    def ready(self, job: Job) -> bool:
+        """Whether every job ``job`` needs is done (one not in this run is done already)."""
+        return all(name in self.finished or name not in self.listed for name in job.after)
+
+    def succeeded(self, job: Job, started: float) -> None:
+        (self.done / job.name).touch()
+        self.finished.add(job.name)
+        log(f"  {job.name}: done in {_elapsed(time.monotonic() - started)}")
+
+    def failed(self, job: Job, rc: int, started: float, why: str) -> None:
+        log(f"  {job.name}: failed ({why}) after {_elapsed(time.monotonic() - started)}"
+            + (f", see {job.log}" if job.log else ""))
+        if self.failure is None:
+            self.failure = (job, rc)
+            if self.running:
+                log(f"  waiting for the running jobs to finish: {' '.join(self.running)}")
+
+    def start(self, job: Job, commands: dict[str, str]) -> None:
+        """Start ``job`` (or skip it when marked done); bookkeeping runs to its end here."""
+        self.reach(job.stage)
+        if (self.done / job.name).is_file():
+            log(f"  {job.name}: done already")
+            self.finished.add(job.name)
+            return
+        log(f"  {job.name}: started")
+        started = time.monotonic()
+        if job.queue is None:
+            try:
+                run_in_place(job)
+            except (OSError, ValueError) as err:
+                self.failed(job, 1, started, str(err))
+                return
+            self.succeeded(job, started)
+            return
+        proc = subprocess.Popen(launcher_command(job, commands))
+        self.running[job.name] = (job, proc, started)
+        if self.signum is not None:  # the signal came while it was being started
+            proc.send_signal(self.signum)
+
+    def reap(self) -> None:
+        """Wait until at least one running launcher has exited; record each one that has."""
+        while True:
+            ended = [(name, rc) for name, (_, proc, _) in self.running.items() if (rc := proc.poll()) is not None]
+            if ended:
+                break
+            time.sleep(POLL_S)
+        for name, rc in ended:
+            job, _, started = self.running.pop(name)
+            if rc == 0:
+                self.succeeded(job, started)
+            else:
+                self.failed(job, rc, started, f"exit {rc}")
+
+    def forward(self, signum: int, frame: object) -> None:
+        """Signal handler: pass the signal on to every running launcher; start nothing new."""
+        self.signum = signum
+        for _, proc, _ in self.running.values():
+            proc.send_signal(signum)
+
+
+def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int = 1) -> int:
+    """Run ``jobs`` (those of ``stages``), up to ``max_jobs`` at once, each once every job of its
+    ``after`` is done, the earliest listed first; skip those marked done in ``exp/.done``. Return 0,
+    or the exit code of the first failed job (no job starts after it; running ones finish)."""
+    if max_jobs < 1:
+        raise ValueError(f"--max_jobs {max_jobs}: expected a positive number of jobs")
+    jobs = [job for job in jobs if job.stage in stages]
+    check_order(jobs)
+    run = _Run(stages, jobs, Path(exp) / ".done")
+    run.done.mkdir(parents=True, exist_ok=True)
+    (Path(exp) / "logs").mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    pending = list(jobs)
+    handlers = {sig: signal.signal(sig, run.forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return proc.wait()
+        while True:
+            # one pass in list order suffices: a job only waits for jobs listed before it
+            for job in list(pending):
+                if run.failure is not None or run.signum is not None or len(run.running) >= max_jobs:
+                    break
+                if run.ready(job):
+                    pending.remove(job)
+                    run.start(job, commands)
+            if not run.running:
+                break
+            run.reap()
+        if pending and run.failure is None and run.signum is None:
+            raise RuntimeError(f"jobs {[job.name for job in pending]} could not start (their after is not met)")
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-
-
-def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range) -> int:
-    """Run ``jobs`` (those of ``stages``) in order, skipping those marked done in ``exp/.done``;
-    return 0, or the exit code of the first failed job (later jobs do not run)."""
-    done = Path(exp) / ".done"
-    done.mkdir(parents=True, exist_ok=True)
-    (Path(exp) / "logs").mkdir(parents=True, exist_ok=True)
-    for number in stages:
-        of_stage = [job for job in jobs if job.stage == number]
-        log(f"Stage {number}: {STAGE_TITLES[number]}" + ("" if of_stage else " (nothing to do)"))
-        for job in of_stage:
-            if (done / job.name).is_file():
-                log(f"  {job.name}: done already")
-                continue
-            log(f"  {job.name}")
-            if job.queue is None:
-                try:
-                    run_in_place(job)
-                except (OSError, ValueError) as err:
-                    log(f"  {job.name}: failed: {err}")
-                    return 1
-            else:
-                rc = run_queued(launcher_command(job, commands))
-                if rc != 0:
-                    log(f"  {job.name}: failed (exit {rc}), see {job.log}")
-                    return rc
-            (done / job.name).touch()
+    if run.signum is not None:
+        log(f"Stopped by signal {run.signum}: the running jobs were passed it; nothing new started")
+    if run.failure is not None:
+        job, rc = run.failure
+        log(f"Stopped: {job.name} failed (exit {rc})" + (f", see {job.log}" if job.log else ""))
+        return rc
+    if run.signum is not None:
+        return 128 + run.signum
+    run.reach(stages.stop - 1)
     if 8 in stages:
         log(f"Results: {' '.join(str(p) for p in sorted(Path(exp).glob('report/*/RESULTS.md')))}")
-    log(f"Finished stages {stages.start}-{stages.stop - 1} in {exp}")
+    log(f"Finished stages {stages.start}-{stages.stop - 1} in {exp} ({_elapsed(time.monotonic() - began)})")
     return 0

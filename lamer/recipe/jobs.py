@@ -7,6 +7,11 @@ outputs on disk: which program runs with which arguments, on which queue (the ``
 run`` (called by ssl.sh) executes the same list through ``lamer.recipe.executor``, so listing and
 running cannot diverge.
 
+Every job names the jobs whose outputs it reads (``after``), derived from the same facts as its
+arguments (data dirs, base model, the previous stage's model, targets, probes, decoding table), so
+the runner can start independent jobs side by side. The list itself is in a topological order:
+a job comes after every listed job it names, so running it in order (one job at a time) is safe.
+
 Bookkeeping that loads no audio and no model runs in place (``queue`` None): ``link SRC DST``
 shares an output that is the same computation as SRC's, ``write PATH TEXT`` writes a small file
 (the decoding's ``jobs.tsv``). Every other step is a program run through a queue.
@@ -43,7 +48,9 @@ STAGE_TITLES = {
 class Job:
     """One step of the recipe. ``name`` is unique and names its ``.done`` marker; ``queue`` is the
     ``$cmd`` that runs ``argv`` (None: bookkeeping run in place, ``argv`` = ``link SRC DST`` or
-    ``write PATH TEXT``); ``nj`` jobs run as an array when ``argv`` holds the token ``JOB``."""
+    ``write PATH TEXT``); ``nj`` jobs run as an array when ``argv`` holds the token ``JOB``.
+    ``after`` names the jobs whose outputs it reads: it starts once they are done (a name that is
+    not in the list being run belongs to a stage outside --stage..--stop_stage, done already)."""
 
     name: str
     stage: int
@@ -52,6 +59,7 @@ class Job:
     nj: int
     log: str | None
     argv: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
     @property
     def is_array(self) -> bool:
@@ -60,7 +68,7 @@ class Job:
 
     def to_json(self) -> str:
         """One JSON object (keys in the documented order, argv as a list)."""
-        return json.dumps({**asdict(self), "argv": list(self.argv)}, ensure_ascii=False)
+        return json.dumps({**asdict(self), "argv": list(self.argv), "after": list(self.after)}, ensure_ascii=False)
 
 
 @dataclass
@@ -103,6 +111,11 @@ class RecipeOptions:
 
 def _py(module: str, *args: str) -> tuple[str, ...]:
     return ("python", "-m", f"lamer.bin.{module}", *args)
+
+
+def _unique(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``names`` in their first order, each once."""
+    return tuple(dict.fromkeys(names))
 
 
 def _opts(text: str) -> list[str]:
@@ -168,12 +181,17 @@ class _Recipe:
         return f"{self.exp}/logs/{name}.log"
 
     def job(self, name: str, stage: int, argv: tuple[str, ...], queue: str = "train", gpus: int = 0,
-            nj: int = 1) -> Job:
+            nj: int = 1, *, after: tuple[str, ...] | list[str]) -> Job:
         log = self.log(f"{name}.{ARRAY_TOKEN}" if ARRAY_TOKEN in argv else name)
-        return Job(name, stage, queue, gpus, nj, log, argv)
+        return Job(name, stage, queue, gpus, nj, log, argv, _unique(after))
 
-    def link(self, name: str, stage: int, src: str, dst: str) -> Job:
-        return Job(name, stage, None, 0, 1, None, ("link", src, dst))
+    def link(self, name: str, stage: int, src: str, dst: str, *, after: tuple[str, ...] | list[str]) -> Job:
+        return Job(name, stage, None, 0, 1, None, ("link", src, dst), _unique(after))
+
+    @property
+    def data_jobs(self) -> tuple[str, ...]:
+        """The jobs that write the Kaldi data dirs (``<data>/<iso3>/<split>``) and their audio."""
+        return ("data",)
 
     def data_dirs(self, langs: list[str], split: str) -> list[str]:
         return [f"{self.o.data}/{lang}/{split}" for lang in langs]
@@ -199,22 +217,36 @@ class _Recipe:
             return self.base_ckpt, f"{self.exp}/ssl/{stage}/adapters"
         return f"{self.exp}/ssl/{stage}/upstream.pt", None
 
+    def model_jobs(self, stage: str) -> tuple[str, ...]:
+        """The jobs that write ``model_of(stage)``: the base model's (stage 3) and/or the stage's SSL
+        training (its checkpoint or adapters)."""
+        ckpt, adapters = self.model_of(stage)
+        jobs = ["base_model" if ckpt == self.base_ckpt else f"ssl_{stage}"]
+        if adapters:
+            jobs.append(f"ssl_{stage}")
+        return _unique(jobs)
+
     def replays(self, stage: str) -> list[str]:
         """The replay data dirs of a continual stage (only stages trained on their new languages)."""
         if self.o.train_on != "new" or not self.plan.replay:
             return []
         return [f"{self.exp}/replay/{stage}/{old}" for old in self.old(stage)]
 
-    def same_score(self, protocol: str, stage: str) -> str | None:
+    def replay_jobs(self, stage: str) -> tuple[str, ...]:
+        """The stage-4 jobs that write ``replays(stage)``."""
+        return tuple(f"replay_{stage}_{old}" for old in self.old(stage)) if self.replays(stage) else ()
+
+    def same_score(self, protocol: str, stage: str) -> tuple[str, tuple[str, ...]] | None:
         """The scores this pair shares (the base probe reading the base model, under any protocol and
-        for every stage of --train_on none: one computation, scored once), or None when the pair is
-        decoded itself."""
-        same = None
+        for every stage of --train_on none: one computation, scored once) and the jobs that write them
+        (none: --base_exp's, made by another experiment), or None when the pair is decoded itself."""
+        same, writers = None, ()
         if stage == "base" and self.o.base_exp:
             same = f"{self.o.base_exp}/score/{protocol}/base"
         elif stage == "base" or self.o.train_on == "none":
-            same = f"{self.exp}/score/{self.plan.protocols[0]}/base"
-        return None if same == f"{self.exp}/score/{protocol}/{stage}" else same
+            first = self.plan.protocols[0]
+            same, writers = f"{self.exp}/score/{first}/base", (f"score_{first}_base",)
+        return None if same in (None, f"{self.exp}/score/{protocol}/{stage}") else (same, writers)
 
     # the stages, in order
 
@@ -225,26 +257,28 @@ class _Recipe:
         if o.synth:
             yield self.job("synth", 1, _py("synth_corpus", "--out", str(Path(o.root).parent), "--langs",
                                            synth_keys(plan), "--utts_per_lang", str(o.synth_utts), "--seed",
-                                           self.seed, "--nj", str(o.nj), *_opts(o.synth_opts)))
+                                           self.seed, "--nj", str(o.nj), *_opts(o.synth_opts)), after=())
         locales = ",".join(loc for s in plan.all_stages for loc in s.locales)
         lang_map = ",".join(f"{loc}={iso3}" for loc, iso3 in plan.lang_map.items())
         yield self.job("data", 1, _py("prepare_data", plan.corpus, "--root", o.root, "--langs", locales, "--out",
                                       o.data, "--dump", f"{o.dump}/audio", "--nj", str(o.nj),
-                                      *(("--lang_map", lang_map) if lang_map else ()), *_opts(o.prep_opts)))
+                                      *(("--lang_map", lang_map) if lang_map else ()), *_opts(o.prep_opts)),
+                       after=("synth",) if o.synth else ())
 
     def stage2(self) -> Iterator[Job]:
         for split in ("train", "dev", "test"):
             yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data",
                                                     *self.data_dirs(self.all_languages, split),
-                                                    "--out", f"{self.o.dump}/probe/{split}"))
+                                                    "--out", f"{self.o.dump}/probe/{split}"), after=self.data_jobs)
         yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", f"{self.o.dump}/probe/train/text",
-                                        "--out", f"{self.o.dump}/tokens/char", *_opts(self.o.token_opts)))
+                                        "--out", f"{self.o.dump}/tokens/char", *_opts(self.o.token_opts)),
+                       after=("probe_train",))
 
     def stage3(self) -> Iterator[Job]:
         (kind, value), = self.plan.base_model.items()
         if kind == "checkpoint":
             yield self.job("base_model", 3, _py("export_model", "--upstream", str(value), "--format", "s3prl",
-                                                "--out", self.base_dir))
+                                                "--out", self.base_dir), after=())
             return
         base = self.plan.base.languages
         dirs = [arg for d in self.data_dirs(base, "train") for arg in ("--train_dir", d)]
@@ -252,7 +286,7 @@ class _Recipe:
         yield self.job("base_model", 3, _py(
             "pretrain_base", *dirs, "--config", str(value), "--work_dir", self.base_dir, "--layer",
             str(self.o.target_layer), "--num_clusters", str(self.o.num_clusters), "--seed", self.seed,
-            "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu)
+            "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu, after=self.data_jobs)
 
     def stage4(self) -> Iterator[Job]:
         replay = self.plan.replay
@@ -268,11 +302,14 @@ class _Recipe:
                 yield self.job(f"replay_{s}_{old}", 4, _py(
                     "prepare_data", "replay", "--src", f"{self.o.data}/{old}/train", *amount, "--strategy",
                     str(replay.get("strategy", "random")), "--seed", self.seed, "--out",
-                    f"{self.exp}/replay/{s}/{old}"))
+                    f"{self.exp}/replay/{s}/{old}"), after=self.data_jobs)
 
-    def targets(self, s: str, split: str, data: list[str], model: tuple[str, ...]) -> Iterator[Job]:
+    def targets(self, s: str, split: str, data: list[str], model: tuple[str, ...],
+                needs: tuple[str, ...]) -> Iterator[Job]:
         """k-means targets of stage ``s``'s ``split``: split the utterances over --nj shards, sample
-        frames and fit the codebook (train only), label each shard, merge the labels."""
+        frames and fit the codebook (train only), label each shard, merge the labels. ``needs``: the
+        jobs that write ``data`` and ``model``. Other splits name the train split's directory, whose
+        merge writes the codebook they label with."""
         o = self.o
         out = f"{self.exp}/targets/{s}/{split}"
         name = f"targets_{s}" if split == "train" else f"targets_{s}_{split}"
@@ -283,15 +320,19 @@ class _Recipe:
             options += ("--codebook", f"{self.exp}/targets/{s}/train")
         shard_queue, device = ("cuda", ("--device", "cuda")) if o.ngpu > 0 else ("train", ())
         gpus = 1 if o.ngpu > 0 else 0
+        codebook = () if split == "train" else (f"targets_{s}_merge",)
         yield self.job(f"{name}_split", 5, _py("ssl_targets", "split", *data, *model, *options, "--out_dir", out,
-                                               "--nj", str(o.nj)))
+                                               "--nj", str(o.nj)), after=(*needs, *codebook))
+        labelled = (f"{name}_split",)
         if split == "train":
             yield self.job(f"{name}_sample", 5, _py("ssl_targets", "sample", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                                    *device), shard_queue, gpus, o.nj)
-            yield self.job(f"{name}_fit", 5, _py("ssl_targets", "fit", "--out_dir", out))
+                                                    *device), shard_queue, gpus, o.nj, after=labelled)
+            yield self.job(f"{name}_fit", 5, _py("ssl_targets", "fit", "--out_dir", out), after=(f"{name}_sample",))
+            labelled += (f"{name}_fit",)
         yield self.job(f"{name}_label", 5, _py("ssl_targets", "label", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                               *device), shard_queue, gpus, o.nj)
-        yield self.job(f"{name}_merge", 5, _py("ssl_targets", "merge", "--out_dir", out))
+                                               *device), shard_queue, gpus, o.nj, after=(*labelled, *codebook))
+        yield self.job(f"{name}_merge", 5, _py("ssl_targets", "merge", "--out_dir", out),
+                       after=(*labelled, f"{name}_label", *codebook))
 
     def stage5(self) -> Iterator[Job]:
         if self.o.train_on == "none":
@@ -310,8 +351,9 @@ class _Recipe:
             train = [a for d in self.data_dirs(langs, "train") for a in ("--data_dir", d)]
             train += [a for d in replays for a in ("--replay_data_dir", d)]
             dev = [a for d in self.data_dirs(langs, "dev") for a in ("--data_dir", d)]
-            yield from self.targets(s, "train", train, features)
-            yield from self.targets(s, "dev", dev, features)
+            reads = (*self.data_jobs, *self.model_jobs(prev))
+            yield from self.targets(s, "train", train, features, (*reads, *self.replay_jobs(s)))
+            yield from self.targets(s, "dev", dev, features, reads)
             t = f"{self.exp}/targets/{s}"
             replay_opts: tuple[str, ...] = ()
             if replays:
@@ -329,16 +371,18 @@ class _Recipe:
                 "--valid_data_path_and_name_and_type", f"{t}/dev/labels,labels,text_int",
                 "--valid_shape_file", f"{t}/dev/speech_shape",
                 *replay_opts, "--output_dir", f"{self.exp}/ssl/{s}", *_opts(self.o.ssl_train_opts)),
-                "cuda", self.o.ngpu)
+                "cuda", self.o.ngpu, after=(f"targets_{s}_merge", f"targets_{s}_dev_merge", *reads,
+                                            *self.replay_jobs(s)))
 
     def stage6(self) -> Iterator[Job]:
         o = self.o
         for s in ["base", *self.stages]:
             if s == "base" and o.base_exp:
-                yield self.link("probe_base", 6, f"{o.base_exp}/probe/base", f"{self.exp}/probe/base")
+                yield self.link("probe_base", 6, f"{o.base_exp}/probe/base", f"{self.exp}/probe/base", after=())
                 continue
             if s != "base" and o.train_on == "none":
-                yield self.link(f"probe_{s}", 6, f"{self.exp}/probe/base", f"{self.exp}/probe/{s}")
+                yield self.link(f"probe_{s}", 6, f"{self.exp}/probe/base", f"{self.exp}/probe/{s}",
+                                after=("probe_base",))
                 continue
             ckpt, adapters = self.model_of(s)
             frontend = ["--frontend_conf", f"path_or_url={ckpt}"]
@@ -355,53 +399,59 @@ class _Recipe:
                 "--resume", "true", "--output_dir", f"{self.exp}/probe/{s}", *frontend,
                 "--use_preprocessor", "true", "--token_type", "char", "--token_list",
                 f"{o.dump}/tokens/char/tokens.txt", "--non_linguistic_symbols", f"{o.dump}/tokens/char/nlsyms.txt",
-                *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu)
+                *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
+                after=("probe_train", "probe_dev", "tokens", *self.model_jobs(s)))
 
-    def decode_table(self) -> list[tuple[str, ...]]:
+    def decode_table(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """The rows of ``jobs.tsv``: every (protocol, stage) pair decoded itself, as asr_inference's
-        ``--jobs`` fields (output dir, probe config and model, the ``fixed`` overrides or ``-``)."""
+        ``--jobs`` fields (output dir, probe config and model, the ``fixed`` overrides or ``-``),
+        each with the jobs that write what it reads (the probe and the stage's model)."""
         rows = []
         for protocol in self.plan.protocols:
             for s in ["base", *self.stages]:
                 if self.same_score(protocol, s):
                     continue
                 ckpt, adapters = self.model_of(s)
-                probe, override = f"{self.exp}/probe/{s}", ("-", "-")
+                probe, override = s, ("-", "-")
                 if protocol == "fixed":
-                    probe = f"{self.exp}/probe/base"  # the base probe, frozen, reads this stage's features
+                    probe = "base"  # the base probe, frozen, reads this stage's features
                     override = (adapters or "none", ckpt)
-                rows.append((f"{self.exp}/decode/{protocol}/{s}", f"{probe}/config.yaml",
-                             f"{probe}/valid.loss.best.pth", *override))
+                probe_dir = f"{self.exp}/probe/{probe}"
+                row = (f"{self.exp}/decode/{protocol}/{s}", f"{probe_dir}/config.yaml",
+                       f"{probe_dir}/valid.loss.best.pth", *override)
+                rows.append((row, (f"probe_{probe}", *self.model_jobs(s))))
         return rows
 
     def stage7(self) -> Iterator[Job]:
         o = self.o
-        rows = self.decode_table()
+        table = self.decode_table()
+        rows = [row for row, _ in table]
         jobs_file = f"{self.exp}/decode/jobs.tsv"
         if rows:
             bad = [value for row in rows for value in row if "\t" in value or "\n" in value]
             if bad:
                 raise PlanError(f"{bad[0]!r}: a path of the decoding table holds a tab or a newline")
             yield Job("decode_jobs", 7, None, 0, 1, None,
-                      ("write", jobs_file, "".join("\t".join(row) + "\n" for row in rows)))
+                      ("write", jobs_file, "".join("\t".join(row) + "\n" for row in rows)), ())
             gpus = 1 if o.gpu_inference else 0
             common = ("--jobs", jobs_file, "--nj", str(o.inference_nj))
             yield self.job("decode", 7, _py(
                 "asr_inference", "--config", o.decode_config, "--decoding", o.decoding, "--ngpu", str(gpus),
                 "--data_path_and_name_and_type", f"{o.dump}/probe/test/wav.scp,speech,sound", *common,
-                "--job", ARRAY_TOKEN), "decode", gpus, o.inference_nj)
-            yield self.job("decode_merge", 7, _py("asr_inference", "merge", *common))
+                "--job", ARRAY_TOKEN), "decode", gpus, o.inference_nj,
+                after=("decode_jobs", "probe_test", *(job for _, needs in table for job in needs)))
+            yield self.job("decode_merge", 7, _py("asr_inference", "merge", *common), after=("decode_jobs", "decode"))
         for protocol in self.plan.protocols:
             for s in ["base", *self.stages]:
                 name, out = f"score_{protocol}_{s}", f"{self.exp}/score/{protocol}/{s}"
                 same = self.same_score(protocol, s)
                 if same:
-                    yield self.link(name, 7, same, out)
+                    yield self.link(name, 7, same[0], out, after=same[1])
                     continue
                 yield self.job(name, 7, _py(
                     "score", "--ref", f"{o.dump}/probe/test/text", "--hyp",
                     f"{self.exp}/decode/{protocol}/{s}/1best_recog/text", "--utt2lang",
-                    f"{o.dump}/probe/test/utt2lang", "--out", out))
+                    f"{o.dump}/probe/test/utt2lang", "--out", out), after=("probe_test", "decode_merge"))
 
     def stage8(self) -> Iterator[Job]:
         usage: tuple[str, ...] = ()
@@ -410,15 +460,17 @@ class _Recipe:
             yield self.job("expert_usage", 8, _py(
                 "expert_usage", "--upstream", self.base_ckpt, "--adapters",
                 f"{self.exp}/ssl/{self.stages[-1]}/adapters", "--data", *self.data_dirs(self.all_languages, "dev"),
-                "--out", out, "--if_routed"))
+                "--out", out, "--if_routed"), after=(*self.data_jobs, *self.model_jobs(self.stages[-1])))
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
         for protocol in self.plan.protocols:
             results = f"{self.exp}/results_{protocol}.json"
             yield self.job(f"results_{protocol}", 8, _py(
                 "collect_results", "--plan", str(self.plan.path), "--scores", f"{self.exp}/score/{protocol}",
-                "--protocol", protocol, "--out", results))
+                "--protocol", protocol, "--out", results),
+                after=[f"score_{protocol}_{s}" for s in ["base", *self.stages]])
             yield self.job(f"report_{protocol}", 8, _py(
-                "forgetting_report", "--matrix", results, *usage, "--out", f"{self.exp}/report/{protocol}"))
+                "forgetting_report", "--matrix", results, *usage, "--out", f"{self.exp}/report/{protocol}"),
+                after=(f"results_{protocol}", *(("expert_usage",) if usage else ())))
 
 
 def recipe_jobs(plan: Plan, options: RecipeOptions) -> list[Job]:
@@ -435,4 +487,17 @@ def recipe_jobs(plan: Plan, options: RecipeOptions) -> list[Job]:
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise PlanError(f"{plan.path}: job names {clash} are not unique (a stage name clashes with a step name)")
+    check_order(jobs)
     return jobs
+
+
+def check_order(jobs: list[Job]) -> None:
+    """Raise ValueError unless every job comes after the listed jobs its ``after`` names (the list is
+    a topological order: run in order, one at a time, every job finds its inputs)."""
+    seen: set[str] = set()
+    listed = {job.name for job in jobs}
+    for job in jobs:
+        early = [name for name in job.after if name in listed and name not in seen]
+        if early:
+            raise ValueError(f"job {job.name} needs {early}, which are not listed before it")
+        seen.add(job.name)

@@ -79,8 +79,12 @@ def test_ssl_sh_runs_exactly_the_listed_jobs(recipe):
     args = ("--stop_stage", "4")
     jobs = listing(recipe, *args)
     assert [job["stage"] for job in jobs] == sorted(job["stage"] for job in jobs) and jobs[-1]["stage"] == 4
-    out = run(recipe, *args)
+    assert listing(recipe, *args, "--max_jobs", "2") == jobs  # how the jobs run, not which
+    out = run(recipe, *args, "--max_jobs", "2")
     assert out.returncode == 0, out.stdout + out.stderr
+    for name in (job["name"] for job in jobs):  # each ran once (a start and an end line) or was done
+        ran = out.stdout.count(f"  {name}: started") == out.stdout.count(f"  {name}: done in ") == 1
+        assert ran or f"  {name}: done already" in out.stdout, name
     exp = recipe / "exp" / "plan"
     assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in jobs}
     ran = {str(p.relative_to(recipe)) for p in (exp / "logs").glob("*.log")}

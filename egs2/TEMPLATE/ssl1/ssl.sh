@@ -5,7 +5,9 @@
 # Every step is a `python -m lamer.bin.<tool>` job; the logic lives in the lamer package: the jobs
 # are decided in Python from the plan and these options (lamer/recipe/jobs.py) and run by
 # `python -m lamer.bin.plan run`, each through its queue's $train_cmd/$cuda_cmd/$decode_cmd (cmd.sh)
-# with --gpu N, JOB=1:N for arrays and its log in exp/<tag>/logs. --list true prints the jobs,
+# with --gpu N, JOB=1:N for arrays and its log in exp/<tag>/logs. --max_jobs N runs up to N jobs at
+# once, each as soon as the jobs whose outputs it reads are done (e.g. the base model's probe beside
+# the continual SSL stages); the default 1 runs them one after another, in the listed order. --list true prints the jobs,
 # one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs`).
 #
 # Stages (each job writes a .done marker; a finished job re-runs as a no-op, a failed or
@@ -62,6 +64,7 @@ base_exp=             # reuse probe/base and score/*/base of this experiment dir
 data=data             # Kaldi data dirs: <data>/<iso3>/<split>
 dump=dump             # converted audio, probe data and token lists
 list=false            # true: print the jobs (one JSON object per line) instead of running them
+max_jobs=1            # jobs run at once (each job's own $cmd arrays come on top: --nj, --inference_nj)
 
 . ./path.sh
 . ./cmd.sh
@@ -91,4 +94,4 @@ else
 fi
 # exec: a signal sent to ssl.sh reaches the job runner, which stops the running jobs
 exec python -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
-    --decode_cmd "${decode_cmd}"
+    --decode_cmd "${decode_cmd}" --max_jobs "${max_jobs}"
