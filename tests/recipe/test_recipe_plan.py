@@ -116,4 +116,5 @@ def test_real_data_plans_only_lack_the_local_checkpoint(corpus):
     with pytest.raises(PlanError) as err:
         load_plan(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml")
     problems = [line for line in str(err.value).splitlines() if line.strip().startswith("- ")]
-    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist"]
+    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist "
+                        "(looked at /path/to/mhubert-147)"]
