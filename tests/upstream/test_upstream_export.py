@@ -176,3 +176,16 @@ def test_cli_refuses_a_sha256_that_is_not_64_hex_digits(tmp_path, capsys, value)
     checkpoint = _tiny_checkpoint(tmp_path / "upstream.pt")
     assert export_model.main(["--upstream", str(checkpoint), "--sha256", value, "--out", str(tmp_path / "b")]) == 1
     assert f"expected 64 hex digits, got {value!r}" in capsys.readouterr().err and not (tmp_path / "b").exists()
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path):
+    """A rebuilt checkpoint can match the SHA-256 its plan records only if saving is deterministic
+    (torch names a zip's root folder after the path it writes, here a random temporary name)."""
+    from lamer.checksum import file_sha256
+    from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
+
+    first, second = _tiny_checkpoint(tmp_path / "a.pt"), _tiny_checkpoint(tmp_path / "b" / "upstream.pt")
+    assert file_sha256(first) == file_sha256(second)
+    other = build_preset("tiny", seed=1)
+    save_s3prl_checkpoint(other, *s3prl_configs(get_shape("tiny")), tmp_path / "c.pt")
+    assert file_sha256(tmp_path / "c.pt") != file_sha256(first)
