@@ -64,8 +64,9 @@ def test_one_command_rebuilds_the_checkpoint_and_its_sha256(recipe):
         assert (recipe / "exp" / "base_model_rebuild" / "logs" / f"{log}.log").is_file()
 
     # a plan names it relative to the recipe dir, with its hash
-    plan = TINY_PLAN.replace("{{checkpoint: {checkpoint}}}", f"{{checkpoint: base_model/upstream.pt, sha256: {digest}}}")
-    (recipe / "conf" / "plan.yaml").write_text(plan.replace("{{", "{").replace("}}", "}"), encoding="utf-8")
+    plan = TINY_PLAN.format(checkpoint="base_model/upstream.pt").replace(
+        "{checkpoint: base_model/upstream.pt}", f"{{checkpoint: base_model/upstream.pt, sha256: {digest}}}")
+    (recipe / "conf" / "plan.yaml").write_text(plan, encoding="utf-8")
     (recipe / "conf" / "ssl").symlink_to(ROOT / "conf" / "ssl")
     (recipe / "conf" / "probe").symlink_to(ROOT / "conf" / "probe")
     assert load_plan(recipe / "conf" / "plan.yaml").base_model == {"checkpoint": str(checkpoint), "sha256": digest}
