@@ -76,7 +76,8 @@ ${cuda_cmd} --gpu "${ngpu}" "${dir}/logs/pretrain.log" python -m lamer.bin.pretr
 log "Stage 4: export to ${out}, SHA-256"
 ${train_cmd} --gpu 0 "${dir}/logs/export.log" python -m lamer.bin.export_model \
     --upstream "${dir}/pretrain/upstream.pt" --format s3prl --out "${out}"
-printf '%s\n# at lamer commit %s\n' "$(printf '%q ' "${invocation[@]}")" \
+command_line=$(printf '%q ' "${invocation[@]}")
+printf '%s\n# at lamer commit %s\n' "${command_line% }" \
     "$(git -C "${LAMER_ROOT}" rev-parse HEAD 2>/dev/null || echo unknown)" >"${out}/.rebuild.txt.tmp"
 mv "${out}/.rebuild.txt.tmp" "${out}/rebuild.txt"
 digest=$(python -m lamer.bin.checksum --sidecar "${out}/upstream.pt" | cut -d' ' -f1)
