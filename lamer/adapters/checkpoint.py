@@ -29,6 +29,7 @@ from lamer.adapters.config import LamerConfig
 from lamer.adapters.families import find_layers, layer_style
 from lamer.adapters.injection import adapter_parameters, apply_lamer, patch_state
 from lamer.atomic import atomic_dir
+from lamer.checksum import file_sha256
 
 WEIGHTS = "adapters.safetensors"
 MANIFEST = "manifest.json"
@@ -44,12 +45,6 @@ class ManifestMismatch(ValueError):
 
 class CorruptAdapters(ValueError):
     """The weights file is damaged or is not the one its manifest was written with."""
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, as hex."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def base_parameters(model: nn.Module) -> dict[str, torch.Tensor]:

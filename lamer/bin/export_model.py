@@ -7,6 +7,12 @@ Without --merge: base model + adapters/ (loadable by lamer, and the base by ESPn
 S3prlFrontend with upstream hubert_local / wav2vec2_local / wavlm_local). With --merge: the
 adapters folded into the weights (exact only for single-expert or language routing), a plain
 model (default format hf: a transformers directory).
+
+    python -m lamer.bin.export_model --upstream base_model/upstream.pt --sha256 HEX --out exp/base
+
+With --sha256 (a plan's ``base_model.sha256``; stage 3 passes it) the checkpoint file's SHA-256
+is checked before anything loads it: on a mismatch the tool stops, naming the file and both
+hashes, and writes nothing.
 """
 from __future__ import annotations
 
@@ -14,14 +20,22 @@ import logging
 import sys
 
 from lamer.bin.options import ToolParser, tool_parser
+from lamer.checksum import check_sha256
 from lamer.upstream import open_upstream
 from lamer.upstream.export import FORMATS, export_upstream
+
+MISMATCH_FIX = ("The file was damaged, cut short or replaced since its hash was recorded: copy it again, or rebuild "
+                "it with the command recorded for it (the demo's shipped base model: "
+                "egs2/mini_lamer/ssl1/local/rebuild_base_model.sh). If this file is the one you mean to use, put its "
+                "hash in the plan's base_model.sha256 (python -m lamer.bin.checksum FILE prints it).")
 
 
 def build_parser() -> ToolParser:
     parser = tool_parser("export_model", __doc__)
     parser.add_argument("--upstream", required=True, help="preset name or local checkpoint (transformers dir, "
                                                           "fairseq .pt, s3prl .pt, lamer export dir)")
+    parser.add_argument("--sha256", help="expected SHA-256 of the --upstream file (64 hex digits), checked before "
+                                         "it is loaded")
     parser.add_argument("--adapters", help="adapter checkpoint directory (save_adapters); none: the base alone")
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     parser.add_argument("--merge", action="store_true", help="fold the adapters into the base weights")
@@ -38,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from lamer.adapters import load_adapters
 
     try:
+        if args.sha256 is not None:
+            check_sha256(args.upstream, args.sha256, MISMATCH_FIX)
         upstream = open_upstream(args.upstream)
         if args.adapters:
             load_adapters(upstream.model, args.adapters, check_fingerprint=not args.no_fingerprint_check)

@@ -14,8 +14,9 @@
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
 protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
-replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value),
-synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
+replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value, then
+``sha256 HEX`` where the plan gives one), synth_langs (the synthetic corpus' keys of the plan's
+languages, for demo recipes).
 Lists print space separated, one line.
 
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,

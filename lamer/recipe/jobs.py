@@ -275,16 +275,17 @@ class _Recipe:
                        after=("probe_train",))
 
     def stage3(self) -> Iterator[Job]:
-        (kind, value), = self.plan.base_model.items()
-        if kind == "checkpoint":
-            yield self.job("base_model", 3, _py("export_model", "--upstream", str(value), "--format", "s3prl",
-                                                "--out", self.base_dir), after=())
+        base_model = self.plan.base_model
+        if "checkpoint" in base_model:
+            check = ("--sha256", base_model["sha256"]) if "sha256" in base_model else ()
+            yield self.job("base_model", 3, _py("export_model", "--upstream", base_model["checkpoint"], *check,
+                                                "--format", "s3prl", "--out", self.base_dir), after=())
             return
         base = self.plan.base.languages
         dirs = [arg for d in self.data_dirs(base, "train") for arg in ("--train_dir", d)]
         dirs += [arg for d in self.data_dirs(base, "dev") for arg in ("--valid_dir", d)]
         yield self.job("base_model", 3, _py(
-            "pretrain_base", *dirs, "--config", str(value), "--work_dir", self.base_dir, "--layer",
+            "pretrain_base", *dirs, "--config", base_model["pretrain"], "--work_dir", self.base_dir, "--layer",
             str(self.o.target_layer), "--num_clusters", str(self.o.num_clusters), "--seed", self.seed,
             "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu, after=self.data_jobs)
 

@@ -8,6 +8,7 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
       - {name: s1, languages: [es, it]}
       - {name: s2, languages: [nl, pt]}
     lang_map: {en: enx}            # optional: locale -> ISO 639-3 beyond lamer's tables (data/<iso3>)
+    base_model: {checkpoint: base_model/upstream.pt, sha256: 9f86d0...}  # or {pretrain: conf/ssl/base_pretrain.yaml}
     method: conf/ssl/lamer.yaml
     replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}   # or {fraction: 0.1, share: ...}; omit for none
     probe: conf/probe/demo.yaml
@@ -19,6 +20,13 @@ language learned before, ``strategy`` picks its utterances, and ``share`` is the
 training batch taken from it (``ssl_train --replay_share``). The k-means codebook of a stage is fit
 on the stage's training data with the replay sample, whatever the share, so the systems of a
 comparison that differ only in the share (0: no replay in the batches) see the same codebook data.
+
+The base model is pre-trained by stage 3 (``{pretrain: CONFIG}``, the small demo HuBERT) or
+imported (``{checkpoint: PATH}``: a checkpoint file or a transformers directory). A checkpoint file
+may name its SHA-256 (``sha256:``, 64 hex digits; ``python -m lamer.bin.checksum FILE`` prints it):
+stage 3 checks the file's bytes against it before anything loads them, so a shipped checkpoint
+that was damaged, cut short or replaced stops the recipe instead of being trained on. Relative
+paths (``method``, ``probe``, ``base_model``) are taken from the recipe directory.
 
 Every problem is found before any work starts and reported together, naming the key. A key
 given twice in one mapping (YAML would silently keep the last) and a protocol listed twice are
@@ -33,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from lamer.checksum import sha256_problem
 from lamer.data.errors import DataError
 from lamer.data.languages import CORPUS_TABLES, to_iso3
 
@@ -129,14 +138,39 @@ def _resolve(locales: list[str], corpus: str, lang_map: dict[str, str], key: str
     return out
 
 
-def _file(base_dir: Path, value: Any, key: str, problems: list[str]) -> Path:
+def _file(base_dir: Path, value: Any, key: str, problems: list[str], folder_ok: bool = False) -> Path:
+    """``value``, a path relative to ``base_dir`` unless absolute, which must be a file (or, with
+    ``folder_ok``, a directory)."""
     if not isinstance(value, str) or not value:
         problems.append(f"{key}: expected a path, got {value!r}")
         return Path()
     path = Path(value) if Path(value).is_absolute() else base_dir / value
-    if not path.is_file():
+    if not (path.is_file() or folder_ok and path.is_dir()):
         problems.append(f"{key}: {value} does not exist (looked at {path})")
     return path
+
+
+def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, str]:
+    """The checked ``base_model``: ``{checkpoint: PATH}`` with an optional ``sha256: HEX`` (the
+    file's SHA-256, checked before stage 3 loads it), or ``{pretrain: CONFIG}``; paths resolved
+    against the recipe directory as the plan's other paths."""
+    usage = ("base_model: expected {checkpoint: PATH} (a local SSL checkpoint: file or transformers directory), "
+             "{checkpoint: PATH, sha256: HEX} (a checkpoint file checked against its SHA-256 before it is "
+             "loaded) or {pretrain: CONFIG} (pre-train the small demo model)")
+    if not isinstance(value, dict) or set(value) not in ({"checkpoint"}, {"checkpoint", "sha256"}, {"pretrain"}):
+        problems.append(f"{usage}; got {value!r}")
+        return {}
+    if "pretrain" in value:
+        return {"pretrain": str(_file(recipe_dir, value["pretrain"], "base_model.pretrain", problems))}
+    path = _file(recipe_dir, value["checkpoint"], "base_model.checkpoint", problems, folder_ok=True)
+    if "sha256" not in value:
+        return {"checkpoint": str(path)}
+    if problem := sha256_problem(value["sha256"]):
+        problems.append(f"base_model.sha256: {problem}; print a file's with python -m lamer.bin.checksum FILE")
+    elif path.is_dir():
+        problems.append(f"base_model.sha256: base_model.checkpoint {value['checkpoint']} is a directory; a SHA-256 "
+                        "checks one checkpoint file (drop sha256, or point checkpoint at the file)")
+    return {"checkpoint": str(path), "sha256": str(value["sha256"]).lower()}
 
 
 def read_mapping(path: Path, what: str, error: type[PlanError]) -> YamlMapping:
@@ -240,14 +274,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
         problems.append(f"seed: expected an integer, got {seed!r}")
     method = _file(recipe_dir, raw.get("method"), "method", problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
-    base_model = raw.get("base_model") or {}
-    if not isinstance(base_model, dict) or len(base_model) != 1 or not set(base_model) <= {"checkpoint", "pretrain"}:
-        problems.append("base_model: expected {checkpoint: PATH} (a local SSL checkpoint) "
-                        "or {pretrain: CONFIG} (pre-train the small demo model)")
-    elif "pretrain" in base_model:
-        base_model = {"pretrain": str(_file(recipe_dir, base_model["pretrain"], "base_model.pretrain", problems))}
-    elif not Path(str(base_model["checkpoint"])).exists():
-        problems.append(f"base_model.checkpoint: {base_model['checkpoint']} does not exist")
+    base_model = _base_model(recipe_dir, raw.get("base_model"), problems)
     if problems:
         raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
     return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lamer.atomic import atomic_path
+from lamer.atomic import write_atomic
 from lamer.upstream.head import HEAD_KEYS, placeholder_head
 
 ARCHES = ("hubert", "wav2vec2", "wavlm")
@@ -111,6 +111,8 @@ def write_s3prl_checkpoint(path: str | Path, arch: str, task_cfg: dict, model_cf
         state = {"cfg": {**model_cfg, "normalize": bool(task_cfg.get("normalize", False))}, "model": weights}
     else:
         raise ValueError(f"unknown SSL architecture {arch!r}; expected one of {ARCHES}")
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # saved through a file object: torch names the zip's root folder after a path it is given (here
+    # the random temporary name), which would make each save of the same weights differ in its bytes
+    # and so in its SHA-256 (a shipped checkpoint must rebuild to the hash its plan records)
+    write_atomic(path, lambda handle: torch.save(state, handle))
     return Path(path)

@@ -15,7 +15,8 @@ from lamer.adapters import (
     read_manifest,
     save_adapters,
 )
-from lamer.adapters.checkpoint import CorruptAdapters, file_sha256
+from lamer.adapters.checkpoint import CorruptAdapters
+from lamer.checksum import file_sha256
 from lamer.upstream.presets import build_preset
 from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
 

@@ -237,3 +237,28 @@ def test_launcher_command_is_the_queue_and_the_job():
         "exp/p q/logs/x.JOB.log", "prog", "--job", "JOB", "a;b"]
     single = Job("score", 7, "train", 0, 1, "l.log", ("prog",))
     assert launcher_command(single, {"train": "run.pl"}) == ["run.pl", "--gpu", "0", "l.log", "prog"]
+
+
+def test_stage_3_checks_the_plans_sha256_of_an_imported_checkpoint(tmp_path, monkeypatch, capsys):
+    """`plan jobs` gives export_model the plan's base_model.sha256; that job then imports the
+    checkpoint it was made for and refuses one whose bytes changed."""
+    from lamer.bin import export_model
+    from lamer.checksum import file_sha256
+    from tests.recipe.recipes import TINY_PLAN, make_recipe
+
+    template = TINY_PLAN.replace("{{checkpoint: {checkpoint}}}", "{{checkpoint: {checkpoint}, sha256: SHA}}")
+    recipe = make_recipe(tmp_path, template, "tiny")
+    plan, checkpoint = recipe / "conf" / "plan.yaml", recipe / "tiny.pt"
+    digest = file_sha256(checkpoint)
+    plan.write_text(plan.read_text(encoding="utf-8").replace("SHA", digest), encoding="utf-8")
+    base_model, = listed(plan, "--stage", "3", "--stop_stage", "3", capsys=capsys)
+    argv = base_model["argv"]
+    assert argv[:3] == ["python", "-m", "lamer.bin.export_model"]
+    assert argv[argv.index("--upstream") + 1] == str(checkpoint) and argv[argv.index("--sha256") + 1] == digest
+
+    monkeypatch.chdir(recipe)
+    assert export_model.main(argv[3:]) == 0 and (recipe / "exp" / "plan" / "base" / "upstream.pt").is_file()
+    checkpoint.write_bytes(checkpoint.read_bytes().replace(b"model_weight", b"model_weighs"))
+    assert export_model.main([*argv[3:-1], str(recipe / "exp" / "other")]) == 1
+    assert f"expected {digest}, actual {file_sha256(checkpoint)}" in capsys.readouterr().err
+    assert not (recipe / "exp" / "other").exists()

@@ -116,4 +116,38 @@ def test_real_data_plans_only_lack_the_local_checkpoint(corpus):
     with pytest.raises(PlanError) as err:
         load_plan(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml")
     problems = [line for line in str(err.value).splitlines() if line.strip().startswith("- ")]
-    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist"]
+    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist "
+                        "(looked at /path/to/mhubert-147)"]
+
+
+HEX = "0123456789abcdef" * 4
+
+
+def _with_base_model(recipe, base_model):
+    return _write(recipe, GOOD.replace("base_model: {pretrain: conf/method.yaml}", f"base_model: {base_model}"))
+
+
+def test_a_checkpoint_with_its_sha256_resolves_against_the_recipe_dir(recipe):
+    (recipe / "model").mkdir()
+    (recipe / "model" / "upstream.pt").write_bytes(b"weights")
+    plan = load_plan(_with_base_model(recipe, f"{{checkpoint: model/upstream.pt, sha256: '{HEX.upper()}'}}"))
+    assert plan.base_model == {"checkpoint": str(recipe / "model" / "upstream.pt"), "sha256": HEX}
+    plan = load_plan(_with_base_model(recipe, "{checkpoint: model}"))  # a transformers directory: no hash
+    assert plan.base_model == {"checkpoint": str(recipe / "model")}
+
+
+@pytest.mark.parametrize("base_model, message", [
+    (f"{{checkpoint: model.pt, sha256: {HEX[:-1]}}}",
+     f"base_model.sha256: expected 64 hex digits, got '{HEX[:-1]}' (63 characters)"),
+    (f"{{checkpoint: model.pt, sha256: {HEX[:-1]}g}}", f"base_model.sha256: expected 64 hex digits, got '{HEX[:-1]}g'"),
+    ("{checkpoint: model.pt, sha256: 12345}", "base_model.sha256: expected 64 hex digits as a string (quote it in "
+                                              "YAML), got 12345"),
+    (f"{{checkpoint: conf, sha256: {HEX}}}", "base_model.sha256: base_model.checkpoint conf is a directory"),
+    (f"{{pretrain: conf/method.yaml, sha256: {HEX}}}", "base_model: expected {checkpoint: PATH}"),
+    (f"{{checkpoint: model.pt, sha: {HEX}}}", "base_model: expected {checkpoint: PATH}"),
+])
+def test_a_bad_sha256_is_refused_at_plan_check_naming_the_key(recipe, base_model, message):
+    (recipe / "model.pt").write_bytes(b"weights")
+    with pytest.raises(PlanError) as err:
+        load_plan(_with_base_model(recipe, base_model))
+    assert message in str(err.value)
