@@ -13,9 +13,9 @@ def test_probe_config_builds_a_ctc_model_on_all_layers(config, upstream, probe_d
     from espnet2.tasks.asr import ASRTask
 
     from lamer.espnet.frontend import LamerS3prlFrontend
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
+    register_lamer_choices()
     args = ASRTask.get_parser().parse_args([
         "--config", str(config), "--output_dir", str(tmp_path),
         "--token_list", str(probe_data.tokens / "tokens.txt"),
