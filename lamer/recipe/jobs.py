@@ -398,10 +398,10 @@ class _Recipe:
                 if same:
                     yield self.link(name, 7, same, out)
                     continue
+                decoded = f"{self.exp}/decode/{protocol}/{s}/1best_recog"
                 yield self.job(name, 7, _py(
-                    "score", "--ref", f"{o.dump}/probe/test/text", "--hyp",
-                    f"{self.exp}/decode/{protocol}/{s}/1best_recog/text", "--utt2lang",
-                    f"{o.dump}/probe/test/utt2lang", "--out", out))
+                    "score", "--ref", f"{o.dump}/probe/test/text", "--hyp", f"{decoded}/text", "--utt2lang",
+                    f"{o.dump}/probe/test/utt2lang", "--lid_if_present", f"{decoded}/lid", "--out", out))
 
     def stage8(self) -> Iterator[Job]:
         usage: tuple[str, ...] = ()
