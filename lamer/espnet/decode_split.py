@@ -86,7 +86,8 @@ def _checked_blocks(output_dir: Path, nj: int) -> list[tuple[Path, list[str]]]:
             got = {key for key, _ in _keyed_lines(path)} if path.is_file() else set()
             missing = [key for key in keys if key not in got]
             if missing or len(got) != len(keys):
-                raise ValueError(f"{path}: {len(missing)} of the block's {len(keys)} utterances lack a line "
+                raise ValueError(f"{path}: {len(missing)} of the block's {len(keys)} utterances lack "
+                                 f"{'a hypothesis' if name == 'text' else 'a line'} "
                                  f"(e.g. {missing[:1] or sorted(got - set(keys))[:1]}); decode block {job} again")
     return blocks
 

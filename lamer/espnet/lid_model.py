@@ -56,9 +56,12 @@ class LidASRModel(ESPnetASRModel):
         self._frontend_out: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _extract_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ESPnet's feature extraction; keeps the frontend output for the classifier of this batch."""
+        """ESPnet's feature extraction; keeps the frontend output for the classifier of this batch.
+
+        A copy: ``encode`` goes on to normalise the features in place (ESPnet's utterance_mvn
+        subtracts the mean from its input tensor), which would leave the classifier's mean at zero."""
         feats, feats_lengths = super()._extract_feats(speech, speech_lengths)
-        self._frontend_out = (feats, feats_lengths)
+        self._frontend_out = (feats.clone(), feats_lengths)
         return feats, feats_lengths
 
     def _take_language_logits(self) -> torch.Tensor:

@@ -58,7 +58,7 @@ def test_the_head_learns_separable_languages():
     assert accuracy > 0.9
 
 
-def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS):
+def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None):
     from espnet2.asr.ctc import CTC
     from espnet2.asr.frontend.default import DefaultFrontend
 
@@ -66,7 +66,7 @@ def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS):
 
     torch.manual_seed(0)
     frontend = DefaultFrontend(fs=16000, n_fft=128, hop_length=64, n_mels=12)
-    return LidASRModel(vocab_size=len(tokens), token_list=tokens, frontend=frontend, specaug=None, normalize=None,
+    return LidASRModel(vocab_size=len(tokens), token_list=tokens, frontend=frontend, specaug=None, normalize=normalize,
                        preencoder=None, encoder=None, postencoder=None, decoder=None,
                        ctc=CTC(odim=len(tokens), encoder_output_size=12), joint_network=None, ctc_weight=1.0,
                        lid_weight=lid_weight)
@@ -91,7 +91,10 @@ def test_the_model_adds_the_weighted_lid_loss_and_reports_it():
 
 
 def test_the_classifier_logits_of_encode_are_one_pass():
-    model = _model().eval()
+    """encode's in-place normalisation (ESPnet's utterance_mvn) leaves the classifier's input alone."""
+    from espnet2.layers.utterance_mvn import UtteranceMVN
+
+    model = _model(normalize=UtteranceMVN(norm_means=True, norm_vars=True)).eval()
     speech, lengths, _, _ = _batch([2, 4])
     with torch.no_grad():
         enc, enc_lens, logits = model.encode_with_language(speech, lengths)
