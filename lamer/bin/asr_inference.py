@@ -249,7 +249,6 @@ def _classify(rest: list[str]) -> int:
     """After ESPnet's beam search: the language classifier's ``1best_recog/lid`` when the probe
     has one (``model: lamer_lid``); nothing to do for a probe without one."""
     import yaml
-
     from espnet2.bin.asr_inference import get_parser
 
     from lamer.espnet.decode_split import RESULT_DIR

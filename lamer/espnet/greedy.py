@@ -50,7 +50,10 @@ def load_probe(train_config: Path, model_file: Path, device: str):
     return model, args
 
 
-def audio_batches(wav_scp: Path, batch_size: int) -> tuple[list[str], Iterator[tuple[list[str], torch.Tensor, torch.Tensor]]]:
+Batch = tuple[list[str], torch.Tensor, torch.Tensor]  # utterance ids, zero-padded waveforms, lengths
+
+
+def audio_batches(wav_scp: Path, batch_size: int) -> tuple[list[str], Iterator[Batch]]:
     """The utterances of ``wav_scp`` in file order, and their audio in batches of ``batch_size``
     (utterance ids, zero-padded waveforms, lengths), utterances of similar length together.
 
@@ -64,7 +67,7 @@ def audio_batches(wav_scp: Path, batch_size: int) -> tuple[list[str], Iterator[t
     samples = {utt: sf.info(path).frames for utt, path in utterances.items()}
     order = sorted(utterances, key=samples.__getitem__)  # similar lengths share a batch: less padding
 
-    def batches() -> Iterator[tuple[list[str], torch.Tensor, torch.Tensor]]:
+    def batches() -> Iterator[Batch]:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             audio = [read_prepared(utterances[utt]) for utt in batch]

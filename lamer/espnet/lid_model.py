@@ -40,7 +40,8 @@ class LidASRModel(ESPnetASRModel):
     def __init__(self, *args, lid_weight: float = 0.3, **kwargs):
         super().__init__(*args, **kwargs)
         if not lid_weight > 0:
-            raise ValueError(f"model_conf lid_weight must be > 0 (the classifier's share of the loss), got {lid_weight}")
+            raise ValueError(f"model_conf lid_weight must be > 0 (the classifier's share of the loss), "
+                             f"got {lid_weight}")
         if self.frontend is None:
             raise ValueError(f"model: {MODEL_NAME} classifies the frontend's features; the probe needs a frontend")
         self.lid_weight = float(lid_weight)
