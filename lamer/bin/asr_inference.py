@@ -9,7 +9,10 @@ model applied to a later stage): ``--frontend_adapters DIR`` (or ``none``) decod
 upstream patched by other adapters than the probe was trained on, ``--frontend_path_or_url
 CKPT`` with another upstream checkpoint (methods that fine-tune the whole model). The modified
 config is written to OUTPUT_DIR/config_frontend_override.yaml. Hypotheses land in
-OUTPUT_DIR/1best_recog/text, ready for ``python -m lamer.bin.score``.
+OUTPUT_DIR/1best_recog/text, ready for ``python -m lamer.bin.score``; a probe with a language
+classifier (``model: lamer_lid``) also writes OUTPUT_DIR/1best_recog/lid (``<utt> [iso]`` lines,
+for ``score --lid_if_present``), with either decoding (after a beam search, by one more pass of
+the frontend and the classifier).
 
 ``--jobs FILE`` decodes several models in one process (ESPnet's import, several seconds, is
 paid once): one job per line, five tab-separated fields ``OUTPUT_DIR
@@ -121,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 2
     from lamer.espnet.safe_load import run_safely
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
+    register_lamer_choices()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     for number, job in enumerate(jobs, 1):
         if len(jobs) > 1:
@@ -203,29 +206,73 @@ def _decode(job: DecodeJob, decoding: str, rest: list[str]) -> int:
     from espnet2.bin import asr_inference
 
     asr_inference.main(arguments)
-    return 0
+    return _classify(arguments)
 
 
-def _greedy(rest: list[str]) -> int:
-    """Best-path CTC decoding with ESPnet's model. The options are parsed by ESPnet's own
-    inference parser, so ``--config`` and every ESPnet option read as with ``--decoding beam`` and
-    an unknown one is an error; the search options (beam size, weights) do not apply."""
+def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
+    """ESPnet's inference options (parsed by its own parser, so ``--config`` and every option
+    read as with ESPnet's inference and an unknown one is an error) and the one ``wav.scp`` they
+    name; None after printing the error when they do not name one wav.scp and a probe."""
     from espnet2.bin.asr_inference import get_parser
 
     args = get_parser().parse_args(rest)
     if len(args.data_path_and_name_and_type) != 1 or args.data_path_and_name_and_type[0][1:] != ("speech", "sound"):
-        print(f"asr_inference: error: greedy decoding reads one 'wav.scp,speech,sound', got "
-              f"{args.data_path_and_name_and_type!r}", file=sys.stderr)
-        return 2
-    path = args.data_path_and_name_and_type[0][0]
+        print(f"asr_inference: error: greedy decoding and the language classifier read one "
+              f"'wav.scp,speech,sound', got {args.data_path_and_name_and_type!r}", file=sys.stderr)
+        return None
     if args.asr_train_config is None or args.asr_model_file is None:
-        print("asr_inference: error: greedy decoding needs --asr_train_config and --asr_model_file", file=sys.stderr)
+        print("asr_inference: error: greedy decoding and the language classifier need --asr_train_config and "
+              "--asr_model_file", file=sys.stderr)
+        return None
+    return args, Path(args.data_path_and_name_and_type[0][0])
+
+
+def _greedy(rest: list[str]) -> int:
+    """Best-path CTC decoding with ESPnet's model (and its language classifier, if it has one);
+    the search options (beam size, weights) do not apply."""
+    parsed = _probe_arguments(rest)
+    if parsed is None:
         return 2
+    args, wav_scp = parsed
     from lamer.espnet.greedy import greedy_decode
 
     try:
-        greedy_decode(Path(args.asr_train_config), Path(args.asr_model_file), Path(path), Path(args.output_dir),
+        greedy_decode(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
                       batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
+    except (OSError, ValueError) as err:
+        print(f"asr_inference: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _classify(rest: list[str]) -> int:
+    """After ESPnet's beam search: the language classifier's ``1best_recog/lid`` when the probe
+    has one (``model: lamer_lid``); nothing to do for a probe without one."""
+    import yaml
+    from espnet2.bin.asr_inference import get_parser
+
+    from lamer.espnet.decode_split import RESULT_DIR
+    from lamer.espnet.lid_model import MODEL_NAME
+    from lamer.espnet.lid_output import LID_FILE
+
+    known, _ = get_parser().parse_known_args(rest)
+    if known.asr_train_config is None:
+        return 0
+    with open(known.asr_train_config, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict) or config.get("model") != MODEL_NAME:
+        if known.output_dir is not None:
+            (Path(known.output_dir) / RESULT_DIR / LID_FILE).unlink(missing_ok=True)  # another model's
+        return 0
+    parsed = _probe_arguments(rest)
+    if parsed is None:
+        return 2
+    args, wav_scp = parsed
+    from lamer.espnet.lid_output import classify_wav_scp
+
+    try:
+        classify_wav_scp(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
+                         batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
     except (OSError, ValueError) as err:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 1

@@ -16,9 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     from espnet2.tasks.asr import ASRTask
 
     from lamer.espnet.safe_load import run_safely
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
+    register_lamer_choices()
     return run_safely("asr_train", ASRTask.main, cmd=argv)
 
 

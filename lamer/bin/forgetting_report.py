@@ -4,7 +4,8 @@
 
 Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
 DIR/RESULTS.md and the plots (cer_over_stages.png; lid_acc_over_stages.png when results.json has
-"lid_acc"; expert_usage.png with --expert_usage). joint.json is the joint-training CER per
+"lid_acc", lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usage.png with
+--expert_usage). joint.json is the joint-training CER per
 language, {iso: cer} or a score.json. The expert usage file holds the routers' mean weight per
 expert, {"<layer index>": {"<iso3>": [weight, ...]}}.
 """
@@ -23,7 +24,7 @@ from lamer.eval.results import load_joint, load_json, load_results
 def build_parser() -> ToolParser:
     parser = tool_parser("forgetting_report", __doc__)
     parser.add_argument("--matrix", type=Path, required=True,
-                        help="results.json (stages, introduced, cer[, lid_acc, protocol])")
+                        help="results.json (stages, introduced, cer[, lid_acc, lid_acc_classifier, protocol])")
     parser.add_argument("--joint", type=Path, help="joint-training CER per language (for intransigence)")
     parser.add_argument("--expert_usage", type=Path, help="router statistics {layer: {iso: [mean weight per expert]}}")
     parser.add_argument("--expert_usage_if_present", type=Path,

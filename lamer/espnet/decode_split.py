@@ -5,7 +5,8 @@ file) of OUTPUT_DIR is decoded into ``OUTPUT_DIR/splitN/J``: its data files are 
 ``splitN/J/data/<name>``, the decoder writes ``splitN/J/1best_recog/*``, and only once it has
 succeeded ``splitN/J/keys`` lists the block's utterances (the block's completion mark). The
 merge writes every ``1best_recog`` file into ``OUTPUT_DIR/1best_recog`` in the first data
-file's order, the order a one-job decode writes, after checking every block.
+file's order, the order a one-job decode writes, after checking every block: each must have
+a hypothesis (``text``) and, when any block has one, a language (``lid``) for every utterance.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from lamer.shards import job_block
 
 KEYS = "keys"
 RESULT_DIR = "1best_recog"
+COMPLETE_FILES = ("text", "lid")  # one line per utterance of the block: checked before merging
 
 
 def block_dir(output_dir: Path, nj: int, job: int) -> Path:
@@ -74,13 +76,19 @@ def _checked_blocks(output_dir: Path, nj: int) -> list[tuple[Path, list[str]]]:
             raise FileNotFoundError(f"{directory / KEYS}: missing: block {job} of {nj} of {output_dir} was not "
                                     f"decoded, or its decoding failed; decode it again (--nj {nj} --job {job})")
         keys = (directory / KEYS).read_text(encoding="utf-8").split()
-        text = directory / RESULT_DIR / "text"
-        got = {key for key, _ in _keyed_lines(text)} if text.is_file() else set()
-        missing = [key for key in keys if key not in got]
-        if missing or len(got) != len(keys):
-            raise ValueError(f"{text}: {len(missing)} of the block's {len(keys)} utterances lack a hypothesis "
-                             f"(e.g. {missing[:1] or sorted(got - set(keys))[:1]}); decode block {job} again")
         blocks.append((directory, keys))
+    for name in COMPLETE_FILES:
+        written = [directory for directory, keys in blocks if keys and (directory / RESULT_DIR / name).is_file()]
+        if name != "text" and not written:
+            continue  # an optional output (lid: a probe with a language classifier) none of the blocks has
+        for job, (directory, keys) in enumerate(blocks, 1):
+            path = directory / RESULT_DIR / name
+            got = {key for key, _ in _keyed_lines(path)} if path.is_file() else set()
+            missing = [key for key in keys if key not in got]
+            if missing or len(got) != len(keys):
+                raise ValueError(f"{path}: {len(missing)} of the block's {len(keys)} utterances lack "
+                                 f"{'a hypothesis' if name == 'text' else 'a line'} "
+                                 f"(e.g. {missing[:1] or sorted(got - set(keys))[:1]}); decode block {job} again")
     return blocks
 
 
@@ -103,4 +111,7 @@ def merge_blocks(output_dir: Path, nj: int) -> list[Path]:
         target = Path(output_dir) / RESULT_DIR / name
         write_atomic(target, merge)
         written.append(target)
+    for name in COMPLETE_FILES:
+        if name not in names:  # an earlier decoding's, of another model
+            (Path(output_dir) / RESULT_DIR / name).unlink(missing_ok=True)
     return written

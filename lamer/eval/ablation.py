@@ -9,7 +9,9 @@ exist, and ``trainable.json`` (``python -m lamer.bin.ablation trainable``). Per 
   forgetting);
 - ``fwt_mean``: forward transfer averaged over the stages after the base (those where it is
   defined);
-- ``lid_acc_final``: LID accuracy averaged over the languages introduced so far, at the last stage.
+- ``lid_acc_final``: LID accuracy averaged over the languages introduced so far, at the last stage;
+- ``lid_acc_classifier_final``: the same for the probe's utterance-level language classifier
+  (null for probes without one).
 
 Over seeds: mean and sample standard deviation (0 with one seed); a metric undefined in any seed
 of a system (no LID scores, no older language) is null for that system.
@@ -33,7 +35,7 @@ from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
 from lamer.recipe.ablation import Ablation
 
-METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
+METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
 
 
 def seed_dir(exp_dir: Path, seed: int) -> Path:
@@ -52,7 +54,8 @@ def run_metrics(results: Results) -> dict:
         "avg_cer_final": metrics["avg_cer"][last],
         "bwt_final": metrics["bwt"][last],
         "fwt_mean": sum(fwt) / len(fwt) if fwt else None,
-        "lid_acc_final": mean_over_introduced(results, results.lid_acc)[last] if results.lid_acc is not None else None,
+        **{f"{key}_final": mean_over_introduced(results, matrix)[last] if matrix is not None else None
+           for key, matrix in (("lid_acc", results.lid_acc), ("lid_acc_classifier", results.lid_acc_classifier))},
         "avg_cer": [metrics["avg_cer"][s] for s in results.stages],
         "old_cer": [sum(results.cer[s][j] for j in base_languages) / len(base_languages) for s in results.stages],
     }

@@ -20,6 +20,7 @@ from lamer.recipe.ablation import Ablation
 
 SECTION = "ablation"
 OUTPUTS = ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json")
+CLASSIFIER_FINAL = "lid_acc_classifier_final"  # absent from summaries written before the probe had a classifier
 _HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
 
 
@@ -49,6 +50,7 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
         systems = summary[protocol]["systems"]
         finals = [systems[n]["avg_cer_final"]["mean"] for n in names if n != joint and systems[n]["avg_cer_final"]]
         best = min(finals) if finals else None
+        classifier_column = any(CLASSIFIER_FINAL in entry for entry in systems.values())
         rows = []
         for name in names:
             entry = systems[name]
@@ -59,13 +61,16 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
             label = f"{name} (upper bound)" if name == joint else (
                 f"{name} (control)" if name == control else name)
             rows.append([label, percent, cer, _cell(entry["bwt_final"]), _cell(entry["fwt_mean"]),
-                         _cell(entry["lid_acc_final"])])
-        table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"],
-                               rows)
+                         _cell(entry["lid_acc_final"])]
+                        + ([_cell(entry.get(CLASSIFIER_FINAL))] if classifier_column else []))
+        table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"]
+                               + (["LID acc final (classifier)"] if classifier_column else []), rows)
         found = check_expectations(ablation, protocol, systems)
         parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
                      "non-joint systems."
+                     + (" LID acc final: the first `[iso]` tag decoded; (classifier): the probe's utterance-level "
+                        "language classifier (–: the probe has none)." if classifier_column else "")
                      + ("\n\nChecks:\n\n" + "\n".join(f"- {c}" for c in found)
                         if found else ""))
         if paired and paired.get(protocol):

@@ -95,3 +95,18 @@ def read_utt2lang(path: Path) -> dict[str, str]:
             raise EvalInputError(f"{path}:{number}: duplicate utterance id {utt!r}")
         utt2lang[utt] = lang
     return utt2lang
+
+
+def read_lid(path: Path) -> dict[str, TextEntry]:
+    """Read a language classifier's ``<utt> [iso]`` lines (``1best_recog/lid``) into
+    ``{utt: TextEntry}`` (the tag without brackets, an empty transcript); errors name the file and line."""
+    entries: dict[str, TextEntry] = {}
+    for number, line in _numbered_lines(Path(path)):
+        fields = line.split()
+        if len(fields) != 2 or not LANGUAGE_TAG.fullmatch(fields[1]):
+            raise EvalInputError(f"{path}:{number}: expected '<utt> [iso]', got {line!r}")
+        utt = fields[0]
+        if utt in entries:
+            raise EvalInputError(f"{path}:{number}: duplicate utterance id {utt!r} (first on line {entries[utt].line})")
+        entries[utt] = TextEntry(utt=utt, tag=fields[1][1:-1], transcript="", line=number)
+    return entries

@@ -112,10 +112,12 @@ def plot_over_stages(
     save_png(fig, out_png)
 
 
-def plot_lid_confusion(confusion: dict, out_png: Path) -> None:
+def plot_lid_confusion(confusion: dict, out_png: Path,
+                       predicted: str = "predicted tag (first [xxx] of the hypothesis)") -> None:
     """Heatmap of LID confusion counts (``{"rows", "columns", "counts"}`` as written by the
     scorer): colour is the share of the reference language's utterances, the number is the
-    count (zeros left blank); the extra columns (unknown tag, no tag) sit behind a divider."""
+    count (zeros left blank); the extra columns (unknown tag, no tag) sit behind a divider.
+    ``predicted`` labels the columns' axis: where the predictions come from."""
     rows, columns = confusion["rows"], confusion["columns"]
     counts = np.asarray(confusion["counts"], dtype=float)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -136,7 +138,7 @@ def plot_lid_confusion(confusion: dict, out_png: Path) -> None:
     label_size = 9 if cell >= 0.3 else 6
     ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=label_size)
     ax.set_yticks(range(len(rows)), rows, fontsize=label_size)
-    ax.set_xlabel("predicted tag (first [xxx] of the hypothesis)")
+    ax.set_xlabel(predicted)
     ax.set_ylabel("reference language")
     total = int(counts.sum())
     correct = int(sum(counts[i, i] for i in range(len(rows))))

@@ -23,6 +23,12 @@ METRIC_TEXT = {
     "fwt": "forward transfer, mean of base-model CER minus CER now over the languages introduced at this stage",
     "im": "intransigence, mean of CER now minus joint-training CER over the languages introduced at this stage",
 }
+CLASSIFIER_PLOT = "lid_acc_classifier_over_stages.png"
+CLASSIFIER_TEXT = ("The language of an utterance is the prediction of the probe's utterance-level classifier "
+                   "(mean and std of the probe's weighted sum of layers over the utterance, then a linear layer; "
+                   "trained with the CTC probe, `model: lamer_lid`).")
+NO_CLASSIFIER_TEXT = ("Absent: this run's probes have no utterance-level language classifier "
+                      "(`model: lamer_lid` in the probe config adds one).")
 
 
 def _package_version(name: str) -> str:
@@ -116,7 +122,13 @@ def render_results_md(
         + f"\n- joint-training reference: {joint_source or 'none given (im is undefined)'}",
     ]
     if results.lid_acc is not None:
-        parts.append(f"## LID accuracy (%) per language after each stage\n\n{matrix_table(results, results.lid_acc)}")
+        parts.append(f"## LID accuracy (%) per language after each stage\n\n{matrix_table(results, results.lid_acc)}"
+                     "\n\nThe language of an utterance is the first `[iso]` tag of its decoded hypothesis.")
+    if results.lid_acc_classifier is not None:
+        parts.append("## LID accuracy (%) of the utterance classifier per language after each stage\n\n"
+                     f"{matrix_table(results, results.lid_acc_classifier)}\n\n{CLASSIFIER_TEXT}")
+    elif results.lid_acc is not None:
+        parts.append(f"## LID accuracy (%) of the utterance classifier\n\n{NO_CLASSIFIER_TEXT}")
     if plots:
         parts.append("## Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts) + "\n"
@@ -127,7 +139,8 @@ def write_report(
     expert_usage: dict[str, dict[str, list[float]]] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Compute the metrics and write ``metrics.json``, ``cer_over_stages.png`` (plus
-    ``lid_acc_over_stages.png`` when LID accuracy is present and ``expert_usage.png`` when router
+    ``lid_acc_over_stages.png`` when LID accuracy is present, ``lid_acc_classifier_over_stages.png``
+    when the utterance classifier's is, and ``expert_usage.png`` when router
     statistics ``{layer: {iso: [mean weight per expert]}}`` are given) and ``RESULTS.md`` into
     ``out_dir``; return the metrics."""
     from lamer.eval.plots import check_expert_usage, plot_expert_usage, plot_over_stages  # matplotlib only here
@@ -145,6 +158,14 @@ def write_report(
                          title=f"LID accuracy per language over stages ({results.protocol} probe)",
                          ylabel="LID accuracy (%)", average=mean_over_introduced(results, results.lid_acc),
                          percent_axis=True)
+    if results.lid_acc_classifier is not None:
+        plots["LID accuracy of the utterance classifier per language over stages"] = CLASSIFIER_PLOT
+        plot_over_stages(results.lid_acc_classifier, results.stages, results.introduced, out_dir / CLASSIFIER_PLOT,
+                         title=f"LID accuracy of the utterance classifier over stages ({results.protocol} probe)",
+                         ylabel="LID accuracy (%)",
+                         average=mean_over_introduced(results, results.lid_acc_classifier), percent_axis=True)
+    else:
+        (out_dir / CLASSIFIER_PLOT).unlink(missing_ok=True)  # an earlier report's
     if expert_usage is not None:
         plots["Expert usage per layer and language"] = "expert_usage.png"
         found = check_expert_usage(expert_usage)[1]

@@ -5,7 +5,8 @@
     {"stages": ["base", "s1", ...],            # in training order; the first one is the base
      "introduced": {"<iso3>": "<stage>", ...}, # the stage that first trains on each language
      "cer": {"<stage>": {"<iso3>": float, ...}, ...},      # percent
-     "lid_acc": {"<stage>": {"<iso3>": float, ...}, ...},  # optional, percent
+     "lid_acc": {"<stage>": {"<iso3>": float, ...}, ...},  # optional, percent: the first [iso] decoded
+     "lid_acc_classifier": {...},  # optional, same shape, percent: the probe's utterance classifier
      "protocol": "retrained" | "fixed"}                    # optional, default "retrained"
 
 A language is scored at its introducing stage and every later one; a row may also hold languages
@@ -22,7 +23,7 @@ from pathlib import Path
 from lamer.eval import EvalInputError
 
 PROTOCOLS = ("retrained", "fixed")
-_KEYS = {"stages", "introduced", "cer", "lid_acc", "protocol"}
+_KEYS = {"stages", "introduced", "cer", "lid_acc", "lid_acc_classifier", "protocol"}
 
 Matrix = dict[str, dict[str, float]]
 
@@ -36,6 +37,7 @@ class Results:
     cer: Matrix
     lid_acc: Matrix | None = None
     protocol: str = "retrained"
+    lid_acc_classifier: Matrix | None = None  # None: the probes have no language classifier
 
     @property
     def languages(self) -> list[str]:
@@ -52,6 +54,8 @@ class Results:
         out = {"stages": self.stages, "introduced": self.introduced, "cer": self.cer}
         if self.lid_acc is not None:
             out["lid_acc"] = self.lid_acc
+        if self.lid_acc_classifier is not None:
+            out["lid_acc_classifier"] = self.lid_acc_classifier
         out["protocol"] = self.protocol
         return out
 
@@ -120,9 +124,11 @@ def results_from_dict(obj: object, source: str = "results") -> Results:
     if protocol not in PROTOCOLS:
         raise EvalInputError(f"{source}: 'protocol' must be one of {PROTOCOLS}, got {protocol!r}")
     cer = _matrix(obj["cer"], "cer", stages, introduced, source, upper=None)  # CER may exceed 100
-    lid = obj.get("lid_acc")
-    lid_acc = _matrix(lid, "lid_acc", stages, introduced, source, upper=100.0) if lid is not None else None
-    return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol)
+    lid_acc, lid_acc_classifier = (
+        _matrix(obj[key], key, stages, introduced, source, upper=100.0) if obj.get(key) is not None else None
+        for key in ("lid_acc", "lid_acc_classifier"))
+    return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol,
+                   lid_acc_classifier=lid_acc_classifier)
 
 
 def load_json(path: Path) -> object:
@@ -166,10 +172,13 @@ def collect_results(
     """Build the JSON form of ``results.json`` from one scoring directory per stage.
 
     ``stage_dirs`` maps stage name -> directory holding that stage's ``score.json`` (as written
-    by ``python -m lamer.bin.score``), in training order. The result is validated.
+    by ``python -m lamer.bin.score``), in training order. The result is validated. It holds
+    ``lid_acc_classifier`` when every stage's scores have it (probes with a language classifier);
+    when only some do, the first stage without is an error naming its file.
     """
     cer: Matrix = {}
     lid_acc: Matrix = {}
+    classifier: dict[str, Matrix] = {}  # stage -> its row, for the stages whose scores have one
     for stage, directory in stage_dirs.items():
         path = Path(directory) / "score.json"
         scores = load_json(path)
@@ -180,6 +189,17 @@ def collect_results(
                 raise EvalInputError(f"{path}: [{lang!r}] must hold 'cer' and 'lid_acc'")
         cer[stage] = {lang: entry["cer"] for lang, entry in scores.items()}
         lid_acc[stage] = {lang: entry["lid_acc"] for lang, entry in scores.items()}
+        with_classifier = [lang for lang, entry in scores.items() if "lid_acc_classifier" in entry]
+        if with_classifier:
+            if len(with_classifier) != len(scores):
+                raise EvalInputError(f"{path}: only some languages hold 'lid_acc_classifier'; score again")
+            classifier[stage] = {lang: entry["lid_acc_classifier"] for lang, entry in scores.items()}
+    if classifier and len(classifier) != len(stage_dirs):
+        lacking = next(stage for stage in stage_dirs if stage not in classifier)
+        raise EvalInputError(
+            f"{Path(stage_dirs[lacking]) / 'score.json'}: no 'lid_acc_classifier', which stage(s) "
+            f"{', '.join(classifier)} have: decode and score every stage with a probe of the same kind "
+            "(model: lamer_lid)")
     obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc,
-           "protocol": protocol}
+           "protocol": protocol, **({"lid_acc_classifier": classifier} if classifier else {})}
     return results_from_dict(obj, "score.json files per stage").to_dict()

@@ -3,7 +3,9 @@
 CER is corpus level per language: total character edits (Levenshtein over Unicode code points,
 language tag excluded, a space counts as one character) over total reference characters, in
 percent; an ``<unk>`` in a hypothesis (a character outside the probe's token list) counts as one
-character, never as five. LID is read from the first ``[xxx]`` of each hypothesis.
+character, never as five. LID is read from the first ``[xxx]`` of each hypothesis (``lid_acc``)
+and, for a probe with a language classifier, from its ``<utt> [iso]`` file (``lid_acc_classifier``,
+absent without one).
 
 Bad input, case by case:
 - an utterance in the reference but not the hypothesis, or the other way round: error (a decode
@@ -14,7 +16,8 @@ Bad input, case by case:
 - a hypothesis without tag: counted as a LID error and reported as ``no_tag``;
 - a hypothesis tag that is not one of the reference languages: counted as a LID error and
   reported as ``unknown_tag`` (the count) and ``unknown_tags`` (per tag), and as the
-  ``unknown_tag`` column of the confusion matrix.
+  ``unknown_tag`` column of the confusion matrix;
+- a classifier file lacking a reference utterance, or holding another one: error, as for hypotheses.
 """
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ import editdistance
 
 from lamer.atomic import write_json_atomic, write_text_atomic
 from lamer.eval import EvalInputError
-from lamer.eval.kaldi_text import TextEntry, read_text, read_utt2lang
+from lamer.eval.kaldi_text import TextEntry, read_lid, read_text, read_utt2lang
 
 UNKNOWN_TAG = "unknown_tag"
 UNK = "<unk>"
+LID_ACC_CLASSIFIER = "lid_acc_classifier"
+CLASSIFIER_CORRECT = "lid_classifier_correct"
 
 
 def hypothesis_symbols(text: str) -> list[str]:
@@ -46,13 +51,14 @@ NO_TAG = "no_tag"
 @dataclass(frozen=True)
 class UtteranceScore:
     """Score of one utterance: reference language, predicted tag (None: no tag), character
-    edits and reference length in characters."""
+    edits, reference length in characters and the classifier's language (None: no classifier)."""
 
     utt: str
     lang: str
     hyp_lang: str | None
     edits: int
     ref_len: int
+    classifier_lang: str | None = None
 
     @property
     def cer(self) -> float:
@@ -71,6 +77,11 @@ class CorpusScore:
     utterances: tuple[UtteranceScore, ...]
 
     @property
+    def has_classifier(self) -> bool:
+        """Whether the probe's language classifier predicted every utterance (a ``lid`` file was scored)."""
+        return all(u.classifier_lang is not None for u in self.utterances)
+
+    @property
     def languages(self) -> list[str]:
         """Reference languages, sorted."""
         return sorted({u.lang for u in self.utterances})
@@ -86,19 +97,21 @@ class CorpusScore:
             c["lid_correct"] += u.hyp_lang == u.lang
             c[NO_TAG] += u.hyp_lang is None
             c[UNKNOWN_TAG] += u.hyp_lang is not None and u.hyp_lang not in known
+            c[CLASSIFIER_CORRECT] += u.classifier_lang == u.lang
         keys = ("n", "edits", "ref_chars", "lid_correct", NO_TAG, UNKNOWN_TAG)
+        keys += (CLASSIFIER_CORRECT,) if self.has_classifier else ()
         return {lang: {k: c[k] for k in keys} for lang, c in counts.items()}
 
     def per_language(self) -> dict[str, dict[str, float | int]]:
-        """The ``score.json`` content: ``{iso: {"cer": %, "lid_acc": %, "n": count}}``."""
-        return {
-            lang: {
-                "cer": _percent(c["edits"], c["ref_chars"]),
-                "lid_acc": _percent(c["lid_correct"], c["n"]),
-                "n": c["n"],
-            }
-            for lang, c in self._counts().items()
-        }
+        """The ``score.json`` content: ``{iso: {"cer": %, "lid_acc": %, "n": count}}``, plus
+        ``"lid_acc_classifier": %`` when the probe's classifier was scored."""
+        out: dict[str, dict[str, float | int]] = {}
+        for lang, c in self._counts().items():
+            out[lang] = {"cer": _percent(c["edits"], c["ref_chars"]), "lid_acc": _percent(c["lid_correct"], c["n"]),
+                         "n": c["n"]}
+            if self.has_classifier:
+                out[lang][LID_ACC_CLASSIFIER] = _percent(c[CLASSIFIER_CORRECT], c["n"])
+        return out
 
     def summary(self) -> dict:
         """Overall figures (micro and macro averages), the counted bad-hypothesis cases, and the
@@ -114,24 +127,30 @@ class CorpusScore:
             "macro_cer": sum(s["cer"] for s in per_lang.values()) / len(per_lang),
             "lid_acc": _percent(total["lid_correct"], total["n"]),
             "macro_lid_acc": sum(s["lid_acc"] for s in per_lang.values()) / len(per_lang),
+            # None: the probe has no language classifier
+            LID_ACC_CLASSIFIER: (_percent(total[CLASSIFIER_CORRECT], total["n"]) if self.has_classifier else None),
+            "macro_" + LID_ACC_CLASSIFIER: (sum(s[LID_ACC_CLASSIFIER] for s in per_lang.values()) / len(per_lang)
+                                            if self.has_classifier else None),
             NO_TAG: total[NO_TAG],
             UNKNOWN_TAG: total[UNKNOWN_TAG],
             "unknown_tags": dict(sorted(unknown.items())),
             "per_language": counts,
         }
 
-    def confusion(self) -> dict:
-        """LID confusion counts: rows are reference languages, columns the reference languages
-        followed by ``unknown_tag`` (a tag outside them) and ``no_tag``."""
+    def confusion(self, classifier: bool = False) -> dict:
+        """LID confusion counts of the hypothesis tags (or, with ``classifier``, of the language
+        classifier): rows are reference languages, columns the reference languages followed by
+        ``unknown_tag`` (a tag outside them) and ``no_tag``."""
         rows = self.languages
         columns = rows + [UNKNOWN_TAG, NO_TAG]
         index = {lang: i for i, lang in enumerate(rows)}
         matrix = [[0] * len(columns) for _ in rows]
         for u in self.utterances:
-            if u.hyp_lang is None:
+            predicted = u.classifier_lang if classifier else u.hyp_lang
+            if predicted is None:
                 col = len(rows) + 1
             else:
-                col = index.get(u.hyp_lang, len(rows))
+                col = index.get(predicted, len(rows))
             matrix[index[u.lang]][col] += 1
         return {"rows": rows, "columns": columns, "counts": matrix}
 
@@ -175,9 +194,11 @@ def _check_same_ids(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], ref_
         )
 
 
-def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = None) -> CorpusScore:
+def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = None,
+                lid_path: Path | None = None) -> CorpusScore:
     """Score a hypothesis text file against a reference text file (Kaldi style, ``[iso]`` tag
-    first; see the module docstring for how bad input is handled)."""
+    first), and the language classifier's ``<utt> [iso]`` file ``lid_path`` when given; see the
+    module docstring for how bad input is handled."""
     ref_path, hyp_path = Path(ref_path), Path(hyp_path)
     refs = read_text(ref_path, tag_anywhere=False)
     hyps = read_text(hyp_path, tag_anywhere=True)
@@ -186,6 +207,9 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
         raise EvalInputError(f"{ref_path}: no utterances to score")
     langs = reference_languages(refs, utt2lang, ref_path, utt2lang_path)
     _check_same_ids(refs, hyps, ref_path, hyp_path)
+    classified = read_lid(Path(lid_path)) if lid_path is not None else None
+    if classified is not None:
+        _check_same_ids(refs, classified, ref_path, Path(lid_path))
     scores = []
     for utt, ref in refs.items():
         if not ref.transcript:
@@ -201,23 +225,28 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
                 hyp_lang=hyp.tag,
                 edits=editdistance.eval(list(ref.transcript), hypothesis_symbols(hyp.transcript)),
                 ref_len=len(ref.transcript),
+                classifier_lang=classified[utt].tag if classified is not None else None,
             )
         )
     return CorpusScore(utterances=tuple(scores))
 
 
 def per_utterance_tsv(score: CorpusScore) -> str:
-    """Tab-separated per-utterance table with a header; ``-`` marks a hypothesis without tag."""
-    lines = ["utt\tlang\thyp_lang\tedits\tref_len\tcer"]
+    """Tab-separated per-utterance table with a header; ``-`` marks a hypothesis without tag. With
+    a language classifier, a last column ``classifier_lang`` holds its prediction."""
+    extra = score.has_classifier
+    lines = ["utt\tlang\thyp_lang\tedits\tref_len\tcer" + ("\tclassifier_lang" if extra else "")]
     for u in score.utterances:
-        lines.append(f"{u.utt}\t{u.lang}\t{u.hyp_lang or '-'}\t{u.edits}\t{u.ref_len}\t{u.cer:.4f}")
+        lines.append(f"{u.utt}\t{u.lang}\t{u.hyp_lang or '-'}\t{u.edits}\t{u.ref_len}\t{u.cer:.4f}"
+                     + (f"\t{u.classifier_lang}" if extra else ""))
     return "\n".join(lines) + "\n"
 
 
 def write_score_dir(score: CorpusScore, out_dir: Path, inputs: dict[str, str | None]) -> None:
     """Write ``score.json`` (per language only), ``summary.json`` (overall figures and counted
     cases, plus the input paths given in ``inputs``), ``per_utt.tsv``, ``lid_confusion.json`` and
-    ``lid_confusion.png`` into ``out_dir``, each atomically."""
+    ``lid_confusion.png`` into ``out_dir``, each atomically; with a language classifier also
+    ``lid_confusion_classifier.json`` and ``.png`` (removed when an earlier score left them)."""
     from lamer.eval.plots import plot_lid_confusion  # matplotlib only when writing
 
     out_dir = Path(out_dir)
@@ -227,3 +256,11 @@ def write_score_dir(score: CorpusScore, out_dir: Path, inputs: dict[str, str | N
     write_text_atomic(out_dir / "per_utt.tsv", per_utterance_tsv(score))
     write_json_atomic(out_dir / "lid_confusion.json", confusion)
     plot_lid_confusion(confusion, out_dir / "lid_confusion.png")
+    if score.has_classifier:
+        classifier = score.confusion(classifier=True)
+        write_json_atomic(out_dir / "lid_confusion_classifier.json", classifier)
+        plot_lid_confusion(classifier, out_dir / "lid_confusion_classifier.png",
+                           predicted="predicted language (the probe's utterance classifier)")
+    else:
+        for name in ("lid_confusion_classifier.json", "lid_confusion_classifier.png"):
+            (out_dir / name).unlink(missing_ok=True)

@@ -449,10 +449,11 @@ class _Recipe:
                 if same:
                     yield self.link(name, 7, same[0], out, after=same[1])
                     continue
+                decoded = f"{self.exp}/decode/{protocol}/{s}/1best_recog"
                 yield self.job(name, 7, _py(
-                    "score", "--ref", f"{o.dump}/probe/test/text", "--hyp",
-                    f"{self.exp}/decode/{protocol}/{s}/1best_recog/text", "--utt2lang",
-                    f"{o.dump}/probe/test/utt2lang", "--out", out), after=("probe_test", "decode_merge"))
+                    "score", "--ref", f"{o.dump}/probe/test/text", "--hyp", f"{decoded}/text", "--utt2lang",
+                    f"{o.dump}/probe/test/utt2lang", "--lid_if_present", f"{decoded}/lid", "--out", out),
+                    after=("probe_test", "decode_merge"))
 
     def stage8(self) -> Iterator[Job]:
         usage: tuple[str, ...] = ()

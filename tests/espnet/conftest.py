@@ -137,3 +137,12 @@ def base_probe(tmp_path_factory, upstream: Upstream, probe_data: ProbeData) -> T
     out = tmp_path_factory.mktemp("probe") / "base"
     losses = train_probe(train_args(probe_data, upstream.checkpoint, out))
     return TrainedProbe(out, losses)
+
+
+@pytest.fixture(scope="session")
+def lid_probe(tmp_path_factory, upstream: Upstream, probe_data: ProbeData) -> TrainedProbe:
+    """A base-stage probe with the utterance-level language classifier (``model: lamer_lid``)."""
+    out = tmp_path_factory.mktemp("probe") / "lid"
+    losses = train_probe(train_args(probe_data, upstream.checkpoint, out)
+                         + ["--model", "lamer_lid", "--model_conf", "lid_weight=0.5", "--max_epoch", "3"])
+    return TrainedProbe(out, losses)

@@ -103,10 +103,10 @@ def test_registered_as_an_espnet_asr_frontend():
     from espnet2.tasks.asr import ASRTask, frontend_choices
 
     from lamer.espnet.frontend import LamerS3prlFrontend
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
-    register_lamer_frontend()  # idempotent
+    register_lamer_choices()
+    register_lamer_choices()  # idempotent
     assert frontend_choices.get_class("lamer") is LamerS3prlFrontend
     args = ASRTask.get_parser().parse_args(["--frontend", "lamer", "--output_dir", "x"])
     assert args.frontend == "lamer"

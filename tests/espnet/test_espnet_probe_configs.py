@@ -13,9 +13,10 @@ def test_probe_config_builds_a_ctc_model_on_all_layers(config, upstream, probe_d
     from espnet2.tasks.asr import ASRTask
 
     from lamer.espnet.frontend import LamerS3prlFrontend
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.lid_model import LidASRModel
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
+    register_lamer_choices()
     args = ASRTask.get_parser().parse_args([
         "--config", str(config), "--output_dir", str(tmp_path),
         "--token_list", str(probe_data.tokens / "tokens.txt"),
@@ -27,4 +28,6 @@ def test_probe_config_builds_a_ctc_model_on_all_layers(config, upstream, probe_d
     assert isinstance(model.frontend, LamerS3prlFrontend) and model.frontend.multilayer_feature
     assert model.frontend.manifest is not None
     assert model.decoder is None and model.ctc_weight == 1.0
+    assert isinstance(model, LidASRModel) and model.lid_weight > 0
+    assert model.languages == ["[eng]", "[fra]"]  # the probe data's tags
     assert args.token_type in ("char", "bpe")

@@ -30,8 +30,8 @@ def decode(probe_dir: Path, data: Path, out: Path, *extra: str) -> Path:
 def score(hyp: Path, data: Path, out: Path) -> dict:
     from lamer.bin import score as score_cli
 
-    assert score_cli.main(["--ref", str(data / "text"), "--hyp", str(hyp),
-                           "--utt2lang", str(data / "utt2lang"), "--out", str(out)]) == 0
+    assert score_cli.main(["--ref", str(data / "text"), "--hyp", str(hyp), "--utt2lang", str(data / "utt2lang"),
+                           "--lid_if_present", str(hyp.parent / "lid"), "--out", str(out)]) == 0
     return json.loads((out / "score.json").read_text(encoding="utf-8"))
 
 
@@ -148,6 +148,32 @@ def test_greedy_decoding_is_the_best_path_of_espnets_own_model(base_probe, probe
     got = dict(line.split(" ", 1) for line in hyp.read_text(encoding="utf-8").splitlines())
     assert got == expected
     assert sorted(score(hyp, probe_data.dev, tmp_path / "score")) == ["eng", "fra"]
+
+
+def test_a_probe_with_the_language_classifier_trains_decodes_and_scores(lid_probe, base_probe, probe_data,
+                                                                       tmp_path):
+    """model: lamer_lid through the CLIs: its checkpoint holds the head, greedy and beam decoding
+    (split and merged) write the same 1best_recog/lid, the score has lid_acc_classifier; a probe
+    without the classifier decoded into the same folder leaves no stale lid behind."""
+    from lamer.bin import asr_inference
+
+    assert sorted(lid_probe.losses) == [1, 2, 3]
+    state = torch.load(lid_probe.model, map_location="cpu", weights_only=True)
+    assert state["lid_head.linear.weight"].shape == (2, 2 * 32)  # [eng], [fra]; mean and std of 32 dims
+    hyp = decode(lid_probe.directory, probe_data.dev, tmp_path / "greedy", "--decoding", "greedy")
+    lid = hyp.parent / "lid"
+    lines = [line.split() for line in lid.read_text(encoding="utf-8").splitlines()]
+    assert [utt for utt, _ in lines] == utt_ids(probe_data.dev / "text")
+    assert {tag for _, tag in lines} <= {"[eng]", "[fra]"}
+    scores = score(hyp, probe_data.dev, tmp_path / "score")
+    assert all(0.0 <= entry["lid_acc_classifier"] <= 100.0 for entry in scores.values())
+    for job in (1, 2):
+        decode(lid_probe.directory, probe_data.dev, tmp_path / "beam", "--nj", "2", "--job", str(job))
+    assert asr_inference.main(["merge", "--output_dir", str(tmp_path / "beam"), "--nj", "2"]) == 0
+    assert (tmp_path / "beam" / "1best_recog" / "lid").read_text(encoding="utf-8") == lid.read_text(encoding="utf-8")
+    decode(base_probe.directory, probe_data.dev, tmp_path / "greedy", "--decoding", "greedy")
+    assert not lid.exists()
+    assert "lid_acc_classifier" not in score(hyp, probe_data.dev, tmp_path / "score")["eng"]
 
 
 def test_collapse_merges_repeats_and_drops_blanks():

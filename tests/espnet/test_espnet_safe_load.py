@@ -212,9 +212,9 @@ def test_init_param_must_hold_the_target_weights_unless_exclusions_are_named(pro
     from espnet2.tasks import abs_task
     from espnet2.tasks.asr import ASRTask
 
-    from lamer.espnet.task import register_lamer_frontend
+    from lamer.espnet.task import register_lamer_choices
 
-    register_lamer_frontend()
+    register_lamer_choices()
     model, _ = ASRTask.build_model_from_file(probe / "config.yaml", None, "cpu")
     trained = probe / "1epoch.pth"
     state = torch.load(trained, weights_only=True)

@@ -61,6 +61,9 @@ def continual(f: float, d: float, n: float, protocol: str, lid_offset: float | N
     if lid_offset is not None:
         out["lid_acc"] = {"base": {"eng": 90, "fra": 80}, "s1": {"eng": 85, "fra": 75, "spa": 60},
                           "s2": {"eng": 80, "fra": 70, "spa": 60, "ita": 50 + 10 * lid_offset}}
+        # a probe with a language classifier, 10 points above the tag's LID
+        out["lid_acc_classifier"] = {stage: {lang: value + 10 for lang, value in row.items()}
+                                     for stage, row in out["lid_acc"].items()}
     return out
 
 
@@ -121,8 +124,8 @@ def test_summary_json_has_exactly_the_agreed_shape(recipe):
         assert list(protocol) == ["systems"]
         assert list(protocol["systems"]) == ["frozen", "ft", "lora_replay", "lamer_replay", "joint", "continue_old"]
         for entry in protocol["systems"].values():
-            assert list(entry) == ["avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "trainable_percent",
-                                   "seeds"]
+            assert list(entry) == ["avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final",
+                                   "lid_acc_classifier_final", "trainable_percent", "seeds"]
 
 
 def test_means_and_sample_stds_over_three_seeds(recipe):
@@ -133,6 +136,7 @@ def test_means_and_sample_stds_over_three_seeds(recipe):
     assert ft["bwt_final"] == pytest.approx({"mean": -7.0, "std": 1 / 3})
     assert ft["fwt_mean"] == pytest.approx({"mean": 20.0, "std": 0.0})
     assert ft["lid_acc_final"] == pytest.approx({"mean": 67.5, "std": 2.5})
+    assert ft["lid_acc_classifier_final"] == pytest.approx({"mean": 77.5, "std": 2.5})
     assert ft["trainable_percent"] == 98.5
 
 
@@ -147,7 +151,7 @@ def test_missing_seeds_and_undefined_metrics(recipe):
     assert systems["frozen"]["avg_cer_final"] == {"mean": 35.0, "std": 0.0}
     assert systems["frozen"]["fwt_mean"] == {"mean": 0.0, "std": 0.0}
     assert systems["lora_replay"] == {"avg_cer_final": None, "bwt_final": None, "fwt_mean": None, "lid_acc_final": None,
-                                      "trainable_percent": None, "seeds": []}
+                                      "lid_acc_classifier_final": None, "trainable_percent": None, "seeds": []}
 
 
 def test_the_joint_system_runs_its_own_stages(recipe):
@@ -204,8 +208,10 @@ def test_the_table_bolds_the_best_non_joint_system(recipe):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in fixed.splitlines() if line.startswith("| ")}
     assert "**25.62 ± 0.18**" in rows["lamer_replay"] and "2.12" in rows["lamer_replay"]
     assert "**" not in rows["joint (upper bound)"]  # 23.00 is lower, but the upper bound is not a contender
-    assert rows["lora_replay"].count("–") == 5
-    assert "| 30.25 ± 0.25 | -7.00 ± 0.33 | 20.00 ± 0.00 | 67.50 ± 2.50 |" in rows["ft"]
+    assert rows["lora_replay"].count("–") == 6
+    assert "| 30.25 ± 0.25 | -7.00 ± 0.33 | 20.00 ± 0.00 | 67.50 ± 2.50 | 77.50 ± 2.50 |" in rows["ft"]
+    assert rows["lamer_replay"].endswith("| – | – |")  # no LID scores, no classifier
+    assert "LID acc final (classifier)" in fixed
     assert "seed1" in section and "](ablation/expert_usage_lamer_replay.png)" in section
     assert "](ablation/avg_cer_fixed.png)" in section and "](ablation/old_cer_retrained.png)" in section
     assert "- lamer_replay: [0, 1] / [0, 1]" in section

@@ -24,6 +24,13 @@ def test_score_cli(tmp_path):
     }
     for name in ("summary.json", "per_utt.tsv", "lid_confusion.json", "lid_confusion.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "lid_acc_classifier" not in json.loads((tmp_path / "out" / "score.json").read_text())["eng"]
+    (tmp_path / "lid").write_text("e1 [eng]\nf1 [fra]\n")
+    done = run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+               "--utt2lang", str(tmp_path / "utt2lang"), "--lid_if_present", str(tmp_path / "lid"),
+               "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "score.json").read_text())["fra"]["lid_acc_classifier"] == 100.0
     (tmp_path / "hyp").write_text("e1 [eng] ab d\n")
     failed = run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
                  "--utt2lang", str(tmp_path / "utt2lang"), "--out", str(tmp_path / "out2"))

@@ -137,6 +137,37 @@ def test_collect_results_from_stage_score_dirs(tmp_path):
         collect_results({"base": base, "s1": s1}, {"a": "base", "b": "s1", "c": "s1"})
 
 
+def test_collect_results_carries_the_classifier_lid_of_every_stage(tmp_path):
+    base = write_scores(tmp_path / "base", {"a": (10.0, 90.0), "b": (55.0, 20.0)})
+    s1 = write_scores(tmp_path / "s1", {"a": (12.0, 85.0), "b": (30.0, 75.0)})
+    for directory, accuracy in ((base, 95.0), (s1, 70.0)):
+        scores = json.loads((directory / "score.json").read_text())
+        (directory / "score.json").write_text(json.dumps(
+            {lang: {**entry, "lid_acc_classifier": accuracy} for lang, entry in scores.items()}))
+    collected = collect_results({"base": base, "s1": s1}, {"a": "base", "b": "s1"})
+    assert collected["lid_acc_classifier"] == {"base": {"a": 95.0, "b": 95.0}, "s1": {"a": 70.0, "b": 70.0}}
+    assert results_from_dict(collected).lid_acc_classifier == collected["lid_acc_classifier"]
+    plain = write_scores(tmp_path / "s2", {"a": (12.0, 85.0), "b": (30.0, 75.0)})
+    with pytest.raises(EvalInputError, match=r"s2/score.json: no 'lid_acc_classifier', which stage\(s\) base, s1"):
+        collect_results({"base": base, "s1": s1, "s2": plain}, {"a": "base", "b": "s1"})
+
+
+def test_report_shows_the_classifier_lid_beside_the_tag_lid(tmp_path):
+    lid = {s: {j: 80.0 for j in row} for s, row in MATRIX["cer"].items()}
+    classifier = {s: {j: 97.5 for j in row} for s, row in MATRIX["cer"].items()}
+    write_report(results_from_dict({**MATRIX, "lid_acc": lid, "lid_acc_classifier": classifier}), tmp_path / "with")
+    text = (tmp_path / "with" / "RESULTS.md").read_text()
+    assert "## LID accuracy (%) per language after each stage" in text
+    assert "## LID accuracy (%) of the utterance classifier per language after each stage" in text
+    assert "| base | **97.50** |" in text
+    assert "(lid_acc_classifier_over_stages.png)" in text
+    assert (tmp_path / "with" / "lid_acc_classifier_over_stages.png").read_bytes().startswith(b"\x89PNG")
+    write_report(results_from_dict({**MATRIX, "lid_acc": lid}), tmp_path / "without")
+    text = (tmp_path / "without" / "RESULTS.md").read_text()
+    assert "Absent: this run's probes have no utterance-level language classifier" in text
+    assert not (tmp_path / "without" / "lid_acc_classifier_over_stages.png").exists()
+
+
 def test_write_report(tmp_path):
     lid = {s: {j: 80.0 for j in row} for s, row in MATRIX["cer"].items()}
     results = results_from_dict({**MATRIX, "lid_acc": lid, "protocol": "fixed"})

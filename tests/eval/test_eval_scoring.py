@@ -51,6 +51,38 @@ def test_multi_language_cer_and_lid(multi):
     }
 
 
+def test_the_classifier_lid_is_scored_beside_the_tag_lid(multi, tmp_path):
+    # the classifier gets e1, e2, f1 right and calls f2 English: eng 100 %, fra 50 %, all 75 %
+    lid = write(tmp_path / "lid", ["e1 [eng]", "e2 [eng]", "f1 [fra]", "f2 [eng]"])
+    score = score_texts(*multi, lid_path=lid)
+    per_language = score.per_language()
+    assert per_language["eng"]["lid_acc_classifier"] == pytest.approx(100.0)
+    assert per_language["fra"]["lid_acc_classifier"] == pytest.approx(50.0)
+    assert per_language["eng"]["lid_acc"] == pytest.approx(50.0)  # the tag LID is unchanged
+    summary = score.summary()
+    assert summary["lid_acc_classifier"] == pytest.approx(75.0)
+    assert summary["macro_lid_acc_classifier"] == pytest.approx(75.0)
+    assert score.confusion(classifier=True)["counts"] == [[2, 0, 0, 0], [1, 1, 0, 0]]
+    out = tmp_path / "out"
+    write_score_dir(score, out, {})
+    assert (out / "per_utt.tsv").read_text().splitlines()[4] == "f2\tfra\txyz\t0\t5\t0.0000\teng"
+    assert (out / "lid_confusion_classifier.png").read_bytes().startswith(b"\x89PNG")
+    write_score_dir(score_texts(*multi), out, {})  # scored again without: the classifier's files go
+    assert not (out / "lid_confusion_classifier.json").exists()
+    assert "lid_acc_classifier" not in json.loads((out / "score.json").read_text())["eng"]
+    assert json.loads((out / "summary.json").read_text())["lid_acc_classifier"] is None
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["e1 [eng]", "e2 [eng]", "f1 [fra]"], r"lid lacks 1 utterance.*'f2'"),
+    (["e1 [eng]", "e2 [eng]", "f1 [fra]", "f2 fra"], r"lid:4: expected '<utt> \[iso\]'"),
+    (["e1 [eng]", "e1 [eng]"], r"lid:2: duplicate utterance id 'e1'"),
+])
+def test_a_bad_classifier_file_names_file_and_line(multi, tmp_path, lines, message):
+    with pytest.raises(EvalInputError, match=message):
+        score_texts(*multi, lid_path=write(tmp_path / "lid", lines))
+
+
 def test_space_counts_as_one_character_and_whitespace_collapses(tmp_path):
     # "ab cd" is 5 characters; the hypothesis drops the space: 1 edit -> 20 %. Repeated and
     # trailing whitespace in the reference collapses; a tag glued to the text still counts.

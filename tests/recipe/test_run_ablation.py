@@ -30,7 +30,8 @@ systems:
   frozen: {train_on: none}
   lamer_replay: {method: conf/ablation/lamer.yaml}
 """
-METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final")
+# lid_acc_classifier_final: the demo probe has the utterance-level language classifier (model: lamer_lid)
+METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,10 @@ def test_systems_share_the_seeds_base_probe(ablation):
     # the continual system trained and was scored on its own model
     assert (seed / "lamer_replay" / "ssl" / "s1" / "adapters" / "manifest.json").is_file()
     assert (seed / "lamer_replay" / "score" / "fixed" / "s1" / "score.json").is_file()
+    # the base probe's classifier, applied to the stage's features, was decoded and scored
+    assert (seed / "lamer_replay" / "decode" / "fixed" / "s1" / "1best_recog" / "lid").is_file()
+    report = (seed / "lamer_replay" / "report" / "fixed" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## LID accuracy (%) of the utterance classifier per language after each stage" in report
 
 
 def test_rerun_does_no_work(ablation):
