@@ -23,6 +23,7 @@ import pytest
 
 from lamer.eval import EvalInputError
 from lamer.eval.ablation import write_summary
+from lamer.eval.ablation_runs import export_runs
 from lamer.eval.ablation_section import render_results
 from lamer.recipe.ablation import load_ablation
 
@@ -106,9 +107,11 @@ def recipe(tmp_path):
 
 
 def summarise(recipe, results_md=None):
+    """Export the runs of ``exp/ablation`` into ``ablation/runs`` and summarise them, as run_ablation.sh does."""
     results_md = results_md or recipe / "RESULTS.md"
-    summary = write_summary(load_ablation(recipe / "conf" / "ablation.yaml"), recipe / "exp" / "ablation",
-                            recipe / "trainable.json", recipe / "ablation", results_md)
+    ablation = load_ablation(recipe / "conf" / "ablation.yaml")
+    export_runs(ablation, recipe / "exp" / "ablation", recipe / "trainable.json", recipe / "ablation" / "runs")
+    summary = write_summary(ablation, recipe / "ablation" / "runs", recipe / "ablation", results_md)
     return summary, results_md
 
 
@@ -265,20 +268,23 @@ def test_the_summary_command_writes_the_same_files(recipe, monkeypatch):
     from lamer.bin.ablation import main
 
     monkeypatch.chdir(recipe)
-    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "trainable.json",
-                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 0
+    export = ["export", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--out", "ablation/runs"]
+    assert main([*export, "--trainable", "trainable.json"]) == 0
+    assert main(["summary", "--config", "conf/ablation.yaml", "--runs", "ablation/runs", "--out", "ablation",
+                 "--results_md", "RESULTS.md"]) == 0
     summary = json.loads((recipe / "ablation" / "summary.json").read_text())
     assert summary["fixed"]["systems"]["ft"]["avg_cer_final"] == pytest.approx({"mean": 30.25, "std": 0.25})
     assert "](ablation/avg_cer_fixed.png)" in (recipe / "RESULTS.md").read_text()
-    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "missing.json",
-                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 1
+    assert main([*export, "--trainable", "missing.json"]) == 1
 
 
 def test_the_summary_command_can_keep_to_some_seeds(recipe, monkeypatch):
     from lamer.bin.ablation import main
 
     monkeypatch.chdir(recipe)
-    args = ["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--out", "ablation",
+    assert main(["export", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "trainable.json",
+                 "--out", "runs"]) == 0
+    args = ["summary", "--config", "conf/ablation.yaml", "--runs", "runs", "--out", "ablation",
             "--results_md", "RESULTS.md"]
     assert main([*args, "--seeds", "0", "1"]) == 0
     summary = json.loads((recipe / "ablation" / "summary.json").read_text())
