@@ -12,7 +12,8 @@ export``::
 
 A run is exported when it has results under either protocol. ``probe_cer.json`` holds, for each
 stage of the run whose probe log (``logs/probe_<stage>.log``) exists, the curve
-``lamer.eval.probe_health.valid_cer_curve`` reads from it. Every file is written with sorted keys
+``lamer.eval.probe_health.valid_cer_curve`` reads from it. Absolute paths in ``trainable.json``
+are made relative to the recipe. Every file is written with sorted keys
 and Python's shortest round-trip floats, without dates or absolute paths, so exporting the same
 runs twice gives the same bytes; the environment leaves out ESPnet's ``date`` for that reason.
 """
@@ -49,14 +50,22 @@ def _canonical(obj: object) -> object:
     return json.loads(json.dumps(obj, sort_keys=True))
 
 
-def _relative_upstream(trainable: dict, path: Path) -> dict:
-    """``trainable`` with an absolute ``upstream`` path cut to its file name (the runs' location is no result)."""
+def _portable(value: object, recipe_dir: Path) -> object:
+    """An absolute path made relative to the recipe (its file name outside it): where the runs
+    were is no result. Anything else is returned as it is."""
+    if not isinstance(value, str) or not Path(value).is_absolute():
+        return value
+    path = Path(value)
+    return path.relative_to(recipe_dir).as_posix() if path.is_relative_to(recipe_dir) else path.name
+
+
+def _portable_trainable(trainable: object, path: Path, recipe_dir: Path) -> dict:
+    """The trainable command's output with its ``upstream`` and the systems' ``method`` paths portable."""
     if not isinstance(trainable, dict) or not isinstance(trainable.get("systems"), dict):
         raise EvalInputError(f"{path}: expected the trainable command's output, a mapping with 'systems'")
-    upstream = trainable.get("upstream")
-    if isinstance(upstream, str) and Path(upstream).is_absolute():
-        trainable = {**trainable, "upstream": Path(upstream).name}
-    return trainable
+    systems = {name: {key: _portable(value, recipe_dir) if key == "method" else value for key, value in entry.items()}
+               if isinstance(entry, dict) else entry for name, entry in trainable["systems"].items()}
+    return {**trainable, "upstream": _portable(trainable.get("upstream"), recipe_dir), "systems": systems}
 
 
 def probe_curves(run: Path, stages: list[str]) -> dict[str, list[float | None]]:
@@ -85,7 +94,8 @@ def export_runs(ablation: Ablation, exp_dir: Path, trainable_json: Path, out_dir
     """Write the runs layout (module docstring) of every run of ``ablation`` under ``exp_dir`` that
     has results into ``out_dir``, replacing it as a whole (atomically: runs no longer in the
     config or the experiment do not linger); return the runs exported as ``seed<k>/<system>``."""
-    trainable = _relative_upstream(load_json(Path(trainable_json)), Path(trainable_json))
+    recipe_dir = ablation.path.resolve().parent.parent  # where the config's paths are taken from
+    trainable = _portable_trainable(load_json(Path(trainable_json)), Path(trainable_json), recipe_dir)
     exported = []
     with atomic_dir(out_dir) as tmp:
         write_json_atomic(tmp / TRAINABLE, _canonical(trainable))

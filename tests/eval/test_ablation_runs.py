@@ -70,8 +70,8 @@ def recipe(tmp_path):
     (exp / "seed1" / "unlisted").mkdir()  # not a system of the config: not exported
     (exp / "trainable.json").write_text(json.dumps(
         {"upstream": str(exp / "base" / "upstream.pt"),
-         "systems": {"lamer_replay": {"trainable_percent": 2.5, "method": "conf/m.yaml"},
-                     "ft": {"trainable_percent": 98.0, "method": "conf/m.yaml"}}}))
+         "systems": {"lamer_replay": {"trainable_percent": 2.5, "method": str(tmp_path / "conf" / "m.yaml")},
+                     "ft": {"trainable_percent": 98.0, "method": "/elsewhere/ft.yaml"}}}))
     return tmp_path
 
 
@@ -101,8 +101,9 @@ def test_export_writes_the_runs_layout_with_probe_curves(recipe):
     assert exported == results("fixed", 6, 30.7)
     assert list(exported) == sorted(exported) and list(exported["cer"]["s1"]) == ["eng", "spa"]  # sorted keys
     trainable = json.loads(layout["trainable.json"])
-    assert trainable["upstream"] == "upstream.pt"  # the absolute path of the runs is no result
-    assert trainable["systems"]["ft"] == {"method": "conf/m.yaml", "trainable_percent": 98.0}
+    assert trainable["upstream"] == "exp/ablation/base/upstream.pt"  # where the runs were is no result
+    assert trainable["systems"]["lamer_replay"] == {"method": "conf/m.yaml", "trainable_percent": 2.5}
+    assert trainable["systems"]["ft"]["method"] == "ft.yaml"  # outside the recipe: its name
     environment = json.loads(layout["environment.json"])
     assert "date" not in environment and "pytorch version" in environment
     assert str(recipe) not in "".join(text.decode() for text in layout.values())
