@@ -5,22 +5,30 @@
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
     python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
-    python -m lamer.bin.ablation summary --config conf/ablation.yaml --exp exp/ablation \\
-        --trainable exp/ablation/trainable.json --out ablation --results_md RESULTS.md
+    python -m lamer.bin.ablation export --config conf/ablation.yaml --exp exp/ablation \\
+        --trainable exp/ablation/trainable.json --out ablation/runs
+    python -m lamer.bin.ablation summary --config conf/ablation.yaml --runs ablation/runs \\
+        --out ablation --results_md RESULTS.md
     python -m lamer.bin.ablation render --config conf/ablation.yaml --out ablation --results_md RESULTS.md
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
-(lamer.ssl.trainable). ``summary`` reads every ``<exp>/seed<k>/<system>/results_<protocol>.json``
-that exists and writes ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every
-system against the config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation
-CER per epoch, from its log: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and
-divergence between languages, from each run's expert_usage.json: lamer.eval.routing), the plots
-``<out>/{avg_cer,old_cer}_<protocol>.png`` (and ``<out>/expert_usage_<reference>.png`` from the
-first seed with ``<reference>/expert_usage.json``), ``<out>/section.json`` (the environment and the
-plots' captions) and the section of ``--results_md`` between ``<!-- ablation:begin -->`` and
-``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the config's expectations checked.
-``render`` rewrites that section from the files of ``--out`` alone (published outputs, or after
-editing the config's expectations), leaving every file of ``--out`` as it is.
+(lamer.ssl.trainable). ``export`` copies each run's small outputs from the runs' directory into
+the layout committed with the recipe (lamer.eval.ablation_runs: results per protocol, expert
+usage, the probes' validation CER per epoch from their logs, trainable counts, environment), the
+same bytes for the same runs. ``summary`` reads that layout alone (every
+``<runs>/seed<k>/<system>/results_<protocol>.json`` that exists, with its run's files) and writes
+``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every system against the
+config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation CER
+per epoch: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and divergence between
+languages, from each run's expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the
+runs' environment and the plots' captions), all of them the same bytes on every summary of the
+same runs; the plots ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and
+``<out>/expert_usage_<reference>.png`` from the first seed with ``<reference>/expert_usage.json``),
+matplotlib's rendering, not compared byte for byte; and the section of ``--results_md`` between
+``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the
+config's expectations checked. ``render`` rewrites that section from the files of ``--out`` alone
+(published outputs, or after editing the config's expectations), leaving every file of ``--out``
+as it is.
 """
 from __future__ import annotations
 
@@ -57,11 +65,15 @@ def build_parser() -> ToolParser:
     trainable.add_argument("--config", type=Path, required=True)
     trainable.add_argument("--upstream", required=True, help="base SSL checkpoint (or a preset name)")
     trainable.add_argument("--out", type=Path, required=True)
+    export = sub.add_parser("export", help="the runs' small outputs into the committed runs layout")
+    export.add_argument("--config", type=Path, required=True)
+    export.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/ of the runs")
+    export.add_argument("--trainable", type=Path, required=True, help="output of the trainable command")
+    export.add_argument("--out", type=Path, required=True, help="the runs layout to write (replaced as a whole)")
     summary = sub.add_parser("summary", help="summary.json, curves.json, paired.json, probe_health.json, "
                                              "routing.json, plots and the RESULTS.md section")
     summary.add_argument("--config", type=Path, required=True)
-    summary.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/results_<protocol>.json")
-    summary.add_argument("--trainable", type=Path, help="output of the trainable command (trainable %% column)")
+    summary.add_argument("--runs", type=Path, required=True, help="the runs layout the export command wrote")
     summary.add_argument("--out", type=Path, required=True, help="directory for summary.json, curves.json, PNGs")
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     summary.add_argument("--seeds", type=int, nargs="+",
@@ -87,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(map(str, ablation.seeds)))
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
+        elif args.command == "export":
+            from lamer.eval.ablation_runs import export_runs
+
+            exported = export_runs(ablation, args.exp, args.trainable, args.out)
+            logging.info("exported %d runs into %s", len(exported), args.out)
         elif args.command == "render":
             from lamer.eval.ablation_section import render_results
 
@@ -99,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 if unknown:
                     raise AblationError(f"--seeds {unknown}: not seeds of {args.config} ({ablation.seeds})")
                 ablation = dataclasses.replace(ablation, seeds=sorted(set(args.seeds)))
-            write_summary(ablation, args.exp, args.trainable, args.out, args.results_md)
+            write_summary(ablation, args.runs, args.out, args.results_md)
             logging.info("wrote %s/summary.json and the ablation section of %s", args.out, args.results_md)
     except (AblationError, OSError, ValueError) as err:
         print(f"ablation: error: {err}", file=sys.stderr)

@@ -1,8 +1,11 @@
 """The ablation summary: every system's results over seeds, per protocol, as JSON, plots and a
 generated RESULTS.md section.
 
-Input: ``<exp>/seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever
-exist, and ``trainable.json`` (``python -m lamer.bin.ablation trainable``). Per run:
+Input: the runs layout (``lamer.eval.ablation_runs``, committed under ``<recipe>/ablation/runs``):
+``seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever exist, each
+run's ``probe_cer.json`` and ``expert_usage.json``, and ``trainable.json`` and ``environment.json``
+at its top. Nothing else is read and nothing of the moment (date, paths) is written, so the JSON
+outputs are a function of those files: the same bytes on every summary. Per run:
 
 - ``avg_cer_final``: average CER over the languages introduced so far, at the run's last stage;
 - ``bwt_final``: backward transfer at the last stage (``lamer.eval.forgetting``; negative =
@@ -27,20 +30,15 @@ from pathlib import Path
 
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
+from lamer.eval.ablation_runs import ENVIRONMENT, EXPERT_USAGE, TRAINABLE, read_probe_curves, read_run_file, seed_dir
 from lamer.eval.ablation_section import render_results
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
 from lamer.eval.probe_health import collect as collect_probe_health
-from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
-
-
-def seed_dir(exp_dir: Path, seed: int) -> Path:
-    """Where the runs of one seed live: ``<exp>/seed<k>``."""
-    return Path(exp_dir) / f"seed{seed}"
 
 
 def run_metrics(results: Results) -> dict:
@@ -73,8 +71,8 @@ def _curve(runs: list[dict], key: str) -> dict[str, list[float | None]]:
     return {"mean": [s and s["mean"] for s in per_stage], "std": [s and s["std"] for s in per_stage]}
 
 
-def load_runs(ablation: Ablation, exp_dir: Path) -> dict:
-    """Every run's metrics (``run_metrics``) found under ``exp_dir``, read once:
+def load_runs(ablation: Ablation, runs_dir: Path) -> dict:
+    """Every run's metrics (``run_metrics``) found under ``runs_dir``, read once:
     ``{protocol: {system: {"stages": [...], "seeds": {seed: metrics}}}}``, systems without results
     left out. All seeds of a system must share its stages and languages."""
     out: dict = {}
@@ -83,7 +81,7 @@ def load_runs(ablation: Ablation, exp_dir: Path) -> dict:
         for system in ablation.systems:
             per_seed, first = {}, None
             for seed in ablation.seeds:
-                path = seed_dir(exp_dir, seed) / system.name / f"results_{protocol}.json"
+                path = seed_dir(runs_dir, seed) / system.name / f"results_{protocol}.json"
                 if not path.is_file():
                     continue
                 results = load_results(path)
@@ -100,9 +98,9 @@ def load_runs(ablation: Ablation, exp_dir: Path) -> dict:
     return out
 
 
-def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None,
+def summarize(ablation: Ablation, runs_dir: Path, trainable: dict | None,
               runs: dict | None = None) -> tuple[dict, dict]:
-    """``(summary, curves)`` over the results found under ``exp_dir`` (or ``runs``, as from
+    """``(summary, curves)`` over the results found under ``runs_dir`` (or ``runs``, as from
     ``load_runs``), per protocol.
 
     ``summary[protocol]["systems"][name]`` holds the metrics (mean/std over seeds, or None),
@@ -111,7 +109,7 @@ def summarize(ablation: Ablation, exp_dir: Path, trainable: dict | None,
     ``{"mean": [...], "std": [...]}`` of the systems with results. All seeds of a system must
     share its stages and languages.
     """
-    runs = load_runs(ablation, exp_dir) if runs is None else runs
+    runs = load_runs(ablation, runs_dir) if runs is None else runs
     counted = (trainable or {}).get("systems") or {}
     percents = {name: entry.get("trainable_percent") for name, entry in counted.items()}
     summary: dict = {}
@@ -168,49 +166,53 @@ def _roles(ablation: Ablation) -> tuple[str | None, str | None]:
     return (ablation.joint.name if ablation.joint else None, ablation.control.name if ablation.control else None)
 
 
-def _probe_health(ablation: Ablation, exp_dir: Path, summary: dict, curves: dict) -> dict:
-    """Probe training per system and seed (``lamer.eval.probe_health``) of the runs with results;
-    the base probes come from the system that trains none after the base (``train_on: none``)."""
+def _probe_health(ablation: Ablation, runs_dir: Path, summary: dict, curves: dict) -> dict:
+    """Probe training per system and seed (``lamer.eval.probe_health``) of the runs with results,
+    from their ``probe_cer.json``; the base probes come from the system that trains none after the
+    base (``train_on: none``)."""
     base = next((s.name for s in ablation.systems if s.train_on == "none"), None)
     stages = {name: c["stages"][1:] for protocol in PROTOCOLS for name, c in curves[protocol].items()}
-    runs = {name: {seed: seed_dir(exp_dir, seed) / name for seed in _seeds_found(summary, name)} for name in stages}
-    return collect_probe_health(runs, base, stages)
+    probes = {name: {seed: read_probe_curves(runs_dir, seed, name) for seed in _seeds_found(summary, name)}
+              for name in stages}
+    return collect_probe_health(probes, base, stages)
 
 
-def routing_by_run(ablation: Ablation, exp_dir: Path, summary: dict) -> dict:
+def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
     """``{system: {seed: routing_stats}}`` of the runs with results and an ``expert_usage.json``
     (systems with routers only)."""
     out: dict = {}
     for system in ablation.systems:
         for seed in _seeds_found(summary, system.name):
-            path = seed_dir(exp_dir, seed) / system.name / "expert_usage.json"
+            path = seed_dir(runs_dir, seed) / system.name / EXPERT_USAGE
             if path.is_file():
                 out.setdefault(system.name, {})[seed] = routing_stats(load_json(path), str(path))
     return out
 
 
-def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None, out_dir: Path,
-                  results_md: Path) -> dict:
+def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md: Path) -> dict:
     """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
-    ``routing.json``, ``section.json`` (the environment and the plots' captions) and the PNGs into
-    ``out_dir``, then the ablation section of ``results_md`` from them (``render_results``);
-    return the summary."""
+    ``routing.json``, ``section.json`` (the runs' environment and the plots' captions) and the PNGs
+    into ``out_dir`` from the runs layout ``runs_dir`` (``lamer.eval.ablation_runs``), then the
+    ablation section of ``results_md`` from them (``render_results``); return the summary. The
+    JSON files are the same bytes for the same runs; the PNGs are matplotlib's rendering of them."""
     from lamer.eval.plots import (  # matplotlib only here
         plot_expert_usage,
         plot_system_curves,
     )
 
     method = ablation.reference
-    trainable = load_json(Path(trainable_json)) if trainable_json else None
-    runs = load_runs(ablation, Path(exp_dir))
-    summary, curves = summarize(ablation, Path(exp_dir), trainable, runs)
+    runs_dir = Path(runs_dir)
+    trainable = read_run_file(runs_dir, TRAINABLE)
+    env = read_run_file(runs_dir, ENVIRONMENT)
+    runs = load_runs(ablation, runs_dir)
+    summary, curves = summarize(ablation, runs_dir, trainable, runs)
     out_dir = Path(out_dir)
     write_json_atomic(out_dir / "summary.json", summary)
     write_json_atomic(out_dir / "curves.json", curves)
     joint, control = _roles(ablation)
-    health = _probe_health(ablation, Path(exp_dir), summary, curves)
+    health = _probe_health(ablation, runs_dir, summary, curves)
     write_json_atomic(out_dir / "probe_health.json", health)
-    routing = routing_by_run(ablation, Path(exp_dir), summary)
+    routing = routing_by_run(ablation, runs_dir, summary)
     write_json_atomic(out_dir / "routing.json", routing)
     write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
     pngs = {}
@@ -227,12 +229,12 @@ def write_summary(ablation: Ablation, exp_dir: Path, trainable_json: Path | None
                                joint=joint, control=control)
             pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png.name
     usage = next((p for seed in ablation.seeds
-                  if (p := seed_dir(exp_dir, seed) / str(method) / "expert_usage.json").is_file()), None)
+                  if (p := seed_dir(runs_dir, seed) / str(method) / EXPERT_USAGE).is_file()), None)
     if usage is not None:
         png = out_dir / f"expert_usage_{method}.png"
         caption = f"Expert usage of {method} ({usage.parent.parent.name})"
         plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert")
         pngs[caption] = png.name
-    write_json_atomic(out_dir / "section.json", {"environment": environment(), "plots": pngs})
+    write_json_atomic(out_dir / "section.json", {"environment": env, "plots": pngs})
     render_results(ablation, out_dir, results_md)
     return summary

@@ -28,6 +28,14 @@ def _cell(stat: dict | None) -> str:
     return "–" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
+def _label(name: str, joint: str | None, control: str | None, candidate: bool) -> str:
+    """A system's row label: its role, if any, in parentheses."""
+    if name == joint:
+        return f"{name} (upper bound)"
+    roles = [role for role, holds in (("control", name == control), ("reference", not candidate)) if holds]
+    return f"{name} ({', '.join(roles)})" if roles else name
+
+
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
                    probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``env`` as from
@@ -48,18 +56,19 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
     ]
     for protocol in PROTOCOLS:
         systems = summary[protocol]["systems"]
-        finals = [systems[n]["avg_cer_final"]["mean"] for n in names if n != joint and systems[n]["avg_cer_final"]]
+        candidates = ablation.candidates(protocol)
+        finals = [systems[n]["avg_cer_final"]["mean"] for n in candidates if systems[n]["avg_cer_final"]]
         best = min(finals) if finals else None
         classifier_column = any(CLASSIFIER_FINAL in entry for entry in systems.values())
         rows = []
         for name in names:
             entry = systems[name]
             cer = _cell(entry["avg_cer_final"])
-            if best is not None and name != joint and entry["avg_cer_final"] and entry["avg_cer_final"]["mean"] == best:
+            final = entry["avg_cer_final"]
+            if best is not None and name in candidates and final and final["mean"] == best:
                 cer = f"**{cer}**"
             percent = "–" if entry["trainable_percent"] is None else f"{entry['trainable_percent']:.2f}"
-            label = f"{name} (upper bound)" if name == joint else (
-                f"{name} (control)" if name == control else name)
+            label = _label(name, joint, control, name in candidates)
             rows.append([label, percent, cer, _cell(entry["bwt_final"]), _cell(entry["fwt_mean"]),
                          _cell(entry["lid_acc_final"])]
                         + ([_cell(entry.get(CLASSIFIER_FINAL))] if classifier_column else []))
@@ -68,7 +77,7 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
         found = check_expectations(ablation, protocol, systems)
         parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
-                     "non-joint systems."
+                     "candidate systems (not the upper bound, nor a reference row under this protocol)."
                      + (" LID acc final: the first `[iso]` tag decoded; (classifier): the probe's utterance-level "
                         "language classifier (–: the probe has none)." if classifier_column else "")
                      + ("\n\nChecks:\n\n" + "\n".join(f"- {c}" for c in found)

@@ -8,8 +8,9 @@ reader tell the two apart.
 
 Input: ESPnet's training log of each probe (``<run>/logs/probe_<stage>.log``), whose lines
 ``<N>epoch results: [train] ... [valid] ... cer_ctc=<x>`` give the epoch's validation CER
-(a fraction). A run whose probe is another run's (``frozen``'s base probe, shared) has no log
-of its own for it: the base probe is read from the ``frozen`` system of the seed.
+(a fraction), read into a curve once when the runs are exported (``probe_cer.json``,
+lamer.eval.ablation_runs). A run whose probe is another run's (``frozen``'s base probe, shared)
+has no log of its own for it: the base probe is read from the ``frozen`` system of the seed.
 """
 from __future__ import annotations
 
@@ -45,29 +46,31 @@ def escape_epoch(curve: list[float | None], plateau: float = PLATEAU_CER) -> int
     return next((k + 1 for k, value in enumerate(curve) if value is not None and value < plateau), None)
 
 
-def probe_entry(log: Path) -> dict | None:
-    """``{"final", "best", "escape_epoch", "epochs"}`` of one probe, None if its log is missing."""
-    if not Path(log).is_file():
+def curve_entry(curve: list[float | None] | None) -> dict | None:
+    """``{"final", "best", "escape_epoch", "epochs"}`` of one probe's validation CER curve, None
+    without a curve."""
+    if curve is None:
         return None
-    curve = valid_cer_curve(Path(log))
     values = [v for v in curve if v is not None]
     return {"final": curve[-1], "best": min(values) if values else None,
             "escape_epoch": escape_epoch(curve), "epochs": len(curve)}
 
 
-def collect(run_dirs: dict[str, dict[int, Path]], base_system: str, stages: dict[str, list[str]]) -> dict:
+def collect(curves: dict[str, dict[int, dict[str, list[float | None]]]], base_system: str | None,
+            stages: dict[str, list[str]]) -> dict:
     """Probe entries per system and seed: ``{system: {seed: {stage: entry or None}}}``.
 
-    ``run_dirs[system][seed]`` is a run's directory; ``stages[system]`` its stages after the base.
+    ``curves[system][seed]`` maps a run's stages to its probes' curves (``probe_cer.json`` of the
+    runs layout, lamer.eval.ablation_runs); ``stages[system]`` lists its stages after the base.
     The base probe of a seed is read from ``base_system``'s run of that seed and reported as the
     system ``"base probe"``.
     """
-    out: dict = {"base probe": {seed: {"base": probe_entry(run / "logs" / "probe_base.log")}
-                                for seed, run in run_dirs.get(base_system, {}).items()}}
-    for system, runs in run_dirs.items():
+    out: dict = {"base probe": {seed: {"base": curve_entry(run.get("base"))}
+                                for seed, run in curves.get(base_system, {}).items()}}
+    for system, runs in curves.items():
         if system == base_system:
             continue
-        out[system] = {seed: {stage: probe_entry(run / "logs" / f"probe_{stage}.log") for stage in stages[system]}
+        out[system] = {seed: {stage: curve_entry(run.get(stage)) for stage in stages[system]}
                        for seed, run in runs.items()}
     return out
 

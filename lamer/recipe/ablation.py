@@ -13,7 +13,7 @@ An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
       - {check: forgets, stds: 2}
       - {check: drifts_like, ratio: [0.5, 2.0]}
     systems:                        # in table order
-      frozen:       {train_on: none}                  # no continual training: every stage = base model
+      frozen:       {train_on: none, reference_only: [fixed]}   # every stage = base model
       ft:           {method: conf/ablation/ft.yaml, replay_share: 0}   # the plan's replay kept out of the batches
       lamer_replay: {method: conf/ablation/lamer.yaml}
       joint:        {method: conf/ablation/joint.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
@@ -24,12 +24,15 @@ with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: 
 languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
 ``replay_share`` (overrides the plan's ``replay.share``: 0 trains without replay batches; the
 replay sample is still drawn and joins the k-means codebook's data, the same for every system),
-``joint: true`` (the upper bound, at most one system) and ``control: true`` (the control, at most
-one). Paths are relative to the recipe directory (the config's parent's parent). Every problem is
+``joint: true`` (the upper bound, at most one system), ``control: true`` (the control, at most
+one) and ``reference_only`` (the protocols under which the system is a reference row, not a
+candidate for best: ``frozen`` under ``fixed``, whose probe was trained on its very features and
+which learns no new language). The joint upper bound is a reference row under every protocol.
+Paths are relative to the recipe directory (the config's parent's parent). Every problem is
 reported together, naming the file and key.
 
 The expectations (each checked on the mean over seeds of the final average CER or BWT, among the
-systems that are not the joint upper bound; :mod:`lamer.eval.expectations` states each with its
+candidates of the protocol: ``Ablation.candidates``; :mod:`lamer.eval.expectations` states each with its
 numbers in RESULTS.md):
 
 - ``near_best``: the reference's CER is at most ``within`` points above the best system's;
@@ -61,7 +64,7 @@ CHECKS: dict[str, dict[str, Any]] = {
     "drifts_like": {"ratio": None, "system": None, "like": None},
 }
 _SYSTEM_PARAMS = {"of", "system", "like"}
-_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share"}
+_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share", "reference_only"}
 
 
 class AblationError(PlanError):
@@ -79,6 +82,12 @@ class System:
     joint: bool = False
     control: bool = False
     replay_share: float | None = None  # None: the plan's replay.share
+    reference_only: tuple[str, ...] = ()  # protocols under which it is a reference row, not a candidate
+
+    def candidate(self, protocol: str) -> bool:
+        """Whether the system competes for best under ``protocol``: the joint upper bound never
+        does, a system with ``reference_only`` not under those protocols."""
+        return not self.joint and protocol not in self.reference_only
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,10 @@ class Ablation:
     def control(self) -> System | None:
         """The control system, if the ablation has one."""
         return next((s for s in self.systems if s.control), None)
+
+    def candidates(self, protocol: str) -> list[str]:
+        """Names of the systems that compete for best under ``protocol``, in table order."""
+        return [s.name for s in self.systems if s.candidate(protocol)]
 
 
 def _flag(entry: dict, key: str, where: str, problems: list[str]) -> bool:
@@ -153,11 +166,21 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     control = _flag(entry, "control", where, problems)
     if joint and control:
         problems.append(f"{where}: a system is either the joint upper bound or the control, not both")
+    reference_only = entry.get("reference_only", [])
+    if (not isinstance(reference_only, list) or any(p not in PROTOCOLS for p in reference_only)
+            or len(set(reference_only)) != len(reference_only)):
+        problems.append(f"{where}.reference_only: expected a list of distinct protocols from {list(PROTOCOLS)}, "
+                        f"got {reference_only!r}")
+        reference_only = []
+    elif joint and reference_only:
+        problems.append(f"{where}.reference_only: the joint upper bound is a reference row under every protocol; "
+                        "remove reference_only")
     share = entry.get("replay_share")
     if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1):
         problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {share!r}")
         share = None
-    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share)
+    return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share,
+                  tuple(reference_only))
 
 
 def _number(value: Any, where: str, problems: list[str]) -> bool:
@@ -254,6 +277,13 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
     if entries and roles["reference"] is None:
         problems.append("expectations: need reference: the system they are about")
     expectations = [_expectation(i, entry, roles, names, problems) for i, entry in enumerate(entries)]
+    reference = next((s for s in systems if s.name == roles["reference"]), None)
+    for i, expectation in enumerate(expectations):
+        if reference is not None and expectation is not None and expectation.check in ("best", "near_best"):
+            excluded = [p for p in expectation.protocols if not reference.candidate(p)]
+            if excluded:
+                problems.append(f"expectations[{i}]: {expectation.check} under {excluded}, where the reference "
+                                f"{reference.name!r} is no candidate (joint or reference_only)")
     if problems:
         raise AblationError(f"{path}: the ablation cannot run:\n  - " + "\n  - ".join(problems))
     return Ablation(path=path, seeds=list(seeds), systems=systems, reference=roles["reference"],

@@ -25,3 +25,22 @@ def mini_ablation(tmp_path):
                 path.write_text(json.dumps({**MINI_RESULTS, "protocol": protocol}))
         return tmp_path
     return make
+
+
+@pytest.fixture
+def export_and_summarise():
+    """``run(recipe_dir, exp, out, results_md, trainable=None)``: export the runs under ``exp`` into
+    ``<recipe_dir>/runs`` (with ``trainable``, or a trainable.json without counts) and summarise
+    them as the recipe does; returns the summary."""
+    from lamer.eval.ablation import write_summary
+    from lamer.eval.ablation_runs import export_runs
+    from lamer.recipe.ablation import load_ablation
+
+    def run(recipe_dir, exp, out, results_md, trainable=None):
+        if trainable is None:
+            trainable = recipe_dir / "trainable.json"
+            trainable.write_text(json.dumps({"upstream": "base.pt", "systems": {}}))
+        ablation = load_ablation(recipe_dir / "conf" / "ablation.yaml")
+        export_runs(ablation, exp, trainable, recipe_dir / "runs")
+        return write_summary(ablation, recipe_dir / "runs", out, results_md)
+    return run

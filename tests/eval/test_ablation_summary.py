@@ -23,6 +23,7 @@ import pytest
 
 from lamer.eval import EvalInputError
 from lamer.eval.ablation import write_summary
+from lamer.eval.ablation_runs import export_runs
 from lamer.eval.ablation_section import render_results
 from lamer.recipe.ablation import load_ablation
 
@@ -109,9 +110,11 @@ def recipe(tmp_path):
 
 
 def summarise(recipe, results_md=None):
+    """Export the runs of ``exp/ablation`` into ``ablation/runs`` and summarise them, as run_ablation.sh does."""
     results_md = results_md or recipe / "RESULTS.md"
-    summary = write_summary(load_ablation(recipe / "conf" / "ablation.yaml"), recipe / "exp" / "ablation",
-                            recipe / "trainable.json", recipe / "ablation", results_md)
+    ablation = load_ablation(recipe / "conf" / "ablation.yaml")
+    export_runs(ablation, recipe / "exp" / "ablation", recipe / "trainable.json", recipe / "ablation" / "runs")
+    summary = write_summary(ablation, recipe / "ablation" / "runs", recipe / "ablation", results_md)
     return summary, results_md
 
 
@@ -189,7 +192,7 @@ def _section(text: str) -> str:
 def test_checks_state_the_expected_outcomes_with_numbers(recipe):
     section = _section(summarise(recipe)[1].read_text())
     fixed, retrained = section.split("### Protocol `fixed`")[1], section.split("### Protocol `fixed`")[0]
-    assert ("lamer_replay has the best mean final average CER among non-joint systems: "
+    assert ("lamer_replay has the best mean final average CER among the candidate systems: "
             "yes (lamer_replay 25.62, best other continue_old 29.00)") in fixed
     assert "|BWT(lamer_replay)| <= |BWT(ft)| / 5: yes (|-0.83| vs |-7.00| / 5 = 1.40)" in fixed
     assert ("ft forgets beyond seed noise (rule: mean + 2 std of its final BWT < 0): "
@@ -198,7 +201,7 @@ def test_checks_state_the_expected_outcomes_with_numbers(recipe):
     assert "the control continue_old drifts comparably to ft (rule: ratio of final BWTs in [0.5, 2]): yes " \
            "(BWT -5.33 vs -7.00, ratio 0.76)" in fixed
     # retrained: lamer_replay learns its new languages at n = 40: avg 30.5, 30.75; the control is best at 29.00
-    assert "lamer_replay is within 1 CER point of the best non-joint system: no " \
+    assert "lamer_replay is within 1 CER point of the best candidate system: no " \
            "(lamer_replay 30.62, best continue_old 29.00, gap 1.62)" in retrained
 
 
@@ -271,20 +274,23 @@ def test_the_summary_command_writes_the_same_files(recipe, monkeypatch):
     from lamer.bin.ablation import main
 
     monkeypatch.chdir(recipe)
-    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "trainable.json",
-                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 0
+    export = ["export", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--out", "ablation/runs"]
+    assert main([*export, "--trainable", "trainable.json"]) == 0
+    assert main(["summary", "--config", "conf/ablation.yaml", "--runs", "ablation/runs", "--out", "ablation",
+                 "--results_md", "RESULTS.md"]) == 0
     summary = json.loads((recipe / "ablation" / "summary.json").read_text())
     assert summary["fixed"]["systems"]["ft"]["avg_cer_final"] == pytest.approx({"mean": 30.25, "std": 0.25})
     assert "](ablation/avg_cer_fixed.png)" in (recipe / "RESULTS.md").read_text()
-    assert main(["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "missing.json",
-                 "--out", "ablation", "--results_md", "RESULTS.md"]) == 1
+    assert main([*export, "--trainable", "missing.json"]) == 1
 
 
 def test_the_summary_command_can_keep_to_some_seeds(recipe, monkeypatch):
     from lamer.bin.ablation import main
 
     monkeypatch.chdir(recipe)
-    args = ["summary", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--out", "ablation",
+    assert main(["export", "--config", "conf/ablation.yaml", "--exp", "exp/ablation", "--trainable", "trainable.json",
+                 "--out", "runs"]) == 0
+    args = ["summary", "--config", "conf/ablation.yaml", "--runs", "runs", "--out", "ablation",
             "--results_md", "RESULTS.md"]
     assert main([*args, "--seeds", "0", "1"]) == 0
     summary = json.loads((recipe / "ablation" / "summary.json").read_text())
@@ -330,7 +336,7 @@ def test_expectations_are_the_configs(recipe):
     config = recipe / "conf" / "ablation.yaml"
     config.write_text(CONFIG.replace("within: 1.0", "within: 2.0"))
     retrained = _section(summarise(recipe)[1].read_text()).split("### Protocol `fixed`")[0]
-    assert "lamer_replay is within 2 CER points of the best non-joint system: yes (lamer_replay 30.62, " \
+    assert "lamer_replay is within 2 CER points of the best candidate system: yes (lamer_replay 30.62, " \
            "best continue_old 29.00, gap 1.62)" in retrained
     config.write_text(CONFIG.split("expectations:")[0] + "systems:" + CONFIG.split("systems:")[1])
     assert "Checks:" not in _section(summarise(recipe)[1].read_text())
@@ -346,3 +352,29 @@ def test_the_render_command_rewrites_the_section_from_the_outputs(recipe, monkey
     assert main(["render", "--config", "conf/ablation.yaml", "--out", "ablation", "--results_md", "RESULTS.md"]) == 0
     assert _section((recipe / "RESULTS.md").read_text()) == _section(first)
     assert main(["render", "--config", "conf/ablation.yaml", "--out", "nowhere", "--results_md", "RESULTS.md"]) == 1
+
+
+def _fixed_rows(section: str) -> dict[str, str]:
+    fixed = section.split("### Protocol `fixed`")[1].split("Checks:")[0]
+    return {line.split(" | ")[0].lstrip("| "): line for line in fixed.splitlines() if line.startswith("| ")}
+
+
+def test_a_reference_only_system_is_no_candidate_for_best_under_its_protocol(recipe):
+    """frozen scores lowest under fixed (its probe was trained on its very features): without
+    reference_only it wins the best check and the bold; with reference_only: [fixed] it is a
+    labelled reference row and lamer_replay is compared with the systems that learn."""
+    path = recipe / "exp" / "ablation" / "seed0" / "frozen" / "results_fixed.json"
+    path.write_text(json.dumps(continual(0, 0, 10, "fixed")))  # avg CER final (40 + 20) / 4 = 15
+    section = _section(summarise(recipe)[1].read_text())
+    assert ("lamer_replay has the best mean final average CER among the candidate systems: no "
+            "(lamer_replay 25.62, best other frozen 15.00)") in section
+    assert "**15.00 ± 0.00**" in _fixed_rows(section)["frozen"]
+    config = recipe / "conf" / "ablation.yaml"
+    config.write_text(CONFIG.replace("frozen: {train_on: none}", "frozen: {train_on: none, reference_only: [fixed]}"))
+    section = _section(summarise(recipe)[1].read_text())
+    assert ("lamer_replay has the best mean final average CER among the candidate systems: yes "
+            "(lamer_replay 25.62, best other continue_old 29.00)") in section
+    rows = _fixed_rows(section)
+    assert "**" not in rows["frozen (reference)"] and "**25.62 ± 0.18**" in rows["lamer_replay"]
+    retrained = section.split("### Protocol `fixed`")[0]
+    assert "| frozen |" in retrained  # a candidate under retrained, where its probe is retrained like the others'

@@ -5,15 +5,13 @@ import json
 import pytest
 
 from lamer.eval import EvalInputError
-from lamer.eval.ablation import write_summary
 from lamer.eval.probe_health import (
     collect,
+    curve_entry,
     escape_epoch,
-    probe_entry,
     render_table,
     valid_cer_curve,
 )
-from lamer.recipe.ablation import load_ablation
 
 
 def epoch_line(epoch: int, cer: str) -> str:
@@ -41,7 +39,7 @@ def test_a_resumed_run_keeps_the_last_value_and_nan_is_none(tmp_path):
     log = tmp_path / "probe_s1.log"
     log.write_text(epoch_line(1, "1.000") + epoch_line(2, "0.95") + epoch_line(2, "0.90") + epoch_line(3, "nan"))
     assert valid_cer_curve(log) == [1.0, 0.90, None]
-    assert probe_entry(log) == {"final": None, "best": 0.90, "escape_epoch": None, "epochs": 3}
+    assert curve_entry(valid_cer_curve(log)) == {"final": None, "best": 0.90, "escape_epoch": None, "epochs": 3}
 
 
 def test_a_log_without_epoch_results_is_refused_by_name(tmp_path):
@@ -49,28 +47,25 @@ def test_a_log_without_epoch_results_is_refused_by_name(tmp_path):
     log.write_text("Traceback (most recent call last):\n")
     with pytest.raises(EvalInputError, match="probe_s2.log"):
         valid_cer_curve(log)
-    assert probe_entry(tmp_path / "missing.log") is None
 
 
-def test_collect_reads_the_base_probe_from_the_frozen_run(tmp_path):
-    write_log(tmp_path / "seed0" / "frozen" / "logs" / "probe_base.log", ["1.0", "0.91", "0.80"])
-    write_log(tmp_path / "seed0" / "ft" / "logs" / "probe_s1.log", ["1.0", "0.92", "0.91"])
-    runs = {"frozen": {0: tmp_path / "seed0" / "frozen"}, "ft": {0: tmp_path / "seed0" / "ft"}}
-    health = collect(runs, "frozen", {"frozen": ["s1"], "ft": ["s1", "s2"]})
+def test_collect_reads_the_base_probe_from_the_frozen_run():
+    curves = {"frozen": {0: {"base": [1.0, 0.91, 0.80], "s1": [1.0, 0.5]}}, "ft": {0: {"s1": [1.0, 0.92, 0.91]}}}
+    health = collect(curves, "frozen", {"frozen": ["s1"], "ft": ["s1", "s2"]})
     assert health["base probe"][0]["base"]["escape_epoch"] == 3
     assert health["ft"][0]["s1"] == {"final": 0.91, "best": 0.91, "escape_epoch": None, "epochs": 3}
     assert health["ft"][0]["s2"] is None  # no log
+    assert curve_entry(None) is None
     assert render_table(health, [0, 1]) == [["base probe", "base 0.80 (e3)", "–"],
                                             ["ft", "s1 0.91 (never), s2 –", "–"]]
 
 
-def test_the_summary_writes_probe_health_and_its_table(mini_ablation):
+def test_the_summary_writes_probe_health_and_its_table(mini_ablation, export_and_summarise):
     tmp_path = mini_ablation("  frozen: {train_on: none}\n  ft: {method: conf/m.yaml}\n", [0], ["frozen", "ft"])
     exp = tmp_path / "exp"
     write_log(exp / "seed0" / "frozen" / "logs" / "probe_base.log", ["1.0", "0.70"])
     write_log(exp / "seed0" / "ft" / "logs" / "probe_s1.log", ["1.0", "0.95"])
-    write_summary(load_ablation(tmp_path / "conf" / "ablation.yaml"), exp, None, tmp_path / "out",
-                  tmp_path / "RESULTS.md")
+    export_and_summarise(tmp_path, exp, tmp_path / "out", tmp_path / "RESULTS.md")
     health = json.loads((tmp_path / "out" / "probe_health.json").read_text())
     assert health["ft"]["0"]["s1"]["final"] == 0.95
     text = (tmp_path / "RESULTS.md").read_text()

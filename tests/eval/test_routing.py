@@ -5,14 +5,12 @@ import math
 import pytest
 
 from lamer.eval import EvalInputError
-from lamer.eval.ablation import write_summary
 from lamer.eval.routing import (
     js_divergence,
     normalized_entropy,
     render_cell,
     routing_stats,
 )
-from lamer.recipe.ablation import load_ablation
 
 
 def test_divergence_is_zero_for_alike_and_log2_for_disjoint_routing():
@@ -46,7 +44,7 @@ def test_malformed_usage_is_refused_naming_the_file_and_layer():
         routing_stats({"1": {}})
 
 
-def test_the_summary_writes_routing_for_runs_with_expert_usage(mini_ablation):
+def test_the_summary_writes_routing_for_runs_with_expert_usage(mini_ablation, export_and_summarise):
     tmp_path = mini_ablation("  ft: {method: conf/m.yaml}\n  lamer_replay: {method: conf/m.yaml}\n", [0, 1],
                              ["ft", "lamer_replay"])
     exp = tmp_path / "exp"
@@ -55,8 +53,7 @@ def test_the_summary_writes_routing_for_runs_with_expert_usage(mini_ablation):
     # a seed without results is not reported, even with a usage file
     (exp / "seed1" / "lamer_replay").mkdir(parents=True)
     (exp / "seed1" / "lamer_replay" / "expert_usage.json").write_text(json.dumps({"3": {"eng": [1.0, 0.0]}}))
-    write_summary(load_ablation(tmp_path / "conf" / "ablation.yaml"), exp, None, tmp_path / "out",
-                  tmp_path / "RESULTS.md")
+    export_and_summarise(tmp_path, exp, tmp_path / "out", tmp_path / "RESULTS.md")
     routing = json.loads((tmp_path / "out" / "routing.json").read_text())
     assert list(routing) == ["lamer_replay"] and list(routing["lamer_replay"]) == ["0"]
     assert "| lamer_replay | L3x2 H 1.00 JS 0.000/0.000 | – |" in (tmp_path / "RESULTS.md").read_text()

@@ -64,6 +64,12 @@ def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
     ("plan: conf/plan.yaml", "plan: conf/nowhere.yaml", "plan: conf/nowhere.yaml does not exist"),
     ("seeds: [0, 1, 2]", "seeds: [0, 0]", "seeds: expected a non-empty list of distinct integers"),
     ("joint: true}", "joint: yes please}", "systems.joint.joint: expected true or false"),
+    ("frozen: {train_on: none}", "frozen: {train_on: none, reference_only: [fixd]}",
+     "systems.frozen.reference_only: expected a list of distinct protocols from ['retrained', 'fixed']"),
+    ("frozen: {train_on: none}", "frozen: {train_on: none, reference_only: fixed}",
+     "systems.frozen.reference_only: expected a list of distinct protocols"),
+    ("joint: true}", "joint: true, reference_only: [fixed]}",
+     "systems.joint.reference_only: the joint upper bound is a reference row under every protocol"),
 ])
 def test_bad_configs_stop_with_file_and_key_named(recipe, old, new, message):
     assert old in GOOD
@@ -119,6 +125,26 @@ expectations:
   - {check: bwt_share, divisor: 5}
   - {check: drifts_like, ratio: [0.5, 2.0]}
 systems:""")
+
+
+def test_candidates_leave_out_the_joint_system_and_reference_rows(recipe):
+    ablation = load_ablation(_write(recipe, GOOD.replace("frozen: {train_on: none}",
+                                                         "frozen: {train_on: none, reference_only: [fixed]}")))
+    assert ablation.system("frozen").reference_only == ("fixed",)
+    assert ablation.candidates("fixed") == ["ft", "lamer_replay", "continue_old"]
+    assert ablation.candidates("retrained") == ["frozen", "ft", "lamer_replay", "continue_old"]
+    assert load_ablation(_write(recipe, GOOD)).candidates("fixed") == ["frozen", "ft", "lamer_replay", "continue_old"]
+
+
+def test_a_best_check_on_a_reference_that_cannot_compete_is_refused(recipe):
+    text = EXPECTING
+    load_ablation(_write(recipe, text.replace("frozen: {train_on: none}",
+                                              "frozen: {train_on: none, reference_only: [retrained]}")))
+    with pytest.raises(AblationError, match=r"expectations\[0\]: near_best under \['retrained'\], where the "
+                                            "reference 'lamer_replay' is no candidate"):
+        load_ablation(_write(recipe, text.replace("lamer_replay: {method: conf/ablation/lamer_replay.yaml}",
+                                                  "lamer_replay: {method: conf/ablation/lamer_replay.yaml, "
+                                                  "reference_only: [retrained]}")))
 
 
 def test_expectations_are_read_with_their_roles(recipe):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lamer.eval.ablation import write_summary
+from lamer.recipe.ablation import load_ablation
 from tests.recipe.recipes import DEMO, make_recipe
 
 PLAN = """corpus: commonvoice
@@ -66,6 +68,23 @@ def test_ablation_writes_a_well_formed_summary(ablation):
     # frozen keeps the base model: no forgetting, no transfer, under either protocol
     assert summary["fixed"]["systems"]["frozen"]["bwt_final"]["mean"] == 0.0
     assert "<!-- ablation:begin -->" in (directory / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_the_summary_regenerates_from_the_exported_runs(ablation, tmp_path):
+    """The loop exports each run's small outputs into ablation/runs; the summary of that layout
+    alone (no exp/) writes the same JSON, byte for byte."""
+    directory, out = ablation
+    assert out.returncode == 0, out.stdout + out.stderr
+    runs = directory / "ablation" / "runs"
+    assert {p.name for p in (runs / "seed0" / "lamer_replay").iterdir()} >= {
+        "results_retrained.json", "results_fixed.json", "probe_cer.json"}
+    assert list(json.loads((runs / "seed0" / "frozen" / "probe_cer.json").read_text()))[0] == "base"
+    assert "s1" in json.loads((runs / "seed0" / "lamer_replay" / "probe_cer.json").read_text())
+    assert (runs / "trainable.json").is_file() and (runs / "environment.json").is_file()
+    write_summary(load_ablation(directory / "conf" / "ablation.yaml"), runs, tmp_path / "ablation",
+                  tmp_path / "RESULTS.md")
+    for name in ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json"):
+        assert (tmp_path / "ablation" / name).read_bytes() == (directory / "ablation" / name).read_bytes(), name
 
 
 def test_systems_share_the_seeds_base_probe(ablation):

@@ -2,8 +2,13 @@
 # The ablation of the mini benchmark: every system of conf/ablation.yaml (frozen, sequential
 # full fine-tuning with and without replay, LoRA, uniform MoLE, Lamer with and without replay,
 # joint training, and the same-steps control on the old languages) x every seed, each one run
-# through the same stage script and plan as the demo, scored under both protocols. Then the
-# summary: ablation/summary.json, the PNGs beside it and the ablation section of RESULTS.md.
+# through the same stage script and plan as the demo, scored under both protocols. Then each
+# run's small outputs are exported into ablation/runs/ (results per protocol, expert usage, the
+# probes' validation CER per epoch, trainable counts: committed with the recipe) and summarised
+# from there alone: ablation/summary.json and the other JSON, the PNGs beside them and the
+# ablation section of RESULTS.md. From a clone, without exp/, the same JSON, byte for byte:
+#   python -m lamer.bin.ablation summary --config conf/ablation.yaml --runs ablation/runs \
+#       --out ablation --results_md RESULTS.md
 #
 # Shared by all runs: the corpus and data dirs (stages 1-2), the base model (stage 3,
 # exp/ablation/base) and, per seed, the base model's probe and scores (made by the `frozen`
@@ -32,7 +37,8 @@ probe_opts+=" --frontend_conf frame_pooling=2"
                       # about 0.6x the time per probe, test CER about 3 points above 50 Hz
                       # (RESULTS.md: "Probe frames", "Cost")
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
-summary_out=ablation  # published results: summary.json and PNGs here, a section in RESULTS.md
+summary_out=ablation  # published results: summary.json and PNGs here, the runs' small outputs in
+                      # ${summary_out}/runs, a section in RESULTS.md
 
 . ./path.sh
 . "${LAMER_ROOT}/tools/parse_options.sh"
@@ -102,9 +108,12 @@ done
 wait || true
 
 failed=$(grep -Lx 0 "${exp}"/status/* || true)
-python -m lamer.bin.ablation summary --config "${ablation_config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
+python -m lamer.bin.ablation export --config "${ablation_config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
+    --out "${summary_out}/runs"
+python -m lamer.bin.ablation summary --config "${ablation_config}" --runs "${summary_out}/runs" \
     --out "${summary_out}" --results_md RESULTS.md --seeds ${seeds}
-log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png"
+log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png;" \
+    "runs' outputs to commit: ${summary_out}/runs"
 log "Wall time of this invocation: $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
 if [[ -n ${failed} ]]; then
     log "failed runs (re-run this script to continue them): $(echo ${failed} | xargs -n1 basename | tr '\n' ' ')"
