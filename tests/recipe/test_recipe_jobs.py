@@ -237,3 +237,15 @@ def test_launcher_command_is_the_queue_and_the_job():
         "exp/p q/logs/x.JOB.log", "prog", "--job", "JOB", "a;b"]
     single = Job("score", 7, "train", 0, 1, "l.log", ("prog",))
     assert launcher_command(single, {"train": "run.pl"}) == ["run.pl", "--gpu", "0", "l.log", "prog"]
+
+
+def test_continual_training_gets_the_language_of_every_utterance(capsys):
+    """The targets write 'lang' (indices into the plan's languages) and ssl_train reads it, for the
+    routers' language routing and specialisation loss."""
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
+    for name in ("targets_s1_split", "targets_s2_dev_split"):
+        split = jobs[name]["argv"]
+        assert split[split.index("--languages") + 1] == "eng,fra,deu,spa,ita,nld,por"
+    ssl = jobs["ssl_s2"]["argv"]
+    assert "exp/plan/targets/s2/train/lang,lang,text_int" in ssl
+    assert "exp/plan/targets/s2/dev/lang,lang,text_int" in ssl
