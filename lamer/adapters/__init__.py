@@ -19,7 +19,9 @@ from lamer.adapters.injection import (
     parameter_report,
     patch_state,
     patched_modules,
+    router_parameters,
     routing_languages,
+    routing_losses,
     track_expert_usage,
 )
 from lamer.adapters.layer import LamerLinear
@@ -30,5 +32,6 @@ __all__ = [
     "ExpertBank", "LamerConfig", "LamerLinear", "ManifestMismatch", "Router", "ScheduleError",
     "adapter_parameters", "apply_lamer", "aux_loss", "experts_per_layer", "fingerprint",
     "load_adapters", "merge_adapters", "parameter_report", "patch_state", "patched_modules",
-    "read_manifest", "routing_languages", "save_adapters", "track_expert_usage",
+    "read_manifest", "router_parameters", "routing_languages", "routing_losses", "save_adapters",
+    "track_expert_usage",
 ]

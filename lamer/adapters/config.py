@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 ROUTER_MODES = ("soft", "topk", "language")
+# the options of how routers learn, shown by the adapter report
+ROUTING_OPTIONS = ("temperature", "load_balance_weight", "specialise_weight", "gate_init_std", "router_lr_scale")
 
 
 @dataclass
@@ -29,7 +31,16 @@ class LamerConfig:
         frame), or ``language`` (a learned table picks the weights from a language id).
     languages: language codes known to the router, needed for ``language`` routing and for
         per-language usage statistics.
-    load_balance_weight: weight of the load-balancing loss that ``aux_loss`` returns.
+    load_balance_weight: weight of the Switch-style load-balancing loss (0: off), which pulls
+        every router towards using all experts equally, frame by frame.
+    specialise_weight: weight of the specialisation loss (0: off): minus the mutual information
+        between the batch's languages and the routers' expert choice (``router.specialisation_loss``),
+        averaged over routers. Needs the language of every training utterance (ssl_train's
+        ``lang`` data); soft and top-k routers only.
+    gate_init_std: standard deviation of the normal initialisation of the gates (soft, top-k).
+    router_lr_scale: the routers' learning rate is the optimizer's times this (ssl_train gives
+        the router parameters their own parameter group); gates that start near zero need a
+        larger one to leave the uniform mix in a short stage.
     """
 
     allocation: str = "groups:2,4,8"
@@ -44,6 +55,9 @@ class LamerConfig:
     top_k: int = 2
     temperature: float = 1.0
     load_balance_weight: float = 0.0
+    specialise_weight: float = 0.0
+    gate_init_std: float = 0.01
+    router_lr_scale: float = 1.0
     languages: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -62,6 +76,18 @@ class LamerConfig:
             problems.append("router 'language' needs the list 'languages'")
         if self.temperature <= 0:
             problems.append(f"temperature must be > 0, got {self.temperature}")
+        if self.load_balance_weight < 0:
+            problems.append(f"load_balance_weight must be >= 0 (0: off), got {self.load_balance_weight}")
+        if self.specialise_weight < 0:
+            problems.append(f"specialise_weight must be >= 0 (0: off), got {self.specialise_weight}")
+        if self.specialise_weight > 0 and self.router == "language":
+            problems.append("specialise_weight applies to gate routers (soft, topk): router 'language' is "
+                            "specialised by construction; set specialise_weight 0")
+        if self.gate_init_std < 0:
+            problems.append(f"gate_init_std must be >= 0, got {self.gate_init_std}")
+        if self.router_lr_scale <= 0:
+            problems.append(f"router_lr_scale must be > 0 (1: the optimizer's learning rate), got "
+                            f"{self.router_lr_scale}")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.targets and not self.layer_targets:

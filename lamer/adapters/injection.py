@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lamer.adapters.allocation import experts_per_layer
-from lamer.adapters.config import LamerConfig
+from lamer.adapters.config import ROUTING_OPTIONS, LamerConfig
 from lamer.adapters.experts import ExpertBank
 from lamer.adapters.families import find_layers, layer_style
 from lamer.adapters.layer import LamerLinear
@@ -127,8 +127,7 @@ def _wrap(base: nn.Linear, config: LamerConfig, count: int, context: RoutingCont
     if n_routed:
         routed = ExpertBank(*args, n_routed, config.rank, config.alpha / config.rank, config.dropout)
     if n_routed > 1:
-        router = Router(base.in_features, n_routed, config.router, context, key, config.top_k,
-                        config.temperature, compute_aux=config.load_balance_weight > 0)
+        router = Router.from_config(config, base.in_features, n_routed, context, key)
     wrapper = LamerLinear(base, shared, routed, router)
     return wrapper.to(device=base.weight.device, dtype=base.weight.dtype)
 
@@ -162,23 +161,42 @@ def parameter_report(model: nn.Module) -> dict:
             "allocation": state.config.allocation,
             "rank": state.config.rank,
             "router": state.config.router,
+            **{key: getattr(state.config, key) for key in ROUTING_OPTIONS},
             "shared_experts": state.config.shared_experts,
         })
     return report
 
 
-def aux_loss(model: nn.Module) -> torch.Tensor:
-    """Weighted load-balancing loss of the latest forward pass, averaged over routers, then cleared.
+def routing_losses(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weighted routing losses of the latest forward pass, each averaged over routers, then cleared.
 
-    Returns 0 when no router computed one (load_balance_weight 0, eval mode, or no router).
+    ``{"balance": load_balance_weight * balance loss, "specialise": specialise_weight *
+    specialisation loss}``, each only when some router computed it (weight > 0, training mode,
+    and for ``specialise`` the batch's language ids given through :func:`routing_languages`).
     """
     state = patch_state(model)
-    if state is None or not state.context.aux_losses:
-        return torch.zeros(())
-    losses = state.context.aux_losses
-    total = torch.stack(list(losses.values())).mean() * state.config.load_balance_weight
-    losses.clear()
-    return total
+    if state is None:
+        return {}
+    ctx, config = state.context, state.config
+    out = {}
+    for name, losses, weight in (("balance", ctx.aux_losses, config.load_balance_weight),
+                                 ("specialise", ctx.specialise_losses, config.specialise_weight)):
+        if losses:
+            out[name] = torch.stack(list(losses.values())).mean() * weight
+            losses.clear()
+    return out
+
+
+def aux_loss(model: nn.Module) -> torch.Tensor:
+    """The sum of :func:`routing_losses` (0 when there is none), which it clears."""
+    losses = routing_losses(model)
+    return torch.stack(list(losses.values())).sum() if losses else torch.zeros(())
+
+
+def router_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The routers' parameters (gates, or language logit tables) of a patched model."""
+    return [param for _index, _name, module in patched_modules(model) if module.router is not None
+            for param in module.router.parameters()]
 
 
 def _require_state(model: nn.Module) -> PatchState:

@@ -1,8 +1,9 @@
 """Routers that weight the experts of one patched layer, frame by frame or by language.
 
 All routers of a patched model share one ``RoutingContext``: it carries the language ids
-of the current batch (for language routing and per-language usage statistics), keeps
-each router's load-balancing loss of the latest forward pass, and accumulates expert usage when asked.
+of the current batch (for language routing, the specialisation loss and per-language usage
+statistics), keeps each router's load-balancing and specialisation losses of the latest forward
+pass, and accumulates expert usage when asked.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from lamer.adapters.config import LamerConfig
 
 
 @dataclass
@@ -49,6 +52,7 @@ class RoutingContext:
     languages: list[str] = field(default_factory=list)
     lang_ids: torch.Tensor | None = None
     aux_losses: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
+    specialise_losses: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
     usage: UsageAccumulator | None = None
 
     def language_index(self, code: str) -> int:
@@ -64,21 +68,35 @@ class Router(nn.Module):
     mode ``soft``: softmax of a linear gate; ``topk``: the gate's ``top_k`` best experts,
     renormalised, others 0; ``language``: softmax of a learned per-language logit row,
     the same for every frame of an utterance (so a model can be merged per language).
+
+    In training, ``compute_aux`` keeps the load-balancing loss in ``context.aux_losses`` and
+    ``compute_specialise`` the specialisation loss (:func:`specialisation_loss`, needs the
+    batch's ``context.lang_ids``) in ``context.specialise_losses``. ``gate_init_std``: standard
+    deviation of the gate's normal initialisation.
     """
 
     def __init__(self, in_features: int, num_experts: int, mode: str, context: RoutingContext,
                  key: tuple[int, str], top_k: int = 2, temperature: float = 1.0,
-                 compute_aux: bool = False) -> None:
+                 compute_aux: bool = False, compute_specialise: bool = False, gate_init_std: float = 0.01) -> None:
         super().__init__()
         self.num_experts, self.mode, self.top_k = num_experts, mode, min(top_k, num_experts)
         self.temperature, self.key, self.compute_aux = temperature, key, compute_aux
+        self.compute_specialise = compute_specialise
         self.context = context
         if mode == "language":
             self.language_logits = nn.Parameter(torch.zeros(len(context.languages), num_experts))
         else:
             self.gate = nn.Linear(in_features, num_experts, bias=False)
             # small random gate: near-uniform start, but ties broken for top-k
-            nn.init.normal_(self.gate.weight, std=0.01)
+            nn.init.normal_(self.gate.weight, std=gate_init_std)
+
+    @classmethod
+    def from_config(cls, config: LamerConfig, in_features: int, num_experts: int, context: RoutingContext,
+                    key: tuple[int, str]) -> Router:
+        """The router a ``LamerConfig`` asks for (mode, top-k, temperature, losses, gate init)."""
+        return cls(in_features, num_experts, config.router, context, key, config.top_k, config.temperature,
+                   compute_aux=config.load_balance_weight > 0, compute_specialise=config.specialise_weight > 0,
+                   gate_init_std=config.gate_init_std)
 
     def _batch_view(self, per_utt: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Broadcast (B, E) to x's leading shape (..., E) along the context's batch axis."""
@@ -108,6 +126,9 @@ class Router(nn.Module):
             if self.compute_aux and self.training:
                 # keyed by router: a new forward replaces, never stacks on, an unused loss
                 ctx.aux_losses[self.key] = self._balance_loss(probs, weights)
+            if self.compute_specialise and self.training and ctx.lang_ids is not None:
+                per_utt = probs.movedim(ctx.batch_axis, 0).reshape(probs.shape[ctx.batch_axis], -1, self.num_experts)
+                ctx.specialise_losses[self.key] = specialisation_loss(per_utt.mean(1), ctx.lang_ids)
         if ctx.usage is not None:
             self._record_usage(weights)
         return weights
@@ -137,3 +158,29 @@ class Router(nn.Module):
 
     def extra_repr(self) -> str:
         return f"experts={self.num_experts}, mode={self.mode}, top_k={self.top_k}"
+
+
+def _entropy(p: torch.Tensor) -> torch.Tensor:
+    return -(p * p.clamp_min(1e-12).log()).sum(-1)
+
+
+def specialisation_loss(per_utt: torch.Tensor, lang_ids: torch.Tensor) -> torch.Tensor:
+    """Minus the mutual information (nats) between language and expert choice in a batch.
+
+    ``per_utt``: (B, E) routing distribution of each utterance (its frames' mean weights);
+    ``lang_ids``: (B,) language of each. With ``p`` the batch's mean distribution and ``p_l``
+    language ``l``'s, MI = H(p) - sum_l share_l * H(p_l): 0 when every language routes alike,
+    at most log(E). Minimising ``-MI`` keeps the overall load spread (high H(p)) while pushing
+    each language towards its own experts (low H(p_l)), unlike the balance loss, which only
+    asks for the first.
+    """
+    lang_ids = lang_ids.to(per_utt.device).reshape(-1)
+    if lang_ids.shape[0] != per_utt.shape[0]:
+        raise ValueError(f"{lang_ids.shape[0]} language ids for a batch of {per_utt.shape[0]} utterances")
+    languages, index = lang_ids.unique(return_inverse=True)
+    one_hot = F.one_hot(index, len(languages)).to(per_utt.dtype)  # (B, L)
+    counts = one_hot.sum(0)
+    per_language = (one_hot.T @ per_utt) / counts[:, None]  # (L, E)
+    share = counts / counts.sum()
+    mutual_information = _entropy(per_utt.mean(0)) - (share * _entropy(per_language)).sum()
+    return -mutual_information

@@ -314,7 +314,8 @@ class _Recipe:
         o = self.o
         out = f"{self.exp}/targets/{s}/{split}"
         name = f"targets_{s}" if split == "train" else f"targets_{s}_{split}"
-        options = ("--feature", "layer", "--layer", str(o.target_layer))
+        # 'lang' (indices into the plan's languages) for the routers: language routing, specialise_weight
+        options = ("--feature", "layer", "--layer", str(o.target_layer), "--languages", ",".join(self.all_languages))
         if split == "train":
             options += ("--num_clusters", str(o.num_clusters), "--seed", self.seed)
         else:
@@ -367,9 +368,11 @@ class _Recipe:
                 "--resume", "true", "--num_classes", str(self.o.num_clusters),
                 "--train_data_path_and_name_and_type", f"{t}/train/wav.scp,speech,sound",
                 "--train_data_path_and_name_and_type", f"{t}/train/labels,labels,text_int",
+                "--train_data_path_and_name_and_type", f"{t}/train/lang,lang,text_int",
                 "--train_shape_file", f"{t}/train/speech_shape",
                 "--valid_data_path_and_name_and_type", f"{t}/dev/wav.scp,speech,sound",
                 "--valid_data_path_and_name_and_type", f"{t}/dev/labels,labels,text_int",
+                "--valid_data_path_and_name_and_type", f"{t}/dev/lang,lang,text_int",
                 "--valid_shape_file", f"{t}/dev/speech_shape",
                 *replay_opts, "--output_dir", f"{self.exp}/ssl/{s}", *_opts(self.o.ssl_train_opts)),
                 "cuda", self.o.ngpu, after=(f"targets_{s}_merge", f"targets_{s}_dev_merge", *reads,

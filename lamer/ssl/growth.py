@@ -60,8 +60,8 @@ def grow_experts(model: nn.Module, new_experts: int, freeze_previous: bool = Tru
         old_count = old.num_experts if old is not None else 0
         module.routed = _grown_bank(old, new_experts, module.base_layer, config.rank, config.alpha / config.rank,
                                     config.dropout)
-        router = Router(module.in_features, module.routed.num_experts, config.router, state.context, (index, name),
-                        config.top_k, config.temperature, compute_aux=config.load_balance_weight > 0)
+        router = Router.from_config(config, module.in_features, module.routed.num_experts, state.context,
+                                    (index, name))
         if module.router is not None:
             with torch.no_grad():
                 if config.router == "language":

@@ -5,7 +5,7 @@ import torch
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
-from lamer.adapters import aux_loss, patch_state, routing_languages
+from lamer.adapters import patch_state, routing_languages, routing_losses
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.head import HubertHead, masked_prediction_loss
 from lamer.ssl.masking import span_mask
@@ -40,7 +40,12 @@ class MaskedPredictionModel(AbsESPnetModel):
         max_frames = int(frames.max())
         mask = span_mask(frames.cpu(), max_frames, self.mask_prob,
                          self.mask_length).to(speech.device)
-        languages = lang.reshape(-1) if lang is not None and patch_state(self.encoder.upstream) is not None else None
+        state = patch_state(self.encoder.upstream)
+        languages = lang.reshape(-1) if lang is not None and state is not None else None
+        if languages is None and state is not None and state.config.specialise_weight > 0 and self.training:
+            raise ValueError("specialise_weight > 0 needs the language of every training utterance: give ssl_train "
+                             "--train_data_path_and_name_and_type <targets>/lang,lang,text_int (python -m "
+                             "lamer.bin.ssl_targets --languages writes it) and the adapter config's languages")
         if languages is not None:
             with routing_languages(self.encoder.upstream, languages):
                 layers = self.encoder(speech, speech_lengths, mask)
@@ -50,12 +55,11 @@ class MaskedPredictionModel(AbsESPnetModel):
         logits = self.head(hidden)
         valid = torch.arange(max_frames, device=speech.device)[None, :] < frames.to(speech.device)[:, None]
         result = masked_prediction_loss(logits, labels[:, :max_frames], mask, valid, self.unmasked_weight)
-        balance = aux_loss(self.encoder.upstream).to(result.loss.device) if patch_state(self.encoder.upstream) else None
-        loss = result.loss if balance is None else result.loss + balance
+        routing = {name: term.to(result.loss.device) for name, term in routing_losses(self.encoder.upstream).items()}
+        loss = result.loss + sum(routing.values()) if routing else result.loss
         stats = {"loss": loss.detach(), "loss_masked": result.masked, "loss_unmasked": result.unmasked,
                  "acc_masked": result.acc_masked.detach(), "acc_unmasked": result.acc_unmasked.detach()}
-        if balance is not None:
-            stats["loss_balance"] = balance.detach()
+        stats.update({f"loss_{name}": term.detach() for name, term in routing.items()})
         # force_gatherable: 1-d tensors, as DataParallel / torch.distributed averaging expects
         return force_gatherable((loss, stats, speech.shape[0]), loss.device)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 from espnet2.iterators.sequence_iter_factory import SequenceIterFactory
-from espnet2.tasks.abs_task import AbsTask, IteratorOptions
+from espnet2.tasks.abs_task import AbsTask, IteratorOptions, optim_classes
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.distributed_utils import get_rank
 from espnet2.train.trainer import Trainer
@@ -22,6 +22,7 @@ from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import float_or_none, str2bool, str_or_none
 
+from lamer.adapters import patch_state, router_parameters
 from lamer.adapters.checkpoint import describe_base
 from lamer.espnet.safe_load import espnet_safe_loading
 from lamer.eval.kaldi_text import read_utt2lang
@@ -152,6 +153,30 @@ class SSLTask(AbsTask):
         model = MaskedPredictionModel(encoder, head, **_merged(MODEL_DEFAULTS, args.model_conf, "model_conf"))
         model.loaded_upstream = loaded  # configs for the export at the end (not a submodule)
         return model
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
+        """ESPnet's optimizer; with a Lamer ``router_lr_scale`` other than 1, the routers' parameters form
+        a second parameter group whose learning rate is ``optim_conf.lr`` times the scale (schedulers
+        such as warmuplr scale every group's own base rate)."""
+        state = patch_state(model.encoder.upstream)
+        scale = state.config.router_lr_scale if state is not None else 1.0
+        if scale == 1.0:
+            return super().build_optimizers(args, model)
+        if args.sharded_ddp or args.exclude_weight_decay:
+            raise ValueError(f"router_lr_scale {scale} (adapter config) cannot be combined with --sharded_ddp or "
+                             "--exclude_weight_decay: set router_lr_scale 1 or drop those options")
+        if "lr" not in args.optim_conf:
+            raise ValueError(f"router_lr_scale {scale} (adapter config) scales optim_conf.lr: give optim_conf.lr")
+        optim_class = optim_classes.get(args.optim)
+        if optim_class is None:
+            raise ValueError(f"--optim must be one of {list(optim_classes)}: {args.optim}")
+        routers = {id(param) for param in router_parameters(model.encoder.upstream)}
+        rest = [param for param in model.parameters() if id(param) not in routers]
+        router_group = [param for param in model.parameters() if id(param) in routers]
+        groups = [{"params": rest}, {"params": router_group, "lr": float(args.optim_conf["lr"]) * scale}]
+        logging.info("optimizer: %d router parameter tensors at lr x %g", len(router_group), scale)
+        return [optim_class(groups, **args.optim_conf)]
 
     @classmethod
     def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):

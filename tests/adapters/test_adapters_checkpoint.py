@@ -189,3 +189,15 @@ def test_old_manifest_without_hash_loads_with_a_warning(trained, caplog):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no adapter manifest"):
         load_adapters(build_preset("tiny", "s3prl_hubert"), tmp_path)
+
+
+def test_routing_options_round_trip_through_the_checkpoint(tmp_path):
+    config = LamerConfig(allocation="linear:2-4", specialise_weight=0.3, load_balance_weight=0.02, gate_init_std=0.1,
+                         router_lr_scale=10.0, temperature=0.5)
+    model = frozen_preset("tiny", "s3prl_hubert")
+    apply_lamer(model, config)
+    save_adapters(model, tmp_path / "ckpt")
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    load_adapters(fresh, tmp_path / "ckpt")
+    assert patch_state(fresh).config == config
+    assert read_manifest(tmp_path / "ckpt")["config"]["router_lr_scale"] == 10.0

@@ -262,3 +262,15 @@ def test_stage_3_checks_the_plans_sha256_of_an_imported_checkpoint(tmp_path, mon
     assert export_model.main([*argv[3:-1], str(recipe / "exp" / "other")]) == 1
     assert f"expected {digest}, actual {file_sha256(checkpoint)}" in capsys.readouterr().err
     assert not (recipe / "exp" / "other").exists()
+
+
+def test_continual_training_gets_the_language_of_every_utterance(capsys):
+    """The targets write 'lang' (indices into the plan's languages) and ssl_train reads it, for the
+    routers' language routing and specialisation loss."""
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
+    for name in ("targets_s1_split", "targets_s2_dev_split"):
+        split = jobs[name]["argv"]
+        assert split[split.index("--languages") + 1] == "eng,fra,deu,spa,ita,nld,por"
+    ssl = jobs["ssl_s2"]["argv"]
+    assert "exp/plan/targets/s2/train/lang,lang,text_int" in ssl
+    assert "exp/plan/targets/s2/dev/lang,lang,text_int" in ssl
