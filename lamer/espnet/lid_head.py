@@ -33,14 +33,17 @@ def masked_mean_std(feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class LanguageHead(torch.nn.Module):
-    """Mean and std pooling over valid frames, then a linear layer to ``num_languages`` logits."""
+    """Mean and std pooling over valid frames, layer normalisation, then a linear layer to
+    ``num_languages`` logits. The normalisation puts the pooled statistics on one scale whatever
+    their source: without it the demo probe's classifier stayed at chance on its training set."""
 
     def __init__(self, input_size: int, num_languages: int):
         super().__init__()
         if input_size < 1 or num_languages < 1:
             raise ValueError(f"input_size and num_languages must be positive, got {input_size}, {num_languages}")
+        self.norm = torch.nn.LayerNorm(2 * input_size)
         self.linear = torch.nn.Linear(2 * input_size, num_languages)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``(batch, num_languages)`` logits of ``feats`` (batch, frames, input_size)."""
-        return self.linear(masked_mean_std(feats, lengths))
+        return self.linear(self.norm(masked_mean_std(feats, lengths)))

@@ -58,18 +58,23 @@ def test_the_head_learns_separable_languages():
     assert accuracy > 0.9
 
 
-def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None):
+def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None, lid_input: str = "frontend"):
+    """A probe without encoder (its CTC reads the 12 filterbank channels) for lid_input frontend;
+    with a one-block transformer encoder (16 dims) for lid_input encoder."""
     from espnet2.asr.ctc import CTC
+    from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
     from espnet2.asr.frontend.default import DefaultFrontend
 
     from lamer.espnet.lid_model import LidASRModel
 
     torch.manual_seed(0)
     frontend = DefaultFrontend(fs=16000, n_fft=128, hop_length=64, n_mels=12)
+    encoder = None if lid_input == "frontend" else TransformerEncoder(
+        12, output_size=16, attention_heads=2, linear_units=32, num_blocks=1, input_layer="linear")
     return LidASRModel(vocab_size=len(tokens), token_list=tokens, frontend=frontend, specaug=None, normalize=normalize,
-                       preencoder=None, encoder=None, postencoder=None, decoder=None,
-                       ctc=CTC(odim=len(tokens), encoder_output_size=12), joint_network=None, ctc_weight=1.0,
-                       lid_weight=lid_weight)
+                       preencoder=None, encoder=encoder, postencoder=None, decoder=None,
+                       ctc=CTC(odim=len(tokens), encoder_output_size=12 if encoder is None else 16), joint_network=None,
+                       ctc_weight=1.0, lid_weight=lid_weight, lid_input=lid_input)
 
 
 def _batch(first: list[int]):
@@ -88,6 +93,28 @@ def test_the_model_adds_the_weighted_lid_loss_and_reports_it():
     assert 0.0 <= float(stats["acc_lid"]) <= 1.0 and int(weight) == 2
     loss.backward()
     assert model.lid_head.linear.weight.grad is not None
+
+
+def test_the_classifier_reads_the_encoder_by_default_and_trains_it():
+    """lid_input encoder: the head pools the encoder's output (its size), the LID loss reaches the
+    encoder, and the logits of one encode pass equal those of classify_languages."""
+    model = _model(lid_input="encoder")
+    assert model.lid_head.linear.in_features == 2 * 16
+    loss, stats, _ = model(*_batch([2, 4]), utt_id=["u1", "u2"])
+    model.zero_grad()
+    (stats["loss_lid"] * 0 + model.lid_weight * torch.nn.functional.cross_entropy(
+        model.classify_languages(*_batch([2, 4])[:2]), torch.tensor([0, 1]))).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    model.eval()
+    speech, lengths, _, _ = _batch([2, 4])
+    with torch.no_grad():
+        _, _, logits = model.encode_with_language(speech, lengths)
+        assert torch.allclose(logits, model.classify_languages(speech, lengths))
+
+
+def test_an_unknown_lid_input_is_refused():
+    with pytest.raises(ValueError, match="lid_input must be one of"):
+        _model(lid_input="decoder")
 
 
 def test_the_classifier_logits_of_encode_are_one_pass():
