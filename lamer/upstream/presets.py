@@ -41,9 +41,6 @@ class Shape:
 PRESETS: dict[str, Shape] = {
     "tiny": Shape(layers=3, hidden=32, ffn=64, heads=2, conv_channels=16),
     "small": Shape(layers=4, hidden=128, ffn=512, heads=4, conv_channels=64),
-    # 'small' with half the CNN channels: the CNN is most of a CPU step (64 -> 32 channels: about
-    # 2x faster per pre-training step), so the demo's shipped base model trains more steps in the time
-    "mini": Shape(layers=4, hidden=128, ffn=512, heads=4, conv_channels=32),
     "hubert_base": Shape(layers=12, hidden=768, ffn=3072, heads=12, conv_channels=512),
     "hubert_large": Shape(layers=24, hidden=1024, ffn=4096, heads=16, conv_channels=512,
                           layer_norm_first=True),

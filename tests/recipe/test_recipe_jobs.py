@@ -68,9 +68,11 @@ def test_demo_plan_lists_every_stage_in_order(capsys):
         else:
             assert job["queue"] in ("train", "cuda", "decode") and job["argv"][:2] == ["python", "-m"]
             assert job["log"].startswith("exp/plan/logs/")
-    for name in ("base_model", "ssl_s1", "ssl_s2", "probe_base", "probe_s1", "probe_s2"):
+    for name in ("ssl_s1", "ssl_s2", "probe_base", "probe_s1", "probe_s2"):
         assert jobs[name]["queue"] == "cuda"
-    for name in ("probe_test", "expert_usage", "score_retrained_s1", "results_fixed", "report_fixed"):
+    # the demo imports its shipped base model, hash checked: no GPU job
+    assert jobs["base_model"]["argv"][2] == "lamer.bin.export_model" and "--sha256" in jobs["base_model"]["argv"]
+    for name in ("base_model", "probe_test", "expert_usage", "score_retrained_s1", "results_fixed", "report_fixed"):
         assert jobs[name]["queue"] == "train"
     assert jobs["decode"]["queue"] == "decode"
     assert jobs["score_fixed_base"]["argv"] == ["link", "exp/plan/score/retrained/base", "exp/plan/score/fixed/base"]
@@ -106,14 +108,14 @@ def test_gpus_asked_of_the_queue(capsys):
     assert all(job["gpus"] == 0 for job in cpu)
     assert not any("cuda" in job["argv"] for job in cpu)
     jobs = by_name(listed(plan, "--ngpu", "2", capsys=capsys))
-    for name in ("base_model", "ssl_s1", "ssl_s2", "probe_base", "probe_s2"):
+    for name in ("ssl_s1", "ssl_s2", "probe_base", "probe_s2"):
         assert (jobs[name]["queue"], jobs[name]["gpus"]) == ("cuda", 2)
         assert jobs[name]["argv"][jobs[name]["argv"].index("--ngpu") + 1] == "2"
     for name in ("targets_s1_sample", "targets_s1_label", "targets_s2_dev_label"):
         assert (jobs[name]["queue"], jobs[name]["gpus"]) == ("cuda", 1)
         assert jobs[name]["argv"][-2:] == ["--device", "cuda"]
-    for name in ("targets_s1_split", "targets_s1_fit", "targets_s1_merge", "data", "score_fixed_s1"):
-        assert jobs[name]["gpus"] == 0 and jobs[name]["queue"] == "train"
+    for name in ("base_model", "targets_s1_split", "targets_s1_fit", "targets_s1_merge", "data", "score_fixed_s1"):
+        assert jobs[name]["gpus"] == 0 and jobs[name]["queue"] == "train"  # base_model: the shipped one, imported
     decode = jobs["decode"]
     assert decode["gpus"] == 0 and decode["argv"][decode["argv"].index("--ngpu") + 1] == "0"
     decode = by_name(listed(plan, "--gpu_inference", "true", capsys=capsys))["decode"]

@@ -10,9 +10,9 @@
 #   python -m lamer.bin.ablation summary --config conf/ablation.yaml --runs ablation/runs \
 #       --out ablation --results_md RESULTS.md
 #
-# Shared by all runs: the corpus and data dirs (stages 1-2), the base model (stage 3,
-# exp/ablation/base) and, per seed, the base model's probe and scores (made by the `frozen`
-# system, which every other system of that seed links to). Every run is restartable: re-running
+# Shared by all runs: the corpus and data dirs (stages 1-2), the base model (stage 3, the plan's
+# shipped checkpoint imported into exp/ablation/base) and, per seed, the base model's probe and
+# scores (made by the `frozen` system, which every other system of that seed links to). Every run is restartable: re-running
 # this script does only what is missing. Runs go `--jobs` at a time, one thread each.
 #
 # ./run_ablation.sh --help lists the options with their defaults.
@@ -29,13 +29,8 @@ systems=              # systems to run, space separated; default: all of the con
 jobs=2                # runs at once
 ssl_steps=60          # continual SSL training per stage: steps of 16 utterances, as one epoch
                       # (its validation is monitoring only, the stage exports its last model: once is enough)
-pretrain_epochs=4     # base model: epochs of each of its two pre-training iterations (the demo's)
-probe_epochs=8        # probe training epochs
-probe_opts="--encoder_conf dropout_rate=0.0 --encoder_conf positional_dropout_rate=0.0"
-probe_opts+=" --frontend_conf frame_pooling=2"
-                      # extra ESPnet options of the probes: no dropout, 25 Hz frames (two upstream frames averaged),
-                      # about 0.6x the time per probe, test CER about 3 points above 50 Hz
-                      # (RESULTS.md: "Probe frames", "Cost")
+probe_epochs=8        # probe training epochs (the demo probe's, conf/probe/probe_cpu_demo.yaml)
+probe_opts=           # extra ESPnet options of the probes
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, the runs' small outputs in
                       # ${summary_out}/runs, a section in RESULTS.md
@@ -51,12 +46,12 @@ listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # n
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
-# the demo's corpus and settings (run.sh), a base model of its own, pre-trained longer
+# the demo's corpus, settings (run.sh) and base model (the plan's shipped checkpoint, imported once)
 common=(--synth true --synth_utts 150 --nj 2 --base_dir "${exp}/base"
-        --pretrain_opts "--max_epoch ${pretrain_epochs}" --probe_train_opts "--max_epoch ${probe_epochs} ${probe_opts}" ${ssl_opts})
+        --probe_train_opts "--max_epoch ${probe_epochs} ${probe_opts}" ${ssl_opts})
 
 log "Shared: data, probe data, base model (${exp}/base)"
-# one job alone: it gets the cores of all --jobs (the base model's pre-training is most of it)
+# one job alone: it gets the cores of all --jobs (the corpus synthesis is most of it)
 OMP_NUM_THREADS=${jobs} ./ssl.sh "${common[@]}" --plan "${main_plan}" --tag ablation/shared --stop_stage 3
 python -m lamer.bin.ablation trainable --config "${ablation_config}" --upstream "${exp}/base/upstream.pt" \
     --out "${exp}/trainable.json"

@@ -18,18 +18,18 @@ cd "$(dirname "$0")/.."
 help_message="Usage: ./local/rebuild_base_model.sh [options]
   e.g. ./local/rebuild_base_model.sh --out base_model --pretrain_opts \"--max_epoch 20\""
 
-pretrain_config=conf/ssl/base_pretrain_shipped.yaml  # ssl_train config of both pre-training iterations
+pretrain_config=conf/ssl/base_pretrain.yaml  # ssl_train config of both pre-training iterations
                       # (not --config: that one reads a file of name=value option lines, as in Kaldi)
 langs=en,fr,de        # the synthetic corpus' languages (its keys: python -m lamer.bin.synth_corpus --list_langs)
-utts_per_lang=600     # utterances per language of the synthetic corpus, all splits together
-synth_seed=1          # seed of the synthetic corpus
+utts_per_lang=150     # utterances per language of the synthetic corpus, all splits together
+synth_seed=0          # seed of the synthetic corpus
 synth_opts=           # extra options of synth_corpus
 seed=0                # seed of pre-training (k-means and training)
 layer=3               # layer (1-based) clustered for the second iteration's targets
 num_clusters=100      # k-means clusters of both iterations
 nj=2                  # parallel jobs of corpus synthesis and data preparation
 ngpu=0                # GPUs of the pre-training job (0: CPU)
-pretrain_opts=        # extra ESPnet options of both pre-training iterations (ssl_train, after pretrain_base's --)
+pretrain_opts="--max_epoch 4"  # extra ESPnet options of both pre-training iterations (ssl_train, after pretrain_base's --)
 dir=exp/base_model_rebuild  # work directory: corpus, data dirs, pre-training, logs
 out=base_model        # the shipped model's directory (replaced when the export is written)
 
