@@ -276,3 +276,19 @@ def test_continual_training_gets_the_language_of_every_utterance(capsys):
     ssl = jobs["ssl_s2"]["argv"]
     assert "exp/plan/targets/s2/train/lang,lang,text_int" in ssl
     assert "exp/plan/targets/s2/dev/lang,lang,text_int" in ssl
+
+
+def test_a_pretrained_base_model_is_a_gpu_job_of_the_base_languages(tmp_path, capsys):
+    """base_model: {pretrain: CONFIG} runs pretrain_base on the base languages' train and dev dirs,
+    through $cuda_cmd with the --ngpu GPUs (the demo imports a checkpoint instead)."""
+    from tests.recipe.recipes import TINY_PLAN, make_recipe
+
+    template = TINY_PLAN.replace("{{checkpoint: {checkpoint}}}", "{{pretrain: conf/ssl/base_pretrain.yaml}}")
+    recipe = make_recipe(tmp_path, template, "tiny")
+    base_model = by_name(listed(recipe / "conf" / "plan.yaml", "--ngpu", "2", capsys=capsys))["base_model"]
+    argv = base_model["argv"]
+    assert (base_model["queue"], base_model["gpus"]) == ("cuda", 2) and argv[2] == "lamer.bin.pretrain_base"
+    assert argv[argv.index("--train_dir") + 1] == "data/eng/train"
+    assert argv[argv.index("--valid_dir") + 1] == "data/eng/dev"
+    assert argv[argv.index("--ngpu") + 1] == "2"
+    assert set(base_model["after"]) == {"data"}
