@@ -230,15 +230,21 @@ def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
 def _greedy(rest: list[str]) -> int:
     """Best-path CTC decoding with ESPnet's model (and its language classifier, if it has one);
     the search options (beam size, weights) do not apply."""
+    from lamer.espnet.greedy import greedy_decode
+
+    return _run_on_probe(rest, greedy_decode)
+
+
+def _run_on_probe(rest: list[str], run) -> int:
+    """``run(train_config, model_file, wav_scp, output_dir, batch_size=, device=)`` on the probe and
+    data of ESPnet's options ``rest``: 0, 1 (its error printed) or 2 (the options are incomplete)."""
     parsed = _probe_arguments(rest)
     if parsed is None:
         return 2
     args, wav_scp = parsed
-    from lamer.espnet.greedy import greedy_decode
-
     try:
-        greedy_decode(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
-                      batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
+        run(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
+            batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
     except (OSError, ValueError) as err:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 1
@@ -264,19 +270,9 @@ def _classify(rest: list[str]) -> int:
         if known.output_dir is not None:
             (Path(known.output_dir) / RESULT_DIR / LID_FILE).unlink(missing_ok=True)  # another model's
         return 0
-    parsed = _probe_arguments(rest)
-    if parsed is None:
-        return 2
-    args, wav_scp = parsed
     from lamer.espnet.lid_output import classify_wav_scp
 
-    try:
-        classify_wav_scp(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
-                         batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
-    except (OSError, ValueError) as err:
-        print(f"asr_inference: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return _run_on_probe(rest, classify_wav_scp)
 
 
 if __name__ == "__main__":

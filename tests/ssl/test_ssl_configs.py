@@ -18,10 +18,13 @@ CONFIGS = sorted(p.name for p in (REPO / "conf" / "ssl").glob("*.yaml"))
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_method_config_trains_a_few_steps(name, dump, tmp_path):
+    # every utterance's language, as the recipe gives it (the demo's routers specialise by language)
+    lang = [f"--{split}_data_path_and_name_and_type" for split in ("train", "valid")]
     args = ["--config", str(REPO / "conf" / "ssl" / name)] + training_args(
         dump, tmp_path, "--upstream", "tiny", "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
         "--batch_size", "4", "--max_epoch", "1", "--num_iters_per_epoch", "2", "--replay_utt2lang",
-        f"{dump}/replay_utt2lang", "--replay_share", "0.25")
+        f"{dump}/replay_utt2lang", "--replay_share", "0.25", lang[0], f"{dump}/lang,lang,text_int",
+        lang[1], f"{dump}/lang,lang,text_int")
     SSLTask.main(cmd=args)
     exported = tmp_path / ("upstream.pt" if "full" in name or "joint" in name or "base" in name else "adapters")
     assert exported.exists(), name

@@ -8,6 +8,6 @@
 # Usage: ./run.sh [--stage N] [--stop_stage M] [other options of ssl.sh]
 set -euo pipefail
 cd "$(dirname "$0")"
-./ssl.sh --synth true --synth_utts 150 --nj 2 --max_jobs 2 \
-    --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch 60" \
+./ssl.sh --synth true --synth_utts 150 --nj 2 --max_jobs 2 --inference_nj 2 \
+    --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch 40" \
     "$@"
