@@ -25,8 +25,9 @@ METRIC_TEXT = {
 }
 CLASSIFIER_PLOT = "lid_acc_classifier_over_stages.png"
 CLASSIFIER_TEXT = ("The language of an utterance is the prediction of the probe's utterance-level classifier "
-                   "(mean and std of the probe's weighted sum of layers over the utterance, then a linear layer; "
-                   "trained with the CTC probe, `model: lamer_lid`).")
+                   "(mean and std over the utterance of the probe encoder's output, or of its weighted sum of "
+                   "layers with `lid_input: frontend`, then a linear layer; trained with the CTC probe, "
+                   "`model: lamer_lid`).")
 NO_CLASSIFIER_TEXT = ("Absent: this run's probes have no utterance-level language classifier "
                       "(`model: lamer_lid` in the probe config adds one).")
 
