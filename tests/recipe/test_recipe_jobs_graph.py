@@ -157,13 +157,7 @@ def test_ablation_systems_build_valid_graphs(capsys, options):
 
 @pytest.mark.parametrize("name", ["commonvoice", "fleurs"])
 def test_real_data_graphs(tmp_path, capsys, name):
-    recipe = ROOT / "egs2" / name / "ssl1"
-    (tmp_path / "conf").mkdir()
-    for sub in ("ssl", "probe", "lamer"):
-        (tmp_path / "conf" / sub).symlink_to(recipe / "conf" / sub)
-    checkpoint = tmp_path / "mhubert-147.pt"
-    checkpoint.write_bytes(b"")
-    text = (recipe / "conf" / "plan.yaml").read_text(encoding="utf-8")
-    (tmp_path / "conf" / "plan.yaml").write_text(text.replace("/path/to/mhubert-147", str(checkpoint)))
-    check_graph(graph(tmp_path / "conf" / "plan.yaml", "--nj", "8", "--ngpu", "2", "--inference_nj", "4",
+    from tests.recipe.test_recipe_jobs import real_recipe
+
+    check_graph(graph(real_recipe(tmp_path, name), "--nj", "8", "--ngpu", "2", "--inference_nj", "4",
                       capsys=capsys))
