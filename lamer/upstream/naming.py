@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+from lamer.upstream.log_mel import EXTRACTOR_KEY
+
 # (fairseq / s3prl name, transformers name)
 NAME_PAIRS: list[tuple[str, str]] = [
     ("mask_emb", "masked_spec_embed"),
@@ -125,6 +127,8 @@ def hf_config_from_fairseq(arch: str, model_cfg: dict, defaults: dict):
         raise ValueError("this WavLM has no gated relative position embedding; transformers' WavLM always has one")
     if cfg.get("pos_conv_depth", 1) != 1:
         raise ValueError(f"pos_conv_depth={cfg['pos_conv_depth']}: transformers models have one positional conv")
+    if cfg.get(EXTRACTOR_KEY) is not None:
+        raise ValueError(f"{EXTRACTOR_KEY}: a log-mel front end; transformers models have only the wav2vec2 CNN")
     conv = parse_conv_layers(cfg["conv_feature_layers"])
     kwargs = {hf: cfg[fs] for fs, hf in SAME_VALUE.items() if fs in cfg}
     if arch == "wavlm":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lamer.upstream.log_mel import EXTRACTOR_KEY, conv_geometry, extractor_config, install_extractor
+
 FAMILIES = ("s3prl_hubert", "s3prl_wav2vec2", "s3prl_wavlm", "hf_hubert", "hf_wav2vec2", "hf_wavlm")
 HF_CLASSES = {"hf_hubert": ("HubertConfig", "HubertModel"), "hf_wav2vec2": ("Wav2Vec2Config", "Wav2Vec2Model"),
               "hf_wavlm": ("WavLMConfig", "WavLMModel")}
@@ -30,6 +32,7 @@ class Shape:
     heads: int
     conv_channels: int
     layer_norm_first: bool = False
+    extractor: str = "cnn"  # or "log_mel": lamer.upstream.log_mel's front end (s3prl families only)
 
     @property
     def conv_layers(self) -> list[tuple[int, int, int]]:
@@ -41,6 +44,7 @@ class Shape:
 PRESETS: dict[str, Shape] = {
     "tiny": Shape(layers=3, hidden=32, ffn=64, heads=2, conv_channels=16),
     "small": Shape(layers=4, hidden=128, ffn=512, heads=4, conv_channels=64),
+    "small_mel": Shape(layers=4, hidden=128, ffn=512, heads=4, conv_channels=128, extractor="log_mel"),
     "hubert_base": Shape(layers=12, hidden=768, ffn=3072, heads=12, conv_channels=512),
     "hubert_large": Shape(layers=24, hidden=1024, ffn=4096, heads=16, conv_channels=512,
                           layer_norm_first=True),
@@ -73,6 +77,9 @@ def s3prl_configs(shape: Shape, family: str = "s3prl_hubert") -> tuple[dict, dic
         "conv_pos_groups": 16 if shape.hidden >= 256 else 4,
         "final_dim": 256 if shape.hidden >= 256 else shape.hidden,
     }
+    if shape.extractor == "log_mel":
+        extractor = extractor_config(shape.conv_channels)
+        model_cfg.update({"conv_feature_layers": str(conv_geometry(extractor)), EXTRACTOR_KEY: extractor})
     if family == "s3prl_hubert":
         model_cfg["label_rate"] = 50.0
         task_cfg = {"label_rate": 50.0, "sample_rate": 16000, "normalize": shape.layer_norm_first}
@@ -93,15 +100,17 @@ def _build_s3prl(shape: Shape, family: str, num_labels: int) -> nn.Module:
         from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
 
         dictionaries = [[str(i) for i in range(num_labels)]]
-        return HubertModel(merge_with_parent(HubertConfig, model_cfg),
-                           merge_with_parent(HubertPretrainingConfig, task_cfg), dictionaries)
-    if family == "s3prl_wavlm":
+        model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
+                            merge_with_parent(HubertPretrainingConfig, task_cfg), dictionaries)
+    elif family == "s3prl_wavlm":
         from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
 
-        return WavLM(WavLMConfig(model_cfg))
-    from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config, Wav2Vec2Model
+        model = WavLM(WavLMConfig(model_cfg))
+    else:
+        from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Config, Wav2Vec2Model
 
-    return Wav2Vec2Model(merge_with_parent(Wav2Vec2Config, model_cfg))
+        model = Wav2Vec2Model(merge_with_parent(Wav2Vec2Config, model_cfg))
+    return install_extractor(model, model_cfg)
 
 
 def hf_config(shape: Shape, family: str = "hf_hubert"):
@@ -109,6 +118,9 @@ def hf_config(shape: Shape, family: str = "hf_hubert"):
     import transformers
 
     cls = getattr(transformers, HF_CLASSES[family][0])
+    if shape.extractor != "cnn":
+        raise ValueError(f"{family}: transformers models have only the CNN front end, not {shape.extractor!r}; "
+                         "build this preset in an s3prl family")
     conv = shape.conv_layers
     return cls(
         hidden_size=shape.hidden,

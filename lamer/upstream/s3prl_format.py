@@ -17,6 +17,7 @@ from torch import nn
 
 from lamer.atomic import write_atomic
 from lamer.upstream.head import HEAD_KEYS, placeholder_head
+from lamer.upstream.log_mel import install_extractor
 
 ARCHES = ("hubert", "wav2vec2", "wavlm")
 # marks a HuBERT file whose prediction head is zeros written only because s3prl's loader wants one
@@ -64,15 +65,17 @@ def build_s3prl_model(arch: str, task_cfg: dict, model_cfg: dict, symbols: list[
 
         if not symbols:
             raise ValueError("an s3prl HuBERT needs its label dictionaries (dictionaries_symbols)")
-        return HubertModel(model_class(**_known(model_class, model_cfg)),
-                           task_class(**_known(task_class, task_cfg)), symbols)
-    if arch == "wav2vec2":
+        model = HubertModel(model_class(**_known(model_class, model_cfg)),
+                            task_class(**_known(task_class, task_cfg)), symbols)
+    elif arch == "wav2vec2":
         from s3prl.upstream.wav2vec2.wav2vec2_model import Wav2Vec2Model
 
-        return Wav2Vec2Model(model_class(**_known(model_class, model_cfg)))
-    from s3prl.upstream.wavlm.WavLM import WavLM
+        model = Wav2Vec2Model(model_class(**_known(model_class, model_cfg)))
+    else:
+        from s3prl.upstream.wavlm.WavLM import WavLM
 
-    return WavLM(model_class(model_cfg))
+        model = WavLM(model_class(model_cfg))
+    return install_extractor(model, model_cfg)
 
 
 def read_s3prl_checkpoint(state: dict, source: str) -> tuple[str, dict, dict, dict, list[list[str]] | None]:

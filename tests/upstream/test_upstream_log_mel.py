@@ -1,0 +1,129 @@
+"""The log-mel front end: its features, its frame geometry, and every way its checkpoints load."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lamer.espnet.s3prl_expert import needs_lamer_expert
+from lamer.ssl.encoder import MaskedUpstream, conv_frames
+from lamer.ssl.features import receptive_field
+from lamer.upstream import open_upstream
+from lamer.upstream.convert import convert_upstream
+from lamer.upstream.log_mel import EXTRACTOR_KEY, LogMelExtractor, extractor_config, mel_filterbank
+from lamer.upstream.presets import build_preset, get_shape, s3prl_configs, save_s3prl_checkpoint
+from tests.upstream.checkpoints import max_diff, outputs, perturb
+
+PRESET = "small_mel"
+
+
+def mel_checkpoint(tmp_path, name: str = "mel.pt") -> tuple[torch.nn.Module, str]:
+    model = perturb(build_preset(PRESET))
+    task_cfg, model_cfg = s3prl_configs(get_shape(PRESET))
+    path = tmp_path / name
+    save_s3prl_checkpoint(model, task_cfg, model_cfg, str(path))
+    return model, str(path)
+
+
+def test_filterbank_is_the_htk_mel_filterbank_torchaudio_computes():
+    from torchaudio.functional import melscale_fbanks
+
+    expected = melscale_fbanks(257, 0.0, 8000.0, 80, 16000, norm=None, mel_scale="htk")
+    assert torch.allclose(mel_filterbank(80, 512), expected, atol=1e-5)
+
+
+def test_log_mel_is_the_power_stft_through_the_filterbank():
+    wav = torch.randn(1, 8000, generator=torch.Generator().manual_seed(0)) * 0.1
+    extractor = LogMelExtractor(extractor_config(16))
+    ours = extractor.log_mel(wav)[0]
+    # torch.stft centres a 400-sample window in its 512-sample frame: shift the signal to match
+    spec = torch.stft(torch.nn.functional.pad(wav[0], (56, 56)), n_fft=512, hop_length=160, win_length=400,
+                      window=torch.hann_window(400), center=False, return_complex=True)
+    expected = torch.log(mel_filterbank(80, 512).T @ spec.abs().square() + 1e-6)
+    assert ours.shape[1] == (8000 - 400) // 160 + 1
+    frames = min(ours.shape[1], expected.shape[1])
+    assert torch.allclose(ours[:, :frames], expected[:, :frames], atol=1e-3)
+
+
+def test_a_tone_lights_the_mel_band_of_its_frequency():
+    t = torch.arange(16000) / 16000
+    extractor = LogMelExtractor(extractor_config(16))
+    low, high = (extractor.log_mel(torch.sin(2 * torch.pi * f * t)[None])[0].mean(1).argmax() for f in (300, 3000))
+    assert low < high
+    centres = mel_filterbank(80, 512).argmax(0) * 16000 / 512  # the bin where each filter peaks, in Hz
+    assert abs(centres[low] - 300) < 60 and abs(centres[high] - 3000) < 200
+
+
+@pytest.mark.parametrize("samples", [560, 561, 879, 880, 16000, 16321, 47999])
+def test_frames_follow_the_declared_geometry(samples):
+    model = build_preset(PRESET)
+    assert receptive_field(model) == (560, 320)  # 25 ms window + one 10 ms hop; 20 ms frames
+    expected = ((samples - 400) // 160 + 1) // 2
+    assert int(conv_frames(model, torch.tensor([samples]))[0]) == expected
+    layers = MaskedUpstream(model)(torch.randn(1, samples) * 0.1, torch.tensor([samples]))
+    assert layers[0].shape[1] == expected
+
+
+def test_the_stft_is_not_a_parameter_and_not_saved():
+    model = build_preset(PRESET)
+    names = [name for name, _ in model.named_parameters() if name.startswith("feature_extractor.")]
+    assert names == ["feature_extractor.stack.weight", "feature_extractor.stack.bias"]
+    assert not any("stft" in key or "filters" in key for key in model.state_dict())
+
+
+def test_checkpoint_round_trip_through_the_loader(tmp_path):
+    model, path = mel_checkpoint(tmp_path)
+    loaded = open_upstream(path)
+    assert isinstance(loaded.model.feature_extractor, LogMelExtractor)
+    assert loaded.model_config[EXTRACTOR_KEY]["type"] == "log_mel"
+    wavs = torch.randn(2, 6400, generator=torch.Generator().manual_seed(1)) * 0.1
+    assert max_diff(outputs(model, wavs), outputs(loaded.model, wavs)) < 1e-5
+    assert needs_lamer_expert(path)
+
+
+def test_s3prl_own_loader_refuses_it_rather_than_running_a_cnn(tmp_path):
+    from s3prl.nn import S3PRLUpstream
+
+    _, path = mel_checkpoint(tmp_path)
+    with pytest.raises(RuntimeError, match="feature_extractor.conv_layers"):
+        S3PRLUpstream("hubert_local", path_or_url=path)
+
+
+def test_espnet_frontend_runs_it_through_the_lamer_expert(tmp_path):
+    from lamer.espnet.frontend import LamerS3prlFrontend
+    from lamer.espnet.s3prl_expert import LamerUpstreamExpert
+
+    model, path = mel_checkpoint(tmp_path)
+    frontend = LamerS3prlFrontend(upstream="hubert_local", path_or_url=path, multilayer_feature=True)
+    assert isinstance(frontend.upstream.upstream, LamerUpstreamExpert)
+    wavs, lengths = torch.randn(2, 16000) * 0.1, torch.tensor([16000, 12000])
+    with torch.no_grad():
+        states, _ = frontend.upstream(wavs, lengths)
+        ours = MaskedUpstream(model)(wavs, lengths)
+    assert len(states) == len(ours) + 1  # s3prl adds the input of the first layer
+    assert max_diff([s[:1] for s in states[1:]], [o[:1] for o in ours]) < 1e-5
+    feats, feat_lengths = frontend(wavs, lengths)
+    assert feats.shape[-1] == 128 and feat_lengths[0] > feat_lengths[1]
+
+
+def test_a_cnn_checkpoint_keeps_s3prl_s_own_expert(tmp_path):
+    model = build_preset("tiny")
+    task_cfg, model_cfg = s3prl_configs(get_shape("tiny"))
+    save_s3prl_checkpoint(model, task_cfg, model_cfg, str(tmp_path / "cnn.pt"))
+    assert not needs_lamer_expert(tmp_path / "cnn.pt")
+
+
+def test_transformers_cannot_take_it(tmp_path):
+    _, path = mel_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="log-mel front end"):
+        convert_upstream(open_upstream(path), "hf_hubert")
+    with pytest.raises(ValueError, match="s3prl family"):
+        build_preset(PRESET, "hf_hubert")
+
+
+@pytest.mark.parametrize("bad, message", [({"type": "mfcc"}, "type: log_mel"),
+                                          ({"n_mels": 0}, "n_mels"), ({"hop": 800}, "longer than the window"),
+                                          ({"stack": "2"}, "stack")])
+def test_bad_configs_are_named(bad, message):
+    config = {**extractor_config(16), **bad}
+    with pytest.raises(ValueError, match=message):
+        LogMelExtractor(config)
