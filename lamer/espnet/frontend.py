@@ -24,9 +24,7 @@ from espnet2.asr.frontend.s3prl import S3prlFrontend
 from torch import nn
 
 from lamer.adapters import load_adapters, patch_state
-from lamer.espnet.s3prl_expert import HUB_NAME as LAMER_HUB_NAME
-from lamer.espnet.s3prl_expert import needs_lamer_expert
-from lamer.espnet.s3prl_expert import register as register_lamer_expert
+from lamer.espnet.s3prl_expert import resolve_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +74,8 @@ class LamerS3prlFrontend(S3prlFrontend):
         if upstream.endswith("_local") and (path_or_url is None or not Path(path_or_url).is_file()):
             raise FileNotFoundError(f"frontend_conf.path_or_url: upstream {upstream!r} needs a local checkpoint "
                                     f"file, got {path_or_url!r}")
-        if upstream.endswith("_local") and needs_lamer_expert(path_or_url):
-            register_lamer_expert()  # a front end s3prl's own loaders do not build (log-mel)
-            upstream = LAMER_HUB_NAME
-        super().__init__(fs=fs, frontend_conf={"upstream": upstream, "path_or_url": path_or_url,
+        super().__init__(fs=fs, frontend_conf={"upstream": resolve_upstream(upstream, path_or_url),
+                                               "path_or_url": path_or_url,
                                                "normalize": normalize},
                          multilayer_feature=multilayer_feature, layer=layer)
         self.frame_pooling = frame_pooling

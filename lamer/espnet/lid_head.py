@@ -35,15 +35,24 @@ def masked_mean_std(feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class LanguageHead(torch.nn.Module):
     """Mean and std pooling over valid frames, layer normalisation, then a linear layer to
     ``num_languages`` logits. The normalisation puts the pooled statistics on one scale whatever
-    their source: without it the demo probe's classifier stayed at chance on its training set."""
+    their source: without it the demo probe's classifier stayed at chance on its training set.
 
-    def __init__(self, input_size: int, num_languages: int):
+    ``hidden`` > 0 puts a frame-level layer (linear, ReLU, ``hidden`` units) before the pooling,
+    as x-vector extractors do: the statistics are then of features learned for the language
+    rather than of whatever the input (a probe trained mainly for CTC) happens to carry.
+    """
+
+    def __init__(self, input_size: int, num_languages: int, hidden: int = 0):
         super().__init__()
-        if input_size < 1 or num_languages < 1:
-            raise ValueError(f"input_size and num_languages must be positive, got {input_size}, {num_languages}")
-        self.norm = torch.nn.LayerNorm(2 * input_size)
-        self.linear = torch.nn.Linear(2 * input_size, num_languages)
+        if input_size < 1 or num_languages < 1 or hidden < 0:
+            raise ValueError(f"input_size and num_languages must be positive and hidden >= 0, got {input_size}, "
+                             f"{num_languages}, {hidden}")
+        self.frame = (torch.nn.Sequential(torch.nn.Linear(input_size, hidden), torch.nn.ReLU()) if hidden
+                      else torch.nn.Identity())
+        pooled = 2 * (hidden or input_size)
+        self.norm = torch.nn.LayerNorm(pooled)
+        self.linear = torch.nn.Linear(pooled, num_languages)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``(batch, num_languages)`` logits of ``feats`` (batch, frames, input_size)."""
-        return self.linear(self.norm(masked_mean_std(feats, lengths)))
+        return self.linear(self.norm(masked_mean_std(self.frame(feats), lengths)))

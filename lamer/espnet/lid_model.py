@@ -41,11 +41,12 @@ def language_classes(token_list: Sequence[str]) -> list[str]:
 class LidASRModel(ESPnetASRModel):
     """ESPnet's ASR model trained jointly with an utterance-level language classifier.
 
-    ``lid_weight`` (> 0) weighs the classifier's cross-entropy against the ASR loss; the other
-    options are ``ESPnetASRModel``'s. The frontend must report its ``output_size()``.
+    ``lid_weight`` (> 0) weighs the classifier's cross-entropy against the ASR loss; ``lid_hidden``
+    sizes the head's frame-level layer (0: none, see :class:`LanguageHead`); the other options
+    are ``ESPnetASRModel``'s. The frontend must report its ``output_size()``.
     """
 
-    def __init__(self, *args, lid_weight: float = 0.3, lid_input: str = "encoder", **kwargs):
+    def __init__(self, *args, lid_weight: float = 0.3, lid_input: str = "encoder", lid_hidden: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         if not lid_weight > 0:
             raise ValueError(f"model_conf lid_weight must be > 0 (the classifier's share of the loss), "
@@ -62,7 +63,7 @@ class LidASRModel(ESPnetASRModel):
             raise ValueError(f"model: {MODEL_NAME}: the token list has no language tag token ([iso]); build it with "
                              "python -m lamer.bin.probe_data tokens")
         size = self.encoder.output_size() if lid_input == "encoder" else self.frontend.output_size()
-        self.lid_head = LanguageHead(size, len(self.languages))
+        self.lid_head = LanguageHead(size, len(self.languages), lid_hidden)
         classes = torch.full((len(self.token_list),), -1, dtype=torch.long)
         for index, tag in enumerate(self.languages):
             classes[self.token_list.index(tag)] = index

@@ -18,9 +18,10 @@ from s3prl.upstream.interfaces import UpstreamBase
 from torch.nn.utils.rnn import pad_sequence
 
 from lamer.upstream.log_mel import EXTRACTOR_KEY
+from lamer.upstream.s3prl_format import LAMER_UPSTREAM
 from lamer.upstream.safe_load import load_checkpoint_file
 
-HUB_NAME = "lamer_local"
+HUB_NAME = LAMER_UPSTREAM
 DOWNSAMPLE_RATE = 320  # 20 ms frames, as every s3prl HuBERT-style upstream
 
 
@@ -80,3 +81,12 @@ def register() -> None:
     from s3prl import hub
 
     setattr(hub, HUB_NAME, lamer_local)
+
+
+def resolve_upstream(upstream: str, path: str | Path | None) -> str:
+    """The s3prl hub name that builds ``path``: ``upstream`` itself, or (registered) ``lamer_local``
+    for a local checkpoint with a front end s3prl's own ``*_local`` loaders do not build."""
+    if upstream.endswith("_local") and path is not None and needs_lamer_expert(path):
+        register()
+        return HUB_NAME
+    return upstream

@@ -29,9 +29,11 @@ def load_patched_upstream(checkpoint: str | Path, adapters: str | Path, upstream
     """An s3prl upstream from ``checkpoint`` with the Lamer adapters of ``adapters``, in eval mode."""
     from s3prl.nn import S3PRLUpstream
 
+    from lamer.espnet.s3prl_expert import resolve_upstream
+
     if upstream.endswith("_local") and not Path(checkpoint).is_file():
         raise FileNotFoundError(f"{checkpoint}: no upstream checkpoint there")
-    model = S3PRLUpstream(upstream, path_or_url=str(checkpoint))
+    model = S3PRLUpstream(resolve_upstream(upstream, checkpoint), path_or_url=str(checkpoint))
     load_adapters(model, adapters)
     return model.eval()
 

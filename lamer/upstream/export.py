@@ -3,7 +3,8 @@
 Two kinds of export directory, both with an ``export.json`` that :func:`load_upstream` reads:
 
 - base + adapters: ``upstream.pt`` (s3prl converted format, what ESPnet's S3prlFrontend
-  loads with ``upstream: hubert_local`` / ``wav2vec2_local`` / ``wavlm_local``) or
+  loads with ``upstream: hubert_local`` / ``wav2vec2_local`` / ``wavlm_local``, or ``lamer_local``
+  for a log-mel front end, see :mod:`lamer.espnet.s3prl_expert`) or
   ``upstream/`` (a transformers directory), plus ``adapters/`` as written by
   :func:`lamer.adapters.save_adapters`;
 - merged (``merge=True``): the adapters folded into the base weights where that is exact
@@ -22,7 +23,7 @@ from lamer.upstream.head import label_symbols
 from lamer.upstream.hf import write_hf_directory
 from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
 from lamer.upstream.naming import HF_MODEL_CLASSES
-from lamer.upstream.s3prl_format import S3PRL_UPSTREAMS, write_s3prl_checkpoint
+from lamer.upstream.s3prl_format import s3prl_upstream_name, write_s3prl_checkpoint
 from lamer.upstream.weights import load_checked
 
 FORMATS = ("s3prl", "hf")
@@ -74,7 +75,7 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
             "format": EXPORT_FORMAT,
             "upstream": _write_base(converted, tmp),
             "family": converted.family,
-            "s3prl_upstream": S3PRL_UPSTREAMS[converted.arch] if fmt == "s3prl" else None,
+            "s3prl_upstream": s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None,
             "adapters": "adapters" if patched else None,
             "merged": merge,
             "language": language,

@@ -17,12 +17,19 @@ from torch import nn
 
 from lamer.atomic import write_atomic
 from lamer.upstream.head import HEAD_KEYS, placeholder_head
-from lamer.upstream.log_mel import install_extractor
+from lamer.upstream.log_mel import EXTRACTOR_KEY, install_extractor
 
 ARCHES = ("hubert", "wav2vec2", "wavlm")
 # marks a HuBERT file whose prediction head is zeros written only because s3prl's loader wants one
 PLACEHOLDER_HEAD = "lamer_placeholder_head"
 S3PRL_UPSTREAMS = {"hubert": "hubert_local", "wav2vec2": "wav2vec2_local", "wavlm": "wavlm_local"}
+# the s3prl hub entry lamer registers for checkpoints s3prl's own loaders cannot build (lamer.espnet.s3prl_expert)
+LAMER_UPSTREAM = "lamer_local"
+
+
+def s3prl_upstream_name(arch: str, model_cfg: dict) -> str:
+    """The s3prl upstream name that loads a checkpoint of ``arch`` with ``model_cfg``."""
+    return LAMER_UPSTREAM if model_cfg.get(EXTRACTOR_KEY) is not None else S3PRL_UPSTREAMS[arch]
 
 
 def _config_classes(arch: str):

@@ -9,16 +9,18 @@ from lamer.espnet.lid_head import LanguageHead, masked_mean_std
 TOKENS = ["<blank>", "<unk>", "[eng]", "a", "[fra]", "b", "<space>", "<sos/eos>"]
 
 
-def test_the_head_maps_frames_to_one_logit_vector_per_utterance():
-    head = LanguageHead(input_size=8, num_languages=3)
+@pytest.mark.parametrize("hidden", [0, 12])
+def test_the_head_maps_frames_to_one_logit_vector_per_utterance(hidden):
+    head = LanguageHead(input_size=8, num_languages=3, hidden=hidden)
     logits = head(torch.randn(4, 10, 8), torch.tensor([10, 7, 3, 1]))
     assert logits.shape == (4, 3)
     assert masked_mean_std(torch.randn(4, 10, 8), torch.tensor([10, 7, 3, 1])).shape == (4, 16)
 
 
-def test_padded_frames_do_not_change_an_utterances_logits():
+@pytest.mark.parametrize("hidden", [0, 12])
+def test_padded_frames_do_not_change_an_utterances_logits(hidden):
     torch.manual_seed(0)
-    head = LanguageHead(input_size=6, num_languages=4)
+    head = LanguageHead(input_size=6, num_languages=4, hidden=hidden)
     alone = torch.randn(1, 9, 6)
     padded = torch.cat([alone, 100 * torch.randn(1, 5, 6)], dim=1)  # loud garbage where the padding is
     batch = torch.cat([padded, torch.randn(1, 14, 6)])
@@ -42,20 +44,40 @@ def _toy_set(offsets: torch.Tensor, n: int, generator: torch.Generator) -> tuple
     return feats, lengths, labels
 
 
-def test_the_head_learns_separable_languages():
-    generator = torch.Generator().manual_seed(0)
-    offsets = torch.randn(3, 16, generator=generator)
-    train, test = _toy_set(offsets, 300, generator), _toy_set(offsets, 200, generator)
-    torch.manual_seed(0)
-    head = LanguageHead(input_size=16, num_languages=3)
+def _accuracy_after_training(head: LanguageHead, train: tuple, test: tuple, steps: int = 300) -> float:
     optimizer = torch.optim.Adam(head.parameters(), lr=0.01)
-    for _ in range(300):
+    for _ in range(steps):
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(head(train[0], train[1]), train[2]).backward()
         optimizer.step()
     with torch.no_grad():
-        accuracy = (head(test[0], test[1]).argmax(-1) == test[2]).float().mean().item()
-    assert accuracy > 0.9
+        return (head(test[0], test[1]).argmax(-1) == test[2]).float().mean().item()
+
+
+@pytest.mark.parametrize("hidden", [0, 12])
+def test_the_head_learns_separable_languages(hidden):
+    generator = torch.Generator().manual_seed(0)
+    offsets = torch.randn(3, 16, generator=generator)
+    train, test = _toy_set(offsets, 300, generator), _toy_set(offsets, 200, generator)
+    torch.manual_seed(0)
+    assert _accuracy_after_training(LanguageHead(16, 3, hidden), train, test) > 0.9
+
+
+def _correlated_set(n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Two languages whose frames have the same per-dimension mean and std: in one the first two
+    dimensions move together, in the other against each other."""
+    labels = torch.randint(0, 2, (n,), generator=generator)
+    feats = torch.randn(n, 20, 4, generator=generator)
+    feats[:, :, 1] = torch.where(labels[:, None] == 0, feats[:, :, 0], -feats[:, :, 0])
+    return feats, torch.full((n,), 20), labels
+
+
+def test_the_frame_layer_sees_what_pooled_statistics_cannot():
+    generator = torch.Generator().manual_seed(0)
+    train, test = _correlated_set(300, generator), _correlated_set(200, generator)
+    torch.manual_seed(0)
+    assert _accuracy_after_training(LanguageHead(4, 2, hidden=16), train, test) > 0.9
+    assert _accuracy_after_training(LanguageHead(4, 2), train, test) < 0.7
 
 
 def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None, lid_input: str = "frontend"):

@@ -127,3 +127,44 @@ def test_bad_configs_are_named(bad, message):
     config = {**extractor_config(16), **bad}
     with pytest.raises(ValueError, match=message):
         LogMelExtractor(config)
+
+
+def test_adapters_load_into_it_as_the_expert_usage_report_does(tmp_path):
+    from lamer.adapters import LamerConfig, apply_lamer, save_adapters
+    from lamer.espnet.usage import load_patched_upstream
+
+    model, path = mel_checkpoint(tmp_path)
+    wavs, lengths = torch.randn(2, 8000) * 0.1, torch.tensor([8000, 6000])
+    base = MaskedUpstream(model)(wavs, lengths)
+    apply_lamer(model, LamerConfig(allocation="groups:2,2,4,4", targets=["ffn"]))
+    for name, param in model.named_parameters():
+        if "lora_b" in name or "experts" in name:
+            torch.nn.init.normal_(param, std=0.3)
+    save_adapters(model, tmp_path / "adapters")
+    upstream = load_patched_upstream(path, tmp_path / "adapters")
+    with torch.no_grad():
+        patched, _ = upstream(wavs, lengths)
+    assert (patched[-1][:, :base[-1].shape[1]] - base[-1]).abs().max() > 1e-3
+    with torch.no_grad():
+        expected = MaskedUpstream(model)(wavs, lengths)
+    assert max_diff([patched[-1][:1]], [expected[-1][:1]]) < 1e-4
+
+
+def test_an_export_names_the_s3prl_upstream_that_loads_it(tmp_path):
+    import json
+
+    from s3prl.nn import S3PRLUpstream
+
+    from lamer.espnet.s3prl_expert import register
+    from lamer.upstream.export import export_upstream
+
+    model, path = mel_checkpoint(tmp_path)
+    out = export_upstream(open_upstream(path), tmp_path / "export", "s3prl")
+    manifest = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    assert manifest["s3prl_upstream"] == "lamer_local"
+    register()
+    upstream = S3PRLUpstream(manifest["s3prl_upstream"], path_or_url=str(out / manifest["upstream"])).eval()
+    wavs = torch.randn(1, 8000) * 0.1
+    with torch.no_grad():
+        states, _ = upstream(wavs, torch.tensor([8000]))
+    assert max_diff(states[1:], outputs(model, wavs)) < 1e-5

@@ -29,7 +29,7 @@ layer=3               # layer (1-based) clustered for the second iteration's tar
 num_clusters=100      # k-means clusters of both iterations
 nj=2                  # parallel jobs of corpus synthesis and data preparation
 ngpu=0                # GPUs of the pre-training job (0: CPU)
-pretrain_opts="--max_epoch 4"  # extra ESPnet options of both pre-training iterations (ssl_train, after pretrain_base's --)
+pretrain_opts="--max_epoch 6"  # extra ESPnet options of both pre-training iterations (ssl_train, after pretrain_base's --)
 dir=exp/base_model_rebuild  # work directory: corpus, data dirs, pre-training, logs
 out=base_model        # the shipped model's directory (replaced when the export is written)
 
