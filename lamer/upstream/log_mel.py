@@ -102,11 +102,16 @@ class LogMelExtractor(nn.Module):
         self.stack = nn.Conv1d(config["n_mels"], config["channels"], config["stack"], stride=config["stack"])
 
     def log_mel(self, wavs: torch.Tensor) -> torch.Tensor:
-        """(B, samples) -> (B, n_mels, 10 ms frames), natural log of mel power (floor 1e-6)."""
-        spectrum = self.stft(wavs[:, None, :].float())
-        real, imag = spectrum.chunk(2, dim=1)
-        power = real.square() + imag.square()
-        return torch.log(torch.einsum("bft,fm->bmt", power, self.filters) + 1e-6)
+        """(B, samples) -> (B, n_mels, 10 ms frames), natural log of mel power (floor 1e-6).
+
+        Always in float32, also under autocast: a full-scale frame's power (up to 400^2) overflows
+        float16, and the floor underflows it.
+        """
+        with torch.autocast(device_type=wavs.device.type, enabled=False):
+            spectrum = self.stft(wavs[:, None, :].float())
+            real, imag = spectrum.chunk(2, dim=1)
+            power = real.square() + imag.square()
+            return torch.log(torch.einsum("bft,fm->bmt", power, self.filters) + 1e-6)
 
     def forward(self, wavs: torch.Tensor) -> torch.Tensor:
         return self.stack(self.log_mel(wavs))

@@ -168,3 +168,12 @@ def test_an_export_names_the_s3prl_upstream_that_loads_it(tmp_path):
     with torch.no_grad():
         states, _ = upstream(wavs, torch.tensor([8000]))
     assert max_diff(states[1:], outputs(model, wavs)) < 1e-5
+
+
+def test_log_mel_stays_float32_under_autocast():
+    extractor = LogMelExtractor(extractor_config(16))
+    wav = torch.sin(2 * torch.pi * 1000 * torch.arange(8000) / 16000)[None]  # full scale: power ~ 4e4 per bin
+    expected = extractor.log_mel(wav)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        got = extractor.log_mel(wav)
+    assert got.dtype == torch.float32 and torch.equal(got, expected)
