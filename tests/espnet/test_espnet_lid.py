@@ -80,7 +80,8 @@ def test_the_frame_layer_sees_what_pooled_statistics_cannot():
     assert _accuracy_after_training(LanguageHead(4, 2), train, test) < 0.7
 
 
-def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None, lid_input: str = "frontend"):
+def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None, lid_input: str = "frontend",
+           lid_hidden: int = 0):
     """A probe without encoder (its CTC reads the 12 filterbank channels) for lid_input frontend;
     with a one-block transformer encoder (16 dims) for lid_input encoder."""
     from espnet2.asr.ctc import CTC
@@ -96,7 +97,7 @@ def _model(lid_weight: float = 0.3, tokens: list[str] = TOKENS, normalize=None, 
     return LidASRModel(vocab_size=len(tokens), token_list=tokens, frontend=frontend, specaug=None, normalize=normalize,
                        preencoder=None, encoder=encoder, postencoder=None, decoder=None,
                        ctc=CTC(odim=len(tokens), encoder_output_size=12 if encoder is None else 16), joint_network=None,
-                       ctc_weight=1.0, lid_weight=lid_weight, lid_input=lid_input)
+                       ctc_weight=1.0, lid_weight=lid_weight, lid_input=lid_input, lid_hidden=lid_hidden)
 
 
 def _batch(first: list[int]):
@@ -132,6 +133,16 @@ def test_the_classifier_reads_the_encoder_by_default_and_trains_it():
     with torch.no_grad():
         _, _, logits = model.encode_with_language(speech, lengths)
         assert torch.allclose(logits, model.classify_languages(speech, lengths))
+
+
+def test_lid_hidden_puts_a_frame_layer_in_the_head_that_the_loss_trains():
+    model = _model(lid_input="encoder", lid_hidden=8)
+    assert model.lid_head.frame[0].in_features == 16 and model.lid_head.linear.in_features == 2 * 8
+    loss, _, _ = model(*_batch([2, 4]), utt_id=["u1", "u2"])
+    loss.backward()
+    assert model.lid_head.frame[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="hidden >= 0"):
+        _model(lid_hidden=-1)
 
 
 def test_an_unknown_lid_input_is_refused():
