@@ -19,15 +19,21 @@ from torch.nn.utils.rnn import pad_sequence
 
 from lamer.upstream.log_mel import EXTRACTOR_KEY
 from lamer.upstream.s3prl_format import LAMER_UPSTREAM
-from lamer.upstream.safe_load import load_checkpoint_file
+from lamer.upstream.safe_load import UnreadableCheckpoint, load_checkpoint_file
 
-HUB_NAME = LAMER_UPSTREAM
 DOWNSAMPLE_RATE = 320  # 20 ms frames, as every s3prl HuBERT-style upstream
 
 
 def needs_lamer_expert(path: str | Path) -> bool:
-    """Whether the s3prl checkpoint at ``path`` declares a front end only lamer builds."""
-    state = load_checkpoint_file(path)
+    """Whether the s3prl checkpoint at ``path`` declares a front end only lamer builds.
+
+    Only the configs are looked at: the tensors are memory-mapped, not read (the loader that
+    follows reads them once), except in a pre-zip torch file, which cannot be mapped.
+    """
+    try:
+        state = load_checkpoint_file(path, mmap=True)
+    except UnreadableCheckpoint:
+        state = load_checkpoint_file(path)
     config = state.get("model_cfg", state.get("cfg"))
     return isinstance(config, dict) and EXTRACTOR_KEY in config
 
@@ -41,7 +47,7 @@ class LamerUpstreamExpert(UpstreamBase):
         super().__init__(**kwargs)
         loaded = load_upstream(ckpt)
         if not loaded.family.startswith("s3prl_"):
-            raise ValueError(f"{ckpt}: {HUB_NAME} serves s3prl-format checkpoints, this one is {loaded.format}")
+            raise ValueError(f"{ckpt}: {LAMER_UPSTREAM} serves s3prl-format checkpoints, this one is {loaded.format}")
         self.model = loaded.model
         self.normalize_waveform = loaded.normalize
         self.model.feature_grad_mult = 0.0
@@ -80,7 +86,7 @@ def register() -> None:
     """Make ``lamer_local`` an upstream name of s3prl's hub (idempotent)."""
     from s3prl import hub
 
-    setattr(hub, HUB_NAME, lamer_local)
+    setattr(hub, LAMER_UPSTREAM, lamer_local)
 
 
 def resolve_upstream(upstream: str, path: str | Path | None) -> str:
@@ -88,5 +94,5 @@ def resolve_upstream(upstream: str, path: str | Path | None) -> str:
     for a local checkpoint with a front end s3prl's own ``*_local`` loaders do not build."""
     if upstream.endswith("_local") and path is not None and needs_lamer_expert(path):
         register()
-        return HUB_NAME
+        return LAMER_UPSTREAM
     return upstream

@@ -110,8 +110,11 @@ def read_restricted(f: Any, allowed: Sequence, contents: str, map_location: Any 
                                    f"{first.split('. This is an internal miniz error')[0]})") from None
 
 
-def load_checkpoint_file(path: str | Path) -> dict:
+def load_checkpoint_file(path: str | Path, mmap: bool = False) -> dict:
     """The top-level dict of a torch checkpoint file, read with the restricted unpickler.
+
+    ``mmap``: map the tensors' storage instead of reading it (zip-format files), for a caller
+    that only looks at the configs of a large checkpoint.
 
     Raises FileNotFoundError for a missing file and ValueError (a :class:`CheckpointError`
     for refused or unreadable bytes), naming the file, for anything that is not a torch
@@ -121,7 +124,7 @@ def load_checkpoint_file(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     state = read_restricted(path, checkpoint_globals(), "tensors, plain containers, omegaconf configs, argparse "
-                            "namespaces and fairseq dictionaries")
+                            "namespaces and fairseq dictionaries", **({"mmap": True} if mmap else {}))
     if not isinstance(state, dict):
         raise ValueError(f"{path}: a checkpoint holds a dict at top level, this file holds "
                          f"{type(state).__name__}")
