@@ -32,6 +32,10 @@ def build_parser() -> ToolParser:
     parser.add_argument("--frames_per_utt", type=int, default=40, help="frames sampled per utterance (default 40)")
     parser.add_argument("--max_utts", type=int, default=100,
                         help="utterances per language and set, evenly spread over the list (default 100)")
+    parser.add_argument("--layers", type=int, nargs="+",
+                        help="only the routers of these layers (from 0; default: every routed layer); a "
+                             "router's frames take about languages x max_utts x frames_per_utt x its input "
+                             "dimension x 4 bytes")
     parser.add_argument("--device", default="cpu")
     return parser
 
@@ -51,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"languages {missing} of --eval_data have no utterance in --train_data")
         languages = sorted(train_utts)
         model = load_patched_upstream(args.upstream, args.adapters, args.upstream_name)
-        sample = {"frames_per_utt": args.frames_per_utt, "max_utts": args.max_utts, "device": args.device}
+        sample = {"frames_per_utt": args.frames_per_utt, "max_utts": args.max_utts, "device": args.device,
+                  "layers": set(args.layers) if args.layers else None}
         train = collect_router_frames(model, train_utts, languages, **sample)
         evaluation = collect_router_frames(model, eval_utts, languages, **sample)
         routers = routing_ceiling(train, evaluation, len(languages))

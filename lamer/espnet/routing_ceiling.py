@@ -59,19 +59,25 @@ def evenly_spaced(items: list, count: int) -> list:
 
 @torch.no_grad()
 def collect_router_frames(model: nn.Module, utterances: dict[str, list[tuple[str, str]]], languages: list[str],
-                          frames_per_utt: int = 40, max_utts: int = 100,
+                          frames_per_utt: int = 40, max_utts: int = 100, layers: set[int] | None = None,
                           device: str = "cpu") -> dict[str, RouterFrames]:
     """Each router's inputs and output weights on sampled frames, keyed ``"<layer>.<module>"``.
 
     ``model``: a Lamer-patched S3PRLUpstream (``lamer.espnet.usage.load_patched_upstream``);
     ``utterances``: ``{lang: [(utt, wav path), ...]}``; ``languages``: the label order (a
-    language outside it is an error). Utterances run one at a time, so no padding is sampled.
+    language outside it is an error); ``layers``: only the routers of these layers (None: all).
+    Utterances run one at a time, so batch padding is never sampled (fairseq-style layers may
+    append one frame to an odd-length utterance: at most one sampled frame of it).
+    Memory: about ``len(languages) * max_utts * frames_per_utt * 4`` bytes per input dimension
+    and router.
     """
     if patch_state(model) is None:
         raise ValueError("the upstream has no Lamer adapters")
-    routers = {f"{m.key[0]}.{m.key[1]}": m for m in model.modules() if isinstance(m, Router) and m.mode != "language"}
+    routers = {f"{m.key[0]}.{m.key[1]}": m for m in model.modules()
+               if isinstance(m, Router) and m.mode != "language" and (layers is None or m.key[0] in layers)}
     if not routers:
-        raise ValueError("the adapters have no frame router (soft or top-k) to measure")
+        raise ValueError("the adapters have no frame router (soft or top-k) to measure"
+                         + (f" in layers {sorted(layers)}" if layers is not None else ""))
     unknown = sorted(set(utterances) - set(languages))
     if unknown:
         raise ValueError(f"languages {unknown} are not in the label list {languages}")

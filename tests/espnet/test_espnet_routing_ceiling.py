@@ -67,6 +67,10 @@ def test_router_frames_are_what_the_routers_read(tone_frames):
     assert weights.shape == (40, 7)
     assert torch.allclose(weights.sum(-1), torch.ones(40), atol=1e-5)
     assert labels.tolist() == [0] * 20 + [1] * 20
+    assert sorted(collect_router_frames(model, dev, LANGS, frames_per_utt=5, max_utts=1, layers={2})) == [
+        "2.fc1", "2.fc2"]
+    with pytest.raises(ValueError, match=r"no frame router .* in layers \[0\]"):
+        collect_router_frames(model, dev, LANGS, layers={0})
 
 
 def test_languages_in_pitch_are_found_and_pseudo_languages_are_not(tone_frames):
