@@ -51,7 +51,9 @@ class RouterFrames:
 
 def evenly_spaced(items: list, count: int) -> list:
     """At most ``count`` items of ``items``, spread over the whole list (deterministic)."""
-    if count <= 0 or len(items) <= count:
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if len(items) <= count:
         return list(items)
     step = len(items) / count
     return [items[int(i * step)] for i in range(count)]
@@ -71,6 +73,8 @@ def collect_router_frames(model: nn.Module, utterances: dict[str, list[tuple[str
     Memory: about ``len(languages) * max_utts * frames_per_utt * 4`` bytes per input dimension
     and router.
     """
+    if frames_per_utt < 1 or max_utts < 1:
+        raise ValueError(f"frames_per_utt and max_utts must be >= 1, got {frames_per_utt} and {max_utts}")
     if patch_state(model) is None:
         raise ValueError("the upstream has no Lamer adapters")
     routers = {f"{m.key[0]}.{m.key[1]}": m for m in model.modules()
@@ -146,9 +150,9 @@ def mean_pairwise_js(distributions: torch.Tensor, labels: torch.Tensor) -> float
 
 def routing_ceiling(train: dict[str, RouterFrames], evaluation: dict[str, RouterFrames],
                     num_languages: int) -> dict[str, dict[str, float]]:
-    """Per router ``{"experts", "frames", "frame_acc", "chance", "js_soft", "js_hard", "js_router",
-    "js_router_train"}``
-    (see the module docstring), the classifier fitted on ``train`` and scored on ``evaluation``."""
+    """Per router: ``experts``, ``frames``, ``frame_acc``, ``chance``, ``js_soft``, ``js_hard``,
+    ``js_router``, ``js_router_train`` (see the module docstring), the classifier fitted on
+    ``train`` and scored on ``evaluation``."""
     out = {}
     for name in sorted(evaluation, key=lambda key: (int(key.split(".")[0]), key)):
         if name not in train:

@@ -71,6 +71,10 @@ def test_router_frames_are_what_the_routers_read(tone_frames):
         "2.fc1", "2.fc2"]
     with pytest.raises(ValueError, match=r"no frame router .* in layers \[0\]"):
         collect_router_frames(model, dev, LANGS, layers={0})
+    with pytest.raises(ValueError, match="frames_per_utt and max_utts must be >= 1, got 0 and 100"):
+        collect_router_frames(model, dev, LANGS, frames_per_utt=0)
+    with pytest.raises(ValueError, match=r"languages \['fra'\] are not in the label list \['eng'\]"):
+        collect_router_frames(model, dev, ["eng"])
 
 
 def test_languages_in_pitch_are_found_and_pseudo_languages_are_not(tone_frames):
