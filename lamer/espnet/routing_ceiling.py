@@ -16,11 +16,11 @@ utterances (the most a linear gate could learn), and scores it on evaluation utt
 
 The classifier is multinomial logistic regression on standardised features, fitted full-batch
 with L-BFGS from zero weights: deterministic, no seed. Memory is bounded by sampling at most
-``frames_per_utt`` evenly spaced frames of at most ``max_utts`` utterances per language.
+``frames_per_utt`` evenly spaced frames of at most ``max_utts`` utterances per language (spread
+over the list as Kaldi's ``subset_scp.pl`` does).
 """
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from lamer.adapters import Router, patch_state
 from lamer.data.audio import read_prepared
-from lamer.eval.routing import js_divergence
+from lamer.data.dirtools import spread_evenly
+from lamer.eval.routing import routing_stats
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,6 @@ class RouterFrames:
 
     def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return torch.cat(self.inputs), torch.cat(self.weights), torch.cat(self.labels)
-
-
-def evenly_spaced(items: list, count: int) -> list:
-    """At most ``count`` items of ``items``, spread over the whole list (deterministic)."""
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    if len(items) <= count:
-        return list(items)
-    step = len(items) / count
-    return [items[int(i * step)] for i in range(count)]
 
 
 @torch.no_grad()
@@ -103,7 +94,7 @@ def collect_router_frames(model: nn.Module, utterances: dict[str, list[tuple[str
     try:
         for lang, utts in utterances.items():
             label = torch.tensor(languages.index(lang))
-            for _utt, path in tqdm(evenly_spaced(utts, max_utts), desc=f"router inputs {lang}", unit="utt",
+            for _utt, path in tqdm(spread_evenly(utts, max_utts), desc=f"router inputs {lang}", unit="utt",
                                    leave=False):
                 wav = torch.from_numpy(read_prepared(path)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
@@ -142,10 +133,10 @@ def lid_posteriors(classifier: tuple[torch.Tensor, torch.Tensor, torch.Tensor], 
 
 
 def mean_pairwise_js(distributions: torch.Tensor, labels: torch.Tensor) -> float:
-    """Mean JS divergence (nats) between the languages' mean ``distributions`` (N, E) rows."""
-    rows = [distributions[labels == lang].double().mean(0).tolist() for lang in labels.unique().tolist()]
-    pairs = [js_divergence(a, b) for a, b in itertools.combinations(rows, 2)]
-    return sum(pairs) / len(pairs) if pairs else 0.0
+    """Mean JS divergence (nats) between the languages' mean ``distributions`` (N, E) rows, as the
+    expert-usage report computes it (``lamer.eval.routing.routing_stats``)."""
+    rows = {str(lang): distributions[labels == lang].double().mean(0).tolist() for lang in labels.unique().tolist()}
+    return routing_stats({"router": rows})["router"]["js_mean"]
 
 
 def routing_ceiling(train: dict[str, RouterFrames], evaluation: dict[str, RouterFrames],

@@ -10,7 +10,6 @@ import torch
 from lamer.adapters import Router
 from lamer.espnet.routing_ceiling import (
     collect_router_frames,
-    evenly_spaced,
     fit_linear_lid,
     lid_posteriors,
     mean_pairwise_js,
@@ -19,11 +18,6 @@ from lamer.espnet.routing_ceiling import (
 from lamer.espnet.usage import load_patched_upstream, utterances_by_language
 
 LANGS = ["eng", "fra"]
-
-
-def test_evenly_spaced_covers_the_list():
-    assert evenly_spaced(list(range(10)), 3) == [0, 3, 6]
-    assert evenly_spaced(list(range(3)), 5) == [0, 1, 2]
 
 
 def test_mean_pairwise_js_bounds():
