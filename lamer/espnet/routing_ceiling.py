@@ -2,8 +2,8 @@
 
 A frame router can only send languages to different experts as far as the frame it sees tells
 the language. This module measures that ceiling on held-out speech: it records what every
-router of a Lamer-patched upstream reads (a forward pre-hook on the router, so it is exactly
-the router's input), fits a linear frame-level language classifier per router on training
+router of a Lamer-patched upstream reads and the weights it gives (a forward hook on the
+router, so it is exactly the router's input and output), fits a linear frame-level language classifier per router on training
 utterances (the most a linear gate could learn), and scores it on evaluation utterances:
 
 - ``frame_acc``: the classifier's frame accuracy (``chance``: the most frequent language's share);
