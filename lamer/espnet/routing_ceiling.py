@@ -3,8 +3,9 @@
 A frame router can only send languages to different experts as far as the frame it sees tells
 the language. This module measures that ceiling on held-out speech: it records what every
 router of a Lamer-patched upstream reads and the weights it gives (a forward hook on the
-router, so it is exactly the router's input and output), fits a linear frame-level language classifier per router on training
-utterances (the most a linear gate could learn), and scores it on evaluation utterances:
+router, so it is exactly the router's input and output), fits a linear frame-level language
+classifier per router on training utterances (the most a linear gate could learn), and scores
+it on evaluation utterances:
 
 - ``frame_acc``: the classifier's frame accuracy (``chance``: the most frequent language's share);
 - ``js_soft`` / ``js_hard``: the mean Jensen-Shannon divergence (nats) between languages of a
