@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REAL_SPEECH_CANDIDATES = (REPO_ROOT.parent / "shared" / "data" / "real_speech", Path("/work/shared/data/real_speech"))
+REAL_SPEECH = Path(__file__).resolve().parent / "real_speech"
 CV_LOCALES = ("ca", "de", "en", "es", "fr", "it", "nl", "pt")
 FLEURS_CONFIGS = {"en": "en_us", "de": "de_de", "fr": "fr_fr", "es": "es_419", "pt": "pt_br"}
 CV_V17_HEADER = ("client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes",
@@ -21,11 +20,11 @@ CV_V17_HEADER = ("client_id", "path", "sentence_id", "sentence", "sentence_domai
 
 @pytest.fixture(scope="session")
 def real_speech() -> Path:
-    """``../shared/data/real_speech`` beside the repository (CI), else the shared work copy."""
-    for candidate in REAL_SPEECH_CANDIDATES:
-        if (candidate / "commonvoice").is_dir() and (candidate / "fleurs").is_dir():
-            return candidate
-    raise FileNotFoundError(f"real speech samples not found in {', '.join(map(str, REAL_SPEECH_CANDIDATES))}")
+    """``tests/data/real_speech``: the Common Voice and FLEURS clips kept in the repository (its README
+    gives their sources and licences)."""
+    if not ((REAL_SPEECH / "commonvoice").is_dir() and (REAL_SPEECH / "fleurs").is_dir()):
+        raise FileNotFoundError(f"real speech samples not found in {REAL_SPEECH}")
+    return REAL_SPEECH
 
 
 def tone(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
