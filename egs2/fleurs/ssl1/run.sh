@@ -4,6 +4,6 @@
 # Usage: ./run.sh [--stage N] [--stop_stage M] [--ngpu N] [other options of ssl.sh]
 set -euo pipefail
 cd "$(dirname "$0")"
-# local/lang/<iso3>/lang.yaml: per-language text overrides and token settings (see README, Data)
+# local/lang/<iso3>/lang.yaml: per-language text overrides and token settings (see docs/data.md)
 ./ssl.sh --nj 8 --target_layer 9 --num_clusters 500 --prep_opts "--lang_dir local/lang" \
     --token_opts "--lang_dir local/lang" "$@"

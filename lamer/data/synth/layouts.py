@@ -1,6 +1,6 @@
 """Write synthesised utterances in the on-disk layouts of a Common Voice release and of FLEURS.
 
-See ``FORMATS.md`` (shared notes): Common Voice v17 TSVs with a header, ``clips/*.mp3`` and
+As the readers expect them (docs/data.md): Common Voice v17 TSVs with a header, ``clips/*.mp3`` and
 ``clip_durations.tsv``; FLEURS headerless 7-column TSVs and ``audio/<split>.tar.gz`` whose
 members are ``<split>/<file_name>``. Everything written is byte-for-byte reproducible: rows in
 utterance order, tar members sorted with fixed owners and times, gzip without a time stamp.
