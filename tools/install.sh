@@ -5,7 +5,7 @@
 #   TORCH_VARIANT=cuda bash tools/install.sh   # or cpu: force the choice (e.g. on a GPU-less login node)
 #   LAMER_VENV=/path/venv PYTHON=python3.11 bash tools/install.sh
 #
-# The two torch/torchaudio pairs (see the README's installation section for what was verified):
+# The two torch/torchaudio pairs (docs/installation.md; what was verified: tools/RESULTS.md):
 #   cpu:  torch 2.13.0+cpu, torchaudio 2.11.0 with its CUDA-linked extensions removed (its
 #         pure-Python parts, all that lamer and ESPnet's paths here use, work without them);
 #   cuda: torch 2.13.0 from PyPI (CUDA 13 build) and torchaudio 2.11.1, whose metadata asks for
