@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.datadir import validate_dirs
-from lamer.bin.options import ToolParser, add_lock_timeout, tool_parser
+from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
@@ -46,7 +46,7 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
     parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"],
                         help="comma separated (default: train,dev,test)")
-    parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
+    parser.add_argument("--nj", type=positive_int, default=1, help="parallel audio conversion processes")
     parser.add_argument("--skip_bad", action="store_true",
                         help="skip bad rows (counted in report.json) instead of failing")
     parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
