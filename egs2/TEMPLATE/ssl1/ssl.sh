@@ -77,10 +77,11 @@ case ${corpus} in
     fleurs) root=${FLEURS:-} ;;
 esac
 # every option that changes the jobs, named by `python -m lamer.bin.plan options` (lamer.recipe.jobs'
-# RecipeOptions: the list cannot drift from what `plan jobs` takes)
+# RecipeOptions: the list cannot drift from what `plan jobs` takes), as --name=VALUE so that a value
+# starting with '-' stays a value (a --tag -x is then refused by name, before any stage)
 job_opts=(--plan "${plan}")
 for name in $(python -m lamer.bin.plan options); do
-    [[ -z ${!name} ]] || job_opts+=("--${name}" "${!name}")
+    [[ -z ${!name} ]] || job_opts+=("--${name}=${!name}")
 done
 if [[ ${list} == true ]]; then
     python -m lamer.bin.plan jobs "${job_opts[@]}"
