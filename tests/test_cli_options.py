@@ -4,6 +4,7 @@ rejected. Every tool module is walked, so a new one joins the check or fails it.
 import argparse
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,33 @@ def test_greedy_decoding_rejects_an_unknown_option(tmp_path, capsys):
                             "--output_dir", str(tmp_path / "out"), "--beam-sise", "3"])
     assert exit_.value.code == 2
     assert "--beam-sise" in capsys.readouterr().err
+
+
+DEMO_PLAN = str(Path(__file__).resolve().parents[1] / "egs2" / "mini_lamer" / "ssl1" / "conf" / "plan.yaml")
+JOB_COUNTS = [  # (tool, argv with V for the value, the option the one-line error must name)
+    ("launch", ["JOB=1:V", "log/x.JOB.log", "true"], "JOB=1:V"),
+    ("plan", ["jobs", "--plan", DEMO_PLAN, "--root", "corpus", "--nj", "V"], "--nj V"),
+    ("plan", ["jobs", "--plan", DEMO_PLAN, "--root", "corpus", "--inference_nj", "V"], "--inference_nj V"),
+    ("prepare_data", ["commonvoice", "--root", "cv", "--langs", "en", "--out", "data", "--dump", "dump", "--nj", "V"],
+     "--nj"),
+    ("synth_corpus", ["--out", "corpus", "--langs", "en", "--utts_per_lang", "3", "--nj", "V"], "--nj"),
+    ("ssl_targets", ["split", "--out_dir", "t", "--data_dir", "data", "--nj", "V"], "--nj"),
+    ("ssl_targets", ["label", "--out_dir", "t", "--job", "V"], "--job"),
+    ("asr_inference", ["--output_dir", "out", "--nj", "V", "--job", "1"], "--nj"),
+    ("asr_inference", ["merge", "--output_dir", "out", "--nj", "V"], "--nj"),
+]
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+@pytest.mark.parametrize("tool, argv, named", JOB_COUNTS, ids=[f"{t} {a[0]} {n}" for t, a, n in JOB_COUNTS])
+def test_job_counts_below_one_are_refused_naming_the_option(tool, argv, named, value, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main = importlib.import_module(f"lamer.bin.{tool}").main
+    try:
+        code = main([arg.replace("V", value) if arg in ("V", "JOB=1:V") else arg for arg in argv])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err, err
+    assert named.replace("V", value) in err.strip().splitlines()[-1] and value in err.strip().splitlines()[-1], err
+    assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,8 @@
 #   --name=VALUE is refused with a message saying to write `--name VALUE` (as Kaldi does);
 #   an option whose current value is true or false takes only true or false;
 #   --config FILE sources FILE (name=value lines) before any other option is applied, whatever
-#     its place on the command line, so the command line wins over the config;
+#     its place on the command line, so the command line wins over the config; FILE is bash code,
+#     run as it is, as Kaldi's script runs it (docs/SECURITY.md): give only a file you would run;
 #   --help or -h prints $help_message, then every option with its default and description,
 #     read from the calling script's default lines (so the list cannot drift from the defaults);
 #   the first argument that does not start with -- ends the options: the rest stays in "$@".

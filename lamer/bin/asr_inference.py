@@ -43,7 +43,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lamer.bin.options import ToolParser, tool_parser
+from lamer.bin.options import ToolParser, positive_int, tool_parser
 
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
 JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
@@ -89,8 +89,8 @@ def build_parser() -> ToolParser:
         parser.add_argument(f"--{name}", default=None)
     parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam")
     parser.add_argument("--jobs", type=Path, default=None)
-    parser.add_argument("--nj", type=int, default=None)
-    parser.add_argument("--job", type=int, default=None)
+    parser.add_argument("--nj", type=positive_int, default=None)
+    parser.add_argument("--job", type=positive_int, default=None)
     return parser
 
 
@@ -172,7 +172,7 @@ def merge(argv: list[str]) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--jobs", type=Path, help="the decoding jobs file the blocks were decoded with")
     where.add_argument("--output_dir", help="the output directory of a single decoding")
-    parser.add_argument("--nj", type=int, required=True, help="number of blocks (JOB=1:nj)")
+    parser.add_argument("--nj", type=positive_int, required=True, help="number of blocks (JOB=1:nj)")
     args = parser.parse_args(argv)
     try:
         outputs = [job.output_dir for job in read_jobs(args.jobs)] if args.jobs else [args.output_dir]

@@ -11,6 +11,8 @@ copy_data_dir.sh, validate_data_dir.sh), which pip's ESPnet does not ship, for o
 
 Every per-utterance file is kept consistent, our text.raw included (see lamer/data/dirtools.py
 for where these differ from Kaldi's scripts). Options also take Kaldi's dashed spellings.
+fix, subset, combine and copy hold the lock of the dir they write (one writer per output, the lock
+prepare_data takes): a second run on it waits, at most --lock_timeout seconds, naming the PID.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamer.bin.options import ToolParser, tool_parser
+from lamer.bin.options import ToolParser, add_lock_timeout, tool_parser
 from lamer.data.dirtools import (
     SUBSET_MODES,
     ExtraFiles,
@@ -37,25 +39,26 @@ def _extra(args: argparse.Namespace) -> ExtraFiles:
 
 
 def _cmd_fix(args: argparse.Namespace) -> int:
-    print(f"fix {args.dir}: {fix_data_dir(args.dir, _extra(args))}")
+    print(f"fix {args.dir}: {fix_data_dir(args.dir, _extra(args), args.lock_timeout)}")
     return 0
 
 
 def _cmd_subset(args: argparse.Namespace) -> int:
     mode = next(name for name in SUBSET_MODES if getattr(args, name) is not None)
-    print(f"subset {args.src} -> {args.dest}: "
-          f"{subset_data_dir(args.src, args.dest, mode, getattr(args, mode), args.seed, _extra(args))}")
+    summary = subset_data_dir(args.src, args.dest, mode, getattr(args, mode), args.seed, _extra(args),
+                              args.lock_timeout)
+    print(f"subset {args.src} -> {args.dest}: {summary}")
     return 0
 
 
 def _cmd_combine(args: argparse.Namespace) -> int:
-    print(f"combine -> {args.dest}: {combine_data_dirs(args.dest, args.srcs, _extra(args))}")
+    print(f"combine -> {args.dest}: {combine_data_dirs(args.dest, args.srcs, _extra(args), args.lock_timeout)}")
     return 0
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
     renaming = Renaming(args.utt_prefix, args.utt_suffix, args.spk_prefix, args.spk_suffix)
-    print(copy_data_dir(args.src, args.dest, renaming, _extra(args)))
+    print(copy_data_dir(args.src, args.dest, renaming, _extra(args), args.lock_timeout))
     return 0
 
 
@@ -77,10 +80,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _add_extra_files(parser: argparse.ArgumentParser) -> None:
+    """The options of every tool that writes a data dir: extra files to keep consistent, the lock."""
     parser.add_argument("--utt_extra_files", default="", metavar="'F1 F2'",
             help="more per-utterance files to keep consistent (text.raw always is)")
     parser.add_argument("--spk_extra_files", default="", metavar="'F1 F2'",
                         help="more per-speaker files to keep consistent")
+    add_lock_timeout(parser)
 
 
 def build_parser() -> ToolParser:

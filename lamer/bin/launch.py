@@ -6,10 +6,12 @@
         [JOB=1:N] log/x.JOB.log prog args...
 
 JOB=A:B runs jobs A..B (any identifier works as the name); the name is replaced by the job index
-in the log path and the arguments. `prog args...` is the job's argv, passed on byte for byte and
-never read by a shell: `;`, `&`, `|`, `>`, `$VAR`, `$(...)` and globs are plain characters. Unlike
-Kaldi's run.pl, `prog a \\| sort` or `prog \\> out` pass `|`, `>` as arguments to prog; for a pipe
-or a redirection make the command a script (or `bash -c '...'`).
+in the log path and the arguments where it stands as a word, not next to a letter or digit
+(`x.JOB.log`, `test_JOB` and `split/JOB` are, `exp/myJOBrun` is not). `prog args...` is the
+job's argv, passed on byte for byte and never read by a shell: `;`, `&`, `|`, `>`, `$VAR`, `$(...)`
+and globs are plain characters. Unlike Kaldi's run.pl, `prog a \\| sort` or `prog \\> out` pass
+`|`, `>` as arguments to prog; for a pipe or a redirection make the command a script (or
+`bash -c '...'`).
 Each log starts with `# command` (shell-quoted) and ends with `# Ended (code RC) at DATE`, RC being
 the program's own exit status.
 local: jobs run on this machine, --max-jobs at a time (default: its CPU count, as Kaldi's run.pl);

@@ -54,3 +54,22 @@ def tool_parser(tool: str, description: str | None, **kwargs) -> ToolParser:
     """The parser of ``python -m lamer.bin.<tool>`` (its usage line names it so), with ``description``
     (the module docstring) shown as written."""
     return ToolParser(prog=f"python -m lamer.bin.{tool}", description=description, **kwargs)
+
+
+def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--lock_timeout SECONDS`` of a tool that writes an output under its lock (lamer.data.lock)."""
+    parser.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
+                        help="how long to wait for another run writing the same output (default: no limit; 0: stop "
+                             "at once); then stop with an error naming its PID")
+
+
+def positive_int(text: str) -> int:
+    """``type=`` of an option that counts jobs or names one (``--nj``, ``--job``): an integer of at
+    least 1, so ``--nj 0`` or ``--nj -1`` is refused naming the option instead of running nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1, 2, ...), got {text!r}")
+    return value

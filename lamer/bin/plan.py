@@ -25,7 +25,8 @@ argv; lamer.recipe.jobs), from the plan and ssl.sh's options alone (--stage, --s
 --base_exp, --data, --dump, --target_layer, --num_clusters, --decoding, --decode_config, the
 *_opts strings; same names and defaults) and the jobs each one waits for (``after``). ``run``
 executes that same list through the given ``$cmd`` strings, up to --max_jobs at once (default 1:
-one after another), with .done markers under exp/<tag>/.done (ssl.sh calls it). --max_jobs
+one after another), with .done markers under exp/<tag>/.done (ssl.sh calls it), holding the lock
+of exp/<tag>: a second ``run`` on the same experiment stops at once naming the first. --max_jobs
 changes how the jobs run, not which: it is not one of the job options.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ import json
 import sys
 
 from lamer.bin.options import ToolParser, tool_parser
+from lamer.data.errors import DataError
 from lamer.recipe.executor import run_jobs
 from lamer.recipe.jobs import RecipeOptions, recipe_jobs, synth_keys
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             print(answer(plan, args.key, args.stage))
         else:
             print(json.dumps(plan.introduced()))
-    except PlanError as err:
+    except (PlanError, DataError) as err:  # DataError: another run holds the experiment's lock
         print(f"plan: error: {err}", file=sys.stderr)
         return 1
     return 0

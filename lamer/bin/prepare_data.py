@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.datadir import validate_dirs
-from lamer.bin.options import ToolParser, tool_parser
+from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
@@ -46,7 +46,7 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--dump", type=Path, required=True, help="audio root: writes DUMP/<iso3>/<split>/*.wav")
     parser.add_argument("--splits", type=_csv, default=["train", "dev", "test"],
                         help="comma separated (default: train,dev,test)")
-    parser.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
+    parser.add_argument("--nj", type=positive_int, default=1, help="parallel audio conversion processes")
     parser.add_argument("--skip_bad", action="store_true",
                         help="skip bad rows (counted in report.json) instead of failing")
     parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
@@ -58,13 +58,7 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
     parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE, metavar="SECONDS",
                         help="a clip decoding to a length this far from the corpus' own (Common Voice's "
                              f"clip_durations.tsv) is bad audio (default {DURATION_TOLERANCE})")
-    _add_lock_arg(parser)
-
-
-def _add_lock_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
-                        help="how long to wait for another run writing the same output (default: no limit; 0: stop "
-                             "at once); then stop with an error naming its PID")
+    add_lock_timeout(parser)
 
 
 def _options(args: argparse.Namespace) -> PrepareOptions:
@@ -152,7 +146,7 @@ def build_parser() -> ToolParser:
     replay.add_argument("--strategy", choices=STRATEGIES, default="random")
     replay.add_argument("--seed", type=int, default=0)
     replay.add_argument("--out", type=Path, required=True)
-    _add_lock_arg(replay)
+    add_lock_timeout(replay)
     replay.set_defaults(func=_cmd_replay)
 
     subset = sub.add_parser("subset", help="take at most some hours of a data dir")
@@ -161,7 +155,7 @@ def build_parser() -> ToolParser:
     subset.add_argument("--strategy", choices=STRATEGIES, default="random")
     subset.add_argument("--seed", type=int, default=0)
     subset.add_argument("--out", type=Path, required=True)
-    _add_lock_arg(subset)
+    add_lock_timeout(subset)
     subset.set_defaults(func=_cmd_subset)
 
     split = sub.add_parser("split", help="speaker-disjoint train/dev/test split of a data dir")
@@ -170,7 +164,7 @@ def build_parser() -> ToolParser:
     split.add_argument("--test", type=float, default=0.1, help="share of the duration for test")
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--out", type=Path, required=True, help="writes OUT/train, OUT/dev, OUT/test")
-    _add_lock_arg(split)
+    add_lock_timeout(split)
     split.set_defaults(func=_cmd_split)
 
     validate = sub.add_parser("validate", help="check data dirs")

@@ -32,7 +32,7 @@ import logging
 import sys
 from pathlib import Path
 
-from lamer.bin.options import ToolParser, tool_parser
+from lamer.bin.options import ToolParser, positive_int, tool_parser
 from lamer.ssl.targets import (
     Split,
     TargetOptions,
@@ -84,9 +84,9 @@ def build_parser() -> ToolParser:
         if name in ("run", "split"):
             _target_options(step)
         if name == "split":
-            step.add_argument("--nj", type=int, required=True, help="number of sample/label jobs (JOB=1:nj)")
+            step.add_argument("--nj", type=positive_int, required=True, help="number of sample/label jobs (JOB=1:nj)")
         if name in ("sample", "label"):
-            step.add_argument("--job", type=int, required=True, help="this job's number, 1..nj")
+            step.add_argument("--job", type=positive_int, required=True, help="this job's number, 1..nj")
         if name in ("run", "sample", "label"):
             _device_option(step)
     return p

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 
-from lamer.bin.options import ToolParser, tool_parser
+from lamer.bin.options import ToolParser, positive_int, tool_parser
 from lamer.data.synth import LANGUAGES, SynthConfig, generate_corpus
 
 
@@ -24,7 +24,7 @@ def build_parser() -> ToolParser:
     parser.add_argument("--langs", help=f"comma-separated language keys, from: {','.join(LANGUAGES)}")
     parser.add_argument("--utts_per_lang", type=int, help="utterances per language, all splits together")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--nj", type=int, default=1, help="worker processes")
+    parser.add_argument("--nj", type=positive_int, default=1, help="worker processes")
     parser.add_argument("--vocab_size", type=int, default=defaults.vocab_size,
                         help="most frequent usable words per language that sentences draw from")
     parser.add_argument("--num_speakers", type=int, default=defaults.num_speakers,

@@ -14,6 +14,10 @@ Where these tools differ from Kaldi's, on purpose:
   writes no ``.backup/``.
 - ``copy`` sorts the files after adding a suffix (Kaldi's copy can leave them unsorted).
 - recordings cut by ``segments`` are refused: every step reads one audio file per utterance.
+
+Each tool holds the lock of the dir it writes (:mod:`lamer.data.lock`, the lock ``prepare_data``
+takes too) from reading its sources to the last write: one writer per output. A second writer
+waits for it, at most ``lock_timeout`` seconds, then stops naming the holder.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from lamer.atomic import atomic_dir, write_text_atomic
 from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
 from lamer.data.errors import DataError
+from lamer.data.lock import output_lock
 
 # Files keyed by utterance id that Kaldi's scripts keep consistent, then ours.
 KALDI_UTT_FILES = ("utt2spk", "wav.scp", "text", "utt2lang", "utt2dur", "utt2num_frames", "utt2uniq",
@@ -190,17 +195,19 @@ def _write_new_dir(tables: Tables, out_dir: Path) -> None:
         (tmp / DONE_MARKER).write_text("", encoding="utf-8")
 
 
-def fix_data_dir(data_dir: Path, extra: ExtraFiles = ExtraFiles()) -> str:
-    """Fix ``data_dir`` in place (each file replaced atomically), its old files kept in ``.backup/``."""
+def fix_data_dir(data_dir: Path, extra: ExtraFiles = ExtraFiles(), lock_timeout: float | None = None) -> str:
+    """Fix ``data_dir`` in place (each file replaced atomically), its old files kept in ``.backup/``;
+    under the dir's lock (waiting at most ``lock_timeout`` seconds for another writer)."""
     data_dir = Path(data_dir)
-    tables = load_tables(data_dir, extra)
-    fixed, summary = fix_tables(tables, extra)
-    for name in fixed:
-        if (data_dir / name).is_file():
-            (data_dir / BACKUP_DIR).mkdir(exist_ok=True)
-            write_text_atomic(data_dir / BACKUP_DIR / name, (data_dir / name).read_text(encoding="utf-8"))
-    for name, rows in fixed.items():
-        write_text_atomic(data_dir / name, "".join(row.line + "\n" for row in rows))
+    with output_lock(data_dir, lock_timeout):
+        tables = load_tables(data_dir, extra)
+        fixed, summary = fix_tables(tables, extra)
+        for name in fixed:
+            if (data_dir / name).is_file():
+                (data_dir / BACKUP_DIR).mkdir(exist_ok=True)
+                write_text_atomic(data_dir / BACKUP_DIR / name, (data_dir / name).read_text(encoding="utf-8"))
+        for name, rows in fixed.items():
+            write_text_atomic(data_dir / name, "".join(row.line + "\n" for row in rows))
     return f"{summary}; old files are kept in {data_dir / BACKUP_DIR}"
 
 
@@ -299,12 +306,14 @@ def subset_tables(tables: Tables, mode: str, arg: int | Path, seed: int = 0,
 
 
 def subset_data_dir(src: Path, out_dir: Path, mode: str, arg: int | Path, seed: int = 0,
-                    extra: ExtraFiles = ExtraFiles()) -> str:
-    """Write the subset of ``src`` chosen by ``mode`` into ``out_dir`` (replaced atomically)."""
-    subset, summary = subset_tables(load_tables(src, extra), mode, arg, seed, extra)
-    if not subset["utt2spk"]:
-        raise DataError(f"{src}: the subset is empty (--{mode} {arg})")
-    _write_new_dir(subset, Path(out_dir))
+                    extra: ExtraFiles = ExtraFiles(), lock_timeout: float | None = None) -> str:
+    """Write the subset of ``src`` chosen by ``mode`` into ``out_dir`` (replaced atomically, under
+    its lock)."""
+    with output_lock(out_dir, lock_timeout):
+        subset, summary = subset_tables(load_tables(src, extra), mode, arg, seed, extra)
+        if not subset["utt2spk"]:
+            raise DataError(f"{src}: the subset is empty (--{mode} {arg})")
+        _write_new_dir(subset, Path(out_dir))
     return summary
 
 
@@ -341,12 +350,14 @@ def _check_same_speaker_rows(file: str, rows: list[Row]) -> None:
             raise DataError(f"{file}: speaker {row.key} has two different lines: {seen[row.key]!r}, {row.line!r}")
 
 
-def combine_data_dirs(out_dir: Path, srcs: list[Path], extra: ExtraFiles = ExtraFiles()) -> str:
-    """Combine the data dirs ``srcs`` into ``out_dir`` (replaced atomically)."""
+def combine_data_dirs(out_dir: Path, srcs: list[Path], extra: ExtraFiles = ExtraFiles(),
+                      lock_timeout: float | None = None) -> str:
+    """Combine the data dirs ``srcs`` into ``out_dir`` (replaced atomically, under its lock)."""
     if not srcs:
         raise DataError("combine needs at least one source dir")
-    combined, summary = combine_tables([(str(src), load_tables(src, extra)) for src in srcs], extra)
-    _write_new_dir(combined, Path(out_dir))
+    with output_lock(out_dir, lock_timeout):
+        combined, summary = combine_tables([(str(src), load_tables(src, extra)) for src in srcs], extra)
+        _write_new_dir(combined, Path(out_dir))
     return summary
 
 
@@ -385,10 +396,12 @@ def copy_tables(tables: Tables, renaming: Renaming = Renaming(), extra: ExtraFil
     return out
 
 
-def copy_data_dir(src: Path, out_dir: Path, renaming: Renaming = Renaming(), extra: ExtraFiles = ExtraFiles()) -> str:
-    """Copy the data dir ``src`` to ``out_dir`` (replaced atomically) with renamed ids."""
+def copy_data_dir(src: Path, out_dir: Path, renaming: Renaming = Renaming(), extra: ExtraFiles = ExtraFiles(),
+                  lock_timeout: float | None = None) -> str:
+    """Copy the data dir ``src`` to ``out_dir`` (replaced atomically, under its lock) with renamed ids."""
     if Path(src).resolve() == Path(out_dir).resolve():
         raise DataError(f"copy needs a destination other than the source {src}")
-    copied = copy_tables(load_tables(src, extra), renaming, extra)
-    _write_new_dir(copied, Path(out_dir))
+    with output_lock(out_dir, lock_timeout):
+        copied = copy_tables(load_tables(src, extra), renaming, extra)
+        _write_new_dir(copied, Path(out_dir))
     return f"copied {len(copied['utt2spk'])} utterances from {src} to {out_dir}"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lamer.atomic import write_atomic
 from lamer.launch.errors import LaunchError
-from lamer.launch.request import LaunchRequest
+from lamer.launch.request import LaunchRequest, names_array
 
 _ENDED = re.compile(r"^# Ended \(code (-?\d+)\)")
 
@@ -65,7 +65,7 @@ def script_path(request: LaunchRequest) -> Path:
     """Where the job script goes: a `q/` folder beside the logs, as Kaldi's queue.pl does."""
     log = Path(request.log)
     folder = log.parent
-    while request.array and request.array.name in str(folder):
+    while request.array and names_array(request.array.name, str(folder)):
         folder = folder.parent
     stem = log.name[: -len(".log")] if log.name.endswith(".log") else log.name
     return folder / "q" / f"{stem}.sh"

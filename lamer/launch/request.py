@@ -7,7 +7,10 @@ Options come first, each with one value (`--mem 4G` or `--mem=4G`). Launcher opt
 (`--mem`, `--gpu`, `--num-threads`, `--time`, `--partition`, `--constraint`, or any name the Slurm
 config defines) is a resource request, kept under its name with dashes as underscores
 (`--num-threads 4` -> `num_threads: "4"`). `NAME=A:B` (or `NAME=A`) makes an array of jobs A..B;
-NAME, any identifier, is replaced by the job's index in LOG and in every argument, as in Kaldi.
+NAME, any identifier, is replaced by the job's index in LOG and in every argument, as in Kaldi,
+where it stands as a word: not next to a letter or digit (`x.JOB.log`, `split/JOB`, `test_JOB`,
+`--job=JOB`), so a path such as `exp/myJOBrun` or an argument `JOBS` is left as it is. (Kaldi's
+run.pl replaces every occurrence, inside other words too.)
 
 Commands are data: `prog args...` is the job's argv, byte for byte. No shell ever reads it, so
 `;`, `&`, `|`, `>`, `$VAR`, `$(...)`, backticks and globs are plain characters of an argument.
@@ -33,9 +36,20 @@ _RESOURCE_FORMATS = (
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
+def _as_word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])")
+
+
+def names_array(name: str, text: str) -> bool:
+    """Whether the launcher would replace the array name `name` (as in `name=1:N`) in `text`: where
+    it stands as a word, not next to a letter or digit."""
+    return bool(_as_word(name).search(text))
+
+
 @dataclass(frozen=True)
 class JobArray:
-    """Jobs `start..end` (inclusive); `name` in the log path and arguments becomes the index."""
+    """Jobs `start..end` (inclusive); `name`, where it stands as a word in the log path and the
+    arguments, becomes the index."""
 
     name: str
     start: int
@@ -44,6 +58,10 @@ class JobArray:
     @property
     def ids(self) -> list[int]:
         return list(range(self.start, self.end + 1))
+
+    def substitute(self, text: str, job_id: int) -> str:
+        """`text` with the array name, where it stands as a word, replaced by `job_id`."""
+        return _as_word(self.name).sub(str(job_id), text)
 
 
 @dataclass(frozen=True)
@@ -72,14 +90,14 @@ class LaunchRequest:
         return self.nproc_per_node * self.nodes > 1
 
     def _substitute(self, text: str, job_id: int) -> str:
-        return text.replace(self.array.name, str(job_id)) if self.array else text
+        return self.array.substitute(text, job_id) if self.array else text
 
     def log_for(self, job_id: int) -> Path:
         """The log file of job `job_id`."""
         return Path(self._substitute(self.log, job_id))
 
     def command_for(self, job_id: int) -> list[str]:
-        """The argv of job `job_id`: the request's argv with the array name replaced by `job_id`."""
+        """The argv of job `job_id`: the request's argv with the array name (as a word) replaced by `job_id`."""
         return [self._substitute(token, job_id) for token in self.argv]
 
 
@@ -132,7 +150,7 @@ def parse_launch_args(args: list[str]) -> LaunchRequest:
     if len(rest) < 2:
         raise LaunchError("expected [options] [JOB=1:N] LOG prog [args...]")
     log, argv = rest[0], tuple(rest[1:])
-    if array and array.end > array.start and array.name not in log:
+    if array and array.end > array.start and not names_array(array.name, log):
         raise LaunchError(f"{len(array.ids)} jobs would write one log {log!r}: put {array.name} in the log path")
 
     backend = options.pop("backend", "local")

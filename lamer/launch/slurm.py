@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -197,6 +198,7 @@ def run_slurm(request: LaunchRequest, script: Path, config: SlurmConfig, watch: 
     A signal that arrives while sbatch runs is taken at the first wait, so the array is cancelled.
     """
     command = sbatch_command(request, config, script)
+    log.info("submitting with %s (`command` of %s)", shutil.which(command[0]) or command[0], config.path)
     job_id = submit(command)
     log.info("slurm job %s: %d task(s) submitted", job_id, len(request.job_ids))
     return wait_for(job_id, request, script, watch)

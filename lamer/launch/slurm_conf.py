@@ -2,7 +2,7 @@
 
 One rule a line, `#` starts a comment, words are split like a shell (quotes allowed, no expansion):
 
-    command sbatch --export=ALL            # the submit program (sbatch) and options for every job
+    command sbatch --export=ALL            # sbatch (from PATH) and the options for every job
     option mem=* --mem=$0                  # --mem VALUE: any value; $0 is replaced by VALUE
     option gpu=0                           # --gpu 0: exactly this value; adds nothing
     option gpu=* --gres=gpu:$0             # an exact rule wins over the `*` rule of the same option
@@ -10,6 +10,11 @@ One rule a line, `#` starts a comment, words are split like a shell (quotes allo
 
 An option given to the launcher that no rule covers is an error, so a typo never silently drops a
 resource request. Every error names the file and line.
+
+The first word after `command` is the program, as in Kaldi's slurm.pl, and it must be the word
+`sbatch` itself: it is found on PATH when the jobs are submitted, and the launcher logs the file it
+runs. A config cannot name another program or a path (`/tmp/x/sbatch`, `./sbatch`): a site whose
+sbatch is elsewhere puts that folder first in PATH.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from lamer.launch.errors import LaunchError
 
+SUBMIT_PROGRAM = "sbatch"  # the one program a config's `command` line may run, found on PATH
 _NAME_VALUE = re.compile(r"^([a-z_][a-z0-9_]*)=(\S+)$")
 
 
@@ -73,8 +79,10 @@ def parse_slurm_config(path: Path) -> SlurmConfig:
         if keyword == "command":
             if config.submit:
                 raise _line_error(path, number, "a second `command` line; keep one")
-            if not args or Path(args[0]).name != "sbatch":
-                raise _line_error(path, number, "`command` must name sbatch, e.g. `command sbatch --export=ALL`")
+            if not args or args[0] != SUBMIT_PROGRAM:
+                got = f" (got {args[0]!r})" if args else ""
+                raise _line_error(path, number, f"`command` must name sbatch itself, found on PATH{got}, e.g. "
+                                  "`command sbatch --export=ALL`; to run another sbatch, put its folder first in PATH")
             config.submit = args
         elif keyword in ("option", "default"):
             match = _NAME_VALUE.match(args[0]) if args else None

@@ -14,6 +14,10 @@ its markers) and the run exits with the failed job's code. SIGTERM/SIGINT sent t
 every running launcher, which stops its jobs; nothing new starts. Commands are lists handed to the
 launcher without a shell: ``[*$cmd, --gpu G, JOB=1:N, LOG, *argv]``, the ``$cmd`` string split as
 the shell would split it (shlex), nothing expanded.
+
+One run per experiment directory: a run holds the lock of ``exp/<tag>`` (``exp/.<tag>.lock``,
+:mod:`lamer.data.lock`) from its first job to its end, and a second run on the same directory
+stops at once, before any job, naming the holder's PID and host.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamer.atomic import write_text_atomic
+from lamer.data.lock import output_lock
 from lamer.recipe.jobs import STAGE_TITLES, Job, check_order
 
 POLL_S = 0.1  # how often running launchers are checked for an exit (jobs take seconds to hours)
@@ -164,11 +169,19 @@ class _Run:
 def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int = 1) -> int:
     """Run ``jobs`` (those of ``stages``), up to ``max_jobs`` at once, each once every job of its
     ``after`` is done, the earliest listed first; skip those marked done in ``exp/.done``. Return 0,
-    or the exit code of the first failed job (no job starts after it; running ones finish)."""
+    or the exit code of the first failed job (no job starts after it; running ones finish).
+    Holds the lock of ``exp`` throughout; lamer.data.lock.OutputLocked, naming the holder, when
+    another run holds it."""
     if max_jobs < 1:
         raise ValueError(f"--max_jobs {max_jobs}: expected a positive number of jobs")
     jobs = [job for job in jobs if job.stage in stages]
     check_order(jobs)
+    with output_lock(exp, timeout=0):
+        return _run_locked(jobs, exp, commands, stages, max_jobs)
+
+
+def _run_locked(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int) -> int:
+    """run_jobs once it holds the experiment's lock."""
     run = _Run(stages, jobs, Path(exp) / ".done")
     run.done.mkdir(parents=True, exist_ok=True)
     (Path(exp) / "logs").mkdir(parents=True, exist_ok=True)

@@ -15,17 +15,22 @@ a job comes after every listed job it names, so running it in order (one job at 
 Bookkeeping that loads no audio and no model runs in place (``queue`` None): ``link SRC DST``
 shares an output that is the same computation as SRC's, ``write PATH TEXT`` writes a small file
 (the decoding's ``jobs.tsv``). Every other step is a program run through a queue.
+
+Names are checked before any job is listed: the tag (``exp/<tag>``, by default the plan file's
+stem) must be one printable line that does not start with ``-``, and no option may hold the array
+token ``JOB`` where the launcher would replace it by a job's index (``--tag my.JOB.run``).
 """
 from __future__ import annotations
 
 import json
 import shlex
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
 
+from lamer.launch.request import names_array
 from lamer.recipe.plan import Plan, PlanError
 
 QUEUES = ("train", "cuda", "decode")
@@ -156,10 +161,32 @@ def method_keeps_adapters(method: str | Path, ssl_train_opts: str = "") -> bool:
     return adapter != "none"
 
 
+def check_names(plan: Plan, opts: RecipeOptions) -> None:
+    """PlanError naming the option when the experiment's tag, or any option's value, would not
+    survive as a name: a tag with a control character (a newline), a tag that starts with ``-``
+    (read as an option by the tools it is passed to), or ``JOB`` as a word that the launcher would
+    replace in the paths and arguments of array jobs."""
+    tag = opts.tag or plan.path.stem
+    given = f"--tag {tag!r}" if opts.tag else f"the tag {tag!r} (the plan file's stem; give --tag)"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in tag):
+        raise PlanError(f"{given}: holds a control character such as a newline; a tag names exp/<tag> and must be "
+                        "one printable line")
+    if tag.startswith("-"):
+        raise PlanError(f"{given}: starts with '-', which the tools it is passed to would read as an option; "
+                        "start it with another character")
+    for option in fields(opts):
+        value = tag if option.name == "tag" else getattr(opts, option.name)
+        if isinstance(value, str) and names_array(ARRAY_TOKEN, value):
+            what = given if option.name == "tag" else f"--{option.name} {value!r}"
+            raise PlanError(f"{what}: holds the word {ARRAY_TOKEN}, which the launcher replaces by the job's number "
+                            f"in array jobs ({ARRAY_TOKEN}=1:N); rename it")
+
+
 class _Recipe:
     """The decisions shared by the stages of one experiment."""
 
     def __init__(self, plan: Plan, opts: RecipeOptions):
+        check_names(plan, opts)
         if opts.train_on not in TRAIN_ON:
             raise PlanError(f"--train_on {opts.train_on}: expected one of {', '.join(TRAIN_ON)}")
         for name in ("nj", "inference_nj"):

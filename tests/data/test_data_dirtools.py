@@ -7,6 +7,7 @@ as the tools here write them. Kaldi's scripts leave text.raw as it was; these fi
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from lamer.bin.datadir import main
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.dirtools import ExtraFiles, Renaming, combine_data_dirs, copy_data_dir, fix_data_dir, subset_data_dir
 from lamer.data.errors import DataError
+from lamer.data.lock import output_lock
 from lamer.data.validate import validate_data_dir
 
 SPEAKERS = {"eng_a": [1.5, 2.0], "eng_b": [3.0, 0.8, 2.2], "eng_c": [1.1], "eng_d": [4.0, 0.9], "eng_e": [1.7, 2.6]}
@@ -260,3 +262,19 @@ def test_validate_kaldi_only_accepts_a_plain_kaldi_dir(eng):
         (eng / name).unlink()
     assert any("missing utt2lang, utt2dur" in p for p in validate_data_dir(eng, check_audio=False))
     assert validate_data_dir(eng, kaldi_only=True) == []
+
+
+@pytest.mark.parametrize("tool", ["fix", "subset", "combine", "copy"])
+def test_every_tool_writes_under_the_lock_of_its_output(tool, eng, tmp_path, capsys):
+    out = eng if tool == "fix" else tmp_path / "out"
+    args = {"fix": ["fix", str(eng)], "subset": ["subset", str(eng), str(out), "--first", "3"],
+            "combine": ["combine", str(out), str(eng)], "copy": ["copy", str(eng), str(out), "--utt_prefix", "x-"]}
+    _edit(eng / "wav.scp", lambda lines: lines[1:])  # something for fix to do
+    before = {path.name: path.read_bytes() for path in eng.iterdir()}
+    with output_lock(out):
+        assert main([*args[tool], "--lock_timeout", "0"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"{out}: being written by PID {os.getpid()} on " in err[0], err
+    assert {path.name: path.read_bytes() for path in eng.iterdir()} == before
+    assert tool == "fix" or not out.exists()
+    assert main(args[tool]) == 0 and (out / "spk2utt").is_file()  # once the holder is gone

@@ -59,3 +59,18 @@ def test_lock_that_cannot_be_created_is_named(tmp_path):
     with pytest.raises(DataError, match=rf"{tmp_path / 'data' / '.train.lock'}: cannot open the lock of .*writable"):
         with output_lock(tmp_path / "data" / "train"):
             pass
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_planted_lock_link_is_refused_and_its_target_kept(tmp_path, link):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n" * 100)
+    target = tmp_path / "data" / "sub"
+    target.parent.mkdir()
+    (lock_file(target).symlink_to if link == "symbolic" else lock_file(target).hardlink_to)(victim)
+    with pytest.raises(DataError, match=rf"{lock_file(target)}: the lock of {target} is a (symbolic|hard) link"):
+        with output_lock(target):
+            pass
+    assert victim.read_text() == "precious\n" * 100
+    assert not target.exists()
+

@@ -1,11 +1,13 @@
 """Preparation as a shared step: concurrent runs on one output, killed runs, their leftovers."""
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,18 +56,48 @@ def test_data_and_dump_roots_must_differ(short_and_long, tmp_path):
     assert run.returncode == 1 and "the data root and the dump root must be different folders" in run.stderr
 
 
+def _read_lines(stream) -> queue.Queue:
+    """The lines of ``stream`` as a reader thread gets them; None once it ends."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue, text: str, timeout: float = 120) -> list[str]:
+    """The lines read up to the first one holding ``text``; fails if the stream ends or ``timeout``
+    seconds pass first."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not seen or text not in seen[-1]:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"no line with {text!r} in {timeout:g} s; got {''.join(seen)}")
+        if line is None:
+            pytest.fail(f"the stream ended without a line holding {text!r}: {''.join(seen)}")
+        seen.append(line)
+    return seen
+
+
 def test_second_run_stops_naming_the_holder_or_waits_for_it(short_and_long, tmp_path):
     cmd = _command(short_and_long, tmp_path)
     with output_lock(tmp_path / "data" / "eng" / "train"):
         stopped = subprocess.run([*cmd, "--lock_timeout", "0"], stderr=subprocess.PIPE, text=True)
         waiting = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        time.sleep(2)
+        # the waiter says so once it found the lock held: however slow the machine, it waits on the lock
+        told = _wait_for_line(_read_lines(waiting.stderr), "waiting for it to finish")
         assert waiting.poll() is None
     assert stopped.returncode == 1
     assert f"being written by PID {os.getpid()} on {socket.gethostname()}" in stopped.stderr.splitlines()[-1]
     assert "Traceback" not in stopped.stderr and not (tmp_path / "data" / "eng" / "train").exists()
+    assert f"being written by PID {os.getpid()}" in told[-1]
     assert waiting.wait(120) == 0
-    assert f"being written by PID {os.getpid()}" in waiting.stderr.read()
     assert validate_data_dir(tmp_path / "data" / "eng" / "train") == []
 
 

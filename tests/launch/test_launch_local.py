@@ -54,6 +54,17 @@ def test_any_identifier_names_the_array(capsys):
     assert not Path("log/s.1.log").exists()
 
 
+def test_the_array_name_is_replaced_where_it_stands_as_a_word(capsys):
+    # a tag such as myJOBrun ran its jobs in exp/my1run, exp/my2run
+    args = ["exp/myJOBrun", "JOBS", "test_JOB", "a.JOB.b", "--job=JOB", "JOB"]
+    code, err = run_launch(["JOB=1:2", "exp/myJOBrun/log/x.JOB.log", "echo", *args], capsys)
+    assert code == 0, err
+    for job in (1, 2):
+        assert log_body(Path(f"exp/myJOBrun/log/x.{job}.log")) == [
+            f"exp/myJOBrun JOBS test_{job} a.{job}.b --job={job} {job}"]
+    assert sorted(p.name for p in Path("exp").iterdir()) == ["myJOBrun"]
+
+
 def test_failing_job_fails_the_launch_naming_job_and_log(capsys):
     script = "echo doing JOB; [ JOB -ne 2 ] || exit 7"
     code, err = run_launch(["JOB=1:3", "log/f.JOB.log", "bash", "-c", script], capsys)
@@ -135,6 +146,9 @@ def test_resource_options_are_accepted_by_the_local_backend(capsys):
 @pytest.mark.parametrize("args, message", [
     (["JOB=1:3", "log/one.log", "true"], "put JOB in the log path"),
     (["JOB=3:1", "log/x.JOB.log", "true"], "bad job range"),
+    (["JOB=1:0", "log/x.JOB.log", "true"], "bad job range 'JOB=1:0'"),
+    (["JOB=1:-1", "log/x.JOB.log", "true"], "bad job range 'JOB=1:-1'"),
+    (["JOB=1:3", "log/myJOBrun.log", "true"], "put JOB in the log path"),
     (["JOB=1-3", "log/x.JOB.log", "true"], "bad job range"),
     (["--backend", "sge", "log/x.log", "true"], "unknown --backend 'sge'"),
     (["--nodes", "2", "log/x.log", "true"], "--nodes 2 needs --backend slurm"),

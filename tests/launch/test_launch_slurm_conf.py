@@ -30,7 +30,7 @@ def test_toolkit_config_maps_every_documented_resource():
 def test_exact_rule_wins_defaults_apply_and_quotes_split_like_a_shell(tmp_path):
     config = parse_slurm_config(_write(tmp_path, (
         "# site config\n"
-        "command /usr/bin/sbatch --export=ALL   # trailing comment\n"
+        "command sbatch --export=ALL   # trailing comment\n"
         "option gpu=* --partition=gpu --gres=gpu:$0\n"
         "option gpu=0 --partition=cpu\n"
         "option account=* '--comment=a b'\n"
@@ -49,7 +49,10 @@ def test_exact_rule_wins_defaults_apply_and_quotes_split_like_a_shell(tmp_path):
     ("command sbatch\noption gpu=1 --gres=gpu:$0\n", "slurm.conf:2: $0 only makes sense in a `gpu=*` rule"),
     ("command sbatch\ndefault gpu=0\n", "slurm.conf:2: default for 'gpu', which has no `option gpu=...` rule"),
     ("command sbatch\noption gpu=0\ndefault gpu=*\n", "slurm.conf:3: `default` takes one NAME=VALUE"),
-    ("command qsub -V\n", "slurm.conf:1: `command` must name sbatch"),
+    ("command qsub -V\n", "slurm.conf:1: `command` must name sbatch itself, found on PATH (got 'qsub')"),
+    ("command /tmp/x/sbatch\n", "slurm.conf:1: `command` must name sbatch itself, found on PATH (got '/tmp/x/sbatch')"),
+    ("command ./sbatch --export=ALL\n", "(got './sbatch')"),
+    ("command\n", "slurm.conf:1: `command` must name sbatch itself"),
     ("command sbatch\ncommand sbatch\n", "slurm.conf:2: a second `command` line"),
     ("command sbatch\noption mem=* '--mem=$0\n", "slurm.conf:2: cannot split"),
     ("option mem=* --mem=$0\n", "no `command sbatch ...` line"),

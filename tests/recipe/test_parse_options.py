@@ -76,6 +76,13 @@ def test_bad_options_are_errors(demo, args, message):
     assert result.stderr.startswith(message)
 
 
+def test_a_config_is_bash_code_sourced_as_kaldi_does(demo):
+    # kept on purpose and documented in docs/SECURITY.md: --config runs the file, as Kaldi's script does
+    (demo / "cfg").write_text("nj=$(( 2 + 3 ))\necho sourced >&2\n")
+    result = _run(demo, "--config", "cfg")
+    assert result.stdout.strip().startswith("nj=5 ") and result.stderr == "sourced\n"
+
+
 def test_a_config_may_set_a_boolean_the_command_line_then_checks(demo):
     (demo / "cfg").write_text("synth=true\n")
     assert "synth=false" in _run(demo, "--config", "cfg", "--synth", "false").stdout

@@ -4,7 +4,9 @@ local launcher (`python -m lamer.bin.launch --backend local`)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lamer.bin.plan import main as plan_main
+from lamer.data.lock import OutputLocked
 from lamer.recipe.executor import run_jobs, share
 from lamer.recipe.jobs import Job
 
@@ -163,3 +167,35 @@ def test_sigterm_reaches_every_running_job(tmp_path):
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"jobs {sorted(alive)} outlived the runner"
+
+
+def test_one_run_per_experiment_directory_naming_the_holder(tmp_path, monkeypatch, capsys):
+    """While one run (ssl.sh execs the runner) works on exp/plan, a second and a third on it stop before
+    any job, naming the first one's PID and host; once it has ended, the next run proceeds."""
+    monkeypatch.chdir(tmp_path)
+    wait = "import pathlib, time; pathlib.Path('started').touch(); time.sleep(300)"
+    script = ("import sys\n"
+              "from lamer.recipe.executor import run_jobs\n"
+              "from lamer.recipe.jobs import Job\n"
+              f"job = Job('slow', 8, 'train', 0, 1, 'exp/plan/logs/slow.log', ({sys.executable!r}, '-c', {wait!r}))\n"
+              f"sys.exit(run_jobs([job], 'exp/plan', {{'train': {LOCAL!r}}}, range(8, 9)))\n")
+    first = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not Path("started").is_file() and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.1)
+        assert Path("started").is_file(), "the first run never started its job"
+        holder = f"exp/plan: being written by PID {first.pid} on {socket.gethostname()} (lock exp/.plan.lock)"
+        with pytest.raises(OutputLocked, match=re.escape(holder)):
+            run_jobs([python_job("second", 8, "open('second', 'w')")], "exp/plan", COMMANDS, range(8, 9))
+        plan = Path(__file__).resolve().parents[2] / "egs2" / "mini_lamer" / "ssl1" / "conf" / "plan.yaml"
+        commands = [arg for queue in ("train", "cuda", "decode") for arg in (f"--{queue}_cmd", LOCAL)]
+        assert plan_main(["run", "--plan", str(plan), "--root", "x", "--stage", "8", *commands]) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"plan: error: {holder}"), err
+        assert not Path("second").exists() and not Path("exp/plan/logs/expert_usage.log").exists()
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(60)
+    assert run_jobs([python_job("second", 8, "open('second', 'w')")], "exp/plan", COMMANDS, range(8, 9)) == 0
+    assert Path("second").is_file()

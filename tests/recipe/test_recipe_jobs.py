@@ -292,3 +292,21 @@ def test_a_pretrained_base_model_is_a_gpu_job_of_the_base_languages(tmp_path, ca
     assert argv[argv.index("--valid_dir") + 1] == "data/eng/dev"
     assert argv[argv.index("--ngpu") + 1] == "2"
     assert set(base_model["after"]) == {"data"}
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--tag", "a\nb"], "--tag 'a\\nb': holds a control character such as a newline"),
+    (["--tag=-x"], "--tag '-x': starts with '-'"),
+    (["--tag", "my.JOB.run"], "--tag 'my.JOB.run': holds the word JOB, which the launcher replaces"),
+    (["--tag", "my_JOB"], "--tag 'my_JOB': holds the word JOB"),
+    (["--data", "data/JOB"], "--data 'data/JOB': holds the word JOB"),
+])
+def test_names_that_would_not_survive_are_refused(options, message, capsys):
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", *options]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_a_tag_that_holds_job_inside_a_word_is_kept(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--tag", "myJOBrun", capsys=capsys))
+    assert jobs["targets_s1_label"]["log"] == "exp/myJOBrun/logs/targets_s1_label.JOB.log"

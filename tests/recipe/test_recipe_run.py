@@ -60,6 +60,17 @@ def test_a_bad_plan_stops_before_any_work(recipe):
     assert not (recipe / "exp" / "bad").exists()
 
 
+@pytest.mark.parametrize("tag", ["-x", "a\nb"])
+def test_a_bad_tag_stops_before_any_stage(recipe, tag):
+    out = run(recipe, "--tag", tag)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [f"plan: error: --tag {tag!r}: " + (
+        "starts with '-', which the tools it is passed to would read as an option; start it with another character"
+        if tag.startswith("-") else "holds a control character such as a newline; a tag names exp/<tag> and must be "
+        "one printable line")]
+    assert "Stage" not in out.stdout and not (recipe / "exp" / tag).exists()
+
+
 def listing(recipe: Path, *args: str) -> list[dict]:
     """The jobs ssl.sh would run with these options (--list true)."""
     out = run(recipe, *args, "--list", "true")

@@ -8,7 +8,8 @@
 # with --gpu N, JOB=1:N for arrays and its log in exp/<tag>/logs. --max_jobs N runs up to N jobs at
 # once, each as soon as the jobs whose outputs it reads are done (e.g. the base model's probe beside
 # the continual SSL stages); the default 1 runs them one after another, in the listed order. --list true prints the jobs,
-# one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs`).
+# one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs`). One run per
+# experiment: a second ssl.sh on the same exp/<tag> stops at once, naming the PID and host of the first.
 #
 # Stages (each job writes a .done marker; a finished job re-runs as a no-op, a failed or
 # killed one runs again and continues where it stopped: data prep per language, training with --resume):
@@ -77,10 +78,11 @@ case ${corpus} in
     fleurs) root=${FLEURS:-} ;;
 esac
 # every option that changes the jobs, named by `python -m lamer.bin.plan options` (lamer.recipe.jobs'
-# RecipeOptions: the list cannot drift from what `plan jobs` takes)
+# RecipeOptions: the list cannot drift from what `plan jobs` takes), as --name=VALUE so that a value
+# starting with '-' stays a value (a --tag -x is then refused by name, before any stage)
 job_opts=(--plan "${plan}")
 for name in $(python -m lamer.bin.plan options); do
-    [[ -z ${!name} ]] || job_opts+=("--${name}" "${!name}")
+    [[ -z ${!name} ]] || job_opts+=("--${name}=${!name}")
 done
 if [[ ${list} == true ]]; then
     python -m lamer.bin.plan jobs "${job_opts[@]}"
