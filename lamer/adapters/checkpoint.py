@@ -27,9 +27,10 @@ from torch import nn
 import lamer
 from lamer.adapters.config import LamerConfig
 from lamer.adapters.families import find_layers, layer_style
-from lamer.adapters.injection import adapter_parameters, apply_lamer, patch_state
+from lamer.adapters.injection import adapter_parameters, build_patch, install_patch, patch_state
 from lamer.atomic import atomic_dir
 from lamer.checksum import file_sha256
+from lamer.jsonfile import read_json_object
 
 WEIGHTS = "adapters.safetensors"
 MANIFEST = "manifest.json"
@@ -118,25 +119,42 @@ def save_adapters(model: nn.Module, directory: str | Path, extra: dict | None = 
     return Path(directory)
 
 
+# what loading reads from a manifest, and the type of each
+_MANIFEST_ENTRIES = {"config": dict, "base": dict, "modules": dict}
+_BASE_ENTRIES = {"style": str, "depth": int, "hidden_size": int, "ffn_size": int, "fingerprint": str}
+
+
 def read_manifest(directory: str | Path) -> dict:
-    """Read and sanity-check ``manifest.json`` of an adapter checkpoint."""
+    """Read and sanity-check ``manifest.json`` of an adapter checkpoint.
+
+    Raises ValueError naming the file (and key) when it is not UTF-8 JSON of this format, or
+    lacks an entry that loading reads.
+    """
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no adapter manifest (is {directory} an adapter checkpoint?)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    manifest = read_json_object(path)
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    for key, kind in _MANIFEST_ENTRIES.items():
+        _require(manifest.get(key), kind, key, path)
+    for key, kind in _BASE_ENTRIES.items():
+        _require(manifest["base"].get(key), kind, f"base.{key}", path)
     return manifest
+
+
+def _require(value: object, kind: type, key: str, path: Path) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"{path}: '{key}' is missing or not a{'n' if kind is int else ''} {kind.__name__}; "
+                         "save_adapters writes it: save the adapters again, or copy the whole checkpoint directory")
 
 
 def read_weights(directory: str | Path, manifest: dict) -> dict[str, torch.Tensor]:
     """The tensors of ``adapters.safetensors``, checked against the manifest's SHA-256.
 
-    Raises :class:`CorruptAdapters` naming the file when its hash differs or it is not valid
-    safetensors (truncated, or another format such as a pickle, which is never unpickled).
+    Raises :class:`CorruptAdapters` naming the file when its hash differs, it is not valid
+    safetensors (truncated, or another format such as a pickle, which is never unpickled), or a
+    tensor (named) is not floating point or holds NaN or infinite values.
     """
     path = Path(directory) / WEIGHTS
     if not path.is_file():
@@ -149,9 +167,17 @@ def read_weights(directory: str | Path, manifest: dict) -> dict[str, torch.Tenso
         raise CorruptAdapters(f"{path}: SHA-256 is {actual}, but {Path(directory) / MANIFEST} records {recorded}: "
                               "the file was damaged or changed after saving; copy or save it again")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise CorruptAdapters(f"{path}: not a readable safetensors file ({err}); copy or save it again") from None
+    for key, tensor in sorted(tensors.items()):
+        if not tensor.dtype.is_floating_point:  # copied into float parameters, integers would pass unnoticed
+            raise CorruptAdapters(f"{path}: tensor {key} is {tensor.dtype}; adapter weights are floating point, "
+                                  "so this file was not written by save_adapters: save the adapters again")
+        if not torch.isfinite(tensor).all():
+            raise CorruptAdapters(f"{path}: tensor {key} holds NaN or infinite values (training diverged, or "
+                                  "the file was altered); use the adapters of an earlier checkpoint")
+    return tensors
 
 
 def _differences(expected: dict, actual: dict, prefix: str) -> list[str]:
@@ -162,17 +188,24 @@ def _differences(expected: dict, actual: dict, prefix: str) -> list[str]:
 def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bool = True) -> dict:
     """Load adapters saved by ``save_adapters`` into ``model`` and return the manifest.
 
-    An unpatched model is first patched with the manifest's config; a patched one must match
-    it. Depth, widths, layer style, targets, allocation and rank are compared, and the base
+    An unpatched model is patched with the manifest's config; a patched one must match it.
+    Depth, widths, layer style, targets, allocation and rank are compared, and the base
     fingerprint unless ``check_fingerprint`` is False (e.g. a base that was itself fine-tuned
     on purpose). Every difference is listed in one ManifestMismatch. Weights are read with
-    safetensors (no pickle) and checked (see module doc) before the model is changed, and every
-    key and shape must match before any is copied.
+    safetensors (no pickle) and checked (see module doc), and every module, key and shape must
+    match, before the model is changed: the patch is built beside the model and put in place
+    only once its weights are in it, so a failed load leaves the model as it was.
     """
     directory = Path(directory)
+    manifest_path = directory / MANIFEST
     manifest = read_manifest(directory)
     tensors = read_weights(directory, manifest)
-    config = LamerConfig.from_dict(manifest["config"], source=str(directory / MANIFEST))
+    try:
+        config = LamerConfig.from_dict(manifest["config"], source="config")
+    except TypeError as err:  # such as rank: "4"
+        raise ValueError(f"{manifest_path}: config holds a value of the wrong type ({err})") from None
+    except ValueError as err:
+        raise ValueError(f"{manifest_path}: {err}") from None
     base = describe_base(model)
     problems = _differences({k: manifest["base"].get(k) for k in base}, base, "base ")
     state = patch_state(model)
@@ -180,19 +213,25 @@ def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bo
         problems += _differences(manifest["config"], state.config.to_dict(), "config ")
     if problems:
         raise ManifestMismatch(f"{directory}: adapters do not fit this model:\n  " + "\n  ".join(problems))
-    if state is None:
-        state = apply_lamer(model, config)
-    actual_modules = {str(i): names for i, names in sorted(state.modules.items())}
-    problems += _differences(manifest["modules"], actual_modules, "modules of layer ")
-    if check_fingerprint:
+    if check_fingerprint:  # of the base weights alone, the same before and after patching
         actual_fp = fingerprint(model)
         if manifest["base"]["fingerprint"] != actual_fp:
             problems.append(f"base fingerprint: checkpoint was trained on {manifest['base']['fingerprint']}, "
                             f"model is {actual_fp} (other base weights; pass check_fingerprint=False to override)")
+    patch = None
+    if state is None:
+        try:
+            patch = build_patch(model, config)
+        except ValueError as err:
+            raise ManifestMismatch(f"{manifest_path}: adapters do not fit this model: {err}") from None
+        state, params = patch.state, patch.parameters()
+    else:
+        params = adapter_parameters(model)
+    actual_modules = {str(i): names for i, names in sorted(state.modules.items())}
+    problems += _differences(manifest["modules"], actual_modules, "modules of layer ")
     if problems:
         raise ManifestMismatch(f"{directory}: adapters do not fit this model:\n  " + "\n  ".join(problems))
     path = directory / WEIGHTS
-    params = adapter_parameters(model)
     missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
     if missing or unexpected:
         raise ManifestMismatch(f"{path}: keys do not match the patched model; missing {missing[:5]}"
@@ -205,4 +244,6 @@ def load_adapters(model: nn.Module, directory: str | Path, check_fingerprint: bo
     with torch.no_grad():
         for key, param in params.items():
             param.copy_(tensors[key])
+    if patch is not None:
+        install_patch(model, patch)
     return manifest

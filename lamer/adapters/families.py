@@ -32,7 +32,11 @@ class LayerStyle:
     aliases: dict[str, list[str]]
     attention_pattern: str
     attention_owner: str  # name of the attention submodule inside a layer
-    enable_attention_targets: Callable[[nn.Module], str | None] = field(repr=False, default=lambda m: None)
+    # why adapters on this attention's projections would never run (None: they would), and the
+    # switch that makes the attention call its projection modules; the patcher checks every layer
+    # before it switches any
+    attention_problem: Callable[[nn.Module], str | None] = field(repr=False, default=lambda m: None)
+    use_attention_modules: Callable[[nn.Module], None] = field(repr=False, default=lambda m: None)
 
     def expand(self, targets: list[str]) -> list[str]:
         """Aliases replaced by their patterns; other entries kept as regular expressions."""
@@ -42,15 +46,19 @@ class LayerStyle:
         return out
 
 
-def _fairseq_attention_switch(attention: nn.Module) -> str | None:
-    """Send s3prl fairseq attention through its projection modules; None if it worked."""
+def _fairseq_attention_problem(attention: nn.Module) -> str | None:
+    """None for s3prl fairseq attention that has a module path (:func:`_fairseq_attention_switch`)."""
     if hasattr(attention, "_set_skip_embed_dim_check") and hasattr(attention, "skip_embed_dim_check"):
-        # skip_embed_dim_check is one of the conditions of the fused fast path: set, the
-        # attention computes q/k/v/out through self.q_proj(...) etc. (same maths, slower).
-        attention._set_skip_embed_dim_check()
         return None
     return (f"{type(attention).__module__}.{type(attention).__name__} feeds the projection weights "
             "directly to F.multi_head_attention_forward, so adapters on them would never run")
+
+
+def _fairseq_attention_switch(attention: nn.Module) -> None:
+    """Send s3prl fairseq attention through its projection modules."""
+    # skip_embed_dim_check is one of the conditions of the fused fast path: set, the
+    # attention computes q/k/v/out through self.q_proj(...) etc. (same maths, slower).
+    attention._set_skip_embed_dim_check()
 
 
 def _hf_attention_check(attention: nn.Module) -> str | None:
@@ -71,7 +79,8 @@ FAIRSEQ = LayerStyle(
     },
     attention_pattern=r"self_attn\.",
     attention_owner="self_attn",
-    enable_attention_targets=_fairseq_attention_switch,
+    attention_problem=_fairseq_attention_problem,
+    use_attention_modules=_fairseq_attention_switch,
 )
 
 HF = LayerStyle(
@@ -84,7 +93,7 @@ HF = LayerStyle(
     },
     attention_pattern=r"attention\.",
     attention_owner="attention",
-    enable_attention_targets=_hf_attention_check,
+    attention_problem=_hf_attention_check,
 )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -12,7 +12,7 @@ from torch import nn
 from lamer.adapters.allocation import experts_per_layer
 from lamer.adapters.config import ROUTING_OPTIONS, LamerConfig
 from lamer.adapters.experts import ExpertBank
-from lamer.adapters.families import find_layers, layer_style
+from lamer.adapters.families import LayerStyle, find_layers, layer_style
 from lamer.adapters.layer import LamerLinear
 from lamer.adapters.router import Router, RoutingContext, UsageAccumulator
 
@@ -80,12 +80,42 @@ def _select(layer: nn.Module, patterns: list[str], index: int) -> list[str]:
     return chosen
 
 
-def apply_lamer(model: nn.Module, config: LamerConfig) -> PatchState:
-    """Patch ``model`` in place with Lamer experts and freeze every base parameter.
+@dataclass
+class Patch:
+    """A Lamer patch built beside a model that it does not change yet (see :func:`build_patch`).
 
-    Returns the patch state; ``parameter_report(model)`` summarises it. Raises ValueError
-    when the model is already patched, a target matches nothing, or attention targets are
-    asked for on an attention that would bypass the adapters.
+    ``wrappers``: (layer index, layer, name inside the layer, wrapper) of every target;
+    ``attention``: the attention modules to switch to their module path.
+    """
+
+    state: PatchState
+    style: LayerStyle
+    wrappers: list[tuple[int, nn.Module, str, LamerLinear]]
+    attention: list[nn.Module]
+
+    def parameters(self) -> dict[str, nn.Parameter]:
+        """The wrappers' Lamer parameters under the keys :func:`adapter_parameters` gives them once installed."""
+        return _lamer_parameters((index, name, wrapper) for index, _, name, wrapper in self.wrappers)
+
+
+def _check_rank(base: nn.Linear, config: LamerConfig, n_shared: int, n_routed: int, key: str) -> None:
+    """A LoRA rank above the layer's width adds nothing but memory: refuse it before allocating."""
+    width = min(base.in_features, base.out_features)
+    for option, rank, used in (("rank", config.rank, n_routed),
+                               ("shared_rank" if config.shared_rank is not None else "rank",
+                                config.effective_shared_rank, n_shared)):
+        if used and rank > width:
+            raise ValueError(f"{option}: {rank} is above the width of {key} ({base.in_features} -> "
+                             f"{base.out_features}); a LoRA rank is at most min(in_features, out_features) = "
+                             f"{width}: lower {option!r}")
+
+
+def build_patch(model: nn.Module, config: LamerConfig) -> Patch:
+    """Build what :func:`apply_lamer` installs, leaving ``model`` as it is.
+
+    Every check comes first (model not yet patched, targets, attention, each rank against the
+    width of its layer), then the experts are allocated. Raises ValueError naming the layer
+    and option at fault.
     """
     if patch_state(model) is not None:
         raise ValueError("model is already patched with Lamer adapters")
@@ -95,30 +125,56 @@ def apply_lamer(model: nn.Module, config: LamerConfig) -> PatchState:
     counts = experts_per_layer(config.allocation, depth)
     context = RoutingContext(batch_axis=style.batch_axis, languages=list(config.languages))
     state = PatchState(config=config, style=style.name, depth=depth, counts=counts, context=context)
-    for param in model.parameters():
-        param.requires_grad_(False)
-    for index, (layer, count, targets) in enumerate(zip(layers, counts, targets_per_layer(config, depth))):
+    targets, attention = [], []
+    for index, (layer, count, patterns) in enumerate(zip(layers, counts, targets_per_layer(config, depth))):
         if count == 0:
             continue
-        names = _select(layer, style.expand(targets), index)
+        names = _select(layer, style.expand(patterns), index)
         if any(re.match(style.attention_pattern, n) for n in names):
-            problem = style.enable_attention_targets(layer.get_submodule(style.attention_owner))
+            owner = layer.get_submodule(style.attention_owner)
+            problem = style.attention_problem(owner)
             if problem:
                 raise ValueError(f"layer {index}: cannot patch attention projections: {problem}; "
                                  "patch the feed-forward layers instead (targets: [ffn])")
+            attention.append(owner)
+        n_shared = min(config.shared_experts, count)
         for name in names:
-            wrapper = _wrap(layer.get_submodule(name), config, count, context, (index, name))
-            wrapper.state = state
-            parent, _, child = name.rpartition(".")
-            setattr(layer.get_submodule(parent) if parent else layer, child, wrapper)
+            _check_rank(layer.get_submodule(name), config, n_shared, count - n_shared, f"layers.{index}.{name}")
+        targets.extend((index, layer, name, n_shared, count - n_shared) for name in names)
         state.modules[index] = names
-    return state
+    wrappers = []
+    for index, layer, name, n_shared, n_routed in targets:
+        wrapper = _wrap(layer.get_submodule(name), config, n_shared, n_routed, context, (index, name))
+        wrapper.state = state
+        wrappers.append((index, layer, name, wrapper))
+    return Patch(state, style, wrappers, attention)
 
 
-def _wrap(base: nn.Linear, config: LamerConfig, count: int, context: RoutingContext,
+def install_patch(model: nn.Module, patch: Patch) -> PatchState:
+    """Freeze every base parameter of ``model`` and put the wrappers of ``patch`` in place."""
+    for param in model.parameters():
+        param.requires_grad_(False)
+    for owner in patch.attention:
+        patch.style.use_attention_modules(owner)
+    for _, layer, name, wrapper in patch.wrappers:
+        parent, _, child = name.rpartition(".")
+        setattr(layer.get_submodule(parent) if parent else layer, child, wrapper)
+    return patch.state
+
+
+def apply_lamer(model: nn.Module, config: LamerConfig) -> PatchState:
+    """Patch ``model`` in place with Lamer experts and freeze every base parameter.
+
+    Returns the patch state; ``parameter_report(model)`` summarises it. Raises ValueError
+    when the model is already patched, a target matches nothing, a rank exceeds the width of
+    its layer, or attention targets are asked for on an attention that would bypass the
+    adapters; the model is then left unchanged.
+    """
+    return install_patch(model, build_patch(model, config))
+
+
+def _wrap(base: nn.Linear, config: LamerConfig, n_shared: int, n_routed: int, context: RoutingContext,
           key: tuple[int, str]) -> LamerLinear:
-    n_shared = min(config.shared_experts, count)
-    n_routed = count - n_shared
     args = (base.in_features, base.out_features)
     shared = routed = router = None
     if n_shared:
@@ -132,14 +188,18 @@ def _wrap(base: nn.Linear, config: LamerConfig, count: int, context: RoutingCont
     return wrapper.to(device=base.weight.device, dtype=base.weight.dtype)
 
 
-def adapter_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The trainable Lamer parameters, keyed ``layers.<i>.<module>.<param>`` (nesting-free)."""
+def _lamer_parameters(modules: Iterable[tuple[int, str, LamerLinear]]) -> dict[str, nn.Parameter]:
     out = {}
-    for index, name, module in patched_modules(model):
+    for index, name, module in modules:
         for pname, param in module.named_parameters():
             if not pname.startswith("base_layer."):
                 out[f"layers.{index}.{name}.{pname}"] = param
     return out
+
+
+def adapter_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The trainable Lamer parameters, keyed ``layers.<i>.<module>.<param>`` (nesting-free)."""
+    return _lamer_parameters(patched_modules(model))
 
 
 def parameter_report(model: nn.Module) -> dict:

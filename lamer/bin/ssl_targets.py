@@ -137,9 +137,8 @@ def _split(args: argparse.Namespace, nj: int) -> Split:
     return write_split(args.out_dir, collect_items(args.data_dir, args.replay_data_dir), _options(args), nj)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def run_step(args: argparse.Namespace) -> None:
+    """Run the step ``args.step`` with its options."""
     if args.step == "split":
         split = _split(args, args.nj)
         logging.info("%s: %d utterances over %d jobs", args.out_dir, len(split.items), split.nj)
@@ -158,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         write_labels(split, args.job, feature_extractor(split.options, args.device)[0], codebook)
     else:
         print(json.dumps(merge_split(read_split(args.out_dir))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run_step(args)
+    except (OSError, ValueError) as err:  # bad input: a refused checkpoint, a codebook, a data dir
+        print(f"ssl_targets: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -15,12 +15,12 @@ row (forward transfer).
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from lamer.eval import EvalInputError
+from lamer.jsonfile import JSONFileError, read_json
 
 PROTOCOLS = ("retrained", "fixed")
 _KEYS = {"stages", "introduced", "cer", "lid_acc", "lid_acc_classifier", "protocol"}
@@ -132,14 +132,16 @@ def results_from_dict(obj: object, source: str = "results") -> Results:
 
 
 def load_json(path: Path) -> object:
-    """Parse a JSON file; a missing file or a syntax error names the file (and line)."""
+    """Parse a JSON file; a missing file, bytes that are not UTF-8, a syntax error or nesting too
+    deep (:func:`lamer.jsonfile.read_json`) name the file (and line)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        return read_json(path)
     except FileNotFoundError as err:
         raise EvalInputError(f"{path}: file not found") from err
-    except json.JSONDecodeError as err:
-        raise EvalInputError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
+    except OSError as err:  # a directory, no permission
+        raise EvalInputError(f"{path}: cannot read ({err.strerror})") from err
+    except JSONFileError as err:
+        raise EvalInputError(str(err)) from None
 
 
 def load_results(path: Path) -> Results:

@@ -11,13 +11,13 @@ it clusters: ``{"feature": "mfcc"}`` or ``{"feature": "layer", "layer": 6, ...}`
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from lamer.atomic import write_atomic, write_json_atomic
+from lamer.jsonfile import read_json_object
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
@@ -75,13 +75,26 @@ def save_codebook(directory: Path, codebook: np.ndarray, meta: dict) -> None:
 
 
 def load_codebook(directory: Path) -> tuple[np.ndarray, dict]:
-    """Read a codebook saved by ``save_codebook``: ((K, D) array, meta)."""
+    """Read a codebook saved by ``save_codebook``: ((K, D) array, meta).
+
+    Raises ValueError naming the file when ``codebook.npy`` is not a plain 2-D float array (an
+    object array holds a pickle, which is never loaded) or ``codebook.json`` is not its JSON.
+    """
     directory = Path(directory)
-    for name in ("codebook.npy", "codebook.json"):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name}: missing (is {directory} a codebook directory?)")
-    codebook = np.load(directory / "codebook.npy", allow_pickle=False)
-    meta = json.loads((directory / "codebook.json").read_text(encoding="utf-8"))
-    if codebook.ndim != 2 or codebook.shape[0] != meta.get("num_clusters"):
+    npy = directory / "codebook.npy"
+    for path in (npy, directory / "codebook.json"):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (is {directory} a codebook directory?)")
+    try:
+        codebook = np.load(npy, allow_pickle=False)
+    except (ValueError, EOFError) as err:
+        raise ValueError(f"{npy}: not a plain numpy array ({err}); fit the codebook again") from None
+    if codebook.ndim != 2 or not np.issubdtype(codebook.dtype, np.floating):
+        raise ValueError(f"{npy}: a codebook is a 2-D float array (K, D), this is {codebook.dtype} "
+                         f"{codebook.shape}; fit the codebook again")
+    if not np.isfinite(codebook).all():
+        raise ValueError(f"{npy}: holds NaN or infinite values; fit the codebook again")
+    meta = read_json_object(directory / "codebook.json")
+    if codebook.shape[0] != meta.get("num_clusters"):
         raise ValueError(f"{directory}: codebook.npy of shape {codebook.shape} does not match codebook.json")
     return codebook, meta

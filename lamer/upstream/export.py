@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from lamer.atomic import atomic_dir
 from lamer.upstream.convert import base_weights, convert_upstream
 from lamer.upstream.head import label_symbols
@@ -60,7 +62,7 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
     picks the language of language routing). The input model is left unchanged. The
     directory is written under a temporary name and swapped in when complete.
     """
-    from lamer.adapters import merge_adapters, patch_state, save_adapters
+    from lamer.adapters import merge_adapters
 
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r}: choose one of {FORMATS}")
@@ -69,19 +71,33 @@ def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s
     converted = convert_upstream(upstream, f"{fmt}_{upstream.arch}", fresh=True)
     if merge:
         merge_adapters(converted.model, language)
-    patched = patch_state(converted.model) is not None
-    with atomic_dir(out_dir) as tmp:
-        manifest = {
-            "format": EXPORT_FORMAT,
-            "upstream": _write_base(converted, tmp),
-            "family": converted.family,
-            "s3prl_upstream": s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None,
-            "adapters": "adapters" if patched else None,
-            "merged": merge,
-            "language": language,
-            "source": str(upstream.source),
-        }
-        if patched:
-            save_adapters(converted.model, tmp / "adapters", extra={"exported_from": str(upstream.source)})
-        (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    try:
+        with atomic_dir(out_dir) as tmp:
+            _write_export(converted, tmp, fmt, merge, language, str(upstream.source))
+    except (OSError, SafetensorError) as err:  # disk full, a file size limit (EFBIG), no permission
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        message = (f"{out_dir}: cannot write the export ({reason}); nothing was written and what was there is "
+                   "unchanged: free disk space, raise the file size limit (ulimit -f) or choose another --out")
+        raise OSError(message) from None
     return Path(out_dir)
+
+
+def _write_export(converted: LoadedUpstream, directory: Path, fmt: str, merge: bool, language: str | None,
+                  source: str) -> None:
+    """The files of an export of ``converted`` (already in format ``fmt``) in ``directory``."""
+    from lamer.adapters import patch_state, save_adapters
+
+    patched = patch_state(converted.model) is not None
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "upstream": _write_base(converted, directory),
+        "family": converted.family,
+        "s3prl_upstream": s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None,
+        "adapters": "adapters" if patched else None,
+        "merged": merge,
+        "language": language,
+        "source": source,
+    }
+    if patched:
+        save_adapters(converted.model, directory / "adapters", extra={"exported_from": source})
+    (directory / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -1,13 +1,13 @@
 """transformers model directories (``save_pretrained`` layout) of HuBERT, wav2vec2 and WavLM."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from lamer.atomic import atomic_dir
+from lamer.jsonfile import read_json_object
 from lamer.upstream.naming import HF_MODEL_CLASSES
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
@@ -22,10 +22,7 @@ def is_hf_directory(path: Path) -> bool:
 def read_hf_config(path: Path) -> tuple[str, dict]:
     """(architecture, config dict) of a transformers directory, checked."""
     config_path = path / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{config_path}: not valid JSON ({err})") from None
+    config = read_json_object(config_path)
     arch = config.get("model_type")
     if arch not in HF_MODEL_CLASSES:
         raise ValueError(f"{config_path}: model_type {arch!r} is not an SSL speech model lamer loads "
@@ -43,10 +40,7 @@ def input_normalization(path: Path, config: dict) -> bool:
     """
     preprocessor = path / PREPROCESSOR
     if preprocessor.is_file():
-        try:
-            return bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{preprocessor}: not valid JSON ({err})") from None
+        return bool(read_json_object(preprocessor).get("do_normalize", False))
     return config.get("feat_extract_norm") == "layer"
 
 

@@ -14,12 +14,12 @@ switched off, as s3prl's own wrapper does: masking for the SSL objective is the 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
+from lamer.jsonfile import read_json_object
 from lamer.upstream.fairseq import is_fairseq_checkpoint, read_fairseq_checkpoint
 from lamer.upstream.head import HEAD_KEYS, PretrainingHead, drop_head, hubert_head
 from lamer.upstream.hf import input_normalization, is_hf_directory, load_hf_model, read_hf_config
@@ -93,20 +93,34 @@ def _load_hf(path: Path) -> LoadedUpstream:
                           {"sample_rate": 16000, "normalize": normalize}, config, str(path))
 
 
+def _export_entry(directory: Path, manifest: dict, key: str) -> Path:
+    """The path an export manifest gives under ``key``, which must lie inside its directory."""
+    value = manifest[key]
+    where = f"{directory / EXPORT_MANIFEST}: {key!r}"
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where} must be a path relative to {directory}, got {value!r}")
+    root, target = directory.resolve(), (directory / value).resolve()
+    if root not in target.parents:  # absolute, '..', the directory itself, or a link that leads out
+        raise ValueError(f"{where} is {value!r}, which is not inside {directory}; an export refers only to files in "
+                         "its own directory: export the model again")
+    return directory / value
+
+
 def _load_export(path: Path) -> LoadedUpstream:
     from lamer.adapters import load_adapters
 
     manifest_path = path / EXPORT_MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{manifest_path}: not valid JSON ({err})") from None
+    manifest = read_json_object(manifest_path)
     if manifest.get("format") != EXPORT_FORMAT or "upstream" not in manifest:
         raise ValueError(f"{manifest_path}: format is {manifest.get('format')!r}, expected {EXPORT_FORMAT!r} "
                          "with an 'upstream' entry")
-    loaded = load_upstream(path / manifest["upstream"])
+    base = _export_entry(path, manifest, "upstream")
+    if (base / EXPORT_MANIFEST).is_file():  # export_upstream writes a checkpoint here; a chain could loop
+        raise ValueError(f"{manifest_path}: 'upstream' is {manifest['upstream']!r}, another lamer export; it must be "
+                         "the base checkpoint or transformers directory: export the model again")
+    loaded = load_upstream(base)
     if manifest.get("adapters"):
-        load_adapters(loaded.model, path / manifest["adapters"])
+        load_adapters(loaded.model, _export_entry(path, manifest, "adapters"))
     loaded.format, loaded.source = "lamer-export", str(path)
     return loaded
 

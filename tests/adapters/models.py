@@ -42,3 +42,19 @@ def randomize_adapters(model: torch.nn.Module, seed: int = 0, scale: float = 0.5
     with torch.no_grad():
         for param in adapter_parameters(model).values():
             param.copy_(torch.randn(param.shape, generator=gen) * scale)
+
+
+def model_state(model: torch.nn.Module) -> tuple:
+    """What patching changes: module types and plain attributes (attention switches), which
+    parameters need a gradient, and every weight."""
+    modules = [(name, type(module), {k: v for k, v in vars(module).items() if isinstance(v, (bool, int, float, str))})
+               for name, module in model.named_modules()]
+    grads = {name: param.requires_grad for name, param in model.named_parameters()}
+    return modules, grads, {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+def assert_unchanged(model: torch.nn.Module, before: tuple) -> None:
+    """``model`` is as :func:`model_state` saw it."""
+    modules, grads, weights = model_state(model)
+    assert modules == before[0] and grads == before[1]
+    assert weights.keys() == before[2].keys() and all(torch.equal(weights[k], before[2][k]) for k in weights)

@@ -1,9 +1,11 @@
 import json
 import os
 import pickle
+import re
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from lamer.adapters import (
     LamerConfig,
@@ -18,7 +20,7 @@ from lamer.adapters import (
 from lamer.adapters.checkpoint import CorruptAdapters
 from lamer.checksum import file_sha256
 from lamer.upstream.presets import build_preset
-from tests.adapters.models import frozen_preset, max_diff, outputs, randomize_adapters
+from tests.adapters.models import assert_unchanged, frozen_preset, max_diff, model_state, outputs, randomize_adapters
 
 CONFIG = LamerConfig(allocation="linear:2-4", rank=2, shared_rank=3, languages=["eng", "fra"])
 
@@ -201,3 +203,128 @@ def test_routing_options_round_trip_through_the_checkpoint(tmp_path):
     load_adapters(fresh, tmp_path / "ckpt")
     assert patch_state(fresh).config == config
     assert read_manifest(tmp_path / "ckpt")["config"]["router_lr_scale"] == 10.0
+
+
+def _rewrite_weights(path, edit):
+    """Change the tensors of a checkpoint with ``edit`` and record the new file's SHA-256, as a
+    hostile or buggy writer would: the hash check then passes."""
+    weights = path / "adapters.safetensors"
+    tensors = load_file(str(weights))
+    edit(tensors)
+    save_file(tensors, str(weights))
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["weights_sha256"] = file_sha256(weights)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_manifest(path, edit):
+    manifest = json.loads((path / "manifest.json").read_text())
+    edit(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+KEY = "layers.1.fc2.routed.lora_B"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t[KEY].view(-1).__setitem__(0, float("nan")), f"tensor {KEY} holds NaN or infinite values"),
+    (lambda t: t.update({KEY: t[KEY].to(torch.int32)}), f"tensor {KEY} is torch.int32; adapter weights are floating"),
+])
+def test_weights_that_are_not_finite_floats_are_refused_naming_the_tensor(trained, damage, message):
+    _, path = trained
+    _rewrite_weights(path, damage)
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    before = model_state(fresh)
+    with pytest.raises(CorruptAdapters, match=re.escape(f"{path / 'adapters.safetensors'}: {message}")):
+        load_adapters(fresh, path)
+    assert_unchanged(fresh, before)
+
+
+ATTENTION = LamerConfig(allocation="linear:2-4", targets=["ffn", "attn_qv"])
+
+
+def test_other_base_weights_leave_the_model_unpatched(tmp_path):
+    """The fingerprint is checked before patching: the model keeps its modules, gradients and
+    its attention's fused path (which attention targets switch off)."""
+    model = frozen_preset("tiny", "s3prl_hubert")
+    apply_lamer(model, ATTENTION)
+    path = save_adapters(model, tmp_path / "adapters")
+    other = build_preset("tiny", "s3prl_hubert", seed=7)
+    before = model_state(other)
+    with pytest.raises(ManifestMismatch, match="base fingerprint: checkpoint was trained on"):
+        load_adapters(other, path)
+    assert patch_state(other) is None
+    assert_unchanged(other, before)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.pop(KEY), rf"keys do not match the patched model; missing \['{KEY}'\]"),
+    (lambda t: t.update({"layers.0.fc1.extra": torch.zeros(2)}), r"unexpected \['layers.0.fc1.extra'\]"),
+    (lambda t: t.update({KEY: torch.zeros(3, 3)}), rf"{KEY} has shape \(3, 3\), the model expects"),
+])
+def test_weights_that_do_not_fit_leave_the_model_unpatched(trained, edit, message):
+    _, path = trained
+    _rewrite_weights(path, edit)
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    before = model_state(fresh)
+    with pytest.raises(ManifestMismatch, match=message):
+        load_adapters(fresh, path)
+    assert patch_state(fresh) is None
+    assert_unchanged(fresh, before)
+
+
+def test_edited_manifest_targets_leave_the_model_unpatched(trained):
+    _, path = trained
+    _edit_manifest(path, lambda m: m["modules"].update({"1": ["fc1"]}))
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    before = model_state(fresh)
+    with pytest.raises(ManifestMismatch, match="modules of layer 1"):
+        load_adapters(fresh, path)
+    assert_unchanged(fresh, before)
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda m: m.pop("config"), "config"),
+    (lambda m: m.update({"config": ["rank", 4]}), "config"),
+    (lambda m: m.pop("modules"), "modules"),
+    (lambda m: m["base"].pop("fingerprint"), "base.fingerprint"),
+    (lambda m: m["base"].update({"depth": "3"}), "base.depth"),
+])
+def test_a_manifest_without_an_entry_is_named_with_the_key(trained, edit, key):
+    _, path = trained
+    _edit_manifest(path, edit)
+    with pytest.raises(ValueError, match=re.escape(f"{path / 'manifest.json'}: '{key}' is missing or not a")):
+        load_adapters(frozen_preset("tiny", "s3prl_hubert"), path)
+
+
+def test_a_manifest_config_value_of_the_wrong_type_is_named(trained):
+    _, path = trained
+    _edit_manifest(path, lambda m: m["config"].update({"rank": "2"}))
+    message = f"{path / 'manifest.json'}: config holds a value of the wrong type"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_adapters(frozen_preset("tiny", "s3prl_hubert"), path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"format": "lamer-adapters/1",\n "note": "\xe9t\xe9"}'.encode("latin-1"), r":2: not UTF-8 \(byte 0xe9"),
+    (b"[" * 100_000 + b"]" * 100_000, ":1: JSON nested deeper than 64 levels"),
+    (b'{"format": "lamer-adapters/1",\n', r":2: invalid JSON"),
+])
+def test_a_manifest_that_is_not_utf8_json_is_named(trained, content, message):
+    _, path = trained
+    (path / "manifest.json").write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(str(path / "manifest.json")) + message):
+        load_adapters(frozen_preset("tiny", "s3prl_hubert"), path)
+
+
+def test_a_manifest_rank_beyond_the_layer_width_is_refused_before_allocating(trained):
+    """rank 50000000 would allocate gigabytes of experts (32 inputs x 5e7 x 4 bytes each) before
+    anything else complained; the rank is checked against the layer first."""
+    _, path = trained
+    _edit_manifest(path, lambda m: m["config"].update({"rank": 50_000_000}))
+    fresh = frozen_preset("tiny", "s3prl_hubert")
+    before = model_state(fresh)
+    with pytest.raises(ManifestMismatch, match=re.escape(f"{path / 'manifest.json'}: adapters do not fit this model: "
+                                                         "rank: 50000000 is above the width of layers.0.fc1")):
+        load_adapters(fresh, path)
+    assert_unchanged(fresh, before)

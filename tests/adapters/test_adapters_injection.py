@@ -12,7 +12,16 @@ from lamer.adapters import (
 )
 from lamer.upstream.forward import hidden_states
 from lamer.upstream.presets import build_preset
-from tests.adapters.models import ATTENTION_OK, FAMILIES, frozen_preset, max_diff, outputs, randomize_adapters
+from tests.adapters.models import (
+    ATTENTION_OK,
+    FAMILIES,
+    assert_unchanged,
+    frozen_preset,
+    max_diff,
+    model_state,
+    outputs,
+    randomize_adapters,
+)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -115,6 +124,36 @@ def test_bad_targets_are_clear_errors(config, message):
     model = build_preset("tiny", "hf_hubert")
     with pytest.raises(ValueError, match=message):
         apply_lamer(model, LamerConfig(**config))
+
+
+@pytest.mark.parametrize("config, message", [
+    (dict(rank=50_000_000), r"rank: 50000000 is above the width of layers.0.feed_forward.intermediate_dense "
+                            r"\(32 -> 64\); a LoRA rank is at most min\(in_features, out_features\) = 32"),
+    (dict(rank=33, shared_experts=0), r"rank: 33 is above the width of layers.0"),
+    (dict(rank=4, shared_rank=33), r"shared_rank: 33 is above the width of layers.0"),
+])
+def test_a_rank_above_the_layer_width_is_refused_naming_option_and_layer(config, message):
+    """Checked for every target before any expert is allocated (rank 50000000 would take gigabytes)."""
+    model = frozen_preset("tiny", "hf_hubert")
+    before = model_state(model)
+    with pytest.raises(ValueError, match=message):
+        apply_lamer(model, LamerConfig(**config))
+    assert_unchanged(model, before)
+    apply_lamer(model, LamerConfig(rank=32, shared_rank=32))  # the width itself is a valid rank
+
+
+@pytest.mark.parametrize("family, config", [
+    ("s3prl_hubert", dict(layer_targets={"2": ["fc1", "nope"]})),
+    ("s3prl_wavlm", dict(layer_targets={"2": ["attn_qv"]})),
+])
+def test_a_patch_refused_in_its_last_layer_leaves_the_earlier_layers_unchanged(family, config):
+    """Every layer is checked before any is patched (a bad target, an attention without a module path)."""
+    model = frozen_preset("tiny", family)
+    before = model_state(model)
+    with pytest.raises(ValueError, match="layer 2"):
+        apply_lamer(model, LamerConfig(allocation="uniform:2", targets=["ffn", "attn_qv"] if family == "s3prl_hubert"
+                                       else ["ffn"], **config))
+    assert_unchanged(model, before)
 
 
 def test_patching_twice_is_refused():

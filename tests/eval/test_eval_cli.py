@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+
+import pytest
+
+from lamer.bin import forgetting_report
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -83,3 +88,30 @@ def test_forgetting_report_reads_expert_usage_only_when_present(tmp_path):
     done = run(*args, "--out", str(tmp_path / "routed"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "routed" / "expert_usage.png").stat().st_size > 0
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # json.load: RecursionError
+
+
+def test_forgetting_report_names_a_deeply_nested_file_in_one_line(tmp_path):
+    (tmp_path / "results.json").write_text('{"stages":\n' + DEEP + "}")
+    failed = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+                 "--out", str(tmp_path / "r"))
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines() == [f"forgetting_report: error: {tmp_path / 'results.json'}:2: JSON nested "
+                                          "deeper than 64 levels, more than any file lamer reads; check that this is "
+                                          "the right file"]
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("option", ["--joint", "--expert_usage"])
+@pytest.mark.parametrize("content, message", [(DEEP.encode(), ":1: JSON nested deeper than 64 levels"),
+                                              (b'{"eng":\n 1.0, "\xff": 2.0}', r":2: not UTF-8 \(byte 0xff")])
+def test_forgetting_report_names_every_input_that_is_not_json_it_can_read(tmp_path, capsys, option, content, message):
+    results = {"stages": ["base"], "introduced": {"eng": "base"}, "cer": {"base": {"eng": 20.0}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    (tmp_path / "other.json").write_bytes(content)
+    assert forgetting_report.main(["--matrix", str(tmp_path / "results.json"), option, str(tmp_path / "other.json"),
+                                   "--out", str(tmp_path / "r")]) == 1
+    assert re.fullmatch(f"forgetting_report: error: {re.escape(str(tmp_path / 'other.json'))}{message}.*\n",
+                        capsys.readouterr().err)

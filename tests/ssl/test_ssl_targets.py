@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from lamer.ssl.targets import (
     write_split,
 )
 from lamer.upstream import build_preset
+from tests.espnet.hostile import write_hostile_checkpoint
 from tests.ssl.conftest import NUM_CLASSES
 
 
@@ -86,17 +88,24 @@ def test_kmeans_finds_separated_clusters_and_assigns_nearest():
         fit_codebook(frames[:2], 3)
 
 
+def refused(capsys, pattern: str, *argv: str) -> str:
+    """Run ssl_targets with ``argv``: it exits 1 with the line ``ssl_targets: error: ...`` matching ``pattern``."""
+    capsys.readouterr()
+    assert ssl_targets.main(list(argv)) == 1
+    err = capsys.readouterr().err
+    assert re.search(f"ssl_targets: error: .*{pattern}", err), err
+    return err
+
+
 def test_cli_reuses_a_codebook_and_checks_its_features(corpus, dump, tmp_path, capsys):
     out = tmp_path / "reuse"
     ssl_targets.main(["--data_dir", str(corpus["eng"]), "--out_dir", str(out), "--codebook", str(dump)])
     assert np.array_equal(load_codebook(out)[0], load_codebook(dump)[0])
     assert len(table(out / "labels")) == 6 and (out / "replay_utt2lang").read_text() == ""
-    with pytest.raises(ValueError, match="not the requested features"):
-        ssl_targets.main(["--data_dir", str(corpus["eng"]), "--out_dir", str(tmp_path / "x"), "--codebook", str(dump),
-                          "--feature", "layer", "--layer", "2"])
-    with pytest.raises(ValueError, match="two input data dirs"):
-        ssl_targets.main(["--data_dir", str(corpus["eng"]), "--replay_data_dir", str(corpus["eng"]),
-                          "--out_dir", str(tmp_path / "y"), "--num_clusters", "4"])
+    refused(capsys, "not the requested features", "--data_dir", str(corpus["eng"]), "--out_dir", str(tmp_path / "x"),
+            "--codebook", str(dump), "--feature", "layer", "--layer", "2")
+    refused(capsys, "two input data dirs", "--data_dir", str(corpus["eng"]), "--replay_data_dir", str(corpus["eng"]),
+            "--out_dir", str(tmp_path / "y"), "--num_clusters", "4")
 
 
 OUTPUTS = ("wav.scp", "labels", "speech_shape", "utt2lang", "replay_utt2lang", "lang", "codebook.npy", "codebook.json")
@@ -155,35 +164,31 @@ def test_fit_sample_is_the_same_for_every_split_and_bounded(corpus, tmp_path):
     assert np.array_equal(codebooks[0], codebooks[1]) and np.array_equal(codebooks[0], codebooks[2])
 
 
-def test_merge_names_a_missing_or_incomplete_job(corpus, tmp_path):
+def test_merge_names_a_missing_or_incomplete_job(corpus, tmp_path, capsys):
     out = tmp_path / "t"
     run_steps(corpus, out, 2, "--num_clusters", str(NUM_CLASSES))
     labels = out / "split" / "labels.2"
     lines = labels.read_text().splitlines(keepends=True)
     labels.write_text("".join(lines[:-1]))
-    with pytest.raises(ValueError, match=r"labels.2: ends before utterance .*run `label --job 2` again"):
-        ssl_targets.main(["merge", "--out_dir", str(out)])
+    refused(capsys, r"labels.2: ends before utterance .*run `label --job 2` again", "merge", "--out_dir", str(out))
     labels.write_text("".join(lines[:3] + lines[4:] + lines[3:4]))
-    with pytest.raises(ValueError, match=r"labels.2:4: utterance .*, expected "):
-        ssl_targets.main(["merge", "--out_dir", str(out)])
+    refused(capsys, r"labels.2:4: utterance .*, expected ", "merge", "--out_dir", str(out))
     labels.unlink()
-    with pytest.raises(FileNotFoundError, match=r"1 job output\(s\) missing: .*labels.2; run .* label"):
-        ssl_targets.main(["merge", "--out_dir", str(out)])
+    refused(capsys, r"1 job output\(s\) missing: .*labels.2; run .* label", "merge", "--out_dir", str(out))
     ssl_targets.main(["split", "--out_dir", str(out), "--nj", "3", "--data_dir", str(corpus["new"]),
                       "--num_clusters", str(NUM_CLASSES)])  # another split: the old jobs' outputs go
     assert sorted(p.name for p in (out / "split").iterdir()) == ["items.tsv", "options.json"]
-    with pytest.raises(FileNotFoundError, match=r"sample.1.npy, .*sample.3.npy; run .* sample"):
-        ssl_targets.main(["fit", "--out_dir", str(out)])
+    refused(capsys, r"sample.1.npy, .*sample.3.npy; run .* sample", "fit", "--out_dir", str(out))
 
 
-def test_split_with_a_codebook_has_no_fit(corpus, dump, tmp_path):
+def test_split_with_a_codebook_has_no_fit(corpus, dump, tmp_path, capsys):
     """Dev targets: sample and fit refuse, label uses the given codebook; the same as run."""
     out = tmp_path / "dev"
     ssl_targets.main(["split", "--out_dir", str(out), "--nj", "2", "--data_dir", str(corpus["eng"]),
                       "--codebook", str(dump)])
     for step in (["sample", "--job", "1"], ["fit"]):
-        with pytest.raises(ValueError, match=f"split with --codebook {dump}: .*no k-means {step[0]} to run"):
-            ssl_targets.main([step[0], "--out_dir", str(out), *step[1:]])
+        refused(capsys, f"split with --codebook {dump}: .*no k-means {step[0]} to run", step[0], "--out_dir", str(out),
+                *step[1:])
     for job in ("1", "2"):
         ssl_targets.main(["label", "--out_dir", str(out), "--job", job])
     ssl_targets.main(["merge", "--out_dir", str(out)])
@@ -198,3 +203,26 @@ def test_device_cuda_without_a_gpu_is_a_clear_error(corpus, tmp_path):
     ssl_targets.main(["split", "--out_dir", str(out), "--nj", "1", "--data_dir", str(corpus["eng"])])
     with pytest.raises(RuntimeError, match="--device cuda: no CUDA device"):
         ssl_targets.main(["sample", "--out_dir", str(out), "--job", "1", "--device", "cuda"])
+
+
+def test_a_pickled_upstream_is_refused_in_one_line_naming_it(corpus, tmp_path, capsys):
+    """A torch file that would run code (touch a marker) when unpickled, given as the model: one
+    error line naming the file, no traceback, and the code never runs."""
+    hostile = write_hostile_checkpoint(tmp_path / "model.pt", tmp_path / "marker")
+    refused(capsys, f"{re.escape(str(hostile))}: refused to load: it holds a pickled 'posix.system'",
+            "run", "--out_dir", str(tmp_path / "out"), "--data_dir", str(corpus["eng"]), "--upstream", str(hostile))
+    assert not (tmp_path / "marker").exists() and not (tmp_path / "out" / "labels").exists()
+
+
+@pytest.mark.parametrize("content", ["objects", "integers"])
+def test_a_codebook_npy_that_is_not_a_float_array_is_named(corpus, dump, tmp_path, capsys, content):
+    """An object array holds a pickle: numpy is never allowed to load it; an integer array is no codebook."""
+    codebook = tmp_path / "codebook"
+    codebook.mkdir()
+    (codebook / "codebook.json").write_bytes((dump / "codebook.json").read_bytes())
+    array = (np.array([{"centre": 1}] * NUM_CLASSES, dtype=object).reshape(NUM_CLASSES, 1) if content == "objects"
+             else np.zeros((NUM_CLASSES, 39), dtype=np.int64))
+    np.save(codebook / "codebook.npy", array, allow_pickle=True)
+    message = "not a plain numpy array" if content == "objects" else "a codebook is a 2-D float array"
+    refused(capsys, f"{re.escape(str(codebook / 'codebook.npy'))}: {message}", "--data_dir", str(corpus["eng"]),
+            "--out_dir", str(tmp_path / "out"), "--codebook", str(codebook))

@@ -90,3 +90,59 @@ def test_pickle_exploit_is_not_executed(tmp_path):
     with pytest.raises(ValueError, match=r"evil\.pt: refused to load: .*(mkdir|posix)"):
         load_upstream(tmp_path / "evil.pt")
     assert not marker.exists()
+
+
+@pytest.fixture
+def export(tmp_path):
+    """A lamer export of the tiny preset (s3prl format, no adapters)."""
+    from lamer.upstream import open_upstream
+    from lamer.upstream.export import export_upstream
+
+    return export_upstream(open_upstream("tiny"), tmp_path / "export")
+
+
+def _point(export, **entries):
+    manifest = json.loads((export / "export.json").read_text())
+    manifest.update(entries)
+    (export / "export.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("entry", [".", "", "./", "sub/.."])
+def test_an_export_that_points_at_itself_is_refused(export, entry):
+    """Loading it would load itself again and again (RecursionError)."""
+    _point(export, upstream=entry)
+    with pytest.raises(ValueError, match=re.escape(f"{export / 'export.json'}: 'upstream' ")):
+        load_upstream(export)
+
+
+def test_an_export_that_points_outside_its_directory_is_refused(export, tmp_path):
+    outside = tmp_path / "elsewhere.pt"
+    outside.write_bytes((export / "upstream.pt").read_bytes())  # a valid checkpoint: only its place is wrong
+    (export / "linked.pt").symlink_to(outside)
+    for key, entry in [("upstream", "../elsewhere.pt"), ("upstream", str(outside)), ("upstream", "linked.pt"),
+                       ("adapters", "../adapters")]:
+        _point(export, **{key: entry})
+        with pytest.raises(ValueError, match=re.escape(f"{export / 'export.json'}: {key!r} is {entry!r}, which is not "
+                                                       f"inside {export}")):
+            load_upstream(export)
+        _point(export, upstream="upstream.pt", adapters=None)
+
+
+def test_an_export_whose_upstream_is_another_export_is_refused(export):
+    """A chain of exports, each inside the last, would recurse as deep as the directories go."""
+    (export / "inner").mkdir()
+    (export / "inner" / "export.json").write_text((export / "export.json").read_text())
+    _point(export, upstream="inner")
+    with pytest.raises(ValueError, match="'upstream' is 'inner', another lamer export"):
+        load_upstream(export)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"format": "lamer-export/1",\n "source": "caf\xe9"}', r":2: not UTF-8 \(byte 0xe9"),
+    (b"[" * 100_000 + b"]" * 100_000, ":1: JSON nested deeper than 64 levels"),
+    (b'["lamer-export/1"]', ": expected a JSON object at the top level, found list"),
+])
+def test_an_export_manifest_that_is_not_utf8_json_is_named(export, content, message):
+    (export / "export.json").write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(str(export / "export.json")) + message):
+        load_upstream(export)

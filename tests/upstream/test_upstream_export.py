@@ -1,5 +1,9 @@
 """Exports load back (lamer, s3prl's hubert_local, transformers) with the adapted model's outputs."""
 import json
+import re
+import resource
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -189,3 +193,48 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path):
     other = build_preset("tiny", seed=1)
     save_s3prl_checkpoint(other, *s3prl_configs(get_shape("tiny")), tmp_path / "c.pt")
     assert file_sha256(tmp_path / "c.pt") != file_sha256(first)
+
+
+def _limited_export(limit: int, *args: str) -> subprocess.CompletedProcess:
+    """export_model in a process whose files may not grow beyond ``limit`` bytes (ulimit -f):
+    writes past it fail with EFBIG, as they would on a full disk with ENOSPC."""
+    def lower_limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    return subprocess.run([sys.executable, "-m", "lamer.bin.export_model", *args], capture_output=True, text=True,
+                          preexec_fn=lower_limit, timeout=300)
+
+
+@pytest.mark.parametrize("fmt", ["s3prl", "hf"])
+def test_cli_that_cannot_write_names_the_output_and_leaves_no_partial_file(tmp_path, fmt):
+    checkpoint = _tiny_checkpoint(tmp_path / "upstream.pt")
+    out = tmp_path / "base"
+    assert export_model.main(["--upstream", str(checkpoint), "--out", str(out)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    failed = _limited_export(20_000, "--upstream", str(checkpoint), "--format", fmt, "--out", str(out))
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert re.fullmatch(rf"export_model: error: {re.escape(str(out))}: cannot write the export \(.*File too large.*\); "
+                        r"nothing was written and what was there is unchanged: .* \(ulimit -f\) .*", errors[0])
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "upstream.pt"]  # no temporary left
+
+
+def test_cli_names_an_adapter_manifest_it_cannot_use(tmp_path, capsys):
+    checkpoint = _tiny_checkpoint(tmp_path / "upstream.pt")
+    loaded = load_upstream(checkpoint)
+    apply_lamer(loaded.model, SOFT)
+    adapters = save_adapters(loaded.model, tmp_path / "adapters")
+    manifest = json.loads((adapters / "manifest.json").read_text())
+    del manifest["config"]
+    (adapters / "manifest.json").write_text(json.dumps(manifest))
+    args = ["--upstream", str(checkpoint), "--adapters", str(adapters), "--out", str(tmp_path / "out")]
+    assert export_model.main(args) == 1
+    assert capsys.readouterr().err == (f"export_model: error: {adapters / 'manifest.json'}: 'config' is missing or "
+                                       "not a dict; save_adapters writes it: save the adapters again, or copy the "
+                                       "whole checkpoint directory\n")
+    (adapters / "manifest.json").write_bytes(json.dumps(manifest).replace("lamer", "l\xe4mer").encode("latin-1"))
+    assert export_model.main(args) == 1
+    assert capsys.readouterr().err.startswith(f"export_model: error: {adapters / 'manifest.json'}:1: not UTF-8")
+    assert not (tmp_path / "out").exists()
