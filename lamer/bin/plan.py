@@ -14,9 +14,9 @@
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
 protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
-replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value, then
-``sha256 HEX`` where the plan gives one), synth_langs (the synthetic corpus' keys of the plan's
-languages, for demo recipes).
+replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model (kind and value,
+then ``sha256 HEX`` where the plan gives one), pretrained_on (the checkpoint's languages, where
+given), synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
 Lists print space separated, one line.
 
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
@@ -80,7 +80,8 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
         "replay_strategy": lambda: str(plan.replay.get("strategy", "random")),
         "replay_share": lambda: str(plan.replay.get("share", "")),
         "lang_map": lambda: ",".join(f"{locale}={iso3}" for locale, iso3 in plan.lang_map.items()),
-        "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items()),
+        "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items() if k != "languages"),
+        "pretrained_on": lambda: " ".join(plan.base_model.get("languages", ())),
         "synth_langs": lambda: synth_keys(plan),
     }
     if key not in simple:

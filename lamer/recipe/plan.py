@@ -8,7 +8,9 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
       - {name: s1, languages: [es, it]}
       - {name: s2, languages: [nl, pt]}
     lang_map: {en: enx}            # optional: locale -> ISO 639-3 beyond lamer's tables (data/<iso3>)
-    base_model: {checkpoint: base_model/upstream.pt, sha256: 9f86d0...}  # or {pretrain: conf/ssl/base_pretrain.yaml}
+    base_model: {checkpoint: base_model/upstream.pt, sha256: 9f86d0..., languages: [eng, fra, deu]}
+                                   # or {pretrain: conf/ssl/base_pretrain.yaml}
+    allow_seen: false              # true: a continual stage may add a language the checkpoint saw
     method: conf/ssl/lamer.yaml
     replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}   # or {fraction: 0.1, share: ...}; omit for none
     probe: conf/probe/demo.yaml
@@ -27,6 +29,12 @@ may name its SHA-256 (``sha256:``, 64 hex digits; ``python -m lamer.bin.checksum
 stage 3 checks the file's bytes against it before anything loads them, so a shipped checkpoint
 that was damaged, cut short or replaced stops the recipe instead of being trained on. Relative
 paths (``method``, ``probe``, ``base_model``) are taken from the recipe directory.
+
+An imported checkpoint names the languages it was pre-trained on (``languages``, ISO 639-3 codes:
+``[eng]`` for HuBERT-base, ``[eng, spa, fra]`` for the mHuBERT base of those three, mHuBERT-147
+and XLS-R their 147 and 128 languages). Extending a model with a language it has seen measures
+domain adaptation, not expansion, so a continual stage that adds one of them is refused unless
+the plan says ``allow_seen: true``; a pre-trained base model has seen the plan's base languages.
 
 Every problem is found before any work starts and reported together, naming the key. A key
 given twice in one mapping (YAML would silently keep the last) and a protocol listed twice are
@@ -48,7 +56,8 @@ from lamer.data.languages import CORPUS_TABLES, to_iso3
 PROTOCOLS = ("retrained", "fixed")
 REPLAY_STRATEGIES = ("random", "speaker_balanced")
 _KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "protocols", "seed", "lang_map",
-         "base_model"}
+         "base_model", "allow_seen"}
+_CHECKPOINT_KEYS = {"checkpoint", "sha256", "languages"}
 
 
 class PlanError(ValueError):
@@ -105,7 +114,7 @@ class Plan:
     protocols: list[str] = field(default_factory=lambda: ["retrained"])
     seed: int = 0
     lang_map: dict[str, str] = field(default_factory=dict)
-    base_model: dict[str, Any] = field(default_factory=dict)
+    base_model: dict[str, Any] = field(default_factory=dict)  # checkpoint, sha256, languages; or pretrain
 
     @property
     def all_stages(self) -> list[Stage]:
@@ -150,27 +159,52 @@ def _file(base_dir: Path, value: Any, key: str, problems: list[str], folder_ok: 
     return path
 
 
-def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, str]:
+def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, Any]:
     """The checked ``base_model``: ``{checkpoint: PATH}`` with an optional ``sha256: HEX`` (the
-    file's SHA-256, checked before stage 3 loads it), or ``{pretrain: CONFIG}``; paths resolved
-    against the recipe directory as the plan's other paths."""
-    usage = ("base_model: expected {checkpoint: PATH} (a local SSL checkpoint: file or transformers directory), "
-             "{checkpoint: PATH, sha256: HEX} (a checkpoint file checked against its SHA-256 before it is "
-             "loaded) or {pretrain: CONFIG} (pre-train the small demo model)")
-    if not isinstance(value, dict) or set(value) not in ({"checkpoint"}, {"checkpoint", "sha256"}, {"pretrain"}):
+    file's SHA-256, checked before stage 3 loads it) and ``languages: [iso3, ...]`` (what it was
+    pre-trained on), or ``{pretrain: CONFIG}``; paths resolved against the recipe directory as the
+    plan's other paths."""
+    usage = ("base_model: expected {checkpoint: PATH} (a local SSL checkpoint: file or transformers directory; "
+             "optional sha256: HEX, the file's SHA-256 checked before it is loaded, and languages: [ISO 639-3, ...], "
+             "what it was pre-trained on) or {pretrain: CONFIG} (pre-train the small demo model)")
+    keys = set(value) if isinstance(value, dict) else set()
+    if not ({"checkpoint"} <= keys <= _CHECKPOINT_KEYS or keys == {"pretrain"}):
         problems.append(f"{usage}; got {value!r}")
         return {}
     if "pretrain" in value:
         return {"pretrain": str(_file(recipe_dir, value["pretrain"], "base_model.pretrain", problems))}
     path = _file(recipe_dir, value["checkpoint"], "base_model.checkpoint", problems, folder_ok=True)
-    if "sha256" not in value:
-        return {"checkpoint": str(path)}
-    if problem := sha256_problem(value["sha256"]):
-        problems.append(f"base_model.sha256: {problem}; print a file's with python -m lamer.bin.checksum FILE")
-    elif path.is_dir():
-        problems.append(f"base_model.sha256: base_model.checkpoint {value['checkpoint']} is a directory; a SHA-256 "
-                        "checks one checkpoint file (drop sha256, or point checkpoint at the file)")
-    return {"checkpoint": str(path), "sha256": str(value["sha256"]).lower()}
+    out: dict[str, Any] = {"checkpoint": str(path)}
+    if "sha256" in value:
+        if problem := sha256_problem(value["sha256"]):
+            problems.append(f"base_model.sha256: {problem}; print a file's with python -m lamer.bin.checksum FILE")
+        elif path.is_dir():
+            problems.append(f"base_model.sha256: base_model.checkpoint {value['checkpoint']} is a directory; a "
+                            "SHA-256 checks one checkpoint file (drop sha256, or point checkpoint at the file)")
+        out["sha256"] = str(value["sha256"]).lower()
+    if "languages" in value:
+        languages = value["languages"]
+        if not isinstance(languages, list) or not languages or not all(
+                isinstance(lang, str) and re.fullmatch(r"[a-z]{3}", lang) for lang in languages):
+            problems.append("base_model.languages: the languages the checkpoint was pre-trained on, a non-empty "
+                            f"list of ISO 639-3 codes (eng, cmn, ...), got {languages!r}")
+        else:
+            out["languages"] = list(dict.fromkeys(languages))
+    return out
+
+
+def _seen_problems(base_model: dict[str, Any], base: Stage, stages: list[Stage], allow_seen: Any) -> list[str]:
+    """Continual stages that add a language the base model was pre-trained on (its ``languages``, or
+    the plan's base languages for a model pre-trained by the recipe), unless ``allow_seen``."""
+    if not isinstance(allow_seen, bool):
+        return [f"allow_seen: expected true or false, got {allow_seen!r}"]
+    if allow_seen:
+        return []
+    seen = set(base_model.get("languages", base.languages if "pretrain" in base_model else ()))
+    return [f"{stage.name}: {locale} ({lang}) is among base_model.languages, the languages the checkpoint was "
+            "pre-trained on: adding it measures adaptation, not expansion; choose a language it never saw, or "
+            "say allow_seen: true"
+            for stage in stages for locale, lang in zip(stage.locales, stage.languages) if lang in seen]
 
 
 def read_mapping(path: Path, what: str, error: type[PlanError]) -> YamlMapping:
@@ -275,6 +309,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     method = _file(recipe_dir, raw.get("method"), "method", problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
     base_model = _base_model(recipe_dir, raw.get("base_model"), problems)
+    problems += _seen_problems(base_model, base, stages, raw.get("allow_seen", False))
     if problems:
         raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
     return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,

@@ -41,10 +41,10 @@ def real_recipe(tmp_path: Path, name: str) -> Path:
     (tmp_path / "conf").mkdir()
     for sub in ("ssl", "probe", "lamer"):
         (tmp_path / "conf" / sub).symlink_to(recipe / "conf" / sub)
-    checkpoint = tmp_path / "mhubert-147.pt"
+    checkpoint = tmp_path / "hubert-base.pt"
     checkpoint.write_bytes(b"")
     text = (recipe / "conf" / "plan.yaml").read_text(encoding="utf-8")
-    (tmp_path / "conf" / "plan.yaml").write_text(text.replace("/path/to/mhubert-147", str(checkpoint)))
+    (tmp_path / "conf" / "plan.yaml").write_text(text.replace("/path/to/hubert-base-ls960", str(checkpoint)))
     return tmp_path / "conf" / "plan.yaml"
 
 

@@ -116,8 +116,8 @@ def test_real_data_plans_only_lack_the_local_checkpoint(corpus):
     with pytest.raises(PlanError) as err:
         load_plan(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml")
     problems = [line for line in str(err.value).splitlines() if line.strip().startswith("- ")]
-    assert problems == ["  - base_model.checkpoint: /path/to/mhubert-147 does not exist "
-                        "(looked at /path/to/mhubert-147)"]
+    assert problems == ["  - base_model.checkpoint: /path/to/hubert-base-ls960 does not exist "
+                        "(looked at /path/to/hubert-base-ls960)"]
 
 
 HEX = "0123456789abcdef" * 4
@@ -151,3 +151,41 @@ def test_a_bad_sha256_is_refused_at_plan_check_naming_the_key(recipe, base_model
     with pytest.raises(PlanError) as err:
         load_plan(_with_base_model(recipe, base_model))
     assert message in str(err.value)
+
+
+def test_a_continual_language_the_checkpoint_saw_is_refused_naming_it(recipe):
+    (recipe / "model.pt").write_bytes(b"weights")
+    seen = _with_base_model(recipe, "{checkpoint: model.pt, languages: [eng, fra, deu, ita]}")
+    with pytest.raises(PlanError) as err:
+        load_plan(seen)
+    problems = [line for line in str(err.value).splitlines() if line.strip().startswith("- ")]
+    assert len(problems) == 1 and problems[0].startswith("  - s1: it (ita) is among base_model.languages")
+    assert "allow_seen: true" in problems[0]
+    seen.write_text(seen.read_text() + "allow_seen: true\n")
+    assert load_plan(seen).base_model["languages"] == ["eng", "fra", "deu", "ita"]
+    new = _with_base_model(recipe, "{checkpoint: model.pt, languages: [eng, fra, deu]}")
+    assert load_plan(new).base_model == {"checkpoint": str(recipe / "model.pt"), "languages": ["eng", "fra", "deu"]}
+
+
+@pytest.mark.parametrize("base_model, extra, message", [
+    ("{checkpoint: model.pt, languages: []}", "", "base_model.languages: the languages the checkpoint was"),
+    ("{checkpoint: model.pt, languages: [en]}", "", "a non-empty list of ISO 639-3 codes (eng, cmn, ...), got ['en']"),
+    ("{checkpoint: model.pt, languages: eng}", "", "base_model.languages: the languages"),
+    ("{checkpoint: model.pt}", "allow_seen: yes please\n", "allow_seen: expected true or false"),
+    ("{pretrain: conf/method.yaml, languages: [eng]}", "", "base_model: expected {checkpoint: PATH}"),
+])
+def test_bad_base_model_languages_are_named(recipe, base_model, extra, message):
+    (recipe / "model.pt").write_bytes(b"weights")
+    path = _with_base_model(recipe, base_model)
+    path.write_text(path.read_text() + extra)
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("corpus", ["commonvoice", "fleurs"])
+def test_real_data_plans_add_languages_their_checkpoint_never_heard(corpus):
+    from lamer.recipe.plan import read_mapping
+
+    raw = read_mapping(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml", "plan file", PlanError)
+    assert raw["base_model"]["languages"] == ["eng"] and "allow_seen" not in raw
