@@ -35,6 +35,7 @@ import editdistance
 
 from lamer.atomic import write_json_atomic, write_text_atomic
 from lamer.data.espeak_ng import require_espeak
+from lamer.data.g2p import G2PError, espeak_voice, g2p_version, phonemize
 from lamer.eval import EvalInputError
 from lamer.eval.kaldi_text import TextEntry, read_lid, read_text, read_utt2lang
 
@@ -231,8 +232,6 @@ def _check_same_ids(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], ref_
 def _phone_edits(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], langs: dict[str, str],
                  ref_path: Path) -> dict[str, tuple[int, int]]:
     """``{utt: (phone edits, reference phones)}``, both texts read with the reference language's voice."""
-    from lamer.data.g2p import G2PError, espeak_voice, phonemize  # loads espeak-ng: only with PER
-
     voices: dict[str, str] = {}
     out = {}
     for utt, ref in refs.items():
@@ -282,8 +281,6 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
     g2p = None
     if per:
         require_espeak("the phone error rate (PER)")
-        from lamer.data.g2p import g2p_version
-
         g2p = g2p_version()
         phones = _phone_edits(refs, hyps, langs, ref_path)
     scores = []
