@@ -3,10 +3,11 @@
     python -m lamer.bin.forgetting_report --matrix results.json [--joint joint.json] --out DIR
 
 Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
-DIR/RESULTS.md and the plots (cer_over_stages.png; lid_acc_over_stages.png when results.json has
-"lid_acc", lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usage.png with
---expert_usage). joint.json is the joint-training CER per
-language, {iso: cer} or a score.json. The expert usage file holds the routers' mean weight per
+DIR/RESULTS.md and the plots (cer_over_stages.png; per_over_stages.png and the metrics over PER
+when results.json has "per"; lid_acc_over_stages.png when it has "lid_acc",
+lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usage.png with
+--expert_usage). joint.json is the joint-training CER per language, {iso: cer} or a score.json
+(whose "per" gives PER's intransigence). The expert usage file holds the routers' mean weight per
 expert, {"<layer index>": {"<iso3>": [weight, ...]}}.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
 from lamer.eval.plots import check_expert_usage
 from lamer.eval.report import matrix_table, metrics_table, write_report
-from lamer.eval.results import load_joint, load_json, load_results
+from lamer.eval.results import load_joint, load_joint_per, load_json, load_results
 
 
 def build_parser() -> ToolParser:
@@ -41,15 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = load_results(args.matrix)
         joint = load_joint(args.joint, results) if args.joint else None
+        joint_per = load_joint_per(args.joint, results) if args.joint else None
         usage = load_json(args.expert_usage) if args.expert_usage else None
         if usage is not None:
             check_expert_usage(usage, str(args.expert_usage))
     except EvalInputError as err:
         print(f"forgetting_report: error: {err}", file=sys.stderr)
         return 1
-    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage)
+    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage, joint_per)
     print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
     print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
+    if results.per is not None:
+        print(f"PER (%):\n{matrix_table(results, results.per)}\n")
+        print(f"Metrics (PER points):\n{metrics_table(results, metrics['per'], 'per')}\n")
     print(f"wrote {args.out / 'RESULTS.md'}, {args.out / 'metrics.json'} and plots")
     return 0
 

@@ -1,8 +1,8 @@
-"""Evaluation: per-language CER and LID scoring, the results matrix across continual stages,
+"""Evaluation: per-language CER, PER and LID scoring, the results matrix across continual stages,
 forgetting metrics, RESULTS.md and the plots a reader looks at first.
 
-Modules: ``kaldi_text`` (reading text/utt2lang), ``scoring`` (CER, LID, confusion),
-``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM),
+Modules: ``kaldi_text`` (reading text/utt2lang), ``scoring`` (CER, PER, LID, confusion),
+``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM; of PER too),
 ``report`` (RESULTS.md), ``plots`` (PNG figures), ``lamer.atomic`` (atomic file output, shared).
 """
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lamer.atomic import write_json_atomic, write_text_atomic
-from lamer.eval.forgetting import METRICS, forgetting_metrics, mean_over_introduced
+from lamer.eval.forgetting import METRICS, forgetting_metrics, mean_over_introduced, metric_names
 from lamer.eval.results import Matrix, Results
 
 PROTOCOL_TEXT = {
@@ -17,12 +17,20 @@ PROTOCOL_TEXT = {
     "fixed": "fixed: the probe trained on the base model is kept frozen and applied to every later "
     "stage's features (measures representation drift as seen by an already deployed model)",
 }
+# What each metric is, with {rate} the error rate it is computed on (CER or PER); keyed by the
+# CER metrics' names, which metric_names(rate) gives in the same order.
 METRIC_TEXT = {
-    "avg_cer": "mean CER over the languages introduced so far",
-    "bwt": "backward transfer, mean of CER at introduction minus CER now over older languages (negative = forgetting)",
-    "fwt": "forward transfer, mean of base-model CER minus CER now over the languages introduced at this stage",
-    "im": "intransigence, mean of CER now minus joint-training CER over the languages introduced at this stage",
+    "avg_cer": "mean {rate} over the languages introduced so far",
+    "bwt": "backward transfer, mean of {rate} at introduction minus {rate} now over older languages "
+           "(negative = forgetting)",
+    "fwt": "forward transfer, mean of base-model {rate} minus {rate} now over the languages introduced at this stage",
+    "im": "intransigence, mean of {rate} now minus joint-training {rate} over the languages introduced at this stage",
 }
+PER_PLOT = "per_over_stages.png"
+PER_TEXT = ("The phone error rate: reference and hypothesis turned into phones by {g2p} with the voice of the "
+            "reference language (`lamer.data.g2p`: stress marks dropped, length and tone kept with their phone, "
+            "word boundaries not counted), then phone edits over reference phones. CER follows spelling; PER "
+            "compares what is said, across languages and scripts.")
 CLASSIFIER_PLOT = "lid_acc_classifier_over_stages.png"
 CLASSIFIER_TEXT = ("The language of an utterance is the prediction of the probe's utterance-level classifier "
                    "(mean and std over the utterance of the probe encoder's output, or of its weighted sum of "
@@ -100,16 +108,28 @@ def matrix_table(results: Results, matrix: Matrix) -> str:
     return markdown_table(header, rows)
 
 
-def metrics_table(results: Results, metrics: dict[str, dict[str, float | None]]) -> str:
-    """Stages x metrics table; a dash marks an undefined (null) metric."""
-    return markdown_table(["stage", *METRICS], [[s] + [_fmt(metrics[m][s]) for m in METRICS] for s in results.stages])
+def metrics_table(results: Results, metrics: dict[str, dict[str, float | None]], rate: str = "cer") -> str:
+    """Stages x metrics table of the metrics over the ``rate`` matrix (``cer``, or ``per`` with
+    ``metrics`` as ``forgetting_metrics`` returns them for it); a dash marks an undefined (null) metric."""
+    names = metric_names(rate)
+    return markdown_table(["stage", *names], [[s] + [_fmt(metrics[m][s]) for m in names] for s in results.stages])
+
+
+def _metrics_section(results: Results, metrics: dict[str, dict[str, float | None]], rate: str,
+                     joint_source: str | None) -> str:
+    """The continual-learning metrics over the ``rate`` matrix: their table and what each one is."""
+    names = metric_names(rate)
+    return (f"## Continual-learning metrics ({rate.upper()} points)\n\n{metrics_table(results, metrics, rate)}\n\n"
+            + "\n".join(f"- {m}: {METRIC_TEXT[n].format(rate=rate.upper())}" for m, n in zip(names, METRICS))
+            + f"\n- joint-training reference: {joint_source or 'none given (im is undefined)'}")
 
 
 def render_results_md(
     results: Results, metrics: dict[str, dict[str, float | None]], env: dict[str, str],
     plots: dict[str, str], joint_source: str | None,
 ) -> str:
-    """The RESULTS.md text; ``plots`` maps a caption to a PNG path relative to RESULTS.md."""
+    """The RESULTS.md text; ``plots`` maps a caption to a PNG path relative to RESULTS.md. With a
+    PER matrix, ``metrics["per"]`` holds the metrics over it."""
     legend = ("Bold: the stage that introduced the language; italic: scored before it was introduced; "
               "columns name the introducing stage.")
     parts = [
@@ -118,10 +138,12 @@ def render_results_md(
         environment_markdown(env),
         f"## Protocol\n\n{PROTOCOL_TEXT[results.protocol]}",
         f"## CER (%) per language after each stage\n\n{matrix_table(results, results.cer)}\n\n{legend}",
-        f"## Continual-learning metrics (CER points)\n\n{metrics_table(results, metrics)}\n\n"
-        + "\n".join(f"- {m}: {METRIC_TEXT[m]}" for m in METRICS)
-        + f"\n- joint-training reference: {joint_source or 'none given (im is undefined)'}",
+        _metrics_section(results, metrics, "cer", joint_source),
     ]
+    if results.per is not None:
+        parts.append(f"## PER (%) per language after each stage\n\n{matrix_table(results, results.per)}\n\n{legend} "
+                     + PER_TEXT.format(g2p=f"`{results.g2p}`" if results.g2p else "espeak-ng (version not recorded)"))
+        parts.append(_metrics_section(results, metrics["per"], "per", joint_source))
     if results.lid_acc is not None:
         parts.append(f"## LID accuracy (%) per language after each stage\n\n{matrix_table(results, results.lid_acc)}"
                      "\n\nThe language of an utterance is the first `[iso]` tag of its decoded hypothesis.")
@@ -137,22 +159,32 @@ def render_results_md(
 
 def write_report(
     results: Results, out_dir: Path, joint: dict[str, float] | None = None, joint_source: str | None = None,
-    expert_usage: dict[str, dict[str, list[float]]] | None = None,
+    expert_usage: dict[str, dict[str, list[float]]] | None = None, joint_per: dict[str, float] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Compute the metrics and write ``metrics.json``, ``cer_over_stages.png`` (plus
-    ``lid_acc_over_stages.png`` when LID accuracy is present, ``lid_acc_classifier_over_stages.png``
-    when the utterance classifier's is, and ``expert_usage.png`` when router
-    statistics ``{layer: {iso: [mean weight per expert]}}`` are given) and ``RESULTS.md`` into
-    ``out_dir``; return the metrics."""
+    ``per_over_stages.png`` when PER is present, ``lid_acc_over_stages.png`` when LID accuracy is,
+    ``lid_acc_classifier_over_stages.png`` when the utterance classifier's is, and
+    ``expert_usage.png`` when router statistics ``{layer: {iso: [mean weight per expert]}}`` are
+    given) and ``RESULTS.md`` into ``out_dir``; return the metrics. With PER, the metrics over it
+    (``joint_per``: the joint-training PER, for its intransigence) are under the key ``per``."""
     from lamer.eval.plots import check_expert_usage, plot_expert_usage, plot_over_stages  # matplotlib only here
 
     out_dir = Path(out_dir)
     metrics = forgetting_metrics(results, joint)
+    if results.per is not None:
+        metrics["per"] = forgetting_metrics(results, joint_per, rate="per")
     write_json_atomic(out_dir / "metrics.json", metrics)
     plots = {"CER per language over stages": "cer_over_stages.png"}
     plot_over_stages(results.cer, results.stages, results.introduced, out_dir / "cer_over_stages.png",
                      title=f"CER per language over stages ({results.protocol} probe)", ylabel="CER (%)",
                      average=metrics["avg_cer"])
+    if results.per is not None:
+        plots["PER per language over stages"] = PER_PLOT
+        plot_over_stages(results.per, results.stages, results.introduced, out_dir / PER_PLOT,
+                         title=f"PER per language over stages ({results.protocol} probe)", ylabel="PER (%)",
+                         average=metrics["per"]["avg_per"])
+    else:
+        (out_dir / PER_PLOT).unlink(missing_ok=True)  # an earlier report's
     if results.lid_acc is not None:
         plots["LID accuracy per language over stages"] = "lid_acc_over_stages.png"
         plot_over_stages(results.lid_acc, results.stages, results.introduced, out_dir / "lid_acc_over_stages.png",

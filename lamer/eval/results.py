@@ -5,6 +5,8 @@
     {"stages": ["base", "s1", ...],            # in training order; the first one is the base
      "introduced": {"<iso3>": "<stage>", ...}, # the stage that first trains on each language
      "cer": {"<stage>": {"<iso3>": float, ...}, ...},      # percent
+     "per": {...},  # optional, same shape, percent: phone error rate
+     "g2p": "espeak-ng 1.52.0 (espeakng-loader 0.2.4)",  # optional, with "per": the G2P of every stage's PER
      "lid_acc": {"<stage>": {"<iso3>": float, ...}, ...},  # optional, percent: the first [iso] decoded
      "lid_acc_classifier": {...},  # optional, same shape, percent: the probe's utterance classifier
      "protocol": "retrained" | "fixed"}                    # optional, default "retrained"
@@ -23,9 +25,14 @@ from lamer.eval import EvalInputError
 from lamer.jsonfile import JSONFileError, read_json
 
 PROTOCOLS = ("retrained", "fixed")
-_KEYS = {"stages", "introduced", "cer", "lid_acc", "lid_acc_classifier", "protocol"}
+_KEYS = {"stages", "introduced", "cer", "per", "g2p", "lid_acc", "lid_acc_classifier", "protocol"}
 
 Matrix = dict[str, dict[str, float]]
+# Scores that some score.json files hold and others not, and how to make every stage's agree.
+_OPTIONAL_SCORES = {
+    "per": "score every stage with the phone error rate (espeak-ng installed, no --per false)",
+    "lid_acc_classifier": "decode and score every stage with a probe of the same kind (model: lamer_lid)",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class Results:
     lid_acc: Matrix | None = None
     protocol: str = "retrained"
     lid_acc_classifier: Matrix | None = None  # None: the probes have no language classifier
+    per: Matrix | None = None  # None: scored without the phone error rate
+    g2p: str | None = None  # the G2P (and version) that gave the PER's phones, where recorded
 
     @property
     def languages(self) -> list[str]:
@@ -52,6 +61,10 @@ class Results:
     def to_dict(self) -> dict:
         """The JSON form, optional keys included only when set."""
         out = {"stages": self.stages, "introduced": self.introduced, "cer": self.cer}
+        if self.per is not None:
+            out["per"] = self.per
+        if self.g2p is not None:
+            out["g2p"] = self.g2p
         if self.lid_acc is not None:
             out["lid_acc"] = self.lid_acc
         if self.lid_acc_classifier is not None:
@@ -124,11 +137,16 @@ def results_from_dict(obj: object, source: str = "results") -> Results:
     if protocol not in PROTOCOLS:
         raise EvalInputError(f"{source}: 'protocol' must be one of {PROTOCOLS}, got {protocol!r}")
     cer = _matrix(obj["cer"], "cer", stages, introduced, source, upper=None)  # CER may exceed 100
+    per = _matrix(obj["per"], "per", stages, introduced, source, upper=None) if obj.get("per") is not None else None
+    g2p = obj.get("g2p")
+    if g2p is not None and (per is None or not isinstance(g2p, str) or not g2p):
+        raise EvalInputError(f"{source}: 'g2p' must name the G2P of the 'per' matrix (a non-empty string, "
+                             f"with 'per'), got {g2p!r}")
     lid_acc, lid_acc_classifier = (
         _matrix(obj[key], key, stages, introduced, source, upper=100.0) if obj.get(key) is not None else None
         for key in ("lid_acc", "lid_acc_classifier"))
     return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol,
-                   lid_acc_classifier=lid_acc_classifier)
+                   lid_acc_classifier=lid_acc_classifier, per=per, g2p=g2p)
 
 
 def load_json(path: Path) -> object:
@@ -168,6 +186,34 @@ def load_joint(path: Path, results: Results) -> dict[str, float]:
     return joint
 
 
+def load_joint_per(path: Path, results: Results) -> dict[str, float] | None:
+    """The joint-training PER per language from a ``score.json`` whose every language has a
+    ``per`` (``{iso: {"per": ...}}``); None for a file without PER (``{iso: cer}``, or scored with
+    ``--per false``), for which PER's intransigence stays undefined. Read after :func:`load_joint`,
+    which checks the file's languages."""
+    obj = load_json(Path(path))
+    if not isinstance(obj, dict) or not all(isinstance(value, dict) and "per" in value for value in obj.values()):
+        return None
+    return {lang: _number(value["per"], f"{path}: [{lang!r}]['per']", upper=None) for lang, value in obj.items()}
+
+
+def _one_g2p(stage_dirs: dict[str, Path]) -> str:
+    """The G2P that every stage's ``summary.json`` names; an error names a stage with another."""
+    found: dict[str, str] = {}
+    for stage, directory in stage_dirs.items():
+        path = Path(directory) / "summary.json"
+        summary = load_json(path)
+        g2p = summary.get("g2p") if isinstance(summary, dict) else None
+        if not isinstance(g2p, str) or not g2p:
+            raise EvalInputError(f"{path}: no 'g2p' beside the PER of its score.json; score the stage again")
+        if found and g2p not in found.values():
+            first = next(iter(found))
+            raise EvalInputError(f"{path}: PER phones by {g2p!r}, stage {first!r}'s by {found[first]!r}: phones of "
+                                 "two G2P versions do not compare; score every stage with one")
+        found[stage] = g2p
+    return next(iter(found.values()))
+
+
 def collect_results(
     stage_dirs: dict[str, Path], introduced: dict[str, str], protocol: str = "retrained"
 ) -> dict:
@@ -175,12 +221,15 @@ def collect_results(
 
     ``stage_dirs`` maps stage name -> directory holding that stage's ``score.json`` (as written
     by ``python -m lamer.bin.score``), in training order. The result is validated. It holds
+    ``per`` when every stage's scores have it (scored with the phone error rate), with ``g2p``
+    from their ``summary.json`` (one G2P for all stages: phones of two G2P versions do not
+    compare), and
     ``lid_acc_classifier`` when every stage's scores have it (probes with a language classifier);
-    when only some do, the first stage without is an error naming its file.
+    when only some stages have one of them, the first stage without is an error naming its file.
     """
     cer: Matrix = {}
     lid_acc: Matrix = {}
-    classifier: dict[str, Matrix] = {}  # stage -> its row, for the stages whose scores have one
+    optional: dict[str, Matrix] = {key: {} for key in _OPTIONAL_SCORES}  # key -> the rows of the stages with it
     for stage, directory in stage_dirs.items():
         path = Path(directory) / "score.json"
         scores = load_json(path)
@@ -191,17 +240,19 @@ def collect_results(
                 raise EvalInputError(f"{path}: [{lang!r}] must hold 'cer' and 'lid_acc'")
         cer[stage] = {lang: entry["cer"] for lang, entry in scores.items()}
         lid_acc[stage] = {lang: entry["lid_acc"] for lang, entry in scores.items()}
-        with_classifier = [lang for lang, entry in scores.items() if "lid_acc_classifier" in entry]
-        if with_classifier:
-            if len(with_classifier) != len(scores):
-                raise EvalInputError(f"{path}: only some languages hold 'lid_acc_classifier'; score again")
-            classifier[stage] = {lang: entry["lid_acc_classifier"] for lang, entry in scores.items()}
-    if classifier and len(classifier) != len(stage_dirs):
-        lacking = next(stage for stage in stage_dirs if stage not in classifier)
-        raise EvalInputError(
-            f"{Path(stage_dirs[lacking]) / 'score.json'}: no 'lid_acc_classifier', which stage(s) "
-            f"{', '.join(classifier)} have: decode and score every stage with a probe of the same kind "
-            "(model: lamer_lid)")
+        for key, rows in optional.items():
+            with_key = [lang for lang, entry in scores.items() if key in entry]
+            if with_key:
+                if len(with_key) != len(scores):
+                    raise EvalInputError(f"{path}: only some languages hold {key!r}; score again")
+                rows[stage] = {lang: entry[key] for lang, entry in scores.items()}
+    for key, rows in optional.items():
+        if rows and len(rows) != len(stage_dirs):
+            lacking = next(stage for stage in stage_dirs if stage not in rows)
+            raise EvalInputError(f"{Path(stage_dirs[lacking]) / 'score.json'}: no {key!r}, which stage(s) "
+                                 f"{', '.join(rows)} have: {_OPTIONAL_SCORES[key]}")
     obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc,
-           "protocol": protocol, **({"lid_acc_classifier": classifier} if classifier else {})}
+           "protocol": protocol, **{key: rows for key, rows in optional.items() if rows}}
+    if optional["per"]:
+        obj["g2p"] = _one_g2p(stage_dirs)
     return results_from_dict(obj, "score.json files per stage").to_dict()

@@ -1,9 +1,13 @@
-"""Per-language CER and LID accuracy of a decoded test set, ML-SUPERB style.
+"""Per-language CER, PER and LID accuracy of a decoded test set, ML-SUPERB style.
 
 CER is corpus level per language: total character edits (Levenshtein over Unicode code points,
 language tag excluded, a space counts as one character) over total reference characters, in
 percent; an ``<unk>`` in a hypothesis (a character outside the probe's token list) counts as one
-character, never as five. LID is read from the first ``[xxx]`` of each hypothesis (``lid_acc``)
+character, never as five. PER (phone error rate, when asked for) is corpus level the same way:
+total phone edits over total reference phones, in percent, reference and hypothesis both turned
+into phones by espeak-ng with the voice of the reference language (:mod:`lamer.data.g2p`; the
+language a hypothesis is tagged with does not choose the voice); an ``<unk>`` is one phone that
+matches none. LID is read from the first ``[xxx]`` of each hypothesis (``lid_acc``)
 and, for a probe with a language classifier, from its ``<utt> [iso]`` file (``lid_acc_classifier``,
 absent without one).
 
@@ -17,7 +21,9 @@ Bad input, case by case:
 - a hypothesis tag that is not one of the reference languages: counted as a LID error and
   reported as ``unknown_tag`` (the count) and ``unknown_tags`` (per tag), and as the
   ``unknown_tag`` column of the confusion matrix;
-- a classifier file lacking a reference utterance, or holding another one: error, as for hypotheses.
+- a classifier file lacking a reference utterance, or holding another one: error, as for hypotheses;
+- with PER, a reference language without an espeak-ng voice, or a reference text that gives no
+  phones: error naming the utterance.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from pathlib import Path
 import editdistance
 
 from lamer.atomic import write_json_atomic, write_text_atomic
+from lamer.data.espeak_ng import require_espeak
+from lamer.data.g2p import G2PError, espeak_voice, g2p_version, phonemize
 from lamer.eval import EvalInputError
 from lamer.eval.kaldi_text import TextEntry, read_lid, read_text, read_utt2lang
 
@@ -51,7 +59,8 @@ NO_TAG = "no_tag"
 @dataclass(frozen=True)
 class UtteranceScore:
     """Score of one utterance: reference language, predicted tag (None: no tag), character
-    edits, reference length in characters and the classifier's language (None: no classifier)."""
+    edits, reference length in characters, the classifier's language (None: no classifier), and
+    phone edits and reference length in phones (None: PER not scored)."""
 
     utt: str
     lang: str
@@ -59,11 +68,18 @@ class UtteranceScore:
     edits: int
     ref_len: int
     classifier_lang: str | None = None
+    phone_edits: int | None = None
+    ref_phones: int | None = None
 
     @property
     def cer(self) -> float:
         """Utterance CER in percent."""
         return 100.0 * self.edits / self.ref_len
+
+    @property
+    def per(self) -> float:
+        """Utterance PER in percent (PER scored)."""
+        return 100.0 * self.phone_edits / self.ref_phones
 
 
 def _percent(part: float, whole: float) -> float:
@@ -75,6 +91,13 @@ class CorpusScore:
     """All utterance scores of a test set and the aggregates written to the score directory."""
 
     utterances: tuple[UtteranceScore, ...]
+    g2p: str | None = None
+    """The G2P of the PER and its version (``lamer.data.g2p.g2p_version``); None: no PER."""
+
+    @property
+    def has_per(self) -> bool:
+        """Whether PER was scored."""
+        return self.g2p is not None
 
     @property
     def has_classifier(self) -> bool:
@@ -98,24 +121,32 @@ class CorpusScore:
             c[NO_TAG] += u.hyp_lang is None
             c[UNKNOWN_TAG] += u.hyp_lang is not None and u.hyp_lang not in known
             c[CLASSIFIER_CORRECT] += u.classifier_lang == u.lang
+            if self.has_per:
+                c["phone_edits"] += u.phone_edits
+                c["ref_phones"] += u.ref_phones
         keys = ("n", "edits", "ref_chars", "lid_correct", NO_TAG, UNKNOWN_TAG)
         keys += (CLASSIFIER_CORRECT,) if self.has_classifier else ()
+        keys += ("phone_edits", "ref_phones") if self.has_per else ()
         return {lang: {k: c[k] for k in keys} for lang, c in counts.items()}
 
     def per_language(self) -> dict[str, dict[str, float | int]]:
         """The ``score.json`` content: ``{iso: {"cer": %, "lid_acc": %, "n": count}}``, plus
-        ``"lid_acc_classifier": %`` when the probe's classifier was scored."""
+        ``"per": %`` when PER was scored and ``"lid_acc_classifier": %`` when the probe's
+        classifier was."""
         out: dict[str, dict[str, float | int]] = {}
         for lang, c in self._counts().items():
             out[lang] = {"cer": _percent(c["edits"], c["ref_chars"]), "lid_acc": _percent(c["lid_correct"], c["n"]),
                          "n": c["n"]}
+            if self.has_per:
+                out[lang]["per"] = _percent(c["phone_edits"], c["ref_phones"])
             if self.has_classifier:
                 out[lang][LID_ACC_CLASSIFIER] = _percent(c[CLASSIFIER_CORRECT], c["n"])
         return out
 
     def summary(self) -> dict:
-        """Overall figures (micro and macro averages), the counted bad-hypothesis cases, and the
-        raw per-language counts behind ``score.json``."""
+        """Overall figures (micro and macro averages; PER's null when it was not scored, with the
+        G2P that gave the phones), the counted bad-hypothesis cases, and the raw per-language
+        counts behind ``score.json``."""
         counts = self._counts()
         per_lang = self.per_language()
         total = {k: sum(c[k] for c in counts.values()) for k in next(iter(counts.values()))}
@@ -125,6 +156,10 @@ class CorpusScore:
             "n": total["n"],
             "cer": _percent(total["edits"], total["ref_chars"]),
             "macro_cer": sum(s["cer"] for s in per_lang.values()) / len(per_lang),
+            # None: PER not scored (score --per false)
+            "per": _percent(total["phone_edits"], total["ref_phones"]) if self.has_per else None,
+            "macro_per": sum(s["per"] for s in per_lang.values()) / len(per_lang) if self.has_per else None,
+            "g2p": self.g2p,
             "lid_acc": _percent(total["lid_correct"], total["n"]),
             "macro_lid_acc": sum(s["lid_acc"] for s in per_lang.values()) / len(per_lang),
             # None: the probe has no language classifier
@@ -194,11 +229,38 @@ def _check_same_ids(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], ref_
         )
 
 
+def _phone_edits(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], langs: dict[str, str],
+                 ref_path: Path) -> dict[str, tuple[int, int]]:
+    """``{utt: (phone edits, reference phones)}``, both texts read with the reference language's voice."""
+    voices: dict[str, str] = {}
+    out = {}
+    for utt, ref in refs.items():
+        lang = langs[utt]
+        if lang not in voices:
+            try:
+                voices[lang] = espeak_voice(lang)
+            except G2PError as err:
+                raise EvalInputError(f"{ref_path}:{ref.line}: utterance {utt!r}: {err}; "
+                                     "or score without the phone error rate (--per false)") from err
+        ref_phones = phonemize(ref.transcript, voices[lang])
+        if not ref_phones:
+            raise EvalInputError(
+                f"{ref_path}:{ref.line}: utterance {utt!r}: espeak-ng voice {voices[lang]!r} gives no phones for "
+                f"its reference text {ref.transcript!r} (PER undefined); drop it from the test set or score "
+                "with --per false")
+        hyp_phones: list[str] = []
+        for i, part in enumerate(hyps[utt].transcript.split(UNK)):
+            hyp_phones += ([UNK] if i else []) + phonemize(part, voices[lang])
+        out[utt] = (editdistance.eval(ref_phones, hyp_phones), len(ref_phones))
+    return out
+
+
 def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = None,
-                lid_path: Path | None = None) -> CorpusScore:
+                lid_path: Path | None = None, per: bool = False) -> CorpusScore:
     """Score a hypothesis text file against a reference text file (Kaldi style, ``[iso]`` tag
-    first), and the language classifier's ``<utt> [iso]`` file ``lid_path`` when given; see the
-    module docstring for how bad input is handled."""
+    first), and the language classifier's ``<utt> [iso]`` file ``lid_path`` when given; with
+    ``per``, also the phone error rate (``ModuleNotFoundError`` saying how to install espeak-ng
+    when it is missing). See the module docstring for how bad input is handled."""
     ref_path, hyp_path = Path(ref_path), Path(hyp_path)
     refs = read_text(ref_path, tag_anywhere=False)
     hyps = read_text(hyp_path, tag_anywhere=True)
@@ -210,13 +272,19 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
     classified = read_lid(Path(lid_path)) if lid_path is not None else None
     if classified is not None:
         _check_same_ids(refs, classified, ref_path, Path(lid_path))
-    scores = []
     for utt, ref in refs.items():
         if not ref.transcript:
             raise EvalInputError(
                 f"{ref_path}:{ref.line}: utterance {utt!r} has an empty reference transcript "
                 "(CER undefined); drop it from the test set"
             )
+    g2p = None
+    if per:
+        require_espeak("the phone error rate (PER)")
+        g2p = g2p_version()
+        phones = _phone_edits(refs, hyps, langs, ref_path)
+    scores = []
+    for utt, ref in refs.items():
         hyp = hyps[utt]
         scores.append(
             UtteranceScore(
@@ -226,18 +294,23 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
                 edits=editdistance.eval(list(ref.transcript), hypothesis_symbols(hyp.transcript)),
                 ref_len=len(ref.transcript),
                 classifier_lang=classified[utt].tag if classified is not None else None,
+                phone_edits=phones[utt][0] if per else None,
+                ref_phones=phones[utt][1] if per else None,
             )
         )
-    return CorpusScore(utterances=tuple(scores))
+    return CorpusScore(utterances=tuple(scores), g2p=g2p)
 
 
 def per_utterance_tsv(score: CorpusScore) -> str:
     """Tab-separated per-utterance table with a header; ``-`` marks a hypothesis without tag. With
-    a language classifier, a last column ``classifier_lang`` holds its prediction."""
+    PER, the columns ``phone_edits``, ``ref_phones`` and ``per`` follow ``cer``; with a language
+    classifier, a last column ``classifier_lang`` holds its prediction."""
     extra = score.has_classifier
-    lines = ["utt\tlang\thyp_lang\tedits\tref_len\tcer" + ("\tclassifier_lang" if extra else "")]
+    lines = ["utt\tlang\thyp_lang\tedits\tref_len\tcer" + ("\tphone_edits\tref_phones\tper" if score.has_per else "")
+             + ("\tclassifier_lang" if extra else "")]
     for u in score.utterances:
         lines.append(f"{u.utt}\t{u.lang}\t{u.hyp_lang or '-'}\t{u.edits}\t{u.ref_len}\t{u.cer:.4f}"
+                     + (f"\t{u.phone_edits}\t{u.ref_phones}\t{u.per:.4f}" if score.has_per else "")
                      + (f"\t{u.classifier_lang}" if extra else ""))
     return "\n".join(lines) + "\n"
 

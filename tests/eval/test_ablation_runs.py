@@ -186,3 +186,20 @@ def test_the_published_summary_regenerates_from_the_committed_runs(tmp_path):
                   tmp_path / "ablation", tmp_path / "RESULTS.md")
     for path in sorted((tmp_path / "ablation").glob("*.json")):
         assert path.read_bytes() == (RECIPE / "ablation" / path.name).read_bytes(), path.name
+
+
+def test_runs_scored_with_per_summarise_as_before(mini_ablation, export_and_summarise):
+    """A run whose results carry PER (scored after PER came) is exported with it and summarised
+    like one without: the ablation's summary is over CER and LID."""
+    recipe = mini_ablation("  frozen: {train_on: none}\n  ft: {method: conf/m.yaml}\n", [0], ["frozen", "ft"])
+    exp = recipe / "exp"
+    export_and_summarise(recipe, exp, recipe / "plain", recipe / "plain.md")
+    for path in exp.glob("seed0/*/results_*.json"):
+        obj = json.loads(path.read_text())
+        path.write_text(json.dumps({**obj, "per": {stage: {lang: cer / 2 for lang, cer in row.items()}
+                                                   for stage, row in obj["cer"].items()},
+                                    "g2p": "espeak-ng 1.52.0 (espeakng-loader 0.2.4)"}))
+    export_and_summarise(recipe, exp, recipe / "with_per", recipe / "with_per.md")
+    assert json.loads((recipe / "runs" / "seed0" / "ft" / "results_fixed.json").read_text())["per"]["s1"]["spa"] == 15
+    for name in ("summary.json", "curves.json", "paired.json"):
+        assert (recipe / "with_per" / name).read_bytes() == (recipe / "plain" / name).read_bytes()

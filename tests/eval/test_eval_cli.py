@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,12 +12,13 @@ import pytest
 from lamer.bin import forgetting_report
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120)
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_score_cli(tmp_path):
-    # eng: "ab cd" vs "ab d" (1 edit / 5), tag right; fra: "oui" exact, no tag.
+    # eng: "ab cd" vs "ab d" (1 edit / 5), tag right; fra: "oui" exact, no tag. PER is on by
+    # default: espeak-ng reads the letters, [æ b s iː d iː] vs [æ b d iː], 2 phone edits / 6.
     (tmp_path / "ref").write_text("e1 ab cd\nf1 oui\n")
     (tmp_path / "hyp").write_text("e1 [eng] ab d\nf1 oui\n")
     (tmp_path / "utt2lang").write_text("e1 eng\nf1 fra\n")
@@ -24,9 +26,10 @@ def test_score_cli(tmp_path):
                "--utt2lang", str(tmp_path / "utt2lang"), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "out" / "score.json").read_text()) == {
-        "eng": {"cer": 20.0, "lid_acc": 100.0, "n": 1},
-        "fra": {"cer": 0.0, "lid_acc": 0.0, "n": 1},
+        "eng": {"cer": 20.0, "per": pytest.approx(100 / 3), "lid_acc": 100.0, "n": 1},
+        "fra": {"cer": 0.0, "per": 0.0, "lid_acc": 0.0, "n": 1},
     }
+    assert "PER 33.33%" in done.stderr and "PER phones by espeak-ng" in done.stderr
     for name in ("summary.json", "per_utt.tsv", "lid_confusion.json", "lid_confusion.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "lid_acc_classifier" not in json.loads((tmp_path / "out" / "score.json").read_text())["eng"]
@@ -41,6 +44,54 @@ def test_score_cli(tmp_path):
                  "--utt2lang", str(tmp_path / "utt2lang"), "--out", str(tmp_path / "out2"))
     assert failed.returncode == 1 and "lacks 1 utterance" in failed.stderr and "ref:2" in failed.stderr
     assert not (tmp_path / "out2").exists()
+
+
+SCORE_INPUTS = {"ref": "e1 [eng] the cat sat\nf1 [fra] oui\n", "hyp": "e1 [eng] the cat sad\nf1 oui\n"}
+
+
+def _score(tmp_path, *options: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    for name, text in SCORE_INPUTS.items():
+        (tmp_path / name).write_text(text)
+    return run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+               "--out", str(tmp_path / "out"), *options, env=env)
+
+
+def test_score_cli_per_false_writes_the_cer_only_outputs(tmp_path):
+    done = _score(tmp_path, "--per", "false")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "score.json").read_text()) == {
+        "eng": {"cer": pytest.approx(100 / 11), "lid_acc": 100.0, "n": 1},
+        "fra": {"cer": 0.0, "lid_acc": 0.0, "n": 1},
+    }
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (summary["per"], summary["g2p"]) == (None, None) and "phone_edits" not in summary["per_language"]["eng"]
+    assert (tmp_path / "out" / "per_utt.tsv").read_text().splitlines()[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer"
+    assert "PER" not in done.stderr
+
+
+def _without_espeak(tmp_path) -> dict[str, str]:
+    """The environment of a Python that cannot import espeakng_loader, as where it is not installed."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['espeakng_loader'] = None\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def test_score_cli_without_espeak_says_how_to_install_it(tmp_path):
+    env = _without_espeak(tmp_path)
+    check = run("lamer.bin.score", "--help", env=env)  # the blocker is in force, lamer still imports
+    assert check.returncode == 0 and subprocess.run(
+        [sys.executable, "-c", "import espeakng_loader"], env=env, capture_output=True).returncode == 1
+    failed = _score(tmp_path, env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines() == [
+        "score: error: the phone error rate (PER) needs espeak-ng from the optional espeakng-loader package "
+        "(GPL-3.0): tools/venv/bin/pip install espeakng-loader (or pip install -e '.[demo]'); "
+        "or score without it: --per false"]
+    assert not (tmp_path / "out").exists()
+    done = _score(tmp_path, "--per", "false", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "per" not in json.loads((tmp_path / "out" / "score.json").read_text())["eng"]
 
 
 def test_forgetting_report_cli(tmp_path):
@@ -115,3 +166,26 @@ def test_forgetting_report_names_every_input_that_is_not_json_it_can_read(tmp_pa
                                    "--out", str(tmp_path / "r")]) == 1
     assert re.fullmatch(f"forgetting_report: error: {re.escape(str(tmp_path / 'other.json'))}{message}.*\n",
                         capsys.readouterr().err)
+
+
+def test_forgetting_report_cli_reports_per_with_the_joint_scores_per(tmp_path):
+    results = {
+        "stages": ["base", "s1"], "introduced": {"eng": "base", "spa": "s1"},
+        "cer": {"base": {"eng": 20.0, "spa": 60.0}, "s1": {"eng": 25.0, "spa": 30.0}},
+        "per": {"base": {"eng": 10.0, "spa": 40.0}, "s1": {"eng": 14.0, "spa": 16.0}},
+        "g2p": "espeak-ng 1.52.0 (espeakng-loader 0.2.4)",
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    (tmp_path / "joint.json").write_text(json.dumps({  # the joint run's score.json
+        "eng": {"cer": 18.0, "per": 9.0, "lid_acc": 90.0, "n": 3}, "spa": {"cer": 26.0, "per": 12.0, "lid_acc": 80.0,
+                                                                           "n": 3}}))
+    done = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+               "--joint", str(tmp_path / "joint.json"), "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    # s1: avg_per (14+16)/2, bwt 10-14, fwt 40-16, im 16-12
+    assert "| s1 | 15.00 | -4.00 | 24.00 | 4.00 |" in done.stdout.split("Metrics (PER points):")[1]
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["per"] == {"avg_per": {"base": 10.0, "s1": 15.0}, "bwt": {"base": None, "s1": -4.0},
+                              "fwt": {"base": 0.0, "s1": 24.0}, "im": {"base": 1.0, "s1": 4.0}}
+    assert metrics["im"] == {"base": 2.0, "s1": 4.0}  # the CER's, from the same joint file
+    assert (tmp_path / "report" / "per_over_stages.png").stat().st_size > 0

@@ -206,3 +206,106 @@ def test_environment_header_is_espnets_with_the_repository_commit(tmp_path):
     assert [line.split(":")[0] for line in block] == ["- date", "- python version", "- espnet version",
                                                       "- pytorch version", "- Git hash", "  - Commit date"]
     assert block[4] == f"- Git hash: `{expected[0]}`"
+
+
+# The PER matrix of the same runs (phones by espeak-ng); JOINT_PER the joint training's PER.
+PER = {
+    "base": {"a": 6, "b": 12, "c": 40},
+    "s1": {"a": 8, "b": 12, "c": 20, "d": 50},
+    "s2": {"a": 9, "b": 15, "c": 22, "d": 30},
+}
+JOINT_PER = {"a": 5, "b": 10, "c": 18, "d": 27}
+G2P = "espeak-ng 1.52.0 (espeakng-loader 0.2.4)"
+
+
+def test_per_metrics_on_hand_made_matrix():
+    metrics = forgetting_metrics(results_from_dict({**MATRIX, "per": PER, "g2p": G2P}), JOINT_PER, rate="per")
+    expected = {
+        # (6+12)/2, (8+12+20)/3, (9+15+22+30)/4
+        "avg_per": {"base": 9.0, "s1": 40 / 3, "s2": 19.0},
+        # none; (6-8 + 12-12)/2; (6-9 + 12-15 + 20-22)/3
+        "bwt": {"base": None, "s1": -1.0, "s2": -8 / 3},
+        # 0 by construction; c: 40-20; d absent from base
+        "fwt": {"base": 0.0, "s1": 20.0, "s2": None},
+        # (6-5 + 12-10)/2; 20-18; 30-27
+        "im": {"base": 1.5, "s1": 2.0, "s2": 3.0},
+    }
+    assert metrics == {name: pytest.approx(values) for name, values in expected.items()}
+    with pytest.raises(ValueError, match="no PER matrix"):
+        forgetting_metrics(results_from_dict(MATRIX), rate="per")
+
+
+def test_results_with_and_without_per():
+    results = results_from_dict({**MATRIX, "per": PER, "g2p": G2P})
+    assert (results.per, results.g2p) == (PER, G2P)
+    assert results.to_dict() == {**MATRIX, "per": PER, "g2p": G2P, "protocol": "retrained"}
+    assert list(results.to_dict()) == ["stages", "introduced", "cer", "per", "g2p", "protocol"]
+    plain = results_from_dict(MATRIX)
+    assert (plain.per, plain.g2p) == (None, None) and plain.to_dict() == {**MATRIX, "protocol": "retrained"}
+
+
+@pytest.mark.parametrize("obj, message", [
+    ({**MATRIX, "per": {"base": PER["base"], "s1": PER["s1"]}}, r"per\['s2'\] is missing"),
+    ({**MATRIX, "per": {**PER, "s1": {**PER["s1"], "a": -1}}}, r"per\['s1'\]\['a'\]: -1"),
+    ({**MATRIX, "g2p": G2P}, r"'g2p' must name the G2P of the 'per' matrix"),
+    ({**MATRIX, "per": PER, "g2p": ""}, r"'g2p' must name the G2P"),
+])
+def test_invalid_per_names_the_key(obj, message):
+    with pytest.raises(EvalInputError, match=message):
+        results_from_dict(obj, "results.json")
+
+
+def write_per(directory: Path, per: dict[str, float], g2p: str = G2P) -> Path:
+    """Add PER to a stage's score.json and its G2P to its summary.json, as score does."""
+    scores = json.loads((directory / "score.json").read_text())
+    (directory / "score.json").write_text(json.dumps({lang: {**e, "per": per[lang]} for lang, e in scores.items()}))
+    (directory / "summary.json").write_text(json.dumps({"g2p": g2p, "per": 1.0}))
+    return directory
+
+
+def test_collect_results_carries_the_per_of_every_stage_and_its_g2p(tmp_path):
+    base = write_per(write_scores(tmp_path / "base", {"a": (10.0, 90.0), "b": (55.0, 20.0)}), {"a": 6.0, "b": 40.0})
+    s1 = write_per(write_scores(tmp_path / "s1", {"a": (12.0, 85.0), "b": (30.0, 75.0)}), {"a": 7.0, "b": 21.0})
+    collected = collect_results({"base": base, "s1": s1}, {"a": "base", "b": "s1"})
+    assert collected["per"] == {"base": {"a": 6.0, "b": 40.0}, "s1": {"a": 7.0, "b": 21.0}}
+    assert collected["g2p"] == G2P and collected["cer"]["s1"] == {"a": 12.0, "b": 30.0}
+    plain = write_scores(tmp_path / "s2", {"a": (12.0, 85.0), "b": (30.0, 75.0)})
+    with pytest.raises(EvalInputError, match=r"s2/score.json: no 'per', which stage\(s\) base, s1 have: score every "
+                                             r"stage with the phone error rate"):
+        collect_results({"base": base, "s1": s1, "s2": plain}, {"a": "base", "b": "s1"})
+    other = write_per(write_scores(tmp_path / "s3", {"a": (12.0, 85.0), "b": (30.0, 75.0)}), {"a": 7.0, "b": 21.0},
+                      g2p="espeak-ng 1.51 (espeakng-loader 0.1)")
+    with pytest.raises(EvalInputError, match=r"s3/summary.json: PER phones by 'espeak-ng 1.51 .*stage 'base'"):
+        collect_results({"base": base, "s1": s1, "s3": other}, {"a": "base", "b": "s1"})
+
+
+def _without_date(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("- date: "))
+
+
+def test_report_shows_per_beside_cer(tmp_path):
+    lid = {s: {j: 80.0 for j in row} for s, row in MATRIX["cer"].items()}
+    with_per = results_from_dict({**MATRIX, "lid_acc": lid, "per": PER, "g2p": G2P})
+    metrics = write_report(with_per, tmp_path / "out", JOINT, "joint.json", joint_per=JOINT_PER)
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved == metrics and saved["per"]["im"] == pytest.approx({"base": 1.5, "s1": 2.0, "s2": 3.0})
+    assert saved["avg_cer"]["s2"] == pytest.approx(28.25)  # the CER metrics as before
+    text = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "## PER (%) per language after each stage" in text
+    assert "| base | **6.00** | **12.00** | _40.00_ | – |" in text
+    assert f"by `{G2P}` with the voice of the reference language" in text
+    assert "## Continual-learning metrics (PER points)" in text and "| stage | avg_per | bwt | fwt | im |" in text
+    assert "| s2 | 19.00 | -2.67 | – | 3.00 |" in text
+    assert "- avg_per: mean PER over the languages introduced so far" in text
+    assert text.index("## CER (%)") < text.index("## PER (%)") < text.index("## LID accuracy (%)")
+    assert "![PER per language over stages](per_over_stages.png)" in text
+    assert (tmp_path / "out" / "per_over_stages.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # without PER: no trace of it, and the report of results that never had it
+    write_report(results_from_dict({**MATRIX, "lid_acc": lid}), tmp_path / "out", JOINT, "joint.json")
+    write_report(results_from_dict({**MATRIX, "lid_acc": lid}), tmp_path / "plain", JOINT, "joint.json")
+    assert not (tmp_path / "out" / "per_over_stages.png").exists()
+    for name in ("RESULTS.md", "metrics.json"):
+        assert (_without_date((tmp_path / "out" / name).read_text())
+                == _without_date((tmp_path / "plain" / name).read_text()))
+    plain = (tmp_path / "plain" / "RESULTS.md").read_text()
+    assert "## PER" not in plain and "(PER points)" not in plain and "per_over_stages" not in plain

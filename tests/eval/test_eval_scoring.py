@@ -157,3 +157,73 @@ def test_an_unk_token_in_the_hypothesis_is_one_character(tmp_path):
     score = score_texts(ref, hyp)
     assert score.utterances[0].edits == 1
     assert score.utterances[0].ref_len == 4
+
+
+# PER: phones by espeak-ng, read with the reference language's voice (lamer.data.g2p).
+# eng: "the cat sat" [ð ə k æ t s æ t] vs "the cat sad": 1 phone substituted of 8, 1 character of 11;
+# spa: "vaca" vs "baca" sound alike [b a k a] (CER 1/4, PER 0), and the hypothesis tagged [eng]
+#      is still read as Spanish (English would read "baca" otherwise);
+# cmn: 你好 [n i2 χ ɑu2] vs 你号 [n i2 χ ɑu5]: the tone alone, 1 phone of 4, 1 character of 2.
+PER_REF = ["e1 [eng] the cat sat", "s1 [spa] vaca", "c1 [cmn] 你好"]
+PER_HYP = ["e1 [eng] the cat sad", "s1 [eng] baca", "c1 [cmn] 你号"]
+
+
+@pytest.fixture
+def phones(tmp_path):
+    return write(tmp_path / "ref", PER_REF), write(tmp_path / "hyp", PER_HYP)
+
+
+def test_per_beside_cer_with_the_reference_languages_voice(phones):
+    score = score_texts(*phones, per=True)
+    assert {u.utt: (u.phone_edits, u.ref_phones, u.edits, u.ref_len) for u in score.utterances} == {
+        "e1": (1, 8, 1, 11), "s1": (0, 4, 1, 4), "c1": (1, 4, 1, 2)}
+    assert score.per_language() == {
+        "cmn": {"cer": 50.0, "per": 25.0, "lid_acc": 100.0, "n": 1},
+        "eng": {"cer": pytest.approx(100 / 11), "per": 12.5, "lid_acc": 100.0, "n": 1},
+        "spa": {"cer": 25.0, "per": 0.0, "lid_acc": 0.0, "n": 1},
+    }
+    summary = score.summary()
+    assert summary["per"] == pytest.approx(100 * 2 / 16) and summary["macro_per"] == pytest.approx(37.5 / 3)
+    assert summary["per_language"]["cmn"]["phone_edits"] == 1 and summary["per_language"]["cmn"]["ref_phones"] == 4
+    assert summary["g2p"].startswith("espeak-ng ")
+
+
+def test_identical_texts_have_per_zero(tmp_path):
+    ref = write(tmp_path / "ref", PER_REF)
+    score = score_texts(ref, ref, per=True)
+    assert [u.phone_edits for u in score.utterances] == [0, 0, 0] and score.summary()["per"] == 0.0
+
+
+def test_an_unk_token_in_the_hypothesis_is_one_phone(tmp_path):
+    # [ð ə k æ t s æ t] vs "the cat" + <unk> + "at" = [ð ə k æ t] <unk> [æ t]: <unk> for s
+    ref = write(tmp_path / "ref", ["u1 [eng] the cat sat"])
+    hyp = write(tmp_path / "hyp", ["u1 [eng] the cat <unk>at"])
+    (u,) = score_texts(ref, hyp, per=True).utterances
+    assert (u.phone_edits, u.ref_phones) == (1, 8)
+
+
+def test_score_dir_with_per(phones, tmp_path):
+    out = tmp_path / "out"
+    write_score_dir(score_texts(*phones, per=True), out, {})
+    rows = (out / "per_utt.tsv").read_text().splitlines()
+    assert rows[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer\tphone_edits\tref_phones\tper"
+    assert rows[1] == "e1\teng\teng\t1\t11\t9.0909\t1\t8\t12.5000"
+    assert json.loads((out / "score.json").read_text())["spa"]["per"] == 0.0
+    assert json.loads((out / "summary.json").read_text())["g2p"].startswith("espeak-ng ")
+    write_score_dir(score_texts(*phones), out, {})  # without PER: the files of before
+    assert "per" not in json.loads((out / "score.json").read_text())["spa"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["per"], summary["macro_per"], summary["g2p"]) == (None, None, None)
+    assert (out / "per_utt.tsv").read_text().splitlines()[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer"
+
+
+@pytest.mark.parametrize("ref, message", [
+    (["u1 [eng] cat", "u2 [xyz] abc"], r"ref:2: utterance 'u2': no espeak-ng voice for language 'xyz'.*--per false"),
+    (["u1 [eng] cat", "u2 [eng] ?!"], r"ref:2: utterance 'u2': espeak-ng voice 'en-us' gives no phones for its "
+                                       r"reference text '\?!' \(PER undefined\)"),
+])
+def test_a_reference_without_phones_names_the_utterance(tmp_path, ref, message):
+    paths = write(tmp_path / "ref", ref), write(tmp_path / "hyp", ["u1 cat", "u2 x"])
+    with pytest.raises(EvalInputError, match=message):
+        score_texts(*paths, per=True)
+    assert score_texts(*paths).utterances[1].ref_len in (2, 3)  # CER alone scores them

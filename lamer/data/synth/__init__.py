@@ -6,12 +6,26 @@ written both as a Common Voice release and as a FLEURS download, so the toolkit'
 take it like real data. Entry point: ``python -m lamer.bin.synth_corpus``.
 
 Licences: espeak-ng (the ``libespeak-ng`` library and data inside the ``espeakng-loader``
-wheel) is GPL-3.0-or-later. It is loaded at run time only by this optional demo generator,
-never imported by the rest of lamer, and not distributed with lamer; install it with
-``pip install espeakng-loader`` (the ``demo`` extra). wordfreq's word lists are CC BY-SA 4.0.
+wheel) is GPL-3.0-or-later. It is loaded at run time only, by this optional demo generator and
+by the phone error rate's G2P (:mod:`lamer.data.espeak_ng`), and not distributed with lamer;
+install it with ``pip install espeakng-loader`` (the ``demo`` extra). wordfreq's word lists are
+CC BY-SA 4.0.
+
+The language table (:mod:`lamer.data.synth.languages`) is read by scoring too, so importing the
+package loads the generator (wordfreq, audio encoders) only when ``generate_corpus`` or
+``SynthConfig`` is first used.
 """
-from lamer.data.synth.corpus import generate_corpus
+from __future__ import annotations
+
+import importlib
+
 from lamer.data.synth.languages import LANGUAGES, SynthLanguage
-from lamer.data.synth.plan import SynthConfig
 
 __all__ = ["LANGUAGES", "SynthConfig", "SynthLanguage", "generate_corpus"]
+_LAZY = {"generate_corpus": "lamer.data.synth.corpus", "SynthConfig": "lamer.data.synth.plan"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

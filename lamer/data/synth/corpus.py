@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lamer.data.synth.espeak import require_espeak
+from lamer.data.espeak_ng import require_espeak
 from lamer.data.synth.languages import SynthLanguage, resolve_languages
 from lamer.data.synth.layouts import write_commonvoice_tables, write_fleurs_config
 from lamer.data.synth.plan import PlannedUtterance, SynthConfig, plan_language
@@ -139,7 +139,7 @@ def generate_corpus(out_dir: str | Path, lang_keys: list[str], config: SynthConf
             logger.info("%s: already generated with these settings, skipping", lang.key)
     if not todo:
         return []
-    require_espeak()
+    require_espeak("the synthetic corpus")
     pool = build_speaker_pool(config.seed, config.num_speakers, config.dev_speakers, config.test_speakers)
     plans = {lang.key: plan_language(lang, config, pool) for lang in todo}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".synth-tmp-") as tmp:
