@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
+from lamer.data.errors import DataError
 from lamer.ssl.targets import (
     Split,
     TargetOptions,
@@ -140,6 +141,16 @@ def _split(args: argparse.Namespace, nj: int) -> Split:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        _step(args)
+    except DataError as err:
+        print(f"ssl_targets: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _step(args: argparse.Namespace) -> None:
+    """Run the step ``args.step`` (see the module doc)."""
     if args.step == "split":
         split = _split(args, args.nj)
         logging.info("%s: %d utterances over %d jobs", args.out_dir, len(split.items), split.nj)
@@ -158,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
         write_labels(split, args.job, feature_extractor(split.options, args.device)[0], codebook)
     else:
         print(json.dumps(merge_split(read_split(args.out_dir))))
-    return 0
 
 
 if __name__ == "__main__":
