@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from lamer.data.errors import DataError
@@ -42,11 +43,17 @@ def check_data_files(args: argparse.Namespace, allow_pipes: bool) -> None:
     command where it must not: always in a ``sound`` file, in a ``kaldi_ark`` one unless
     ``allow_pipes``. Raises OSError for a data file that cannot be opened."""
     for path, name, kind in data_files(args):
-        if kind in RUNS_COMMANDS and not allow_pipes:
-            refuse_pipes(parse_wav_scp(path))
-        elif kind in SOUND_TYPES:
-            refuse_pipes(parse_wav_scp(path), f"ESPnet's {kind} reader cannot run it; to run it, give the file as "
-                                              f"{path},{name},kaldi_ark and pass {PIPE_OPTION} true")
+        for scp in _files(Path(path)):
+            if kind in RUNS_COMMANDS and not allow_pipes:
+                refuse_pipes(parse_wav_scp(scp))
+            elif kind in SOUND_TYPES:
+                refuse_pipes(parse_wav_scp(scp), f"ESPnet's {kind} reader cannot run it; to run it, give the file "
+                                                 f"as {path},{name},kaldi_ark and pass {PIPE_OPTION} true")
+
+
+def _files(path: Path) -> list[Path]:
+    """The file ``path``, or the ``split.N`` files of a directory (ESPnet's ``--multiple_iterator``)."""
+    return sorted(path.glob("split.*")) if path.is_dir() else [path]
 
 
 def run_task(prog: str, task: Any, argv: list[str] | None) -> int:

@@ -4,6 +4,7 @@ true, where ESPnet's kaldi_ark reader (or ours) would run it. Each hostile line 
 marker file before it hands over its clip."""
 from __future__ import annotations
 
+import argparse
 import shlex
 from pathlib import Path
 
@@ -108,3 +109,20 @@ def test_ssl_train_refuses_a_command_in_the_data(probe_data, tmp_path, capsys):
     assert ssl_train.main(args) == 1
     assert f"{scp}:2: the audio of " in error_line(capsys.readouterr().err, "ssl_train")
     assert not marker.exists() and not (tmp_path / "exp").exists()
+
+
+def test_the_split_files_of_a_multiple_iterator_directory_are_checked(probe_data, tmp_path):
+    """ESPnet's --multiple_iterator names a directory of split.N files: each one is checked."""
+    from lamer.data.errors import DataError
+    from lamer.espnet.data_options import check_data_files
+
+    marker = tmp_path / "marker"
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "split.0").write_text((probe_data.dev / "wav.scp").read_text(encoding="utf-8"),
+                                                encoding="utf-8")
+    piped_copy(probe_data.dev, tmp_path / "split" / "split.1", marker)
+    args = argparse.Namespace(train_data_path_and_name_and_type=[(str(tmp_path / "split"), "speech", "kaldi_ark")])
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'split' / 'split.1'}:2: the audio of .* runs a command"):
+        check_data_files(args, allow_pipes=False)
+    check_data_files(args, allow_pipes=True)
+    assert not marker.exists()  # checking runs nothing
