@@ -34,6 +34,11 @@ decodes only the J-th of N contiguous blocks of the utterances (in the order of 
 writes ``OUTPUT_DIR/1best_recog/*`` in the original order, the files a one-job decode writes;
 a block not (or not completely) decoded is an error naming it. ``--ngpu 1`` decodes on one GPU
 per job.
+
+Data files: a ``cmd |`` line of a ``wav.scp`` is a command, run (with /bin/sh, as Kaldi and ESPnet
+do) only with ``--allow_wav_pipes true`` and a file given as ``PATH,speech,kaldi_ark``; without it
+such a line is an error naming the file and line (lamer/espnet/data_options.py). Greedy decoding
+and the language classifier read ``sound`` and ``kaldi_ark`` files alike (lamer/data/wav_scp.py).
 """
 from __future__ import annotations
 
@@ -44,6 +49,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, positive_int, tool_parser
+from lamer.data.errors import DataError
+from lamer.espnet.data_options import add_pipe_option
 
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
 JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
@@ -91,6 +98,7 @@ def build_parser() -> ToolParser:
     parser.add_argument("--jobs", type=Path, default=None)
     parser.add_argument("--nj", type=positive_int, default=None)
     parser.add_argument("--job", type=positive_int, default=None)
+    add_pipe_option(parser)
     return parser
 
 
@@ -131,11 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     for number, job in enumerate(jobs, 1):
         if len(jobs) > 1:
             logging.info("asr_inference: job %d/%d: %s", number, len(jobs), job.output_dir)
-        rc = (run_safely("asr_inference", _decode, job, ours.decoding, rest) if ours.nj is None
+        rc = (run_safely("asr_inference", _decode, job, ours.decoding, rest, ours.allow_wav_pipes) if ours.nj is None
               else run_safely("asr_inference", _decode_block, job, ours, rest))
         if rc != 0:
             return rc
     return 0
+
+
+def _data_files_pass(arguments: list[str], allow_pipes: bool) -> bool:
+    """Whether the data files of ESPnet's inference options ``arguments`` (parsed by ESPnet's
+    parser, which reads ``--config`` too) pass :func:`~lamer.espnet.data_options.check_data_files`;
+    the error is printed when they do not."""
+    from espnet2.bin.asr_inference import get_parser
+
+    from lamer.espnet.data_options import check_data_files
+
+    try:
+        check_data_files(get_parser().parse_args(arguments), allow_pipes)
+    except (DataError, OSError) as err:
+        print(f"asr_inference: error: {err}", file=sys.stderr)
+        return False
+    return True
 
 
 def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> int:
@@ -148,6 +172,8 @@ def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> 
     if not data.data_path_and_name_and_type:
         print("asr_inference: error: --nj needs --data_path_and_name_and_type", file=sys.stderr)
         return 2
+    if not _data_files_pass(rest + job.espnet_arguments(job.asr_train_config), ours.allow_wav_pipes):
+        return 1  # checked in the files as given, so that an error names their lines, not a block's
     directory = block_dir(Path(job.output_dir), ours.nj, ours.job)
     try:
         specs, keys = write_block_data(data.data_path_and_name_and_type, ours.nj, ours.job, directory)
@@ -157,7 +183,8 @@ def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> 
     logging.info("asr_inference: block %d/%d of %s: %d utterances", ours.job, ours.nj, job.output_dir, len(keys))
     if keys:  # a block past the end of a short list is empty, and decoded as such
         data_options = [arg for spec in specs for arg in ("--data_path_and_name_and_type", spec)]
-        rc = _decode(replace(job, output_dir=str(directory)), ours.decoding, others + data_options)
+        rc = _decode(replace(job, output_dir=str(directory)), ours.decoding, others + data_options,
+                     ours.allow_wav_pipes)
         if rc != 0:
             return rc
     mark_decoded(directory, keys)
@@ -184,8 +211,9 @@ def merge(argv: list[str]) -> int:
     return 0
 
 
-def _decode(job: DecodeJob, decoding: str, rest: list[str]) -> int:
-    """One job: the probe's config (with the ``fixed`` overrides applied), then the decoding."""
+def _decode(job: DecodeJob, decoding: str, rest: list[str], allow_pipes: bool) -> int:
+    """One job: the probe's config (with the ``fixed`` overrides applied), then the decoding;
+    ``allow_pipes``: run the ``cmd |`` lines of the data files (:func:`_data_files_pass`)."""
     config = job.asr_train_config
     if job.frontend_adapters is not None or job.frontend_path_or_url is not None:
         from lamer.espnet.override import override_frontend
@@ -201,12 +229,14 @@ def _decode(job: DecodeJob, decoding: str, rest: list[str]) -> int:
             print(f"asr_inference: error: {err}", file=sys.stderr)
             return 1
     arguments = rest + job.espnet_arguments(config)
+    if not _data_files_pass(arguments, allow_pipes):
+        return 1
     if decoding == "greedy":
-        return _greedy(arguments)
+        return _greedy(arguments, allow_pipes)
     from espnet2.bin import asr_inference
 
     asr_inference.main(arguments)
-    return _classify(arguments)
+    return _classify(arguments, allow_pipes)
 
 
 def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
@@ -216,9 +246,10 @@ def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
     from espnet2.bin.asr_inference import get_parser
 
     args = get_parser().parse_args(rest)
-    if len(args.data_path_and_name_and_type) != 1 or args.data_path_and_name_and_type[0][1:] != ("speech", "sound"):
+    if (len(args.data_path_and_name_and_type) != 1
+            or args.data_path_and_name_and_type[0][1:] not in (("speech", "sound"), ("speech", "kaldi_ark"))):
         print(f"asr_inference: error: greedy decoding and the language classifier read one "
-              f"'wav.scp,speech,sound', got {args.data_path_and_name_and_type!r}", file=sys.stderr)
+              f"'wav.scp,speech,sound' (or kaldi_ark), got {args.data_path_and_name_and_type!r}", file=sys.stderr)
         return None
     if args.asr_train_config is None or args.asr_model_file is None:
         print("asr_inference: error: greedy decoding and the language classifier need --asr_train_config and "
@@ -227,31 +258,32 @@ def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
     return args, Path(args.data_path_and_name_and_type[0][0])
 
 
-def _greedy(rest: list[str]) -> int:
+def _greedy(rest: list[str], allow_pipes: bool) -> int:
     """Best-path CTC decoding with ESPnet's model (and its language classifier, if it has one);
     the search options (beam size, weights) do not apply."""
     from lamer.espnet.greedy import greedy_decode
 
-    return _run_on_probe(rest, greedy_decode)
+    return _run_on_probe(rest, greedy_decode, allow_pipes)
 
 
-def _run_on_probe(rest: list[str], run) -> int:
-    """``run(train_config, model_file, wav_scp, output_dir, batch_size=, device=)`` on the probe and
-    data of ESPnet's options ``rest``: 0, 1 (its error printed) or 2 (the options are incomplete)."""
+def _run_on_probe(rest: list[str], run, allow_pipes: bool) -> int:
+    """``run(train_config, model_file, wav_scp, output_dir, batch_size=, device=, allow_pipes=)`` on
+    the probe and data of ESPnet's options ``rest``: 0, 1 (its error printed) or 2 (the options
+    are incomplete)."""
     parsed = _probe_arguments(rest)
     if parsed is None:
         return 2
     args, wav_scp = parsed
     try:
         run(Path(args.asr_train_config), Path(args.asr_model_file), wav_scp, Path(args.output_dir),
-            batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu")
+            batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu", allow_pipes=allow_pipes)
     except (OSError, ValueError) as err:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 1
     return 0
 
 
-def _classify(rest: list[str]) -> int:
+def _classify(rest: list[str], allow_pipes: bool) -> int:
     """After ESPnet's beam search: the language classifier's ``1best_recog/lid`` when the probe
     has one (``model: lamer_lid``); nothing to do for a probe without one."""
     import yaml
@@ -272,7 +304,7 @@ def _classify(rest: list[str]) -> int:
         return 0
     from lamer.espnet.lid_output import classify_wav_scp
 
-    return _run_on_probe(rest, classify_wav_scp)
+    return _run_on_probe(rest, classify_wav_scp, allow_pipes)
 
 
 if __name__ == "__main__":

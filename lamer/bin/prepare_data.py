@@ -25,7 +25,7 @@ from lamer.bin.datadir import validate_dirs
 from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
-from lamer.data.errors import DataError
+from lamer.data.errors import DataError, DiskFull
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map
 from lamer.data.lock import output_lock
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (DataError, ValueError) as err:
+    except (DataError, DiskFull, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

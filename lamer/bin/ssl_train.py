@@ -17,19 +17,21 @@ codebook keep it with ESPnet's ``--init_param exp/ssl_stage1/latest.pth:head:hea
 Every ESPnet training option works (--resume, --accum_grad, --max_epoch, distributed ones);
 ``python -m lamer.bin.ssl_train --help`` lists them. The trained adapters end in
 ``<output_dir>/adapters`` (full fine-tuning: ``<output_dir>/upstream.pt``). Checkpoints and
-``--init_param`` files are read weights-only and checked (lamer/espnet/safe_load.py).
+``--init_param`` files are read weights-only and checked (lamer/espnet/safe_load.py); a data
+file's ``cmd |`` lines run only with ``--allow_wav_pipes true`` (lamer/espnet/data_options.py).
 """
 from __future__ import annotations
 
 import sys
 
-from lamer.espnet.safe_load import run_safely
+from lamer.espnet.data_options import run_task
 from lamer.ssl.task import SSLTask
 
 
 def main(argv: list[str] | None = None) -> int:
-    """ESPnet's training of the SSL task; checkpoints and model files are read weights-only."""
-    return run_safely("ssl_train", SSLTask.main, cmd=argv)
+    """ESPnet's training of the SSL task; checkpoints and model files are read weights-only, data
+    files that run commands refused unless allowed."""
+    return run_task("ssl_train", SSLTask, argv)
 
 
 if __name__ == "__main__":

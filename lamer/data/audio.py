@@ -19,7 +19,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from lamer.atomic import atomic_path
+from lamer.atomic import write_atomic
+from lamer.data.errors import disk_full_stops
 
 TARGET_RATE = 16000
 AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
@@ -41,10 +42,17 @@ def read_prepared(path: str | Path) -> np.ndarray:
     that data preparation did not produce.
     """
     data, rate = sf.read(path, dtype="float32", always_2d=True)
-    if rate != TARGET_RATE or data.shape[1] != 1:
-        raise ValueError(f"{path}: expected {TARGET_RATE} Hz mono audio, got {rate} Hz with {data.shape[1]} "
+    return prepared_samples(data, rate, path)
+
+
+def prepared_samples(data: np.ndarray, rate: int, source: str | Path) -> np.ndarray:
+    """The one channel of ``data`` (samples, or samples x channels) read from ``source``, after
+    checking it is what data preparation writes (see :func:`read_prepared`)."""
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    if rate != TARGET_RATE or channels != 1:
+        raise ValueError(f"{source}: expected {TARGET_RATE} Hz mono audio, got {rate} Hz with {channels} "
                          "channel(s); prepare it with python -m lamer.bin.prepare_data")
-    return data[:, 0]
+    return data.reshape(-1)
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -54,12 +62,17 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
 
 def write_pcm16(samples: np.ndarray, dst: Path, rate: int = TARGET_RATE, comment: str = "") -> None:
     """Write mono samples as a 16-bit file (format from the suffix: .wav or .flac), atomically,
-    with ``comment`` in its comment tag when given."""
+    with ``comment`` in its comment tag when given. A full disk raises :class:`DiskFull`."""
     fmt = AUDIO_FORMATS[dst.suffix.lstrip(".")]
-    with atomic_path(dst) as tmp, sf.SoundFile(tmp, "w", rate, 1, "PCM_16", format=fmt) as out:
+    # encoded in memory (a clip is a few MB at most) and written by Python: libsndfile reports a
+    # failed write without its errno, and a full disk must not pass for a bad clip
+    encoded = io.BytesIO()
+    with sf.SoundFile(encoded, "w", rate, 1, "PCM_16", format=fmt) as out:
         if comment:
             out.comment = comment
         out.write(to_pcm16(samples))
+    with disk_full_stops(dst):
+        write_atomic(dst, lambda handle: handle.write(encoded.getvalue()))
 
 
 def source_stamp(source: Path | bytes) -> str:

@@ -11,8 +11,9 @@ accents, variant, sentence_id, ...) may be present, absent or empty. Sentences m
 CSV-quoted. The speaker id is ``<iso3>_`` plus the first 10 hex digits of SHA-256 of
 ``client_id`` (short, stable, and the same for any client_id format).
 
-A ``path`` must name a file inside the locale's ``clips/`` folder: an absolute path or one
-with ``..`` is a bad row (``bad_path``). Where ``clip_durations.tsv`` exists, each clip's
+A ``path`` must name a file inside the locale's ``clips/`` folder: an absolute path, one with
+``..`` or a symbolic link to a file outside that folder (links resolved, the folder's own
+included) is a bad row (``bad_path``). Where ``clip_durations.tsv`` exists, each clip's
 decoded length is checked against it (see :mod:`lamer.data.prepare`).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
 from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
-from lamer.data.source import SourceUtterance, escapes_folder
+from lamer.data.source import SourceUtterance, escapes_folder, links_outside
 from lamer.data.tsv import read_tsv_by_header
 
 REQUIRED_COLUMNS = ("client_id", "path", "sentence")
@@ -67,6 +68,7 @@ def read_clip_durations(locale_dir: Path) -> dict[str, tuple[float, str]]:
 def read_tsv(tsv: Path, iso3: str, bad: BadRows, exclude: frozenset[str] = frozenset()) -> list[SourceUtterance]:
     """Utterances of one Common Voice TSV; clips named in ``exclude`` are left out."""
     clips = tsv.parent / "clips"
+    real_clips = clips.resolve()
     durations = read_clip_durations(tsv.parent)
     utterances = []
     for row in read_tsv_by_header(tsv, REQUIRED_COLUMNS, bad):
@@ -84,6 +86,9 @@ def read_tsv(tsv: Path, iso3: str, bad: BadRows, exclude: frozenset[str] = froze
             bad.bad(row.origin, f"empty sentence for clip {name}", "empty_text")
         elif not (clip := _clip_path(clips, name)).is_file():
             bad.bad(row.origin, f"clip {clip} does not exist", "missing_audio")
+        elif target := links_outside(clip, real_clips):
+            bad.bad(row.origin, f"clip {clip} is a link to {target}, outside {clips}; copy the file into the corpus "
+                    "instead of linking to it", "bad_path")
         else:
             spk = speaker_id(client, iso3)
             seconds, duration_origin = durations.get(clip.name, (None, None))

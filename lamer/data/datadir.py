@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamer.atomic import atomic_dir
-from lamer.data.errors import DataError
+from lamer.data.errors import DataError, decode_line, disk_full_stops
 
 DONE_MARKER = ".done"
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur")
@@ -54,7 +54,8 @@ def _write_lines(path: Path, rows: Iterable[tuple[str, str]]) -> None:
 def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[str, object] | None = None) -> Path:
     """Write a data dir atomically (temp dir, then rename) and mark it done.
 
-    Raises :class:`DataError` on duplicate ids or an utterance id without its speaker prefix.
+    Raises :class:`DataError` on duplicate ids or an utterance id without its speaker prefix,
+    :class:`~lamer.data.errors.DiskFull` when the disk is full (nothing is left half-written).
     ``extra`` is saved as ``report.json`` (counts of skipped and filtered rows).
     """
     out_dir = Path(out_dir)
@@ -68,7 +69,7 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
     spk2utt: dict[str, list[str]] = {}
     for utt in utts:
         spk2utt.setdefault(utt.speaker, []).append(utt.utt_id)
-    with atomic_dir(out_dir) as tmp:
+    with disk_full_stops(out_dir), atomic_dir(out_dir) as tmp:
         _write_lines(tmp / "wav.scp", ((u.utt_id, u.wav) for u in utts))
         _write_lines(tmp / "text", ((u.utt_id, u.text) for u in utts))
         if all(u.text_raw is not None for u in utts):
@@ -84,11 +85,13 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
 
 
 def read_table(path: Path, allow_empty_value: bool = False) -> list[tuple[str, str, str]]:
-    """``(key, value, origin)`` rows of a Kaldi ``key value`` file, in file order."""
+    """``(key, value, origin)`` rows of a Kaldi ``key value`` file, in file order; a line that is
+    not UTF-8 is an error naming it."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            key, _, value = line.rstrip("\n").partition(" ")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            line = decode_line(raw, f"{path}:{number}").removesuffix("\n").removesuffix("\r")  # LF or CRLF
+            key, _, value = line.partition(" ")
             if not key or (not value and not allow_empty_value):
                 raise DataError(f"{path}:{number}: expected '<key> <value>', got {line.rstrip()!r}")
             rows.append((key, value, f"{path}:{number}"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lamer.atomic import atomic_dir, write_text_atomic
 from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
-from lamer.data.errors import DataError
+from lamer.data.errors import DataError, decode_line
 from lamer.data.lock import output_lock
 
 # Files keyed by utterance id that Kaldi's scripts keep consistent, then ours.
@@ -83,9 +83,9 @@ class ExtraFiles:
 
 def _read_rows(path: Path) -> list[Row]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            line = decode_line(raw, f"{path}:{number}").removesuffix("\n").removesuffix("\r")  # LF or CRLF
             fields = line.split(maxsplit=1)
             if not fields:
                 raise DataError(f"{path}:{number}: empty line; remove it")

@@ -1,15 +1,52 @@
-"""Errors for bad corpus input, and the record of rows skipped with ``--skip-bad``."""
+"""Errors for bad corpus input, the record of rows skipped with ``--skip-bad``, and a full disk
+(which is never the input's fault)."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
     """Bad corpus input or a broken data dir; the message names the file (and line) at fault."""
+
+
+class DiskFull(Exception):
+    """A write failed for want of space (ENOSPC, EDQUOT, EFBIG): the run stops, and no clip or row
+    is blamed for it. Deliberately not an OSError, so that no handler of unreadable input
+    catches it by accident."""
+
+
+# no space left, quota exceeded, file larger than the file system or RLIMIT_FSIZE allows
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextlib.contextmanager
+def disk_full_stops(path: str | Path) -> Iterator[None]:
+    """Turn a disk-full OSError raised in the block into :class:`DiskFull` naming ``path`` (a
+    failed ``write`` names no file itself); other errors pass unchanged."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in DISK_FULL_ERRNOS:
+            raise
+        raise DiskFull(f"disk full at {err.filename or path} ({err.strerror}); free space or raise the "
+                       "quota or file size limit, then run again: finished outputs are kept") from err
+
+
+def decode_line(raw: bytes, origin: str) -> str:
+    """One line of a text file as UTF-8; other bytes are an error naming ``origin`` (``file:line``)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{origin}: not UTF-8 text (byte {err.start + 1} of the line); "
+                        "convert the file to UTF-8, e.g. with iconv") from err
 
 
 @dataclass

@@ -7,7 +7,8 @@ ROOT holds one folder per language config::
     ROOT/<config>/audio/<split>/<file_name>    or the same, already extracted
 
 A ``file_name`` must be a plain file name: one with a folder, ``..`` or an absolute path is a
-bad row (``bad_path``), as is a row with the wrong number of fields (``bad_fields``); both are
+bad row (``bad_path``), and so is an extracted clip that is a symbolic link to a file outside
+its split folder; a row with the wrong number of fields is one too (``bad_fields``). Both are
 skipped with ``--skip-bad`` like other bad rows.
 
 Utterances are keyed by ``file_name``: the ``id`` column is the sentence id, repeated when
@@ -29,7 +30,7 @@ from pathlib import Path
 from lamer.data.errors import BadRows, DataError
 from lamer.data.languages import resolve_locales
 from lamer.data.prepare import PrepareOptions, SplitReader, prepare_languages
-from lamer.data.source import SourceUtterance, escapes_folder
+from lamer.data.source import SourceUtterance, escapes_folder, links_outside
 from lamer.data.tsv import read_tsv_fixed
 
 COLUMNS = ("id", "file_name", "raw_transcription", "transcription", "characters", "num_samples", "gender")
@@ -51,6 +52,7 @@ def _audio_location(config_dir: Path, split: str) -> tuple[Path, bool]:
 def read_split(config_dir: Path, iso3: str, split: str, bad: BadRows) -> list[SourceUtterance]:
     """Utterances of one FLEURS split of one language config."""
     location, archived = _audio_location(config_dir, split)
+    real_location = location.resolve()
     utterances = []
     for row in read_tsv_fixed(config_dir / f"{split}.tsv", COLUMNS, bad):
         name, raw = row.fields["file_name"].strip(), row.fields["raw_transcription"].strip()
@@ -62,6 +64,9 @@ def read_split(config_dir: Path, iso3: str, split: str, bad: BadRows) -> list[So
             bad.bad(row.origin, f"empty raw_transcription for {name}", "empty_text")
         elif not archived and not (location / name).is_file():
             bad.bad(row.origin, f"clip {location / name} does not exist", "missing_audio")
+        elif not archived and (target := links_outside(location / name, real_location)):
+            bad.bad(row.origin, f"clip {location / name} is a link to {target}, outside {location}; copy the file "
+                    "into the corpus instead of linking to it", "bad_path")
         else:
             spk = f"{iso3}_{Path(name).stem.replace('-', '_')}"  # '-' only between speaker and utterance
             utt = f"{spk}-{split}"

@@ -37,11 +37,11 @@ from tqdm import tqdm
 from lamer.atomic import remove_stale_temps
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
 from lamer.data.datadir import Utterance, is_complete, write_data_dir
-from lamer.data.errors import BadRows, DataError
+from lamer.data.errors import BadRows, DataError, DiskFull
 from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.lock import output_lock
 from lamer.data.source import SourceUtterance
-from lamer.data.text import DEFAULT_RULES, TextRules, normalize_text
+from lamer.data.text import DEFAULT_RULES, TextRules, control_characters, normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,13 @@ class PrepareOptions:
 
 
 def _convert(job: Job) -> tuple[str, int | None, str | None]:
-    """Worker: convert one clip; failures come back as text so one bad clip cannot kill the pool."""
+    """Worker: convert one clip; failures come back as text so one bad clip cannot kill the pool.
+    A full disk is no clip's fault: :class:`DiskFull` is raised, and stops the run."""
     utt_id, source, dst = job
     try:
         return utt_id, convert_clip(source, dst), None
+    except DiskFull:
+        raise
     except Exception as err:  # noqa: BLE001 - any decoder failure is reported per clip
         return utt_id, None, f"{type(err).__name__}: {err}"
 
@@ -105,15 +108,20 @@ def _run(jobs: Iterable[Job], total: int, nj: int, desc: str) -> Iterator[tuple[
             return
         with ProcessPoolExecutor(nj, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             pending: set = set()
-            for job in jobs:
-                pending.add(pool.submit(_convert, job))
-                if len(pending) >= 4 * nj:  # bounded: archive members are held in memory
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-                    bar.update(len(done))
-            for future in pending:
-                yield future.result()
-                bar.update()
+            try:
+                for job in jobs:
+                    pending.add(pool.submit(_convert, job))
+                    if len(pending) >= 4 * nj:  # bounded: archive members are held in memory
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        yield from (future.result() for future in done)
+                        bar.update(len(done))
+                for future in list(pending):
+                    pending.discard(future)
+                    yield future.result()
+                    bar.update()
+            finally:  # a worker's DiskFull (or any stop): clips not started are not started
+                for future in pending:
+                    future.cancel()
 
 
 def _jobs(sources: list[SourceUtterance], dump_dir: Path, suffix: str, missing: list[SourceUtterance]) -> Iterator[Job]:
@@ -147,14 +155,19 @@ def _member_key(name: str) -> str:
 def _check_sources(
     sources: list[SourceUtterance], rules: TextRules, bad: BadRows, filtered: Counter
 ) -> list[tuple[SourceUtterance, str]]:
-    """Sources with their normalised text, less duplicate ids/clips (bad rows) and empty text (filtered)."""
+    """Sources with their normalised text, less transcripts with control characters and duplicate
+    ids/clips (bad rows) and empty text (filtered)."""
     seen_ids: dict[str, str] = {}
     seen_clips: dict[tuple[Path, str | None], str] = {}
     kept = []
     for src in sources:
         text = normalize_text(src.text_raw, src.lang, rules)
         clip = (src.audio, src.member)
-        if src.utt_id in seen_ids:
+        if controls := control_characters(src.text_raw):
+            codes = ", ".join(f"U+{ord(char):04X}" for char in controls)
+            bad.bad(src.origin, f"the transcript {src.text_raw!r} holds control character(s) {codes}: a damaged "
+                    "line; correct it", "bad_text")
+        elif src.utt_id in seen_ids:
             bad.bad(src.origin, f"duplicate utterance id {src.utt_id} (first at {seen_ids[src.utt_id]})", "duplicate")
         elif clip in seen_clips:
             bad.bad(src.origin, f"clip {src.describe_audio()} listed twice (first at {seen_clips[clip]})", "duplicate")

@@ -38,3 +38,12 @@ def escapes_folder(name: str) -> bool:
     if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
         return True
     return ".." in PurePosixPath(name.replace("\\", "/")).parts
+
+
+def links_outside(path: Path, real_folder: Path) -> Path | None:
+    """Where ``path`` leads when a symbolic link (of the file or of a folder on the way) takes it
+    out of ``real_folder`` (a folder with its own links resolved, ``folder.resolve()``); None
+    when it stays inside. A corpus may link within itself, but a link must not pull a file from
+    elsewhere (a home directory, another corpus) into the dump and the models trained on it."""
+    real = path.resolve()
+    return None if real.is_relative_to(real_folder) else real

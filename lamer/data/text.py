@@ -153,3 +153,11 @@ def normalize_text(text: str, iso3: str, rules: TextRules = DEFAULT_RULES) -> st
         else:
             out.append(breaker if unicodedata.category(char)[0] != "Z" else " ")
     return " ".join("".join(out).split())
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters of ``text`` (Unicode category Cc: NUL, ESC, DEL, C1 codes, ...) that
+    are not whitespace, each once, in code point order. Whitespace controls (tab, carriage return,
+    form feed, ...) are blanks and become one space; these others mean a damaged line (a file
+    padded with NULs after a crash, a pasted terminal escape), whose words cannot be trusted."""
+    return sorted({char for char in text if unicodedata.category(char) == "Cc" and not char.isspace()})

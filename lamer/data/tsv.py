@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamer.data.errors import BadRows, DataError
+from lamer.data.errors import BadRows, DataError, decode_line
 
 BOM = "\ufeff"
 
@@ -39,11 +39,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their numbers; lines end at ``\n`` (a ``\r`` before it is dropped)."""
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{number}: not UTF-8 text (byte {err.start + 1} of the line); "
-                                "convert the file to UTF-8, e.g. with iconv") from err
+            line = decode_line(raw, f"{path}:{number}").rstrip("\r\n")
             if number == 1:
                 line = line.removeprefix(BOM)
             if line.strip():

@@ -8,7 +8,7 @@ but blanks and no ``<s> </s> #0``; wav.scp names no ``~`` path; utt2dur holds po
 Ours on top: the files of :data:`REQUIRED_FILES`, utterance ids starting with their speaker id,
 ISO 639-3 languages, non-empty transcripts and, if asked, audio that exists and matches utt2dur.
 ``text.raw`` may list utterances the dir no longer has (Kaldi's tools do not filter it, see
-:mod:`lamer.data.datadir`), but not miss one.
+:mod:`lamer.data.datadir`), but not miss one, and has no non-printable characters either.
 
 :func:`validate_data_dir` returns every problem found (each naming the file and line or the
 utterance), so one run shows all that is wrong instead of the first fault only.
@@ -25,6 +25,7 @@ from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import EXTRA_UTT_FILES, REQUIRED_FILES, read_table
 from lamer.data.dirtools import KALDI_UTT_FILES, SPK_FILES
 from lamer.data.errors import DataError
+from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, refuse_pipes
 
 KALDI_REQUIRED_FILES = ("utt2spk", "spk2utt", "text", "wav.scp")
 _ISO3 = re.compile(r"^[a-z]{3}$")
@@ -84,16 +85,22 @@ def _check_speakers(data_dir: Path, tables: dict[str, Rows], lamer: bool) -> lis
     return problems
 
 
-def _check_text(rows: Rows, lamer: bool) -> list[str]:
+def _check_characters(rows: Rows) -> list[str]:
     problems = []
     for key, value, origin in rows:
-        if lamer and not value.strip():
-            problems.append(f"{origin}: empty transcript for {key}")
         bad = sorted({c for c in value if c not in _ALLOWED_BLANKS
                       and (c.isspace() or unicodedata.category(c) in ("Cc", "Cn"))})
         if bad:
             problems.append(f"{origin}: transcript of {key} has non-printable or non-blank whitespace characters "
                             f"{', '.join(f'U+{ord(c):04X}' for c in bad)}")
+    return problems
+
+
+def _check_text(rows: Rows, lamer: bool) -> list[str]:
+    problems = _check_characters(rows)
+    for key, value, origin in rows:
+        if lamer and not value.strip():
+            problems.append(f"{origin}: empty transcript for {key}")
         reserved = [word for word in value.split() if word in _TEXT_RESERVED]
         if reserved:
             problems.append(f"{origin}: transcript of {key} contains the reserved symbol {reserved[0]}")
@@ -124,26 +131,37 @@ def _check_values(tables: dict[str, Rows], lamer: bool) -> list[str]:
     return problems
 
 
+def _audio_seconds(entry: WavEntry, sample_rate: int) -> tuple[float | None, list[str]]:
+    """The length of an entry's audio in seconds (None when unreadable) and its problems. A command
+    is never run; an archive entry is read as the models read it (16 kHz mono)."""
+    if entry.kind != "path":
+        try:
+            refuse_pipes([entry], NO_PIPE_HINT)
+            return len(read_audio(entry)) / TARGET_RATE, []
+        except DataError as err:
+            return None, [str(err)]
+    if not Path(entry.audio).is_file():
+        return None, [f"{entry.origin}: audio file {entry.audio} of {entry.utt} does not exist"]
+    try:
+        info = sf.info(entry.audio)
+    except Exception as err:  # noqa: BLE001 - any reader failure means unreadable audio
+        return None, [f"{entry.origin}: audio file {entry.audio} of {entry.utt} is unreadable ({err})"]
+    problems = []
+    if info.samplerate != sample_rate or info.channels != 1:
+        problems.append(f"{entry.origin}: {entry.audio} is {info.samplerate} Hz x {info.channels} channels, "
+                        f"expected {sample_rate} Hz mono")
+    return info.frames / info.samplerate, problems
+
+
 def _check_audio(tables: dict[str, Rows], tolerance: float, sample_rate: int) -> list[str]:
     problems = []
     durations = {key: value for key, value, _ in tables["utt2dur"]}
     for key, value, origin in tables["wav.scp"]:
-        path = Path(value)
-        if not path.is_file():
-            problems.append(f"{origin}: audio file {value} of {key} does not exist")
-            continue
+        seconds, found = _audio_seconds(WavEntry(key, value, origin), sample_rate)
+        problems += found
         try:
-            info = sf.info(path)
-        except Exception as err:  # noqa: BLE001 - any reader failure means unreadable audio
-            problems.append(f"{origin}: audio file {value} of {key} is unreadable ({err})")
-            continue
-        if info.samplerate != sample_rate or info.channels != 1:
-            problems.append(f"{origin}: {value} is {info.samplerate} Hz x {info.channels} channels, "
-                            f"expected {sample_rate} Hz mono")
-        try:
-            if abs(info.frames / info.samplerate - float(durations.get(key, "nan"))) > tolerance:
-                problems.append(f"{origin}: {key} lasts {info.frames / info.samplerate:.3f} s, "
-                                f"utt2dur says {durations.get(key)}")
+            if seconds is not None and abs(seconds - float(durations.get(key, "nan"))) > tolerance:
+                problems.append(f"{origin}: {key} lasts {seconds:.3f} s, utt2dur says {durations.get(key)}")
         except ValueError:
             pass  # reported by _check_values
     return problems
@@ -161,8 +179,8 @@ def _read_tables(data_dir: Path, names: tuple[str, ...]) -> tuple[dict[str, Rows
                 problems.append(f"{path}: the last line has no newline")
         try:
             tables[name] = read_table(path, allow_empty_value=name.startswith("text"))
-        except (DataError, UnicodeDecodeError) as err:
-            problems.append(f"{path}: {err}" if isinstance(err, UnicodeDecodeError) else str(err))
+        except DataError as err:
+            problems.append(str(err))
     return tables, problems
 
 
@@ -199,6 +217,8 @@ def validate_data_dir(data_dir: Path, check_audio: bool = True, tolerance: float
     problems += _check_speakers(data_dir, tables, lamer=not kaldi_only)
     problems += _check_text(tables["text"], lamer=not kaldi_only)
     problems += _check_values(tables, lamer=not kaldi_only)
+    if not kaldi_only:
+        problems += _check_characters(tables.get("text.raw", []))
     if check_audio and not kaldi_only:
         problems += _check_audio(tables, tolerance, sample_rate)
     return problems

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from lamer.atomic import write_text_atomic
-from lamer.data.audio import read_prepared
-from lamer.data.datadir import read_table
+from lamer.data.wav_scp import audio_frames, read_audio, read_wav_scp
 from lamer.espnet.decode_split import RESULT_DIR
 from lamer.espnet.lid_output import LidWriter
 
@@ -53,24 +52,26 @@ def load_probe(train_config: Path, model_file: Path, device: str):
 Batch = tuple[list[str], torch.Tensor, torch.Tensor]  # utterance ids, zero-padded waveforms, lengths
 
 
-def audio_batches(wav_scp: Path, batch_size: int) -> tuple[list[str], Iterator[Batch]]:
+def audio_batches(wav_scp: Path, batch_size: int, allow_pipes: bool = False) -> tuple[list[str], Iterator[Batch]]:
     """The utterances of ``wav_scp`` in file order, and their audio in batches of ``batch_size``
     (utterance ids, zero-padded waveforms, lengths), utterances of similar length together.
 
     With ``batch_size`` 1 each output depends on its utterance alone; larger batches are faster,
     but a group-normalised CNN (HuBERT base) sees the padding of a batch. Audio is read a batch
     at a time (lengths come from the file headers), so memory does not grow with the list.
+    Entries are read by :mod:`lamer.data.wav_scp`: one that runs a command is refused unless
+    ``allow_pipes``, one that cannot be read is an error naming its line.
     """
-    import soundfile as sf
-
-    utterances = {utt: path for utt, path, _ in read_table(wav_scp)}
-    samples = {utt: sf.info(path).frames for utt, path in utterances.items()}
-    order = sorted(utterances, key=samples.__getitem__)  # similar lengths share a batch: less padding
+    utterances = {entry.utt: entry for entry in read_wav_scp(wav_scp, allow_pipes)}
+    order = list(utterances)
+    if batch_size > 1:  # similar lengths share a batch: less padding (one alone needs no lengths)
+        samples = {utt: audio_frames(entry, allow_pipes) for utt, entry in utterances.items()}
+        order.sort(key=samples.__getitem__)
 
     def batches() -> Iterator[Batch]:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            audio = [read_prepared(utterances[utt]) for utt in batch]
+            audio = [read_audio(utterances[utt], allow_pipes) for utt in batch]
             lengths = torch.tensor([len(wav) for wav in audio])
             speech = torch.zeros(len(batch), int(lengths.max()))
             for i, wav in enumerate(audio):
@@ -82,10 +83,11 @@ def audio_batches(wav_scp: Path, batch_size: int) -> tuple[list[str], Iterator[B
 
 
 def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_dir: Path,
-                  batch_size: int = 1, device: str = "cpu") -> Path:
+                  batch_size: int = 1, device: str = "cpu", allow_pipes: bool = False) -> Path:
     """Decode every utterance of ``wav_scp``; returns the path of the hypothesis text file, whose
     lines follow ``wav_scp``'s order (as ESPnet's inference writes them). A probe with a language
-    classifier also gets its ``lid`` file beside it, in the same order."""
+    classifier also gets its ``lid`` file beside it, in the same order. Entries that run a
+    command are run only with ``allow_pipes``."""
     from espnet2.text.build_tokenizer import build_tokenizer
     from espnet2.text.token_id_converter import TokenIDConverter
 
@@ -93,7 +95,7 @@ def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_di
     converter = TokenIDConverter(token_list=model.token_list)
     tokenizer = build_tokenizer(token_type=args.token_type, bpemodel=getattr(args, "bpemodel", None))
     lid = LidWriter(model)
-    utterances, batches = audio_batches(wav_scp, batch_size)
+    utterances, batches = audio_batches(wav_scp, batch_size, allow_pipes)
     hyps: dict[str, str] = {}
     with torch.no_grad():
         for batch, speech, lengths in batches:

@@ -53,9 +53,10 @@ class LidWriter:
 
 
 def classify_wav_scp(train_config: Path, model_file: Path, wav_scp: Path, output_dir: Path,
-                     batch_size: int = 1, device: str = "cpu") -> Path | None:
+                     batch_size: int = 1, device: str = "cpu", allow_pipes: bool = False) -> Path | None:
     """Write ``output_dir/1best_recog/lid`` for the utterances of ``wav_scp`` when the probe has a
-    classifier (returns its path); otherwise remove a stale one (returns None)."""
+    classifier (returns its path); otherwise remove a stale one (returns None). Entries that run
+    a command are run only with ``allow_pipes``."""
     from lamer.espnet.decode_split import RESULT_DIR
     from lamer.espnet.greedy import audio_batches, load_probe
 
@@ -64,7 +65,7 @@ def classify_wav_scp(train_config: Path, model_file: Path, wav_scp: Path, output
     result_dir = Path(output_dir) / RESULT_DIR
     if writer.tags is None:
         return writer.write(result_dir, [])
-    utterances, batches = audio_batches(wav_scp, batch_size)
+    utterances, batches = audio_batches(wav_scp, batch_size, allow_pipes)
     with torch.no_grad():
         for batch, speech, lengths in batches:
             writer.classify(speech.to(device), lengths.to(device), batch)

@@ -32,8 +32,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from lamer.adapters import Router, patch_state
-from lamer.data.audio import read_prepared
 from lamer.data.dirtools import spread_evenly
+from lamer.data.wav_scp import WavEntry, read_audio
 from lamer.eval.routing import routing_stats
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ class RouterFrames:
 
 
 @torch.no_grad()
-def collect_router_frames(model: nn.Module, utterances: dict[str, list[tuple[str, str]]], languages: list[str],
+def collect_router_frames(model: nn.Module, utterances: dict[str, list[WavEntry]], languages: list[str],
                           frames_per_utt: int = 40, max_utts: int = 100, layers: set[int] | None = None,
                           device: str = "cpu") -> dict[str, RouterFrames]:
     """Each router's inputs and output weights on sampled frames, keyed ``"<layer>.<module>"``.
 
     ``model``: a Lamer-patched S3PRLUpstream (``lamer.espnet.usage.load_patched_upstream``);
-    ``utterances``: ``{lang: [(utt, wav path), ...]}``; ``languages``: the label order (a
+    ``utterances``: ``{lang: [wav.scp entry, ...]}``; ``languages``: the label order (a
     language outside it is an error); ``layers``: only the routers of these layers (None: all).
     Utterances run one at a time, so batch padding is never sampled (fairseq-style layers may
     append one frame to an odd-length utterance: at most one sampled frame of it).
@@ -95,9 +95,8 @@ def collect_router_frames(model: nn.Module, utterances: dict[str, list[tuple[str
     try:
         for lang, utts in utterances.items():
             label = torch.tensor(languages.index(lang))
-            for _utt, path in tqdm(spread_evenly(utts, max_utts), desc=f"router inputs {lang}", unit="utt",
-                                   leave=False):
-                wav = torch.from_numpy(read_prepared(path)).to(device)
+            for entry in tqdm(spread_evenly(utts, max_utts), desc=f"router inputs {lang}", unit="utt", leave=False):
+                wav = torch.from_numpy(read_audio(entry)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
     finally:
         for handle in handles:

@@ -19,8 +19,8 @@ from torch import nn
 from tqdm import tqdm
 
 from lamer.adapters import load_adapters, patch_state, routing_languages, track_expert_usage
-from lamer.data.audio import read_prepared
 from lamer.data.datadir import read_table
+from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, read_wav_scp
 
 logger = logging.getLogger(__name__)
 
@@ -38,25 +38,26 @@ def load_patched_upstream(checkpoint: str | Path, adapters: str | Path, upstream
     return model.eval()
 
 
-def utterances_by_language(data_dirs: list[Path]) -> dict[str, list[tuple[str, str]]]:
-    """``{lang: [(utt, wav path), ...]}`` from the wav.scp and utt2lang of every dir."""
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+def utterances_by_language(data_dirs: list[Path]) -> dict[str, list[WavEntry]]:
+    """``{lang: [wav.scp entry, ...]}`` from the wav.scp and utt2lang of every dir; an entry that
+    runs a command is refused (these tools run none), naming its file and line."""
+    out: dict[str, list[WavEntry]] = defaultdict(list)
     for data_dir in map(Path, data_dirs):
-        wavs = {utt: path for utt, path, _ in read_table(data_dir / "wav.scp")}
+        wavs = {entry.utt: entry for entry in read_wav_scp(data_dir / "wav.scp", hint=NO_PIPE_HINT)}
         langs = {utt: (lang, origin) for utt, lang, origin in read_table(data_dir / "utt2lang")}
         missing = sorted(set(wavs) - set(langs))
         if missing:
             raise ValueError(f"{data_dir}/utt2lang: no language for {len(missing)} utterance(s) of wav.scp, "
                              f"e.g. {missing[0]}")
-        for utt, path in wavs.items():
-            out[langs[utt][0]].append((utt, path))
+        for utt, entry in wavs.items():
+            out[langs[utt][0]].append(entry)
     if not out:
         raise ValueError(f"no utterances in {', '.join(map(str, data_dirs))}")
     return dict(sorted(out.items()))
 
 
 @torch.no_grad()
-def measure_expert_usage(model: nn.Module, utterances: dict[str, list[tuple[str, str]]],
+def measure_expert_usage(model: nn.Module, utterances: dict[str, list[WavEntry]],
                          device: str = "cpu") -> dict[str, dict[str, list[float]]]:
     """``{"<layer>": {"<iso>": [mean weight of routed expert 0, 1, ...]}}`` over ``utterances``.
 
@@ -73,8 +74,8 @@ def measure_expert_usage(model: nn.Module, utterances: dict[str, list[tuple[str,
         if state.config.router == "language" and lang not in known:
             raise ValueError(f"language {lang!r}: the adapters route by language and know only {sorted(known)}")
         with track_expert_usage(model) as tracker, routing_languages(model, [lang] if lang in known else None):
-            for _utt, path in tqdm(utts, desc=f"expert usage {lang}", unit="utt", leave=False):
-                wav = torch.from_numpy(read_prepared(path)).to(device)
+            for entry in tqdm(utts, desc=f"expert usage {lang}", unit="utt", leave=False):
+                wav = torch.from_numpy(read_audio(entry)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
         for layer, per_lang in tracker.mean_per_layer().items():
             (weights,) = per_lang.values()  # one language per tracker: its code, or 'all'

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from lamer.atomic import atomic_path, write_atomic, write_json_atomic, write_text_atomic
 from lamer.data.audio import TARGET_RATE, read_prepared
 from lamer.data.datadir import read_data_dir
+from lamer.data.wav_scp import NO_PIPE_HINT, parse_wav_scp, refuse_pipes
 from lamer.shards import job_block
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
 
@@ -64,9 +65,11 @@ class Item:
 
 
 def collect_items(data_dirs: Sequence[Path], replay_dirs: Sequence[Path] = ()) -> list[Item]:
-    """Utterances of the new-data dirs and the replay dirs, sorted by id; duplicate ids are an error."""
+    """Utterances of the new-data dirs and the replay dirs, sorted by id; duplicate ids are an
+    error, and so is a wav.scp entry that runs a command (targets run none), naming its line."""
     items: dict[str, Item] = {}
     for directory, replay in [(d, False) for d in data_dirs] + [(d, True) for d in replay_dirs]:
+        refuse_pipes(parse_wav_scp(Path(directory) / "wav.scp"), NO_PIPE_HINT)
         for utt in read_data_dir(Path(directory)):
             if utt.utt_id in items:
                 raise ValueError(f"{directory}: utterance {utt.utt_id} appears in two input data dirs")

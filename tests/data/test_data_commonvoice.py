@@ -3,6 +3,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -150,6 +151,10 @@ def _blank_sentence(lines):
     return lines[:3] + ["\t".join(fields)] + lines[4:]
 
 
+def _control_characters(lines):
+    return lines[:3] + [lines[3].replace("Sentence number 2.", "Sentence\x00 number 2.\x1b[2J")] + lines[4:]
+
+
 BAD_CASES = {
     # name: (how to break the release, message expected, kind counted with --skip-bad)
     "missing_clip": (lambda d: (d / "clips" / "common_voice_en_2.mp3").unlink(),
@@ -158,6 +163,9 @@ BAD_CASES = {
                     r"train\.tsv:4: cannot decode .*common_voice_en_2\.mp3", "bad_audio"),
     "empty_sentence": (lambda d: _edit_tsv(d, _blank_sentence),
                        r"train\.tsv:4: empty sentence for clip common_voice_en_2\.mp3", "empty_text"),
+    "control_characters": (lambda d: _edit_tsv(d, _control_characters),
+                           r"train\.tsv:4: the transcript 'Sentence\\x00 number 2\.\\x1b\[2J' holds control "
+                           r"character\(s\) U\+0000, U\+001B: a damaged line", "bad_text"),
     "duplicate_row": (lambda d: _edit_tsv(d, lambda lines: lines + [lines[3]]),
                       r"train\.tsv:7: duplicate utterance id .*common_voice_en_2 \(first at .*train\.tsv:4\)",
                       "duplicate"),
@@ -182,6 +190,29 @@ def test_bad_row_fails_then_is_skipped_and_counted(case, five_rows, tmp_path, ca
     assert report["skipped_bad"] == {kind: 1}
     assert report["utterances"] == len(read_kaldi(data_dir / "text")) == (5 if case == "duplicate_row" else 4)
     assert validate_data_dir(data_dir) == []
+
+
+def test_a_link_leading_out_of_clips_is_refused_and_links_within_are_followed(five_rows, tmp_path, capsys,
+                                                                               read_kaldi):
+    """Clip 2 is moved out of the release and linked to (someone's recording, pulled into the
+    dump); clip 1 links within clips/, and clips/ itself is a link: those two are ordinary."""
+    clips = five_rows / "clips"
+    (clips / "common_voice_en_2.mp3").rename(tmp_path / "outside.mp3")
+    (clips / "common_voice_en_2.mp3").symlink_to(tmp_path / "outside.mp3")
+    (clips / "store").mkdir()
+    (clips / "common_voice_en_1.mp3").rename(clips / "store" / "one.mp3")
+    (clips / "common_voice_en_1.mp3").symlink_to(Path("store") / "one.mp3")
+    clips.rename(tmp_path / "clips_elsewhere")
+    clips.symlink_to(tmp_path / "clips_elsewhere")
+    args = ("--split-mode", "official", "--splits", "train")
+    assert prepare(tmp_path / "cv", tmp_path, *args, langs="en") == 1
+    assert (f"train.tsv:4: clip {clips / 'common_voice_en_2.mp3'} is a link to {tmp_path / 'outside.mp3'}, outside "
+            f"{clips}; copy the file into the corpus instead of linking to it") in capsys.readouterr().err
+    assert prepare(tmp_path / "cv", tmp_path, *args, "--skip-bad", langs="en") == 0
+    data_dir = tmp_path / "data" / "eng" / "train"
+    report = json.loads((data_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 4
+    assert any(utt.endswith("common_voice_en_1") for utt in read_kaldi(data_dir / "text"))
 
 
 def test_missing_column_and_unknown_locale(five_rows, tmp_path, capsys):

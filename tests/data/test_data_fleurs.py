@@ -163,3 +163,17 @@ def test_file_name_outside_the_audio_folder_is_refused(escape, fleurs_layouts, t
     assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 0
     report = json.loads((tmp_path / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
     assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 9
+
+
+def test_extracted_clip_linking_outside_the_corpus_is_refused(fleurs_layouts, tmp_path, capsys):
+    copy_layout(fleurs_layouts, "extracted", tmp_path / "fleurs")
+    audio = tmp_path / "fleurs" / "de_de" / "audio" / "test"
+    name = (tmp_path / "fleurs" / "de_de" / "test.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")[1]
+    (audio / name).rename(tmp_path / "private.wav")  # someone else's recording, outside the corpus
+    (audio / name).symlink_to(tmp_path / "private.wav")
+    assert prepare(tmp_path / "fleurs", tmp_path, langs="de_de") == 1
+    assert (f"test.tsv:2: clip {audio / name} is a link to {tmp_path / 'private.wav'}, outside {audio}; "
+            "copy the file into the corpus") in capsys.readouterr().err
+    assert prepare(tmp_path / "fleurs", tmp_path, "--skip-bad", langs="de_de") == 0
+    report = json.loads((tmp_path / "data" / "deu" / "test" / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_bad"] == {"bad_path": 1} and report["utterances"] == 9

@@ -2,6 +2,7 @@
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -181,3 +182,34 @@ def test_replay_subset_and_split_take_the_lock_of_their_output(short_and_long, t
             assert main([command, "--src", src, *args, "--out", str(out), "--lock_timeout", "0"]) == 1
             assert f"{held}: being written by PID {os.getpid()}" in capsys.readouterr().err
         assert main([command, "--src", src, *args, "--out", str(out), "--lock_timeout", "0"]) == 0
+
+
+def _file_size_limit(limit: int):
+    """preexec_fn: files of the child may grow to ``limit`` bytes; a write past it fails with EFBIG,
+    the errno a full disk gives as ENOSPC (SIGXFSZ, which would kill the child first, is ignored)."""
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE and SIGXFSZ (POSIX)")
+@pytest.mark.parametrize("nj", ["1", "2"])
+def test_a_full_disk_stops_the_run_and_blames_no_clip(short_and_long, tmp_path, nj):
+    """Dump files of the long clips (0.8 s: 25.6 kB) cannot be written: --skip_bad must not make
+    that 'bad audio' and a zero exit; the run stops naming the file, and resumes once there is room."""
+    command = _command(short_and_long, tmp_path, "--skip_bad", "--nj", nj)
+    full = subprocess.run(command, stderr=subprocess.PIPE, text=True, preexec_fn=_file_size_limit(16000))
+    last = full.stderr.strip().splitlines()[-1]
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    dump = tmp_path / "dump" / "eng" / "train"
+    assert re.fullmatch(rf"error: disk full at {re.escape(str(dump))}/\S+\.wav \(File too large\); .*", last), last
+    assert "bad_audio" not in full.stderr and "skipping" not in full.stderr
+    assert not (tmp_path / "data" / "eng" / "train").exists()
+    assert [p.name for p in dump.iterdir() if p.name.startswith(".")] == []  # no half-written file
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "data" / "eng" / "train" / "report.json").read_text(encoding="utf-8"))
+    assert report["utterances"] == 4 and report["skipped_bad"] == {}

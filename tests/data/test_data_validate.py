@@ -1,4 +1,6 @@
 """The validator finds every kind of broken data dir; data dirs are written atomically."""
+import importlib
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -57,6 +59,8 @@ BREAKAGES = {
     "empty_text": ("text", lambda lines: ["eng_s0-u0 ", *lines[1:]], "text:1: empty transcript for eng_s0-u0"),
     "malformed": ("utt2spk", lambda lines: ["eng_s0-u0", *lines[1:]], "utt2spk:1: expected '<key> <value>'"),
     "no_utterances": ("wav.scp", lambda lines: [], "no utterances"),
+    "raw_control": ("text.raw", lambda lines: ["eng_s0-u0 Word\x00 0!", *lines[1:]],
+                    "text.raw:1: transcript of eng_s0-u0 has non-printable or non-blank whitespace characters U+0000"),
 }
 
 
@@ -92,3 +96,38 @@ def test_write_is_atomic_and_refuses_bad_ids(good_dir):
     with pytest.raises(DataError, match="does not start with its speaker id"):
         write_data_dir([Utterance("x-1", "eng_y", "eng", "a", "/a.wav", 1.0)], good_dir.parent / "other")
     assert not is_complete(good_dir.parent / "other")
+
+
+def test_commands_in_wav_scp_are_named_and_not_run_and_archive_entries_read(good_dir, tmp_path, capsys):
+    import kaldiio
+
+    marker = tmp_path / "marker"
+    lines = (good_dir / "wav.scp").read_text(encoding="utf-8").splitlines()
+    samples, _ = sf.read(lines[1].split(" ", 1)[1], dtype="int16")
+    kaldiio.save_ark(str(tmp_path / "a.ark"), {"eng_s0-u2": (16000, samples)}, scp=str(tmp_path / "a.scp"))
+    ark_entry = (tmp_path / "a.scp").read_text(encoding="utf-8").split()[1]
+    lines[:2] = [f"eng_s0-u0 touch {marker} |", f"eng_s0-u2 {ark_entry}"]
+    (good_dir / "wav.scp").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    assert validate_data_dir(good_dir) == [
+        f"{good_dir / 'wav.scp'}:1: the audio of eng_s0-u0 runs a command ('touch {marker} |'); only asr_train, "
+        "ssl_train and asr_inference run such commands, with --allow_wav_pipes true; for this program write the "
+        "audio to files"]
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("tool, command", [
+    ("prepare_data", ["validate", "{dir}"]),
+    ("prepare_data", ["replay", "--src", "{dir}", "--minutes", "1", "--out", "{out}"]),
+    ("datadir", ["fix", "{dir}"]),
+])
+def test_text_that_is_not_utf8_is_one_error_naming_the_line(good_dir, tmp_path, capsys, tool, command):
+    text = good_dir / "text"
+    lines = text.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"word", "w\u00f6rd".encode("latin-1"))  # one line re-saved as Latin-1
+    text.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=rf"^{text}:3: not UTF-8 text \(byte 12 of the line\); convert the file"):
+        read_data_dir(good_dir)
+    tool_main = importlib.import_module(f"lamer.bin.{tool}").main
+    assert tool_main([arg.format(dir=good_dir, out=tmp_path / "replay") for arg in command]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{text}:3: not UTF-8 text (byte 12 of the line)" in err

@@ -75,3 +75,27 @@ def test_cli_on_adapters_without_a_router(upstream, probe_data, tmp_path):
     assert expert_usage.main(args) == 1
     assert expert_usage.main([*args, "--if-routed"]) == 0
     assert not out.exists()
+
+
+@pytest.mark.parametrize("audio, message", [
+    ("{dir}/not_audio.wav", "cannot read the audio of {utt} ({dir}/not_audio.wav): "),
+    ("touch {dir}/marker |", "the audio of {utt} runs a command ('touch {dir}/marker |'); only asr_train, "),
+])
+def test_cli_names_the_line_of_an_unreadable_or_command_entry(upstream, probe_data, tmp_path, capsys, audio, message):
+    """One line naming wav.scp and the line, no traceback; a command is not run (these tools run none)."""
+    from lamer.bin import expert_usage
+
+    data = tmp_path / "dev"
+    data.mkdir()
+    (tmp_path / "not_audio.wav").write_bytes(b"RIFF....WAVE but nothing after")
+    lines = (probe_data.dev / "wav.scp").read_text(encoding="utf-8").splitlines()
+    utt = lines[2].split(" ", 1)[0]
+    lines[2] = f"{utt} {audio.format(dir=tmp_path)}"
+    (data / "wav.scp").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    (data / "utt2lang").write_text((probe_data.dev / "utt2lang").read_text(encoding="utf-8"), encoding="utf-8")
+    rc = expert_usage.main(["--upstream", str(upstream.checkpoint), "--adapters", str(upstream.trained_adapters),
+                            "--data", str(data), "--out", str(tmp_path / "usage.json")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert f"expert_usage: error: {data / 'wav.scp'}:3: {message.format(dir=tmp_path, utt=utt)}" in err
+    assert not (tmp_path / "marker").exists() and not (tmp_path / "usage.json").exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -226,3 +227,18 @@ def test_a_codebook_npy_that_is_not_a_float_array_is_named(corpus, dump, tmp_pat
     message = "not a plain numpy array" if content == "objects" else "a codebook is a 2-D float array"
     refused(capsys, f"{re.escape(str(codebook / 'codebook.npy'))}: {message}", "--data_dir", str(corpus["eng"]),
             "--out_dir", str(tmp_path / "out"), "--codebook", str(codebook))
+
+
+def test_a_command_in_wav_scp_is_refused_naming_its_line(corpus, tmp_path, capsys):
+    """Targets read audio files only: a `cmd |` line is one error naming it, and is not run."""
+    data = tmp_path / "eng"
+    shutil.copytree(corpus["eng"], data)
+    lines = (data / "wav.scp").read_text(encoding="utf-8").splitlines()
+    utt = lines[1].split(" ", 1)[0]
+    lines[1] = f"{utt} touch {tmp_path / 'marker'} |"
+    (data / "wav.scp").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    assert ssl_targets.main(["split", "--out_dir", str(tmp_path / "t"), "--nj", "1", "--data_dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"ssl_targets: error: {data / 'wav.scp'}:2: the audio of {utt} runs a command" in err
+    assert not (tmp_path / "marker").exists() and not (tmp_path / "t").exists()
