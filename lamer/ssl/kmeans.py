@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lamer.atomic import write_atomic, write_json_atomic
+from lamer.layout import CodebookFiles
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
@@ -69,19 +70,19 @@ def save_codebook(directory: Path, codebook: np.ndarray, meta: dict) -> None:
     """Write ``codebook.npy`` and ``codebook.json`` into ``directory`` atomically."""
     buffer = io.BytesIO()
     np.save(buffer, codebook.astype(np.float32))
-    write_atomic(Path(directory) / "codebook.npy", lambda f: f.write(buffer.getvalue()))
-    write_json_atomic(Path(directory) / "codebook.json", {**meta, "num_clusters": int(codebook.shape[0]),
+    write_atomic(Path(directory) / CodebookFiles.ARRAY, lambda f: f.write(buffer.getvalue()))
+    write_json_atomic(Path(directory) / CodebookFiles.META, {**meta, "num_clusters": int(codebook.shape[0]),
                                                            "dim": int(codebook.shape[1])})
 
 
 def load_codebook(directory: Path) -> tuple[np.ndarray, dict]:
     """Read a codebook saved by ``save_codebook``: ((K, D) array, meta)."""
     directory = Path(directory)
-    for name in ("codebook.npy", "codebook.json"):
+    for name in CodebookFiles.NAMES:
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory / name}: missing (is {directory} a codebook directory?)")
-    codebook = np.load(directory / "codebook.npy", allow_pickle=False)
-    meta = json.loads((directory / "codebook.json").read_text(encoding="utf-8"))
+    codebook = np.load(directory / CodebookFiles.ARRAY, allow_pickle=False)
+    meta = json.loads((directory / CodebookFiles.META).read_text(encoding="utf-8"))
     if codebook.ndim != 2 or codebook.shape[0] != meta.get("num_clusters"):
         raise ValueError(f"{directory}: codebook.npy of shape {codebook.shape} does not match codebook.json")
     return codebook, meta
