@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamer.atomic import write_text_atomic
-from lamer.recipe.jobs import STAGE_TITLES, Job, check_order
+from lamer.recipe.graph import check_order
+from lamer.recipe.jobs import STAGE_TITLES, Job
 
 POLL_S = 0.1  # how often running launchers are checked for an exit (jobs take seconds to hours)
 

@@ -15,7 +15,7 @@ from lamer.recipe.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
-KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after"]
+KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after", "inputs", "outputs", "configs"]
 # the real-data recipes' settings (their run.sh)
 REAL_OPTS = ["--nj", "8", "--target_layer", "9", "--num_clusters", "500", "--prep_opts", "--lang-dir local/lang",
              "--token_opts", "--lang-dir local/lang"]
