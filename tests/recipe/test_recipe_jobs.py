@@ -26,7 +26,7 @@ def listed(plan: Path, *options: str, capsys) -> list[dict]:
     assert plan_main(["jobs", "--plan", str(plan), "--root", "corpus/cv", *options]) == 0
     jobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for job in jobs:
-        assert list(job) == KEYS
+        assert list(job) == KEYS + (["status", "why"] if "--status" in options else [])
     assert len({job["name"] for job in jobs}) == len(jobs)
     return jobs
 
@@ -292,3 +292,30 @@ def test_a_pretrained_base_model_is_a_gpu_job_of_the_base_languages(tmp_path, ca
     assert argv[argv.index("--valid_dir") + 1] == "data/eng/dev"
     assert argv[argv.index("--ngpu") + 1] == "2"
     assert set(base_model["after"]) == {"data"}
+
+
+def test_list_says_what_a_run_would_do(tmp_path, monkeypatch, capsys):
+    """`plan jobs --status true` (ssl.sh --list true): done, stale (and why) or to run, from the
+    records of exp/<tag>/.done, as a run with these options would find them."""
+    from lamer.layout import Layout
+    from lamer.recipe.records import Records, config_hashes, job_spec
+
+    monkeypatch.chdir(tmp_path)
+    plan = DEMO / "conf" / "plan.yaml"
+    options = ["--stop_stage", "3"]
+    finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=3))
+    records = Records(Layout("exp/plan"))
+    for job in finished:  # stages 1-3 ran with these options, but tokens did not finish
+        if job.name != "tokens":
+            records.write(job, job_spec(job, config_hashes([job])))
+    status = {job["name"]: (job["status"], job["why"]) for job in listed(plan, *options, "--status", "true",
+                                                                        capsys=capsys)}
+    assert status == {"data": ("done", ""), "probe_train": ("done", ""), "probe_dev": ("done", ""),
+                      "probe_test": ("done", ""), "tokens": ("to run", ""), "base_model": ("done", "")}
+    status = {job["name"]: (job["status"], job["why"]) for job in listed(
+        plan, *options, "--prep_opts", "--lock_timeout 5", "--force_stage", "3", "--status", "true", capsys=capsys)}
+    assert status == {"data": ("stale", "options changed (argv)"), "probe_train": ("stale", "upstream data runs"),
+                      "probe_dev": ("stale", "upstream data runs"), "probe_test": ("stale", "upstream data runs"),
+                      "tokens": ("to run", ""), "base_model": ("stale", "forced (--force_stage 3)")}
+    # without --status: the jobs alone, from the plan and options (nothing on disk is read)
+    assert "status" not in listed(plan, *options, capsys=capsys)[0]
