@@ -233,6 +233,11 @@ def results_name(protocol: str) -> str:
     return f"results_{protocol}.json"
 
 
+def experiment_dir(tag: str) -> str:
+    """An experiment's directory, ``exp/<tag>``."""
+    return join("exp", tag)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Every path of one experiment: Kaldi data dirs under ``data``, converted audio, probe data and

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from lamer.layout import DecodeDir, Layout
+from lamer.layout import DecodeDir, Layout, experiment_dir
 from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
 
@@ -121,7 +121,7 @@ class RecipeOptions:
 
     def exp(self, plan: Plan) -> str:
         """The experiment directory, ``exp/<tag>``."""
-        return f"exp/{self.tag or plan.path.stem}"
+        return experiment_dir(self.tag or plan.path.stem)
 
     def layout(self, plan: Plan) -> Layout:
         """Every path of the experiment: ``--data``, ``--dump``, ``exp/<tag>`` and ``--base_dir``."""
