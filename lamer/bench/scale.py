@@ -38,6 +38,7 @@ import soundfile as sf
 
 import lamer
 from lamer.bench.data import SOURCE_RATE, make_clip
+from lamer.layout import DecodeDir, ModelDir, ProbeDataDir, ProbeDir, TokensDir
 
 CONF = Path(lamer.__file__).resolve().parents[1] / "conf"
 TARGETS = {"time_exponent": 1.15, "rss_ratio": 1.5, "decode_speedup_nj2": 1.5}
@@ -114,19 +115,19 @@ def train_probe(work: Path, data_dir: Path, checkpoint: Path, hidden: int, pytho
     train, valid = work / "probe_data" / "train", work / "probe_data" / "valid"
     write_probe_dir([data_dir], train)
     write_probe_dir([write_data_dir(read_data_dir(data_dir)[:4], work / "valid_source")], valid)
-    write_token_dir(train / "text", work / "tokens", "char")
+    tokens = TokensDir(str(work / "tokens"))
+    write_token_dir(Path(ProbeDataDir(str(train)).text), Path(tokens.path), "char")
     out = work / "probe"
     command = [python, "-m", "lamer.bin.asr_train", "--config", str(CONF / "probe" / "probe_cpu_demo.yaml"),
                "--ngpu", "0", "--seed", "0", "--output_dir", str(out), "--max_epoch", "1",
                "--num_iters_per_epoch", "2", "--batch_size", "4",
                "--frontend_conf", f"path_or_url={checkpoint}", "--preencoder_conf", f"input_size={hidden}",
                "--use_preprocessor", "true", "--token_type", "char",
-               "--token_list", str(work / "tokens" / "tokens.txt"),
-               "--non_linguistic_symbols", str(work / "tokens" / "nlsyms.txt")]
-    for split, directory in (("train", train), ("valid", valid)):
-        command += [f"--{split}_data_path_and_name_and_type", f"{directory}/wav.scp,speech,sound",
-                    f"--{split}_data_path_and_name_and_type", f"{directory}/text,text,text",
-                    f"--{split}_shape_file", f"{directory}/speech_shape"]
+               "--token_list", tokens.tokens, "--non_linguistic_symbols", tokens.nlsyms]
+    for split, directory in (("train", ProbeDataDir(str(train))), ("valid", ProbeDataDir(str(valid)))):
+        command += [f"--{split}_data_path_and_name_and_type", f"{directory.wav_scp},speech,sound",
+                    f"--{split}_data_path_and_name_and_type", f"{directory.text},text,text",
+                    f"--{split}_shape_file", directory.speech_shape]
     run_children([command], work / "logs", "probe_train")
     return out
 
@@ -152,7 +153,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, make_clip(clip_seconds, number), SOURCE_RATE, format="MP3")
         base.append(path)
-    checkpoint = work / "upstream.pt"
+    checkpoint = Path(ModelDir(str(work)).checkpoint)
     save_s3prl_checkpoint(build_preset(upstream), *s3prl_configs(get_shape(upstream)), str(checkpoint))
     frames_1x = clips * int(clip_seconds * 50)
     times: dict[str, list[float]] = {step: [] for step in STEPS if step in steps or step == "prepare"}
@@ -183,8 +184,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
             continue
         if probe is None:
             probe = train_probe(work, data / "eng" / "train", checkpoint, get_shape(upstream).hidden, python)
-        model = ["--asr_train_config", str(probe / "config.yaml"),
-                 "--asr_model_file", str(probe / "valid.loss.best.pth"),
+        model = ["--asr_train_config", ProbeDir(str(probe)).config, "--asr_model_file", ProbeDir(str(probe)).model,
                  "--data_path_and_name_and_type", f"{data / 'eng' / 'train'}/wav.scp,speech,sound"]
         seconds, (peak,) = run_children([decode + model + ["--output_dir", str(work / f"decode{size}")]], logs,
                                         f"decode{size}")
@@ -198,8 +198,8 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
         seconds, _ = run_children(jobs, logs, "decode_nj2")
         merge, _ = run_children([[python, "-m", "lamer.bin.asr_inference", "merge", "--output_dir", str(split_out),
                                   "--nj", "2"]], logs, "decode_merge")
-        same = (split_out / "1best_recog" / "text").read_bytes() == \
-            (work / f"decode{sizes[-1]}" / "1best_recog" / "text").read_bytes()
+        same = Path(DecodeDir(str(split_out)).text).read_bytes() == \
+            Path(DecodeDir(str(work / f"decode{sizes[-1]}")).text).read_bytes()
         split_seconds = round(seconds + merge, 2)
         speedup = round(times["decode"][-1] / (seconds + merge), 3)
         _log(f"decode {sizes[-1]}x over two jobs: {seconds:.1f} s + merge {merge:.1f} s: speedup {speedup:.2f}")

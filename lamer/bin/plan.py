@@ -8,9 +8,10 @@
     python -m lamer.bin.plan get --plan conf/plan.yaml previous s1      # base
     python -m lamer.bin.plan introduced --plan conf/plan.yaml           # JSON {iso3: stage}
     python -m lamer.bin.plan options                                    # ssl.sh options of jobs/run
-    python -m lamer.bin.plan jobs --plan conf/plan.yaml --root CORPUS [ssl.sh options]
+    python -m lamer.bin.plan jobs --plan conf/plan.yaml --root CORPUS [--status true] [--force_stage N] \
+        [ssl.sh options]
     python -m lamer.bin.plan run --plan conf/plan.yaml --root CORPUS --train_cmd CMD --cuda_cmd CMD \
-        --decode_cmd CMD [--max_jobs N] [ssl.sh options]
+        --decode_cmd CMD [--max_jobs N] [--force_stage N] [ssl.sh options]
 
 Other keys for ``get``: corpus, locales [STAGE], all_languages, all_locales, method, probe,
 protocols, seed, replay_minutes, replay_fraction, replay_strategy, replay_share (empty without
@@ -20,14 +21,20 @@ given), synth_langs (the synthetic corpus' keys of the plan's languages, for dem
 Lists print space separated, one line.
 
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
-argv; lamer.recipe.jobs), from the plan and ssl.sh's options alone (--stage, --stop_stage, --tag,
---nj, --inference_nj, --ngpu, --gpu_inference, --synth, --method, --seed, --train_on, --base_dir,
---base_exp, --data, --dump, --target_layer, --num_clusters, --decoding, --decode_config, the
-*_opts strings; same names and defaults) and the jobs each one waits for (``after``). ``run``
-executes that same list through the given ``$cmd`` strings, up to --max_jobs at once (default 1:
-one after another), with .done markers under exp/<tag>/.done (ssl.sh calls it), holding the lock
-of exp/<tag>: a second ``run`` on the same experiment stops at once naming the first. --max_jobs
-changes how the jobs run, not which: it is not one of the job options.
+argv, after, inputs, outputs, configs; lamer.recipe.jobs), from the plan and ssl.sh's options
+alone (--stage, --stop_stage, --tag, --nj, --inference_nj, --ngpu, --gpu_inference, --synth,
+--method, --seed, --train_on, --base_dir, --base_exp, --data, --dump, --target_layer,
+--num_clusters, --decoding, --decode_config, the *_opts strings; same names and defaults): what
+each job reads and writes, and the jobs it waits for (``after``, derived from those). With
+``--status true`` (ssl.sh --list true) each object also says what a run would do with the job,
+from the records under exp/<tag>/.done: ``status`` done, stale or "to run", and ``why`` a stale
+job runs again. ``run`` executes that same list through the given ``$cmd`` strings, up to
+--max_jobs at once (default 1: one after another), with a .done record per finished job under
+exp/<tag>/.done (ssl.sh calls it): a job whose options or configs changed since it ran runs
+again, and so do the jobs after it; it holds the lock of exp/<tag>, so a second ``run`` on the same
+experiment stops at once naming the first. --force_stage N runs every job of stage N again, and the jobs
+after them. --max_jobs and --force_stage change how the jobs run, not which: they are not job
+options.
 """
 from __future__ import annotations
 
@@ -38,8 +45,8 @@ import sys
 
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.errors import DataError
-from lamer.recipe.executor import run_jobs
-from lamer.recipe.jobs import RecipeOptions, recipe_jobs, synth_keys
+from lamer.recipe.executor import job_states, run_jobs
+from lamer.recipe.jobs import RecipeOptions, recipe_graph, recipe_jobs, synth_keys
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
 
 
@@ -126,6 +133,10 @@ def build_parser() -> ToolParser:
     for listing in (jobs, run):
         listing.add_argument("--plan", required=True)
         _add_recipe_options(listing)
+        listing.add_argument("--force_stage", type=int, default=None,
+                             help="run every job of this stage again, and the jobs after them")
+    jobs.add_argument("--status", choices=("true", "false"), default="false",
+                      help="true: add each job's status (done, stale, to run) and why, from exp/<tag>/.done")
     for queue in ("train", "cuda", "decode"):
         run.add_argument(f"--{queue}_cmd", required=True, help=f"the ${queue}_cmd of cmd.sh")
     run.add_argument("--max_jobs", type=int, default=1,
@@ -142,16 +153,23 @@ def main(argv: list[str] | None = None) -> int:
         plan = load_plan(args.plan)
         if args.command in ("jobs", "run"):
             options = _recipe_options(args)
-            listed = recipe_jobs(plan, options)
+            stages = range(max(options.stage, 1), min(options.stop_stage, 8) + 1)
+            if args.force_stage is not None and args.force_stage not in stages:
+                raise PlanError(f"--force_stage {args.force_stage}: not a stage of this run "
+                                f"(--stage {options.stage} --stop_stage {options.stop_stage})")
             if args.command == "jobs":
+                listed = recipe_jobs(plan, options)
+                states = job_states(listed, options.exp(plan), args.force_stage)[2] if args.status == "true" else {}
                 for job in listed:
-                    print(job.to_json())
+                    state = states.get(job.name)
+                    extra = {"status": state.status, "why": state.why()} if state else {}
+                    print(json.dumps({**job.as_dict(), **extra}, ensure_ascii=False))
                 return 0
             commands = {queue: getattr(args, f"{queue}_cmd") for queue in ("train", "cuda", "decode")}
-            stages = range(max(options.stage, 1), min(options.stop_stage, 8) + 1)
             if args.max_jobs < 1:
                 raise PlanError(f"--max_jobs {args.max_jobs}: expected a positive number of jobs")
-            return run_jobs(listed, options.exp(plan), commands, stages, args.max_jobs)
+            return run_jobs(recipe_graph(plan, options), options.exp(plan), commands, stages, args.max_jobs,
+                            args.force_stage)
         if args.command == "check":
             if args.root is not None:
                 check_data_root(plan, args.root)

@@ -42,6 +42,7 @@ from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.lock import output_lock
 from lamer.data.source import SourceUtterance
 from lamer.data.text import DEFAULT_RULES, TextRules, control_characters, normalize_text
+from lamer.layout import split_dir
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def prepare_languages(
     prepared: dict[str, dict[str, Path]] = {}
     for iso3, splits in readers.items():
         for split, read in splits.items():
-            out_dir, dump_dir = Path(data_root) / iso3 / split, Path(dump_root) / iso3 / split
+            out_dir, dump_dir = (Path(split_dir(str(root), iso3, split)) for root in (data_root, dump_root))
             with output_lock(out_dir, options.lock_timeout), output_lock(dump_dir, options.lock_timeout):
                 if is_complete(out_dir):
                     _check_same_rules(out_dir, configs.get(iso3))

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import IO
 
 from lamer.atomic import write_atomic, write_text_atomic
+from lamer.layout import DecodeDir
 from lamer.shards import job_block
 
 KEYS = "keys"
-RESULT_DIR = "1best_recog"
-COMPLETE_FILES = ("text", "lid")  # one line per utterance of the block: checked before merging
+RESULT_DIR = DecodeDir.RESULT_DIR
+COMPLETE_FILES = (DecodeDir.TEXT, DecodeDir.LID)  # one line per utterance of the block: checked before merging
 
 
 def block_dir(output_dir: Path, nj: int, job: int) -> Path:
     """Where block ``job`` of ``nj`` of ``output_dir`` is decoded."""
-    return Path(output_dir) / f"split{nj}" / str(job)
+    return Path(output_dir) / DecodeDir.blocks_name(nj) / str(job)
 
 
 def _keyed_lines(path: Path) -> list[tuple[str, str]]:
@@ -79,7 +80,7 @@ def _checked_blocks(output_dir: Path, nj: int) -> list[tuple[Path, list[str]]]:
         blocks.append((directory, keys))
     for name in COMPLETE_FILES:
         written = [directory for directory, keys in blocks if keys and (directory / RESULT_DIR / name).is_file()]
-        if name != "text" and not written:
+        if name != DecodeDir.TEXT and not written:
             continue  # an optional output (lid: a probe with a language classifier) none of the blocks has
         for job, (directory, keys) in enumerate(blocks, 1):
             path = directory / RESULT_DIR / name

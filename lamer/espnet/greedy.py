@@ -20,6 +20,7 @@ from lamer.atomic import write_text_atomic
 from lamer.data.wav_scp import audio_frames, read_audio, read_wav_scp
 from lamer.espnet.decode_split import RESULT_DIR
 from lamer.espnet.lid_output import LidWriter
+from lamer.layout import DecodeDir
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def greedy_decode(train_config: Path, model_file: Path, wav_scp: Path, output_di
             for i, utt in enumerate(batch):
                 ids = collapse(best[i, : enc_lens[i]].tolist(), model.blank_id)
                 hyps[utt] = tokenizer.tokens2text(converter.ids2tokens(ids))
-    out = Path(output_dir) / RESULT_DIR / "text"
+    out = Path(output_dir) / RESULT_DIR / DecodeDir.TEXT
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, "".join(f"{utt} {hyps[utt]}\n" for utt in utterances))
     lid.write(out.parent, utterances)

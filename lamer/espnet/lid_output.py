@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from lamer.atomic import write_text_atomic
+from lamer.layout import DecodeDir
 
-LID_FILE = "lid"
+LID_FILE = DecodeDir.LID
 
 
 class LidWriter:

@@ -25,6 +25,7 @@ from lamer.data.errors import DataError
 from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.lock import output_lock
 from lamer.eval.kaldi_text import LANGUAGE_TAG
+from lamer.layout import ProbeDataDir, TokensDir
 
 TOKEN_TYPES = ("char", "bpe")
 SPECIAL_FIRST = ("<blank>", "<unk>")
@@ -66,10 +67,11 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | 
         raise DataError(f"no utterances in {', '.join(map(str, data_dirs))}")
     rows.sort(key=lambda row: row[0])
     with output_lock(out_dir, lock_timeout), atomic_dir(out_dir) as tmp:
-        _write_lines(tmp / "wav.scp", [f"{uid} {u.wav}" for uid, u, _ in rows])
-        _write_lines(tmp / "text", [f"{uid} {text}" for uid, _, text in rows])
-        _write_lines(tmp / "utt2lang", [f"{uid} {u.lang}" for uid, u, _ in rows])
-        _write_lines(tmp / "speech_shape", [f"{uid} {round(u.duration * TARGET_RATE)}" for uid, u, _ in rows])
+        _write_lines(tmp / ProbeDataDir.WAV_SCP, [f"{uid} {u.wav}" for uid, u, _ in rows])
+        _write_lines(tmp / ProbeDataDir.TEXT, [f"{uid} {text}" for uid, _, text in rows])
+        _write_lines(tmp / ProbeDataDir.UTT2LANG, [f"{uid} {u.lang}" for uid, u, _ in rows])
+        _write_lines(tmp / ProbeDataDir.SPEECH_SHAPE,
+                     [f"{uid} {round(u.duration * TARGET_RATE)}" for uid, u, _ in rows])
     return dict(sorted(Counter(u.lang for _, u, _ in rows).items()))
 
 
@@ -110,7 +112,7 @@ def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vo
     if configs and token_type != "char":
         raise ValueError(f"{next(iter(configs.values())).path}: tokens settings apply to char token lists only")
     with output_lock(out_dir, lock_timeout), atomic_dir(out_dir) as tmp:
-        _write_lines(tmp / "nlsyms.txt", tags)
+        _write_lines(tmp / TokensDir.NLSYMS, tags)
         if token_type == "char":
             tokens, report = _char_tokens(lines, tags, configs)
             if lang_dir is not None:
@@ -118,7 +120,7 @@ def write_token_dir(text_path: Path, out_dir: Path, token_type: str = "char", vo
                     json.dumps({"token_rules": report}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             tokens = _train_sentencepiece(lines, tags, vocab_size, tmp)
-        _write_lines(tmp / "tokens.txt", tokens)
+        _write_lines(tmp / TokensDir.TOKENS, tokens)
     return tokens
 
 

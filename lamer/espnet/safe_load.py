@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from lamer.atomic import atomic_path
+from lamer.layout import ProbeDir
 from lamer.upstream.safe_load import CheckpointError, RefusedCheckpoint, UnreadableCheckpoint, read_restricted
 
 ESPNET_CONTENTS = ("ESPnet checkpoint contents (tensors, plain containers, numpy scalars and dtypes, "
@@ -153,7 +154,7 @@ def _strict_build_model_from_file(build: Callable[..., Any]) -> Callable[..., An
     def build_model_from_file(cls, config_file=None, model_file=None, device: str = "cpu"):
         if model_file is None:
             return build(cls, config_file, model_file, device)
-        config_file = Path(model_file).parent / "config.yaml" if config_file is None else config_file
+        config_file = Path(model_file).parent / ProbeDir.CONFIG if config_file is None else config_file
         model, args = build(cls, config_file, None, device)
         state = _read_state(model_file)
         check_weights(model, state, str(model_file), hint=f" (the model is built from {config_file})")

@@ -30,12 +30,13 @@ from pathlib import Path
 
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
-from lamer.eval.ablation_runs import ENVIRONMENT, EXPERT_USAGE, TRAINABLE, read_probe_curves, read_run_file, seed_dir
+from lamer.eval.ablation_runs import ENVIRONMENT, TRAINABLE, read_probe_curves, read_run_file, seed_dir
 from lamer.eval.ablation_section import render_results
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
+from lamer.layout import EXPERT_USAGE, results_name
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
@@ -81,7 +82,7 @@ def load_runs(ablation: Ablation, runs_dir: Path) -> dict:
         for system in ablation.systems:
             per_seed, first = {}, None
             for seed in ablation.seeds:
-                path = seed_dir(runs_dir, seed) / system.name / f"results_{protocol}.json"
+                path = seed_dir(runs_dir, seed) / system.name / results_name(protocol)
                 if not path.is_file():
                     continue
                 results = load_results(path)

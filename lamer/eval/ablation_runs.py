@@ -27,22 +27,17 @@ from lamer.eval import EvalInputError
 from lamer.eval.probe_health import valid_cer_curve
 from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, load_json, load_results
+from lamer.layout import EXPERT_USAGE, Layout, results_name
 from lamer.recipe.ablation import Ablation
 
 TRAINABLE = "trainable.json"
 ENVIRONMENT = "environment.json"
 PROBE_CER = "probe_cer.json"
-EXPERT_USAGE = "expert_usage.json"
 
 
 def seed_dir(runs_dir: Path, seed: int) -> Path:
     """Where the runs of one seed live: ``<runs>/seed<k>`` (the same under ``exp/ablation``)."""
     return Path(runs_dir) / f"seed{seed}"
-
-
-def results_name(protocol: str) -> str:
-    """The file name of a run's results under ``protocol``."""
-    return f"results_{protocol}.json"
 
 
 def _canonical(obj: object) -> object:
@@ -71,7 +66,7 @@ def _portable_trainable(trainable: object, path: Path, recipe_dir: Path) -> dict
 def probe_curves(run: Path, stages: list[str]) -> dict[str, list[float | None]]:
     """Validation CER per epoch of each of ``stages`` whose probe log ``<run>/logs/probe_<stage>.log``
     exists."""
-    logs = {stage: Path(run) / "logs" / f"probe_{stage}.log" for stage in stages}
+    logs = {stage: Path(Layout(str(run)).log(f"probe_{stage}")) for stage in stages}
     return {stage: valid_cer_curve(log) for stage, log in logs.items() if log.is_file()}
 
 

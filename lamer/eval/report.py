@@ -11,6 +11,7 @@ from pathlib import Path
 from lamer.atomic import write_json_atomic, write_text_atomic
 from lamer.eval.forgetting import METRICS, forgetting_metrics, mean_over_introduced, metric_names
 from lamer.eval.results import Matrix, Results
+from lamer.layout import RESULTS_MD
 
 PROTOCOL_TEXT = {
     "retrained": "retrained: a fresh downstream probe is trained on every stage's model (ML-SUPERB protocol)",
@@ -205,7 +206,7 @@ def write_report(
         plan_order = [lang for lang in results.languages if lang in found]
         plot_expert_usage(expert_usage, out_dir / "expert_usage.png",
                           languages=plan_order + [lang for lang in found if lang not in plan_order])
-    write_text_atomic(out_dir / "RESULTS.md", render_results_md(results, metrics, environment(), plots, joint_source))
+    write_text_atomic(out_dir / RESULTS_MD, render_results_md(results, metrics, environment(), plots, joint_source))
     return metrics
 
 

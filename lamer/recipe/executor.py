@@ -1,5 +1,6 @@
 """Run the jobs of ``lamer.recipe.jobs`` as ssl.sh does: each through its queue's ``$cmd``
-(cmd.sh) or, for bookkeeping, in place; a ``.done`` marker per finished job.
+(cmd.sh) or, for bookkeeping, in place; a ``.done`` record per finished job
+(``lamer.recipe.records``).
 
 Up to ``max_jobs`` jobs run at once (default 1: one after another, in the listed order). A job
 starts once every job its ``after`` names is done; of the jobs that may start, the earliest in the
@@ -7,22 +8,29 @@ list goes first. The list is in stage order, so the chain of continual SSL train
 longest path of an experiment) is never kept waiting by the probes, decoding and scoring that can
 run beside it.
 
-A finished job is a no-op on the next run; a failed one writes no marker and runs again next time
-(ESPnet's trainers resume from their checkpoint). After a failure no new job starts, the jobs
-already running are left to finish (as ``make -j`` and Kaldi's run.pl do: their work is kept, with
-its markers) and the run exits with the failed job's code. SIGTERM/SIGINT sent to the runner reach
-every running launcher, which stops its jobs; nothing new starts. Commands are lists handed to the
-launcher without a shell: ``[*$cmd, --gpu G, JOB=1:N, LOG, *argv]``, the ``$cmd`` string split as
-the shell would split it (shlex), nothing expanded.
+Before anything runs, every input of the run's jobs must be made by a job of the run or be on
+disk (or be made by a job of an earlier stage that is done): otherwise the run stops at once,
+naming the job and the path. A job whose record says it is done is a no-op; one that is stale
+(its options or configs changed, its stage is forced with ``force_stage``, or a job it waits for
+ran again) runs again, the log saying why, after its earlier outputs are removed so that it
+starts afresh, as a first run with these options would (ESPnet's trainers would otherwise resume
+a finished training and do nothing). A failed job writes no record and runs again next time,
+continuing what it left (ESPnet's trainers resume from their checkpoint). After a failure no new
+job starts, the jobs already running are left to finish (as ``make -j`` and Kaldi's run.pl do:
+their work is kept, with their records) and the run exits with the failed job's code.
+SIGTERM/SIGINT sent to the runner reach every running launcher, which stops its jobs; nothing new
+starts. Commands are lists handed to the launcher without a shell: ``[*$cmd, --gpu G, JOB=1:N,
+LOG, *argv]``, the ``$cmd`` string split as the shell would split it (shlex), nothing expanded.
 
 One run per experiment directory: a run holds the lock of ``exp/<tag>`` (``exp/.<tag>.lock``,
-:mod:`lamer.data.lock`) from its first job to its end, and a second run on the same directory
-stops at once, before any job, naming the holder's PID and host.
+:mod:`lamer.data.lock`) from before it reads the records to its end, and a second run on the same
+directory stops at once, before any job, naming the holder's PID and host.
 """
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -31,7 +39,11 @@ from pathlib import Path
 
 from lamer.atomic import write_text_atomic
 from lamer.data.lock import output_lock
-from lamer.recipe.jobs import STAGE_TITLES, Job, check_order
+from lamer.layout import Layout
+from lamer.recipe.graph import check_order, missing_input
+from lamer.recipe.jobs import STAGE_TITLES, Job
+from lamer.recipe.plan import PlanError
+from lamer.recipe.records import DONE, TO_RUN, Records, State, config_hashes, job_spec, plan_states
 
 POLL_S = 0.1  # how often running launchers are checked for an exit (jobs take seconds to hours)
 
@@ -77,6 +89,25 @@ def run_in_place(job: Job) -> None:
         raise ValueError(f"job {job.name}: unknown bookkeeping {kind!r}")
 
 
+def remove_outputs(job: Job) -> list[str]:
+    """Remove what an earlier run of ``job`` wrote (its declared outputs: a link itself, never what it
+    points to); returns the paths removed. A path that holds the current folder is refused."""
+    here = Path.cwd().resolve()
+    removed = []
+    for output in job.outputs:
+        path = Path(output)
+        if not os.path.lexists(path):
+            continue
+        if not path.is_symlink() and here.is_relative_to(path.resolve()):
+            raise ValueError(f"{output}: an output of {job.name} that holds the current folder; not removing it")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(output)
+    return removed
+
+
 def _elapsed(seconds: float) -> str:
     minutes, seconds = divmod(seconds, 60)
     return f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.1f} s"
@@ -84,13 +115,17 @@ def _elapsed(seconds: float) -> str:
 
 @dataclass
 class _Run:
-    """The state of one ``run_jobs`` call: what is done, running, failed, and the signal received."""
+    """The state of one ``run_jobs`` call: the jobs' states and records, what is done, running,
+    failed, and the signal received."""
 
     stages: range
     jobs: list[Job]
-    done: Path
+    records: Records
+    specs: dict[str, dict]
+    states: dict[str, State]
     next_stage: int = 0
     finished: set[str] = field(default_factory=set)
+    ran: set[str] = field(default_factory=set)
     running: dict[str, tuple[Job, subprocess.Popen, float]] = field(default_factory=dict)
     failure: tuple[Job, int] | None = None
     signum: int | None = None
@@ -111,8 +146,9 @@ class _Run:
         return all(name in self.finished or name not in self.listed for name in job.after)
 
     def succeeded(self, job: Job, started: float) -> None:
-        (self.done / job.name).touch()
+        self.records.write(job, self.specs[job.name])
         self.finished.add(job.name)
+        self.ran.add(job.name)
         log(f"  {job.name}: done in {_elapsed(time.monotonic() - started)}")
 
     def failed(self, job: Job, rc: int, started: float, why: str) -> None:
@@ -124,14 +160,30 @@ class _Run:
                 log(f"  waiting for the running jobs to finish: {' '.join(self.running)}")
 
     def start(self, job: Job, commands: dict[str, str]) -> None:
-        """Start ``job`` (or skip it when marked done); bookkeeping runs to its end here."""
+        """Start ``job``, or skip it when it is done; a stale one has its earlier outputs removed
+        first. Bookkeeping runs to its end here."""
         self.reach(job.stage)
-        if (self.done / job.name).is_file():
+        state = self.states[job.name]
+        if state.status == DONE:
             log(f"  {job.name}: done already")
             self.finished.add(job.name)
             return
-        log(f"  {job.name}: started")
         started = time.monotonic()
+        if state.status != TO_RUN:
+            verb = {name: "reran" if self.states[name].status != TO_RUN else "ran" for name in state.runs}
+            log(f"  {job.name}: runs again: {state.why(verb)}")
+            self.records.forget(job.name)
+            try:
+                removed = remove_outputs(job)
+            except OSError as err:
+                self.failed(job, 1, started, f"removing its earlier outputs: {err}")
+                return
+            except ValueError as err:
+                self.failed(job, 1, started, str(err))
+                return
+            if removed:
+                log(f"  {job.name}: removed its earlier outputs: {' '.join(removed)}")
+        log(f"  {job.name}: started")
         if job.queue is None:
             try:
                 run_in_place(job)
@@ -166,25 +218,53 @@ class _Run:
             proc.send_signal(signum)
 
 
-def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int = 1) -> int:
-    """Run ``jobs`` (those of ``stages``), up to ``max_jobs`` at once, each once every job of its
-    ``after`` is done, the earliest listed first; skip those marked done in ``exp/.done``. Return 0,
-    or the exit code of the first failed job (no job starts after it; running ones finish).
-    Holds the lock of ``exp`` throughout; lamer.data.lock.OutputLocked, naming the holder, when
-    another run holds it."""
+def job_states(jobs: list[Job], exp: str, force_stage: int | None = None) -> tuple[Records, dict, dict[str, State]]:
+    """The records of experiment ``exp``, the specs of ``jobs`` (their configs hashed now) and each
+    job's state (``lamer.recipe.records``): what a run of ``jobs`` would do."""
+    records = Records(Layout(exp))
+    hashes = config_hashes(jobs)
+    specs = {job.name: job_spec(job, hashes) for job in jobs}
+    return records, specs, plan_states(jobs, records, specs, force_stage)
+
+
+def run_jobs(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int = 1,
+             force_stage: int | None = None) -> int:
+    """Run the jobs of ``stages`` among ``jobs``, up to ``max_jobs`` at once, each once every job of
+    its ``after`` is done, the earliest listed first; skip those done (their records in
+    ``exp/.done``), run again the stale ones and every job of stage ``force_stage``. ``jobs`` may
+    hold the jobs of the other stages too: an input of the run that is not on disk may be made by
+    one of them that is done. Return 0, or the exit code of the first failed job (no job starts
+    after it; running ones finish). Raises PlanError, before anything runs, for an input nobody
+    makes or a ``force_stage`` outside ``stages``. Holds the lock of ``exp`` throughout;
+    lamer.data.lock.OutputLocked, naming the holder, when another run holds it."""
     if max_jobs < 1:
         raise ValueError(f"--max_jobs {max_jobs}: expected a positive number of jobs")
-    jobs = [job for job in jobs if job.stage in stages]
+    if force_stage is not None and force_stage not in stages:
+        raise PlanError(f"--force_stage {force_stage}: not a stage of this run ({stages.start}-{stages.stop - 1})")
+    every, jobs = jobs, [job for job in jobs if job.stage in stages]
     check_order(jobs)
     with output_lock(exp, timeout=0):
-        return _run_locked(jobs, exp, commands, stages, max_jobs)
+        return _run_locked(every, jobs, exp, commands, stages, max_jobs, force_stage)
 
 
-def _run_locked(jobs: list[Job], exp: str, commands: dict[str, str], stages: range, max_jobs: int) -> int:
-    """run_jobs once it holds the experiment's lock."""
-    run = _Run(stages, jobs, Path(exp) / ".done")
-    run.done.mkdir(parents=True, exist_ok=True)
-    (Path(exp) / "logs").mkdir(parents=True, exist_ok=True)
+def _run_locked(every: list[Job], jobs: list[Job], exp: str, commands: dict[str, str], stages: range,
+                max_jobs: int, force_stage: int | None) -> int:
+    """run_jobs once it holds the experiment's lock: ``every`` job of the recipe, ``jobs`` those of
+    ``stages``."""
+    layout = Layout(exp)
+    records, specs, states = job_states(jobs, exp, force_stage)
+    problem = missing_input(jobs, every, lambda name: records.get(name) is not None)
+    if problem:
+        raise PlanError(problem)
+    legacy = [job.name for job in jobs if (record := records.get(job.name)) and record.spec is None
+              and not record.unreadable]
+    run = _Run(stages, jobs, records, specs, states)
+    Path(layout.done_dir).mkdir(parents=True, exist_ok=True)
+    Path(layout.logs).mkdir(parents=True, exist_ok=True)
+    if legacy:
+        named = ", ".join(legacy[:3]) + (", ..." if len(legacy) > 3 else "")
+        log(f"{len(legacy)} job(s) ({named}) have the empty .done marker of an earlier version, which records no "
+            "options: taken as done (--force_stage N runs a stage again)")
     began = time.monotonic()
     pending = list(jobs)
     handlers = {sig: signal.signal(sig, run.forward) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -215,6 +295,6 @@ def _run_locked(jobs: list[Job], exp: str, commands: dict[str, str], stages: ran
         return 128 + run.signum
     run.reach(stages.stop - 1)
     if 8 in stages:
-        log(f"Results: {' '.join(str(p) for p in sorted(Path(exp).glob('report/*/RESULTS.md')))}")
+        log(f"Results: {' '.join(str(p) for p in layout.report_pages())}")
     log(f"Finished stages {stages.start}-{stages.stop - 1} in {exp} ({_elapsed(time.monotonic() - began)})")
     return 0

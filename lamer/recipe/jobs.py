@@ -5,12 +5,15 @@ outputs on disk: which program runs with which arguments, on which queue (the ``
 ``$cuda_cmd`` or ``$decode_cmd`` of cmd.sh), with how many GPUs, as an array of how many jobs
 (``JOB=1:nj``) and with which log. ``lamer.bin.plan jobs`` prints the list and ``lamer.bin.plan
 run`` (called by ssl.sh) executes the same list through ``lamer.recipe.executor``, so listing and
-running cannot diverge.
+running cannot diverge. Every path comes from the experiment's ``lamer.layout.Layout``.
 
-Every job names the jobs whose outputs it reads (``after``), derived from the same facts as its
-arguments (data dirs, base model, the previous stage's model, targets, probes, decoding table), so
-the runner can start independent jobs side by side. The list itself is in a topological order:
-a job comes after every listed job it names, so running it in order (one job at a time) is safe.
+Every job declares the paths it reads (``inputs``: the files and directories its arguments name
+or that the program reads by convention inside them, the configs whose hashes its ``.done``
+record keeps among them) and the paths it writes (``outputs``). Which jobs it waits for
+(``after``) is derived from those (``lamer.recipe.graph``): the jobs whose outputs hold one of
+its inputs, so the runner can start independent jobs side by side and no dependency is written
+by hand. The list itself is in a topological order: a job comes after every job it waits for, so
+running it in order (one job at a time) is safe.
 
 Bookkeeping that loads no audio and no model runs in place (``queue`` None): ``link SRC DST``
 shares an output that is the same computation as SRC's, ``write PATH TEXT`` writes a small file
@@ -31,6 +34,8 @@ from pathlib import Path
 import yaml
 
 from lamer.launch.request import names_array
+from lamer.layout import DecodeDir, Layout, experiment_dir
+from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
 
 QUEUES = ("train", "cuda", "decode")
@@ -51,11 +56,16 @@ STAGE_TITLES = {
 
 @dataclass(frozen=True)
 class Job:
-    """One step of the recipe. ``name`` is unique and names its ``.done`` marker; ``queue`` is the
+    """One step of the recipe. ``name`` is unique and names its ``.done`` record; ``queue`` is the
     ``$cmd`` that runs ``argv`` (None: bookkeeping run in place, ``argv`` = ``link SRC DST`` or
     ``write PATH TEXT``); ``nj`` jobs run as an array when ``argv`` holds the token ``JOB``.
-    ``after`` names the jobs whose outputs it reads: it starts once they are done (a name that is
-    not in the list being run belongs to a stage outside --stage..--stop_stage, done already)."""
+    ``inputs`` are the paths it reads, ``outputs`` those it writes, ``configs`` the inputs whose
+    SHA-256 its ``.done`` record keeps (a changed config reruns it), ``runtime`` the options of
+    ``argv`` that change how it runs but not what it writes (its record leaves their values out, so
+    that more workers do not redo finished work). ``after`` names the jobs whose
+    outputs it reads, derived from inputs and outputs by ``recipe_graph``: it starts once they are
+    done (a name that is not in the list being run belongs to a stage outside
+    --stage..--stop_stage, done already)."""
 
     name: str
     stage: int
@@ -65,15 +75,23 @@ class Job:
     log: str | None
     argv: tuple[str, ...]
     after: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    runtime: tuple[str, ...] = ()
 
     @property
     def is_array(self) -> bool:
         """Whether the launcher gets ``JOB=1:nj`` (the command names its part with ``JOB``)."""
         return ARRAY_TOKEN in self.argv
 
+    def as_dict(self) -> dict:
+        """The fields in the documented order, lists for the tuples."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
     def to_json(self) -> str:
-        """One JSON object (keys in the documented order, argv as a list)."""
-        return json.dumps({**asdict(self), "argv": list(self.argv), "after": list(self.after)}, ensure_ascii=False)
+        """One JSON object (``as_dict``)."""
+        return json.dumps(self.as_dict(), ensure_ascii=False)
 
 
 @dataclass
@@ -111,16 +129,15 @@ class RecipeOptions:
 
     def exp(self, plan: Plan) -> str:
         """The experiment directory, ``exp/<tag>``."""
-        return f"exp/{self.tag or plan.path.stem}"
+        return experiment_dir(self.tag or plan.path.stem)
+
+    def layout(self, plan: Plan) -> Layout:
+        """Every path of the experiment: ``--data``, ``--dump``, ``exp/<tag>`` and ``--base_dir``."""
+        return Layout(self.exp(plan), self.data, self.dump, self.base_dir)
 
 
 def _py(module: str, *args: str) -> tuple[str, ...]:
     return ("python", "-m", f"lamer.bin.{module}", *args)
-
-
-def _unique(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """``names`` in their first order, each once."""
-    return tuple(dict.fromkeys(names))
 
 
 def _opts(text: str) -> list[str]:
@@ -140,10 +157,19 @@ def synth_keys(plan: Plan) -> str:
     return ",".join(by_iso3[lang] for lang in wanted)
 
 
-def method_keeps_adapters(method: str | Path, ssl_train_opts: str = "") -> bool:
-    """Whether ssl_train with this method config leaves adapters (``<out>/adapters``) rather than a
-    whole fine-tuned checkpoint (``<out>/upstream.pt``): its ``ssl_adapter`` (default ``lamer``),
-    unless ``--ssl_adapter`` in ``ssl_train_opts`` overrides it."""
+@dataclass(frozen=True)
+class Method:
+    """What the jobs depend on in a method config: whether ssl_train leaves adapters
+    (``<out>/adapters``) rather than a whole fine-tuned checkpoint (``<out>/upstream.pt``), and the
+    config files it reads (the config and the adapter preset it names)."""
+
+    keeps_adapters: bool
+    configs: tuple[str, ...]
+
+
+def read_method(method: str | Path, ssl_train_opts: str = "") -> Method:
+    """The method config's ``ssl_adapter`` (default ``lamer``, ``--ssl_adapter`` in ``ssl_train_opts``
+    overrides it) and its ``ssl_adapter_preset`` (taken from the config's folder, as ssl_train does)."""
     path = Path(method)
     try:
         conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -158,7 +184,9 @@ def method_keeps_adapters(method: str | Path, ssl_train_opts: str = "") -> bool:
             adapter = opts[i + 1]
         elif token.startswith("--ssl_adapter="):
             adapter = token.partition("=")[2]
-    return adapter != "none"
+    preset = conf.get("ssl_adapter_preset")
+    # taken from the folder of the config that names it, as lamer.ssl.methods.resolve_preset does
+    return Method(adapter != "none", (str(method), *((str(path.parent / str(preset)),) if preset else ())))
 
 
 def check_names(plan: Plan, opts: RecipeOptions) -> None:
@@ -195,33 +223,26 @@ class _Recipe:
         if opts.ngpu < 0:
             raise PlanError(f"--ngpu {opts.ngpu}: expected 0 (CPU) or a number of GPUs")
         self.plan, self.o = plan, opts
-        self.exp = opts.exp(plan)
+        self.paths = opts.layout(plan)
         self.method = opts.method or str(plan.method)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
-        self.base_dir = opts.base_dir or f"{self.exp}/base"
-        self.base_ckpt = f"{self.base_dir}/upstream.pt"
+        self.base_ckpt = self.paths.base_model.checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
-        self.adapters = opts.train_on != "none" and method_keeps_adapters(self.method, opts.ssl_train_opts)
+        self.method_conf = read_method(self.method, opts.ssl_train_opts)
+        self.adapters = opts.train_on != "none" and self.method_conf.keeps_adapters
 
-    def log(self, name: str) -> str:
-        return f"{self.exp}/logs/{name}.log"
+    def job(self, name: str, stage: int, argv: tuple[str, ...], queue: str = "train", gpus: int = 0, nj: int = 1, *,
+            inputs: tuple[str, ...] | list[str], outputs: tuple[str, ...] | list[str],
+            configs: tuple[str, ...] = (), runtime: tuple[str, ...] = ()) -> Job:
+        log = self.paths.log(f"{name}.{ARRAY_TOKEN}" if ARRAY_TOKEN in argv else name)
+        return Job(name, stage, queue, gpus, nj, log, argv, (), (*configs, *inputs), tuple(outputs), configs, runtime)
 
-    def job(self, name: str, stage: int, argv: tuple[str, ...], queue: str = "train", gpus: int = 0,
-            nj: int = 1, *, after: tuple[str, ...] | list[str]) -> Job:
-        log = self.log(f"{name}.{ARRAY_TOKEN}" if ARRAY_TOKEN in argv else name)
-        return Job(name, stage, queue, gpus, nj, log, argv, _unique(after))
-
-    def link(self, name: str, stage: int, src: str, dst: str, *, after: tuple[str, ...] | list[str]) -> Job:
-        return Job(name, stage, None, 0, 1, None, ("link", src, dst), _unique(after))
-
-    @property
-    def data_jobs(self) -> tuple[str, ...]:
-        """The jobs that write the Kaldi data dirs (``<data>/<iso3>/<split>``) and their audio."""
-        return ("data",)
+    def link(self, name: str, stage: int, src: str, dst: str) -> Job:
+        return Job(name, stage, None, 0, 1, None, ("link", src, dst), (), (src,), (dst,))
 
     def data_dirs(self, langs: list[str], split: str) -> list[str]:
-        return [f"{self.o.data}/{lang}/{split}" for lang in langs]
+        return [self.paths.data_dir(lang, split) for lang in langs]
 
     def languages(self, stage: str) -> list[str]:
         return next(s.languages for s in self.plan.all_stages if s.name == stage)
@@ -241,127 +262,137 @@ class _Recipe:
         if stage == "base" or self.o.train_on == "none":
             return self.base_ckpt, None
         if self.adapters:
-            return self.base_ckpt, f"{self.exp}/ssl/{stage}/adapters"
-        return f"{self.exp}/ssl/{stage}/upstream.pt", None
+            return self.base_ckpt, self.paths.ssl(stage).adapters
+        return self.paths.ssl(stage).checkpoint, None
 
-    def model_jobs(self, stage: str) -> tuple[str, ...]:
-        """The jobs that write ``model_of(stage)``: the base model's (stage 3) and/or the stage's SSL
-        training (its checkpoint or adapters)."""
+    def model_files(self, stage: str) -> tuple[str, ...]:
+        """The files of ``model_of(stage)``."""
         ckpt, adapters = self.model_of(stage)
-        jobs = ["base_model" if ckpt == self.base_ckpt else f"ssl_{stage}"]
-        if adapters:
-            jobs.append(f"ssl_{stage}")
-        return _unique(jobs)
+        return (ckpt, adapters) if adapters else (ckpt,)
 
     def replays(self, stage: str) -> list[str]:
         """The replay data dirs of a continual stage (only stages trained on their new languages)."""
         if self.o.train_on != "new" or not self.plan.replay:
             return []
-        return [f"{self.exp}/replay/{stage}/{old}" for old in self.old(stage)]
+        return [self.paths.replay(stage, old) for old in self.old(stage)]
 
-    def replay_jobs(self, stage: str) -> tuple[str, ...]:
-        """The stage-4 jobs that write ``replays(stage)``."""
-        return tuple(f"replay_{stage}_{old}" for old in self.old(stage)) if self.replays(stage) else ()
-
-    def same_score(self, protocol: str, stage: str) -> tuple[str, tuple[str, ...]] | None:
+    def same_score(self, protocol: str, stage: str) -> str | None:
         """The scores this pair shares (the base probe reading the base model, under any protocol and
-        for every stage of --train_on none: one computation, scored once) and the jobs that write them
-        (none: --base_exp's, made by another experiment), or None when the pair is decoded itself."""
-        same, writers = None, ()
+        for every stage of --train_on none: one computation, scored once; --base_exp's are made by
+        another experiment), or None when the pair is decoded itself."""
+        same = None
         if stage == "base" and self.o.base_exp:
-            same = f"{self.o.base_exp}/score/{protocol}/base"
+            same = Layout(self.o.base_exp).score(protocol, "base")
         elif stage == "base" or self.o.train_on == "none":
-            first = self.plan.protocols[0]
-            same, writers = f"{self.exp}/score/{first}/base", (f"score_{first}_base",)
-        return None if same in (None, f"{self.exp}/score/{protocol}/{stage}") else (same, writers)
+            same = self.paths.score(self.plan.protocols[0], "base")
+        return None if same in (None, self.paths.score(protocol, stage)) else same
 
     # the stages, in order
 
-    def stage1(self) -> Iterator[Job]:
+    def stage1(self, listed: bool) -> Iterator[Job]:
+        """Stage 1; ``listed``: whether it is run or listed (its jobs are made in any case: later stages'
+        inputs are their outputs), which needs the corpus root."""
         o, plan = self.o, self.plan
-        if not o.root:
+        if not o.root and listed:
             raise PlanError(f"{plan.path}: no data root for corpus {plan.corpus!r}: set it in db.sh (--root)")
+        root = (o.root,) if o.root else ()
         if o.synth:
             yield self.job("synth", 1, _py("synth_corpus", "--out", str(Path(o.root).parent), "--langs",
                                            synth_keys(plan), "--utts_per_lang", str(o.synth_utts), "--seed",
-                                           self.seed, "--nj", str(o.nj), *_opts(o.synth_opts)), after=())
+                                           self.seed, "--nj", str(o.nj), *_opts(o.synth_opts)),
+                           inputs=(), outputs=root)
         locales = ",".join(loc for s in plan.all_stages for loc in s.locales)
         lang_map = ",".join(f"{loc}={iso3}" for loc, iso3 in plan.lang_map.items())
         yield self.job("data", 1, _py("prepare_data", plan.corpus, "--root", o.root, "--langs", locales, "--out",
-                                      o.data, "--dump", f"{o.dump}/audio", "--nj", str(o.nj),
+                                      o.data, "--dump", self.paths.audio, "--nj", str(o.nj),
                                       *(("--lang_map", lang_map) if lang_map else ()), *_opts(o.prep_opts)),
-                       after=("synth",) if o.synth else ())
+                       inputs=root, outputs=(*[d for split in ("train", "dev", "test")
+                                               for d in self.data_dirs(self.all_languages, split)], self.paths.audio),
+                       runtime=("--nj",))  # its languages are prepared the same by any number of workers
 
     def stage2(self) -> Iterator[Job]:
         for split in ("train", "dev", "test"):
-            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data",
-                                                    *self.data_dirs(self.all_languages, split),
-                                                    "--out", f"{self.o.dump}/probe/{split}"), after=self.data_jobs)
-        yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", f"{self.o.dump}/probe/train/text",
-                                        "--out", f"{self.o.dump}/tokens/char", *_opts(self.o.token_opts)),
-                       after=("probe_train",))
+            data = self.data_dirs(self.all_languages, split)
+            out = self.paths.probe_data(split).path
+            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data", *data, "--out", out),
+                           inputs=data, outputs=(out,))
+        text, tokens = self.paths.probe_data("train").text, self.paths.tokens().path
+        yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", text, "--out", tokens,
+                                        *_opts(self.o.token_opts)), inputs=(text,), outputs=(tokens,))
 
     def stage3(self) -> Iterator[Job]:
-        base_model = self.plan.base_model
+        base_model, base_dir = self.plan.base_model, self.paths.base_model.path
         if "checkpoint" in base_model:
             check = ("--sha256", base_model["sha256"]) if "sha256" in base_model else ()
             yield self.job("base_model", 3, _py("export_model", "--upstream", base_model["checkpoint"], *check,
-                                                "--format", "s3prl", "--out", self.base_dir), after=())
+                                                "--format", "s3prl", "--out", base_dir),
+                           inputs=(base_model["checkpoint"],), outputs=(base_dir,))
             return
         base = self.plan.base.languages
-        dirs = [arg for d in self.data_dirs(base, "train") for arg in ("--train_dir", d)]
-        dirs += [arg for d in self.data_dirs(base, "dev") for arg in ("--valid_dir", d)]
+        train, valid = self.data_dirs(base, "train"), self.data_dirs(base, "dev")
+        dirs = [arg for d in train for arg in ("--train_dir", d)] + [arg for d in valid for arg in ("--valid_dir", d)]
         yield self.job("base_model", 3, _py(
-            "pretrain_base", *dirs, "--config", base_model["pretrain"], "--work_dir", self.base_dir, "--layer",
+            "pretrain_base", *dirs, "--config", base_model["pretrain"], "--work_dir", base_dir, "--layer",
             str(self.o.target_layer), "--num_clusters", str(self.o.num_clusters), "--seed", self.seed,
-            "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu, after=self.data_jobs)
+            "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu,
+            inputs=(*train, *valid), outputs=(base_dir,), configs=(base_model["pretrain"],))
 
     def stage4(self) -> Iterator[Job]:
         replay = self.plan.replay
         if self.o.train_on != "new" or not replay:
             return
         for s in self.stages:
+            new: list[str] = []
             if "minutes" in replay:
                 amount: tuple[str, ...] = ("--minutes", str(replay["minutes"]))
             else:
-                new = [arg for d in self.data_dirs(self.languages(s), "train") for arg in ("--of", d)]
-                amount = ("--fraction", str(replay["fraction"]), *new)
+                new = self.data_dirs(self.languages(s), "train")
+                amount = ("--fraction", str(replay["fraction"]), *[arg for d in new for arg in ("--of", d)])
             for old in self.old(s):
+                src, out = self.paths.data_dir(old, "train"), self.paths.replay(s, old)
                 yield self.job(f"replay_{s}_{old}", 4, _py(
-                    "prepare_data", "replay", "--src", f"{self.o.data}/{old}/train", *amount, "--strategy",
-                    str(replay.get("strategy", "random")), "--seed", self.seed, "--out",
-                    f"{self.exp}/replay/{s}/{old}"), after=self.data_jobs)
+                    "prepare_data", "replay", "--src", src, *amount, "--strategy",
+                    str(replay.get("strategy", "random")), "--seed", self.seed, "--out", out),
+                    inputs=(src, *new), outputs=(out,))
 
-    def targets(self, s: str, split: str, data: list[str], model: tuple[str, ...],
-                needs: tuple[str, ...]) -> Iterator[Job]:
+    def targets(self, s: str, split: str, data: list[str], replays: list[str], model: tuple[str, ...]) -> Iterator[Job]:
         """k-means targets of stage ``s``'s ``split``: split the utterances over --nj shards, sample
-        frames and fit the codebook (train only), label each shard, merge the labels. ``needs``: the
-        jobs that write ``data`` and ``model``. Other splits name the train split's directory, whose
-        merge writes the codebook they label with."""
+        frames and fit the codebook (train only), label each shard, merge the labels. ``data`` and
+        ``replays``: the data dirs and replay dirs; ``model``: the extracting upstream's files. Other
+        splits name the train split's directory, whose merge writes the codebook they label with."""
         o = self.o
-        out = f"{self.exp}/targets/{s}/{split}"
+        t = self.paths.targets(s, split)
         name = f"targets_{s}" if split == "train" else f"targets_{s}_{split}"
         # 'lang' (indices into the plan's languages) for the routers: language routing, specialise_weight
         options = ("--feature", "layer", "--layer", str(o.target_layer), "--languages", ",".join(self.all_languages))
+        codebook: tuple[str, ...] = ()
         if split == "train":
             options += ("--num_clusters", str(o.num_clusters), "--seed", self.seed)
         else:
-            options += ("--codebook", f"{self.exp}/targets/{s}/train")
+            train = self.paths.targets(s, "train")
+            options += ("--codebook", train.path)
+            codebook = train.codebook
         shard_queue, device = ("cuda", ("--device", "cuda")) if o.ngpu > 0 else ("train", ())
         gpus = 1 if o.ngpu > 0 else 0
-        codebook = () if split == "train" else (f"targets_{s}_merge",)
-        yield self.job(f"{name}_split", 5, _py("ssl_targets", "split", *data, *model, *options, "--out_dir", out,
-                                               "--nj", str(o.nj)), after=(*needs, *codebook))
-        labelled = (f"{name}_split",)
+        features = ("--upstream", model[0], *(("--adapters", model[1]) if len(model) > 1 else ()))
+        dirs = [a for d in data for a in ("--data_dir", d)] + [a for d in replays for a in ("--replay_data_dir", d)]
+        yield self.job(f"{name}_split", 5, _py("ssl_targets", "split", *dirs, *features, *options, "--out_dir",
+                                               t.path, "--nj", str(o.nj)),
+                       inputs=(*data, *model, *replays, *codebook), outputs=t.record)
+        codebook_read = t.fitted if split == "train" else codebook  # what label and merge assign with
         if split == "train":
-            yield self.job(f"{name}_sample", 5, _py("ssl_targets", "sample", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                                    *device), shard_queue, gpus, o.nj, after=labelled)
-            yield self.job(f"{name}_fit", 5, _py("ssl_targets", "fit", "--out_dir", out), after=(f"{name}_sample",))
-            labelled += (f"{name}_fit",)
-        yield self.job(f"{name}_label", 5, _py("ssl_targets", "label", "--out_dir", out, "--job", ARRAY_TOKEN,
-                                               *device), shard_queue, gpus, o.nj, after=(*labelled, *codebook))
-        yield self.job(f"{name}_merge", 5, _py("ssl_targets", "merge", "--out_dir", out),
-                       after=(*labelled, f"{name}_label", *codebook))
+            samples = t.job_files(t.SAMPLE, o.nj)
+            yield self.job(f"{name}_sample", 5, _py("ssl_targets", "sample", "--out_dir", t.path, "--job",
+                                                    ARRAY_TOKEN, *device), shard_queue, gpus, o.nj,
+                           inputs=t.record, outputs=samples)
+            yield self.job(f"{name}_fit", 5, _py("ssl_targets", "fit", "--out_dir", t.path),
+                           inputs=(*t.record, *samples), outputs=t.fitted)
+        labelled = (*t.job_files(t.LABELS, o.nj), *t.job_files(t.SPEECH_SHAPE, o.nj))
+        yield self.job(f"{name}_label", 5, _py("ssl_targets", "label", "--out_dir", t.path, "--job", ARRAY_TOKEN,
+                                               *device), shard_queue, gpus, o.nj,
+                       inputs=(*t.record, *codebook_read), outputs=labelled)
+        yield self.job(f"{name}_merge", 5, _py("ssl_targets", "merge", "--out_dir", t.path),
+                       inputs=(*t.record, *codebook_read, *labelled), outputs=t.merged)
 
     def stage5(self) -> Iterator[Job]:
         if self.o.train_on == "none":
@@ -371,72 +402,71 @@ class _Recipe:
                      "all": self.old(s) + self.languages(s)}[self.o.train_on]
             replays = self.replays(s)
             prev = self.previous(s)
-            init: tuple[str, ...] = ("--upstream", self.base_ckpt)
-            features: tuple[str, ...] = ("--upstream", self.base_ckpt)
-            if prev != "base":
-                ckpt, adapters = self.model_of(prev)
-                init = ("--upstream", ckpt, *(("--init_adapters", adapters) if adapters else ()))
-                features = ("--upstream", ckpt, *(("--adapters", adapters) if adapters else ()))
-            train = [a for d in self.data_dirs(langs, "train") for a in ("--data_dir", d)]
-            train += [a for d in replays for a in ("--replay_data_dir", d)]
-            dev = [a for d in self.data_dirs(langs, "dev") for a in ("--data_dir", d)]
-            reads = (*self.data_jobs, *self.model_jobs(prev))
-            yield from self.targets(s, "train", train, features, (*reads, *self.replay_jobs(s)))
-            yield from self.targets(s, "dev", dev, features, reads)
-            t = f"{self.exp}/targets/{s}"
+            features = self.model_files(prev)
+            ckpt, adapters = self.model_of(prev)
+            init: tuple[str, ...] = ("--upstream", ckpt, *(("--init_adapters", adapters) if adapters else ()))
+            yield from self.targets(s, "train", self.data_dirs(langs, "train"), replays, features)
+            yield from self.targets(s, "dev", self.data_dirs(langs, "dev"), [], features)
+            train, dev = self.paths.targets(s, "train"), self.paths.targets(s, "dev")
             replay_opts: tuple[str, ...] = ()
+            replay_reads: tuple[str, ...] = ()
             if replays:
-                replay_opts = ("--replay_utt2lang", f"{t}/train/replay_utt2lang")
+                replay_reads = (train.replay_utt2lang,)
+                replay_opts = ("--replay_utt2lang", train.replay_utt2lang)
                 share = self.o.replay_share if self.o.replay_share is not None else self.plan.replay.get("share")
                 if share is not None:
                     replay_opts += ("--replay_share", str(share))
+            data: list[str] = []
+            for kind, t in (("train", train), ("valid", dev)):
+                data += [f"--{kind}_data_path_and_name_and_type", f"{t.wav_scp},speech,sound",
+                         f"--{kind}_data_path_and_name_and_type", f"{t.labels},labels,text_int",
+                         f"--{kind}_data_path_and_name_and_type", f"{t.lang},lang,text_int",
+                         f"--{kind}_shape_file", t.speech_shape]
+            reads = [path for t in (train, dev) for path in (t.wav_scp, t.labels, t.lang, t.speech_shape)]
+            out = self.paths.ssl(s).path
             yield self.job(f"ssl_{s}", 5, _py(
                 "ssl_train", "--config", self.method, *init, "--ngpu", str(self.o.ngpu), "--seed", self.seed,
-                "--resume", "true", "--num_classes", str(self.o.num_clusters),
-                "--train_data_path_and_name_and_type", f"{t}/train/wav.scp,speech,sound",
-                "--train_data_path_and_name_and_type", f"{t}/train/labels,labels,text_int",
-                "--train_data_path_and_name_and_type", f"{t}/train/lang,lang,text_int",
-                "--train_shape_file", f"{t}/train/speech_shape",
-                "--valid_data_path_and_name_and_type", f"{t}/dev/wav.scp,speech,sound",
-                "--valid_data_path_and_name_and_type", f"{t}/dev/labels,labels,text_int",
-                "--valid_data_path_and_name_and_type", f"{t}/dev/lang,lang,text_int",
-                "--valid_shape_file", f"{t}/dev/speech_shape",
-                *replay_opts, "--output_dir", f"{self.exp}/ssl/{s}", *_opts(self.o.ssl_train_opts)),
-                "cuda", self.o.ngpu, after=(f"targets_{s}_merge", f"targets_{s}_dev_merge", *reads,
-                                            *self.replay_jobs(s)))
+                "--resume", "true", "--num_classes", str(self.o.num_clusters), *data,
+                *replay_opts, "--output_dir", out, *_opts(self.o.ssl_train_opts)), "cuda", self.o.ngpu,
+                inputs=(*reads, *replay_reads, *self.model_files(prev)), outputs=(out,),
+                configs=self.method_conf.configs)
 
     def stage6(self) -> Iterator[Job]:
-        o = self.o
+        o, paths = self.o, self.paths
         for s in ["base", *self.stages]:
+            out = paths.probe(s).path
             if s == "base" and o.base_exp:
-                yield self.link("probe_base", 6, f"{o.base_exp}/probe/base", f"{self.exp}/probe/base", after=())
+                yield self.link("probe_base", 6, Layout(o.base_exp).probe("base").path, out)
                 continue
             if s != "base" and o.train_on == "none":
-                yield self.link(f"probe_{s}", 6, f"{self.exp}/probe/base", f"{self.exp}/probe/{s}",
-                                after=("probe_base",))
+                yield self.link(f"probe_{s}", 6, paths.probe("base").path, out)
                 continue
             ckpt, adapters = self.model_of(s)
             frontend = ["--frontend_conf", f"path_or_url={ckpt}"]
             if adapters:
                 frontend += ["--frontend_conf", f"adapters={adapters}"]
             data: list[str] = []
+            reads: list[str] = []
             for split, folder in (("train", "train"), ("valid", "dev")):
-                d = f"{o.dump}/probe/{folder}"
-                data += [f"--{split}_data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
-                         f"--{split}_data_path_and_name_and_type", f"{d}/text,text,text",
-                         f"--{split}_shape_file", f"{d}/speech_shape"]
+                d = paths.probe_data(folder)
+                data += [f"--{split}_data_path_and_name_and_type", f"{d.wav_scp},speech,sound",
+                         f"--{split}_data_path_and_name_and_type", f"{d.text},text,text",
+                         f"--{split}_shape_file", d.speech_shape]
+                reads += [d.wav_scp, d.text, d.speech_shape]
+            tokens = paths.tokens()
             yield self.job(f"probe_{s}", 6, _py(
                 "asr_train", "--config", str(self.plan.probe), "--ngpu", str(o.ngpu), "--seed", self.seed,
-                "--resume", "true", "--output_dir", f"{self.exp}/probe/{s}", *frontend,
-                "--use_preprocessor", "true", "--token_type", "char", "--token_list",
-                f"{o.dump}/tokens/char/tokens.txt", "--non_linguistic_symbols", f"{o.dump}/tokens/char/nlsyms.txt",
-                *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
-                after=("probe_train", "probe_dev", "tokens", *self.model_jobs(s)))
+                "--resume", "true", "--output_dir", out, *frontend,
+                "--use_preprocessor", "true", "--token_type", "char", "--token_list", tokens.tokens,
+                "--non_linguistic_symbols", tokens.nlsyms, *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
+                inputs=(*reads, tokens.tokens, tokens.nlsyms, *self.model_files(s)), outputs=(out,),
+                configs=(str(self.plan.probe),))
 
     def decode_table(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """The rows of ``jobs.tsv``: every (protocol, stage) pair decoded itself, as asr_inference's
         ``--jobs`` fields (output dir, probe config and model, the ``fixed`` overrides or ``-``),
-        each with the jobs that write what it reads (the probe and the stage's model)."""
+        each with the files it reads (the probe's and the stage's model: the probe's frontend
+        loads it, from the overrides or from the probe's config)."""
         rows = []
         for protocol in self.plan.protocols:
             for s in ["base", *self.stages]:
@@ -447,89 +477,91 @@ class _Recipe:
                 if protocol == "fixed":
                     probe = "base"  # the base probe, frozen, reads this stage's features
                     override = (adapters or "none", ckpt)
-                probe_dir = f"{self.exp}/probe/{probe}"
-                row = (f"{self.exp}/decode/{protocol}/{s}", f"{probe_dir}/config.yaml",
-                       f"{probe_dir}/valid.loss.best.pth", *override)
-                rows.append((row, (f"probe_{probe}", *self.model_jobs(s))))
+                probe_dir = self.paths.probe(probe)
+                row = (self.paths.decode(protocol, s).path, probe_dir.config, probe_dir.model, *override)
+                rows.append((row, (probe_dir.config, probe_dir.model, *self.model_files(s))))
         return rows
 
     def stage7(self) -> Iterator[Job]:
-        o = self.o
+        o, paths = self.o, self.paths
         table = self.decode_table()
         rows = [row for row, _ in table]
-        jobs_file = f"{self.exp}/decode/jobs.tsv"
+        jobs_file = paths.decode_jobs
+        test = paths.probe_data("test")
         if rows:
             bad = [value for row in rows for value in row if "\t" in value or "\n" in value]
             if bad:
                 raise PlanError(f"{bad[0]!r}: a path of the decoding table holds a tab or a newline")
             yield Job("decode_jobs", 7, None, 0, 1, None,
-                      ("write", jobs_file, "".join("\t".join(row) + "\n" for row in rows)), ())
+                      ("write", jobs_file, "".join("\t".join(row) + "\n" for row in rows)), outputs=(jobs_file,))
             gpus = 1 if o.gpu_inference else 0
             common = ("--jobs", jobs_file, "--nj", str(o.inference_nj))
+            blocks = [DecodeDir(row[0]).blocks(o.inference_nj) for row in rows]
             yield self.job("decode", 7, _py(
                 "asr_inference", "--config", o.decode_config, "--decoding", o.decoding, "--ngpu", str(gpus),
-                "--data_path_and_name_and_type", f"{o.dump}/probe/test/wav.scp,speech,sound", *common,
+                "--data_path_and_name_and_type", f"{test.wav_scp},speech,sound", *common,
                 "--job", ARRAY_TOKEN), "decode", gpus, o.inference_nj,
-                after=("decode_jobs", "probe_test", *(job for _, needs in table for job in needs)))
-            yield self.job("decode_merge", 7, _py("asr_inference", "merge", *common), after=("decode_jobs", "decode"))
+                inputs=(jobs_file, test.wav_scp, *(path for _, reads in table for path in reads)), outputs=blocks,
+                configs=(o.decode_config,))
+            yield self.job("decode_merge", 7, _py("asr_inference", "merge", *common),
+                           inputs=(jobs_file, *blocks), outputs=[DecodeDir(row[0]).result for row in rows])
         for protocol in self.plan.protocols:
             for s in ["base", *self.stages]:
-                name, out = f"score_{protocol}_{s}", f"{self.exp}/score/{protocol}/{s}"
+                name, out = f"score_{protocol}_{s}", paths.score(protocol, s)
                 same = self.same_score(protocol, s)
                 if same:
-                    yield self.link(name, 7, same[0], out, after=same[1])
+                    yield self.link(name, 7, same, out)
                     continue
-                decoded = f"{self.exp}/decode/{protocol}/{s}/1best_recog"
+                decoded = paths.decode(protocol, s)
                 yield self.job(name, 7, _py(
-                    "score", "--ref", f"{o.dump}/probe/test/text", "--hyp", f"{decoded}/text", "--utt2lang",
-                    f"{o.dump}/probe/test/utt2lang", "--lid_if_present", f"{decoded}/lid", "--out", out),
-                    after=("probe_test", "decode_merge"))
+                    "score", "--ref", test.text, "--hyp", decoded.text, "--utt2lang", test.utt2lang,
+                    "--lid_if_present", decoded.lid, "--out", out),
+                    inputs=(test.text, test.utt2lang, decoded.result), outputs=(out,))
 
     def stage8(self) -> Iterator[Job]:
+        paths = self.paths
         usage: tuple[str, ...] = ()
+        usage_reads: tuple[str, ...] = ()
         if self.adapters:
-            out = f"{self.exp}/expert_usage.json"
+            out = paths.expert_usage
+            last = self.stages[-1]
+            data = self.data_dirs(self.all_languages, "dev")
             yield self.job("expert_usage", 8, _py(
-                "expert_usage", "--upstream", self.base_ckpt, "--adapters",
-                f"{self.exp}/ssl/{self.stages[-1]}/adapters", "--data", *self.data_dirs(self.all_languages, "dev"),
-                "--out", out, "--if_routed"), after=(*self.data_jobs, *self.model_jobs(self.stages[-1])))
+                "expert_usage", "--upstream", self.base_ckpt, "--adapters", paths.ssl(last).adapters, "--data",
+                *data, "--out", out, "--if_routed"), inputs=(*data, *self.model_files(last)), outputs=(out,))
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
+            usage_reads = (out,)
         for protocol in self.plan.protocols:
-            results = f"{self.exp}/results_{protocol}.json"
+            results = paths.results(protocol)
+            scores = [paths.score(protocol, s) for s in ["base", *self.stages]]
             yield self.job(f"results_{protocol}", 8, _py(
-                "collect_results", "--plan", str(self.plan.path), "--scores", f"{self.exp}/score/{protocol}",
+                "collect_results", "--plan", str(self.plan.path), "--scores", paths.scores(protocol),
                 "--protocol", protocol, "--out", results),
-                after=[f"score_{protocol}_{s}" for s in ["base", *self.stages]])
+                inputs=scores, outputs=(results,), configs=(str(self.plan.path),))
+            report = paths.report(protocol)
             yield self.job(f"report_{protocol}", 8, _py(
-                "forgetting_report", "--matrix", results, *usage, "--out", f"{self.exp}/report/{protocol}"),
-                after=(f"results_{protocol}", *(("expert_usage",) if usage else ())))
+                "forgetting_report", "--matrix", results, *usage, "--out", report),
+                inputs=(results, *usage_reads), outputs=(report,))
 
 
-def recipe_jobs(plan: Plan, options: RecipeOptions) -> list[Job]:
-    """Every job of stages ``options.stage``..``options.stop_stage``, in the order they run.
+def recipe_graph(plan: Plan, options: RecipeOptions) -> list[Job]:
+    """Every job of stages 1-8, in the order they run, each with the jobs it waits for (``after``,
+    derived from inputs and outputs).
 
     Decided from the plan and the options alone (the method config says whether a stage leaves
     adapters or a whole checkpoint); raises PlanError for options that cannot run."""
     recipe = _Recipe(plan, options)
-    stages = [recipe.stage1, recipe.stage2, recipe.stage3, recipe.stage4, recipe.stage5, recipe.stage6,
-              recipe.stage7, recipe.stage8]
-    jobs = [job for number, stage in enumerate(stages, 1) if options.stage <= number <= options.stop_stage
-            for job in stage()]
+    stages = [recipe.stage1(options.stage <= 1 <= options.stop_stage), recipe.stage2(), recipe.stage3(),
+              recipe.stage4(), recipe.stage5(), recipe.stage6(), recipe.stage7(), recipe.stage8()]
+    jobs = [job for stage in stages for job in stage]
     names = [job.name for job in jobs]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise PlanError(f"{plan.path}: job names {clash} are not unique (a stage name clashes with a step name)")
-    check_order(jobs)
-    return jobs
+    return derive_after(jobs)
 
 
-def check_order(jobs: list[Job]) -> None:
-    """Raise ValueError unless every job comes after the listed jobs its ``after`` names (the list is
-    a topological order: run in order, one at a time, every job finds its inputs)."""
-    seen: set[str] = set()
-    listed = {job.name for job in jobs}
-    for job in jobs:
-        early = [name for name in job.after if name in listed and name not in seen]
-        if early:
-            raise ValueError(f"job {job.name} needs {early}, which are not listed before it")
-        seen.add(job.name)
+def recipe_jobs(plan: Plan, options: RecipeOptions) -> list[Job]:
+    """The jobs of stages ``options.stage``..``options.stop_stage`` of ``recipe_graph``, in the order
+    they run (``after`` may name jobs of earlier stages)."""
+    return [job for job in recipe_graph(plan, options) if options.stage <= job.stage <= options.stop_stage]

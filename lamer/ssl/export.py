@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamer.adapters import patch_state, save_adapters
+from lamer.layout import ModelDir
 from lamer.upstream import LoadedUpstream
 from lamer.upstream.head import label_symbols
 from lamer.upstream.presets import save_s3prl_checkpoint
 
-ADAPTERS_DIR = "adapters"
-UPSTREAM_FILE = "upstream.pt"
+ADAPTERS_DIR = ModelDir.ADAPTERS
+UPSTREAM_FILE = ModelDir.CHECKPOINT
 
 
 def export_stage(upstream: LoadedUpstream, out_dir: Path, extra: dict | None = None) -> Path:

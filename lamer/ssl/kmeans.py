@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from lamer.atomic import write_atomic, write_json_atomic
 from lamer.jsonfile import read_json_object
+from lamer.layout import CodebookFiles
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
@@ -69,8 +70,8 @@ def save_codebook(directory: Path, codebook: np.ndarray, meta: dict) -> None:
     """Write ``codebook.npy`` and ``codebook.json`` into ``directory`` atomically."""
     buffer = io.BytesIO()
     np.save(buffer, codebook.astype(np.float32))
-    write_atomic(Path(directory) / "codebook.npy", lambda f: f.write(buffer.getvalue()))
-    write_json_atomic(Path(directory) / "codebook.json", {**meta, "num_clusters": int(codebook.shape[0]),
+    write_atomic(Path(directory) / CodebookFiles.ARRAY, lambda f: f.write(buffer.getvalue()))
+    write_json_atomic(Path(directory) / CodebookFiles.META, {**meta, "num_clusters": int(codebook.shape[0]),
                                                            "dim": int(codebook.shape[1])})
 
 
@@ -81,8 +82,8 @@ def load_codebook(directory: Path) -> tuple[np.ndarray, dict]:
     object array holds a pickle, which is never loaded) or ``codebook.json`` is not its JSON.
     """
     directory = Path(directory)
-    npy = directory / "codebook.npy"
-    for path in (npy, directory / "codebook.json"):
+    npy = directory / CodebookFiles.ARRAY
+    for path in (npy, directory / CodebookFiles.META):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing (is {directory} a codebook directory?)")
     try:
@@ -94,7 +95,7 @@ def load_codebook(directory: Path) -> tuple[np.ndarray, dict]:
                          f"{codebook.shape}; fit the codebook again")
     if not np.isfinite(codebook).all():
         raise ValueError(f"{npy}: holds NaN or infinite values; fit the codebook again")
-    meta = read_json_object(directory / "codebook.json")
+    meta = read_json_object(directory / CodebookFiles.META)
     if codebook.shape[0] != meta.get("num_clusters"):
         raise ValueError(f"{directory}: codebook.npy of shape {codebook.shape} does not match codebook.json")
     return codebook, meta

@@ -44,13 +44,14 @@ from lamer.atomic import atomic_path, write_atomic, write_json_atomic, write_tex
 from lamer.data.audio import TARGET_RATE, read_prepared
 from lamer.data.datadir import read_data_dir
 from lamer.data.wav_scp import NO_PIPE_HINT, parse_wav_scp, refuse_pipes
+from lamer.layout import CodebookFiles, TargetsDir
 from lamer.shards import job_block
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
 
 logger = logging.getLogger(__name__)
 
 Extract = Callable[[str, np.ndarray], np.ndarray]
-WORK_DIR = "split"
+WORK_DIR = TargetsDir.WORK
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Split:
 
     def job_file(self, kind: str, job: int) -> Path:
         """``T/split/<kind>.<job>``: a job's output (``sample.J.npy``, ``labels.J``, ``speech_shape.J``)."""
-        return self.work / (f"{kind}.{job}.npy" if kind == "sample" else f"{kind}.{job}")
+        return self.work / TargetsDir.job_file_name(kind, job)
 
 
 def _item_lines(items: Iterable[Item]) -> Iterable[str]:
@@ -145,13 +146,13 @@ def write_split(out_dir: Path, items: Sequence[Item], options: TargetOptions, nj
     digest = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
     record = {"nj": nj, "items_sha256": digest, "options": asdict(options)}
     work = out_dir / WORK_DIR
-    recorded = work / "options.json"
+    recorded = work / TargetsDir.OPTIONS
     if recorded.is_file() and json.loads(recorded.read_text(encoding="utf-8")) == json.loads(json.dumps(record)):
         logger.info("%s: already split the same way; keeping the jobs' outputs", work)
     else:
         if work.exists():
             shutil.rmtree(work)
-        write_atomic(work / "items.tsv", lambda handle: handle.writelines(line.encode("utf-8") for line in lines))
+        write_atomic(work / TargetsDir.ITEMS, lambda handle: handle.writelines(line.encode("utf-8") for line in lines))
         write_json_atomic(recorded, record)
     return Split(out_dir, nj, options, list(items))
 
@@ -159,7 +160,7 @@ def write_split(out_dir: Path, items: Sequence[Item], options: TargetOptions, nj
 def read_split(out_dir: Path) -> Split:
     """The split recorded by ``write_split`` in ``out_dir``."""
     out_dir = Path(out_dir)
-    recorded = out_dir / WORK_DIR / "options.json"
+    recorded = out_dir / WORK_DIR / TargetsDir.OPTIONS
     if not recorded.is_file():
         raise FileNotFoundError(f"{recorded}: missing: run `python -m lamer.bin.ssl_targets split --out_dir "
                                 f"{out_dir} --nj N ...` first")
@@ -167,7 +168,7 @@ def read_split(out_dir: Path) -> Split:
     options = dict(record["options"])
     options["languages"] = tuple(options["languages"])
     items = []
-    with open(out_dir / WORK_DIR / "items.tsv", encoding="utf-8") as handle:
+    with open(out_dir / WORK_DIR / TargetsDir.ITEMS, encoding="utf-8") as handle:
         for utt, wav, lang, replay, duration in (line.rstrip("\n").split("\t") for line in handle):
             items.append(Item(utt, wav, lang, replay == "1", float(duration)))
     return Split(out_dir, int(record["nj"]), TargetOptions(**options), items)
@@ -205,7 +206,7 @@ def write_sample(split: Split, job: int, extract: Extract, hop: int) -> Path:
     chunks = [extract(item.utt, read_prepared(item.wav))
               for item in tqdm(mine, desc=f"k-means sample, job {job}/{split.nj}", unit="utt")]
     frames = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
-    path = split.job_file("sample", job)
+    path = split.job_file(TargetsDir.SAMPLE, job)
     write_atomic(path, lambda handle: np.save(handle, frames, allow_pickle=False))
     return path
 
@@ -222,8 +223,8 @@ def _missing(split: Split, kinds: Sequence[str], step: str) -> None:
 def fit_split(split: Split) -> np.ndarray:
     """Fit the codebook on the gathered sample (jobs in order, at most ``max_fit_frames`` frames)."""
     require_fit(split, "fit")
-    _missing(split, ["sample"], "sample")
-    parts = [np.load(split.job_file("sample", job), mmap_mode="r", allow_pickle=False)
+    _missing(split, [TargetsDir.SAMPLE], "sample")
+    parts = [np.load(split.job_file(TargetsDir.SAMPLE, job), mmap_mode="r", allow_pickle=False)
              for job in range(1, split.nj + 1)]
     parts = [part for part in parts if part.shape[0]]
     if not parts:
@@ -249,9 +250,9 @@ def fit_split(split: Split) -> np.ndarray:
 def codebook_of(split: Split) -> tuple[np.ndarray, dict]:
     """The codebook the labels use: the reused one (checked against the features) or the fitted one."""
     if split.options.codebook is None:
-        if not (split.work / "codebook.npy").is_file():
-            raise FileNotFoundError(f"{split.work / 'codebook.npy'}: missing: run `python -m lamer.bin.ssl_targets "
-                                    f"fit --out_dir {split.out_dir}` first")
+        if not (split.work / CodebookFiles.ARRAY).is_file():
+            raise FileNotFoundError(f"{split.work / CodebookFiles.ARRAY}: missing: run `python -m "
+                                    f"lamer.bin.ssl_targets fit --out_dir {split.out_dir}` first")
         return load_codebook(split.work)
     codebook, meta = load_codebook(Path(split.options.codebook))
     if {k: meta.get(k) for k in split.options.feature} != split.options.feature:
@@ -263,8 +264,8 @@ def codebook_of(split: Split) -> tuple[np.ndarray, dict]:
 def write_labels(split: Split, job: int, extract: Extract, codebook: np.ndarray) -> None:
     """Labels and sample counts of job ``job``'s utterances, written as they are made."""
     block = split.block(job)
-    with atomic_path(split.job_file("labels", job)) as labels_tmp, \
-            atomic_path(split.job_file("speech_shape", job)) as shape_tmp, \
+    with atomic_path(split.job_file(TargetsDir.LABELS, job)) as labels_tmp, \
+            atomic_path(split.job_file(TargetsDir.SPEECH_SHAPE, job)) as shape_tmp, \
             open(labels_tmp, "w", encoding="utf-8") as labels, open(shape_tmp, "w", encoding="utf-8") as shapes:
         for item in tqdm(block, desc=f"frame labels, job {job}/{split.nj}", unit="utt"):
             wav = read_prepared(item.wav)
@@ -297,27 +298,27 @@ def _job_lines(split: Split, kind: str) -> Iterable[tuple[str, str]]:
 def merge_split(split: Split) -> dict:
     """Write T's lists and codebook from the jobs' outputs; returns a summary of the labels."""
     codebook, meta = codebook_of(split)
-    _missing(split, ["labels", "speech_shape"], "label")
+    _missing(split, [TargetsDir.LABELS, TargetsDir.SPEECH_SHAPE], "label")
     counts = np.zeros(codebook.shape[0], np.int64)
 
     def copy_labels(handle) -> None:
-        for _, line in _job_lines(split, "labels"):
+        for _, line in _job_lines(split, TargetsDir.LABELS):
             values = np.array(line.split()[1:], dtype=np.int64)
             counts[:] += np.bincount(values, minlength=codebook.shape[0])
             handle.write(line.encode("utf-8"))
 
-    write_atomic(split.out_dir / "labels", copy_labels)
-    shapes = (line.encode("utf-8") for _, line in _job_lines(split, "speech_shape"))
-    write_atomic(split.out_dir / "speech_shape", lambda handle: handle.writelines(shapes))
+    write_atomic(split.out_dir / TargetsDir.LABELS, copy_labels)
+    shapes = (line.encode("utf-8") for _, line in _job_lines(split, TargetsDir.SPEECH_SHAPE))
+    write_atomic(split.out_dir / TargetsDir.SPEECH_SHAPE, lambda handle: handle.writelines(shapes))
     items = split.items
     lists = {
-        "wav.scp": [f"{i.utt} {i.wav}" for i in items],
-        "utt2lang": [f"{i.utt} {i.lang}" for i in items],
-        "replay_utt2lang": [f"{i.utt} {i.lang}" for i in items if i.replay],
+        TargetsDir.WAV_SCP: [f"{i.utt} {i.wav}" for i in items],
+        TargetsDir.UTT2LANG: [f"{i.utt} {i.lang}" for i in items],
+        TargetsDir.REPLAY_UTT2LANG: [f"{i.utt} {i.lang}" for i in items if i.replay],
     }
     if split.options.languages:
         index = {lang: n for n, lang in enumerate(split.options.languages)}
-        lists["lang"] = [f"{i.utt} {index[i.lang]}" for i in items]
+        lists[TargetsDir.LANG] = [f"{i.utt} {index[i.lang]}" for i in items]
     for name, lines in lists.items():
         write_text_atomic(split.out_dir / name, "".join(line + "\n" for line in lines))
     save_codebook(split.out_dir, codebook, meta)

@@ -20,6 +20,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 
 from lamer.atomic import atomic_dir
+from lamer.layout import ModelDir
 from lamer.upstream.convert import base_weights, convert_upstream
 from lamer.upstream.head import label_symbols
 from lamer.upstream.hf import write_hf_directory
@@ -38,9 +39,9 @@ def _write_base(upstream: LoadedUpstream, directory: Path) -> str:
         symbols = upstream.head.symbols if upstream.head is not None else None
         if upstream.arch == "hubert" and symbols is None:
             symbols = label_symbols(upstream.model)
-        write_s3prl_checkpoint(directory / "upstream.pt", upstream.arch, upstream.task_config,
+        write_s3prl_checkpoint(directory / ModelDir.CHECKPOINT, upstream.arch, upstream.task_config,
                                upstream.model_config, weights, symbols)
-        return "upstream.pt"
+        return ModelDir.CHECKPOINT
     import transformers
 
     from lamer.adapters import patch_state
@@ -93,11 +94,11 @@ def _write_export(converted: LoadedUpstream, directory: Path, fmt: str, merge: b
         "upstream": _write_base(converted, directory),
         "family": converted.family,
         "s3prl_upstream": s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None,
-        "adapters": "adapters" if patched else None,
+        "adapters": ModelDir.ADAPTERS if patched else None,
         "merged": merge,
         "language": language,
         "source": source,
     }
     if patched:
-        save_adapters(converted.model, directory / "adapters", extra={"exported_from": source})
+        save_adapters(converted.model, directory / ModelDir.ADAPTERS, extra={"exported_from": source})
     (directory / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -1,8 +1,11 @@
-"""The job runner behind ssl.sh: markers, failures, links, jobs side by side (--max_jobs) in the
-order of their `after`, and signals passed on to every running launcher. Jobs run through the real
-local launcher (`python -m lamer.bin.launch --backend local`)."""
+"""The job runner behind ssl.sh: records, failures, links, jobs side by side (--max_jobs) in the
+order of their `after`, signals passed on to every running launcher, and reruns: a changed option
+or config, --force_stage, empty markers of earlier versions, inputs nobody makes. Queued jobs run
+through the real local launcher (`python -m lamer.bin.launch --backend local`)."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import signal
@@ -17,7 +20,9 @@ import pytest
 from lamer.bin.plan import main as plan_main
 from lamer.data.lock import OutputLocked
 from lamer.recipe.executor import run_jobs, share
+from lamer.recipe.graph import derive_after
 from lamer.recipe.jobs import Job
+from lamer.recipe.plan import PlanError
 
 LOCAL = f"{sys.executable} -m lamer.bin.launch --backend local --max-jobs 2"
 COMMANDS = {"train": LOCAL, "cuda": LOCAL, "decode": LOCAL}
@@ -199,3 +204,146 @@ def test_one_run_per_experiment_directory_naming_the_holder(tmp_path, monkeypatc
         first.wait(60)
     assert run_jobs([python_job("second", 8, "open('second', 'w')")], "exp/plan", COMMANDS, range(8, 9)) == 0
     assert Path("second").is_file()
+
+
+# Reruns: each job's .done record holds the spec it ran with. The jobs below are bookkeeping run in
+# place (`write PATH TEXT`): the runner's logic, without launching a process per job.
+
+def write_job(name: str, stage: int, text: str, reads: tuple[str, ...] = (), configs: tuple[str, ...] = ()) -> Job:
+    """A job writing ``out/<name>`` (its output) that reads ``reads`` and ``configs``."""
+    return Job(name, stage, None, 0, 1, None, ("write", f"out/{name}", text), (), (*configs, *reads),
+               (f"out/{name}",), configs)
+
+
+def chain(texts: dict[str, str] | None = None, configs: tuple[str, ...] = ()) -> list[Job]:
+    """a -> b -> d (each reads the previous one's output), c on its own, e (stage 2) reads d."""
+    texts = {name: name for name in "abcde"} | (texts or {})
+    return derive_after([write_job("a", 1, texts["a"], configs=configs),
+                         write_job("b", 1, texts["b"], ("out/a",)),
+                         write_job("c", 1, texts["c"]),
+                         write_job("d", 1, texts["d"], ("out/b",)),
+                         write_job("e", 2, texts["e"], ("out/d",))])
+
+
+def ran(out: str) -> set[str]:
+    """The jobs that started in a run's log."""
+    return {line.split()[2].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
+
+
+def test_derived_dependencies_order_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    jobs = chain()
+    assert [job.after for job in jobs] == [(), ("a",), (), ("b",), ("d",)]
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 3)) == 0
+    assert ran(capsys.readouterr().out) == set("abcde")
+    record = json.loads(Path("exp/.done/b").read_text(encoding="utf-8"))
+    assert record["spec"] == {"argv": ["write", "out/b", "b"], "queue": None, "nj": 1, "gpus": 0, "configs": {}}
+    assert record["upstream"] == {"a": json.loads(Path("exp/.done/a").read_text(encoding="utf-8"))["id"]}
+
+
+def test_a_changed_option_reruns_its_job_and_the_jobs_after_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_jobs(chain(), "exp", COMMANDS, range(1, 3)) == 0
+    capsys.readouterr()
+    assert run_jobs(chain({"b": "B"}), "exp", COMMANDS, range(1, 3)) == 0
+    out = capsys.readouterr().out
+    assert ran(out) == {"b", "d", "e"}
+    assert "  b: runs again: options changed (argv)" in out
+    assert "  d: runs again: upstream b reran" in out and "  e: runs again: upstream d reran" in out
+    assert "  a: done already" in out and "  c: done already" in out
+    assert Path("out/b").read_text() == "B"
+    assert run_jobs(chain({"b": "B"}), "exp", COMMANDS, range(1, 3)) == 0
+    assert ran(capsys.readouterr().out) == set()
+
+
+def test_a_changed_config_reruns_its_job(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("conf.yaml").write_text("lr: 1\n")
+    assert run_jobs(chain(configs=("conf.yaml",)), "exp", COMMANDS, range(1, 3)) == 0
+    Path("conf.yaml").write_text("lr: 2\n")
+    capsys.readouterr()
+    assert run_jobs(chain(configs=("conf.yaml",)), "exp", COMMANDS, range(1, 3)) == 0
+    out = capsys.readouterr().out
+    assert "  a: runs again: config conf.yaml changed" in out and ran(out) == {"a", "b", "d", "e"}
+
+
+def test_a_stale_job_starts_afresh(tmp_path, monkeypatch, capsys):
+    """Its earlier outputs are removed first (a trainer would resume a finished training); a job that
+    never finished keeps them (it resumes)."""
+    monkeypatch.chdir(tmp_path)
+    keep = "import os, sys; os.makedirs('out/t', exist_ok=True); open('out/t/' + sys.argv[1], 'w')"
+    trainer = Job("t", 1, "train", 0, 1, "exp/logs/t.log", (sys.executable, "-c", keep, "one"), (), (), ("out/t",))
+    Path("out/t").mkdir(parents=True)
+    Path("out/t/checkpoint").write_text("x")  # a killed run's
+    assert run_jobs([trainer], "exp", COMMANDS, range(1, 2)) == 0
+    assert sorted(p.name for p in Path("out/t").iterdir()) == ["checkpoint", "one"]
+    capsys.readouterr()
+    changed = dataclasses.replace(trainer, argv=(*trainer.argv[:3], "two"))
+    assert run_jobs([changed], "exp", COMMANDS, range(1, 2)) == 0
+    assert "  t: removed its earlier outputs: out/t" in capsys.readouterr().out
+    assert sorted(p.name for p in Path("out/t").iterdir()) == ["two"]
+
+
+def test_force_stage_reruns_the_stage_and_what_follows_from_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    jobs = chain()
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 3)) == 0
+    capsys.readouterr()
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 3), force_stage=2) == 0
+    out = capsys.readouterr().out
+    assert ran(out) == {"e"} and "  e: runs again: forced (--force_stage 2)" in out
+    jobs = [dataclasses.replace(job, stage=2) if job.name == "d" else job for job in jobs]
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 3), force_stage=2) == 0
+    assert ran(capsys.readouterr().out) == {"d", "e"}
+    with pytest.raises(PlanError, match=r"--force_stage 3: not a stage of this run \(1-2\)"):
+        run_jobs(jobs, "exp", COMMANDS, range(1, 3), force_stage=3)
+
+
+def test_empty_markers_of_earlier_versions_count_as_done(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("exp/.done").mkdir(parents=True)
+    for name in "abd":
+        Path(f"exp/.done/{name}").touch()
+    assert run_jobs(chain(), "exp", COMMANDS, range(1, 3)) == 0
+    out = capsys.readouterr().out
+    assert ran(out) == {"c", "e"} and "  a: done already" in out
+    assert out.count("the empty .done marker of an earlier version") == 1
+    # they record no options: a changed one is not seen, a forced stage reruns them
+    assert run_jobs(chain({"a": "A"}), "exp", COMMANDS, range(1, 3)) == 0
+    assert ran(capsys.readouterr().out) == set()
+    assert run_jobs(chain({"a": "A"}), "exp", COMMANDS, range(1, 3), force_stage=1) == 0
+    assert ran(capsys.readouterr().out) == set("abcde")
+
+
+def test_a_job_rerun_since_makes_the_jobs_after_it_stale(tmp_path, monkeypatch, capsys):
+    """A run of stage 1 alone reruns d; the next run of stage 2 finds e ran after d's earlier run."""
+    monkeypatch.chdir(tmp_path)
+    assert run_jobs(chain(), "exp", COMMANDS, range(1, 3)) == 0
+    assert run_jobs(chain({"d": "D"}), "exp", COMMANDS, range(1, 2)) == 0
+    capsys.readouterr()
+    assert run_jobs(chain({"d": "D"}), "exp", COMMANDS, range(2, 3)) == 0
+    out = capsys.readouterr().out
+    assert ran(out) == {"e"} and "  e: runs again: upstream d reran since" in out
+
+
+def test_an_input_nobody_makes_stops_the_run_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    jobs = derive_after([write_job("a", 1, "a", ("out/typo",)), write_job("b", 1, "b")])
+    with pytest.raises(PlanError, match=r"^job a reads out/typo, which is not there and which no job makes"):
+        run_jobs(jobs, "exp", COMMANDS, range(1, 2))
+    assert not Path("exp").exists() and not Path("out").exists()
+    Path("out").mkdir()
+    Path("out/typo").write_text("made by hand")
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 2)) == 0
+
+
+def test_an_input_of_an_earlier_stage_must_be_done(tmp_path, monkeypatch):
+    """An input that is not there may come from a job outside the run only if that job is done."""
+    monkeypatch.chdir(tmp_path)
+    jobs = chain()
+    with pytest.raises(PlanError, match=r"^job e reads out/d, which is not there: job d \(stage 1\) makes it and "
+                                        r"is not done; run stage 1 first"):
+        run_jobs(jobs, "exp", COMMANDS, range(2, 3))
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 2)) == 0
+    Path("out/d").unlink()  # done, its output gone: the run goes on (as before records existed)
+    assert run_jobs(jobs, "exp", COMMANDS, range(2, 3)) == 0

@@ -15,7 +15,7 @@ from lamer.recipe.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
-KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after"]
+KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after", "inputs", "outputs", "configs", "runtime"]
 # the real-data recipes' settings (their run.sh)
 REAL_OPTS = ["--nj", "8", "--target_layer", "9", "--num_clusters", "500", "--prep_opts", "--lang-dir local/lang",
              "--token_opts", "--lang-dir local/lang"]
@@ -26,7 +26,7 @@ def listed(plan: Path, *options: str, capsys) -> list[dict]:
     assert plan_main(["jobs", "--plan", str(plan), "--root", "corpus/cv", *options]) == 0
     jobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for job in jobs:
-        assert list(job) == KEYS
+        assert list(job) == KEYS + (["status", "why"] if "--status" in options else [])
     assert len({job["name"] for job in jobs}) == len(jobs)
     return jobs
 
@@ -310,3 +310,50 @@ def test_names_that_would_not_survive_are_refused(options, message, capsys):
 def test_a_tag_that_holds_job_inside_a_word_is_kept(capsys):
     jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--tag", "myJOBrun", capsys=capsys))
     assert jobs["targets_s1_label"]["log"] == "exp/myJOBrun/logs/targets_s1_label.JOB.log"
+
+
+def test_list_says_what_a_run_would_do(tmp_path, monkeypatch, capsys):
+    """`plan jobs --status true` (ssl.sh --list true): done, stale (and why) or to run, from the
+    records of exp/<tag>/.done, as a run with these options would find them."""
+    from lamer.layout import Layout
+    from lamer.recipe.records import Records, config_hashes, job_spec
+
+    monkeypatch.chdir(tmp_path)
+    plan = DEMO / "conf" / "plan.yaml"
+    options = ["--stop_stage", "3"]
+    finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=3))
+    records = Records(Layout("exp/plan"))
+    for job in finished:  # stages 1-3 ran with these options, but tokens did not finish
+        if job.name != "tokens":
+            records.write(job, job_spec(job, config_hashes([job])))
+    status = {job["name"]: (job["status"], job["why"]) for job in listed(plan, *options, "--status", "true",
+                                                                        capsys=capsys)}
+    assert status == {"data": ("done", ""), "probe_train": ("done", ""), "probe_dev": ("done", ""),
+                      "probe_test": ("done", ""), "tokens": ("to run", ""), "base_model": ("done", "")}
+    status = {job["name"]: (job["status"], job["why"]) for job in listed(
+        plan, *options, "--prep_opts", "--lock_timeout 5", "--force_stage", "3", "--status", "true", capsys=capsys)}
+    assert status == {"data": ("stale", "options changed (argv)"), "probe_train": ("stale", "upstream data runs"),
+                      "probe_dev": ("stale", "upstream data runs"), "probe_test": ("stale", "upstream data runs"),
+                      "tokens": ("to run", ""), "base_model": ("stale", "forced (--force_stage 3)")}
+    # without --status: the jobs alone, from the plan and options (nothing on disk is read)
+    assert "status" not in listed(plan, *options, capsys=capsys)[0]
+
+
+def test_more_data_workers_leave_the_prepared_data_done(tmp_path, monkeypatch, capsys):
+    """`--nj` of data preparation says how many workers prepare the languages, not what they write:
+    a finished `data` stays done when it changes (the data dirs every experiment shares are kept)."""
+    from lamer.layout import Layout
+    from lamer.recipe.records import Records, config_hashes, job_spec
+
+    monkeypatch.chdir(tmp_path)
+    plan = DEMO / "conf" / "plan.yaml"
+    finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=1))
+    records = Records(Layout("exp/plan"))
+    for job in finished:
+        records.write(job, job_spec(job, config_hashes([job])))
+    status = {job["name"]: (job["status"], job["why"]) for job in listed(
+        plan, "--stop_stage", "1", "--nj", "7", "--status", "true", capsys=capsys)}
+    assert status == {"data": ("done", "")}
+    status = {job["name"]: job["status"] for job in listed(
+        plan, "--stop_stage", "1", "--prep_opts", "--lock_timeout 5", "--status", "true", capsys=capsys)}
+    assert status == {"data": "stale"}

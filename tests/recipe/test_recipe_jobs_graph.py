@@ -1,8 +1,10 @@
 """The jobs' dependencies (``after``) as `python -m lamer.bin.plan jobs` lists them: every name is a
 job, the list is a topological order, every job waits for each job that writes a path it reads (found
-independently, from the paths in their arguments and the decoding table), and the demo's key facts;
-for the demo plan with run.sh's options, the recipe tests' tiny plan, the real-data plans and the
-ablation's systems (--base_exp and --base_dir from stage 4, --train_on none/old/all, fine-tuning)."""
+independently, from the paths in their arguments and the decoding table), ``after`` is what the
+declared inputs and outputs give, an input no job makes is a file the recipe has, and the demo's key
+facts; for the demo plan with run.sh's options, the recipe tests' tiny plan, the real-data plans and
+the ablation's systems (--base_exp and --base_dir from stage 4, --train_on none/old/all, fine-tuning).
+The derivation itself: test_recipe_graph.py."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lamer.bin.plan import main as plan_main
+from lamer.recipe.graph import holds
 from tests.recipe.recipes import TINY_PLAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +78,11 @@ def check_graph(jobs: dict[str, dict]) -> None:
             assert order.index(needed) < position, f"{name}: after {needed}, listed later"
             assert jobs[needed]["stage"] <= job["stage"], f"{name}: after {needed} of a later stage"
         assert name not in job["after"]
+    for name, job in jobs.items():  # after: the jobs whose declared outputs hold a declared input
+        makers = [other for other in jobs if other != name and any(
+            holds(out, path) for path in job["inputs"] for out in jobs[other]["outputs"])]
+        assert set(job["after"]) == set(makers), name
+        assert set(job["configs"]) <= set(job["inputs"]), name
     table = decode_table(jobs)
     written = {name: outputs(job, table) for name, job in jobs.items()}
     before = ancestors(jobs)
@@ -90,6 +98,14 @@ def check_graph(jobs: dict[str, dict]) -> None:
 def test_demo_graph_key_facts(capsys):
     jobs = graph(DEMO / "conf" / "plan.yaml", *RUN_SH, capsys=capsys)
     check_graph(jobs)
+    # what no job makes is the corpus root, the shipped base model and the configs: no misspelt path
+    made = [out for job in jobs.values() for out in job["outputs"]]
+    external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
+    assert external == {str(DEMO / "base_model" / "upstream.pt"), str(DEMO / "conf" / "plan.yaml"),
+                        str(DEMO / "conf" / "ssl" / "demo.yaml"), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
+                                                                     "lamer_base.yaml"),
+                        str(DEMO / "conf" / "probe" / "probe_cpu_demo.yaml"), "conf/probe/decode_ctc.yaml"}
+    assert all(Path(path).is_file() for path in external if path.startswith("/"))
     before = ancestors(jobs)
     assert jobs["data"]["after"] == ["synth"] and jobs["probe_base"]["after"] == [
         "probe_train", "probe_dev", "tokens", "base_model"]
@@ -161,3 +177,4 @@ def test_real_data_graphs(tmp_path, capsys, name):
 
     check_graph(graph(real_recipe(tmp_path, name), "--nj", "8", "--ngpu", "2", "--inference_nj", "4",
                       capsys=capsys))
+

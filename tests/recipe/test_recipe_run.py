@@ -159,3 +159,39 @@ def test_killed_ssl_training_resumes(recipe):
     log = (recipe / "exp" / "plan" / "logs" / "ssl_s1.log").read_text(encoding="utf-8")
     assert "The training was resumed" in log
     assert (recipe / "exp" / "plan" / "ssl" / "s1" / "adapters" / "manifest.json").is_file()
+
+
+def started(out: str) -> set[str]:
+    return {line.split()[2].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
+
+
+def test_a_changed_option_reruns_its_step_and_the_steps_after_it(recipe):
+    """Stages 1-4 under their own tag, then --prep_opts changes the data job's command: --list true
+    says what a run would do, the run does it (data, then the probe data, token list and replay
+    sample that read it, the log saying why; the corpus and the base model stay done), a run with
+    the same options does nothing, and --force_stage 3 redoes the base model alone."""
+    args = ("--stop_stage", "4", "--tag", "rerun")
+    first = run(recipe, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    changed = (*args, "--prep_opts", "--lock_timeout 600")
+    status = {job["name"]: (job["status"], job["why"]) for job in listing(recipe, *changed)}
+    assert status == {"synth": ("done", ""), "data": ("stale", "options changed (argv)"),
+                      "probe_train": ("stale", "upstream data runs"), "probe_dev": ("stale", "upstream data runs"),
+                      "probe_test": ("stale", "upstream data runs"), "tokens": ("stale", "upstream probe_train runs"),
+                      "base_model": ("done", ""), "replay_s1_eng": ("stale", "upstream data runs")}
+    out = run(recipe, *changed)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert started(out.stdout) == {"data", "probe_train", "probe_dev", "probe_test", "tokens", "replay_s1_eng"}
+    assert "  data: runs again: options changed (argv)" in out.stdout
+    assert "  data: removed its earlier outputs: data/eng/train " in out.stdout
+    assert "  probe_train: runs again: upstream data reran" in out.stdout
+    assert "  tokens: runs again: upstream probe_train reran" in out.stdout
+    assert "  synth: done already" in out.stdout and "  base_model: done already" in out.stdout
+    record = json.loads((recipe / "exp" / "rerun" / ".done" / "data").read_text(encoding="utf-8"))
+    assert record["spec"]["argv"][-2:] == ["--lock_timeout", "600"]
+    again = run(recipe, *changed)
+    assert again.returncode == 0 and started(again.stdout) == set(), again.stdout
+    forced = run(recipe, *changed, "--force_stage", "3")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert started(forced.stdout) == {"base_model"}
+    assert "  base_model: runs again: forced (--force_stage 3)" in forced.stdout

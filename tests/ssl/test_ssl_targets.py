@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from lamer.bin import ssl_targets
 from lamer.data.audio import read_prepared
+from lamer.layout import TargetsDir
 from lamer.ssl.encoder import conv_frames
 from lamer.ssl.features import checked, mfcc_extractor, receptive_field
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook
@@ -144,6 +146,17 @@ def test_sharded_targets_equal_one_job_byte_for_byte(corpus, tmp_path, capsys):
     samples = [np.load(tmp_path / "nj3" / "split" / f"sample.{job}.npy").shape[0] for job in (1, 2, 3)]
     assert sum(samples) == np.load(tmp_path / "run" / "split" / "sample.1.npy").shape[0]
     assert sum(samples) < sum(len(row.split()) for row in table(tmp_path / "run" / "labels").values())
+
+
+def test_the_layout_names_every_file_the_steps_write(corpus, tmp_path):
+    """The files the recipe's planner declares as each step's outputs (lamer.layout.TargetsDir, from
+    which the steps take their names too) are exactly the files the steps write."""
+    t = TargetsDir(str(tmp_path / "t"))
+    run_steps(corpus, Path(t.path), 2, *LAYER_OPTIONS)
+    declared = {*t.record, *t.job_files(t.SAMPLE, 2), *t.fitted, *t.job_files(t.LABELS, 2),
+                *t.job_files(t.SPEECH_SHAPE, 2), *t.merged}
+    assert {str(path) for path in Path(t.path).rglob("*") if path.is_file()} == declared
+    assert {t.wav_scp, t.labels, t.lang, t.speech_shape, t.replay_utt2lang, *t.codebook} <= declared
 
 
 def test_fit_sample_is_the_same_for_every_split_and_bounded(corpus, tmp_path):

@@ -8,11 +8,18 @@
 # with --gpu N, JOB=1:N for arrays and its log in exp/<tag>/logs. --max_jobs N runs up to N jobs at
 # once, each as soon as the jobs whose outputs it reads are done (e.g. the base model's probe beside
 # the continual SSL stages); the default 1 runs them one after another, in the listed order. --list true prints the jobs,
-# one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs`). One run per
-# experiment: a second ssl.sh on the same exp/<tag> stops at once, naming the PID and host of the first.
+# one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs --status true`):
+# what each reads, writes and waits for, and its status: done, stale (with why) or "to run".
+# One run per experiment: a second ssl.sh on the same exp/<tag> stops at once, naming the PID and
+# host of the first.
 #
-# Stages (each job writes a .done marker; a finished job re-runs as a no-op, a failed or
-# killed one runs again and continues where it stopped: data prep per language, training with --resume):
+# Each finished job writes a record, exp/<tag>/.done/<job>: its command, queue, nj, GPUs and the
+# SHA-256 of the configs it reads. A job that is done re-runs as a no-op; a failed or killed one
+# runs again and continues where it stopped (data prep per language, training with --resume). A job
+# whose options or configs changed since it ran is stale: it runs again from scratch (its earlier
+# outputs removed first) and so does every job after it, the log saying why (e.g. "probe_base: runs
+# again: options changed (argv)"). --force_stage N runs every job of stage N again, and the jobs
+# after them. Empty markers of earlier versions count as done. Stages:
 #   1  data preparation per language (synthesising the demo corpus first with --synth true)
 #   2  probe data: merged train/dev/test dirs of all plan languages, char token list
 #   3  base model: import a local checkpoint, or pre-train the small demo model
@@ -64,8 +71,9 @@ base_dir=             # base model directory; default: exp/<tag>/base
 base_exp=             # reuse probe/base and score/*/base of this experiment directory
 data=data             # Kaldi data dirs: <data>/<iso3>/<split>
 dump=dump             # converted audio, probe data and token lists
-list=false            # true: print the jobs (one JSON object per line) instead of running them
+list=false            # true: print the jobs (one JSON object per line, with their status) instead of running them
 max_jobs=1            # jobs run at once (each job's own $cmd arrays come on top: --nj, --inference_nj)
+force_stage=          # run every job of this stage again (and the jobs after them), done or not
 
 . ./path.sh
 . ./cmd.sh
@@ -84,8 +92,10 @@ job_opts=(--plan "${plan}")
 for name in $(python -m lamer.bin.plan options); do
     [[ -z ${!name} ]] || job_opts+=("--${name}=${!name}")
 done
+run_opts=()
+[[ -z ${force_stage} ]] || run_opts=(--force_stage "${force_stage}")
 if [[ ${list} == true ]]; then
-    python -m lamer.bin.plan jobs "${job_opts[@]}"
+    python -m lamer.bin.plan jobs "${job_opts[@]}" --status true "${run_opts[@]}"
     exit 0
 fi
 # the plan is checked before any work; its data root too unless this run synthesises it
@@ -96,4 +106,4 @@ else
 fi
 # exec: a signal sent to ssl.sh reaches the job runner, which stops the running jobs
 exec python -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
-    --decode_cmd "${decode_cmd}" --max_jobs "${max_jobs}"
+    --decode_cmd "${decode_cmd}" --max_jobs "${max_jobs}" "${run_opts[@]}"
