@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lamer.bin import plan as plan_cli
 from lamer.bin import prepare_data
-from tests.data.conftest import REAL_SPEECH_CANDIDATES
+from tests.data.conftest import REAL_SPEECH
 
 PLAN = """corpus: commonvoice
 base: [en]
@@ -28,9 +26,7 @@ def _get(capsys, plan: Path, key: str) -> str:
 
 
 def test_lang_map_goes_from_the_plan_to_the_data_dirs_of_every_stage(tmp_path, capsys):
-    root = next((c / "commonvoice" for c in REAL_SPEECH_CANDIDATES if (c / "commonvoice" / "en").is_dir()), None)
-    if root is None:
-        pytest.fail(f"real Common Voice clips not found in {REAL_SPEECH_CANDIDATES}")
+    root = REAL_SPEECH / "commonvoice"
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "m.yaml").write_text("{}\n")
     plan = tmp_path / "conf" / "plan.yaml"
