@@ -2,7 +2,8 @@
 
     python -m lamer.bin.forgetting_report --matrix results.json [--joint joint.json] --out DIR
 
-Prints the CER matrix and the metrics (avg_cer, bwt, fwt, im) and writes DIR/metrics.json,
+Prints the CER matrix, the metrics (avg_cer, bwt, fwt, im) and the same runs under CL-MASR's
+definitions (clmasr_avg_cer, clmasr_bwt_cer, clmasr_im_cer), and writes DIR/metrics.json,
 DIR/RESULTS.md and the plots (cer_over_stages.png; per_over_stages.png and the metrics over PER
 when results.json has "per"; lid_acc_over_stages.png when it has "lid_acc",
 lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usage.png with
@@ -18,7 +19,7 @@ from pathlib import Path
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
 from lamer.eval.plots import check_expert_usage
-from lamer.eval.report import matrix_table, metrics_table, write_report
+from lamer.eval.report import clmasr_table, matrix_table, metrics_table, write_report
 from lamer.eval.results import load_joint, load_joint_per, load_json, load_results
 
 
@@ -52,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage, joint_per)
     print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
     print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
+    print(f"Metrics, CL-MASR's definitions (CER points):\n{clmasr_table(results, metrics)}\n")
     if results.per is not None:
         print(f"PER (%):\n{matrix_table(results, results.per)}\n")
         print(f"Metrics (PER points):\n{metrics_table(results, metrics['per'], 'per')}\n")
+        print(f"Metrics, CL-MASR's definitions (PER points):\n{clmasr_table(results, metrics['per'], 'per')}\n")
     print(f"wrote {args.out / 'RESULTS.md'}, {args.out / 'metrics.json'} and plots")
     return 0
 

@@ -2,8 +2,9 @@
 forgetting metrics, RESULTS.md and the plots a reader looks at first.
 
 Modules: ``kaldi_text`` (reading text/utt2lang), ``scoring`` (CER, PER, LID, confusion),
-``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM; of PER too),
-``report`` (RESULTS.md), ``plots`` (PNG figures), ``lamer.atomic`` (atomic file output, shared).
+``results`` (the stages x languages matrix), ``forgetting`` (avg CER, BWT, FWT, IM; of PER too;
+CL-MASR's AWER, BWT and IM beside them), ``report`` (RESULTS.md), ``plots`` (PNG figures),
+``lamer.atomic`` (atomic file output, shared).
 """
 
 

@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 
 from lamer.atomic import write_json_atomic, write_text_atomic
-from lamer.eval.forgetting import METRICS, forgetting_metrics, mean_over_introduced, metric_names
+from lamer.eval.forgetting import (
+    CLMASR_METRICS,
+    METRICS,
+    clmasr_metric_names,
+    clmasr_metrics,
+    forgetting_metrics,
+    mean_over_introduced,
+    mean_over_stages,
+    metric_names,
+)
 from lamer.eval.results import Matrix, Results
 from lamer.layout import RESULTS_MD
 
@@ -27,6 +36,23 @@ METRIC_TEXT = {
     "fwt": "forward transfer, mean of base-model {rate} minus {rate} now over the languages introduced at this stage",
     "im": "intransigence, mean of {rate} now minus joint-training {rate} over the languages introduced at this stage",
 }
+# CL-MASR's metrics, keyed like CLMASR_METRICS; {rate} as above.
+CLMASR_TEXT = {
+    "avg": "CL-MASR's average (AWER), mean over the tasks learned so far of each task's {rate}",
+    "bwt": "CL-MASR's backward transfer, mean over the older tasks (the base task included) of the task's {rate} "
+           "when it was learned minus its {rate} now (negative = forgetting)",
+    "im": "CL-MASR's intransigence, the new task's {rate} minus its joint-training {rate}; undefined at the base stage",
+}
+CLMASR_NOTE = (
+    "The definitions of CL-MASR (Della Libera et al., 2023, arXiv:2310.16931; "
+    "`benchmarks/CL_MASR/analyze_logs.py` of speechbrain/benchmarks), to set these runs beside its numbers: a task is "
+    "the set of languages one stage introduces, valued by its mean {rate} over them, so the base languages count as "
+    "one task (CL-MASR: the base languages, then one language per task). CL-MASR reports WER; these apply its "
+    "definitions to {rate}. Its forward transfer is measured against single-task fine-tuning, which lamer does not "
+    "run: it is not given, and fwt above (against the base model) is not comparable with it. The last row is "
+    "CL-MASR's \"Average\" of each metric: its mean over the stages where it is defined. lamer's docs/scoring.md "
+    "says how these differ from the metrics above."
+)
 PER_PLOT = "per_over_stages.png"
 PER_TEXT = ("The phone error rate: reference and hypothesis turned into phones by {g2p} with the voice of the "
             "reference language (`lamer.data.g2p`: stress marks dropped, length and tone kept with their phone, "
@@ -116,6 +142,31 @@ def metrics_table(results: Results, metrics: dict[str, dict[str, float | None]],
     return markdown_table(["stage", *names], [[s] + [_fmt(metrics[m][s]) for m in names] for s in results.stages])
 
 
+def clmasr_key(rate: str) -> str:
+    """The key, beside the per-stage CL-MASR metrics over ``rate``, of their means over stages."""
+    return f"clmasr_mean_over_stages_{rate}"
+
+
+def clmasr_table(results: Results, metrics: dict[str, dict[str, float | None]], rate: str = "cer") -> str:
+    """Stages x CL-MASR metrics table over the ``rate`` matrix, ending with each metric's mean over
+    stages (``metrics`` as ``write_report`` returns them, or its ``per`` entry for PER)."""
+    names = clmasr_metric_names(rate)
+    rows = [[s] + [_fmt(metrics[m][s]) for m in names] for s in results.stages]
+    mean = metrics[clmasr_key(rate)]
+    return markdown_table(["stage", *names], rows + [["mean over stages"] + [_fmt(mean[m]) for m in names]])
+
+
+def _clmasr_section(results: Results, metrics: dict[str, dict[str, float | None]], rate: str,
+                    joint_source: str | None) -> str:
+    """CL-MASR's metrics over the ``rate`` matrix: their table, what each one is, and how they compare."""
+    names = clmasr_metric_names(rate)
+    return (f"## Continual-learning metrics, CL-MASR's definitions ({rate.upper()} points)\n\n"
+            f"{clmasr_table(results, metrics, rate)}\n\n"
+            + "\n".join(f"- {m}: {CLMASR_TEXT[n].format(rate=rate.upper())}" for m, n in zip(names, CLMASR_METRICS))
+            + f"\n- joint-training reference: {joint_source or 'none given (the intransigence is undefined)'}"
+            + f"\n\n{CLMASR_NOTE.format(rate=rate.upper())}")
+
+
 def _metrics_section(results: Results, metrics: dict[str, dict[str, float | None]], rate: str,
                      joint_source: str | None) -> str:
     """The continual-learning metrics over the ``rate`` matrix: their table and what each one is."""
@@ -129,8 +180,8 @@ def render_results_md(
     results: Results, metrics: dict[str, dict[str, float | None]], env: dict[str, str],
     plots: dict[str, str], joint_source: str | None,
 ) -> str:
-    """The RESULTS.md text; ``plots`` maps a caption to a PNG path relative to RESULTS.md. With a
-    PER matrix, ``metrics["per"]`` holds the metrics over it."""
+    """The RESULTS.md text; ``metrics`` as ``write_report`` returns them; ``plots`` maps a caption to
+    a PNG path relative to RESULTS.md. With a PER matrix, ``metrics["per"]`` holds the metrics over it."""
     legend = ("Bold: the stage that introduced the language; italic: scored before it was introduced; "
               "columns name the introducing stage.")
     parts = [
@@ -140,11 +191,13 @@ def render_results_md(
         f"## Protocol\n\n{PROTOCOL_TEXT[results.protocol]}",
         f"## CER (%) per language after each stage\n\n{matrix_table(results, results.cer)}\n\n{legend}",
         _metrics_section(results, metrics, "cer", joint_source),
+        _clmasr_section(results, metrics, "cer", joint_source),
     ]
     if results.per is not None:
         parts.append(f"## PER (%) per language after each stage\n\n{matrix_table(results, results.per)}\n\n{legend} "
                      + PER_TEXT.format(g2p=f"`{results.g2p}`" if results.g2p else "espeak-ng (version not recorded)"))
         parts.append(_metrics_section(results, metrics["per"], "per", joint_source))
+        parts.append(_clmasr_section(results, metrics["per"], "per", joint_source))
     if results.lid_acc is not None:
         parts.append(f"## LID accuracy (%) per language after each stage\n\n{matrix_table(results, results.lid_acc)}"
                      "\n\nThe language of an utterance is the first `[iso]` tag of its decoded hypothesis.")
@@ -158,6 +211,13 @@ def render_results_md(
     return "\n\n".join(parts) + "\n"
 
 
+def _all_metrics(results: Results, joint: dict[str, float] | None, rate: str) -> dict:
+    """Ours over the ``rate`` matrix, then CL-MASR's and their means over stages (``clmasr_key``)."""
+    clmasr = clmasr_metrics(results, joint, rate)
+    return {**forgetting_metrics(results, joint, rate), **clmasr,
+            clmasr_key(rate): {name: mean_over_stages(values) for name, values in clmasr.items()}}
+
+
 def write_report(
     results: Results, out_dir: Path, joint: dict[str, float] | None = None, joint_source: str | None = None,
     expert_usage: dict[str, dict[str, list[float]]] | None = None, joint_per: dict[str, float] | None = None,
@@ -166,14 +226,16 @@ def write_report(
     ``per_over_stages.png`` when PER is present, ``lid_acc_over_stages.png`` when LID accuracy is,
     ``lid_acc_classifier_over_stages.png`` when the utterance classifier's is, and
     ``expert_usage.png`` when router statistics ``{layer: {iso: [mean weight per expert]}}`` are
-    given) and ``RESULTS.md`` into ``out_dir``; return the metrics. With PER, the metrics over it
-    (``joint_per``: the joint-training PER, for its intransigence) are under the key ``per``."""
+    given) and ``RESULTS.md`` into ``out_dir``; return the metrics: ours (``forgetting_metrics``),
+    then CL-MASR's (``clmasr_metrics``) and their means over stages (under ``clmasr_key("cer")``).
+    With PER, the same over it (``joint_per``: the joint-training PER, for its intransigence) are
+    under the key ``per``."""
     from lamer.eval.plots import check_expert_usage, plot_expert_usage, plot_over_stages  # matplotlib only here
 
     out_dir = Path(out_dir)
-    metrics = forgetting_metrics(results, joint)
+    metrics = _all_metrics(results, joint, "cer")
     if results.per is not None:
-        metrics["per"] = forgetting_metrics(results, joint_per, rate="per")
+        metrics["per"] = _all_metrics(results, joint_per, "per")
     write_json_atomic(out_dir / "metrics.json", metrics)
     plots = {"CER per language over stages": "cer_over_stages.png"}
     plot_over_stages(results.cer, results.stages, results.introduced, out_dir / "cer_over_stages.png",

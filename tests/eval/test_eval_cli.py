@@ -113,7 +113,12 @@ def test_forgetting_report_cli(tmp_path):
     assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {
         "avg_cer": {"base": 20.0, "s1": 27.5}, "bwt": {"base": None, "s1": -5.0},
         "fwt": {"base": 0.0, "s1": 30.0}, "im": {"base": 2.0, "s1": 4.0},
+        # one language per stage: CL-MASR's average and BWT are ours; its IM is undefined at the base
+        "clmasr_avg_cer": {"base": 20.0, "s1": 27.5}, "clmasr_bwt_cer": {"base": None, "s1": -5.0},
+        "clmasr_im_cer": {"base": None, "s1": 4.0},
+        "clmasr_mean_over_stages_cer": {"clmasr_avg_cer": 23.75, "clmasr_bwt_cer": -5.0, "clmasr_im_cer": 4.0},
     }
+    assert "| mean over stages | 23.75 | -5.00 | 4.00 |" in done.stdout.split("CL-MASR's definitions (CER points)")[1]
     for name in ("RESULTS.md", "cer_over_stages.png", "lid_acc_over_stages.png", "expert_usage.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
     results_md = (tmp_path / "report" / "RESULTS.md").read_text()
@@ -186,6 +191,12 @@ def test_forgetting_report_cli_reports_per_with_the_joint_scores_per(tmp_path):
     assert "| s1 | 15.00 | -4.00 | 24.00 | 4.00 |" in done.stdout.split("Metrics (PER points):")[1]
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["per"] == {"avg_per": {"base": 10.0, "s1": 15.0}, "bwt": {"base": None, "s1": -4.0},
-                              "fwt": {"base": 0.0, "s1": 24.0}, "im": {"base": 1.0, "s1": 4.0}}
+                              "fwt": {"base": 0.0, "s1": 24.0}, "im": {"base": 1.0, "s1": 4.0},
+                              "clmasr_avg_per": {"base": 10.0, "s1": 15.0},
+                              "clmasr_bwt_per": {"base": None, "s1": -4.0},
+                              "clmasr_im_per": {"base": None, "s1": 4.0},  # 16-12, undefined at the base
+                              "clmasr_mean_over_stages_per": {"clmasr_avg_per": 12.5, "clmasr_bwt_per": -4.0,
+                                                              "clmasr_im_per": 4.0}}
     assert metrics["im"] == {"base": 2.0, "s1": 4.0}  # the CER's, from the same joint file
+    assert "| s1 | 15.00 | -4.00 | 4.00 |" in done.stdout.split("CL-MASR's definitions (PER points):")[1]
     assert (tmp_path / "report" / "per_over_stages.png").stat().st_size > 0

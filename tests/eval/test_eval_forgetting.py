@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lamer.eval import EvalInputError
-from lamer.eval.forgetting import forgetting_metrics
+from lamer.eval.forgetting import clmasr_metrics, forgetting_metrics
 from lamer.eval.report import environment, write_report
 from lamer.eval.results import collect_results, load_joint, load_results, results_from_dict
 
@@ -61,6 +61,47 @@ def test_stage_without_new_languages_has_null_fwt_and_im():
                                  "cer": {"base": {"a": 10}, "s1": {"a": 14}}})
     metrics = forgetting_metrics(results, {"a": 9})
     assert (metrics["fwt"]["s1"], metrics["im"]["s1"], metrics["bwt"]["s1"]) == (None, None, -4.0)
+
+
+# MATRIX with a second language, e, introduced at s2: the base and s2 each introduce two languages.
+TWO_PER_STAGE = {**MATRIX, "introduced": {**MATRIX["introduced"], "e": "s2"},
+                 "cer": {**MATRIX["cer"], "s2": {**MATRIX["cer"]["s2"], "e": 20}}}
+JOINT_E = {**JOINT, "e": 15}
+
+
+def test_clmasr_metrics_count_each_stage_as_one_task():
+    results = results_from_dict(TWO_PER_STAGE)
+    metrics = clmasr_metrics(results, JOINT_E)
+    # Tasks: base {a, b}, s1 {c}, s2 {d, e}; a task's CER is the mean over its languages.
+    # Rows of task CERs: base [15]; s1 [(12+23)/2 = 17.5, 30]; s2 [(15+25)/2 = 20, 33, (40+20)/2 = 30].
+    expected = {
+        # mean over the tasks so far: 15; (17.5+30)/2; (20+33+30)/3
+        "clmasr_avg_cer": {"base": 15.0, "s1": 23.75, "s2": 83 / 3},
+        # task CER when learned minus now, over older tasks, base included: none; 15-17.5; (15-20 + 30-33)/2
+        "clmasr_bwt_cer": {"base": None, "s1": -2.5, "s2": -4.0},
+        # new task's CER minus its joint CER: none at the base; 30-25; 30 - (35+15)/2
+        "clmasr_im_cer": {"base": None, "s1": 5.0, "s2": 5.0},
+    }
+    assert metrics == {name: pytest.approx(values) for name, values in expected.items()}
+    # ours weighs the two base languages as two: (12+23+30)/3 at s1, (15+25+33+40+20)/5 at s2
+    ours = forgetting_metrics(results, JOINT_E)
+    assert ours["avg_cer"] == pytest.approx({"base": 15.0, "s1": 65 / 3, "s2": 26.6})
+    # and its backward transfer averages over the three old languages: (-5-5-3)/3
+    assert ours["bwt"]["s2"] == pytest.approx(-13 / 3)
+
+
+def test_clmasr_metrics_without_joint_single_stage_and_a_stage_without_new_languages():
+    assert clmasr_metrics(results_from_dict(MATRIX))["clmasr_im_cer"] == {"base": None, "s1": None, "s2": None}
+    single = results_from_dict({"stages": ["base"], "introduced": {"a": "base", "b": "base"},
+                                "cer": {"base": {"a": 10, "b": 30}}})
+    assert clmasr_metrics(single, {"a": 5, "b": 10}) == {
+        "clmasr_avg_cer": {"base": 20.0}, "clmasr_bwt_cer": {"base": None}, "clmasr_im_cer": {"base": None}}
+    # s1 trains on no new language: it is no task of its own, yet its row is measured
+    idle = results_from_dict({"stages": ["base", "s1"], "introduced": {"a": "base", "b": "base"},
+                              "cer": {"base": {"a": 10, "b": 20}, "s1": {"a": 14, "b": 22}}})
+    assert clmasr_metrics(idle, {"a": 9, "b": 9}) == {
+        "clmasr_avg_cer": {"base": 15.0, "s1": 18.0}, "clmasr_bwt_cer": {"base": None, "s1": -3.0},
+        "clmasr_im_cer": {"base": None, "s1": None}}
 
 
 def broken(**changes):
@@ -179,6 +220,18 @@ def test_write_report(tmp_path):
     assert "| base | **10.00** | **20.00** | _50.00_ | – |" in text
     assert "| s1 | 12.00 | 23.00 | **30.00** | _60.00_ |" in text
     assert "| s2 | 28.25 | -4.33 | – | 5.00 |" in text
+    # CL-MASR's, in a table of their own after ours: s2 avg (15+25)/2, 33, 40 -> 31; bwt (15-20 + 30-33)/2
+    assert text.index("## Continual-learning metrics (CER points)") < text.index(
+        "## Continual-learning metrics, CL-MASR's definitions (CER points)")
+    assert "| stage | clmasr_avg_cer | clmasr_bwt_cer | clmasr_im_cer |" in text
+    assert "| s2 | 31.00 | -4.00 | 5.00 |" in text
+    # CL-MASR's "Average" columns: (15 + 23.75 + 31)/3, (-2.5-4)/2, (5+5)/2
+    assert "| mean over stages | 23.25 | -3.25 | 5.00 |" in text
+    assert "forward transfer is measured against single-task fine-tuning, which lamer does not run" in text
+    assert metrics["clmasr_mean_over_stages_cer"] == pytest.approx(
+        {"clmasr_avg_cer": 23.25, "clmasr_bwt_cer": -3.25, "clmasr_im_cer": 5.0})
+    assert list(metrics) == ["avg_cer", "bwt", "fwt", "im", "clmasr_avg_cer", "clmasr_bwt_cer", "clmasr_im_cer",
+                             "clmasr_mean_over_stages_cer"]
     assert "## LID accuracy (%)" in text and "![CER per language over stages](cer_over_stages.png)" in text
     for png in ("cer_over_stages.png", "lid_acc_over_stages.png"):
         assert (tmp_path / "out" / png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -233,6 +286,8 @@ def test_per_metrics_on_hand_made_matrix():
     assert metrics == {name: pytest.approx(values) for name, values in expected.items()}
     with pytest.raises(ValueError, match="no PER matrix"):
         forgetting_metrics(results_from_dict(MATRIX), rate="per")
+    with pytest.raises(ValueError, match="no PER matrix"):
+        clmasr_metrics(results_from_dict(MATRIX), rate="per")
 
 
 def test_results_with_and_without_per():
@@ -297,6 +352,11 @@ def test_report_shows_per_beside_cer(tmp_path):
     assert "## Continual-learning metrics (PER points)" in text and "| stage | avg_per | bwt | fwt | im |" in text
     assert "| s2 | 19.00 | -2.67 | – | 3.00 |" in text
     assert "- avg_per: mean PER over the languages introduced so far" in text
+    # CL-MASR's over PER: s2 avg ((9+15)/2 + 22 + 30)/3, bwt (9-12 + 20-22)/2, im 30-27
+    assert "## Continual-learning metrics, CL-MASR's definitions (PER points)" in text
+    assert "| s2 | 21.33 | -2.50 | 3.00 |" in text
+    assert saved["per"]["clmasr_bwt_per"] == pytest.approx({"base": None, "s1": -1.0, "s2": -2.5})
+    assert saved["per"]["clmasr_im_per"] == pytest.approx({"base": None, "s1": 2.0, "s2": 3.0})
     assert text.index("## CER (%)") < text.index("## PER (%)") < text.index("## LID accuracy (%)")
     assert "![PER per language over stages](per_over_stages.png)" in text
     assert (tmp_path / "out" / "per_over_stages.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -308,4 +368,4 @@ def test_report_shows_per_beside_cer(tmp_path):
         assert (_without_date((tmp_path / "out" / name).read_text())
                 == _without_date((tmp_path / "plain" / name).read_text()))
     plain = (tmp_path / "plain" / "RESULTS.md").read_text()
-    assert "## PER" not in plain and "(PER points)" not in plain and "per_over_stages" not in plain
+    assert "## PER" not in plain and "PER points" not in plain and "per_over_stages" not in plain
