@@ -24,9 +24,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from lamer.recipe.plan import Plan, PlanError
+from lamer.yaml_io import YamlError, load_yaml
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
@@ -141,9 +140,9 @@ def method_keeps_adapters(method: str | Path, ssl_train_opts: str = "") -> bool:
     unless ``--ssl_adapter`` in ``ssl_train_opts`` overrides it."""
     path = Path(method)
     try:
-        conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise PlanError(f"{path}: cannot read the method config: {err}") from None
+        conf = load_yaml(path) or {}
+    except YamlError as err:
+        raise PlanError(f"method config {err}") from None
     if not isinstance(conf, dict):
         raise PlanError(f"{path}: expected a mapping of ssl_train options")
     adapter = str(conf.get("ssl_adapter", "lamer"))

@@ -232,6 +232,15 @@ def test_bad_options_are_refused(capsys):
     assert "no data root" in capsys.readouterr().err
 
 
+def test_a_method_config_that_gives_a_key_twice_is_refused_with_file_and_line(tmp_path, capsys):
+    """Whether a stage leaves adapters is read from the method config: a second ssl_adapter is no silent override."""
+    method = tmp_path / "method.yaml"
+    method.write_text("ssl_adapter: none\noptim: adam\nssl_adapter: lamer\n")
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--method", str(method)]) == 1
+    assert capsys.readouterr().err == (f"plan: error: method config {method}:3: key 'ssl_adapter' is given twice in "
+                                       "one mapping (first at line 1); keep one\n")
+
+
 def test_launcher_command_is_the_queue_and_the_job():
     job = Job("targets_s1_label", 5, "cuda", 1, 3, "exp/p q/logs/x.JOB.log", ("prog", "--job", "JOB", "a;b"))
     assert launcher_command(job, {"cuda": "python -m lamer.bin.launch --config 'conf/my slurm.conf'"}) == [
