@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lamer.recipe.plan import Plan, PlanError
-from lamer.yaml_io import YamlError, load_yaml
+from lamer.yaml_io import YamlError, load_yaml, quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
@@ -388,9 +388,10 @@ class _Recipe:
                                 after=("probe_base",))
                 continue
             ckpt, adapters = self.model_of(s)
-            frontend = ["--frontend_conf", f"path_or_url={ckpt}"]
+            # ESPnet parses a KEY=VALUE option's VALUE as YAML: quoted, a path is a string, byte for byte
+            frontend = ["--frontend_conf", f"path_or_url={quoted(ckpt)}"]
             if adapters:
-                frontend += ["--frontend_conf", f"adapters={adapters}"]
+                frontend += ["--frontend_conf", f"adapters={quoted(adapters)}"]
             data: list[str] = []
             for split, folder in (("train", "train"), ("valid", "dev")):
                 d = f"{o.dump}/probe/{folder}"

@@ -187,7 +187,7 @@ def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
     assert ssl[ssl.index("--upstream") + 1] == "exp/plan/ssl/s1/upstream.pt" and "--init_adapters" not in ssl
     assert ssl[ssl.index("--seed") + 1] == "2"
     assert "--adapters" not in jobs["targets_s2_split"]["argv"]
-    assert "path_or_url=exp/plan/ssl/s2/upstream.pt" in jobs["probe_s2"]["argv"]
+    assert 'path_or_url="exp/plan/ssl/s2/upstream.pt"' in jobs["probe_s2"]["argv"]
     row = jobs["decode_jobs"]["argv"][2].splitlines()[-1].split("\t")
     assert row[3:] == ["none", "exp/plan/ssl/s2/upstream.pt"]
     assert "expert_usage" not in jobs
