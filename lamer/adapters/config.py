@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from lamer.yaml_io import load_yaml
 
 ROUTER_MODES = ("soft", "topk", "language")
 # the options of how routers learn, shown by the adapter report
@@ -117,11 +117,11 @@ class LamerConfig:
     def from_yaml(cls, path: str | Path) -> LamerConfig:
         """Read ``adapter_conf`` of an ESPnet-style ``adapter: lamer`` YAML file.
 
-        A file that is just the option mapping (no ``adapter:`` key) is accepted too.
+        A file that is just the option mapping (no ``adapter:`` key) is accepted too. Read by the
+        strict loader (:mod:`lamer.yaml_io`): a key given twice is a ValueError naming its line.
         """
         path = Path(path)
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+        data = load_yaml(path) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping at the top level")
         if "adapter" in data:

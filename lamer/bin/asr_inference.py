@@ -286,18 +286,17 @@ def _run_on_probe(rest: list[str], run, allow_pipes: bool) -> int:
 def _classify(rest: list[str], allow_pipes: bool) -> int:
     """After ESPnet's beam search: the language classifier's ``1best_recog/lid`` when the probe
     has one (``model: lamer_lid``); nothing to do for a probe without one."""
-    import yaml
     from espnet2.bin.asr_inference import get_parser
 
     from lamer.espnet.decode_split import RESULT_DIR
     from lamer.espnet.lid_model import MODEL_NAME
     from lamer.espnet.lid_output import LID_FILE
+    from lamer.yaml_io import load_yaml
 
     known, _ = get_parser().parse_known_args(rest)
     if known.asr_train_config is None:
         return 0
-    with open(known.asr_train_config, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
+    config = load_yaml(known.asr_train_config)
     if not isinstance(config, dict) or config.get("model") != MODEL_NAME:
         if known.output_dir is not None:
             (Path(known.output_dir) / RESULT_DIR / LID_FILE).unlink(missing_ok=True)  # another model's

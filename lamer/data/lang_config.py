@@ -25,10 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from lamer.data.errors import DataError
 from lamer.data.text import DEFAULT_RULES, TextRules
+from lamer.yaml_io import YamlError, brief, load_yaml
 
 LANG_FILE = "lang.yaml"
 _LANG_DIR_NAME = re.compile(r"^[a-z]{3}$")
@@ -102,18 +101,19 @@ def _section(path: Path, name: str, value: object) -> dict[str, object]:
     """The checked keys of one section: unknown keys and wrong types name the file and key."""
     keys = _SECTIONS[name]
     if not isinstance(value, dict):
-        raise DataError(f"{path}: {name}: expected a mapping of {', '.join(keys)}, got {value!r}")
+        raise DataError(f"{path}: {name}: expected a mapping of {', '.join(keys)}, got {brief(value)}")
     for key, item in value.items():
         if key not in keys:
             raise DataError(f"{path}: unknown key {name}.{key}; allowed: {', '.join(keys)}")
         types, what = keys[key]
         # YAML true/false are ints to Python: refuse them where a number is meant
         if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
-            raise DataError(f"{path}: {name}.{key}: expected {what}, got {item!r}")
+            raise DataError(f"{path}: {name}.{key}: expected {what}, got {brief(item)}")
     replace = value.get("replace", {})
     for old, new in replace.items():
         if not isinstance(old, str) or not isinstance(new, str):
-            raise DataError(f"{path}: text.replace: {old!r}: {new!r} is not a string to string pair (quote both)")
+            raise DataError(f"{path}: text.replace: {brief(old)}: {brief(new)} is not a string to string pair "
+                            "(quote both)")
     return value
 
 
@@ -121,11 +121,9 @@ def read_lang_config(path: Path) -> LangConfig:
     """Read and check one ``lang.yaml``; raises :class:`DataError` naming the file and key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot read ({err})") from err
-    except yaml.YAMLError as err:
-        raise DataError(f"{path}: not valid YAML: {err}") from err
+        raw = load_yaml(path)
+    except YamlError as err:
+        raise DataError(str(err)) from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a mapping with sections {', '.join(_SECTIONS)}, got {type(raw).__name__}")

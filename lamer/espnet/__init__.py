@@ -7,7 +7,9 @@
 - ``probe_data``: ``[iso] TRANSCRIPT`` probe dirs and token lists from Kaldi data dirs;
 - ``usage``: expert usage per layer and language on dev sets;
 - ``safe_load``: ESPnet's checkpoint, model and ``--init_param`` loads made weights-only and
-  strict, its saves atomic (entered by our training and decoding entry points).
+  strict, its saves atomic (entered by our training and decoding entry points);
+- ``safe_yaml``: ESPnet's ``KEY=VALUE`` options and YAML files read by lamer's strict loader
+  (``lamer.yaml_io``) within the same block.
 
 ESPnet is imported only by the modules that need it (``import espnet2.tasks.asr`` takes ~20 s).
 """

@@ -59,18 +59,22 @@ def _files(path: Path) -> list[Path]:
 def run_task(prog: str, task: Any, argv: list[str] | None) -> int:
     """ESPnet's training ``task.main`` (``ASRTask``, ``SSLTask``) on ``argv`` (None: the command
     line), parsed by the task's own parser plus ``--allow_wav_pipes``, once its data files pass
-    :func:`check_data_files`; under :func:`~lamer.espnet.safe_load.run_safely`. Returns the exit
-    status (1 with one error line for a refused data file)."""
+    :func:`check_data_files`; parsing included, under :func:`~lamer.espnet.safe_load.run_safely`
+    (ESPnet reads ``--config`` and every ``KEY=VALUE`` option as YAML while it parses). Returns the
+    exit status (1 with one error line for a refused data file or YAML)."""
     from lamer.espnet.safe_load import run_safely
 
-    parser = task.get_parser()
-    add_pipe_option(parser)
-    args = parser.parse_args(argv)
-    allow_pipes = args.allow_wav_pipes
-    del args.allow_wav_pipes  # ESPnet writes every option into config.yaml, which must stay ESPnet's
-    try:
-        check_data_files(args, allow_pipes)
-    except (DataError, OSError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 1
-    return run_safely(prog, task.main, args=args)
+    def parse_check_run() -> int | None:
+        parser = task.get_parser()
+        add_pipe_option(parser)
+        args = parser.parse_args(argv)
+        allow_pipes = args.allow_wav_pipes
+        del args.allow_wav_pipes  # ESPnet writes every option into config.yaml, which must stay ESPnet's
+        try:
+            check_data_files(args, allow_pipes)
+        except (DataError, OSError) as err:
+            print(f"{prog}: error: {err}", file=sys.stderr)
+            return 1
+        return task.main(args=args)
+
+    return run_safely(prog, parse_check_run)

@@ -14,6 +14,7 @@ import yaml
 from lamer.adapters import read_manifest
 from lamer.atomic import write_text_atomic
 from lamer.espnet.task import FRONTEND_NAME
+from lamer.yaml_io import load_yaml
 
 NO_ADAPTERS = "none"
 
@@ -28,8 +29,7 @@ def override_frontend(train_config: Path, out_path: Path, adapters: str | None =
     when a path does not hold what it should. Returns ``out_path``.
     """
     train_config = Path(train_config)
-    with open(train_config, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
+    config = load_yaml(train_config)
     if not isinstance(config, dict) or config.get("frontend") != FRONTEND_NAME:
         found = config.get("frontend") if isinstance(config, dict) else None
         raise ValueError(f"{train_config}: frontend is {found!r}; overriding its weights needs "

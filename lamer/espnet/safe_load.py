@@ -17,10 +17,12 @@ patched on disk: while :func:`espnet_safe_loading` is active (our entry points a
 - ``AbsTask.build_model_from_file`` loads the model file strictly and
   ``load_pretrained_model`` (``--init_param``) first checks the file holds the weights of its
   target (see :func:`check_weights`): a file that does not hold the model's weights is an
-  error listing the missing and unexpected keys, never a model left with random weights.
+  error listing the missing and unexpected keys, never a model left with random weights;
+- ESPnet's YAML (``--*_conf KEY=VALUE`` values, ``--config`` files, model configs) is read by
+  lamer's strict loader (:mod:`lamer.espnet.safe_yaml`): no tags, no key given twice, bounded.
 
 :func:`run_safely` runs an entry point that way and turns these errors into one line on
-stderr and exit status 1.
+stderr and exit status 1, as it does a refused YAML.
 """
 from __future__ import annotations
 
@@ -37,8 +39,10 @@ import torch
 from torch import nn
 
 from lamer.atomic import atomic_path
+from lamer.espnet.safe_yaml import yaml_patches
 from lamer.layout import ProbeDir
 from lamer.upstream.safe_load import CheckpointError, RefusedCheckpoint, UnreadableCheckpoint, read_restricted
+from lamer.yaml_io import YamlError
 
 ESPNET_CONTENTS = ("ESPnet checkpoint contents (tensors, plain containers, numpy scalars and dtypes, "
                    "datetime.timedelta)")
@@ -236,6 +240,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (AbsTask, "build_model_from_file",
          classmethod(_strict_build_model_from_file(AbsTask.__dict__["build_model_from_file"].__func__))),
         (abs_task, "load_pretrained_model", _checked_load_pretrained_model(abs_task.load_pretrained_model)),
+        *yaml_patches(),
     ]
 
 
@@ -267,13 +272,13 @@ def espnet_safe_loading() -> Iterator[None]:
 def run_safely(prog: str, entry: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Run ``entry(*args, **kwargs)`` under :func:`espnet_safe_loading`; returns an exit status.
 
-    A refused, unreadable or mismatched file prints one line, ``PROG: error: ...`` naming the
+    A refused, unreadable or mismatched file, or a refused YAML, prints one line, ``PROG: error: ...`` naming the
     file, on stderr and returns 1; otherwise ``entry``'s int result, or 0.
     """
     try:
         with espnet_safe_loading():
             result = entry(*args, **kwargs)
-    except (CheckpointError, WeightsMismatch) as err:
+    except (CheckpointError, WeightsMismatch, YamlError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0

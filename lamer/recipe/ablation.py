@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from lamer.recipe.plan import PlanError, _file, read_mapping
+from lamer.yaml_io import brief
 
 TRAIN_ON = ("new", "old", "all", "none")
 _KEYS = {"seeds", "plan", "systems", "reference", "baseline", "expectations"}
@@ -133,7 +134,7 @@ class Ablation:
 def _flag(entry: dict, key: str, where: str, problems: list[str]) -> bool:
     value = entry.get(key, False)
     if not isinstance(value, bool):
-        problems.append(f"{where}.{key}: expected true or false, got {value!r}")
+        problems.append(f"{where}.{key}: expected true or false, got {brief(value)}")
         return False
     return value
 
@@ -144,14 +145,14 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
         problems.append(f"{where}: a system name must be letters, digits or _ (it names exp/<seed>/<system>)")
         return None
     if not isinstance(entry, dict):
-        problems.append(f"{where}: expected a mapping of {sorted(_SYSTEM_KEYS)}, got {entry!r}")
+        problems.append(f"{where}: expected a mapping of {sorted(_SYSTEM_KEYS)}, got {brief(entry)}")
         return None
     unknown = sorted(set(entry) - _SYSTEM_KEYS)
     if unknown:
         problems.append(f"{where}: unknown key(s) {unknown}; known keys are {sorted(_SYSTEM_KEYS)}")
     train_on = entry.get("train_on", "new")
     if train_on not in TRAIN_ON:
-        problems.append(f"{where}.train_on: expected one of {list(TRAIN_ON)}, got {train_on!r}")
+        problems.append(f"{where}.train_on: expected one of {list(TRAIN_ON)}, got {brief(train_on)}")
     method = None
     if train_on == "none":
         if "method" in entry:
@@ -170,14 +171,14 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     if (not isinstance(reference_only, list) or any(p not in PROTOCOLS for p in reference_only)
             or len(set(reference_only)) != len(reference_only)):
         problems.append(f"{where}.reference_only: expected a list of distinct protocols from {list(PROTOCOLS)}, "
-                        f"got {reference_only!r}")
+                        f"got {brief(reference_only)}")
         reference_only = []
     elif joint and reference_only:
         problems.append(f"{where}.reference_only: the joint upper bound is a reference row under every protocol; "
                         "remove reference_only")
     share = entry.get("replay_share")
     if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1):
-        problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {share!r}")
+        problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {brief(share)}")
         share = None
     return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share,
                   tuple(reference_only))
@@ -185,7 +186,7 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
 
 def _number(value: Any, where: str, problems: list[str]) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        problems.append(f"{where}: expected a number >= 0, got {value!r}")
+        problems.append(f"{where}: expected a number >= 0, got {brief(value)}")
         return False
     return True
 
@@ -195,7 +196,7 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
     """One entry of ``expectations``, checked; system parameters default to the roles' systems."""
     where = f"expectations[{index}]"
     if not isinstance(entry, dict) or entry.get("check") not in CHECKS:
-        problems.append(f"{where}: expected a mapping with check: one of {sorted(CHECKS)}, got {entry!r}")
+        problems.append(f"{where}: expected a mapping with check: one of {sorted(CHECKS)}, got {brief(entry)}")
         return None
     check = entry["check"]
     unknown = sorted(set(entry) - {"check", "protocols", *CHECKS[check]})
@@ -204,7 +205,8 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
                         f"{sorted({'protocols', *CHECKS[check]})}")
     protocols = entry.get("protocols", list(PROTOCOLS))
     if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
-        problems.append(f"{where}.protocols: expected a non-empty list drawn from {list(PROTOCOLS)}, got {protocols!r}")
+        problems.append(f"{where}.protocols: expected a non-empty list drawn from {list(PROTOCOLS)}, "
+                        f"got {brief(protocols)}")
         protocols = []
     defaults = {"of": roles["baseline"], "system": roles["control" if check == "drifts_like" else "baseline"],
                 "like": roles["baseline"]}
@@ -213,7 +215,7 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
         if key in _SYSTEM_PARAMS:
             value = entry.get(key, defaults[key])
             if value is not None and value not in names:
-                problems.append(f"{where}.{key}: {value!r} is not a system of this ablation")
+                problems.append(f"{where}.{key}: {brief(value)} is not a system of this ablation")
             params[key] = value
         elif key not in entry:
             problems.append(f"{where}.{key}: missing")
@@ -221,7 +223,7 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
             ratio = entry[key]
             if (not isinstance(ratio, list) or len(ratio) != 2
                     or not all(_number(r, f"{where}.ratio", problems) for r in ratio) or ratio[0] > ratio[1]):
-                problems.append(f"{where}.ratio: expected [low, high] with low <= high, got {ratio!r}")
+                problems.append(f"{where}.ratio: expected [low, high] with low <= high, got {brief(ratio)}")
             params[key] = ratio
         elif _number(entry[key], f"{where}.{key}", problems):
             params[key] = entry[key]
@@ -231,7 +233,7 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
 def _role(raw: dict, key: str, names: set[str], problems: list[str]) -> str | None:
     value = raw.get(key)
     if value is not None and value not in names:
-        problems.append(f"{key}: {value!r} is not a system of this ablation ({sorted(names)})")
+        problems.append(f"{key}: {brief(value)} is not a system of this ablation ({sorted(names)})")
         return None
     return value
 
@@ -251,7 +253,7 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
     seeds = raw.get("seeds")
     integers = isinstance(seeds, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
     if not integers or not seeds or len(set(seeds)) != len(seeds):
-        problems.append(f"seeds: expected a non-empty list of distinct integers, got {seeds!r}")
+        problems.append(f"seeds: expected a non-empty list of distinct integers, got {brief(seeds)}")
         seeds = []
     default_plan = _file(recipe_dir, raw.get("plan"), "plan", problems)
     entries = raw.get("systems")
@@ -272,7 +274,7 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
              "control": next((s.name for s in systems if s.control), None)}
     entries = raw.get("expectations") or []
     if not isinstance(entries, list):
-        problems.append(f"expectations: expected a list of {{check: ..., ...}}, got {entries!r}")
+        problems.append(f"expectations: expected a list of {{check: ..., ...}}, got {brief(entries)}")
         entries = []
     if entries and roles["reference"] is None:
         problems.append("expectations: need reference: the system they are about")

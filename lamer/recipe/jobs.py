@@ -31,12 +31,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
-
 from lamer.launch.request import names_array
 from lamer.layout import DecodeDir, Layout, experiment_dir
 from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
+from lamer.yaml_io import YamlError, load_yaml, quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
@@ -172,9 +171,9 @@ def read_method(method: str | Path, ssl_train_opts: str = "") -> Method:
     overrides it) and its ``ssl_adapter_preset`` (taken from the config's folder, as ssl_train does)."""
     path = Path(method)
     try:
-        conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise PlanError(f"{path}: cannot read the method config: {err}") from None
+        conf = load_yaml(path) or {}
+    except YamlError as err:
+        raise PlanError(f"method config {err}") from None
     if not isinstance(conf, dict):
         raise PlanError(f"{path}: expected a mapping of ssl_train options")
     adapter = str(conf.get("ssl_adapter", "lamer"))
@@ -442,9 +441,10 @@ class _Recipe:
                 yield self.link(f"probe_{s}", 6, paths.probe("base").path, out)
                 continue
             ckpt, adapters = self.model_of(s)
-            frontend = ["--frontend_conf", f"path_or_url={ckpt}"]
+            # ESPnet parses a KEY=VALUE option's VALUE as YAML: quoted, a path is a string, byte for byte
+            frontend = ["--frontend_conf", f"path_or_url={quoted(ckpt)}"]
             if adapters:
-                frontend += ["--frontend_conf", f"adapters={adapters}"]
+                frontend += ["--frontend_conf", f"adapters={quoted(adapters)}"]
             data: list[str] = []
             reads: list[str] = []
             for split, folder in (("train", "train"), ("valid", "dev")):

@@ -47,11 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lamer.checksum import sha256_problem
 from lamer.data.errors import DataError
 from lamer.data.languages import CORPUS_TABLES, to_iso3
+from lamer.yaml_io import YamlError, YamlMapping, brief, load_mapping
 
 PROTOCOLS = ("retrained", "fixed")
 REPLAY_STRATEGIES = ("random", "speaker_balanced")
@@ -62,37 +61,6 @@ _CHECKPOINT_KEYS = {"checkpoint", "sha256", "languages"}
 
 class PlanError(ValueError):
     """A plan that cannot be run; the message lists every problem found."""
-
-
-class YamlMapping(dict):
-    """The top-level mapping of a YAML file, with the 1-based line of each of its keys."""
-
-    def __init__(self, data: dict[str, Any], lines: dict[str, int]) -> None:
-        super().__init__(data)
-        self.lines = lines
-
-
-class _DuplicateKey(yaml.YAMLError):
-    """A key given twice in one mapping; the message starts with its line."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error, at any depth."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' keys may be overridden on purpose
-                continue
-            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
-            try:
-                if key in first:
-                    raise _DuplicateKey(f"{line}: key {key!r} is given twice in one mapping (first at line "
-                                        f"{first[key]}); keep one")
-                first[key] = line
-            except TypeError:  # an unhashable key: the base class names it
-                continue
-        return super().construct_mapping(node, deep)
 
 
 @dataclass
@@ -130,7 +98,7 @@ class Plan:
 
 def _as_list(value: Any, key: str, problems: list[str]) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        problems.append(f"{key}: expected a list of locale codes, got {value!r}")
+        problems.append(f"{key}: expected a list of locale codes, got {brief(value)}")
         return []
     if not value:
         problems.append(f"{key}: is empty; a stage needs at least one language")
@@ -151,7 +119,7 @@ def _file(base_dir: Path, value: Any, key: str, problems: list[str], folder_ok: 
     """``value``, a path relative to ``base_dir`` unless absolute, which must be a file (or, with
     ``folder_ok``, a directory)."""
     if not isinstance(value, str) or not value:
-        problems.append(f"{key}: expected a path, got {value!r}")
+        problems.append(f"{key}: expected a path, got {brief(value)}")
         return Path()
     path = Path(value) if Path(value).is_absolute() else base_dir / value
     if not (path.is_file() or folder_ok and path.is_dir()):
@@ -169,7 +137,7 @@ def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, 
              "what it was pre-trained on) or {pretrain: CONFIG} (pre-train the small demo model)")
     keys = set(value) if isinstance(value, dict) else set()
     if not ({"checkpoint"} <= keys <= _CHECKPOINT_KEYS or keys == {"pretrain"}):
-        problems.append(f"{usage}; got {value!r}")
+        problems.append(f"{usage}; got {brief(value)}")
         return {}
     if "pretrain" in value:
         return {"pretrain": str(_file(recipe_dir, value["pretrain"], "base_model.pretrain", problems))}
@@ -187,7 +155,7 @@ def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, 
         if not isinstance(languages, list) or not languages or not all(
                 isinstance(lang, str) and re.fullmatch(r"[a-z]{3}", lang) for lang in languages):
             problems.append("base_model.languages: the languages the checkpoint was pre-trained on, a non-empty "
-                            f"list of ISO 639-3 codes (eng, cmn, ...), got {languages!r}")
+                            f"list of ISO 639-3 codes (eng, cmn, ...), got {brief(languages)}")
         else:
             out["languages"] = list(dict.fromkeys(languages))
     return out
@@ -197,7 +165,7 @@ def _seen_problems(base_model: dict[str, Any], base: Stage, stages: list[Stage],
     """Continual stages that add a language the base model was pre-trained on (its ``languages``, or
     the plan's base languages for a model pre-trained by the recipe), unless ``allow_seen``."""
     if not isinstance(allow_seen, bool):
-        return [f"allow_seen: expected true or false, got {allow_seen!r}"]
+        return [f"allow_seen: expected true or false, got {brief(allow_seen)}"]
     if allow_seen:
         return []
     seen = set(base_model.get("languages", base.languages if "pretrain" in base_model else ()))
@@ -208,23 +176,15 @@ def _seen_problems(base_model: dict[str, Any], base: Stage, stages: list[Stage],
 
 
 def read_mapping(path: Path, what: str, error: type[PlanError]) -> YamlMapping:
-    """The top-level mapping of the YAML file ``path`` (a ``what``); ``error`` names the file
-    when it is missing, not YAML, not a mapping, or gives a key twice in one mapping."""
+    """The top-level mapping of the YAML file ``path`` (a ``what``), read by the strict loader
+    (:mod:`lamer.yaml_io`); ``error`` names the file (and line) when it is missing, refused by the
+    loader (a key given twice in one mapping, a tag, an alias bomb) or not a mapping."""
     if not path.is_file():
         raise error(f"{path}: {what} not found")
-    loader = _UniqueKeyLoader(path.read_text(encoding="utf-8"))
     try:
-        node = loader.get_single_node()
-        raw = (loader.construct_document(node) if node is not None else None) or {}
-    except _DuplicateKey as err:
-        raise error(f"{path}:{err}") from None
-    except yaml.YAMLError as err:
-        raise error(f"{path}: not valid YAML: {err}") from None
-    finally:
-        loader.dispose()
-    if not isinstance(raw, dict):
-        raise error(f"{path}: expected a mapping at the top level")
-    return YamlMapping(raw, {key.value: key.start_mark.line + 1 for key, _ in node.value} if node else {})
+        return load_mapping(path)
+    except YamlError as err:
+        raise error(str(err)) from None
 
 
 def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
@@ -242,11 +202,11 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
         problems.append(f"unknown key(s) {unknown}; known keys are {sorted(_KEYS)}")
     corpus = raw.get("corpus")
     if corpus not in CORPUS_TABLES:
-        problems.append(f"corpus: expected one of {sorted(CORPUS_TABLES)}, got {corpus!r}")
+        problems.append(f"corpus: expected one of {sorted(CORPUS_TABLES)}, got {brief(corpus)}")
         corpus = "commonvoice"
     lang_map = raw.get("lang_map") or {}
     if not isinstance(lang_map, dict) or not all(re.fullmatch(r"[a-z]{3}", str(v)) for v in lang_map.values()):
-        problems.append(f"lang_map: expected {{locale: iso3}}, got {lang_map!r}")
+        problems.append(f"lang_map: expected {{locale: iso3}}, got {brief(lang_map)}")
         lang_map = {}
 
     base_locales = _as_list(raw.get("base"), "base", problems)
@@ -259,16 +219,16 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     for i, item in enumerate(raw_stages):
         key = f"stages[{i}]"
         if not isinstance(item, dict) or set(item) != {"name", "languages"}:
-            problems.append(f"{key}: expected {{name: ..., languages: [...]}}, got {item!r}")
+            problems.append(f"{key}: expected {{name: ..., languages: [...]}}, got {brief(item)}")
             continue
         name = item["name"]
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name) or name == "base":
-            problems.append(f"{key}.name: {name!r} must be letters, digits or _ and not 'base'")
+            problems.append(f"{key}.name: {brief(name)} must be letters, digits or _ and not 'base'")
         locales = _as_list(item["languages"], f"{key}.languages", problems)
         stages.append(Stage(str(name), locales, _resolve(locales, corpus, lang_map, f"{key}.languages", problems)))
     names = [s.name for s in stages]
     for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"stages: name {name!r} is used twice")
+        problems.append(f"stages: name {brief(name)} is used twice")
     seen: dict[str, str] = {}
     for stage in [base, *stages]:
         for locale, lang in zip(stage.locales, stage.languages):
@@ -279,7 +239,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
 
     replay = raw.get("replay") or {}
     if not isinstance(replay, dict):
-        problems.append(f"replay: expected a mapping, got {replay!r}")
+        problems.append(f"replay: expected a mapping, got {brief(replay)}")
         replay = {}
     elif replay:
         amounts = [k for k in ("minutes", "fraction") if k in replay]
@@ -292,20 +252,20 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
         share = replay.get("share")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
             problems.append(f"replay.share: the part of every training batch taken from the replay sample, "
-                            f"a number in (0, 1), got {share!r}")
+                            f"a number in (0, 1), got {brief(share)}")
         extra = sorted(set(replay) - {"minutes", "fraction", "strategy", "share"})
         if extra:
             problems.append(f"replay: unknown key(s) {extra}")
     protocols = raw.get("protocols", ["retrained"])
     if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
-        problems.append(f"protocols: expected a non-empty list drawn from {PROTOCOLS}, got {protocols!r}")
+        problems.append(f"protocols: expected a non-empty list drawn from {PROTOCOLS}, got {brief(protocols)}")
         protocols = ["retrained"]
     elif repeated := sorted({p for p in protocols if protocols.count(p) > 1}):
         problems.append(f"protocols (line {raw.lines['protocols']}): {', '.join(map(repr, repeated))} listed more than "
                         "once; list each protocol once")
     seed = raw.get("seed", 0)
     if not isinstance(seed, int):
-        problems.append(f"seed: expected an integer, got {seed!r}")
+        problems.append(f"seed: expected an integer, got {brief(seed)}")
     method = _file(recipe_dir, raw.get("method"), "method", problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
     base_model = _base_model(recipe_dir, raw.get("base_model"), problems)

@@ -14,12 +14,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from lamer.ssl.export import UPSTREAM_FILE
 from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
 from lamer.ssl.methods import build_ssl_upstream
 from lamer.ssl.targets import collect_items, prepare_targets
+from lamer.yaml_io import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +101,7 @@ def pretrain_base(train_dirs: Sequence[Path], valid_dirs: Sequence[Path], work_d
 
 
 def _config_upstream(config: Path) -> str:
-    with open(config, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    data = load_yaml(config) or {}
     if not isinstance(data, dict) or not data.get("upstream"):
         raise ValueError(f"{config}: needs 'upstream:' (a preset such as small) for pre-training from scratch")
     if data.get("ssl_adapter") != "none":

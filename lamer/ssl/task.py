@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 import torch
-import yaml
 from espnet2.iterators.sequence_iter_factory import SequenceIterFactory
 from espnet2.tasks.abs_task import AbsTask, IteratorOptions, optim_classes
 from espnet2.train.collate_fn import CommonCollateFn
@@ -42,6 +41,7 @@ from lamer.ssl.methods import (
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
 from lamer.upstream import LoadedUpstream
+from lamer.yaml_io import load_yaml
 
 # the defaults of the classes the options configure, read off their signatures (as ESPnet does)
 MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)
@@ -61,8 +61,7 @@ def _naming_config(args: argparse.Namespace) -> str | None:
     """The ``--config`` file when it is what set ``--ssl_adapter_preset`` (not the command line)."""
     if not getattr(args, "config", None):
         return None
-    with open(args.config, encoding="utf-8") as file:
-        named = (yaml.safe_load(file) or {}).get("ssl_adapter_preset")
+    named = (load_yaml(args.config) or {}).get("ssl_adapter_preset")
     return args.config if named == args.ssl_adapter_preset else None
 
 

@@ -18,12 +18,12 @@ import inspect
 from pathlib import Path
 
 import torch
-import yaml
 
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.methods import DEFAULT_ADAPTER, resolve_preset, setup_method
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.upstream import open_upstream
+from lamer.yaml_io import YamlError, brief, load_yaml
 
 _PROBE_SAMPLES = 16000  # one second of 16 kHz audio: enough frames for every layer to run
 _PREDICT_LAYER = inspect.signature(MaskedPredictionModel).parameters["predict_layer"].default  # ssl_train's
@@ -34,16 +34,16 @@ def method_adapter(method: Path) -> tuple[str, Path | None, dict, int]:
     with the defaults of ``ssl_train`` (adapter ``lamer``, last layer scored); a relative preset is
     taken from the config's folder, as ``ssl_train`` does."""
     try:
-        conf = yaml.safe_load(Path(method).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ValueError(f"{method}: cannot read the method config: {err}") from None
+        conf = load_yaml(method) or {}
+    except YamlError as err:
+        raise ValueError(f"method config {err}") from None
     if not isinstance(conf, dict):
         raise ValueError(f"{method}: expected a mapping of ssl_train options")
     adapter = conf.get("ssl_adapter", DEFAULT_ADAPTER)
     preset = resolve_preset(conf["ssl_adapter_preset"], method) if conf.get("ssl_adapter_preset") else None
     adapter_conf = conf.get("ssl_adapter_conf") or {}
     if not isinstance(adapter_conf, dict):
-        raise ValueError(f"{method}: ssl_adapter_conf: expected a mapping, got {adapter_conf!r}")
+        raise ValueError(f"{method}: ssl_adapter_conf: expected a mapping, got {brief(adapter_conf)}")
     predict_layer = (conf.get("model_conf") or {}).get("predict_layer", _PREDICT_LAYER)
     return adapter, preset, adapter_conf, predict_layer
 

@@ -66,6 +66,9 @@ def test_empty_file_and_missing_sections_are_the_defaults(tmp_path):
         ("tokens: 0.99\n", r"tokens: expected a mapping of coverage, min_count"),
         ("- text\n", "expected a mapping with sections text, tokens, got list"),
         ("text: {keep: '·'\n", "not valid YAML"),
+        ("tokens: {min_count: 2}\ntokens: {min_count: 9}\n", ":2: key 'tokens' is given twice in one mapping"),
+        ("text:\n  lowercase: false\n  lowercase: true\n", ":3: key 'lowercase' is given twice in one mapping"),
+        ("text: {keep: !!python/object/apply:os.system [true]}\n", ":1: tag '!!python/object/apply:os.system' is"),
     ],
 )
 def test_bad_files_name_the_file_and_key(tmp_path, text, message):

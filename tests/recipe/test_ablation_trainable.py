@@ -103,3 +103,26 @@ def test_counts_on_a_transformers_hubert_are_of_its_checkpoint(tmp_path):
     method.write_text(METHODS["ft.yaml"])
     assert count_trainable(tmp_path / "hf", None)["total_params"] == in_checkpoint
     assert count_trainable(tmp_path / "hf", method)["optimizer_params"] == in_checkpoint
+
+
+@pytest.mark.parametrize("method, preset, refused, line, first", [
+    ("ssl_adapter: lamer\nssl_adapter_preset: preset.yaml\nssl_adapter: none\n", "", "ssl_adapter", 3, 1),
+    # YAML alone keeps rank 64: 139,590 adapter parameters on the tiny model instead of 12,870
+    ("ssl_adapter: lamer\nssl_adapter_preset: preset.yaml\n",
+     "adapter: lamer\nadapter_conf:\n  allocation: groups:2,4,8\n  rank: 4\n  rank: 64\n", "rank", 5, 4),
+])
+def test_a_key_given_twice_in_a_method_or_its_preset_stops_the_count(tmp_path, capsys, method, preset, refused, line,
+                                                                     first):
+    (tmp_path / "conf" / "ablation").mkdir(parents=True)
+    (tmp_path / "conf" / "plan.yaml").write_text("{}\n")
+    (tmp_path / "conf" / "ablation.yaml").write_text("seeds: [0]\nplan: conf/plan.yaml\nsystems:\n"
+                                                     "  lamer: {method: conf/ablation/lamer.yaml}\n")
+    (tmp_path / "conf" / "ablation" / "lamer.yaml").write_text(method)
+    (tmp_path / "conf" / "ablation" / "preset.yaml").write_text(preset)
+    out = tmp_path / "trainable.json"
+    assert main(["trainable", "--config", str(tmp_path / "conf" / "ablation.yaml"), "--upstream", "tiny",
+                 "--out", str(out)]) == 1
+    where = tmp_path / "conf" / "ablation" / ("preset.yaml" if preset else "lamer.yaml")
+    assert f"{where}:{line}: key '{refused}' is given twice in one mapping (first at line {first})" in (
+        capsys.readouterr().err)
+    assert not out.exists()

@@ -187,7 +187,7 @@ def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
     assert ssl[ssl.index("--upstream") + 1] == "exp/plan/ssl/s1/upstream.pt" and "--init_adapters" not in ssl
     assert ssl[ssl.index("--seed") + 1] == "2"
     assert "--adapters" not in jobs["targets_s2_split"]["argv"]
-    assert "path_or_url=exp/plan/ssl/s2/upstream.pt" in jobs["probe_s2"]["argv"]
+    assert 'path_or_url="exp/plan/ssl/s2/upstream.pt"' in jobs["probe_s2"]["argv"]
     row = jobs["decode_jobs"]["argv"][2].splitlines()[-1].split("\t")
     assert row[3:] == ["none", "exp/plan/ssl/s2/upstream.pt"]
     assert "expert_usage" not in jobs
@@ -230,6 +230,15 @@ def test_bad_options_are_refused(capsys):
     assert "--train_on some: expected one of new, old, all, none" in capsys.readouterr().err
     assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml")]) == 1
     assert "no data root" in capsys.readouterr().err
+
+
+def test_a_method_config_that_gives_a_key_twice_is_refused_with_file_and_line(tmp_path, capsys):
+    """Whether a stage leaves adapters is read from the method config: a second ssl_adapter is no silent override."""
+    method = tmp_path / "method.yaml"
+    method.write_text("ssl_adapter: none\noptim: adam\nssl_adapter: lamer\n")
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--method", str(method)]) == 1
+    assert capsys.readouterr().err == (f"plan: error: method config {method}:3: key 'ssl_adapter' is given twice in "
+                                       "one mapping (first at line 1); keep one\n")
 
 
 def test_launcher_command_is_the_queue_and_the_job():

@@ -1,3 +1,6 @@
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,22 @@ def test_a_key_or_protocol_given_twice_is_refused_with_file_and_line(recipe, old
     with pytest.raises(PlanError) as err:
         load_plan(path)
     assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+def test_plan_check_on_an_alias_bomb_is_one_line_in_bounded_memory(recipe):
+    """The billion laughs as a plan's base languages: before the loader's bound, the error message
+    that printed the value expanded 9^9 strings."""
+    levels = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"&l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = _write(recipe, GOOD.replace("base: [en, fr, de]", "base:\n" + "".join(f"  - {lv}\n" for lv in levels)))
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    out = subprocess.run([sys.executable, "-m", "lamer.bin.plan", "check", "--plan", str(path)], capture_output=True,
+                         text=True, timeout=60, preexec_fn=limit_memory)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and len(out.stderr) < 300, out.stderr[-2000:]
+    assert out.stderr.startswith(f"plan: error: {path}:") and "more than 1000000 values" in out.stderr
 
 
 def test_every_problem_is_reported_at_once(recipe):

@@ -1,6 +1,7 @@
 """The shared stage script on a tiny plan: re-runs do no work, stage ranges, plan errors, the
-listed jobs are the jobs that run, a failing program fails its step, hostile paths stay data, and
-a killed SSL training that resumes. Real tools throughout (synthetic corpus, ESPnet trainer)."""
+listed jobs are the jobs that run, a failing program fails its step, hostile paths stay data through
+every stage (no shell and no YAML parser acts on them), and a killed SSL training that resumes. Real
+tools throughout (synthetic corpus, ESPnet trainer)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.recipe.recipes import TINY_PLAN, make_recipe
 
@@ -21,10 +23,18 @@ def recipe(tmp_path_factory) -> Path:
     return make_recipe(tmp_path_factory.mktemp("recipe"), TINY_PLAN, "tiny")
 
 
-# a tag, data and dump dir made of everything a shell would act on; each would create the file
-# `x` if it reached a shell unquoted
-HOSTILE = {"tag": "t&g (1) $(touch x) 'q' \"dq\" `touch x` ü", "data": "d;touch${IFS}x;#",
-           "dump": "du&mp$(touch${IFS}x)`touch${IFS}x`ß"}
+# a tag, data, dump and base dir made of everything a shell or a YAML parser would act on: each would
+# create the file `x` if it reached a shell unquoted (the base dir: ESPnet's unsafe YAML), and ` #`, `: `,
+# `{`, `[` would change the path (a comment, a mapping, a flow collection) if it reached YAML unquoted
+HOSTILE = {"tag": "t&g (1) $(touch x) 'q' \"dq\" `touch x` ü #2: {a} [b]", "data": "d;touch${IFS}x;# #1: {d} [e]",
+           "dump": "du&mp$(touch${IFS}x)`touch${IFS}x`ß #3: {f} [g]",
+           "base_dir": '!!python/object/apply:os.system ["touch x"] #4: {h} [i]'}
+# the folder of the recipe, so of its corpus root and base checkpoint too
+HOSTILE_FOLDER = "R&D (cv) ;touch${IFS}x;# $(touch x) `touch x` 'q' \"dq\" ü #5: {j} [k]"
+# budgets of a run through every stage on the tiny model (tests/recipe/test_recipe_slurm.py's)
+TINY_BUDGETS = ["--nj", "1", "--synth_utts", "12", "--target_layer", "2", "--num_clusters", "8",
+                "--ssl_train_opts", "--max_epoch 1 --num_iters_per_epoch 2 --batch_size 4",
+                "--probe_train_opts", "--max_epoch 1 --preencoder_conf input_size=32"]  # the tiny preset is 32 wide
 
 
 def run(recipe: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -119,25 +129,74 @@ def test_a_failing_program_fails_its_step(recipe):
     assert "# Ended (code 0)" not in log and "# Ended (code" in log
 
 
-def test_hostile_paths_are_data(tmp_path_factory):
-    """A recipe under a hostile folder name (so the corpus root and base checkpoint too), with a
-    hostile tag, data and dump dir: stages 1-4 run, every stage's jobs list, no shell acts on a path."""
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Path, Path]:
+    """A recipe under a hostile folder name, with both protocols (so the fixed one's frontend override
+    too): the folder above it, where no `x` may appear, and the recipe."""
     top = tmp_path_factory.mktemp("hostile")
-    directory = top / "R&D (cv) ;touch${IFS}x;# $(touch x) `touch x` 'q' \"dq\" ü"
+    directory = top / HOSTILE_FOLDER
     directory.mkdir()
-    recipe = make_recipe(directory, TINY_PLAN, "tiny")
+    plan = TINY_PLAN.replace("protocols: [retrained]", "protocols: [retrained, fixed]")
+    return top, make_recipe(directory, plan, "tiny")
+
+
+def no_file_x(top: Path) -> bool:
+    return not [p for p in top.rglob("x")] and not (Path.cwd() / "x").exists()
+
+
+def test_hostile_paths_are_data(hostile):
+    """A hostile tag, data, dump and base dir: stages 1-4 run, every stage's jobs list, no shell acts on
+    a path, and the probes get the base dir as a quoted YAML string."""
+    top, recipe = hostile
     options = [arg for name, value in HOSTILE.items() for arg in (f"--{name}", value)]
     jobs = listing(recipe, *options)
     assert {job["stage"] for job in jobs} == set(range(1, 9))
     assert any(HOSTILE["data"] in arg for job in jobs for arg in job["argv"])
-    out = run(recipe, *options, "--stop_stage", "4", "--nj", "1", "--synth_utts", "12")
+    probe = next(job for job in jobs if job["name"] == "probe_base")["argv"]
+    key, _, value = probe[probe.index("--frontend_conf") + 1].partition("=")
+    assert key == "path_or_url" and value.startswith('"')  # a quoted YAML string: the path, whatever it holds
+    assert yaml.safe_load(value) == f"{HOSTILE['base_dir']}/upstream.pt"
+    out = run(recipe, *options, *TINY_BUDGETS, "--stop_stage", "4")
     assert out.returncode == 0, out.stdout + out.stderr
     exp = recipe / "exp" / HOSTILE["tag"]
     assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in jobs if job["stage"] <= 4}
     assert (recipe / HOSTILE["data"] / "spa" / "train" / "wav.scp").is_file()
     assert (recipe / HOSTILE["dump"] / "probe" / "test" / "text").is_file()
-    assert (exp / "base" / "upstream.pt").is_file() and (exp / "replay" / "s1" / "eng" / "wav.scp").is_file()
-    assert not [p for p in top.rglob("x")] and not (Path.cwd() / "x").exists()
+    assert (recipe / HOSTILE["base_dir"] / "upstream.pt").is_file()
+    assert (exp / "replay" / "s1" / "eng" / "wav.scp").is_file()
+    assert no_file_x(top)
+
+
+@pytest.mark.slow
+def test_hostile_paths_reach_every_stage_unchanged(hostile):
+    """All 8 stages with the hostile paths (stages 1-4 are done already after the test above): every
+    probe's frontend reads the base dir and adapters it was given, byte for byte, both protocols decode
+    and score, the report is written, and nothing ran."""
+    top, recipe = hostile
+    options = [arg for name, value in HOSTILE.items() for arg in (f"--{name}", value)]
+    out = run(recipe, *options, *TINY_BUDGETS, timeout=1200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    exp = recipe / "exp" / HOSTILE["tag"]
+    assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in listing(recipe, *options)}
+    base, adapters = f"{HOSTILE['base_dir']}/upstream.pt", f"exp/{HOSTILE['tag']}/ssl/s1/adapters"
+    for stage, used in (("base", None), ("s1", adapters)):
+        frontend = yaml.safe_load((exp / "probe" / stage / "config.yaml").read_text(encoding="utf-8"))["frontend_conf"]
+        assert (frontend["path_or_url"], frontend["adapters"]) == (base, used)
+    override = exp / "decode" / "fixed" / "s1" / "split1" / "1" / "config_frontend_override.yaml"  # block 1 of 1
+    fixed = yaml.safe_load(override.read_text(encoding="utf-8"))
+    assert fixed["frontend_conf"]["adapters"] == str((recipe / adapters).resolve())
+    assert fixed["frontend_conf"]["path_or_url"] == str((recipe / base).resolve())
+    for protocol in ("retrained", "fixed"):
+        assert (exp / "score" / protocol / "s1").is_dir() and (exp / "report" / protocol / "RESULTS.md").is_file()
+    assert no_file_x(top)
+
+
+def test_a_base_dir_that_is_yaml_code_runs_nothing(recipe):
+    """Issue 25's command: ESPnet read `--frontend_conf path_or_url=<base_dir>/upstream.pt` with PyYAML's
+    unsafe loader, so this base dir ran `touch PWNED` in stage 6 (the probe then fails: no base model)."""
+    run(recipe, "--stage", "6", "--stop_stage", "6", "--tag", "pwned", "--base_dir",
+        '!!python/object/apply:os.system ["touch PWNED"] #', timeout=300)
+    assert not [p for p in recipe.rglob("PWNED")] and not (Path.cwd() / "PWNED").exists()
 
 
 def test_killed_ssl_training_resumes(recipe):
