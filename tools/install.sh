@@ -90,6 +90,8 @@ quiet_pip install -q --no-deps "${constraints[@]}" espnet==202511
 quiet_pip install -q "${constraints[@]}" espnet-s3prl==2026.5.14
 log "lamer (editable)"
 quiet_pip install -q --no-deps --no-build-isolation -e "${root}"
+# lamer-espnet.pth: ESPnet's own asr_train / Speech2Text know frontend: lamer and upstream: lamer_local
+"${venv}/bin/python" -m lamer.bin.espnet_plugin install
 
 # torchaudio's wheels link CUDA 13 libraries; on a CPU torch its pure-Python fallback
 # (compliance.kaldi, functional.resample) works once the compiled extensions are gone.

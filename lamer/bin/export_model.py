@@ -3,10 +3,13 @@
     python -m lamer.bin.export_model --upstream CKPT --adapters exp/stage1/adapters --out exp/export
     python -m lamer.bin.export_model --upstream CKPT --adapters DIR --out DIR --merge --language fra
 
-Without --merge: base model + adapters/ (loadable by lamer, and the base by ESPnet's
-S3prlFrontend with upstream hubert_local / wav2vec2_local / wavlm_local). With --merge: the
-adapters folded into the weights (exact only for single-expert or language routing), a plain
-model (default format hf: a transformers directory).
+Without --merge: base model + adapters/ (loadable by lamer, and by ESPnet's frontend: lamer).
+With --merge: the adapters folded into the weights (exact only for single-expert or language
+routing), a plain model (default format hf: a transformers directory; s3prl for a log-mel front
+end, which transformers cannot express). An s3prl-format export names in export.json (espnet) the
+ESPnet frontend that loads it, and the tool prints those options: upstream hubert_local /
+wav2vec2_local / wavlm_local, or lamer_local for a log-mel front end, which a plain ESPnet
+knows once lamer's plugin is installed (python -m lamer.bin.espnet_plugin install).
 
     python -m lamer.bin.export_model --upstream base_model/upstream.pt --sha256 HEX --out exp/base
 
@@ -16,13 +19,16 @@ hashes, and writes nothing.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.checksum import check_sha256
 from lamer.upstream import open_upstream
-from lamer.upstream.export import FORMATS, export_upstream
+from lamer.upstream.export import FORMATS, default_format, export_upstream
+from lamer.upstream.loader import EXPORT_MANIFEST
 
 MISMATCH_FIX = ("The file was damaged, cut short or replaced since its hash was recorded: copy it again, or rebuild "
                 "it with the command recorded for it (the demo's shipped base model: "
@@ -40,10 +46,24 @@ def build_parser() -> ToolParser:
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     parser.add_argument("--merge", action="store_true", help="fold the adapters into the base weights")
     parser.add_argument("--language", help="with --merge and language routing: the language to merge for")
-    parser.add_argument("--format", choices=FORMATS, help="s3prl (default) or hf (default with --merge)")
+    parser.add_argument("--format", choices=FORMATS, help="s3prl (default) or hf (default with --merge, unless the "
+                                                          "model has a log-mel front end)")
     parser.add_argument("--no_fingerprint_check", action="store_true",
                         help="load adapters even if they were trained on other base weights")
     return parser
+
+
+def _conf_options(conf: dict, out: Path, prefix: str = "") -> list[str]:
+    """ESPnet's ``--frontend_conf key.key=value`` options for ``conf``, its paths (relative to the export ``out``)
+    as the caller can use them."""
+    options = []
+    for key, value in conf.items():
+        if isinstance(value, dict):
+            options += _conf_options(value, out, f"{prefix}{key}.")
+        else:
+            value = out / value if key in ("path_or_url", "adapters") else value
+            options.append(f"--frontend_conf {prefix}{key}={value}")
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,12 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         upstream = open_upstream(args.upstream)
         if args.adapters:
             load_adapters(upstream.model, args.adapters, check_fingerprint=not args.no_fingerprint_check)
-        fmt = args.format or ("hf" if args.merge else "s3prl")
+        fmt = args.format or default_format(upstream, args.merge)
         out = export_upstream(upstream, args.out, fmt=fmt, merge=args.merge, language=args.language)
     except (OSError, ValueError, KeyError) as err:
         print(f"export_model: error: {err}", file=sys.stderr)
         return 1
     logging.info("wrote %s (%s%s)", out, fmt, ", merged" if args.merge else "")
+    espnet = json.loads((out / EXPORT_MANIFEST).read_text(encoding="utf-8"))["espnet"]
+    if espnet is not None:
+        options = " ".join([f"--frontend {espnet['frontend']}", *_conf_options(espnet["frontend_conf"], out)])
+        plugin = " (a plain ESPnet after: python -m lamer.bin.espnet_plugin install)" if espnet["needs_lamer"] else ""
+        logging.info("ESPnet loads it with: %s%s", options, plugin)
     return 0
 
 

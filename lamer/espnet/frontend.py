@@ -24,6 +24,7 @@ from espnet2.asr.frontend.s3prl import S3prlFrontend
 from torch import nn
 
 from lamer.adapters import load_adapters, patch_state
+from lamer.adapters.checkpoint import MANIFEST
 from lamer.espnet.s3prl_expert import resolve_upstream
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ class LamerS3prlFrontend(S3prlFrontend):
     Args (the ``frontend_conf`` of an ESPnet config with ``frontend: lamer``):
         upstream: s3prl upstream name, e.g. ``hubert_local`` for a local converted checkpoint.
         path_or_url: the checkpoint of the base SSL model.
-        adapters: a Lamer adapter directory, or None for the plain base model.
+        adapters: a Lamer adapter directory (or its ``manifest.json``, as a packed probe names it,
+            see :mod:`lamer.espnet.pack`), or None for the plain base model.
         multilayer_feature: learned weighted sum of all layers (the ML-SUPERB probe) when True,
             else the last layer (or ``layer``).
         layer: one layer index to use instead of the weighted sum (-1: not used).
@@ -82,7 +84,8 @@ class LamerS3prlFrontend(S3prlFrontend):
         self.adapters = str(adapters) if adapters else None
         self.manifest = None
         if self.adapters is not None:
-            self.manifest = load_adapters(self.upstream, self.adapters, check_fingerprint=check_fingerprint)
+            self.manifest = load_adapters(self.upstream, adapter_directory(self.adapters),
+                                          check_fingerprint=check_fingerprint)
             state = patch_state(self.upstream)
             if state.config.router == "language":
                 raise ValueError(f"frontend_conf.adapters: {self.adapters} routes by language; the ASR probe "
@@ -115,6 +118,16 @@ class LamerS3prlFrontend(S3prlFrontend):
         super().train(mode)
         self.upstream.eval()
         return self
+
+
+def adapter_directory(path: str | Path) -> Path:
+    """The adapter checkpoint that ``path`` names: the directory itself, or the one of its ``manifest.json``.
+
+    A packed probe's config names the manifest, because ESPnet's unpack points a config's paths
+    at the unpacked files only where they name a file of the archive, and a directory is none.
+    """
+    path = Path(path)
+    return path.parent if path.name == MANIFEST and path.is_file() else path
 
 
 class CachedUpstream(nn.Module):

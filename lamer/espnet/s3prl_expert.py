@@ -6,7 +6,8 @@ and loads the weights strictly, so a checkpoint with a log-mel front end
 classes through :func:`lamer.upstream.load_upstream` (weights-only loading, front end
 installed) and exposes every layer as s3prl's HuBERT expert does: the input of each
 transformer layer, then the encoder's output. :func:`register` adds it to ``s3prl.hub``, so
-that ``S3PRLUpstream("lamer_local", path)`` and ESPnet's S3prlFrontend find it.
+that ``S3PRLUpstream("lamer_local", path)`` and ESPnet's S3prlFrontend find it; lamer's entry
+points call it, and so does a plain ESPnet with lamer's plugin installed (:mod:`lamer.espnet.plugin`).
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class LamerUpstreamExpert(UpstreamBase):
         super().__init__(**kwargs)
         loaded = load_upstream(ckpt)
         if not loaded.family.startswith("s3prl_"):
-            raise ValueError(f"{ckpt}: {LAMER_UPSTREAM} serves s3prl-format checkpoints, this one is {loaded.format}")
+            raise ValueError(f"{ckpt}: {LAMER_UPSTREAM} serves s3prl-format checkpoints, this one is {loaded.format}; "
+                             "convert it with python -m lamer.bin.export_model --format s3prl")
         self.model = loaded.model
         self.normalize_waveform = loaded.normalize
         self.model.feature_grad_mult = 0.0
@@ -93,6 +95,7 @@ def resolve_upstream(upstream: str, path: str | Path | None) -> str:
     """The s3prl hub name that builds ``path``: ``upstream`` itself, or (registered) ``lamer_local``
     for a local checkpoint with a front end s3prl's own ``*_local`` loaders do not build."""
     if upstream.endswith("_local") and path is not None and needs_lamer_expert(path):
+        upstream = LAMER_UPSTREAM
+    if upstream == LAMER_UPSTREAM:
         register()
-        return LAMER_UPSTREAM
     return upstream

@@ -11,6 +11,14 @@ Two kinds of export directory, both with an ``export.json`` that :func:`load_ups
   (single expert, or language routing for one ``language``), so ``upstream/`` is a plain
   transformers directory (``HubertModel.from_pretrained`` loads it) or ``upstream.pt`` a
   plain s3prl checkpoint.
+
+An s3prl-format export states in ``export.json`` (``espnet``) the ESPnet frontend that loads it,
+with paths relative to the export directory: ``frontend: s3prl`` with its ``s3prl_upstream``, or
+``frontend: lamer`` where there are adapters to apply; ``needs_lamer`` says whether that takes
+lamer's names in ESPnet (``lamer_local``, ``frontend: lamer``: our entry points, or a plain ESPnet
+with ``python -m lamer.bin.espnet_plugin install``). A log-mel front end (:mod:`lamer.upstream.log_mel`)
+is s3prl format only: transformers models have the CNN alone, and s3prl's own ``hubert_local``
+cannot build it either, hence ``lamer_local``.
 """
 from __future__ import annotations
 
@@ -25,8 +33,9 @@ from lamer.upstream.convert import base_weights, convert_upstream
 from lamer.upstream.head import label_symbols
 from lamer.upstream.hf import write_hf_directory
 from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
+from lamer.upstream.log_mel import EXTRACTOR_KEY
 from lamer.upstream.naming import HF_MODEL_CLASSES
-from lamer.upstream.s3prl_format import s3prl_upstream_name, write_s3prl_checkpoint
+from lamer.upstream.s3prl_format import LAMER_UPSTREAM, s3prl_upstream_name, write_s3prl_checkpoint
 from lamer.upstream.weights import load_checked
 
 FORMATS = ("s3prl", "hf")
@@ -52,6 +61,25 @@ def _write_base(upstream: LoadedUpstream, directory: Path) -> str:
         load_checked(plain, weights, upstream.source)
     write_hf_directory(plain, directory / "upstream", upstream.normalize)
     return "upstream"
+
+
+def default_format(upstream: LoadedUpstream, merge: bool) -> str:
+    """``hf`` for a merged export that transformers can express, else ``s3prl`` (what ESPnet loads)."""
+    return "hf" if merge and upstream.model_config.get(EXTRACTOR_KEY) is None else "s3prl"
+
+
+def espnet_frontend(s3prl_upstream: str, upstream_file: str, adapters: str | None) -> dict:
+    """The ESPnet frontend (config entries, paths relative to the export) that loads an s3prl-format export.
+
+    ESPnet's ``frontend: s3prl`` takes the upstream in its own ``frontend_conf`` (nested);
+    ``frontend: lamer`` takes it, and the adapters, directly.
+    """
+    upstream = {"upstream": s3prl_upstream, "path_or_url": upstream_file}
+    if adapters is None:
+        frontend = {"frontend": "s3prl", "frontend_conf": {"frontend_conf": upstream}}
+    else:
+        frontend = {"frontend": "lamer", "frontend_conf": {**upstream, "adapters": adapters}}
+    return {**frontend, "needs_lamer": adapters is not None or s3prl_upstream == LAMER_UPSTREAM}
 
 
 def export_upstream(upstream: LoadedUpstream, out_dir: str | Path, fmt: str = "s3prl", merge: bool = False,
@@ -89,15 +117,19 @@ def _write_export(converted: LoadedUpstream, directory: Path, fmt: str, merge: b
     from lamer.adapters import patch_state, save_adapters
 
     patched = patch_state(converted.model) is not None
+    base = _write_base(converted, directory)
+    s3prl_upstream = s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None
+    adapters = ModelDir.ADAPTERS if patched else None
     manifest = {
         "format": EXPORT_FORMAT,
-        "upstream": _write_base(converted, directory),
+        "upstream": base,
         "family": converted.family,
-        "s3prl_upstream": s3prl_upstream_name(converted.arch, converted.model_config) if fmt == "s3prl" else None,
-        "adapters": ModelDir.ADAPTERS if patched else None,
+        "s3prl_upstream": s3prl_upstream,
+        "adapters": adapters,
         "merged": merge,
         "language": language,
         "source": source,
+        "espnet": espnet_frontend(s3prl_upstream, base, adapters) if s3prl_upstream else None,
     }
     if patched:
         save_adapters(converted.model, directory / ModelDir.ADAPTERS, extra={"exported_from": source})

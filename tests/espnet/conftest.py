@@ -73,19 +73,24 @@ def probe_data(tmp_path_factory) -> ProbeData:
     return ProbeData(train=train, dev=dev, tokens=root / "tokens" / "char", source_dirs=sources)
 
 
-def train_args(data: ProbeData, checkpoint: Path, out: Path, adapters: Path | None = None) -> list[str]:
-    """asr_train arguments of a tiny probe on the tone corpus."""
-    args = ["--config", str(PROBE_CONFIG), "--ngpu", "0", "--seed", "0", "--output_dir", str(out),
-            "--frontend_conf", f"path_or_url={checkpoint}",
-            "--use_preprocessor", "true", "--token_type", "char",
+def data_args(data: ProbeData) -> list[str]:
+    """asr_train arguments of the tone corpus: its tokens, train and valid sets."""
+    args = ["--use_preprocessor", "true", "--token_type", "char",
             "--token_list", str(data.tokens / "tokens.txt"),
             "--non_linguistic_symbols", str(data.tokens / "nlsyms.txt")]
-    if adapters is not None:
-        args += ["--frontend_conf", f"adapters={adapters}"]
     for split, directory in (("train", data.train), ("valid", data.dev)):
         args += [f"--{split}_data_path_and_name_and_type", f"{directory}/wav.scp,speech,sound",
                  f"--{split}_data_path_and_name_and_type", f"{directory}/text,text,text",
                  f"--{split}_shape_file", f"{directory}/speech_shape"]
+    return args
+
+
+def train_args(data: ProbeData, checkpoint: Path, out: Path, adapters: Path | None = None) -> list[str]:
+    """asr_train arguments of a tiny probe on the tone corpus."""
+    args = ["--config", str(PROBE_CONFIG), "--ngpu", "0", "--seed", "0", "--output_dir", str(out),
+            "--frontend_conf", f"path_or_url={checkpoint}", *data_args(data)]
+    if adapters is not None:
+        args += ["--frontend_conf", f"adapters={adapters}"]
     return args
 
 

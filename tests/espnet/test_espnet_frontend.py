@@ -99,15 +99,19 @@ def test_missing_checkpoint_is_named(tmp_path):
         LamerS3prlFrontend(path_or_url=str(tmp_path / "absent.pt"))
 
 
-def test_registered_as_an_espnet_asr_frontend():
+def test_registered_as_an_espnet_asr_frontend(monkeypatch):
     from espnet2.tasks.asr import ASRTask, frontend_choices
+    from s3prl import hub
+    from s3prl.nn import S3PRLUpstream
 
     from lamer.espnet.frontend import LamerS3prlFrontend
     from lamer.espnet.task import register_lamer_choices
 
+    monkeypatch.delattr(hub, "lamer_local", raising=False)
     register_lamer_choices()
     register_lamer_choices()  # idempotent
     assert frontend_choices.get_class("lamer") is LamerS3prlFrontend
+    assert "lamer_local" in S3PRLUpstream.available_names()  # for ESPnet's frontend: s3prl too
     args = ASRTask.get_parser().parse_args(["--frontend", "lamer", "--output_dir", "x"])
     assert args.frontend == "lamer"
 

@@ -46,6 +46,8 @@ def test_base_and_adapters_for_espnet_s3prl_frontend(tmp_path, monkeypatch):
     out = export_upstream(loaded, tmp_path / "export", fmt="s3prl")
     manifest = json.loads((out / "export.json").read_text())
     assert manifest["s3prl_upstream"] == "hubert_local" and manifest["adapters"] == "adapters"
+    assert manifest["espnet"] == {"frontend": "lamer", "needs_lamer": True, "frontend_conf": {
+        "upstream": "hubert_local", "path_or_url": "upstream.pt", "adapters": "adapters"}}
     assert sorted(p.name for p in out.iterdir()) == ["adapters", "export.json", "upstream.pt"]
 
     again = load_upstream(out)  # lamer: base + adapters
@@ -62,8 +64,11 @@ def test_base_and_adapters_for_espnet_s3prl_frontend(tmp_path, monkeypatch):
 def test_transformers_models_export_to_s3prl_local_upstreams(tmp_path, family):
     source = write_hf_directory(tmp_path / "hf", family)
     out = export_upstream(load_upstream(tmp_path / "hf"), tmp_path / "export", fmt="s3prl")
-    name = json.loads((out / "export.json").read_text())["s3prl_upstream"]
+    manifest = json.loads((out / "export.json").read_text())
+    name = manifest["s3prl_upstream"]
     assert name == family.replace("hf_", "") + "_local"
+    assert manifest["espnet"] == {"frontend": "s3prl", "needs_lamer": False,
+                                  "frontend_conf": {"frontend_conf": {"upstream": name, "path_or_url": "upstream.pt"}}}
     upstream = s3prl_nn.S3PRLUpstream(name, path_or_url=str(out / "upstream.pt")).eval()
     assert max_diff(outputs(source, waves()), s3prl_outputs(upstream)) <= 1e-5
 

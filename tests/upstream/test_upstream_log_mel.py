@@ -170,6 +170,54 @@ def test_an_export_names_the_s3prl_upstream_that_loads_it(tmp_path):
     assert max_diff(states[1:], outputs(model, wavs)) < 1e-5
 
 
+def test_its_merged_export_is_s3prl_format_and_names_the_espnet_frontend_that_loads_it(tmp_path, caplog):
+    """transformers cannot express the log-mel front end, nor s3prl's hubert_local build it: a merged export
+    defaults to the s3prl format and export.json states ESPnet's frontend: s3prl with upstream lamer_local."""
+    import json
+    import logging
+
+    from espnet2.asr.frontend.s3prl import S3prlFrontend
+
+    from lamer.adapters import LamerConfig, apply_lamer, save_adapters
+    from lamer.bin import export_model
+    from lamer.espnet.s3prl_expert import register
+    from tests.adapters.models import randomize_adapters
+
+    model, path = mel_checkpoint(tmp_path)
+    apply_lamer(model, LamerConfig(allocation="uniform:1", targets=["ffn", "attn"], shared_experts=0))
+    randomize_adapters(model, scale=0.05)
+    save_adapters(model, tmp_path / "adapters")
+    wavs = torch.randn(1, 8000) * 0.1
+    expected = outputs(model, wavs)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "merged"
+    assert export_model.main(["--upstream", path, "--adapters", str(tmp_path / "adapters"), "--merge",
+                              "--out", str(out)]) == 0
+    espnet = json.loads((out / "export.json").read_text(encoding="utf-8"))["espnet"]
+    assert espnet == {"frontend": "s3prl", "needs_lamer": True,
+                      "frontend_conf": {"frontend_conf": {"upstream": "lamer_local", "path_or_url": "upstream.pt"}}}
+    assert (f"ESPnet loads it with: --frontend s3prl --frontend_conf frontend_conf.upstream=lamer_local "
+            f"--frontend_conf frontend_conf.path_or_url={out / 'upstream.pt'} (a plain ESPnet after: "
+            "python -m lamer.bin.espnet_plugin install)") in caplog.messages
+    register()
+    conf = espnet["frontend_conf"]
+    conf["frontend_conf"]["path_or_url"] = str(out / "upstream.pt")
+    frontend = S3prlFrontend(**conf, multilayer_feature=True).eval()
+    with torch.no_grad():
+        states, _ = frontend.upstream(wavs, torch.tensor([8000]))
+    assert max_diff(states[1:], expected) < 1e-4
+
+
+def test_lamer_local_says_what_to_do_with_a_checkpoint_it_does_not_serve(tmp_path):
+    from lamer.espnet.s3prl_expert import lamer_local
+    from tests.upstream.checkpoints import write_hf_directory
+
+    write_hf_directory(tmp_path / "hf", "hf_hubert")
+    with pytest.raises(ValueError, match=r"this one is transformers; convert it with python -m "
+                                         r"lamer.bin.export_model --format s3prl"):
+        lamer_local(str(tmp_path / "hf"))
+
+
 def test_log_mel_stays_float32_under_autocast():
     extractor = LogMelExtractor(extractor_config(16))
     wav = torch.sin(2 * torch.pi * 1000 * torch.arange(8000) / 16000)[None]  # full scale: power ~ 4e4 per bin
