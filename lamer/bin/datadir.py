@@ -5,14 +5,20 @@ copy_data_dir.sh, validate_data_dir.sh), which pip's ESPnet does not ship, for o
     python -m lamer.bin.datadir subset SRC DEST (--num_utt N | --first N | --last N | --shortest N
                                                  | --per_spk N | --speakers N [--seed S]
                                                  | --utt_list FILE | --spk_list FILE)
+    python -m lamer.bin.datadir subset [--first|--last|--shortest|--per-spk|--speakers] SRC N DEST
     python -m lamer.bin.datadir combine DEST SRC [SRC ...]
     python -m lamer.bin.datadir copy SRC DEST [--utt_prefix P] [--utt_suffix S] [--spk_prefix P] [--spk_suffix S]
     python -m lamer.bin.datadir validate DIR [DIR ...] [--no_audio] [--kaldi_only]
+    python -m lamer.bin.datadir format SRC DEST [--fs 16000] [--audio_format wav|flac] [--allow_wav_pipes false]
 
-Every per-utterance file is kept consistent, our text.raw included (see lamer/data/dirtools.py
-for where these differ from Kaldi's scripts). Options also take Kaldi's dashed spellings.
-fix, subset, combine and copy hold the lock of the dir they write (one writer per output, the lock
-prepare_data takes): a second run on it waits, at most --lock_timeout seconds, naming the PID.
+Every per-utterance file is kept consistent, our text.raw included, and segments as Kaldi's
+scripts keep them (see lamer/data/dirtools.py for where these differ from Kaldi's scripts).
+Arguments also take Kaldi's forms: dashed spellings, subset_data_dir.sh's SRC N DEST, and an
+option's value is the next word whatever it starts with (--utt-suffix -s). format writes every
+utterance's audio as a file of its own, as ESPnet's format_wav_scp.sh (lamer/data/format_dir.py);
+a 'cmd |' line of wav.scp runs only with --allow_wav_pipes true (docs/SECURITY.md).
+fix, subset, combine, copy and format hold the lock of the dir they write (one writer per output,
+the lock prepare_data takes): a second run on it waits, at most --lock_timeout seconds, naming the PID.
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamer.bin.options import ToolParser, add_lock_timeout, tool_parser
+from lamer.bin.options import ToolParser, add_lock_timeout, spellings, tool_parser
+from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE
 from lamer.data.dirtools import (
     SUBSET_MODES,
     ExtraFiles,
@@ -31,7 +38,12 @@ from lamer.data.dirtools import (
     subset_data_dir,
 )
 from lamer.data.errors import DataError
+from lamer.data.format_dir import format_data_dir
 from lamer.data.validate import validate_data_dir
+from lamer.data.wav_scp import PIPE_OPTION
+
+# subset modes that count utterances: subset_data_dir.sh takes them as flags before SRC N DEST
+COUNTED_MODES = tuple(name for name in SUBSET_MODES if not name.endswith("_list"))
 
 
 def _extra(args: argparse.Namespace) -> ExtraFiles:
@@ -59,6 +71,12 @@ def _cmd_combine(args: argparse.Namespace) -> int:
 def _cmd_copy(args: argparse.Namespace) -> int:
     renaming = Renaming(args.utt_prefix, args.utt_suffix, args.spk_prefix, args.spk_suffix)
     print(copy_data_dir(args.src, args.dest, renaming, _extra(args), args.lock_timeout))
+    return 0
+
+
+def _cmd_format(args: argparse.Namespace) -> int:
+    print(format_data_dir(args.src, args.dest, args.fs, args.audio_format, args.allow_wav_pipes == "true",
+                          _extra(args), args.lock_timeout))
     return 0
 
 
@@ -131,12 +149,62 @@ def build_parser() -> ToolParser:
     validate.add_argument("--kaldi_only", action="store_true",
             help="only Kaldi's checks, for a dir that is not ours (no utt2lang/utt2dur needed)")
     validate.set_defaults(func=_cmd_validate)
+
+    fmt = sub.add_parser("format", help="copy a data dir, every utterance's audio written as a file of its own "
+                                        "(ESPnet's format_wav_scp.sh; segments cut, archives and commands read)")
+    fmt.add_argument("src", type=Path)
+    fmt.add_argument("dest", type=Path, help="the copy; its audio goes to DEST/data/")
+    fmt.add_argument("--fs", type=int, default=TARGET_RATE, help=f"sample rate written (default {TARGET_RATE})")
+    fmt.add_argument("--audio_format", choices=tuple(AUDIO_FORMATS), default="wav")
+    fmt.add_argument(PIPE_OPTION, choices=("true", "false"), default="false",
+                     help="run the command of a 'cmd |' line of wav.scp with /bin/sh, as Kaldi and ESPnet do "
+                          "(default false: such a line is an error). Only for data you trust.")
+    _add_extra_files(fmt)
+    fmt.set_defaults(func=_cmd_format)
     return parser
+
+
+def _is_count(word: str) -> bool:
+    return word.lstrip("-").isdigit()
+
+
+def kaldi_argv(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` with Kaldi's argument forms made ours: an option that takes a value takes the next
+    word whatever it starts with (``--utt-suffix -s``, as Kaldi's parse_options.sh reads it), and
+    ``subset [--first|--last|--shortest|--per-spk|--speakers] SRC N DEST`` (subset_data_dir.sh's
+    form; without a flag, N spread evenly) becomes ``subset --MODE N SRC DEST``."""
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
+    at = next((i for i, word in enumerate(argv) if word in commands), None)
+    if at is None:
+        return argv
+    sub = commands[argv[at]]
+    takes_value = {option for action in sub._actions if action.nargs != 0 for option in action.option_strings}
+    counted = set(spellings(tuple(f"--{name}" for name in COUNTED_MODES))) if argv[at] == "subset" else set()
+    words, out, positional, flag = argv[at + 1:], [], [], None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in counted and (i + 1 == len(words) or not _is_count(words[i + 1])):
+            flag = word  # subset_data_dir.sh's flag: the count comes after SRC
+            i += 1
+        elif word in takes_value and i + 1 < len(words):
+            out.append(f"{word}={words[i + 1]}")
+            i += 2
+        else:
+            (out if word.startswith("-") else positional).append(word)
+            i += 1
+    if counted and len(positional) == 3 and _is_count(positional[1]):
+        src, count, dest = positional
+        out += [f"{flag or '--num_utt'}={count}", src, dest]
+    else:
+        out += ([flag] if flag else []) + positional
+    return [*argv[:at + 1], *out]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; returns the exit status (1 on bad input, with the reason on stderr)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(kaldi_argv(parser, sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
     except (DataError, OSError) as err:

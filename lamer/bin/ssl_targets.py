@@ -134,7 +134,8 @@ def feature_extractor(options: TargetOptions, device: str = "cpu"):
 
 
 def _split(args: argparse.Namespace, nj: int) -> Split:
-    return write_split(args.out_dir, collect_items(args.data_dir, args.replay_data_dir), _options(args), nj)
+    return write_split(args.out_dir, collect_items(args.data_dir, args.replay_data_dir, args.out_dir),
+                       _options(args), nj)
 
 
 def run_step(args: argparse.Namespace) -> None:

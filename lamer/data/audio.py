@@ -29,6 +29,11 @@ AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
 def load_mono(source: Path | bytes, target_rate: int = TARGET_RATE) -> np.ndarray:
     """Samples of a clip (file path or encoded bytes) as float32 mono at ``target_rate`` Hz."""
     data, rate = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source, dtype="float32", always_2d=True)
+    return mono_at(data, rate, target_rate)
+
+
+def mono_at(data: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> np.ndarray:
+    """Samples x channels at ``rate`` Hz as float32 mono (the mean of the channels) at ``target_rate`` Hz."""
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality="HQ")
@@ -51,7 +56,8 @@ def prepared_samples(data: np.ndarray, rate: int, source: str | Path) -> np.ndar
     channels = 1 if data.ndim == 1 else data.shape[1]
     if rate != TARGET_RATE or channels != 1:
         raise ValueError(f"{source}: expected {TARGET_RATE} Hz mono audio, got {rate} Hz with {channels} "
-                         "channel(s); prepare it with python -m lamer.bin.prepare_data")
+                         "channel(s); prepare it with python -m lamer.bin.prepare_data, or write it so with "
+                         "python -m lamer.bin.datadir format")
     return data.reshape(-1)
 
 

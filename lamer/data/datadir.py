@@ -1,4 +1,4 @@
-"""Kaldi-style data dirs: ``wav.scp text text.raw utt2spk spk2utt utt2lang utt2dur``.
+"""Kaldi-style data dirs: ``wav.scp text text.raw utt2spk spk2utt utt2lang utt2dur`` [``segments``].
 
 ``text.raw`` (the transcript before normalisation) is ours: Kaldi's ``fix_data_dir.sh`` and
 ``subset_data_dir.sh`` do not know it, so after them it may list utterances the dir no longer
@@ -10,6 +10,9 @@ Every file is sorted by utterance (or speaker) id in C-locale order, which for P
 is code-point order. A dir is written into a temporary sibling and renamed into place with a
 ``.done`` marker inside, so a dir that exists with ``.done`` is complete and a dir without it
 is the leftover of an interrupted run.
+
+A dir with ``segments`` (Kaldi's recordings cut into utterances) keys ``wav.scp`` by recording;
+it is read and written as such, each utterance carrying its segment (:mod:`lamer.data.wav_scp`).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from lamer.atomic import atomic_dir
 from lamer.data.errors import DataError, decode_line, disk_full_stops
+from lamer.data.wav_scp import Segment, WavEntry, utterance_entries
 
 DONE_MARKER = ".done"
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur")
@@ -29,7 +33,9 @@ EXTRA_UTT_FILES = ("text.raw",)
 
 @dataclass(frozen=True)
 class Utterance:
-    """One prepared utterance: ``wav`` is a 16 kHz mono file, ``duration`` in seconds."""
+    """One utterance: ``wav`` its ``wav.scp`` audio field (a 16 kHz mono file where lamer
+    prepared it), ``duration`` in seconds; with ``segment``, ``wav`` is the audio of the
+    recording it is cut from. ``wav_origin`` is the ``wav.scp`` line it was read from."""
 
     utt_id: str
     speaker: str
@@ -38,6 +44,13 @@ class Utterance:
     wav: str
     duration: float
     text_raw: str | None = None
+    segment: Segment | None = None
+    wav_origin: str = ""
+
+    @property
+    def entry(self) -> WavEntry:
+        """The utterance's audio, for :func:`lamer.data.wav_scp.read_audio`."""
+        return WavEntry(self.utt_id, self.wav, self.wav_origin or f"utterance {self.utt_id}", self.segment)
 
 
 def is_complete(data_dir: Path) -> bool:
@@ -56,7 +69,8 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
 
     Raises :class:`DataError` on duplicate ids or an utterance id without its speaker prefix,
     :class:`~lamer.data.errors.DiskFull` when the disk is full (nothing is left half-written).
-    ``extra`` is saved as ``report.json`` (counts of skipped and filtered rows).
+    ``extra`` is saved as ``report.json`` (counts of skipped and filtered rows). Utterances cut
+    from recordings are written with ``segments`` and ``wav.scp`` keyed by recording.
     """
     out_dir = Path(out_dir)
     utts = sorted(utterances, key=lambda u: u.utt_id)
@@ -69,8 +83,13 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
     spk2utt: dict[str, list[str]] = {}
     for utt in utts:
         spk2utt.setdefault(utt.speaker, []).append(utt.utt_id)
+    recordings = _recordings(utts, out_dir)
     with disk_full_stops(out_dir), atomic_dir(out_dir) as tmp:
-        _write_lines(tmp / "wav.scp", ((u.utt_id, u.wav) for u in utts))
+        if recordings is None:
+            _write_lines(tmp / "wav.scp", ((u.utt_id, u.wav) for u in utts))
+        else:
+            _write_lines(tmp / "wav.scp", sorted(recordings.items()))
+            _write_lines(tmp / "segments", ((u.utt_id, u.segment.fields) for u in utts if u.segment))
         _write_lines(tmp / "text", ((u.utt_id, u.text) for u in utts))
         if all(u.text_raw is not None for u in utts):
             _write_lines(tmp / "text.raw", ((u.utt_id, u.text_raw) for u in utts))
@@ -82,6 +101,24 @@ def write_data_dir(utterances: Iterable[Utterance], out_dir: Path, extra: dict[s
             (tmp / "report.json").write_text(json.dumps(extra, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / DONE_MARKER).write_text("", encoding="utf-8")
     return out_dir
+
+
+def _recordings(utts: list[Utterance], out_dir: Path) -> dict[str, str] | None:
+    """``{recording: audio}`` of utterances cut from recordings (None when none is): all or none
+    of them must be, and a recording has one audio field."""
+    cut = [u for u in utts if u.segment is not None]
+    if not cut:
+        return None
+    if len(cut) != len(utts):
+        whole = next(u for u in utts if u.segment is None)
+        raise DataError(f"{out_dir}: {whole.utt_id} is a whole file but {cut[0].utt_id} is cut from a recording; "
+                        "a data dir has segments for every utterance or for none")
+    recordings: dict[str, str] = {}
+    for utt in cut:
+        recording = utt.segment.recording
+        if recordings.setdefault(recording, utt.wav) != utt.wav:
+            raise DataError(f"{out_dir}: recording {recording} is both {recordings[recording]!r} and {utt.wav!r}")
+    return recordings
 
 
 def read_table(path: Path, allow_empty_value: bool = False) -> list[tuple[str, str, str]]:
@@ -99,28 +136,33 @@ def read_table(path: Path, allow_empty_value: bool = False) -> list[tuple[str, s
 
 
 def read_data_dir(data_dir: Path) -> list[Utterance]:
-    """Utterances of a data dir, sorted by id; every id must be in every per-utterance file."""
+    """Utterances of a data dir, sorted by id; every id must be in every per-utterance file (of
+    ``segments`` where the dir has one, else of ``wav.scp``). Nothing is run or opened: an entry
+    that runs a command is for its reader to refuse."""
     data_dir = Path(data_dir)
     for name in REQUIRED_FILES:
         if not (data_dir / name).is_file():
             raise DataError(f"{data_dir}: missing {name}")
+    audio = {entry.utt: entry for entry in utterance_entries(data_dir, allow_pipes=True)}
+    reference = "segments" if (data_dir / "segments").is_file() else "wav.scp"
     tables = {
         name: {key: value for key, value, _ in read_table(data_dir / name, allow_empty_value=name.startswith("text"))}
-        for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur", "text.raw")
+        for name in ("text", "utt2spk", "utt2lang", "utt2dur", "text.raw")
         if (data_dir / name).is_file()
     }
-    ids = tables["wav.scp"].keys()
+    ids = audio.keys()
     for name, table in tables.items():
         missing = sorted(ids - table.keys())
         extra = sorted(table.keys() - ids) if name not in EXTRA_UTT_FILES else []
         if missing or extra:
-            raise DataError(f"{data_dir}/{name}: ids differ from wav.scp, e.g. {(missing + extra)[0]} "
-                            f"({len(missing)} missing, {len(extra)} not in wav.scp)")
+            raise DataError(f"{data_dir}/{name}: ids differ from {reference}, e.g. {(missing + extra)[0]} "
+                            f"({len(missing)} missing, {len(extra)} not in {reference})")
     raw = tables.get("text.raw", {})
     try:
         return [
             Utterance(utt, tables["utt2spk"][utt], tables["utt2lang"][utt], tables["text"][utt],
-                      tables["wav.scp"][utt], float(tables["utt2dur"][utt]), raw.get(utt))
+                      audio[utt].audio, float(tables["utt2dur"][utt]), raw.get(utt), audio[utt].segment,
+                      audio[utt].origin)
             for utt in sorted(ids)
         ]
     except ValueError as err:

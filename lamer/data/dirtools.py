@@ -2,9 +2,11 @@
 
 pip's ESPnet ships no ``utils/``; these are the operations of ``fix_data_dir.sh``,
 ``subset_data_dir.sh``, ``combine_data.sh`` and ``copy_data_dir.sh`` (written here from their
-documented behaviour, checked against the scripts' outputs on the same inputs), for the files of a
-data dir without ``segments``. Every per-utterance file is kept consistent, including files Kaldi
-does not know: our ``text.raw`` always, others named with ``utt_extra``/``spk_extra``.
+documented behaviour, checked against the scripts' outputs on the same inputs). Every
+per-utterance file is kept consistent, including files Kaldi does not know: our ``text.raw``
+always, others named with ``utt_extra``/``spk_extra``. With ``segments``, ``wav.scp``,
+``reco2file_and_channel`` and ``reco2dur`` are keyed by recording and keep the recordings that
+the remaining segments name, as Kaldi's scripts keep them.
 
 Where these tools differ from Kaldi's, on purpose:
 - ``fix`` also drops utterances missing from ``text.raw`` or an extra file (Kaldi only filters
@@ -13,7 +15,7 @@ Where these tools differ from Kaldi's, on purpose:
 - ``combine`` refuses an utterance id found in two sources (Kaldi keeps the first silently), and
   writes no ``.backup/``.
 - ``copy`` sorts the files after adding a suffix (Kaldi's copy can leave them unsorted).
-- recordings cut by ``segments`` are refused: every step reads one audio file per utterance.
+- a ``segments`` line must have four fields, ``0 <= start < end`` (``validate_data_dir.sh``'s rule).
 
 Each tool holds the lock of the dir it writes (:mod:`lamer.data.lock`, the lock ``prepare_data``
 takes too) from reading its sources to the last write: one writer per output. A second writer
@@ -22,6 +24,7 @@ waits for it, at most ``lock_timeout`` seconds, then stops naming the holder.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +33,25 @@ from lamer.atomic import atomic_dir, write_text_atomic
 from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
 from lamer.data.errors import DataError, decode_line
 from lamer.data.lock import output_lock
+from lamer.data.wav_scp import parse_segment
 
-# Files keyed by utterance id that Kaldi's scripts keep consistent, then ours.
-KALDI_UTT_FILES = ("utt2spk", "wav.scp", "text", "utt2lang", "utt2dur", "utt2num_frames", "utt2uniq",
+# Files keyed by utterance id that Kaldi's scripts keep consistent, then ours (wav.scp is keyed
+# by recording where there is a segments file).
+KALDI_UTT_FILES = ("utt2spk", "wav.scp", "segments", "text", "utt2lang", "utt2dur", "utt2num_frames", "utt2uniq",
                    "feats.scp", "vad.scp", "utt2warp")
 UTT_FILES = (*KALDI_UTT_FILES, *EXTRA_UTT_FILES)
 SPK_FILES = ("spk2gender", "cmvn.scp", "spk2warp")
-# An utterance must be in each of these (fix_data_dir.sh's intersection); utt2dur and
-# utt2num_frames only count with a positive value.
-REQUIRED_BY_FIX = ("wav.scp", "text", "utt2lang", "feats.scp", "utt2dur", "utt2num_frames", *EXTRA_UTT_FILES)
+# Files keyed by recording id; without segments, a recording is an utterance.
+RECORDING_FILES = ("reco2file_and_channel", "reco2dur")
+# An utterance must be in each of these (fix_data_dir.sh's intersection; wav.scp only without
+# segments); utt2dur and utt2num_frames only count with a positive value.
+REQUIRED_BY_FIX = ("wav.scp", "segments", "text", "utt2lang", "feats.scp", "utt2dur", "utt2num_frames",
+                   *EXTRA_UTT_FILES)
 POSITIVE_VALUE = ("utt2dur", "utt2num_frames")
-# Files indexed by recording when a `segments` file cuts recordings into utterances.
-RECORDING_FILES = ("segments", "reco2file_and_channel", "reco2dur")
+# The files Kaldi's copy_data_dir.sh rewrites with apply_map.pl, which joins the fields of each
+# line with one blank; the others (ours, extra files) keep their lines as written.
+MAPPED_BY_KALDI = ("utt2spk", "wav.scp", "segments", "text", "utt2lang", "utt2dur", "utt2num_frames", "utt2uniq",
+                   "feats.scp", "vad.scp", "reco2dur", "spk2gender", "cmvn.scp")
 BACKUP_DIR = ".backup"
 
 
@@ -76,6 +86,12 @@ class ExtraFiles:
         """Every per-utterance file name: Kaldi's, ours, then these."""
         return (*UTT_FILES, *(name for name in self.utt if name not in UTT_FILES))
 
+    def utt_keyed(self, tables: Tables) -> tuple[str, ...]:
+        """The files of ``tables`` keyed by utterance: with segments, all but wav.scp and the
+        recording files; without, the recording files too (a recording is an utterance)."""
+        keyed = (*self.utt_files(), *RECORDING_FILES)
+        return tuple(name for name in keyed if name in tables and name not in recording_keyed(tables))
+
     def spk_files(self) -> tuple[str, ...]:
         """Every per-speaker file name: Kaldi's, then these."""
         return (*SPK_FILES, *(name for name in self.spk if name not in SPK_FILES))
@@ -93,21 +109,33 @@ def _read_rows(path: Path) -> list[Row]:
     return rows
 
 
+def recording_keyed(tables: Tables) -> tuple[str, ...]:
+    """The files of ``tables`` keyed by recording: wav.scp and the recording files where there is a
+    segments file, none where there is not."""
+    return tuple(name for name in ("wav.scp", *RECORDING_FILES) if name in tables) if "segments" in tables else ()
+
+
 def load_tables(data_dir: Path, extra: ExtraFiles = ExtraFiles()) -> Tables:
-    """Every known per-utterance and per-speaker file of ``data_dir`` (``utt2spk`` required)."""
+    """Every known per-utterance, per-speaker and per-recording file of ``data_dir`` (``utt2spk``
+    required; with ``segments``, ``wav.scp`` too)."""
     data_dir = Path(data_dir)
     if not (data_dir / "utt2spk").is_file():
         raise DataError(f"{data_dir}: no such file utt2spk (not a Kaldi data dir?)")
-    cut = [name for name in RECORDING_FILES if (data_dir / name).is_file()]
-    if cut:
-        raise DataError(f"{data_dir}: has {', '.join(cut)}: recordings cut into segments are not supported; "
-                        "write one audio file per utterance first (Kaldi's extract-segments)")
+    if (data_dir / "segments").is_file() and not (data_dir / "wav.scp").is_file():
+        raise DataError(f"{data_dir}: segments exists but not wav.scp")
     tables = {name: _read_rows(data_dir / name)
-              for name in (*extra.utt_files(), *extra.spk_files()) if (data_dir / name).is_file()}
+              for name in (*extra.utt_files(), *extra.spk_files(), *RECORDING_FILES) if (data_dir / name).is_file()}
     for number, row in enumerate(tables["utt2spk"], start=1):
         if len(row.line.split()) != 2:
             raise DataError(f"{data_dir / 'utt2spk'}:{number}: expected '<utterance> <speaker>', got {row.line!r}")
+    for number, row in enumerate(tables.get("segments", []), start=1):
+        parse_segment(row.key, row.line.split()[1:], f"{data_dir / 'segments'}:{number}")
     return tables
+
+
+def _recording(row: Row) -> str:
+    """The recording of a segments row (checked by :func:`load_tables`)."""
+    return row.line.split()[1]
 
 
 def sort_unique(rows: Iterable[Row]) -> list[Row]:
@@ -138,10 +166,14 @@ def _keep(rows: list[Row], keys: Collection[str]) -> list[Row]:
 
 
 def _restrict(tables: Tables, utts: Collection[str], extra: ExtraFiles) -> Tables:
-    """Only the utterances ``utts`` and their speakers in every file; spk2utt regenerated."""
-    out = {name: _keep(rows, utts) for name, rows in tables.items() if name in extra.utt_files()}
+    """Only the utterances ``utts``, their speakers and their recordings in every file; spk2utt
+    regenerated."""
+    out = {name: _keep(tables[name], utts) for name in extra.utt_keyed(tables)}
     speakers = {_speaker(row) for row in out["utt2spk"]}
     out.update({name: _keep(rows, speakers) for name, rows in tables.items() if name in extra.spk_files()})
+    if "segments" in out:
+        recordings = {_recording(row) for row in out["segments"]}
+        out.update({name: _keep(tables[name], recordings) for name in recording_keyed(tables)})
     out["spk2utt"] = spk2utt_rows(out["utt2spk"])
     return out
 
@@ -166,6 +198,14 @@ def fix_tables(tables: Tables, extra: ExtraFiles = ExtraFiles()) -> tuple[Tables
     """``fix_data_dir.sh``: sorted unique files, only the utterances found in every file that
     requires them and only speakers that have utterances; returns the tables and a summary."""
     tables = {name: sort_unique(rows) for name, rows in tables.items() if name != "spk2utt"}
+    # utt2spk comes back from spk2utt, and segments through awk: one blank between fields
+    tables["utt2spk"] = [Row(row.key, " ".join(row.line.split())) for row in tables["utt2spk"]]
+    if "segments" in tables:
+        if "wav.scp" not in tables:
+            raise DataError("segments exists but not wav.scp")
+        recordings = {row.key for row in tables["wav.scp"]}  # a segment of no recording goes
+        tables["segments"] = [Row(row.key, " ".join(row.line.split())) for row in tables["segments"]
+                              if _recording(row) in recordings]
     _check_speaker_order(tables["utt2spk"])
     speakers = {_speaker(row) for row in tables["utt2spk"]}
     for name in ("cmvn.scp", "spk2gender"):  # a speaker without these has no usable utterances
@@ -173,7 +213,7 @@ def fix_tables(tables: Tables, extra: ExtraFiles = ExtraFiles()) -> tuple[Tables
             speakers &= {row.key for row in tables[name]}
     utts = {row.key for row in tables["utt2spk"] if _speaker(row) in speakers}
     for name in (*REQUIRED_BY_FIX, *extra.utt):
-        if name in tables:
+        if name in extra.utt_keyed(tables):
             utts &= {row.key for row in tables[name] if name not in POSITIVE_VALUE or _positive(row)}
     before = len(tables["utt2spk"])
     if not utts:
@@ -183,7 +223,8 @@ def fix_tables(tables: Tables, extra: ExtraFiles = ExtraFiles()) -> tuple[Tables
     return fixed, (f"kept {kept} utterances out of {before}" if kept != before else f"kept all {before} utterances")
 
 
-def _write_tables(tables: Tables, directory: Path) -> None:
+def write_tables(tables: Tables, directory: Path) -> None:
+    """Write each table of ``tables`` as ``directory/<name>``, its lines as they are."""
     for name, rows in tables.items():
         with open(directory / name, "w", encoding="utf-8", newline="\n") as f:
             f.writelines(row.line + "\n" for row in rows)
@@ -191,7 +232,7 @@ def _write_tables(tables: Tables, directory: Path) -> None:
 
 def _write_new_dir(tables: Tables, out_dir: Path) -> None:
     with atomic_dir(out_dir) as tmp:
-        _write_tables(tables, tmp)
+        write_tables(tables, tmp)
         (tmp / DONE_MARKER).write_text("", encoding="utf-8")
 
 
@@ -302,6 +343,9 @@ def subset_tables(tables: Tables, mode: str, arg: int | Path, seed: int = 0,
     if mode not in choose:
         raise DataError(f"unknown subset mode {mode!r}; one of {', '.join(choose)}")
     subset = _restrict(tables, choose[mode](), extra)
+    if mode == "per_spk":  # subset_data_dir.sh --per-spk writes spk2utt with awk, a blank after every id
+        subset["spk2utt"] = [Row(row.key, "".join(f"{field} " for field in row.line.split()))
+                             for row in subset["spk2utt"]]
     return subset, f"reducing #utt from {len(utt2spk)} to {len(subset['utt2spk'])}"
 
 
@@ -317,9 +361,29 @@ def subset_data_dir(src: Path, out_dir: Path, mode: str, arg: int | Path, seed: 
     return summary
 
 
+def _one_to_one(name: str, tables: Tables) -> list[Row]:
+    """``utt2uniq`` of a source without one: each utterance is its own original."""
+    return [Row(row.key, f"{row.key} {row.key}") for row in tables["utt2spk"]]
+
+
+def _whole_recordings(name: str, tables: Tables) -> list[Row]:
+    """``segments`` of a source without one (``get_segments_for_data.sh``): each utterance is the
+    whole of a recording named like it, its length from utt2dur as written."""
+    if "utt2dur" not in tables:
+        raise DataError(f"{name}: has no segments but another source has; it needs utt2dur for its segments "
+                        "(utt utt 0 duration)")
+    return [Row(row.key, f"{row.key} {row.key} 0 {row.value}") for row in tables["utt2dur"]]
+
+
 def combine_tables(sources: list[tuple[str, Tables]], extra: ExtraFiles = ExtraFiles()) -> tuple[Tables, str]:
-    """``combine_data.sh``: the files found in every source, concatenated and fixed; an utterance
-    id in two sources is an error naming both. ``sources`` are (name, tables) pairs."""
+    """``combine_data.sh``: the files found in every source, concatenated and fixed (``utt2uniq``
+    and ``segments`` made for the sources without them when another has them, as Kaldi makes
+    them); an utterance id in two sources is an error naming both, and so is a recording of two
+    sources with different lines. ``sources`` are (name, tables) pairs."""
+    for file, make in (("utt2uniq", _one_to_one), ("segments", _whole_recordings)):
+        if any(file in tables for _, tables in sources):
+            sources = [(name, tables if file in tables else {**tables, file: make(name, tables)})
+                       for name, tables in sources]
     owner: dict[str, str] = {}
     for name, tables in sources:
         for row in tables["utt2spk"]:
@@ -329,7 +393,7 @@ def combine_tables(sources: list[tuple[str, Tables]], extra: ExtraFiles = ExtraF
             owner[row.key] = name
     skipped = []
     combined: Tables = {}
-    for file in (*extra.utt_files(), *extra.spk_files()):
+    for file in (*extra.utt_files(), *extra.spk_files(), *RECORDING_FILES):
         present = [tables[file] for _, tables in sources if file in tables]
         if len(present) == len(sources):
             combined[file] = [row for rows in present for row in rows]
@@ -337,17 +401,19 @@ def combine_tables(sources: list[tuple[str, Tables]], extra: ExtraFiles = ExtraF
             skipped.append(file)
     for file in extra.spk_files():
         if file in combined:
-            _check_same_speaker_rows(file, combined[file])
+            _check_same_rows(file, combined[file], "speaker")
+    for file in recording_keyed(combined):
+        _check_same_rows(file, combined[file], "recording")
     fixed, summary = fix_tables(combined, extra)
     note = f"; not combined, as not in every source: {', '.join(skipped)}" if skipped else ""
     return fixed, f"combined {len(sources)} dirs: {summary}{note}"
 
 
-def _check_same_speaker_rows(file: str, rows: list[Row]) -> None:
+def _check_same_rows(file: str, rows: list[Row], what: str) -> None:
     seen: dict[str, str] = {}
     for row in rows:
         if seen.setdefault(row.key, row.line) != row.line:
-            raise DataError(f"{file}: speaker {row.key} has two different lines: {seen[row.key]!r}, {row.line!r}")
+            raise DataError(f"{file}: {what} {row.key} has two different lines: {seen[row.key]!r}, {row.line!r}")
 
 
 def combine_data_dirs(out_dir: Path, srcs: list[Path], extra: ExtraFiles = ExtraFiles(),
@@ -379,18 +445,32 @@ class Renaming:
         return f"{self.spk_prefix}{spk}{self.spk_suffix}"
 
 
+_BLANKS = re.compile(r"[ \t\n\r\f\v]+")  # what Perl's split(" ") splits on (bytes, LC_ALL=C)
+
+
+def _renamed(name: str, row: Row, key: str) -> Row:
+    """``row`` under ``key``: with its fields joined by one blank where Kaldi's copy_data_dir.sh
+    maps the file with apply_map.pl, else as written."""
+    if name not in MAPPED_BY_KALDI:
+        return row.rekey(key)
+    return Row(key, " ".join([key, *_BLANKS.split(row.line.strip(" \t\n\r\f\v"))[1:]]))
+
+
 def copy_tables(tables: Tables, renaming: Renaming = Renaming(), extra: ExtraFiles = ExtraFiles()) -> Tables:
     """``copy_data_dir.sh``: the same dir with renamed ids (an ``utt2uniq`` keeps its values, the
-    original ids; like Kaldi's script, none is made where the source has none)."""
+    original ids; like Kaldi's script, none is made where the source has none). Recording ids
+    are not renamed: with segments, wav.scp and the recording files are copied as they are."""
     out: Tables = {}
     for name, rows in tables.items():
         if name == "utt2spk":
             out[name] = [Row(renaming.utt(row.key), f"{renaming.utt(row.key)} {renaming.spk(_speaker(row))}")
                          for row in rows]
-        elif name in extra.utt_files():
-            out[name] = [row.rekey(renaming.utt(row.key)) for row in rows]
+        elif name in recording_keyed(tables):
+            out[name] = rows[:]
+        elif name in extra.utt_keyed(tables):
+            out[name] = [_renamed(name, row, renaming.utt(row.key)) for row in rows]
         elif name in extra.spk_files():
-            out[name] = [row.rekey(renaming.spk(row.key)) for row in rows]
+            out[name] = [_renamed(name, row, renaming.spk(row.key)) for row in rows]
     out = {name: sort_unique(rows) for name, rows in out.items()}
     out["spk2utt"] = spk2utt_rows(out["utt2spk"])
     return out

@@ -5,8 +5,11 @@ sorted by its first field in C-locale order without duplicates; utt2spk is sorte
 spk2utt is its inverse; every per-utterance file lists the utterances of utt2spk, every
 per-speaker file the speakers of spk2utt; text has no non-printable characters, no whitespace
 but blanks and no ``<s> </s> #0``; wav.scp names no ``~`` path; utt2dur holds positive numbers.
+With ``segments`` (four fields, start before end) the utterances are its, and wav.scp,
+``reco2file_and_channel`` and ``reco2dur`` list exactly the recordings it names.
 Ours on top: the files of :data:`REQUIRED_FILES`, utterance ids starting with their speaker id,
-ISO 639-3 languages, non-empty transcripts and, if asked, audio that exists and matches utt2dur.
+ISO 639-3 languages, non-empty transcripts and, if asked, audio that exists and matches utt2dur
+(a segment's length, which is what Kaldi's ``get_utt2dur.sh`` writes for it).
 ``text.raw`` may list utterances the dir no longer has (Kaldi's tools do not filter it, see
 :mod:`lamer.data.datadir`), but not miss one, and has no non-printable characters either.
 
@@ -23,9 +26,9 @@ import soundfile as sf
 
 from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import EXTRA_UTT_FILES, REQUIRED_FILES, read_table
-from lamer.data.dirtools import KALDI_UTT_FILES, SPK_FILES
+from lamer.data.dirtools import KALDI_UTT_FILES, RECORDING_FILES, SPK_FILES
 from lamer.data.errors import DataError
-from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, refuse_pipes
+from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, parse_segment, read_audio, refuse_pipes
 
 KALDI_REQUIRED_FILES = ("utt2spk", "spk2utt", "text", "wav.scp")
 _ISO3 = re.compile(r"^[a-z]{3}$")
@@ -118,6 +121,16 @@ def _check_values(tables: dict[str, Rows], lamer: bool) -> list[str]:
                 problems.append(f"{origin}: duration {value} of {key} is not positive")
         except ValueError:
             problems.append(f"{origin}: duration {value!r} of {key} is not a number")
+    for key, value, origin in tables.get("reco2dur", []):
+        try:
+            if not float(value) > 0:
+                problems.append(f"{origin}: duration {value} of recording {key} is not positive")
+        except ValueError:
+            problems.append(f"{origin}: duration {value!r} of recording {key} is not a number")
+    for key, value, origin in tables.get("reco2file_and_channel", []):
+        fields = value.split()
+        if len(fields) != 2 or fields[1] not in ("A", "B", "1"):
+            problems.append(f"{origin}: expected '<recording> <file> <channel A or B>', got {key} {value}")
     for key, value, origin in tables.get("utt2num_frames", []):
         if not (value.isdigit() and int(value) > 0):
             problems.append(f"{origin}: frame count {value!r} of {key} is not a positive integer")
@@ -133,7 +146,8 @@ def _check_values(tables: dict[str, Rows], lamer: bool) -> list[str]:
 
 def _audio_seconds(entry: WavEntry, sample_rate: int) -> tuple[float | None, list[str]]:
     """The length of an entry's audio in seconds (None when unreadable) and its problems. A command
-    is never run; an archive entry is read as the models read it (16 kHz mono)."""
+    is never run; an archive entry is read as the models read it (16 kHz mono); of a file, only
+    the header is read."""
     if entry.kind != "path":
         try:
             refuse_pipes([entry], NO_PIPE_HINT)
@@ -150,21 +164,57 @@ def _audio_seconds(entry: WavEntry, sample_rate: int) -> tuple[float | None, lis
     if info.samplerate != sample_rate or info.channels != 1:
         problems.append(f"{entry.origin}: {entry.audio} is {info.samplerate} Hz x {info.channels} channels, "
                         f"expected {sample_rate} Hz mono")
-    return info.frames / info.samplerate, problems
+    if entry.segment is None:
+        return info.frames / info.samplerate, problems
+    try:
+        cut = entry.segment.cut(info.frames, info.samplerate)
+    except ValueError as err:
+        return None, [*problems, f"{entry.segment.origin}: the segment of {entry.utt}: {err}"]
+    return (cut.stop - cut.start) / info.samplerate, problems
 
 
-def _check_audio(tables: dict[str, Rows], tolerance: float, sample_rate: int) -> list[str]:
+def _check_audio(entries: list[WavEntry], tables: dict[str, Rows], tolerance: float,
+                 sample_rate: int) -> list[str]:
     problems = []
     durations = {key: value for key, value, _ in tables["utt2dur"]}
-    for key, value, origin in tables["wav.scp"]:
-        seconds, found = _audio_seconds(WavEntry(key, value, origin), sample_rate)
+    for entry in entries:
+        seconds, found = _audio_seconds(entry, sample_rate)
         problems += found
+        origin = entry.origin if entry.segment is None else entry.segment.origin
         try:
-            if seconds is not None and abs(seconds - float(durations.get(key, "nan"))) > tolerance:
-                problems.append(f"{origin}: {key} lasts {seconds:.3f} s, utt2dur says {durations.get(key)}")
+            if seconds is not None and abs(seconds - float(durations.get(entry.utt, "nan"))) > tolerance:
+                problems.append(f"{origin}: {entry.utt} lasts {seconds:.3f} s, utt2dur says {durations.get(entry.utt)}")
         except ValueError:
             pass  # reported by _check_values
     return problems
+
+
+def _entries(data_dir: Path, tables: dict[str, Rows]) -> tuple[list[WavEntry], list[str]]:
+    """Every utterance's audio (:func:`lamer.data.wav_scp.utterance_entries`, from the rows read)
+    and the problems of ``segments``: a malformed line, a recording wav.scp lacks, a recording
+    that wav.scp, reco2file_and_channel or reco2dur lists but no segment names."""
+    wavs = {key: WavEntry(key, value, origin) for key, value, origin in tables["wav.scp"]}
+    if "segments" not in tables:
+        return list(wavs.values()), []
+    entries, problems = [], []
+    for key, value, origin in tables["segments"]:
+        try:
+            segment = parse_segment(key, value.split(), origin)
+        except DataError as err:
+            problems.append(str(err))
+            continue
+        if segment.recording in wavs:
+            recording = wavs[segment.recording]
+            entries.append(WavEntry(key, recording.audio, recording.origin, segment))
+        else:
+            problems.append(f"{origin}: recording {segment.recording} of {key} is not in {data_dir}/wav.scp")
+    named = {entry.segment.recording for entry in entries}
+    for name in ("wav.scp", *RECORDING_FILES):
+        unused = sorted({key for key, _, _ in tables.get(name, [])} - named)
+        if unused:
+            problems.append(f"{data_dir}/{name}: recording {unused[0]} is in no segment "
+                            f"({len(unused)} such recording(s)); run python -m lamer.bin.datadir fix")
+    return entries, problems
 
 
 def _read_tables(data_dir: Path, names: tuple[str, ...]) -> tuple[dict[str, Rows], list[str]]:
@@ -190,7 +240,7 @@ def validate_data_dir(data_dir: Path, check_audio: bool = True, tolerance: float
 
     With ``kaldi_only`` only Kaldi's checks (``validate_data_dir.sh --no-feats``) are made, for
     dirs that are not ours; otherwise ours too, and with ``check_audio`` every wav.scp file is
-    opened and its length compared with utt2dur (``tolerance`` seconds).
+    opened and its length (a segment's, with ``segments``) compared with utt2dur (``tolerance`` seconds).
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -199,26 +249,32 @@ def validate_data_dir(data_dir: Path, check_audio: bool = True, tolerance: float
     missing = [name for name in required if not (data_dir / name).is_file()]
     if missing:
         return [f"{data_dir}: missing {', '.join(missing)}"]
-    names = tuple(dict.fromkeys((*required, "spk2utt", *KALDI_UTT_FILES, *EXTRA_UTT_FILES, *SPK_FILES)))
+    names = tuple(dict.fromkeys((*required, "spk2utt", *KALDI_UTT_FILES, *EXTRA_UTT_FILES, *SPK_FILES,
+                                 *RECORDING_FILES)))
     tables, problems = _read_tables(data_dir, names)
     if problems:
         return problems
     for rows in tables.values():
         problems += _sorted_unique(rows)
-    utts = [key for key, _, _ in tables["wav.scp"]]  # required by Kaldi's checks and ours
+    entries, found = _entries(data_dir, tables)
+    problems += found
+    # the utterances: of segments where there is one (wav.scp then lists recordings), else of wav.scp
+    reference = "segments" if "segments" in tables else "wav.scp"
+    utts = [key for key, _, _ in tables[reference]]
     if not utts:
         return problems + [f"{data_dir}: no utterances"]
     speakers = [key for key, _, _ in tables["spk2utt"]]
+    by_recording = ("wav.scp", *RECORDING_FILES) if reference == "segments" else ()
     for name, rows in tables.items():
         if name in SPK_FILES:
             problems += _same_ids(data_dir, name, rows, "spk2utt", speakers, superset_ok=False)
-        elif name not in ("spk2utt", "wav.scp"):
-            problems += _same_ids(data_dir, name, rows, "wav.scp", utts, superset_ok=name in EXTRA_UTT_FILES)
+        elif name not in ("spk2utt", reference, *by_recording):
+            problems += _same_ids(data_dir, name, rows, reference, utts, superset_ok=name in EXTRA_UTT_FILES)
     problems += _check_speakers(data_dir, tables, lamer=not kaldi_only)
     problems += _check_text(tables["text"], lamer=not kaldi_only)
     problems += _check_values(tables, lamer=not kaldi_only)
     if not kaldi_only:
         problems += _check_characters(tables.get("text.raw", []))
     if check_audio and not kaldi_only:
-        problems += _check_audio(tables, tolerance, sample_rate)
+        problems += _check_audio(entries, tables, tolerance, sample_rate)
     return problems

@@ -7,6 +7,13 @@ fail on it inside a data loader, with a traceback. So the entry points that hand
 :mod:`lamer.data.wav_scp`: a line that runs a command stops the program with one line naming
 the file and line, unless the user passed ``--allow_wav_pipes true`` and the file's TYPE is
 ``kaldi_ark``, whose reader runs it.
+
+Neither reader knows Kaldi's ``segments``, and the ``sound`` readers read whole files only, not
+positions in an archive (``a.ark:1234``). ESPnet's recipes write such audio to files before
+training or decoding (``asr.sh`` stage 3, ``format_wav_scp.sh``), and so does lamer: ``python -m
+lamer.bin.datadir format``, or the probe dir (``probe_data dir``) and the SSL targets, which do it
+themselves. A data file beside a ``segments`` file, or an archive position in a ``sound`` file,
+is refused with one line that says so.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lamer.data.errors import DataError
-from lamer.data.wav_scp import PIPE_OPTION, parse_wav_scp, refuse_pipes
+from lamer.data.wav_scp import PIPE_OPTION, WavEntry, parse_wav_scp, refuse_pipes
 
 RUNS_COMMANDS = ("kaldi_ark",)  # kaldiio.load_scp
 SOUND_TYPES = ("sound", "multi_columns_sound", "variable_columns_sound")  # libsndfile: never a command
@@ -41,14 +48,34 @@ def data_files(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def check_data_files(args: argparse.Namespace, allow_pipes: bool) -> None:
     """Raise :class:`DataError` naming the file and line of the first data line that runs a
     command where it must not: always in a ``sound`` file, in a ``kaldi_ark`` one unless
-    ``allow_pipes``. Raises OSError for a data file that cannot be opened."""
+    ``allow_pipes``; and for an audio file that ESPnet would read wrongly (:func:`_refuse_unread`).
+    Raises OSError for a data file that cannot be opened."""
     for path, name, kind in data_files(args):
         for scp in _files(Path(path)):
+            if kind not in (*RUNS_COMMANDS, *SOUND_TYPES):
+                continue
+            entries = parse_wav_scp(scp)
             if kind in RUNS_COMMANDS and not allow_pipes:
-                refuse_pipes(parse_wav_scp(scp))
+                refuse_pipes(entries)
             elif kind in SOUND_TYPES:
-                refuse_pipes(parse_wav_scp(scp), f"ESPnet's {kind} reader cannot run it; to run it, give the file "
-                                                 f"as {path},{name},kaldi_ark and pass {PIPE_OPTION} true")
+                refuse_pipes(entries, f"ESPnet's {kind} reader cannot run it; to run it, give the file "
+                                      f"as {path},{name},kaldi_ark and pass {PIPE_OPTION} true")
+            _refuse_unread(scp, kind, entries)
+
+
+def _refuse_unread(scp: Path, kind: str, entries: list[WavEntry]) -> None:
+    """Raise :class:`DataError` for audio that ESPnet's ``kind`` reader cannot read as the
+    utterances it lists: a ``wav.scp`` keyed by recording (a ``segments`` file beside it), or a
+    position in a Kaldi archive in a ``sound`` file (libsndfile reads whole files only)."""
+    fix = f"write one file per utterance first: python -m lamer.bin.datadir format {scp.parent} DEST"
+    if (scp.parent / "segments").is_file():
+        raise DataError(f"{scp.parent / 'segments'}: {scp} lists recordings that segments cut into utterances, "
+                        f"which ESPnet's readers do not do; {fix}")
+    if kind in SOUND_TYPES:
+        for entry in entries:
+            if entry.kind == "ark":
+                raise DataError(f"{entry.origin}: the audio of {entry.utt} is a position in a Kaldi archive "
+                                f"({entry.audio}), which ESPnet's {kind} reader cannot read; {fix}")
 
 
 def _files(path: Path) -> list[Path]:

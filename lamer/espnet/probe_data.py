@@ -3,14 +3,18 @@
 A probe dir merges Kaldi data dirs (one per language, as ``lamer.data`` writes them) into the
 files ESPnet's ASR task reads: ``wav.scp``, ``text`` with the language tag first (the ML-SUPERB
 convention for joint ASR and LID), ``utt2lang`` (for scoring) and ``speech_shape`` (samples
-per utterance, for ESPnet's batch samplers). A token dir holds ``tokens.txt`` (ESPnet's token
-list: ``<blank>``, ``<unk>``, tokens by frequency, ``<sos/eos>``), ``nlsyms.txt`` (the tags, kept
-whole by the char tokenizer) and, for sentencepiece, ``bpe.model`` with the tags as
-user-defined symbols. With a recipe's per-language folder (:mod:`lamer.data.lang_config`), a
-language's ``tokens`` settings drop its rare characters from a char list (they become
-``<unk>``); a character stays when any language keeps it, and ``report.json`` says what each
-language's settings dropped. Both dirs are written under their output lock
-(:mod:`lamer.data.lock`): a second writer waits, or stops after ``lock_timeout`` seconds.
+per utterance, for ESPnet's batch samplers). ESPnet reads its ``wav.scp`` as ``sound``, which
+takes whole audio files only: an utterance that is a Kaldi archive position or a segment of a
+recording is written as a 16 kHz wav under the probe dir's ``data/``, as ESPnet's ``asr.sh``
+formats its dump dirs (:mod:`lamer.data.format_dir`); one that runs a command is refused.
+A token dir holds ``tokens.txt`` (ESPnet's token list: ``<blank>``, ``<unk>``, tokens by
+frequency, ``<sos/eos>``), ``nlsyms.txt`` (the tags, kept whole by the char tokenizer) and,
+for sentencepiece, ``bpe.model`` with the tags as user-defined symbols. With a recipe's
+per-language folder (:mod:`lamer.data.lang_config`), a language's ``tokens`` settings drop its
+rare characters from a char list (they become ``<unk>``); a character stays when any language
+keeps it, and ``report.json`` says what each language's settings dropped. Both dirs are written
+under their output lock (:mod:`lamer.data.lock`): a second writer waits, or stops after
+``lock_timeout`` seconds.
 """
 from __future__ import annotations
 
@@ -22,8 +26,10 @@ from lamer.atomic import atomic_dir
 from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir import read_data_dir
 from lamer.data.errors import DataError
+from lamer.data.format_dir import AUDIO_DIR, write_plain_audio
 from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.lock import output_lock
+from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes
 from lamer.eval.kaldi_text import LANGUAGE_TAG
 from lamer.layout import ProbeDataDir, TokensDir
 
@@ -47,7 +53,8 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | 
 
     Returns the utterance count per language. Raises DataError naming the data dir for an
     empty transcript, an utterance id found in two dirs, or a language code that cannot be a
-    tag (it must be one token without brackets or spaces).
+    tag (it must be one token without brackets or spaces), and naming the line of a ``wav.scp``
+    entry that runs a command or cannot be read.
     """
     seen: dict[str, Path] = {}
     rows = []
@@ -66,12 +73,14 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | 
     if not rows:
         raise DataError(f"no utterances in {', '.join(map(str, data_dirs))}")
     rows.sort(key=lambda row: row[0])
+    refuse_pipes([u.entry for _, u, _ in rows], NO_PIPE_HINT)
     with output_lock(out_dir, lock_timeout), atomic_dir(out_dir) as tmp:
-        _write_lines(tmp / ProbeDataDir.WAV_SCP, [f"{uid} {u.wav}" for uid, u, _ in rows])
+        audio = write_plain_audio((u.entry for _, u, _ in rows), tmp / AUDIO_DIR, Path(out_dir) / AUDIO_DIR)
+        _write_lines(tmp / ProbeDataDir.WAV_SCP, [f"{uid} {audio[uid][0]}" for uid, _, _ in rows])
         _write_lines(tmp / ProbeDataDir.TEXT, [f"{uid} {text}" for uid, _, text in rows])
         _write_lines(tmp / ProbeDataDir.UTT2LANG, [f"{uid} {u.lang}" for uid, u, _ in rows])
-        _write_lines(tmp / ProbeDataDir.SPEECH_SHAPE,
-                     [f"{uid} {round(u.duration * TARGET_RATE)}" for uid, u, _ in rows])
+        _write_lines(tmp / ProbeDataDir.SPEECH_SHAPE, [f"{uid} {audio[uid][1] or round(u.duration * TARGET_RATE)}"
+                                                       for uid, u, _ in rows])
     return dict(sorted(Counter(u.lang for _, u, _ in rows).items()))
 
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lamer.adapters import load_adapters, patch_state, routing_languages, track_expert_usage
 from lamer.data.datadir import read_table
-from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, read_wav_scp
+from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, utterance_entries
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ def load_patched_upstream(checkpoint: str | Path, adapters: str | Path, upstream
 
 
 def utterances_by_language(data_dirs: list[Path]) -> dict[str, list[WavEntry]]:
-    """``{lang: [wav.scp entry, ...]}`` from the wav.scp and utt2lang of every dir; an entry that
-    runs a command is refused (these tools run none), naming its file and line."""
+    """``{lang: [utterance audio, ...]}`` from the wav.scp (and segments) and utt2lang of every
+    dir; an entry that runs a command is refused (these tools run none), naming its file and line."""
     out: dict[str, list[WavEntry]] = defaultdict(list)
     for data_dir in map(Path, data_dirs):
-        wavs = {entry.utt: entry for entry in read_wav_scp(data_dir / "wav.scp", hint=NO_PIPE_HINT)}
+        wavs = {entry.utt: entry for entry in utterance_entries(data_dir, hint=NO_PIPE_HINT)}
         langs = {utt: (lang, origin) for utt, lang, origin in read_table(data_dir / "utt2lang")}
         missing = sorted(set(wavs) - set(langs))
         if missing:

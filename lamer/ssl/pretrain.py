@@ -53,9 +53,9 @@ def make_dumps(work: Path, train_dirs: Sequence[Path], valid_dirs: Sequence[Path
     else:
         extract, meta = layer_extractor(loaded.model, layer, loaded.normalize), {"feature": "layer", "layer": layer}
     extract = checked(extract, loaded.model)
-    prepare_targets(collect_items(train_dirs), extract, train_dump, meta, num_clusters, seed=seed)
+    prepare_targets(collect_items(train_dirs, out_dir=train_dump), extract, train_dump, meta, num_clusters, seed=seed)
     _mark(train_dump)
-    prepare_targets(collect_items(valid_dirs), extract, valid_dump, meta, codebook_dir=train_dump)
+    prepare_targets(collect_items(valid_dirs, out_dir=valid_dump), extract, valid_dump, meta, codebook_dir=train_dump)
     _mark(valid_dump)
     return train_dump, valid_dump
 

@@ -17,7 +17,10 @@ part at scale) runs as ``JOB=1:N`` array jobs over contiguous blocks of the utte
 ``prepare_targets`` runs all five in one process (N = 1). Whatever N, T then holds what
 ``ssl_train`` reads, byte for byte the same:
 
-- ``wav.scp``        ``<utt> <16 kHz wav>`` of every utterance (new and replay);
+- ``wav.scp``        ``<utt> <16 kHz wav>`` of every utterance (new and replay): an utterance
+                     that is a Kaldi archive position or a segment of a recording is written as a
+                     file under ``T/data/`` first (``collect_items``), as ESPnet's sound reader
+                     reads files only;
 - ``labels``         ``<utt> l1 l2 ...``, one k-means label per upstream frame;
 - ``speech_shape``   ``<utt> <samples>`` (ESPnet's shape file, for length bucketing);
 - ``utt2lang``       ``<utt> <iso>``; ``replay_utt2lang`` only the replay utterances;
@@ -43,7 +46,9 @@ from tqdm import tqdm
 from lamer.atomic import atomic_path, write_atomic, write_json_atomic, write_text_atomic
 from lamer.data.audio import TARGET_RATE, read_prepared
 from lamer.data.datadir import read_data_dir
-from lamer.data.wav_scp import NO_PIPE_HINT, parse_wav_scp, refuse_pipes
+from lamer.data.errors import DataError
+from lamer.data.format_dir import AUDIO_DIR, write_plain_audio
+from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes
 from lamer.layout import CodebookFiles, TargetsDir
 from lamer.shards import job_block
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
@@ -65,16 +70,27 @@ class Item:
     duration: float
 
 
-def collect_items(data_dirs: Sequence[Path], replay_dirs: Sequence[Path] = ()) -> list[Item]:
+def collect_items(data_dirs: Sequence[Path], replay_dirs: Sequence[Path] = (),
+                  out_dir: Path | None = None) -> list[Item]:
     """Utterances of the new-data dirs and the replay dirs, sorted by id; duplicate ids are an
-    error, and so is a wav.scp entry that runs a command (targets run none), naming its line."""
+    error, and so is a wav.scp entry that runs a command (targets run none), naming its line.
+    An utterance that is not a whole audio file (an archive position, a segment) is written as
+    one under ``out_dir/data/`` (the targets dir); without ``out_dir`` it is an error."""
+    dirs = [(Path(d), False) for d in data_dirs] + [(Path(d), True) for d in replay_dirs]
+    read = [(directory, replay, read_data_dir(directory)) for directory, replay in dirs]
+    refuse_pipes([utt.entry for _, _, utts in read for utt in utts], NO_PIPE_HINT)  # before anything is written
     items: dict[str, Item] = {}
-    for directory, replay in [(d, False) for d in data_dirs] + [(d, True) for d in replay_dirs]:
-        refuse_pipes(parse_wav_scp(Path(directory) / "wav.scp"), NO_PIPE_HINT)
-        for utt in read_data_dir(Path(directory)):
+    for directory, replay, utts in read:
+        cut = [utt.entry for utt in utts if not utt.entry.plain]
+        if cut and out_dir is None:
+            raise DataError(f"{cut[0].origin}: the audio of {cut[0].utt} is not a whole file; write the dir's audio "
+                            f"to files first: python -m lamer.bin.datadir format {directory} DEST")
+        audio = write_plain_audio(cut, Path(out_dir) / AUDIO_DIR, Path(out_dir) / AUDIO_DIR) if cut else {}
+        for utt in utts:
             if utt.utt_id in items:
                 raise ValueError(f"{directory}: utterance {utt.utt_id} appears in two input data dirs")
-            items[utt.utt_id] = Item(utt.utt_id, utt.wav, utt.lang, replay, utt.duration)
+            wav = audio[utt.utt_id][0] if utt.utt_id in audio else utt.wav
+            items[utt.utt_id] = Item(utt.utt_id, wav, utt.lang, replay, utt.duration)
     if not items:
         raise ValueError("no utterances in the given data dirs")
     return [items[k] for k in sorted(items)]

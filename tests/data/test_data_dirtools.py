@@ -104,9 +104,6 @@ def test_fix_refuses_speakers_out_of_order_and_empty_results(eng):
     _edit(eng / "utt2spk", lambda lines: [*lines[:2], "eng_b-000", *lines[3:]])
     with pytest.raises(DataError, match=r"utt2spk:3: expected '<utterance> <speaker>', got 'eng_b-000'"):
         fix_data_dir(eng)
-    (eng / "segments").write_text("eng_a-000 rec 0 1\n")
-    with pytest.raises(DataError, match="segments are not supported"):
-        fix_data_dir(eng)
 
 
 def test_our_readers_accept_what_kaldis_tools_write(eng):
@@ -278,3 +275,137 @@ def test_every_tool_writes_under_the_lock_of_its_output(tool, eng, tmp_path, cap
     assert {path.name: path.read_bytes() for path in eng.iterdir()} == before
     assert tool == "fix" or not out.exists()
     assert main(args[tool]) == 0 and (out / "spk2utt").is_file()  # once the holder is gone
+
+
+# A Kaldi data dir with segments, as fix_data_dir.sh finds it: segments unsorted, one line with
+# tabs, one utterance of a recording wav.scp lacks (rec9), a recording no segment names (rec4).
+SEGMENTED = {
+    "wav.scp": "rec1 /c/rec1.wav\nrec2 sox /c/rec2.flac -t wav - |\nrec3 /c/a.ark:123\nrec4 /c/unused.wav\n",
+    "segments": "spkB-1 rec2 0.2 2\nspkA-1\trec1\t0\t1.5\nspkA-2 rec1 1.5 3.25\nspkB-2 rec3 0 1\nspkC-1 rec9 0 1\n",
+    "utt2spk": "spkA-1 spkA\nspkA-2 spkA\nspkB-1 spkB\nspkB-2 spkB\nspkC-1 spkC\n",
+    "spk2utt": "spkA spkA-1 spkA-2\nspkB spkB-1 spkB-2\nspkC spkC-1\n",
+    "text": "spkA-1 one\nspkA-2 two\nspkB-1 hello  world\nspkB-2 four\nspkC-1 five\n",
+    "utt2dur": "spkA-1 1.5\nspkA-2 1.75\nspkB-1 1.8\nspkB-2 1\nspkC-1 1\n",
+    "reco2dur": "rec1 3.25\nrec2 2\nrec3 1\nrec4 5\n",
+}
+# what Kaldi's fix_data_dir.sh makes of it (written out by hand from the script): segments through
+# its awk (one blank between fields), the utterance of rec9 and the recording rec4 gone
+SEGMENTED_FIXED = {
+    "wav.scp": "rec1 /c/rec1.wav\nrec2 sox /c/rec2.flac -t wav - |\nrec3 /c/a.ark:123\n",
+    "segments": "spkA-1 rec1 0 1.5\nspkA-2 rec1 1.5 3.25\nspkB-1 rec2 0.2 2\nspkB-2 rec3 0 1\n",
+    "utt2spk": "spkA-1 spkA\nspkA-2 spkA\nspkB-1 spkB\nspkB-2 spkB\n",
+    "spk2utt": "spkA spkA-1 spkA-2\nspkB spkB-1 spkB-2\n",
+    "text": "spkA-1 one\nspkA-2 two\nspkB-1 hello  world\nspkB-2 four\n",
+    "utt2dur": "spkA-1 1.5\nspkA-2 1.75\nspkB-1 1.8\nspkB-2 1\n",
+    "reco2dur": "rec1 3.25\nrec2 2\nrec3 1\n",
+}
+
+
+def _write(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (path / name).write_text(content, encoding="utf-8")
+    return path
+
+
+def _files(path: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in path.iterdir() if p.is_file() and p.name != ".done"}
+
+
+def test_fix_keeps_segments_and_their_recordings_as_kaldi_does(tmp_path, capsys):
+    data = _write(tmp_path / "kaldi", SEGMENTED)
+    assert main(["fix", str(data)]) == 0
+    assert "kept 4 utterances out of 5" in capsys.readouterr().out
+    assert _files(data) == SEGMENTED_FIXED
+    assert validate_data_dir(data, kaldi_only=True) == []
+
+
+def test_subset_of_a_segmented_dir_as_kaldi_does(tmp_path, capsys):
+    data = _write(tmp_path / "kaldi", SEGMENTED_FIXED)
+    # subset_data_dir.sh's own form: the flag, then SRC N DEST; wav.scp and reco2dur keep rec1 only
+    assert main(["subset", "--first", str(data), "2", str(tmp_path / "first")]) == 0
+    assert _files(tmp_path / "first") == {
+        "wav.scp": "rec1 /c/rec1.wav\n", "segments": "spkA-1 rec1 0 1.5\nspkA-2 rec1 1.5 3.25\n",
+        "utt2spk": "spkA-1 spkA\nspkA-2 spkA\n", "spk2utt": "spkA spkA-1 spkA-2\n", "text": "spkA-1 one\nspkA-2 two\n",
+        "utt2dur": "spkA-1 1.5\nspkA-2 1.75\n", "reco2dur": "rec1 3.25\n"}
+    # --per-spk: Kaldi's awk writes spk2utt with a blank after every id
+    assert main(["subset", "--per-spk", str(data), "1", str(tmp_path / "per_spk")]) == 0
+    assert _files(tmp_path / "per_spk") == {
+        "wav.scp": "rec1 /c/rec1.wav\nrec2 sox /c/rec2.flac -t wav - |\n",
+        "segments": "spkA-1 rec1 0 1.5\nspkB-1 rec2 0.2 2\n", "utt2spk": "spkA-1 spkA\nspkB-1 spkB\n",
+        "spk2utt": "spkA spkA-1 \nspkB spkB-1 \n", "text": "spkA-1 one\nspkB-1 hello  world\n",
+        "utt2dur": "spkA-1 1.5\nspkB-1 1.8\n", "reco2dur": "rec1 3.25\nrec2 2\n"}
+    assert validate_data_dir(tmp_path / "per_spk", kaldi_only=True) == []
+    assert "reducing #utt from 4 to 2" in capsys.readouterr().out
+
+
+def test_subset_per_spk_writes_spk2utt_as_kaldi_does(eng, tmp_path):
+    assert main(["subset", str(eng), str(tmp_path / "sub"), "--per_spk", "2"]) == 0
+    assert (tmp_path / "sub" / "spk2utt").read_bytes() == (
+        b"eng_a eng_a-000 eng_a-001 \neng_b eng_b-000 eng_b-001 \neng_c eng_c-000 \n"
+        b"eng_d eng_d-000 eng_d-001 \neng_e eng_e-000 eng_e-001 \n")
+    assert validate_data_dir(tmp_path / "sub", check_audio=False) == []
+
+
+@pytest.mark.parametrize("kaldi, ours", [
+    (["{src}", "3", "{dest}"], ["{src}", "{dest}", "--num_utt", "3"]),
+    (["--last", "{src}", "4", "{dest}"], ["{src}", "{dest}", "--last", "4"]),
+    (["--shortest", "{src}", "3", "{dest}"], ["--shortest", "3", "{src}", "{dest}"]),
+])
+def test_subset_takes_kaldis_argument_forms(kaldi, ours, eng, tmp_path):
+    for name, args in (("kaldi", kaldi), ("ours", ours)):
+        values = {"src": eng, "dest": tmp_path / name}
+        assert main(["subset", *(arg.format(**values) for arg in args)]) == 0
+    assert _files(tmp_path / "kaldi") == _files(tmp_path / "ours")
+
+
+def test_copy_takes_a_value_that_starts_with_a_dash(eng, tmp_path):
+    # Kaldi's parse_options.sh takes the next word as the value: copy_data_dir.sh --utt-suffix -s
+    assert main(["copy", str(eng), str(tmp_path / "copy"), "--utt-suffix", "-s", "--spk_suffix", "-s"]) == 0
+    assert _lines(tmp_path / "copy" / "utt2spk")[0] == "eng_a-000-s eng_a-s"
+
+
+def test_copy_of_a_segmented_dir_as_kaldi_does(tmp_path):
+    data = _write(tmp_path / "kaldi", SEGMENTED_FIXED)
+    copy_data_dir(data, tmp_path / "copy", Renaming(utt_prefix="p-", spk_prefix="p-"))
+    # segments, text, utt2dur through apply_map.pl (one blank between fields); wav.scp and
+    # reco2dur are keyed by recording and copied as they are
+    assert _files(tmp_path / "copy") == {
+        "wav.scp": SEGMENTED_FIXED["wav.scp"], "reco2dur": SEGMENTED_FIXED["reco2dur"],
+        "segments": "p-spkA-1 rec1 0 1.5\np-spkA-2 rec1 1.5 3.25\np-spkB-1 rec2 0.2 2\np-spkB-2 rec3 0 1\n",
+        "utt2spk": "p-spkA-1 p-spkA\np-spkA-2 p-spkA\np-spkB-1 p-spkB\np-spkB-2 p-spkB\n",
+        "spk2utt": "p-spkA p-spkA-1 p-spkA-2\np-spkB p-spkB-1 p-spkB-2\n",
+        "text": "p-spkA-1 one\np-spkA-2 two\np-spkB-1 hello world\np-spkB-2 four\n",
+        "utt2dur": "p-spkA-1 1.5\np-spkA-2 1.75\np-spkB-1 1.8\np-spkB-2 1\n"}
+    assert validate_data_dir(tmp_path / "copy", kaldi_only=True) == []
+
+
+def test_combine_makes_segments_for_a_dir_without_as_kaldi_does(tmp_path, capsys):
+    segmented = _write(tmp_path / "seg", SEGMENTED_FIXED)
+    plain = _write(tmp_path / "plain", {"wav.scp": "spkD-1 /c/d1.wav\n", "utt2spk": "spkD-1 spkD\n",
+                                        "spk2utt": "spkD spkD-1\n", "text": "spkD-1 six\n", "utt2dur": "spkD-1 2.5\n"})
+    assert main(["combine", str(tmp_path / "all"), str(segmented), str(plain)]) == 0
+    assert "not combined, as not in every source: reco2dur" in capsys.readouterr().out
+    combined = _files(tmp_path / "all")
+    # get_segments_for_data.sh: the whole recording, named like the utterance, its utt2dur as written
+    assert combined["segments"] == SEGMENTED_FIXED["segments"] + "spkD-1 spkD-1 0 2.5\n"
+    assert combined["wav.scp"] == SEGMENTED_FIXED["wav.scp"] + "spkD-1 /c/d1.wav\n"
+    assert combined["spk2utt"] == SEGMENTED_FIXED["spk2utt"] + "spkD spkD-1\n"
+    assert validate_data_dir(tmp_path / "all", kaldi_only=True) == []
+    # a recording of two sources with different lines is an error
+    _write(plain, {"wav.scp": "rec1 /c/other.wav\n", "segments": "spkD-1 rec1 0 1\n"})
+    assert main(["combine", str(tmp_path / "all2"), str(segmented), str(plain)]) == 1
+    assert "wav.scp: recording rec1 has two different lines" in capsys.readouterr().err
+
+
+def test_validate_takes_a_segmented_dir_and_names_its_faults(tmp_path):
+    data = _write(tmp_path / "kaldi", SEGMENTED_FIXED)
+    assert validate_data_dir(data, kaldi_only=True) == []
+    _edit(data / "segments", lambda lines: [*lines[:3], "spkB-2 rec3 1 1", "spkB-3 rec5 0 1"])
+    _edit(data / "wav.scp", lambda lines: [*lines, "rec4 /c/unused.wav"])
+    problems = validate_data_dir(data, kaldi_only=True)
+    assert any(f"{data / 'segments'}:4: expected '<utterance> <recording> <start> <end>' with 0 <= start < end" in p
+               for p in problems), problems
+    assert any(f"{data / 'segments'}:5: recording rec5 of spkB-3 is not in {data / 'wav.scp'}" in p for p in problems)
+    assert any(f"{data / 'wav.scp'}: recording rec3 is in no segment" in p for p in problems)
+    assert any(f"{data / 'text'}: ids differ from segments, e.g. spkB-3" in p for p in problems)

@@ -110,8 +110,8 @@ def test_commands_in_wav_scp_are_named_and_not_run_and_archive_entries_read(good
     (good_dir / "wav.scp").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     assert validate_data_dir(good_dir) == [
         f"{good_dir / 'wav.scp'}:1: the audio of eng_s0-u0 runs a command ('touch {marker} |'); only asr_train, "
-        "ssl_train and asr_inference run such commands, with --allow_wav_pipes true; for this program write the "
-        "audio to files"]
+        "ssl_train, asr_inference and datadir format run such commands, with --allow_wav_pipes true; for this "
+        "program write the audio to files first: python -m lamer.bin.datadir format --allow_wav_pipes true SRC DEST"]
     assert not marker.exists()
 
 
@@ -131,3 +131,27 @@ def test_text_that_is_not_utf8_is_one_error_naming_the_line(good_dir, tmp_path, 
     assert tool_main([arg.format(dir=good_dir, out=tmp_path / "replay") for arg in command]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{text}:3: not UTF-8 text (byte 12 of the line)" in err
+
+
+def test_a_kaldi_dir_with_segments_and_archives_validates_reads_and_samples(tmp_path, capsys):
+    from tests.data.kaldi_dir import lines, write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    assert validate_data_dir(kaldi.path) == []  # every segment read (archives too) and matched with utt2dur
+    utts = read_data_dir(kaldi.path)
+    assert [(u.utt_id, u.segment.recording, u.duration) for u in utts][:2] == [
+        ("eng_a-r1-000", "eng_a-r1", 1.1), ("eng_a-r1-001", "eng_a-r1", 1.26)]
+    # a replay sample of it keeps its segments, and wav.scp the recordings they name
+    assert main(["replay", "--src", str(kaldi.path), "--minutes", "0.04", "--seed", "1",
+                 "--out", str(tmp_path / "replay")]) == 0
+    chosen = [line.split()[0] for line in lines(tmp_path / "replay" / "segments")]
+    assert 0 < len(chosen) < len(utts)
+    assert lines(tmp_path / "replay" / "segments") == [
+        line for line in lines(kaldi.path / "segments") if line.split()[0] in chosen]
+    recordings = {line.split()[1] for line in lines(tmp_path / "replay" / "segments")}
+    assert lines(tmp_path / "replay" / "wav.scp") == [
+        line for line in lines(kaldi.path / "wav.scp") if line.split()[0] in recordings]
+    assert validate_data_dir(tmp_path / "replay") == []
+    # a segment whose length is not utt2dur's is named by its segments line
+    _edit(kaldi.path / "segments", lambda rows: [rows[0].replace(" 1.1", " 1.3"), *rows[1:]])
+    assert f"{kaldi.path / 'segments'}:1: eng_a-r1-000 lasts 1.300 s, utt2dur says 1.1" in validate_data_dir(kaldi.path)

@@ -15,6 +15,7 @@ from lamer.data.wav_scp import (
     parse_wav_scp,
     read_audio,
     read_wav_scp,
+    utterance_entries,
 )
 
 
@@ -50,7 +51,8 @@ def test_a_command_is_refused_naming_file_and_line_and_never_run(tmp_path, clip)
     with pytest.raises(DataError, match=rf"^{scp}:2: the audio of u2 runs a command \('touch .*'\); "
                                         r"pass --allow_wav_pipes true to run it$"):
         read_wav_scp(scp)
-    with pytest.raises(DataError, match=rf"^{scp}:2: .*runs a command.*only asr_train, ssl_train and asr_inference"):
+    with pytest.raises(DataError, match=rf"^{scp}:2: .*runs a command.*only asr_train, ssl_train, asr_inference "
+                                        r"and datadir format"):
         read_wav_scp(scp, hint=NO_PIPE_HINT)
     entries = read_wav_scp(scp, allow_pipes=True)
     with pytest.raises(DataError, match=rf"^{scp}:2: the audio of u2 runs a command"):
@@ -103,3 +105,50 @@ def test_an_unreadable_entry_is_one_error_naming_file_and_line(tmp_path, clip, b
     assert len(read_audio(good)) == 8000
     with pytest.raises(DataError, match=rf"^{tmp_path / 'wav.scp'}:2: cannot read the audio of u2 \(.*\): .*{reason}"):
         read_audio(bad)
+
+
+def test_the_utterances_of_a_segmented_dir_are_cut_from_their_recordings(tmp_path):
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path)
+    with pytest.raises(DataError, match=rf"^{kaldi.path / 'wav.scp'}:3: the audio of eng_c-r3-000 runs a command"):
+        utterance_entries(kaldi.path)
+    entries = utterance_entries(kaldi.path, allow_pipes=True)
+    assert [entry.utt for entry in entries] == list(kaldi.samples)
+    assert entries[1].origin == f"{kaldi.path / 'wav.scp'}:1" and entries[1].segment.origin.endswith("segments:2")
+    for entry in entries:  # a file, Kaldi's 16-bit archive, a command, ESPnet's flac archive (floats)
+        np.testing.assert_array_equal(read_audio(entry, allow_pipes=True), kaldi.samples[entry.utt] / 32768.0)
+        assert audio_frames(entry, allow_pipes=True) == len(kaldi.samples[entry.utt])
+    assert not entries[0].plain and entries[0].kind == "path"
+
+
+@pytest.mark.parametrize("start, end, expected", [
+    ("0.2", "0.55", (3200, 8000)),      # an end up to 0.5 s past the recording is cut to its end
+    ("0.2", "1.0", "0.2..1.0 s is outside recording rec"),
+    ("0.5", "0.7", "0.5..0.7 s is outside recording rec"),
+    ("0.2", "0.2", "with 0 <= start < end"),
+    ("-1", "0.2", "with 0 <= start < end"),
+    ("0", "-1", "with 0 <= start < end"),
+])
+def test_segments_are_cut_as_extract_segments_cuts_them(tmp_path, clip, start, end, expected):
+    (tmp_path / "wav.scp").write_text(f"rec {clip[0]}\n", encoding="utf-8")
+    (tmp_path / "segments").write_text(f"rec-1 rec {start} {end}\n", encoding="utf-8")
+    segments = tmp_path / "segments"
+    if isinstance(expected, tuple):
+        (entry,) = utterance_entries(tmp_path)
+        np.testing.assert_array_equal(read_audio(entry), clip[1][slice(*expected)] / 32768.0)
+    elif "start < end" in expected:
+        with pytest.raises(DataError, match=rf"^{segments}:1: expected '<utterance> <recording> <start> <end>'"):
+            utterance_entries(tmp_path)
+    else:
+        (entry,) = utterance_entries(tmp_path)
+        with pytest.raises(DataError, match=rf"^{tmp_path / 'wav.scp'}:1: cannot read the audio of rec-1 \(.*, the "
+                                            rf"segment of {segments}:1\): {expected}"):
+            read_audio(entry)
+
+
+def test_a_segment_of_a_recording_that_wav_scp_lacks_is_named(tmp_path, clip):
+    (tmp_path / "wav.scp").write_text(f"rec {clip[0]}\n", encoding="utf-8")
+    (tmp_path / "segments").write_text("rec-1 rec 0 0.2\nrec-2 other 0 0.2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'segments'}:2: recording other of rec-2 is not in "):
+        utterance_entries(tmp_path)

@@ -126,3 +126,44 @@ def test_the_split_files_of_a_multiple_iterator_directory_are_checked(probe_data
         check_data_files(args, allow_pipes=False)
     check_data_files(args, allow_pipes=True)
     assert not marker.exists()  # checking runs nothing
+
+
+@pytest.mark.parametrize("decoding", ["beam", "greedy"])
+def test_a_kaldi_dir_is_decoded_through_its_probe_dir_and_refused_as_it_is(probe, tmp_path, capsys, decoding):
+    """ESPnet's readers know no segments, and its sound reader reads whole files only: such a
+    wav.scp is one error line saying how to write it to files; the probe dir of the same data
+    (written as asr.sh's dump dirs are) decodes."""
+    from lamer.espnet.probe_data import write_probe_dir
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    assert decode(probe, f"{kaldi.path}/wav.scp,speech,sound", tmp_path / "raw", decoding) == 1
+    line = error_line(capsys.readouterr().err, "asr_inference")
+    assert line == (f"asr_inference: error: {kaldi.path / 'segments'}: {kaldi.path / 'wav.scp'} lists recordings "
+                    "that segments cut into utterances, which ESPnet's readers do not do; write one file per utterance "
+                    f"first: python -m lamer.bin.datadir format {kaldi.path} DEST")
+    whole = write_kaldi_dir(tmp_path / "whole", segments=False, pipes=False)
+    assert decode(probe, f"{whole.path}/wav.scp,speech,sound", tmp_path / "raw", decoding) == 1
+    line = error_line(capsys.readouterr().err, "asr_inference")
+    assert line.startswith(f"asr_inference: error: {whole.path / 'wav.scp'}:2: the audio of eng_b-r2-000 is a position "
+                           "in a Kaldi archive (")
+    assert line.endswith(f"which ESPnet's sound reader cannot read; write one file per utterance first: "
+                         f"python -m lamer.bin.datadir format {whole.path} DEST")
+    assert not (tmp_path / "raw" / "1best_recog" / "text").exists()
+    write_probe_dir([kaldi.path], tmp_path / "probe")
+    assert decode(probe, f"{tmp_path / 'probe'}/wav.scp,speech,sound", tmp_path / "out", decoding) == 0
+    hyps = (tmp_path / "out" / "1best_recog" / "text").read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ", 1)[0] for line in hyps] == list(kaldi.samples)
+
+
+def test_asr_train_refuses_a_segmented_wav_scp(upstream, probe_data, tmp_path, capsys):
+    from lamer.bin import asr_train
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    args = [f"{kaldi.path}/wav.scp,speech,sound" if arg == f"{probe_data.train}/wav.scp,speech,sound" else arg
+            for arg in train_args(probe_data, upstream.checkpoint, tmp_path / "exp")]
+    assert asr_train.main(args) == 1
+    line = error_line(capsys.readouterr().err, "asr_train")
+    assert line.startswith(f"asr_train: error: {kaldi.path / 'segments'}: ") and "datadir format" in line
+    assert not (tmp_path / "exp").exists()

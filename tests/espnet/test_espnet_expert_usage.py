@@ -99,3 +99,21 @@ def test_cli_names_the_line_of_an_unreadable_or_command_entry(upstream, probe_da
     assert rc == 1 and "Traceback" not in err
     assert f"expert_usage: error: {data / 'wav.scp'}:3: {message.format(dir=tmp_path, utt=utt)}" in err
     assert not (tmp_path / "marker").exists() and not (tmp_path / "usage.json").exists()
+
+
+def test_cli_reads_a_kaldi_dir_with_segments_and_archives(upstream, tmp_path):
+    """Segments cut from a file and from Kaldi's and ESPnet's archives: the usage of their
+    datadir-format copy (one wav per utterance), measured on the dir as it is."""
+    import json
+
+    from lamer.bin import datadir, expert_usage
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    assert datadir.main(["format", str(kaldi.path), str(tmp_path / "formatted")]) == 0
+    for name, data in (("kaldi", kaldi.path), ("formatted", tmp_path / "formatted")):
+        assert expert_usage.main(["--upstream", str(upstream.checkpoint), "--adapters", str(upstream.trained_adapters),
+                                  "--data", str(data), "--out", str(tmp_path / f"{name}.json")]) == 0
+    usage = json.loads((tmp_path / "kaldi.json").read_text(encoding="utf-8"))
+    assert list(next(iter(usage.values()))) == ["eng"]
+    assert usage == json.loads((tmp_path / "formatted.json").read_text(encoding="utf-8"))

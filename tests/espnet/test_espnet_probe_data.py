@@ -158,3 +158,30 @@ def test_probe_and_token_dirs_have_one_writer(probe_data, tmp_path, capsys):
     assert not (tmp_path / "dev").exists() and not (tmp_path / "tok").exists()
     assert cli.main(["dir", "--data", str(dev["eng"]), "--out", str(tmp_path / "dev"), "--lock_timeout", "0"]) == 0
     assert not stale.exists()
+
+
+def test_probe_dir_of_a_kaldi_dir_writes_what_espnets_sound_reader_reads(tmp_path):
+    """Segments and archive positions become wav files under the probe dir (ESPnet's sound reader
+    takes files only); a whole file is named as it is; a command is refused, nothing written."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    whole = write_kaldi_dir(tmp_path / "whole", segments=False, pipes=False, lang="fra")
+    probe = tmp_path / "probe"
+    assert write_probe_dir([kaldi.path, whole.path], probe) == {"eng": 4, "fra": 3}
+    wavs = dict(line.split(" ", 1) for line in _lines(probe / "wav.scp"))
+    shapes = dict(line.split() for line in _lines(probe / "speech_shape"))
+    for utt, samples in kaldi.samples.items():
+        assert wavs[utt] == str(probe.absolute() / "data" / f"{utt}.wav")
+        np.testing.assert_array_equal(sf.read(wavs[utt], dtype="int16")[0], samples)
+        assert int(shapes[utt]) == len(samples)
+    assert wavs["fra_a-r1-000"] == str(tmp_path / "whole" / "audio" / "fra_a-r1.wav")  # a whole file stays
+    assert sorted(path.name for path in (probe / "data").iterdir()) == sorted(f"{u}.wav" for u in kaldi.samples) + [
+        "fra_b-r2-000.wav", "fra_d-r4-000.wav"]  # archive positions of the dir without segments
+    piped = write_kaldi_dir(tmp_path / "piped")
+    with pytest.raises(DataError, match=rf"^{piped.path / 'wav.scp'}:3: the audio of eng_c-r3-000 runs a command"):
+        write_probe_dir([piped.path], tmp_path / "probe2")
+    assert not (tmp_path / "probe2").exists() and not piped.marker.exists()

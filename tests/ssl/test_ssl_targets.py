@@ -255,3 +255,21 @@ def test_a_command_in_wav_scp_is_refused_naming_its_line(corpus, tmp_path, capsy
     assert "Traceback" not in err
     assert f"ssl_targets: error: {data / 'wav.scp'}:2: the audio of {utt} runs a command" in err
     assert not (tmp_path / "marker").exists() and not (tmp_path / "t").exists()
+
+
+def test_a_kaldi_dir_with_segments_and_archives_is_labelled_from_files(tmp_path):
+    """Segments and archive positions are written as wav files under the targets dir, which the
+    targets' wav.scp names (ssl_train reads it with ESPnet's sound reader: files only)."""
+    import soundfile as sf
+
+    from tests.data.kaldi_dir import write_kaldi_dir
+
+    kaldi = write_kaldi_dir(tmp_path / "kaldi", pipes=False)
+    out = tmp_path / "t"
+    assert ssl_targets.main(["run", "--data_dir", str(kaldi.path), "--out_dir", str(out), "--num_clusters", "2"]) == 0
+    wavs = table(out / "wav.scp")
+    assert wavs == {utt: str(out.absolute() / "data" / f"{utt}.wav") for utt in kaldi.samples}
+    for utt, samples in kaldi.samples.items():
+        np.testing.assert_array_equal(sf.read(wavs[utt], dtype="int16")[0], samples)
+    assert table(out / "speech_shape") == {utt: str(len(samples)) for utt, samples in kaldi.samples.items()}
+    assert table(out / "labels").keys() == kaldi.samples.keys()
