@@ -80,6 +80,15 @@ def atomic_dir(directory: str | Path) -> Iterator[Path]:
         raise
 
 
+def remove_path(path: Path) -> None:
+    """Remove ``path``: a directory with everything in it, or a file or link (a link itself, never
+    what it points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def remove_stale_temps(directory: str | Path, name: str | None = None) -> list[Path]:
     """Remove the temporaries that atomic writes of ``name`` (of any name when None) left in
     ``directory``; returns what was removed.
@@ -93,9 +102,6 @@ def remove_stale_temps(directory: str | Path, name: str | None = None) -> list[P
     removed = []
     for entry in sorted(directory.iterdir()) if directory.is_dir() else []:
         if pattern.fullmatch(entry.name):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+            remove_path(entry)
             removed.append(entry)
     return removed

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamer.atomic import write_text_atomic
+from lamer.atomic import remove_path, write_text_atomic
 from lamer.data.lock import output_lock
 from lamer.layout import Layout
 from lamer.recipe.graph import check_order, missing_input
@@ -100,10 +99,7 @@ def remove_outputs(job: Job) -> list[str]:
             continue
         if not path.is_symlink() and here.is_relative_to(path.resolve()):
             raise ValueError(f"{output}: an output of {job.name} that holds the current folder; not removing it")
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        remove_path(path)
         removed.append(output)
     return removed
 
