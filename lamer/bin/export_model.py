@@ -48,7 +48,6 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from lamer.adapters import load_adapters
 
     try:
