@@ -233,9 +233,9 @@ def results_name(protocol: str) -> str:
     return f"results_{protocol}.json"
 
 
-def experiment_dir(tag: str) -> str:
-    """An experiment's directory, ``exp/<tag>``."""
-    return join("exp", tag)
+def experiment_dir(tag: str, root: str = "exp") -> str:
+    """An experiment's directory, ``<root>/<tag>`` (ssl.sh's ``--expdir``: ``exp``)."""
+    return join(root, tag)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@ options with the dashed spelling as an alias, usage lines that name the module, 
 rejected. Every tool module is walked, so a new one joins the check or fails it."""
 import argparse
 import importlib
+import os
 import pkgutil
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +117,50 @@ def test_usage_lines_name_the_module():
     from lamer.bin import plan
 
     assert plan.build_parser().format_usage().startswith("usage: python -m lamer.bin.plan ")
+
+
+ESPNET_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \(\w+:\d+\) (DEBUG|INFO|WARNING|ERROR): ")
+
+
+def test_tools_log_in_espnets_format_at_their_log_level(tmp_path):
+    (tmp_path / "ref").write_text("u1 [eng] hello world\n")
+    (tmp_path / "hyp").write_text("u1 [eng] hello word\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def score(*options: str) -> list[str]:
+        argv = ["--ref", "ref", "--hyp", "hyp", "--per", "false", "--out", "out", *options]
+        done = subprocess.run([sys.executable, "-m", "lamer.bin.score", *argv], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr.splitlines()
+
+    lines = score()
+    assert lines and all(ESPNET_LOG_LINE.match(line) for line in lines), lines
+    assert any(" INFO: all: CER " in line for line in lines)
+    assert score("--log_level", "warning") == []
+
+
+def test_logging_is_set_up_in_one_place():
+    """Only lamer.bin.options sets up logging (ESPnet's format); a tool of its own would bring its own format back."""
+    tools = [path for path in Path(lamer.bin.__path__[0]).glob("*.py") if path.name != "options.py"]
+    own = [path.name for path in tools if "basicConfig" in path.read_text()]
+    assert own == []
+
+
+def test_launch_log_level_is_the_launchers_not_a_resource():
+    from lamer.launch import parse_launch_args
+
+    request = parse_launch_args(["--log-level", "WARNING", "--mem", "1G", "log/x.log", "true"])
+    assert request.log_level == "WARNING" and request.resources == {"mem": "1G"}
+
+
+def test_launch_refuses_an_unknown_log_level(tmp_path, monkeypatch, capsys):
+    from lamer.bin import launch
+
+    monkeypatch.chdir(tmp_path)
+    assert launch.main(["--log_level", "LOUD", "log/x.log", "true"]) == 1
+    assert capsys.readouterr().err.startswith("launch: error: --log-level: expected one of ERROR, WARNING, INFO")
+    assert not Path("log/x.log").exists()
 
 
 def test_launch_takes_both_spellings():

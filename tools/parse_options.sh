@@ -12,6 +12,9 @@
 #     run as it is, as Kaldi's script runs it (docs/SECURITY.md): give only a file you would run;
 #   --help or -h prints $help_message, then every option with its default and description,
 #     read from the calling script's default lines (so the list cannot drift from the defaults);
+#   other names for an option (say asr.sh's) are an associative array declared before sourcing this
+#     file, alias -> option: `declare -A option_aliases=([dumpdir]=dump)` makes --dumpdir set dump;
+#     --help names the aliases beside their option;
 #   the first argument that does not start with -- ends the options: the rest stays in "$@".
 
 # _po_help SCRIPT: the options table of SCRIPT, from its default lines up to the line that
@@ -43,8 +46,29 @@ _po_help() {
     echo
     echo "Options (default in brackets):"
     for i in "${!names[@]}"; do
-        printf '  --%-*s %s [%s]\n' "${width}" "${names[i]}" "${descs[i]# }" "${!names[i]-}"
+        printf '  --%-*s %s%s [%s]\n' "${width}" "${names[i]}" "${descs[i]# }" "$(_po_aliases_of "${names[i]}")" \
+            "${!names[i]-}"
     done
+}
+
+# _po_alias NAME: the option that --NAME sets (NAME itself unless it is an alias).
+_po_alias() {
+    if declare -p option_aliases >/dev/null 2>&1 && [[ -n ${option_aliases[$1]+set} ]]; then
+        echo "${option_aliases[$1]}"
+    else
+        echo "$1"
+    fi
+}
+
+# _po_aliases_of NAME: " (alias: --A --B)" for the aliases of option NAME, nothing if it has none.
+_po_aliases_of() {
+    local alias found=()
+    declare -p option_aliases >/dev/null 2>&1 || return 0
+    for alias in "${!option_aliases[@]}"; do
+        [[ ${option_aliases[${alias}]} == "$1" ]] && found+=("--${alias}")
+    done
+    (( ${#found[@]} )) && echo " (alias: ${found[*]})"
+    return 0
 }
 
 # One pass for --help (before anything changes a default), one for --config files, one for the
@@ -80,7 +104,7 @@ while [[ $# -gt 0 && $1 == --* ]]; do
         echo "$0: options to scripts must be of the form --name value, got '$1' (write: ${1%%=*} ${1#*=})" >&2
         exit 1
     fi
-    _po_name=${1#--}; _po_name=${_po_name//-/_}
+    _po_name=${1#--}; _po_name=$(_po_alias "${_po_name//-/_}")
     if [[ ${_po_name} != config ]] && ! declare -p "${_po_name}" >/dev/null 2>&1; then
         echo "$0: invalid option $1 (no such option; $0 --help lists them)" >&2; exit 1
     fi
@@ -100,4 +124,4 @@ if declare -p cmd >/dev/null 2>&1 && [[ -z ${cmd} ]]; then
     echo "$0: empty argument to --cmd option" >&2; exit 1
 fi
 unset _po_script _po_pass _po_arg _po_i _po_next _po_config _po_name
-unset -f _po_help
+unset -f _po_help _po_alias _po_aliases_of

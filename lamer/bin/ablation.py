@@ -54,32 +54,35 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
     write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
 
 
+CONFIG_HELP = "the ablation config: systems, seeds, reference, expectations (conf/ablation.yaml)"
+
+
 def build_parser() -> ToolParser:
     parser = tool_parser("ablation", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
                                 "the plan's); tab-separated"),
                        ("seeds", "the seeds, space-separated")):
-        sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True)
+        sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
-    trainable.add_argument("--config", type=Path, required=True)
+    trainable.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     trainable.add_argument("--upstream", required=True, help="base SSL checkpoint (or a preset name)")
-    trainable.add_argument("--out", type=Path, required=True)
+    trainable.add_argument("--out", type=Path, required=True, help="the JSON file to write")
     export = sub.add_parser("export", help="the runs' small outputs into the committed runs layout")
-    export.add_argument("--config", type=Path, required=True)
+    export.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     export.add_argument("--exp", type=Path, required=True, help="holds seed<k>/<system>/ of the runs")
     export.add_argument("--trainable", type=Path, required=True, help="output of the trainable command")
     export.add_argument("--out", type=Path, required=True, help="the runs layout to write (replaced as a whole)")
     summary = sub.add_parser("summary", help="summary.json, curves.json, paired.json, probe_health.json, "
                                              "routing.json, plots and the RESULTS.md section")
-    summary.add_argument("--config", type=Path, required=True)
+    summary.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     summary.add_argument("--runs", type=Path, required=True, help="the runs layout the export command wrote")
     summary.add_argument("--out", type=Path, required=True, help="directory for summary.json, curves.json, PNGs")
     summary.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     summary.add_argument("--seeds", type=int, nargs="+",
                          help="summarise these of the config's seeds only (default: all), the same for every system")
     render = sub.add_parser("render", help="the RESULTS.md section again, from the files of an earlier summary")
-    render.add_argument("--config", type=Path, required=True)
+    render.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     render.add_argument("--out", type=Path, required=True, help="the summary's output directory")
     render.add_argument("--results_md", type=Path, required=True, help="RESULTS.md whose ablation section to update")
     return parser
@@ -87,7 +90,6 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s ablation: %(message)s")
     logging.getLogger("s3prl").setLevel(logging.WARNING)  # a model-config line per system otherwise
     try:
         ablation = load_ablation(args.config)

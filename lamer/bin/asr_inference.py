@@ -48,12 +48,20 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lamer.bin.options import ToolParser, positive_int, tool_parser
+from lamer.bin.options import ToolParser, help_asked, help_before_imports, positive_int, tool_parser
 from lamer.data.errors import DataError
 from lamer.espnet.data_options import add_pipe_option
 
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
 JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
+JOB_FIELD_HELP = {
+    "output_dir": "where the hypotheses go (OUTPUT_DIR/1best_recog); with --nj, each block below it",
+    "asr_train_config": "the probe's config.yaml (ESPnet's option)",
+    "asr_model_file": "the probe's weights, e.g. valid.loss.best.pth (ESPnet's option)",
+    "frontend_adapters": "fixed protocol: the upstream's adapters for decoding, or none for the base upstream alone "
+                         "(default: those the probe was trained with)",
+    "frontend_path_or_url": "fixed protocol: the upstream checkpoint for decoding (default: the probe's)",
+}
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,15 @@ def build_parser() -> ToolParser:
     """Our options; the others are ESPnet's (``split_arguments`` passes them on)."""
     parser = tool_parser("asr_inference", __doc__, add_help=False)
     for name in JOB_FIELDS:
-        parser.add_argument(f"--{name}", default=None)
-    parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam")
-    parser.add_argument("--jobs", type=Path, default=None)
-    parser.add_argument("--nj", type=positive_int, default=None)
-    parser.add_argument("--job", type=positive_int, default=None)
+        parser.add_argument(f"--{name}", default=None, help=JOB_FIELD_HELP[name])
+    parser.add_argument("--decoding", choices=("beam", "greedy"), default="beam",
+                        help="beam: ESPnet's beam search; greedy: best-path CTC decoding (CTC-only probes)")
+    parser.add_argument("--jobs", type=Path, default=None,
+                        help="decode every job of this file in one process (five tab-separated fields a line, "
+                             "see above; default: the one job of the options)")
+    parser.add_argument("--nj", type=positive_int, default=None,
+                        help="split decoding: the number of blocks (JOB=1:nj), with --job (default: no split)")
+    parser.add_argument("--job", type=positive_int, default=None, help="split decoding: the block to decode, 1..nj")
     add_pipe_option(parser)
     return parser
 
@@ -124,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         return merge(argv[1:])
-    if "-h" in argv or "--help" in argv:
-        print(__doc__)  # our options; ESPnet's own help follows
+    if help_asked(argv):
+        return _help()
     try:
         ours, jobs, rest = split_arguments(argv)
     except (OSError, ValueError) as err:
@@ -135,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     from lamer.espnet.task import register_lamer_choices
 
     register_lamer_choices()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     for number, job in enumerate(jobs, 1):
         if len(jobs) > 1:
             logging.info("asr_inference: job %d/%d: %s", number, len(jobs), job.output_dir)
@@ -143,6 +154,24 @@ def main(argv: list[str] | None = None) -> int:
               else run_safely("asr_inference", _decode_block, job, ours, rest))
         if rc != 0:
             return rc
+    return 0
+
+
+def inference_parser() -> argparse.ArgumentParser:
+    """ESPnet's inference parser, as this tool shows it in ``--help``."""
+    from espnet2.bin.asr_inference import get_parser
+
+    from lamer.espnet.data_options import INFERENCE_HELP, as_tool
+
+    return as_tool(get_parser(), "asr_inference", INFERENCE_HELP)
+
+
+def _help() -> int:
+    """Our options (usage line first, before ESPnet's import), then ESPnet's inference options."""
+    with help_before_imports(build_parser().format_help(), ["--help"]):
+        import espnet2.bin.asr_inference  # noqa: F401 - its import notes stay out of the help
+    print("\nESPnet's inference options (passed on to it):\n")
+    inference_parser().print_help()
     return 0
 
 

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import sys
 
+from lamer.bin.options import help_before_imports, usage_line
+
+SYNOPSIS = "[--allow_wav_pipes BOOL] [ESPnet's ASR training options]"
+
 
 def main(argv: list[str] | None = None) -> int:
     """ESPnet's ASR training; checkpoints and ``--init_param`` files are read weights-only and
     checked, data files that run commands refused unless allowed."""
-    from espnet2.tasks.asr import ASRTask
+    argv = sys.argv[1:] if argv is None else argv
+    with help_before_imports(f"{usage_line('asr_train', SYNOPSIS)}\n\n{__doc__}", argv):
+        from espnet2.tasks.asr import ASRTask
 
-    from lamer.espnet.data_options import run_task
-    from lamer.espnet.task import register_lamer_choices
+        from lamer.espnet.data_options import run_task
+        from lamer.espnet.task import register_lamer_choices
 
     register_lamer_choices()
     return run_task("asr_train", ASRTask, argv)

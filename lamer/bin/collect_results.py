@@ -21,10 +21,11 @@ from lamer.recipe.plan import PlanError, load_plan
 
 def build_parser() -> ToolParser:
     parser = tool_parser("collect_results", __doc__)
-    parser.add_argument("--plan", required=True)
+    parser.add_argument("--plan", required=True, help="the continual plan (its stages and languages)")
     parser.add_argument("--scores", required=True, type=Path, help="folder with one score folder per stage")
-    parser.add_argument("--protocol", default="retrained", choices=("retrained", "fixed"))
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--protocol", default="retrained", choices=("retrained", "fixed"),
+                        help="the protocol the scores were decoded under (a fresh probe per stage, or the base one)")
+    parser.add_argument("--out", required=True, type=Path, help="the results.json to write")
     return parser
 
 

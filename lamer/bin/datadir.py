@@ -113,13 +113,13 @@ def build_parser() -> ToolParser:
 
     fix = sub.add_parser("fix", help="sort, keep the utterances found in every file, regenerate spk2utt "
                                      "(fix_data_dir.sh); old files in DIR/.backup")
-    fix.add_argument("dir", type=Path)
+    fix.add_argument("dir", type=Path, help="the data dir to fix in place")
     _add_extra_files(fix)
     fix.set_defaults(func=_cmd_fix)
 
     subset = sub.add_parser("subset", help="a subset of a data dir (subset_data_dir.sh)")
-    subset.add_argument("src", type=Path)
-    subset.add_argument("dest", type=Path)
+    subset.add_argument("src", type=Path, help="the data dir to take from")
+    subset.add_argument("dest", type=Path, help="the data dir to write")
     modes = subset.add_mutually_exclusive_group(required=True)
     for name, text in SUBSET_MODES.items():
         listed = name.endswith("_list")
@@ -130,21 +130,21 @@ def build_parser() -> ToolParser:
 
     combine = sub.add_parser("combine", help="several data dirs into one (combine_data.sh); "
                                              "an utterance id in two sources is an error")
-    combine.add_argument("dest", type=Path)
-    combine.add_argument("srcs", type=Path, nargs="+")
+    combine.add_argument("dest", type=Path, help="the data dir to write")
+    combine.add_argument("srcs", type=Path, nargs="+", help="the data dirs to combine")
     _add_extra_files(combine)
     combine.set_defaults(func=_cmd_combine)
 
     copy = sub.add_parser("copy", help="copy a data dir, optionally renaming ids (copy_data_dir.sh)")
-    copy.add_argument("src", type=Path)
-    copy.add_argument("dest", type=Path)
+    copy.add_argument("src", type=Path, help="the data dir to copy")
+    copy.add_argument("dest", type=Path, help="the data dir to write")
     for name in ("utt_prefix", "utt_suffix", "spk_prefix", "spk_suffix"):
         copy.add_argument(f"--{name}", default="", help=f"{name.replace('_', ' ')} added to every id")
     _add_extra_files(copy)
     copy.set_defaults(func=_cmd_copy)
 
     validate = sub.add_parser("validate", help="check data dirs (validate_data_dir.sh --no-feats, then ours)")
-    validate.add_argument("dirs", type=Path, nargs="+")
+    validate.add_argument("dirs", type=Path, nargs="+", help="the data dirs to check")
     validate.add_argument("--no_audio", action="store_true", help="skip opening the audio files")
     validate.add_argument("--kaldi_only", action="store_true",
             help="only Kaldi's checks, for a dir that is not ours (no utt2lang/utt2dur needed)")

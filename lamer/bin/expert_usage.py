@@ -24,7 +24,7 @@ def build_parser() -> ToolParser:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="data dirs with wav.scp and utt2lang")
     parser.add_argument("--out", type=Path, required=True, help="output JSON")
     parser.add_argument("--png", type=Path, help="also draw the heatmap here")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="where the upstream runs: cpu, cuda, cuda:N")
     parser.add_argument("--if_routed", action="store_true",
                         help="adapters without a router (plain LoRA) are not an error: write nothing, exit 0")
     return parser
@@ -32,7 +32,6 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s expert_usage: %(message)s")
     from lamer.atomic import write_json_atomic
     from lamer.espnet.usage import load_patched_upstream, measure_expert_usage, utterances_by_language
 

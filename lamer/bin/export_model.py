@@ -68,7 +68,6 @@ def _conf_options(conf: dict, out: Path, prefix: str = "") -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from lamer.adapters import load_adapters
 
     try:

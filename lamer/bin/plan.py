@@ -23,9 +23,10 @@ Lists print space separated, one line.
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
 argv, after, inputs, outputs, configs; lamer.recipe.jobs), from the plan and ssl.sh's options
 alone (--stage, --stop_stage, --tag, --nj, --inference_nj, --ngpu, --gpu_inference, --synth,
---method, --seed, --train_on, --base_dir, --base_exp, --data, --dump, --target_layer,
---num_clusters, --decoding, --decode_config, the *_opts strings; same names and defaults): what
-each job reads and writes, and the jobs it waits for (``after``, derived from those). With
+--method, --seed, --train_on, --base_dir, --base_exp, --data, --dump, --expdir, --python,
+--target_layer, --num_clusters, --decoding, --decode_config, the *_opts strings; same names and
+defaults): what each job reads and writes, and the jobs it waits for (``after``, derived from
+those). With
 ``--status true`` (ssl.sh --list true) each object also says what a run would do with the job,
 from the records under exp/<tag>/.done: ``status`` done, stale or "to run", and ``why`` a stale
 job runs again. ``run`` executes that same list through the given ``$cmd`` strings, up to
@@ -96,15 +97,53 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
     return simple[key]()
 
 
+# what each of ssl.sh's job options does (ssl.sh --help says the same)
+RECIPE_OPTION_HELP = {
+    "stage": "first stage to run (1-8)",
+    "stop_stage": "last stage to run",
+    "tag": "experiment name: <expdir>/<tag> (default: the plan file's stem)",
+    "root": "the corpus root (db.sh); needed by stage 1 only",
+    "nj": "parallel jobs of data preparation and target extraction shards",
+    "inference_nj": "decoding jobs per run (JOB=1:N over a split of the test set)",
+    "ngpu": "GPUs of each training job (0: CPU); target extraction shards get one each",
+    "gpu_inference": "true: one GPU per decoding job",
+    "synth": "write the synthetic demo corpus into the corpus root first",
+    "synth_utts": "utterances per language of the synthetic corpus",
+    "synth_opts": "extra options of synth_corpus",
+    "prep_opts": "extra options of prepare_data (e.g. --lang_dir local/lang)",
+    "token_opts": "extra options of probe_data tokens (e.g. --lang_dir local/lang)",
+    "target_layer": "transformer layer (1-based) clustered for the SSL targets",
+    "num_clusters": "k-means clusters of the SSL targets",
+    "pretrain_opts": "extra options of pretrain_base (after its --, i.e. ESPnet options)",
+    "ssl_train_opts": "extra ESPnet options of ssl_train",
+    "probe_train_opts": "extra ESPnet options of asr_train (the probe)",
+    "decode_config": "ESPnet decoding config of the probes",
+    "decoding": "greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search",
+    "method": "SSL method config (default: the plan's)",
+    "seed": "random seed (default: the plan's)",
+    "train_on": "what a continual stage trains on: new (its languages, with replay), old (the base languages), "
+                "all (every language so far), none (nothing: the base model)",
+    "replay_share": "part of every SSL training batch from the replay sample (default: the plan's replay.share)",
+    "base_dir": "base model directory (default: <expdir>/<tag>/base)",
+    "base_exp": "reuse probe/base and score/*/base of this experiment directory (default: none)",
+    "data": "Kaldi data dirs: <data>/<iso3>/<split>",
+    "dump": "converted audio, probe data and token lists (ssl.sh also takes asr.sh's --dumpdir)",
+    "expdir": "the directory of the experiments: <expdir>/<tag>",
+    "python": "the interpreter that runs every job",
+}
+
+
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults (booleans
     as Kaldi's ``true``/``false``)."""
     types = {"int": int, "str": str, "int | None": int, "float | None": float}
     for option in dataclasses.fields(RecipeOptions):
+        text = RECIPE_OPTION_HELP[option.name]
         if option.type == "bool":
-            parser.add_argument(f"--{option.name}", choices=("true", "false"), default=str(option.default).lower())
+            parser.add_argument(f"--{option.name}", choices=("true", "false"), default=str(option.default).lower(),
+                                help=text)
         else:
-            parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default)
+            parser.add_argument(f"--{option.name}", type=types[str(option.type)], default=option.default, help=text)
 
 
 def _recipe_options(args: argparse.Namespace) -> RecipeOptions:
@@ -115,23 +154,26 @@ def _recipe_options(args: argparse.Namespace) -> RecipeOptions:
     return RecipeOptions(**values)
 
 
+PLAN_HELP = "the continual plan (conf/plan.yaml)"
+
+
 def build_parser() -> ToolParser:
     parser = tool_parser("plan", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check the plan (and the data root); print a summary")
-    check.add_argument("--plan", required=True)
+    check.add_argument("--plan", required=True, help=PLAN_HELP)
     check.add_argument("--root", help="corpus root to check for every locale of the plan")
     get = sub.add_parser("get", help="print one value")
-    get.add_argument("--plan", required=True)
-    get.add_argument("key")
-    get.add_argument("stage", nargs="?")
+    get.add_argument("--plan", required=True, help=PLAN_HELP)
+    get.add_argument("key", help="what to print: corpus, stages, languages, ... (listed above)")
+    get.add_argument("stage", nargs="?", help="the stage, for the keys that need one (languages, seen, old, previous)")
     intro = sub.add_parser("introduced", help="JSON {iso3: stage that introduces it}")
-    intro.add_argument("--plan", required=True)
+    intro.add_argument("--plan", required=True, help=PLAN_HELP)
     sub.add_parser("options", help="the names of the ssl.sh options that change the jobs, space separated")
     jobs = sub.add_parser("jobs", help="print the recipe's jobs, one JSON object per line")
     run = sub.add_parser("run", help="run the recipe's jobs through the $cmd of their queue (ssl.sh)")
     for listing in (jobs, run):
-        listing.add_argument("--plan", required=True)
+        listing.add_argument("--plan", required=True, help=PLAN_HELP)
         _add_recipe_options(listing)
         listing.add_argument("--force_stage", type=int, default=None,
                              help="run every job of this stage again, and the jobs after them")

@@ -51,7 +51,8 @@ def _add_corpus_args(parser: argparse.ArgumentParser, langs_help: str) -> None:
                         help="skip bad rows (counted in report.json) instead of failing")
     parser.add_argument("--min_duration", type=float, default=0.5, help="seconds (default 0.5)")
     parser.add_argument("--max_duration", type=float, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--audio_format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--audio_format", choices=["wav", "flac"], default="wav",
+                        help="the format of the converted audio (16 kHz mono)")
     parser.add_argument("--lang_map", default="", help="extra LOCALE=iso3 pairs, comma separated, e.g. xx=yyy")
     parser.add_argument("--lang_dir", type=Path, default=None,
                         help="per-language settings: text overrides from LANG_DIR/<iso3>/lang.yaml where it exists")
@@ -143,32 +144,34 @@ def build_parser() -> ToolParser:
     budget.add_argument("--fraction", type=float, help="replay duration as a fraction of the --of data dirs' duration")
     replay.add_argument("--of", type=Path, action="append",
                         help="a new language's data dir of the stage (with --fraction; repeat for every new language)")
-    replay.add_argument("--strategy", choices=STRATEGIES, default="random")
-    replay.add_argument("--seed", type=int, default=0)
-    replay.add_argument("--out", type=Path, required=True)
+    replay.add_argument("--strategy", choices=STRATEGIES, default="random",
+                        help="random: utterances at random; speaker_balanced: the same duration from every speaker")
+    replay.add_argument("--seed", type=int, default=0, help="random seed of the selection")
+    replay.add_argument("--out", type=Path, required=True, help="the replay data dir to write")
     add_lock_timeout(replay)
     replay.set_defaults(func=_cmd_replay)
 
     subset = sub.add_parser("subset", help="take at most some hours of a data dir")
-    subset.add_argument("--src", type=Path, required=True)
-    subset.add_argument("--hours", type=float, required=True)
-    subset.add_argument("--strategy", choices=STRATEGIES, default="random")
-    subset.add_argument("--seed", type=int, default=0)
-    subset.add_argument("--out", type=Path, required=True)
+    subset.add_argument("--src", type=Path, required=True, help="data dir to take from")
+    subset.add_argument("--hours", type=float, required=True, help="the most audio to keep, in hours")
+    subset.add_argument("--strategy", choices=STRATEGIES, default="random",
+                        help="random: utterances at random; speaker_balanced: the same duration from every speaker")
+    subset.add_argument("--seed", type=int, default=0, help="random seed of the selection")
+    subset.add_argument("--out", type=Path, required=True, help="the data dir to write")
     add_lock_timeout(subset)
     subset.set_defaults(func=_cmd_subset)
 
     split = sub.add_parser("split", help="speaker-disjoint train/dev/test split of a data dir")
-    split.add_argument("--src", type=Path, required=True)
+    split.add_argument("--src", type=Path, required=True, help="data dir to split")
     split.add_argument("--dev", type=float, default=0.1, help="share of the duration for dev")
     split.add_argument("--test", type=float, default=0.1, help="share of the duration for test")
-    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--seed", type=int, default=0, help="random seed of the speakers' assignment")
     split.add_argument("--out", type=Path, required=True, help="writes OUT/train, OUT/dev, OUT/test")
     add_lock_timeout(split)
     split.set_defaults(func=_cmd_split)
 
     validate = sub.add_parser("validate", help="check data dirs")
-    validate.add_argument("dirs", type=Path, nargs="+")
+    validate.add_argument("dirs", type=Path, nargs="+", help="the data dirs to check")
     validate.add_argument("--no_audio", action="store_true", help="skip opening the audio files")
     validate.set_defaults(func=_cmd_validate)
     return parser
@@ -187,7 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "replay" and (args.fraction is None) != (args.of is None):
         parser.error("--fraction and --of go together")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except (DataError, DiskFull, ValueError) as err:

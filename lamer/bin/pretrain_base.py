@@ -8,7 +8,6 @@ Options after ``--`` go to ``ssl_train`` (both iterations). Writes ``<work_dir>/
 """
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -20,13 +19,17 @@ from lamer.ssl.pretrain import pretrain_base
 def build_parser() -> ToolParser:
     """The options before ``--`` (those after it go to ``ssl_train``)."""
     p = tool_parser("pretrain_base", __doc__)
-    p.add_argument("--train_dir", action="append", required=True, type=Path)
-    p.add_argument("--valid_dir", action="append", required=True, type=Path)
-    p.add_argument("--config", type=Path, default=Path("conf/ssl/base_pretrain.yaml"))
-    p.add_argument("--work_dir", type=Path, required=True)
+    p.add_argument("--train_dir", action="append", required=True, type=Path,
+                   help="a training Kaldi data dir (repeat for every language)")
+    p.add_argument("--valid_dir", action="append", required=True, type=Path,
+                   help="a validation Kaldi data dir (repeat for every language)")
+    p.add_argument("--config", type=Path, default=Path("conf/ssl/base_pretrain.yaml"),
+                   help="the ssl_train config of both iterations (model preset, optimiser)")
+    p.add_argument("--work_dir", type=Path, required=True,
+                   help="both iterations' targets and trainings; the result is WORK_DIR/upstream.pt")
     p.add_argument("--layer", type=int, default=3, help="layer (1-based) clustered for iteration 2")
-    p.add_argument("--num_clusters", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num_clusters", type=int, default=100, help="k-means clusters of both iterations' targets")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the targets and the trainings")
     return p
 
 
@@ -34,7 +37,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = build_parser().parse_args(own)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return run_safely("pretrain_base", lambda: print(pretrain_base(
         args.train_dir, args.valid_dir, args.work_dir, args.config, args.layer, args.num_clusters, args.seed, extra)))
 

@@ -26,13 +26,14 @@ def build_parser() -> ToolParser:
     sub = parser.add_subparsers(dest="command", required=True)
     merge = sub.add_parser("dir", help="merge data dirs into one probe dir")
     merge.add_argument("--data", type=Path, nargs="+", required=True, help="Kaldi data dirs (lamer.data format)")
-    merge.add_argument("--out", type=Path, required=True)
+    merge.add_argument("--out", type=Path, required=True, help="the probe dir to write")
     merge.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
                        help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")
     tokens = sub.add_parser("tokens", help="token list (and sentencepiece model) from a probe text")
     tokens.add_argument("--text", type=Path, required=True, help="the probe dir's text (training set)")
-    tokens.add_argument("--out", type=Path, required=True)
-    tokens.add_argument("--token_type", choices=("char", "bpe"), default="char")
+    tokens.add_argument("--out", type=Path, required=True, help="the token list directory to write")
+    tokens.add_argument("--token_type", choices=("char", "bpe"), default="char",
+                        help="char: one token per character; bpe: a sentencepiece model's pieces")
     tokens.add_argument("--vocab_size", type=int, default=200, help="sentencepiece vocabulary (bpe only)")
     tokens.add_argument("--lang_dir", type=Path, default=None,
                         help="per-language settings: char token settings from LANG_DIR/<iso3>/lang.yaml "
@@ -44,7 +45,6 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s probe_data: %(message)s")
     from lamer.espnet.probe_data import write_probe_dir, write_token_dir
 
     try:

@@ -36,13 +36,12 @@ def build_parser() -> ToolParser:
                         help="only the routers of these layers (from 0; default: every routed layer); a "
                              "router's frames take about languages x max_utts x frames_per_utt x its input "
                              "dimension x 4 bytes")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="where the upstream runs: cpu, cuda, cuda:N")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s routing_ceiling: %(message)s")
     from lamer.atomic import write_json_atomic
     from lamer.espnet.routing_ceiling import collect_router_frames, routing_ceiling
     from lamer.espnet.usage import load_patched_upstream, utterances_by_language

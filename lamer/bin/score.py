@@ -47,7 +47,6 @@ def _per_text(per: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s score: %(message)s")
     lid = args.lid
     if args.lid_if_present is not None and args.lid_if_present.is_file():
         lid = args.lid_if_present

@@ -58,13 +58,14 @@ def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream", default="tiny", help="preset name or checkpoint path (sets the frame rate)")
     p.add_argument("--family", default=None, help="model class to build a preset in / convert a checkpoint to")
     p.add_argument("--adapters", type=Path, default=None, help="adapters to load into the upstream (layer features)")
-    p.add_argument("--feature", choices=("mfcc", "layer"), default="mfcc")
+    p.add_argument("--feature", choices=("mfcc", "layer"), default="mfcc",
+                   help="mfcc: MFCC frames (HuBERT's first iteration); layer: a transformer layer's outputs")
     p.add_argument("--layer", type=int, default=None, help="transformer layer (1-based) for --feature layer")
-    p.add_argument("--num_clusters", type=int, default=100)
+    p.add_argument("--num_clusters", type=int, default=100, help="k-means clusters: the targets' vocabulary")
     p.add_argument("--codebook", type=Path, default=None, help="reuse the codebook of this directory")
     p.add_argument("--max_fit_frames", type=int, default=200_000, help="frames sampled to fit k-means")
     p.add_argument("--languages", default="", help="comma-separated language list: also write 'lang' indices")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the k-means sample and fit")
 
 
 def _device_option(p: argparse.ArgumentParser) -> None:
@@ -80,7 +81,7 @@ def build_parser() -> ToolParser:
              "label": "labels of job J's utterances", "merge": "write OUT_DIR's lists from the jobs' outputs"}
     for name in STEPS:
         step = steps.add_parser(name, help=helps[name], description=helps[name])
-        step.add_argument("--out_dir", required=True, type=Path)
+        step.add_argument("--out_dir", required=True, type=Path, help="the targets directory (all steps share it)")
         if name in ("run", "split"):
             _target_options(step)
         if name == "split":
@@ -93,7 +94,8 @@ def build_parser() -> ToolParser:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    first = argv[2:3] if argv[:1] in (["--log_level"], ["--log-level"]) else argv[:1]  # the step follows
+    if first and first[0].startswith("-") and first[0] not in ("-h", "--help"):
         argv = ["run", *argv]  # the one-shot form of earlier versions
     p = build_parser()
     args = p.parse_args(argv)
@@ -161,7 +163,6 @@ def run_step(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         run_step(args)

@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import sys
 
-from lamer.espnet.data_options import run_task
-from lamer.ssl.task import SSLTask
+from lamer.bin.options import help_before_imports, usage_line
+
+SYNOPSIS = "[--allow_wav_pipes BOOL] [ESPnet's training options] [the SSL task's options]"
 
 
 def main(argv: list[str] | None = None) -> int:
     """ESPnet's training of the SSL task; checkpoints and model files are read weights-only, data
     files that run commands refused unless allowed."""
+    argv = sys.argv[1:] if argv is None else argv
+    with help_before_imports(f"{usage_line('ssl_train', SYNOPSIS)}\n\n{__doc__}", argv):
+        from lamer.espnet.data_options import run_task
+        from lamer.ssl.task import SSLTask
     return run_task("ssl_train", SSLTask, argv)
 
 

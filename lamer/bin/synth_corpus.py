@@ -23,16 +23,20 @@ def build_parser() -> ToolParser:
     parser.add_argument("--out", help="output folder (gets commonvoice/ and fleurs/)")
     parser.add_argument("--langs", help=f"comma-separated language keys, from: {','.join(LANGUAGES)}")
     parser.add_argument("--utts_per_lang", type=int, help="utterances per language, all splits together")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed of texts, speakers and voices")
     parser.add_argument("--nj", type=positive_int, default=1, help="worker processes")
     parser.add_argument("--vocab_size", type=int, default=defaults.vocab_size,
                         help="most frequent usable words per language that sentences draw from")
     parser.add_argument("--num_speakers", type=int, default=defaults.num_speakers,
                         help="speakers in the pool shared by all languages")
-    parser.add_argument("--dev_speakers", type=int, default=defaults.dev_speakers)
-    parser.add_argument("--test_speakers", type=int, default=defaults.test_speakers)
-    parser.add_argument("--dev_fraction", type=float, default=defaults.dev_fraction)
-    parser.add_argument("--test_fraction", type=float, default=defaults.test_fraction)
+    parser.add_argument("--dev_speakers", type=int, default=defaults.dev_speakers,
+                        help="speakers of the pool kept for dev")
+    parser.add_argument("--test_speakers", type=int, default=defaults.test_speakers,
+                        help="speakers of the pool kept for test")
+    parser.add_argument("--dev_fraction", type=float, default=defaults.dev_fraction,
+                        help="share of each language's utterances in dev")
+    parser.add_argument("--test_fraction", type=float, default=defaults.test_fraction,
+                        help="share of each language's utterances in test")
     parser.add_argument("--list_langs", action="store_true", help="print the language table and exit")
     return parser
 
@@ -54,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
                                         ("--utts_per_lang", args.utts_per_lang)) if value is None]
     if missing:
         parser.error(f"missing {', '.join(missing)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s synth_corpus: %(message)s")
     started = time.perf_counter()
     try:
         config = SynthConfig(

@@ -32,8 +32,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lamer.atomic import remove_stale_temps
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
 from lamer.data.datadir import Utterance, is_complete, write_data_dir
@@ -43,6 +41,7 @@ from lamer.data.lock import output_lock
 from lamer.data.source import SourceUtterance
 from lamer.data.text import DEFAULT_RULES, TextRules, control_characters, normalize_text
 from lamer.layout import split_dir
+from lamer.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run(jobs: Iterable[Job], total: int, nj: int, desc: str) -> Iterator[tuple[str, int | None, str | None]]:
-    with tqdm(total=total, desc=desc, unit="utt", mininterval=1.0) as bar:
+    with progress(total=total, desc=desc, unit="utt", mininterval=1.0) as bar:
         if nj <= 1:
             for job in jobs:
                 yield _convert(job)

@@ -83,18 +83,53 @@ def _files(path: Path) -> list[Path]:
     return sorted(path.glob("split.*")) if path.is_dir() else [path]
 
 
+# ESPnet's options that its parsers leave without a help text (espnet2 202511): training, inference
+TRAINING_HELP = {
+    "output_dir": "where the training writes its checkpoints, logs and config.yaml",
+    "train_shape_file": "a training shape file (<utt> <length>), one per data option, in their order",
+    "valid_shape_file": "a validation shape file (<utt> <length>), one per data option, in their order",
+    "fold_length": "--batch_type folded: a batch whose longest item is k times this length (one per shape file) "
+                   "holds batch_size/(1+k) items",
+    "valid_data_path_and_name_and_type": "a validation data file, its name and type: PATH,NAME,TYPE",
+}
+INFERENCE_HELP = {
+    "output_dir": "where the hypotheses go (OUTPUT_DIR/1best_recog)",
+    "data_path_and_name_and_type": "a data file to decode, its name and type: PATH,speech,sound (or kaldi_ark)",
+    "key_file": "decode only the utterances this file lists (default: every one of the first data file)",
+    "allow_variable_data_keys": "accept data names the model does not ask for",
+    "streaming": "decode with ESPnet's streaming beam search (streaming models)",
+    "hugging_face_decoder": "the model's decoder is a Hugging Face one",
+}
+
+
+def as_tool(parser: argparse.ArgumentParser, prog: str, texts: dict[str, str]) -> argparse.ArgumentParser:
+    """ESPnet's ``parser`` as ``python -m lamer.bin.<prog>`` shows it: its usage line names the module
+    (ESPnet's names the script's file) and the options ESPnet leaves undescribed get ``texts``."""
+    parser.prog = f"python -m lamer.bin.{prog}"
+    for action in parser._actions:
+        if not action.help and action.dest in texts:
+            action.help = texts[action.dest]
+    return parser
+
+
+def task_parser(prog: str, task: Any) -> argparse.ArgumentParser:
+    """The parser of ESPnet's ``task`` (``ASRTask``, ``SSLTask``) as ``python -m lamer.bin.<prog>``
+    runs it (:func:`as_tool`), ``--allow_wav_pipes`` added."""
+    parser = as_tool(task.get_parser(), prog, TRAINING_HELP)
+    add_pipe_option(parser)
+    return parser
+
+
 def run_task(prog: str, task: Any, argv: list[str] | None) -> int:
     """ESPnet's training ``task.main`` (``ASRTask``, ``SSLTask``) on ``argv`` (None: the command
-    line), parsed by the task's own parser plus ``--allow_wav_pipes``, once its data files pass
+    line), parsed by :func:`task_parser`, once its data files pass
     :func:`check_data_files`; parsing included, under :func:`~lamer.espnet.safe_load.run_safely`
     (ESPnet reads ``--config`` and every ``KEY=VALUE`` option as YAML while it parses). Returns the
     exit status (1 with one error line for a refused data file or YAML)."""
     from lamer.espnet.safe_load import run_safely
 
     def parse_check_run() -> int | None:
-        parser = task.get_parser()
-        add_pipe_option(parser)
-        args = parser.parse_args(argv)
+        args = task_parser(prog, task).parse_args(argv)
         allow_pipes = args.allow_wav_pipes
         del args.allow_wav_pipes  # ESPnet writes every option into config.yaml, which must stay ESPnet's
         try:

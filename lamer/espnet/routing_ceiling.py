@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from lamer.adapters import Router, patch_state
 from lamer.data.dirtools import spread_evenly
 from lamer.data.wav_scp import WavEntry, read_audio
 from lamer.eval.routing import routing_stats
+from lamer.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def collect_router_frames(model: nn.Module, utterances: dict[str, list[WavEntry]
     try:
         for lang, utts in utterances.items():
             label = torch.tensor(languages.index(lang))
-            for entry in tqdm(spread_evenly(utts, max_utts), desc=f"router inputs {lang}", unit="utt", leave=False):
+            for entry in progress(spread_evenly(utts, max_utts), desc=f"router inputs {lang}", unit="utt", leave=False):
                 wav = torch.from_numpy(read_audio(entry)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
     finally:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from lamer.adapters import load_adapters, patch_state, routing_languages, track_expert_usage
 from lamer.data.datadir import read_table
 from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, read_audio, utterance_entries
+from lamer.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def measure_expert_usage(model: nn.Module, utterances: dict[str, list[WavEntry]]
         if state.config.router == "language" and lang not in known:
             raise ValueError(f"language {lang!r}: the adapters route by language and know only {sorted(known)}")
         with track_expert_usage(model) as tracker, routing_languages(model, [lang] if lang in known else None):
-            for entry in tqdm(utts, desc=f"expert usage {lang}", unit="utt", leave=False):
+            for entry in progress(utts, desc=f"expert usage {lang}", unit="utt", leave=False):
                 wav = torch.from_numpy(read_audio(entry)).to(device)
                 model(wav[None], torch.tensor([wav.numel()], device=device))
         for layer, per_lang in tracker.mean_per_layer().items():

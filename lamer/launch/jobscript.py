@@ -2,7 +2,8 @@
 
 `bash SCRIPT ID` (or a Slurm array task, which sets SLURM_ARRAY_TASK_ID) runs job ID: it writes
 the job's log like Kaldi's run.pl (a `# command` header, the output, then
-`# Accounting: time=S threads=N` and `# Ended (code RC) at DATE`) and exits with the job's status.
+`# Accounting: time=S threads=N` and `# Ended (code RC) at DATE, elapsed time S seconds`) and exits
+with the job's status.
 
 Commands are data. Each job's argv is written as a bash array of `shlex.quote`d words and run as
 `"${cmd[@]}"`: bash executes the program with exactly those bytes as arguments and never parses
@@ -39,9 +40,10 @@ trap : TERM INT HUP
 start=$(date +%s)
 "${{cmd[@]}}" >>"${{log}}" 2>&1 </dev/null
 rc=$?
+elapsed=$(( $(date +%s) - start ))
 {{
-    printf '# Accounting: time=%d threads=%s\n' $(( $(date +%s) - start )) {threads}
-    printf '# Ended (code %d) at %s\n' "${{rc}}" "$(date)"
+    printf '# Accounting: time=%d threads=%s\n' "${{elapsed}}" {threads}
+    printf '# Ended (code %d) at %s, elapsed time %d seconds\n' "${{rc}}" "$(date)" "${{elapsed}}"
 }} >>"${{log}}"
 exit "${{rc}}"
 """

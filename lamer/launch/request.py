@@ -3,7 +3,7 @@
     [options] [JOB=1:N] LOG prog args...
 
 Options come first, each with one value (`--mem 4G` or `--mem=4G`). Launcher options are
---backend, --config, --max-jobs, --max-wait, --nproc-per-node and --nodes; every other option
+--backend, --config, --max-jobs, --max-wait, --nproc-per-node, --nodes and --log-level; every other option
 (`--mem`, `--gpu`, `--num-threads`, `--time`, `--partition`, `--constraint`, or any name the Slurm
 config defines) is a resource request, kept under its name with dashes as underscores
 (`--num-threads 4` -> `num_threads: "4"`). `NAME=A:B` (or `NAME=A`) makes an array of jobs A..B;
@@ -78,6 +78,7 @@ class LaunchRequest:
     nodes: int = 1
     resources: dict[str, str] = field(default_factory=dict)
     array: JobArray | None = None
+    log_level: str = "INFO"  # of the launcher's own log lines
 
     @property
     def job_ids(self) -> list[int]:
@@ -159,6 +160,7 @@ def parse_launch_args(args: list[str]) -> LaunchRequest:
     config = options.pop("config", None)
     max_jobs = options.pop("max-jobs", None)
     max_wait = options.pop("max-wait", None)
+    log_level = options.pop("log-level", "INFO")
     request = LaunchRequest(
         log=log, argv=argv, backend=backend,
         config=Path(config) if config else None,
@@ -168,6 +170,7 @@ def parse_launch_args(args: list[str]) -> LaunchRequest:
         nodes=_positive_int("nodes", options.pop("nodes", "1")),
         resources={name.replace("-", "_"): value for name, value in options.items()},
         array=array,
+        log_level=log_level,
     )
     for name, pattern, meaning in _RESOURCE_FORMATS:
         value = request.resources.get(name)

@@ -52,6 +52,12 @@ def log(message: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} (ssl.sh) {message}", flush=True)
 
 
+def job_log(job: Job, message: str) -> None:
+    """A line of the recipe's log about ``job``, naming its stage: with ``--max_jobs`` above 1, jobs of
+    several stages run at once and their lines interleave under the stage titles."""
+    log(f"[stage {job.stage}] {job.name}: {message}")
+
+
 def launcher_command(job: Job, commands: dict[str, str]) -> list[str]:
     """The argv that runs ``job`` through its queue: ``commands`` maps a queue to its ``$cmd`` string."""
     if job.queue not in commands:
@@ -119,7 +125,7 @@ class _Run:
     records: Records
     specs: dict[str, dict]
     states: dict[str, State]
-    next_stage: int = 0
+    titled: set[int] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
     ran: set[str] = field(default_factory=set)
     running: dict[str, tuple[Job, subprocess.Popen, float]] = field(default_factory=dict)
@@ -130,12 +136,17 @@ class _Run:
         self.listed = {job.name for job in self.jobs}
 
     def reach(self, stage: int) -> None:
-        """Log the titles of the stages up to ``stage`` not logged yet (ssl.sh's stage lines)."""
-        self.next_stage = max(self.next_stage, self.stages.start)
-        while self.next_stage <= stage:
-            empty = not any(job.stage == self.next_stage for job in self.jobs)
-            log(f"Stage {self.next_stage}: {STAGE_TITLES[self.next_stage]}" + (" (nothing to do)" if empty else ""))
-            self.next_stage += 1
+        """Log the title of ``stage`` (ssl.sh's stage line) when its first job starts, after the titles
+        of the stages before it that have no job ("nothing to do"); a stage's title is logged once.
+        Jobs of later stages may start before every job of an earlier one has (``--max_jobs``)."""
+        for number in range(self.stages.start, stage):
+            if number not in self.titled and not any(job.stage == number for job in self.jobs):
+                log(f"Stage {number}: {STAGE_TITLES[number]} (nothing to do)")
+                self.titled.add(number)
+        if stage not in self.titled:
+            empty = not any(job.stage == stage for job in self.jobs)
+            log(f"Stage {stage}: {STAGE_TITLES[stage]}" + (" (nothing to do)" if empty else ""))
+            self.titled.add(stage)
 
     def ready(self, job: Job) -> bool:
         """Whether every job ``job`` needs is done (one not in this run is done already)."""
@@ -145,15 +156,15 @@ class _Run:
         self.records.write(job, self.specs[job.name])
         self.finished.add(job.name)
         self.ran.add(job.name)
-        log(f"  {job.name}: done in {_elapsed(time.monotonic() - started)}")
+        job_log(job, f"done in {_elapsed(time.monotonic() - started)}")
 
     def failed(self, job: Job, rc: int, started: float, why: str) -> None:
-        log(f"  {job.name}: failed ({why}) after {_elapsed(time.monotonic() - started)}"
-            + (f", see {job.log}" if job.log else ""))
+        job_log(job, f"failed ({why}) after {_elapsed(time.monotonic() - started)}"
+                + (f", see {job.log}" if job.log else ""))
         if self.failure is None:
             self.failure = (job, rc)
             if self.running:
-                log(f"  waiting for the running jobs to finish: {' '.join(self.running)}")
+                log(f"waiting for the running jobs to finish: {' '.join(self.running)}")
 
     def start(self, job: Job, commands: dict[str, str]) -> None:
         """Start ``job``, or skip it when it is done; a stale one has its earlier outputs removed
@@ -161,13 +172,13 @@ class _Run:
         self.reach(job.stage)
         state = self.states[job.name]
         if state.status == DONE:
-            log(f"  {job.name}: done already")
+            job_log(job, "done already")
             self.finished.add(job.name)
             return
         started = time.monotonic()
         if state.status != TO_RUN:
             verb = {name: "reran" if self.states[name].status != TO_RUN else "ran" for name in state.runs}
-            log(f"  {job.name}: runs again: {state.why(verb)}")
+            job_log(job, f"runs again: {state.why(verb)}")
             self.records.forget(job.name)
             try:
                 removed = remove_outputs(job)
@@ -178,8 +189,8 @@ class _Run:
                 self.failed(job, 1, started, str(err))
                 return
             if removed:
-                log(f"  {job.name}: removed its earlier outputs: {' '.join(removed)}")
-        log(f"  {job.name}: started")
+                job_log(job, f"removed its earlier outputs: {' '.join(removed)}")
+        job_log(job, "started")
         if job.queue is None:
             try:
                 run_in_place(job)

@@ -125,10 +125,12 @@ class RecipeOptions:
     base_exp: str = ""
     data: str = "data"
     dump: str = "dump"
+    expdir: str = "exp"          # holds the experiments: <expdir>/<tag>
+    python: str = "python"       # the interpreter of every job
 
     def exp(self, plan: Plan) -> str:
-        """The experiment directory, ``exp/<tag>``."""
-        return experiment_dir(self.tag or plan.path.stem)
+        """The experiment directory, ``<expdir>/<tag>``."""
+        return experiment_dir(self.tag or plan.path.stem, self.expdir)
 
     def layout(self, plan: Plan) -> Layout:
         """Every path of the experiment: ``--data``, ``--dump``, ``exp/<tag>`` and ``--base_dir``."""
@@ -136,7 +138,9 @@ class RecipeOptions:
 
 
 def _py(module: str, *args: str) -> tuple[str, ...]:
-    return ("python", "-m", f"lamer.bin.{module}", *args)
+    """A job's program and arguments, ``python -m lamer.bin.<module> ARGS`` without the interpreter
+    (``_Recipe.job`` puts ``--python`` first)."""
+    return ("-m", f"lamer.bin.{module}", *args)
 
 
 def _opts(text: str) -> list[str]:
@@ -221,6 +225,9 @@ class _Recipe:
                 raise PlanError(f"--{name} {getattr(opts, name)}: expected a positive number of jobs")
         if opts.ngpu < 0:
             raise PlanError(f"--ngpu {opts.ngpu}: expected 0 (CPU) or a number of GPUs")
+        for name, example in (("expdir", "exp"), ("python", "python3")):
+            if not getattr(opts, name):
+                raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
         self.plan, self.o = plan, opts
         self.paths = opts.layout(plan)
         self.method = opts.method or str(plan.method)
@@ -235,7 +242,8 @@ class _Recipe:
             inputs: tuple[str, ...] | list[str], outputs: tuple[str, ...] | list[str],
             configs: tuple[str, ...] = (), runtime: tuple[str, ...] = ()) -> Job:
         log = self.paths.log(f"{name}.{ARRAY_TOKEN}" if ARRAY_TOKEN in argv else name)
-        return Job(name, stage, queue, gpus, nj, log, argv, (), (*configs, *inputs), tuple(outputs), configs, runtime)
+        return Job(name, stage, queue, gpus, nj, log, (self.o.python, *argv), (), (*configs, *inputs), tuple(outputs),
+                   configs, runtime)
 
     def link(self, name: str, stage: int, src: str, dst: str) -> Job:
         return Job(name, stage, None, 0, 1, None, ("link", src, dst), (), (src,), (dst,))

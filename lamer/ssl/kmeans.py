@@ -12,26 +12,28 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from lamer.atomic import write_atomic, write_json_atomic
 from lamer.jsonfile import read_json_object
 from lamer.layout import CodebookFiles
+from lamer.progress import progress
 
 
 def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_size: int = 10000,
                  max_iter: int = 100) -> np.ndarray:
     """Cluster (N, D) frames into ``num_clusters`` centres; returns (K, D) float32.
 
-    A tqdm bar counts the mini-batch steps (it stops short when the fit converges early).
+    Its progress counts the mini-batch steps (lamer.progress: a bar on a terminal, else log lines;
+    it stops short when the fit converges early).
     """
     from sklearn.cluster import MiniBatchKMeans
 
     if frames.ndim != 2 or frames.shape[0] < num_clusters:
         raise ValueError(f"k-means needs at least {num_clusters} frames of shape (N, D), got {frames.shape}")
-    with tqdm(desc=f"k-means, {num_clusters} clusters", unit="step") as bar:
+    with progress(desc=f"k-means, {num_clusters} clusters", unit="step") as bar:
         km = _reporting(MiniBatchKMeans, bar)(n_clusters=num_clusters, batch_size=batch_size, max_iter=max_iter,
                                               n_init=3, random_state=seed, max_no_improvement=100,
                                               reassignment_ratio=0.0)
@@ -39,7 +41,7 @@ def fit_codebook(frames: np.ndarray, num_clusters: int, seed: int = 0, batch_siz
     return km.cluster_centers_.astype(np.float32)
 
 
-def _reporting(kmeans_class: type, bar: tqdm) -> type:
+def _reporting(kmeans_class: type, bar: Any) -> type:
     """``kmeans_class`` that advances ``bar`` at every mini-batch step of ``fit``.
 
     MiniBatchKMeans has no progress callback; its ``fit`` calls ``_mini_batch_convergence(step,

@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lamer.atomic import atomic_path, write_atomic, write_json_atomic, write_text_atomic
 from lamer.data.audio import TARGET_RATE, read_prepared
@@ -50,6 +49,7 @@ from lamer.data.errors import DataError
 from lamer.data.format_dir import AUDIO_DIR, write_plain_audio
 from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes
 from lamer.layout import CodebookFiles, TargetsDir
+from lamer.progress import progress
 from lamer.shards import job_block
 from lamer.ssl.kmeans import assign, fit_codebook, load_codebook, save_codebook
 
@@ -220,7 +220,7 @@ def write_sample(split: Split, job: int, extract: Extract, hop: int) -> Path:
     first = job_block(len(split.items), split.nj, job).start
     mine = [item for offset, item in enumerate(split.block(job)) if chosen[first + offset]]
     chunks = [extract(item.utt, read_prepared(item.wav))
-              for item in tqdm(mine, desc=f"k-means sample, job {job}/{split.nj}", unit="utt")]
+              for item in progress(mine, desc=f"k-means sample, job {job}/{split.nj}", unit="utt")]
     frames = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
     path = split.job_file(TargetsDir.SAMPLE, job)
     write_atomic(path, lambda handle: np.save(handle, frames, allow_pickle=False))
@@ -283,7 +283,7 @@ def write_labels(split: Split, job: int, extract: Extract, codebook: np.ndarray)
     with atomic_path(split.job_file(TargetsDir.LABELS, job)) as labels_tmp, \
             atomic_path(split.job_file(TargetsDir.SPEECH_SHAPE, job)) as shape_tmp, \
             open(labels_tmp, "w", encoding="utf-8") as labels, open(shape_tmp, "w", encoding="utf-8") as shapes:
-        for item in tqdm(block, desc=f"frame labels, job {job}/{split.nj}", unit="utt"):
+        for item in progress(block, desc=f"frame labels, job {job}/{split.nj}", unit="utt"):
             wav = read_prepared(item.wav)
             values = assign(extract(item.utt, wav), codebook)
             labels.write(f"{item.utt} {' '.join(map(str, values.tolist()))}\n")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,17 @@ def test_array_task_exits_with_the_programs_status_and_logs_it():
     done = _run_as_array_task(script, 1)
     assert done.returncode == 5
     assert ended_code(Path("log/f.1.log")).startswith("# Ended (code 5)")
+
+
+def test_the_log_ends_as_kaldis_run_pl_ends_it():
+    """`# Accounting: time=N threads=T` then `# Ended (code RC) at DATE, elapsed time N seconds`."""
+    script = write_job_script(parse_launch_args(["--num-threads", "2", "log/e.log", sys.executable, "-c",
+                                                 "import time, sys; time.sleep(1.2); sys.exit(3)"]))
+    assert _run_as_array_task(script, 1).returncode == 3
+    accounting, ended = Path("log/e.log").read_text().splitlines()[-2:]
+    took = re.fullmatch(r"# Accounting: time=(\d+) threads=2", accounting)
+    assert took and 1 <= int(took.group(1)) <= 30, accounting
+    assert re.fullmatch(rf"# Ended \(code 3\) at .+, elapsed time {took.group(1)} seconds", ended), ended
 
 
 def test_unknown_array_task_is_an_error():

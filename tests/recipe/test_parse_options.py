@@ -144,6 +144,28 @@ def test_run_ablation_help_shows_the_defaults():
     assert rows["--probe_epochs"].endswith("[8]") and rows["--probe_opts"].endswith("[]")
 
 
+def test_aliases_set_their_option_and_help_names_them(tmp_path):
+    (tmp_path / "a.sh").write_text(f"dump=dump  # audio\nnj=1  # jobs\ndeclare -A option_aliases=([dumpdir]=dump)\n"
+                                   f". {PARSE_OPTIONS}\necho \"dump=$dump nj=$nj\"\n")
+    for spelling in ("--dumpdir", "--dump"):
+        assert _run(tmp_path, spelling, "d2", "--nj", "3", script="a.sh").stdout == "dump=d2 nj=3\n", spelling
+    rows = {line.split()[0]: line for line in _run(tmp_path, "--help", script="a.sh").stderr.splitlines()
+            if line.startswith("  --")}
+    assert list(rows) == ["--dump", "--nj"] and rows["--dump"].endswith("audio (alias: --dumpdir) [dump]")
+    assert _run(tmp_path, "--dumpdirs", "x", script="a.sh").stderr.startswith("a.sh: invalid option --dumpdirs")
+
+
+@pytest.mark.parametrize("script, options", [("ssl.sh", ["--list", "true"]), ("run_ablation.sh", ["--jobs", "1"]),
+                                             ("local/rebuild_base_model.sh", ["--nj", "1"])])
+def test_recipe_scripts_refuse_a_stray_argument(script, options):
+    """As asr.sh: a word that is not an option is an error naming it, before any work (./ssl.sh --list
+    true foo once listed the jobs and exited 0)."""
+    result = _run(DEMO, *options, "foo", script=script)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"{script}: unexpected argument(s): foo (options are --name value; {script} --help "
+                             "lists them)\n")
+
+
 def test_values_with_blanks_and_an_empty_cmd(tmp_path):
     (tmp_path / "c.sh").write_text(f'cmd=run.pl\n. {PARSE_OPTIONS}\necho "cmd=$cmd"\n')
     assert _run(tmp_path, "--cmd", "queue.pl -q x", script="c.sh").stdout == "cmd=queue.pl -q x\n"

@@ -86,8 +86,28 @@ def test_independent_jobs_run_side_by_side_and_wait_for_their_after(tmp_path, mo
     assert took < 9, f"{took:.1f} s: no faster than one job after another"
     out = capsys.readouterr().out
     for name in "abcde":
-        assert f"  {name}: started" in out and f"  {name}: done in " in out
+        assert f"] {name}: started" in out and f"] {name}: done in " in out
     assert sorted(p.name for p in Path("exp/.done").iterdir()) == ["a", "b", "c", "d", "e"]
+
+
+def test_a_stage_title_comes_when_its_first_job_starts(tmp_path, monkeypatch, capsys):
+    """With --max_jobs 2 the stage-4 job starts while stage 1 runs, and stage 2's job after stage 1's:
+    each title is logged right before its stage's first job starts (an empty stage's before the next
+    stage's, or at the end), and every job line names its stage."""
+    monkeypatch.chdir(tmp_path)
+    jobs = [timed_job("a", 2), timed_job("b", 0.1, stage=2, after=("a",)), timed_job("c", 0.1, stage=4)]
+    assert run_jobs(jobs, "exp", COMMANDS, range(1, 6), max_jobs=2) == 0
+    lines = [line.split(None, 2)[2] for line in capsys.readouterr().out.splitlines()]  # without date and (ssl.sh)
+    titles = [line for line in lines if line.startswith("Stage ")]
+    assert titles == ["Stage 1: data preparation", "Stage 3: base model (nothing to do)", "Stage 4: replay samples",
+                      "Stage 2: probe data and token list", "Stage 5: continual SSL training (nothing to do)"]
+    for stage, job in ((1, "a"), (4, "c"), (2, "b")):
+        title = next(t for t in titles if t.startswith(f"Stage {stage}:"))
+        assert lines[lines.index(title) + 1] == f"[stage {stage}] {job}: started"
+    stages = {"a": 1, "b": 2, "c": 4}
+    job_lines = [line for line in lines if not line.startswith(("Stage ", "Finished "))]
+    assert len(job_lines) == 6 and all(line.startswith(f"[stage {stages[line.split()[2][:-1]]}] ")
+                                       for line in job_lines), job_lines
 
 
 def test_one_job_at_a_time_keeps_the_listed_order(tmp_path, monkeypatch):
@@ -227,7 +247,7 @@ def chain(texts: dict[str, str] | None = None, configs: tuple[str, ...] = ()) ->
 
 def ran(out: str) -> set[str]:
     """The jobs that started in a run's log."""
-    return {line.split()[2].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
+    return {line.split()[4].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
 
 
 def test_derived_dependencies_order_the_run(tmp_path, monkeypatch, capsys):
@@ -248,9 +268,9 @@ def test_a_changed_option_reruns_its_job_and_the_jobs_after_it(tmp_path, monkeyp
     assert run_jobs(chain({"b": "B"}), "exp", COMMANDS, range(1, 3)) == 0
     out = capsys.readouterr().out
     assert ran(out) == {"b", "d", "e"}
-    assert "  b: runs again: options changed (argv)" in out
-    assert "  d: runs again: upstream b reran" in out and "  e: runs again: upstream d reran" in out
-    assert "  a: done already" in out and "  c: done already" in out
+    assert "] b: runs again: options changed (argv)" in out
+    assert "] d: runs again: upstream b reran" in out and "] e: runs again: upstream d reran" in out
+    assert "] a: done already" in out and "] c: done already" in out
     assert Path("out/b").read_text() == "B"
     assert run_jobs(chain({"b": "B"}), "exp", COMMANDS, range(1, 3)) == 0
     assert ran(capsys.readouterr().out) == set()
@@ -264,7 +284,7 @@ def test_a_changed_config_reruns_its_job(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert run_jobs(chain(configs=("conf.yaml",)), "exp", COMMANDS, range(1, 3)) == 0
     out = capsys.readouterr().out
-    assert "  a: runs again: config conf.yaml changed" in out and ran(out) == {"a", "b", "d", "e"}
+    assert "] a: runs again: config conf.yaml changed" in out and ran(out) == {"a", "b", "d", "e"}
 
 
 def test_a_stale_job_starts_afresh(tmp_path, monkeypatch, capsys):
@@ -280,7 +300,7 @@ def test_a_stale_job_starts_afresh(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     changed = dataclasses.replace(trainer, argv=(*trainer.argv[:3], "two"))
     assert run_jobs([changed], "exp", COMMANDS, range(1, 2)) == 0
-    assert "  t: removed its earlier outputs: out/t" in capsys.readouterr().out
+    assert "] t: removed its earlier outputs: out/t" in capsys.readouterr().out
     assert sorted(p.name for p in Path("out/t").iterdir()) == ["two"]
 
 
@@ -291,7 +311,7 @@ def test_force_stage_reruns_the_stage_and_what_follows_from_it(tmp_path, monkeyp
     capsys.readouterr()
     assert run_jobs(jobs, "exp", COMMANDS, range(1, 3), force_stage=2) == 0
     out = capsys.readouterr().out
-    assert ran(out) == {"e"} and "  e: runs again: forced (--force_stage 2)" in out
+    assert ran(out) == {"e"} and "] e: runs again: forced (--force_stage 2)" in out
     jobs = [dataclasses.replace(job, stage=2) if job.name == "d" else job for job in jobs]
     assert run_jobs(jobs, "exp", COMMANDS, range(1, 3), force_stage=2) == 0
     assert ran(capsys.readouterr().out) == {"d", "e"}
@@ -306,7 +326,7 @@ def test_empty_markers_of_earlier_versions_count_as_done(tmp_path, monkeypatch, 
         Path(f"exp/.done/{name}").touch()
     assert run_jobs(chain(), "exp", COMMANDS, range(1, 3)) == 0
     out = capsys.readouterr().out
-    assert ran(out) == {"c", "e"} and "  a: done already" in out
+    assert ran(out) == {"c", "e"} and "] a: done already" in out
     assert out.count("the empty .done marker of an earlier version") == 1
     # they record no options: a changed one is not seen, a forced stage reruns them
     assert run_jobs(chain({"a": "A"}), "exp", COMMANDS, range(1, 3)) == 0
@@ -323,7 +343,7 @@ def test_a_job_rerun_since_makes_the_jobs_after_it_stale(tmp_path, monkeypatch, 
     capsys.readouterr()
     assert run_jobs(chain({"d": "D"}), "exp", COMMANDS, range(2, 3)) == 0
     out = capsys.readouterr().out
-    assert ran(out) == {"e"} and "  e: runs again: upstream d reran since" in out
+    assert ran(out) == {"e"} and "] e: runs again: upstream d reran since" in out
 
 
 def test_an_input_nobody_makes_stops_the_run_before_any_work(tmp_path, monkeypatch):

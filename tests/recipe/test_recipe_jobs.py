@@ -232,6 +232,26 @@ def test_bad_options_are_refused(capsys):
     assert "no data root" in capsys.readouterr().err
 
 
+def test_expdir_and_python_name_where_experiments_go_and_what_runs_them(capsys):
+    """asr.sh's --expdir and --python: every queued job runs the given interpreter, every path of the
+    experiment is under <expdir>/<tag>; `plan options` lists both, so ssl.sh passes them on."""
+    assert plan_main(["options"]) == 0
+    assert {"expdir", "python", "dump", "data"} <= set(capsys.readouterr().out.split())
+    jobs = listed(DEMO / "conf" / "plan.yaml", "--expdir", "runs/e", "--python", "/opt/py 3/bin/python3", capsys=capsys)
+    queued = [job for job in jobs if job["queue"] is not None]
+    assert queued and all(job["argv"][:2] == ["/opt/py 3/bin/python3", "-m"] for job in queued)
+    assert all(job["log"].startswith("runs/e/plan/logs/") for job in queued)
+    outputs = [path for job in jobs for path in job["outputs"]]
+    assert all(not path.startswith("exp/") for path in outputs)
+    assert any(path.startswith("runs/e/plan/") for path in outputs)
+    default = listed(DEMO / "conf" / "plan.yaml", capsys=capsys)
+    assert all(job["argv"][0] == "python" for job in default if job["queue"] is not None)
+    for empty in ("--expdir", "--python"):
+        assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", empty, ""]) == 1
+        assert capsys.readouterr().err == f"plan: error: {empty} is empty: give a value (e.g. {empty} " + (
+            "exp)\n" if empty == "--expdir" else "python3)\n")
+
+
 def test_a_method_config_that_gives_a_key_twice_is_refused_with_file_and_line(tmp_path, capsys):
     """Whether a stage leaves adapters is read from the method config: a second ssl_adapter is no silent override."""
     method = tmp_path / "method.yaml"

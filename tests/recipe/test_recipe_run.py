@@ -95,6 +95,19 @@ def logs_of(job: dict) -> set[str]:
     return {job["log"].replace("JOB", str(i)) for i in range(1, job["nj"] + 1)}
 
 
+def test_asr_sh_option_names_reach_the_jobs(recipe):
+    """--dumpdir (asr.sh's name of --dump), --expdir and --python, as asr.sh takes them."""
+    jobs = listing(recipe, "--dumpdir", "d2", "--expdir", "e2", "--python", "python3", "--stop_stage", "2")
+    queued = [job for job in jobs if job["queue"] is not None]
+    assert queued and all(job["argv"][0] == "python3" and job["log"].startswith("e2/plan/logs/") for job in queued)
+    assert by_output(jobs, "d2/probe/train/text") == "probe_train"
+
+
+def by_output(jobs: list[dict], path: str) -> str:
+    """The name of the job that writes ``path`` (or a directory holding it)."""
+    return next(job["name"] for job in jobs if any(path == out or path.startswith(out + "/") for out in job["outputs"]))
+
+
 def test_ssl_sh_runs_exactly_the_listed_jobs(recipe):
     # stages 1-2 ran in the first test (same options), this run adds 3-4: together, stages 1-4
     args = ("--stop_stage", "4")
@@ -104,8 +117,8 @@ def test_ssl_sh_runs_exactly_the_listed_jobs(recipe):
     out = run(recipe, *args, "--max_jobs", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     for name in (job["name"] for job in jobs):  # each ran once (a start and an end line) or was done
-        ran = out.stdout.count(f"  {name}: started") == out.stdout.count(f"  {name}: done in ") == 1
-        assert ran or f"  {name}: done already" in out.stdout, name
+        ran = out.stdout.count(f"] {name}: started") == out.stdout.count(f"] {name}: done in ") == 1
+        assert ran or f"] {name}: done already" in out.stdout, name
     exp = recipe / "exp" / "plan"
     assert {p.name for p in (exp / ".done").iterdir()} == {job["name"] for job in jobs}
     ran = {str(p.relative_to(recipe)) for p in (exp / "logs").glob("*.log")}
@@ -221,7 +234,7 @@ def test_killed_ssl_training_resumes(recipe):
 
 
 def started(out: str) -> set[str]:
-    return {line.split()[2].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
+    return {line.split()[4].rstrip(":") for line in out.splitlines() if line.endswith(": started")}
 
 
 def test_a_changed_option_reruns_its_step_and_the_steps_after_it(recipe):
@@ -241,11 +254,11 @@ def test_a_changed_option_reruns_its_step_and_the_steps_after_it(recipe):
     out = run(recipe, *changed)
     assert out.returncode == 0, out.stdout + out.stderr
     assert started(out.stdout) == {"data", "probe_train", "probe_dev", "probe_test", "tokens", "replay_s1_eng"}
-    assert "  data: runs again: options changed (argv)" in out.stdout
-    assert "  data: removed its earlier outputs: data/eng/train " in out.stdout
-    assert "  probe_train: runs again: upstream data reran" in out.stdout
-    assert "  tokens: runs again: upstream probe_train reran" in out.stdout
-    assert "  synth: done already" in out.stdout and "  base_model: done already" in out.stdout
+    assert "] data: runs again: options changed (argv)" in out.stdout
+    assert "] data: removed its earlier outputs: data/eng/train " in out.stdout
+    assert "] probe_train: runs again: upstream data reran" in out.stdout
+    assert "] tokens: runs again: upstream probe_train reran" in out.stdout
+    assert "] synth: done already" in out.stdout and "] base_model: done already" in out.stdout
     record = json.loads((recipe / "exp" / "rerun" / ".done" / "data").read_text(encoding="utf-8"))
     assert record["spec"]["argv"][-2:] == ["--lock_timeout", "600"]
     again = run(recipe, *changed)
@@ -253,4 +266,4 @@ def test_a_changed_option_reruns_its_step_and_the_steps_after_it(recipe):
     forced = run(recipe, *changed, "--force_stage", "3")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert started(forced.stdout) == {"base_model"}
-    assert "  base_model: runs again: forced (--force_stage 3)" in forced.stdout
+    assert "] base_model: runs again: forced (--force_stage 3)" in forced.stdout

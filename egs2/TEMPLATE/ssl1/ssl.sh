@@ -11,7 +11,9 @@
 # one JSON object per line, instead of running them (`python -m lamer.bin.plan jobs --status true`):
 # what each reads, writes and waits for, and its status: done, stale (with why) or "to run".
 # One run per experiment: a second ssl.sh on the same exp/<tag> stops at once, naming the PID and
-# host of the first.
+# host of the first. A stage's title is logged when its first job starts; every job line names its
+# stage ("[stage 6] probe_base: started"). asr.sh's --dumpdir is taken for --dump; --expdir and
+# --python are asr.sh's options; a word that is not an option is an error.
 #
 # Each finished job writes a record, exp/<tag>/.done/<job>: its command, queue, nj, GPUs and the
 # SHA-256 of the configs it reads. A job that is done re-runs as a no-op; a failed or killed one
@@ -46,7 +48,7 @@ help_message="Usage: $0 [--stage N] [--stop_stage M] [--plan conf/plan.yaml] [--
 stage=1               # first stage to run (1-8)
 stop_stage=100        # last stage to run
 plan=conf/plan.yaml   # the continual plan: languages per stage, method, replay, probe, protocols
-tag=                  # experiment name: exp/<tag>, default: the plan file's stem
+tag=                  # experiment name: <expdir>/<tag>, default: the plan file's stem
 nj=2                  # parallel jobs of data preparation and target extraction shards
 inference_nj=1        # decoding jobs per run (JOB=1:N over a split of the test set)
 ngpu=0                # GPUs of each training job (0: CPU); target extraction shards get one each
@@ -67,20 +69,28 @@ method=               # SSL method config; default: the plan's
 seed=                 # default: the plan's
 train_on=new          # new | old | all | none (see above)
 replay_share=         # part of every SSL training batch from the replay sample; default: the plan's replay.share
-base_dir=             # base model directory; default: exp/<tag>/base
+base_dir=             # base model directory; default: <expdir>/<tag>/base
 base_exp=             # reuse probe/base and score/*/base of this experiment directory
 data=data             # Kaldi data dirs: <data>/<iso3>/<split>
 dump=dump             # converted audio, probe data and token lists
+expdir=exp            # the directory of the experiments: <expdir>/<tag>
+python=python         # the interpreter of this script's python calls and of every job
 list=false            # true: print the jobs (one JSON object per line, with their status) instead of running them
 max_jobs=1            # jobs run at once (each job's own $cmd arrays come on top: --nj, --inference_nj)
 force_stage=          # run every job of this stage again (and the jobs after them), done or not
+# asr.sh's names of the same options (docs/recipes.md, "Options and conventions")
+declare -A option_aliases=([dumpdir]=dump)
 
 . ./path.sh
 . ./cmd.sh
 . ./db.sh
 . "${LAMER_ROOT}/tools/parse_options.sh"
+if [[ $# -ne 0 ]]; then
+    echo "$0: unexpected argument(s): $* (options are --name value; $0 --help lists them)" >&2
+    exit 2
+fi
 
-corpus=$(python -m lamer.bin.plan get --plan "${plan}" corpus)
+corpus=$("${python}" -m lamer.bin.plan get --plan "${plan}" corpus)
 case ${corpus} in
     commonvoice) root=${COMMONVOICE:-} ;;
     fleurs) root=${FLEURS:-} ;;
@@ -89,21 +99,21 @@ esac
 # RecipeOptions: the list cannot drift from what `plan jobs` takes), as --name=VALUE so that a value
 # starting with '-' stays a value (a --tag -x is then refused by name, before any stage)
 job_opts=(--plan "${plan}")
-for name in $(python -m lamer.bin.plan options); do
+for name in $("${python}" -m lamer.bin.plan options); do
     [[ -z ${!name} ]] || job_opts+=("--${name}=${!name}")
 done
 run_opts=()
 [[ -z ${force_stage} ]] || run_opts=(--force_stage "${force_stage}")
 if [[ ${list} == true ]]; then
-    python -m lamer.bin.plan jobs "${job_opts[@]}" --status true "${run_opts[@]}"
+    "${python}" -m lamer.bin.plan jobs "${job_opts[@]}" --status true "${run_opts[@]}"
     exit 0
 fi
 # the plan is checked before any work; its data root too unless this run synthesises it
 if [[ ${synth} == true ]]; then
-    python -m lamer.bin.plan check --plan "${plan}" >/dev/null
+    "${python}" -m lamer.bin.plan check --plan "${plan}" >/dev/null
 else
-    python -m lamer.bin.plan check --plan "${plan}" --root "${root}" >/dev/null
+    "${python}" -m lamer.bin.plan check --plan "${plan}" --root "${root}" >/dev/null
 fi
 # exec: a signal sent to ssl.sh reaches the job runner, which stops the running jobs
-exec python -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
+exec "${python}" -m lamer.bin.plan run "${job_opts[@]}" --train_cmd "${train_cmd}" --cuda_cmd "${cuda_cmd}" \
     --decode_cmd "${decode_cmd}" --max_jobs "${max_jobs}" "${run_opts[@]}"

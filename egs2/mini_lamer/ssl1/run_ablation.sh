@@ -37,6 +37,10 @@ summary_out=ablation  # published results: summary.json and PNGs here, the runs'
 
 . ./path.sh
 . "${LAMER_ROOT}/tools/parse_options.sh"
+if [[ $# -ne 0 ]]; then
+    echo "$0: unexpected argument(s): $* (options are --name value; $0 --help lists them)" >&2
+    exit 2
+fi
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
 exp=exp/ablation

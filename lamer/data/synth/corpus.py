@@ -20,14 +20,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lamer.data.espeak_ng import require_espeak
 from lamer.data.synth.languages import SynthLanguage, resolve_languages
 from lamer.data.synth.layouts import write_commonvoice_tables, write_fleurs_config
 from lamer.data.synth.plan import PlannedUtterance, SynthConfig, plan_language
 from lamer.data.synth.render import RenderedUtterance, RenderTask, render_shard
 from lamer.data.synth.speakers import SPLITS, build_speaker_pool
+from lamer.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def _render_all(tasks: list[RenderTask], nj: int) -> dict[tuple[str, int], Rende
     # so each shard starts from espeak-ng's initial state whatever this process has done.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([render_shard.__module__])
-    with context.Pool(nj, maxtasksperchild=1) as pool, tqdm(total=total, desc="synthesising", unit="utt") as bar:
+    with context.Pool(nj, maxtasksperchild=1) as pool, progress(total=total, desc="synthesising", unit="utt") as bar:
         for task, results in zip(tasks, pool.imap(render_shard, tasks)):
             lang_key = task.utterances[0].lang.key
             rendered.update(((lang_key, r.index), r) for r in results)

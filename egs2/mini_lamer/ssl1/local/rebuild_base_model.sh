@@ -37,6 +37,10 @@ declare -ra invocation=("./local/rebuild_base_model.sh" "$@")  # for <out>/rebui
 . ./path.sh
 . ./cmd.sh
 . "${LAMER_ROOT}/tools/parse_options.sh"
+if [[ $# -ne 0 ]]; then
+    echo "$0: unexpected argument(s): $* (options are --name value; $0 --help lists them)" >&2
+    exit 2
+fi
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (rebuild_base_model.sh) $*"; }
 # one column of the synthetic corpus' language table for each of --langs, comma separated
