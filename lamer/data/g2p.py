@@ -25,7 +25,7 @@ converted or synthesised before in the process (measured: 1800 sentences in 12 l
 both orders, with synthesis in between), and it is cached per (voice, text).
 
 A PER is as good as espeak-ng's rules for the language. The voice of a language comes from one
-place: the synthetic corpus's table (:data:`lamer.data.synth.languages.LANGUAGES`) for its 12
+place: the synthetic corpus's table (:data:`lamer.data.synth.languages.LANGUAGES`) for its
 languages, and :data:`VOICES` for the other languages of lamer's corpus tables
 (:mod:`lamer.data.languages`) that espeak-ng speaks; Japanese is left out (espeak-ng reads kana
 only: kanji come out as the English words "Chinese letter").
@@ -61,17 +61,16 @@ from lamer.data.synth.languages import LANGUAGES
 # Languages of lamer's corpus tables that the synthetic corpus does not speak, with the
 # espeak-ng voice that reads them (ISO 639-3 -> voice, as espeak-ng's voice list names it).
 VOICES: dict[str, str] = {
-    "afr": "af", "amh": "am", "ara": "ar", "arg": "an", "asm": "as", "aze": "az", "bak": "ba",
-    "bel": "be", "ben": "bn", "bos": "bs", "bul": "bg", "cat": "ca", "ces": "cs", "chv": "cv",
-    "cmn": "cmn", "cym": "cy", "dan": "da", "epo": "eo", "est": "et", "eus": "eu", "fas": "fa",
-    "fin": "fi", "gle": "ga", "grn": "gn", "guj": "gu", "hat": "ht", "heb": "he", "hin": "hi",
-    "hrv": "hr", "hun": "hu", "hye": "hy", "ina": "ia", "ind": "id", "isl": "is", "kan": "kn",
-    "kat": "ka", "kaz": "kk", "kir": "ky", "kmr": "ku", "kor": "ko", "lav": "lv", "lit": "lt",
+    "afr": "af", "amh": "am", "arg": "an", "asm": "as", "aze": "az", "bak": "ba", "bel": "be",
+    "ben": "bn", "bos": "bs", "bul": "bg", "cat": "ca", "ces": "cs", "chv": "cv", "cym": "cy",
+    "dan": "da", "epo": "eo", "est": "et", "eus": "eu", "gle": "ga", "grn": "gn", "guj": "gu",
+    "hat": "ht", "heb": "he", "hrv": "hr", "hye": "hy", "ina": "ia", "ind": "id", "isl": "is",
+    "kan": "kn", "kat": "ka", "kaz": "kk", "kir": "ky", "kmr": "ku", "lav": "lv", "lit": "lt",
     "ltg": "ltg", "ltz": "lb", "mal": "ml", "mar": "mr", "mkd": "mk", "mlt": "mt", "mri": "mi",
     "msa": "ms", "mya": "my", "nep": "ne", "nob": "nb", "ori": "or", "orm": "om", "pan": "pa",
     "quy": "qu", "ron": "ro", "slk": "sk", "slv": "sl", "snd": "sd", "sqi": "sq", "srp": "sr",
-    "swa": "sw", "tam": "ta", "tat": "tt", "tel": "te", "tha": "th", "tir": "ti", "tuk": "tk",
-    "uig": "ug", "ukr": "uk", "urd": "ur", "uzb": "uz", "vie": "vi", "yue": "yue",
+    "swa": "sw", "tat": "tt", "tel": "te", "tha": "th", "tir": "ti", "tuk": "tk", "uig": "ug",
+    "ukr": "uk", "urd": "ur", "uzb": "uz", "yue": "yue",
 }
 
 # espeak_TextToPhonemes: text is UTF-8; phonemes in IPA (bit 1), separated by '_' (bits 8-15).

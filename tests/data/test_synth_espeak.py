@@ -24,6 +24,9 @@ def test_every_language_voice_speaks(key):
     assert synth.sample_rate == 22050
     assert audio.dtype == np.int16 and 0.3 < audio.size / 22050 < 5.0
     assert np.abs(audio).max() > 1000
+    # Read in the language's own voice: no word switched to another language (espeak-ng's "(en)"),
+    # which is how it reads a script its voice does not know.
+    assert synth.spoken_phonemes and not any(p.startswith("(") for p in synth.spoken_phonemes), synth.spoken_phonemes
 
 
 def _median_f0_hz(audio: np.ndarray, rate: int = 22050) -> float:

@@ -14,6 +14,7 @@ from lamer.data.synth.plan import SynthConfig, plan_language, split_sizes
 from lamer.data.synth.sentences import draw_sentence
 from lamer.data.synth.speakers import build_speaker_pool
 from lamer.data.synth.vocabulary import ENGLISH_LIST_SIZE, word_list
+from lamer.data.text import normalize_text
 
 
 def test_language_table_agrees_with_corpus_readers():
@@ -96,6 +97,50 @@ def test_spanish_and_greek_punctuation():
     questions = [raw for raw in raws["es"] if raw.endswith("?")]
     assert questions and all(raw.startswith("¿") for raw in questions)
     assert any(raw.endswith(";") for raw in raws["el"]) and not any("?" in raw for raw in raws["el"])
+
+
+@pytest.mark.parametrize("key", sorted(LANGUAGES))
+def test_data_prep_normalises_every_sentence_to_its_transcription(key):
+    """What the corpus says it spoke is what prepare_data makes of the sentence read aloud: the
+    normaliser keeps every language's script, vowel signs and tone marks included."""
+    lang = LANGUAGES[key]
+    words = word_list(key, 500)
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        sentence = draw_sentence(rng, words, lang, 3, 12)
+        assert normalize_text(sentence.raw, lang.iso3) == sentence.transcription, sentence
+
+
+def test_far_languages_scripts_and_native_letters():
+    """The letters of the languages far from en/fr/de: their own script only, no digits or
+    punctuation of it, and the native spelling of each."""
+    vietnamese = LANGUAGES["vi"].letters
+    assert {"ệ", "ữ", "ỵ", "đ", "ơ", "ẳ"} <= vietnamese and not vietnamese & set("fjwz")
+    assert len(vietnamese) == 22 + 1 + 6 + 12 * 5  # native a-z, đ, ă â ê ô ơ ư, 12 vowels x 5 tones
+    assert not LANGUAGES["fi"].letters & set("bcfqwxzå") and {"ä", "ö"} <= LANGUAGES["fi"].letters
+    assert {"ő", "ű"} <= LANGUAGES["hu"].letters
+    hindi = LANGUAGES["hi"].letters
+    assert {"क", "ा", "्", "ं"} <= hindi and not hindi & set("०१२।॥")
+    assert {"க", "்", "ை"} <= LANGUAGES["ta"].letters and not LANGUAGES["ta"].letters & set("௧௨")
+    assert {"ک", "ی", "پ", "گ"} <= LANGUAGES["fa"].letters and not LANGUAGES["fa"].letters & set("كي\u0640")
+    assert {"ك", "ي", "ة"} <= LANGUAGES["ar"].letters and not LANGUAGES["ar"].letters & set("\u0640\u064e")
+    assert "中" in LANGUAGES["zh"].letters and "한" in LANGUAGES["ko"].letters
+    scripts = {"vi": "LATIN", "zh": "CJK", "ko": "HANGUL", "hi": "DEVANAGARI", "ta": "TAMIL", "ar": "ARABIC",
+               "fa": "ARABIC"}
+    for key, script in scripts.items():
+        for word in word_list(key, 1000):
+            assert all(unicodedata.name(char).startswith(script) for char in word), (key, word)
+
+
+def test_far_languages_punctuation():
+    rng = np.random.default_rng(1)
+    raws = {key: [draw_sentence(rng, word_list(key, 200), LANGUAGES[key], 6, 8).raw for _ in range(300)]
+            for key in ("ar", "fa", "hi", "zh")}
+    for key in ("ar", "fa"):
+        assert any(raw.endswith("؟") for raw in raws[key]) and any("،" in raw for raw in raws[key])
+        assert not any("?" in raw or "," in raw for raw in raws[key])
+    assert any(raw.endswith("।") for raw in raws["hi"]) and not any(raw.endswith(".") for raw in raws["hi"])
+    assert all(raw[-1] in "。？！" for raw in raws["zh"]) and any("，" in raw for raw in raws["zh"])
 
 
 def test_speaker_pool_is_deterministic_balanced_and_split():

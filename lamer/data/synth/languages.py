@@ -21,14 +21,39 @@ almost always a loanword or a name, so the word lists drop it.
 | tr  | tr           | tr       | tr        | tr_tr         | tur       | Latin  |
 | ru  | ru           | ru       | ru        | ru_ru         | rus       | Cyrillic |
 | el  | el           | el       | el        | el_gr         | ell       | Greek  |
+| fi  | fi           | fi       | fi        | fi_fi         | fin       | Latin  |
+| hu  | hu           | hu       | hu        | hu_hu         | hun       | Latin  |
+| vi  | vi           | vi       | vi        | vi_vn         | vie       | Latin  |
+| zh  | cmn          | zh       | zh-CN     | cmn_hans_cn   | cmn       | Han    |
+| ko  | ko           | ko       | ko        | ko_kr         | kor       | Hangul |
+| hi  | hi           | hi       | hi        | hi_in         | hin       | Devanagari |
+| ta  | ta           | ta       | ta        | ta_in         | tam       | Tamil  |
+| ar  | ar           | ar       | ar        | ar_eg         | ara       | Arabic |
+| fa  | fa           | fa       | fa        | fa_ir         | fas       | Arabic |
 
-German comes from wordfreq case-folded, so ``ß`` is spelled ``ss`` (the Swiss spelling).
+German comes from wordfreq case-folded, so ``ß`` is spelled ``ss`` (the Swiss spelling). The
+languages after Greek are far from the base languages of the demo (English, French, German) in
+sound: tones (Vietnamese, Mandarin), vowel length and harmony (Finnish, Hungarian), retroflex and
+aspirated stops (Hindi, Tamil), pharyngeals and emphatics (Arabic), uvulars (Persian); which the
+demo extends its base model with was chosen by measurement (egs2/mini_lamer/ssl1/RESULTS.md).
+Their letters: Finnish without the loan letters ``b c f q w x z`` (and Swedish ``å``), Hungarian
+without ``q w x``, Vietnamese without ``f j w z`` and with its tone-marked vowels; Mandarin the
+CJK unified ideographs (a word is one to four characters, written with a space between words as
+the sentences are word salad), Korean the precomposed Hangul syllables, Hindi and Tamil the
+letters and vowel signs of their Unicode blocks (no digits), Arabic its 36 letters of the basic
+block without tatweel and harakat (wordfreq's lists carry none), Persian its 32 letters with the
+hamza forms, written with Persian ``ک``/``ی`` rather than Arabic ``ك``/``ي``.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 _LATIN = "abcdefghijklmnopqrstuvwxyz"
+# Vietnamese: the 12 vowel letters, each alone or with one of the 5 tone marks (grave, acute,
+# hook above, tilde, dot below), composed as NFC writes them.
+_VIETNAMESE_VOWELS = "aăâeêioôơuưy"
+_VIETNAMESE_TONES = "\u0300\u0301\u0309\u0303\u0323"
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,17 @@ def _latin(drop: str = "", add: str = "") -> frozenset[str]:
     return frozenset(c for c in _LATIN if c not in drop) | frozenset(add)
 
 
+def _vietnamese() -> frozenset[str]:
+    toned = {unicodedata.normalize("NFC", vowel + tone) for vowel in _VIETNAMESE_VOWELS for tone in _VIETNAMESE_TONES}
+    return _latin(drop="fjwz", add="đ" + _VIETNAMESE_VOWELS) | toned
+
+
+def _block(first: int, last: int) -> frozenset[str]:
+    """The letters and combining marks (vowel signs, virama) of a Unicode block; no digits or
+    punctuation (Devanagari's danda)."""
+    return frozenset(c for c in map(chr, range(first, last + 1)) if unicodedata.category(c)[0] in "LM")
+
+
 LANGUAGES: dict[str, SynthLanguage] = {
     lang.key: lang
     for lang in (
@@ -83,6 +119,17 @@ LANGUAGES: dict[str, SynthLanguage] = {
                       frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")),
         SynthLanguage("el", "el", "el", "el", "el_gr", "ell", "Greek",
                       frozenset("αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ")),
+        SynthLanguage("fi", "fi", "fi", "fi", "fi_fi", "fin", "Latin", _latin(drop="bcfqwxz", add="äö")),
+        SynthLanguage("hu", "hu", "hu", "hu", "hu_hu", "hun", "Latin", _latin(drop="qwx", add="áéíóöőúüű")),
+        SynthLanguage("vi", "vi", "vi", "vi", "vi_vn", "vie", "Latin", _vietnamese()),
+        SynthLanguage("zh", "cmn", "zh", "zh-CN", "cmn_hans_cn", "cmn", "Han", _block(0x4E00, 0x9FFF)),
+        SynthLanguage("ko", "ko", "ko", "ko", "ko_kr", "kor", "Hangul", _block(0xAC00, 0xD7A3)),
+        SynthLanguage("hi", "hi", "hi", "hi", "hi_in", "hin", "Devanagari", _block(0x0900, 0x097F)),
+        SynthLanguage("ta", "ta", "ta", "ta", "ta_in", "tam", "Tamil", _block(0x0B80, 0x0BFF)),
+        SynthLanguage("ar", "ar", "ar", "ar", "ar_eg", "ara", "Arabic",
+                      frozenset("ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىي")),
+        SynthLanguage("fa", "fa", "fa", "fa", "fa_ir", "fas", "Arabic",
+                      frozenset("ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی")),
     )
 }
 

@@ -12,9 +12,12 @@ FINAL_MARKS = (".", "?", "!")
 FINAL_MARK_PROBS = (0.8, 0.12, 0.08)
 COMMA_PROB = 0.25
 MIN_WORDS_FOR_COMMA = 6
-# Spanish opens questions and exclamations with inverted marks; Greek asks with ";".
+# Spanish opens questions and exclamations with inverted marks; Greek asks with ";", Arabic and
+# Persian with "؟"; Hindi ends a statement with the danda, Mandarin with full-width marks.
 OPENING_MARKS = {"spa": {"?": "¿", "!": "¡"}}
-CLOSING_MARKS = {"ell": {"?": ";"}}
+CLOSING_MARKS = {"ell": {"?": ";"}, "ara": {"?": "؟"}, "fas": {"?": "؟"}, "hin": {".": "।"},
+                 "cmn": {".": "。", "?": "？", "!": "！"}}
+COMMAS = {"ara": "،", "fas": "،", "cmn": "，"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ def draw_sentence(rng: np.random.Generator, words: list[str], lang: SynthLanguag
     shown = list(chosen)
     if count >= MIN_WORDS_FOR_COMMA and rng.random() < COMMA_PROB:
         comma_after = int(rng.integers(1, count - 2))
-        shown[comma_after] += ","
+        shown[comma_after] += COMMAS.get(lang.iso3, ",")
     mark = FINAL_MARKS[int(rng.choice(len(FINAL_MARKS), p=FINAL_MARK_PROBS))]
     opening = OPENING_MARKS.get(lang.iso3, {}).get(mark, "")
     closing = CLOSING_MARKS.get(lang.iso3, {}).get(mark, mark)
