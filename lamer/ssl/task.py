@@ -43,6 +43,7 @@ from lamer.ssl.model import MaskedPredictionModel
 from lamer.ssl.replay_share import check_share
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
 from lamer.upstream import LoadedUpstream
+from lamer.yaml_io import brief
 
 # the defaults of the classes the options configure, read off their signatures (as ESPnet does)
 MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)
@@ -63,11 +64,14 @@ def resolve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     merged into ``ssl_adapter_conf`` (the whole config; ``ssl_adapter_preset`` then None), the replay
     share checked and paired with the replay utterances. ValueError (OSError for a missing preset)
     names the option."""
+    if not isinstance(args.ssl_adapter_conf, dict):  # a --config file's value has no type
+        raise ValueError(f"--ssl_adapter_conf: expected a mapping of Lamer options, got {brief(args.ssl_adapter_conf)}")
     if args.ssl_adapter_preset:
         # a relative preset is the --config file's when that file named it (it set the parser's default)
         from_config = args.config is not None and parser.get_default("ssl_adapter_preset") == args.ssl_adapter_preset
         preset = resolve_preset(args.ssl_adapter_preset, args.config if from_config else None)
-        config = adapter_config(preset, args.ssl_adapter_conf, source=f"--ssl_adapter_conf over {preset}")
+        config = adapter_config(preset, args.ssl_adapter_conf, source=f"{preset} (--ssl_adapter_preset, with "
+                                                                      "--ssl_adapter_conf)")
         args.ssl_adapter_conf, args.ssl_adapter_preset = config.to_dict(), None
     if args.replay_share is not None:
         args.replay_share = check_share(args.replay_share, "--replay_share")

@@ -113,3 +113,14 @@ def test_a_preset_that_differs_from_the_continued_adapters_is_refused_or_logged(
                              preset_mismatch="continue")
     assert continued["adapter_params"] == same["adapter_params"]  # the adapters' own rank 2
     assert "continuing" in caplog.text and "rank: 2 there, 4 here" in caplog.text
+
+
+def test_ssl_train_refuses_an_adapter_conf_that_is_no_mapping(tmp_path, capsys):
+    """ESPnet gives a --config file's values no type: ssl_adapter_conf: rank=3 is one usage error."""
+    from lamer.ssl.task import SSLTask
+
+    (tmp_path / "m.yaml").write_text("ssl_adapter_conf: rank=3\n")
+    with pytest.raises(SystemExit):
+        SSLTask.get_parser().parse_args(["--config", str(tmp_path / "m.yaml"), "--output_dir", "x"])
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith("error: --ssl_adapter_conf: expected a mapping of Lamer options, got 'rank=3'")
