@@ -272,6 +272,12 @@ class Layout:
     def base_model(self) -> ModelDir:
         return ModelDir(self.base or join(self.exp, "base"))
 
+    @property
+    def method_config(self) -> str:
+        """The method config as ssl_train reads it in this experiment: resolved, the adapter preset
+        merged in (:meth:`lamer.ssl.method_config.Method.ssl_train_text`)."""
+        return join(self.exp, "config", "method.yaml")
+
     def replay(self, stage: str, lang: str) -> str:
         """The replay sample of ``lang`` drawn for continual stage ``stage`` (a Kaldi data dir)."""
         return join(self.exp, "replay", stage, lang)

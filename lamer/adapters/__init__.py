@@ -7,31 +7,38 @@ Typical use::
     ...train...
     save_adapters(upstream, "exp/stage1/adapters")
     load_adapters(fresh_upstream, "exp/stage1/adapters")  # patches, checks, loads
-"""
-from lamer.adapters.allocation import ScheduleError, experts_per_layer
-from lamer.adapters.checkpoint import ManifestMismatch, fingerprint, load_adapters, read_manifest, save_adapters
-from lamer.adapters.config import LamerConfig
-from lamer.adapters.experts import ExpertBank
-from lamer.adapters.injection import (
-    adapter_parameters,
-    apply_lamer,
-    aux_loss,
-    parameter_report,
-    patch_state,
-    patched_modules,
-    router_parameters,
-    routing_languages,
-    routing_losses,
-    track_expert_usage,
-)
-from lamer.adapters.layer import LamerLinear
-from lamer.adapters.merge import merge_adapters
-from lamer.adapters.router import Router
 
-__all__ = [
-    "ExpertBank", "LamerConfig", "LamerLinear", "ManifestMismatch", "Router", "ScheduleError",
-    "adapter_parameters", "apply_lamer", "aux_loss", "experts_per_layer", "fingerprint",
-    "load_adapters", "merge_adapters", "parameter_report", "patch_state", "patched_modules",
-    "read_manifest", "router_parameters", "routing_languages", "routing_losses", "save_adapters",
-    "track_expert_usage",
-]
+The names below are imported on first use: the config and the schedule (``config.py``,
+``allocation.py``) are plain Python, which the recipe's plan check reads without loading torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "lamer.adapters.allocation": ("ScheduleError", "experts_per_layer"),
+    "lamer.adapters.checkpoint": ("ManifestMismatch", "fingerprint", "load_adapters", "read_manifest", "save_adapters"),
+    "lamer.adapters.config": ("LamerConfig",),
+    "lamer.adapters.experts": ("ExpertBank",),
+    "lamer.adapters.injection": ("adapter_parameters", "apply_lamer", "aux_loss", "parameter_report", "patch_state",
+                                 "patched_modules", "router_parameters", "routing_languages", "routing_losses",
+                                 "track_expert_usage"),
+    "lamer.adapters.layer": ("LamerLinear",),
+    "lamer.adapters.merge": ("merge_adapters",),
+    "lamer.adapters.router": ("Router",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value  # the next use finds it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -49,46 +49,56 @@ def _split_groups(counts: list[int], depth: int, spec: str) -> list[int]:
     return out
 
 
-def experts_per_layer(spec: str, depth: int) -> list[int]:
-    """Turn a schedule string (see the module doc) into one expert count per layer.
-
-    Raises ScheduleError with the offending part named when the string is malformed or does
-    not fit ``depth``.
-    """
-    if depth < 1:
-        raise ScheduleError(f"schedule {spec!r}: model depth must be positive, got {depth}")
+def parse_schedule(spec: str) -> tuple[str, list[int]]:
+    """``(kind, numbers)`` of a schedule string (see the module doc), whatever the depth: ScheduleError
+    names the offending part of a malformed one. :class:`~lamer.adapters.config.LamerConfig` checks
+    its ``allocation`` with it; :func:`experts_per_layer` expands it for a depth."""
     if not isinstance(spec, str) or ":" not in spec:
         raise ScheduleError(f"schedule {spec!r}: expected KIND:VALUES with KIND one of {', '.join(KINDS)}"
                             " (for example 'uniform:4', 'linear:2-8', 'groups:2,4,8')")
     kind, _, body = spec.partition(":")
     kind, body = kind.strip(), body.strip()
     if kind == "uniform":
-        (count,) = _ints(body, spec) if "," not in body else (None,)
-        if count is None:
+        if "," in body:
             raise ScheduleError(f"schedule {spec!r}: 'uniform' takes one number, e.g. 'uniform:4'")
-        counts = [count] * depth
-    elif kind == "linear":
-        ends = _ints(body, spec, sep="-") if body.count("-") == 1 else None
-        if ends is None:
+        return kind, _ints(body, spec)
+    if kind == "linear":
+        if body.count("-") != 1:
             raise ScheduleError(f"schedule {spec!r}: 'linear' takes FIRST-LAST, e.g. 'linear:2-8'")
-        first, last = ends
+        return kind, _ints(body, spec, sep="-")
+    if kind in ("steps", "groups", "quartiles"):
+        numbers = _ints(body, spec)
+        if kind == "quartiles" and len(numbers) != 4:
+            raise ScheduleError(f"schedule {spec!r}: 'quartiles' takes exactly 4 counts, got {len(numbers)}")
+        return kind, numbers
+    raise ScheduleError(f"schedule {spec!r}: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def experts_per_layer(spec: str, depth: int) -> list[int]:
+    """Turn a schedule string (see the module doc) into one expert count per layer.
+
+    Raises ScheduleError with the offending part named when the string is malformed
+    (:func:`parse_schedule`) or does not fit ``depth``.
+    """
+    if depth < 1:
+        raise ScheduleError(f"schedule {spec!r}: model depth must be positive, got {depth}")
+    kind, numbers = parse_schedule(spec)
+    if kind == "uniform":
+        counts = numbers * depth
+    elif kind == "linear":
+        first, last = numbers
         if depth == 1:
             counts = [first]
         else:
             # round half up so that linear:2-8 rises evenly instead of banker's rounding
             counts = [int(first + (last - first) * i / (depth - 1) + 0.5) for i in range(depth)]
     elif kind == "steps":
-        counts = _ints(body, spec)
+        counts = numbers
         if len(counts) != depth:
             raise ScheduleError(f"schedule {spec!r}: {len(counts)} counts for a model of {depth} layers; "
                                 "give one per layer, or use 'groups:' to spread fewer counts over the depth")
-    elif kind in ("groups", "quartiles"):
-        groups = _ints(body, spec)
-        if kind == "quartiles" and len(groups) != 4:
-            raise ScheduleError(f"schedule {spec!r}: 'quartiles' takes exactly 4 counts, got {len(groups)}")
-        counts = _split_groups(groups, depth, spec)
-    else:
-        raise ScheduleError(f"schedule {spec!r}: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    else:  # groups, quartiles
+        counts = _split_groups(numbers, depth, spec)
     if not any(counts):
         raise ScheduleError(f"schedule {spec!r}: every layer has 0 experts, nothing would be trained")
     return counts

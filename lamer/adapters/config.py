@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lamer.adapters.allocation import ScheduleError, parse_schedule
 from lamer.yaml_io import load_yaml
 
 ROUTER_MODES = ("soft", "topk", "language")
@@ -62,6 +63,10 @@ class LamerConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        try:  # its form; whether it fits a model's depth is known where the model is (experts_per_layer)
+            parse_schedule(self.allocation)
+        except ScheduleError as err:
+            problems.append(f"allocation: {err}")
         if self.rank < 1:
             problems.append(f"rank must be >= 1, got {self.rank}")
         if self.shared_rank is not None and self.shared_rank < 1:
@@ -106,28 +111,37 @@ class LamerConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> LamerConfig:
-        """Build from a mapping; unknown keys are an error naming the key and ``source``."""
+        """Build from a mapping; unknown keys and bad values are an error naming ``source``."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"{source}: unknown Lamer option(s) {unknown}; known options are {sorted(known)}")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> LamerConfig:
-        """Read ``adapter_conf`` of an ESPnet-style ``adapter: lamer`` YAML file.
+        """The config of an ESPnet-style ``adapter: lamer`` YAML file (:func:`preset_options`)."""
+        return cls.from_dict(preset_options(path), source=str(path))
 
-        A file that is just the option mapping (no ``adapter:`` key) is accepted too. Read by the
-        strict loader (:mod:`lamer.yaml_io`): a key given twice is a ValueError naming its line.
-        """
-        path = Path(path)
-        data = load_yaml(path) or {}
+
+def preset_options(path: str | Path) -> dict[str, Any]:
+    """The Lamer options of an ESPnet-style ``adapter: lamer`` YAML file (its ``adapter_conf``), as
+    written: :meth:`LamerConfig.from_dict` checks them, with any overrides on top.
+
+    A file that is just the option mapping (no ``adapter:`` key) is accepted too. Read by the
+    strict loader (:mod:`lamer.yaml_io`): a key given twice is a ValueError naming its line.
+    """
+    path = Path(path)
+    data = load_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    if "adapter" in data:
+        if data["adapter"] != "lamer":
+            raise ValueError(f"{path}: adapter is {data['adapter']!r}; this reader takes 'lamer'")
+        data = data.get("adapter_conf") or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-        if "adapter" in data:
-            if data["adapter"] != "lamer":
-                raise ValueError(f"{path}: adapter is {data['adapter']!r}; this reader takes 'lamer'")
-            data = data.get("adapter_conf") or {}
-            if not isinstance(data, dict):
-                raise ValueError(f"{path}: adapter_conf must be a mapping")
-        return cls.from_dict(data, source=str(path))
+            raise ValueError(f"{path}: adapter_conf must be a mapping")
+    return data

@@ -1,6 +1,6 @@
 """Answer a recipe's questions about its continual plan (checked first; errors stop the recipe).
 
-    python -m lamer.bin.plan check --plan conf/plan.yaml [--root DATA_ROOT]
+    python -m lamer.bin.plan check --plan conf/plan.yaml [--root DATA_ROOT] [--print]
     python -m lamer.bin.plan get --plan conf/plan.yaml stages           # s1 s2
     python -m lamer.bin.plan get --plan conf/plan.yaml languages s1     # spa ita
     python -m lamer.bin.plan get --plan conf/plan.yaml seen s1          # eng fra deu spa ita
@@ -19,6 +19,14 @@ replay), lang_map (``LOC=iso3,...`` for ``prepare_data --lang_map``), base_model
 then ``sha256 HEX`` where the plan gives one), pretrained_on (the checkpoint's languages, where
 given), synth_langs (the synthetic corpus' keys of the plan's languages, for demo recipes).
 Lists print space separated, one line.
+
+``check --print`` prints the checked plan as YAML (``plan``: languages as ISO 639-3, paths
+resolved), its method resolved (``method``: the config, the preset it names and ``ssl_train``, the
+config every SSL stage's ssl_train reads from exp/<tag>/config/method.yaml, the adapter preset
+merged into ``ssl_adapter_conf``) and, for a method with adapters, ``experts_per_layer``: the
+allocation expanded for the base model's depth (shared experts included), which is read from the
+checkpoint's configs without its weights, or from the ``upstream`` preset of a ``pretrain``
+config; ESPnet's ``--print_config`` in spirit.
 
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
 argv, after, inputs, outputs, configs; lamer.recipe.jobs), from the plan and ssl.sh's options
@@ -44,11 +52,14 @@ import dataclasses
 import json
 import sys
 
+import yaml
+
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.errors import DataError
 from lamer.recipe.executor import job_states, run_jobs
 from lamer.recipe.jobs import RecipeOptions, recipe_graph, recipe_jobs, synth_keys
 from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
+from lamer.yaml_io import YamlError, load_mapping
 
 
 def _stage(plan: Plan, name: str | None):
@@ -63,6 +74,7 @@ def _stage(plan: Plan, name: str | None):
 def answer(plan: Plan, key: str, stage: str | None) -> str:
     """The value of ``key`` (for ``stage`` where it needs one) as the recipe reads it."""
     names = [s.name for s in plan.all_stages]
+    replay = plan.replay
     if key in ("seen", "old", "previous"):
         index = names.index(_stage(plan, stage).name)
         if key == "previous":
@@ -79,17 +91,17 @@ def answer(plan: Plan, key: str, stage: str | None) -> str:
         ",".join(loc for s in plan.all_stages for loc in s.locales),
         "all_languages": lambda: " ".join(lang for s in plan.all_stages for lang in s.languages),
         "all_locales": lambda: ",".join(loc for s in plan.all_stages for loc in s.locales),
-        "method": lambda: str(plan.method),
+        "method": lambda: str(plan.method.path),
         "probe": lambda: str(plan.probe),
         "protocols": lambda: " ".join(plan.protocols),
         "seed": lambda: str(plan.seed),
-        "replay_minutes": lambda: str(plan.replay.get("minutes", "")),
-        "replay_fraction": lambda: str(plan.replay.get("fraction", "")),
-        "replay_strategy": lambda: str(plan.replay.get("strategy", "random")),
-        "replay_share": lambda: str(plan.replay.get("share", "")),
+        "replay_minutes": lambda: str(replay.value) if replay and replay.amount == "minutes" else "",
+        "replay_fraction": lambda: str(replay.value) if replay and replay.amount == "fraction" else "",
+        "replay_strategy": lambda: replay.strategy if replay else "random",
+        "replay_share": lambda: str(replay.share) if replay else "",
         "lang_map": lambda: ",".join(f"{locale}={iso3}" for locale, iso3 in plan.lang_map.items()),
-        "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.items() if k != "languages"),
-        "pretrained_on": lambda: " ".join(plan.base_model.get("languages", ())),
+        "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.as_dict().items() if k != "languages"),
+        "pretrained_on": lambda: " ".join(plan.base_model.languages),
         "synth_langs": lambda: synth_keys(plan),
     }
     if key not in simple:
@@ -133,6 +145,42 @@ RECIPE_OPTION_HELP = {
 }
 
 
+def base_upstream(plan: Plan) -> str:
+    """The upstream the plan's SSL stages start from: the checkpoint, or the ``upstream`` of the
+    pre-training config (ssl_train's default, ``tiny``, where it names none)."""
+    if plan.base_model.checkpoint is not None:
+        return plan.base_model.checkpoint
+    try:
+        return str(load_mapping(plan.base_model.pretrain).get("upstream", "tiny"))
+    except YamlError as err:
+        raise PlanError(f"base_model.pretrain: {err}") from None
+
+
+def resolved(plan: Plan) -> dict:
+    """What ``check --print`` prints: the plan, its method resolved, and the experts per layer of its
+    adapters for the base model's depth (read from its configs, never its weights)."""
+    from lamer.adapters.allocation import ScheduleError, experts_per_layer
+    from lamer.upstream.depth import upstream_depth
+
+    method = plan.method
+    out = {"plan": plan.as_dict(),
+           "method": {"config": str(method.path), "preset": str(method.preset) if method.preset else None,
+                      "ssl_train": method.ssl_train_config()}}
+    if method.adapter_config is not None:
+        upstream = base_upstream(plan)
+        try:
+            depth = upstream_depth(upstream)
+        except (OSError, ValueError) as err:
+            raise PlanError(f"--print: the depth of the base model {upstream}: {err}") from None
+        allocation = method.adapter_config.allocation
+        try:
+            counts = experts_per_layer(allocation, depth)
+        except ScheduleError as err:
+            raise PlanError(f"{method.preset or method.path}: allocation: {err}") from None
+        out["experts_per_layer"] = {"upstream": upstream, "depth": depth, "allocation": allocation, "counts": counts}
+    return out
+
+
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     """ssl.sh's options that change its jobs, as ``--name VALUE`` with ssl.sh's defaults (booleans
     as Kaldi's ``true``/``false``)."""
@@ -163,6 +211,9 @@ def build_parser() -> ToolParser:
     check = sub.add_parser("check", help="check the plan (and the data root); print a summary")
     check.add_argument("--plan", required=True, help=PLAN_HELP)
     check.add_argument("--root", help="corpus root to check for every locale of the plan")
+    check.add_argument("--print", action="store_true",
+                       help="print the resolved plan, method and adapter config as YAML, with experts per layer "
+                            "for the base model's depth, instead of the summary (default: the summary)")
     get = sub.add_parser("get", help="print one value")
     get.add_argument("--plan", required=True, help=PLAN_HELP)
     get.add_argument("key", help="what to print: corpus, stages, languages, ... (listed above)")
@@ -215,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             if args.root is not None:
                 check_data_root(plan, args.root)
+            if args.print:
+                print(yaml.safe_dump(resolved(plan), sort_keys=False, allow_unicode=True, default_flow_style=None),
+                      end="")
+                return 0
             for stage in plan.all_stages:
                 print(f"{stage.name}: {' '.join(stage.languages)} ({','.join(stage.locales)})")
         elif args.command == "get":

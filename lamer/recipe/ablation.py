@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from lamer.recipe.plan import PlanError, _file, read_mapping
+from lamer.ssl.replay_share import share_problem
 from lamer.yaml_io import brief
 
 TRAIN_ON = ("new", "old", "all", "none")
@@ -177,8 +178,8 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
         problems.append(f"{where}.reference_only: the joint upper bound is a reference row under every protocol; "
                         "remove reference_only")
     share = entry.get("replay_share")
-    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1):
-        problems.append(f"{where}.replay_share: expected a number in [0, 1) (0: no replay batches), got {brief(share)}")
+    if share is not None and (problem := share_problem(share)):
+        problems.append(f"{where}.replay_share: {problem}")
         share = None
     return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share,
                   tuple(reference_only))

@@ -17,7 +17,9 @@ running it in order (one job at a time) is safe.
 
 Bookkeeping that loads no audio and no model runs in place (``queue`` None): ``link SRC DST``
 shares an output that is the same computation as SRC's, ``write PATH TEXT`` writes a small file
-(the decoding's ``jobs.tsv``). Every other step is a program run through a queue.
+(the decoding's ``jobs.tsv``, and ``method_config``: the method config resolved when the plan was
+checked, its adapter preset merged in, which every SSL stage's ssl_train reads as its ``--config``).
+Every other step is a program run through a queue.
 
 Names are checked before any job is listed: the tag (``exp/<tag>``, by default the plan file's
 stem) must be one printable line that does not start with ``-``, and no option may hold the array
@@ -35,7 +37,9 @@ from lamer.launch.request import names_array
 from lamer.layout import DecodeDir, Layout, experiment_dir
 from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
-from lamer.yaml_io import YamlError, load_yaml, quoted
+from lamer.ssl.method_config import Method, MethodError, read_method
+from lamer.ssl.replay_share import share_problem
+from lamer.yaml_io import quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
@@ -160,36 +164,32 @@ def synth_keys(plan: Plan) -> str:
     return ",".join(by_iso3[lang] for lang in wanted)
 
 
-@dataclass(frozen=True)
-class Method:
-    """What the jobs depend on in a method config: whether ssl_train leaves adapters
-    (``<out>/adapters``) rather than a whole fine-tuned checkpoint (``<out>/upstream.pt``), and the
-    config files it reads (the config and the adapter preset it names)."""
-
-    keeps_adapters: bool
-    configs: tuple[str, ...]
-
-
-def read_method(method: str | Path, ssl_train_opts: str = "") -> Method:
-    """The method config's ``ssl_adapter`` (default ``lamer``, ``--ssl_adapter`` in ``ssl_train_opts``
-    overrides it) and its ``ssl_adapter_preset`` (taken from the config's folder, as ssl_train does)."""
-    path = Path(method)
-    try:
-        conf = load_yaml(path) or {}
-    except YamlError as err:
-        raise PlanError(f"method config {err}") from None
-    if not isinstance(conf, dict):
-        raise PlanError(f"{path}: expected a mapping of ssl_train options")
-    adapter = str(conf.get("ssl_adapter", "lamer"))
-    opts = _opts(ssl_train_opts)
+def _option(opts: list[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in ``opts`` (the last one), or None."""
+    value = None
     for i, token in enumerate(opts):
-        if token == "--ssl_adapter" and i + 1 < len(opts):
-            adapter = opts[i + 1]
-        elif token.startswith("--ssl_adapter="):
-            adapter = token.partition("=")[2]
-    preset = conf.get("ssl_adapter_preset")
-    # taken from the folder of the config that names it, as lamer.ssl.methods.resolve_preset does
-    return Method(adapter != "none", (str(method), *((str(path.parent / str(preset)),) if preset else ())))
+        if token == name and i + 1 < len(opts):
+            value = opts[i + 1]
+        elif token.startswith(f"{name}="):
+            value = token.partition("=")[2]
+    return value
+
+
+def ssl_method(plan: Plan, opts: RecipeOptions) -> Method:
+    """The method of the SSL stages: the plan's (read when the plan was checked) or ``--method``'s
+    (read here, once), with the ``--ssl_adapter`` of ``--ssl_train_opts`` applied. An adapter preset
+    in ``--ssl_train_opts`` is refused: the recipe hands ssl_train the method resolved, preset merged."""
+    train_opts = _opts(opts.ssl_train_opts)
+    if _option(train_opts, "--ssl_adapter_preset") is not None:
+        raise PlanError(f"--ssl_train_opts {opts.ssl_train_opts!r}: --ssl_adapter_preset: the recipe resolves the "
+                        "method config's preset into exp/<tag>/config/method.yaml; name the preset in the method "
+                        "config (--method) and give options on top of it as --ssl_adapter_conf KEY=VALUE")
+    try:
+        method = read_method(opts.method) if opts.method else plan.method
+        adapter = _option(train_opts, "--ssl_adapter")
+        return method.with_adapter(adapter) if adapter is not None else method
+    except MethodError as err:
+        raise PlanError(str(err)) from None
 
 
 def check_names(plan: Plan, opts: RecipeOptions) -> None:
@@ -228,15 +228,16 @@ class _Recipe:
         for name, example in (("expdir", "exp"), ("python", "python3")):
             if not getattr(opts, name):
                 raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
+        if opts.replay_share is not None and (problem := share_problem(opts.replay_share)):
+            raise PlanError(f"--replay_share {opts.replay_share}: {problem}")
         self.plan, self.o = plan, opts
         self.paths = opts.layout(plan)
-        self.method = opts.method or str(plan.method)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.base_ckpt = self.paths.base_model.checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
-        self.method_conf = read_method(self.method, opts.ssl_train_opts)
-        self.adapters = opts.train_on != "none" and self.method_conf.keeps_adapters
+        self.method = ssl_method(plan, opts)
+        self.adapters = opts.train_on != "none" and self.method.keeps_adapters
 
     def job(self, name: str, stage: int, argv: tuple[str, ...], queue: str = "train", gpus: int = 0, nj: int = 1, *,
             inputs: tuple[str, ...] | list[str], outputs: tuple[str, ...] | list[str],
@@ -279,7 +280,7 @@ class _Recipe:
 
     def replays(self, stage: str) -> list[str]:
         """The replay data dirs of a continual stage (only stages trained on their new languages)."""
-        if self.o.train_on != "new" or not self.plan.replay:
+        if self.o.train_on != "new" or self.plan.replay is None:
             return []
         return [self.paths.replay(stage, old) for old in self.old(stage)]
 
@@ -329,37 +330,37 @@ class _Recipe:
 
     def stage3(self) -> Iterator[Job]:
         base_model, base_dir = self.plan.base_model, self.paths.base_model.path
-        if "checkpoint" in base_model:
-            check = ("--sha256", base_model["sha256"]) if "sha256" in base_model else ()
-            yield self.job("base_model", 3, _py("export_model", "--upstream", base_model["checkpoint"], *check,
+        if base_model.checkpoint is not None:
+            check = ("--sha256", base_model.sha256) if base_model.sha256 else ()
+            yield self.job("base_model", 3, _py("export_model", "--upstream", base_model.checkpoint, *check,
                                                 "--format", "s3prl", "--out", base_dir),
-                           inputs=(base_model["checkpoint"],), outputs=(base_dir,))
+                           inputs=(base_model.checkpoint,), outputs=(base_dir,))
             return
         base = self.plan.base.languages
         train, valid = self.data_dirs(base, "train"), self.data_dirs(base, "dev")
         dirs = [arg for d in train for arg in ("--train_dir", d)] + [arg for d in valid for arg in ("--valid_dir", d)]
         yield self.job("base_model", 3, _py(
-            "pretrain_base", *dirs, "--config", base_model["pretrain"], "--work_dir", base_dir, "--layer",
+            "pretrain_base", *dirs, "--config", base_model.pretrain, "--work_dir", base_dir, "--layer",
             str(self.o.target_layer), "--num_clusters", str(self.o.num_clusters), "--seed", self.seed,
             "--", "--ngpu", str(self.o.ngpu), *_opts(self.o.pretrain_opts)), "cuda", self.o.ngpu,
-            inputs=(*train, *valid), outputs=(base_dir,), configs=(base_model["pretrain"],))
+            inputs=(*train, *valid), outputs=(base_dir,), configs=(base_model.pretrain,))
 
     def stage4(self) -> Iterator[Job]:
         replay = self.plan.replay
-        if self.o.train_on != "new" or not replay:
+        if self.o.train_on != "new" or replay is None:
             return
         for s in self.stages:
             new: list[str] = []
-            if "minutes" in replay:
-                amount: tuple[str, ...] = ("--minutes", str(replay["minutes"]))
+            if replay.amount == "minutes":
+                amount: tuple[str, ...] = ("--minutes", str(replay.value))
             else:
                 new = self.data_dirs(self.languages(s), "train")
-                amount = ("--fraction", str(replay["fraction"]), *[arg for d in new for arg in ("--of", d)])
+                amount = ("--fraction", str(replay.value), *[arg for d in new for arg in ("--of", d)])
             for old in self.old(s):
                 src, out = self.paths.data_dir(old, "train"), self.paths.replay(s, old)
                 yield self.job(f"replay_{s}_{old}", 4, _py(
-                    "prepare_data", "replay", "--src", src, *amount, "--strategy",
-                    str(replay.get("strategy", "random")), "--seed", self.seed, "--out", out),
+                    "prepare_data", "replay", "--src", src, *amount, "--strategy", replay.strategy, "--seed",
+                    self.seed, "--out", out),
                     inputs=(src, *new), outputs=(out,))
 
     def targets(self, s: str, split: str, data: list[str], replays: list[str], model: tuple[str, ...]) -> Iterator[Job]:
@@ -404,6 +405,11 @@ class _Recipe:
     def stage5(self) -> Iterator[Job]:
         if self.o.train_on == "none":
             return
+        method_config = self.paths.method_config
+        # the method as resolved when the plan was checked, whole: its record holds the text, its
+        # configs the files it was resolved from
+        yield Job("method_config", 5, None, 0, 1, None, ("write", method_config, self.method.ssl_train_text()),
+                  inputs=self.method.configs, outputs=(method_config,), configs=self.method.configs)
         for s in self.stages:
             langs = {"new": self.languages(s), "old": self.plan.base.languages,
                      "all": self.old(s) + self.languages(s)}[self.o.train_on]
@@ -420,9 +426,8 @@ class _Recipe:
             if replays:
                 replay_reads = (train.replay_utt2lang,)
                 replay_opts = ("--replay_utt2lang", train.replay_utt2lang)
-                share = self.o.replay_share if self.o.replay_share is not None else self.plan.replay.get("share")
-                if share is not None:
-                    replay_opts += ("--replay_share", str(share))
+                share = self.o.replay_share if self.o.replay_share is not None else self.plan.replay.share
+                replay_opts += ("--replay_share", str(share))
             data: list[str] = []
             for kind, t in (("train", train), ("valid", dev)):
                 data += [f"--{kind}_data_path_and_name_and_type", f"{t.wav_scp},speech,sound",
@@ -432,11 +437,10 @@ class _Recipe:
             reads = [path for t in (train, dev) for path in (t.wav_scp, t.labels, t.lang, t.speech_shape)]
             out = self.paths.ssl(s).path
             yield self.job(f"ssl_{s}", 5, _py(
-                "ssl_train", "--config", self.method, *init, "--ngpu", str(self.o.ngpu), "--seed", self.seed,
+                "ssl_train", "--config", method_config, *init, "--ngpu", str(self.o.ngpu), "--seed", self.seed,
                 "--resume", "true", "--num_classes", str(self.o.num_clusters), *data,
                 *replay_opts, "--output_dir", out, *_opts(self.o.ssl_train_opts)), "cuda", self.o.ngpu,
-                inputs=(*reads, *replay_reads, *self.model_files(prev)), outputs=(out,),
-                configs=self.method_conf.configs)
+                inputs=(method_config, *reads, *replay_reads, *self.model_files(prev)), outputs=(out,))
 
     def stage6(self) -> Iterator[Job]:
         o, paths = self.o, self.paths
@@ -556,8 +560,9 @@ def recipe_graph(plan: Plan, options: RecipeOptions) -> list[Job]:
     """Every job of stages 1-8, in the order they run, each with the jobs it waits for (``after``,
     derived from inputs and outputs).
 
-    Decided from the plan and the options alone (the method config says whether a stage leaves
-    adapters or a whole checkpoint); raises PlanError for options that cannot run."""
+    Decided from the plan and the options alone (the method, resolved when the plan was checked,
+    says whether a stage leaves adapters or a whole checkpoint); raises PlanError for options that
+    cannot run."""
     recipe = _Recipe(plan, options)
     stages = [recipe.stage1(options.stage <= 1 <= options.stop_stage), recipe.stage2(), recipe.stage3(),
               recipe.stage4(), recipe.stage5(), recipe.stage6(), recipe.stage7(), recipe.stage8()]

@@ -16,12 +16,17 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
     probe: conf/probe/demo.yaml
     protocols: [retrained, fixed]
 
-Replay is configured here only: ``minutes`` (per old language) or ``fraction`` (of the duration of
-all the stage's new languages' training data, per old language) sizes the sample drawn from every
-language learned before, ``strategy`` picks its utterances, and ``share`` is the part of every
-training batch taken from it (``ssl_train --replay_share``). The k-means codebook of a stage is fit
-on the stage's training data with the replay sample, whatever the share, so the systems of a
-comparison that differ only in the share (0: no replay in the batches) see the same codebook data.
+Replay is configured here only (:class:`Replay`): ``minutes`` (per old language) or ``fraction`` (of
+the duration of all the stage's new languages' training data, per old language) sizes the sample
+drawn from every language learned before, ``strategy`` picks its utterances, and ``share`` is the
+part of every training batch taken from it (``ssl_train --replay_share``; a number in [0, 1), the
+contract of :mod:`lamer.ssl.replay_share`). The k-means codebook of a stage is fit on the stage's
+training data with the replay sample, whatever the share, so the systems of a comparison that
+differ only in the share (0: no replay in the batches) see the same codebook data.
+
+The method config is read here, once, with the adapter preset it names (:class:`~lamer.ssl.method_config.Method`:
+the adapter kind, its other ssl_train options and the adapter config with the preset merged in,
+checked): the recipe hands ssl_train that resolved config whole.
 
 The base model is pre-trained by stage 3 (``{pretrain: CONFIG}``, the small demo HuBERT) or
 imported (``{checkpoint: PATH}``: a checkpoint file or a transformers directory). A checkpoint file
@@ -50,10 +55,13 @@ from typing import Any
 from lamer.checksum import sha256_problem
 from lamer.data.errors import DataError
 from lamer.data.languages import CORPUS_TABLES, to_iso3
+from lamer.ssl.method_config import Method, MethodError, read_method
+from lamer.ssl.replay_share import share_problem
 from lamer.yaml_io import YamlError, YamlMapping, brief, load_mapping
 
 PROTOCOLS = ("retrained", "fixed")
 REPLAY_STRATEGIES = ("random", "speaker_balanced")
+REPLAY_AMOUNTS = ("minutes", "fraction")
 _KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "protocols", "seed", "lang_map",
          "base_model", "allow_seen"}
 _CHECKPOINT_KEYS = {"checkpoint", "sha256", "languages"}
@@ -70,19 +78,54 @@ class Stage:
     languages: list[str]  # ISO 639-3
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The plan's replay: a sample of every language learned before a stage, ``value`` ``amount``
+    (``minutes`` per old language, or a ``fraction`` of the duration of the stage's new languages'
+    training data) drawn by ``strategy``; ``share`` is the part of every SSL batch taken from it."""
+
+    amount: str
+    value: int | float  # as written: it reaches prepare_data's --minutes / --fraction as given
+    strategy: str
+    share: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan's spelling: ``{minutes: 2, strategy: ..., share: ...}``."""
+        return {self.amount: self.value, "strategy": self.strategy, "share": self.share}
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """The plan's base model: a ``checkpoint`` to import (a file or a transformers directory, with
+    its ``sha256`` and the ``languages`` it was pre-trained on, where the plan gives them), or a
+    ``pretrain`` config that stage 3 pre-trains it with. Paths are resolved against the recipe."""
+
+    checkpoint: str | None = None
+    sha256: str | None = None
+    languages: tuple[str, ...] = ()
+    pretrain: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan's spelling, the keys it gives."""
+        if self.pretrain is not None:
+            return {"pretrain": self.pretrain}
+        return {"checkpoint": self.checkpoint, **({"sha256": self.sha256} if self.sha256 else {}),
+                **({"languages": list(self.languages)} if self.languages else {})}
+
+
 @dataclass
 class Plan:
     path: Path
     corpus: str
     base: Stage
     stages: list[Stage]
-    method: Path
+    method: Method
     probe: Path
-    replay: dict[str, Any] = field(default_factory=dict)
+    base_model: BaseModel
+    replay: Replay | None = None  # None: no replay
     protocols: list[str] = field(default_factory=lambda: ["retrained"])
     seed: int = 0
     lang_map: dict[str, str] = field(default_factory=dict)
-    base_model: dict[str, Any] = field(default_factory=dict)  # checkpoint, sha256, languages; or pretrain
 
     @property
     def all_stages(self) -> list[Stage]:
@@ -94,6 +137,22 @@ class Plan:
 
     def locale_of(self) -> dict[str, str]:
         return {lang: loc for stage in self.all_stages for loc, lang in zip(stage.locales, stage.languages)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The checked plan as plain data, in the plan's keys: languages resolved to ISO 639-3
+        (``locales`` beside them), paths resolved against the recipe, the method by its path."""
+        return {
+            "corpus": self.corpus,
+            "base": {"languages": self.base.languages, "locales": self.base.locales},
+            "stages": [{"name": s.name, "languages": s.languages, "locales": s.locales} for s in self.stages],
+            "lang_map": dict(self.lang_map),
+            "base_model": self.base_model.as_dict(),
+            "method": str(self.method.path),
+            "replay": self.replay.as_dict() if self.replay else None,
+            "probe": str(self.probe),
+            "protocols": list(self.protocols),
+            "seed": self.seed,
+        }
 
 
 def _as_list(value: Any, key: str, problems: list[str]) -> list[str]:
@@ -127,7 +186,7 @@ def _file(base_dir: Path, value: Any, key: str, problems: list[str], folder_ok: 
     return path
 
 
-def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, Any]:
+def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> BaseModel:
     """The checked ``base_model``: ``{checkpoint: PATH}`` with an optional ``sha256: HEX`` (the
     file's SHA-256, checked before stage 3 loads it) and ``languages: [iso3, ...]`` (what it was
     pre-trained on), or ``{pretrain: CONFIG}``; paths resolved against the recipe directory as the
@@ -138,41 +197,81 @@ def _base_model(recipe_dir: Path, value: Any, problems: list[str]) -> dict[str, 
     keys = set(value) if isinstance(value, dict) else set()
     if not ({"checkpoint"} <= keys <= _CHECKPOINT_KEYS or keys == {"pretrain"}):
         problems.append(f"{usage}; got {brief(value)}")
-        return {}
+        return BaseModel()
     if "pretrain" in value:
-        return {"pretrain": str(_file(recipe_dir, value["pretrain"], "base_model.pretrain", problems))}
+        return BaseModel(pretrain=str(_file(recipe_dir, value["pretrain"], "base_model.pretrain", problems)))
     path = _file(recipe_dir, value["checkpoint"], "base_model.checkpoint", problems, folder_ok=True)
-    out: dict[str, Any] = {"checkpoint": str(path)}
+    sha256, languages = None, ()
     if "sha256" in value:
         if problem := sha256_problem(value["sha256"]):
             problems.append(f"base_model.sha256: {problem}; print a file's with python -m lamer.bin.checksum FILE")
         elif path.is_dir():
             problems.append(f"base_model.sha256: base_model.checkpoint {value['checkpoint']} is a directory; a "
                             "SHA-256 checks one checkpoint file (drop sha256, or point checkpoint at the file)")
-        out["sha256"] = str(value["sha256"]).lower()
+        sha256 = str(value["sha256"]).lower()
     if "languages" in value:
-        languages = value["languages"]
-        if not isinstance(languages, list) or not languages or not all(
-                isinstance(lang, str) and re.fullmatch(r"[a-z]{3}", lang) for lang in languages):
+        given = value["languages"]
+        if not isinstance(given, list) or not given or not all(
+                isinstance(lang, str) and re.fullmatch(r"[a-z]{3}", lang) for lang in given):
             problems.append("base_model.languages: the languages the checkpoint was pre-trained on, a non-empty "
-                            f"list of ISO 639-3 codes (eng, cmn, ...), got {brief(languages)}")
+                            f"list of ISO 639-3 codes (eng, cmn, ...), got {brief(given)}")
         else:
-            out["languages"] = list(dict.fromkeys(languages))
-    return out
+            languages = tuple(dict.fromkeys(given))
+    return BaseModel(checkpoint=str(path), sha256=sha256, languages=languages)
 
 
-def _seen_problems(base_model: dict[str, Any], base: Stage, stages: list[Stage], allow_seen: Any) -> list[str]:
+def _seen_problems(base_model: BaseModel, base: Stage, stages: list[Stage], allow_seen: Any) -> list[str]:
     """Continual stages that add a language the base model was pre-trained on (its ``languages``, or
     the plan's base languages for a model pre-trained by the recipe), unless ``allow_seen``."""
     if not isinstance(allow_seen, bool):
         return [f"allow_seen: expected true or false, got {brief(allow_seen)}"]
     if allow_seen:
         return []
-    seen = set(base_model.get("languages", base.languages if "pretrain" in base_model else ()))
+    seen = set(base.languages if base_model.pretrain is not None else base_model.languages)
     return [f"{stage.name}: {locale} ({lang}) is among base_model.languages, the languages the checkpoint was "
             "pre-trained on: adding it measures adaptation, not expansion; choose a language it never saw, or "
             "say allow_seen: true"
             for stage in stages for locale, lang in zip(stage.locales, stage.languages) if lang in seen]
+
+
+def _replay(value: Any, problems: list[str]) -> Replay | None:
+    """The checked ``replay`` (None: the plan has none): one of ``minutes`` or ``fraction``, a
+    positive number; ``strategy`` (default random); ``share``, the one contract of a replay share."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        problems.append(f"replay: expected a mapping, got {brief(value)}")
+        return None
+    count = len(problems)
+    extra = sorted(set(value) - {*REPLAY_AMOUNTS, "strategy", "share"})
+    if extra:
+        problems.append(f"replay: unknown key(s) {extra}; known keys are minutes or fraction, strategy, share")
+    amounts = [key for key in REPLAY_AMOUNTS if key in value]
+    amount = amounts[0] if len(amounts) == 1 else ""
+    if not amount:
+        problems.append("replay: give exactly one of 'minutes' or 'fraction'")
+    elif isinstance(value[amount], bool) or not isinstance(value[amount], (int, float)) or value[amount] <= 0:
+        problems.append(f"replay.{amount}: must be a positive number, got {brief(value[amount])}")
+    strategy = value.get("strategy", "random")
+    if strategy not in REPLAY_STRATEGIES:
+        problems.append(f"replay.strategy: expected one of {REPLAY_STRATEGIES}, got {brief(strategy)}")
+    if problem := share_problem(value.get("share")):
+        problems.append(f"replay.share: {problem}")
+    if len(problems) > count:
+        return None
+    return Replay(amount, value[amount], strategy, value["share"])
+
+
+def _method(recipe_dir: Path, value: Any, problems: list[str]) -> Method | None:
+    """The method config, read once and resolved with its preset (:func:`read_method`)."""
+    path = _file(recipe_dir, value, "method", problems)
+    if not path.is_file():
+        return None
+    try:
+        return read_method(path)
+    except MethodError as err:
+        problems.append(f"method: {err}")
+        return None
 
 
 def read_mapping(path: Path, what: str, error: type[PlanError]) -> YamlMapping:
@@ -237,25 +336,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
                                 "a language enters the plan once")
             seen.setdefault(lang, stage.name)
 
-    replay = raw.get("replay") or {}
-    if not isinstance(replay, dict):
-        problems.append(f"replay: expected a mapping, got {brief(replay)}")
-        replay = {}
-    elif replay:
-        amounts = [k for k in ("minutes", "fraction") if k in replay]
-        if len(amounts) != 1:
-            problems.append("replay: give exactly one of 'minutes' or 'fraction'")
-        elif not isinstance(replay[amounts[0]], (int, float)) or replay[amounts[0]] <= 0:
-            problems.append(f"replay.{amounts[0]}: must be a positive number")
-        if replay.get("strategy", "random") not in REPLAY_STRATEGIES:
-            problems.append(f"replay.strategy: expected one of {REPLAY_STRATEGIES}")
-        share = replay.get("share")
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
-            problems.append(f"replay.share: the part of every training batch taken from the replay sample, "
-                            f"a number in (0, 1), got {brief(share)}")
-        extra = sorted(set(replay) - {"minutes", "fraction", "strategy", "share"})
-        if extra:
-            problems.append(f"replay: unknown key(s) {extra}")
+    replay = _replay(raw.get("replay"), problems)
     protocols = raw.get("protocols", ["retrained"])
     if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
         problems.append(f"protocols: expected a non-empty list drawn from {PROTOCOLS}, got {brief(protocols)}")
@@ -266,14 +347,14 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     seed = raw.get("seed", 0)
     if not isinstance(seed, int):
         problems.append(f"seed: expected an integer, got {brief(seed)}")
-    method = _file(recipe_dir, raw.get("method"), "method", problems)
+    method = _method(recipe_dir, raw.get("method"), problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
     base_model = _base_model(recipe_dir, raw.get("base_model"), problems)
     problems += _seen_problems(base_model, base, stages, raw.get("allow_seen", False))
     if problems:
         raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
     return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,
-                replay=replay, protocols=protocols, seed=seed, lang_map=lang_map, base_model=base_model)
+                base_model=base_model, replay=replay, protocols=protocols, seed=seed, lang_map=lang_map)
 
 
 def check_data_root(plan: Plan, root: str | Path | None) -> None:

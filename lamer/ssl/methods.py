@@ -3,29 +3,25 @@
 Methods differ only in the adapter settings: ``adapter: none`` trains every parameter (full
 fine-tuning, or pre-training from scratch), ``adapter: lamer`` patches the upstream with
 ``apply_lamer`` (single LoRA, uniform mixture of LoRA experts and Lamer are all Lamer
-configs: ``conf/lamer/lora.yaml``, ``mole_uniform.yaml``, ``lamer_base.yaml``).
-
-A relative ``ssl_adapter_preset`` is taken from the folder of the method config that names it
-(``conf/ssl/lamer.yaml`` names ``../lamer/lamer_base.yaml``), or from the current folder when
-given on the command line. From the second stage on, ``--init_adapters`` continues the previous
-stage's adapters with their own config; a preset that says otherwise is an error unless
-``preset_mismatch`` is ``continue`` (logged).
+configs: ``conf/lamer/lora.yaml``, ``mole_uniform.yaml``, ``lamer_base.yaml``). The adapter
+config comes resolved (:mod:`lamer.ssl.method_config`: the preset with the method's options on
+top). From the second stage on, ``--init_adapters`` continues the previous stage's adapters
+with their own config; a config that says otherwise is an error unless ``preset_mismatch`` is
+``continue`` (logged).
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import yaml
 from torch import nn
 
 from lamer.adapters import LamerConfig, apply_lamer, load_adapters, parameter_report
 from lamer.ssl.growth import grow_experts
+from lamer.ssl.method_config import ADAPTERS
 from lamer.upstream import PRESETS, LoadedUpstream, build_preset, open_upstream
 
 logger = logging.getLogger(__name__)
-ADAPTERS = ("none", "lamer")
-DEFAULT_ADAPTER = "lamer"  # ssl_train's --ssl_adapter
 PRESET_MISMATCH = ("error", "continue")
 # growth (add_experts) rewrites the allocation of continued adapters, so it is not compared
 _NOT_COMPARED = {"allocation"}
@@ -43,62 +39,37 @@ def build_ssl_upstream(spec: str, family: str | None = None, seed: int = 0) -> L
     return loaded
 
 
-def resolve_preset(preset: str | Path, config: str | Path | None = None) -> Path:
-    """The adapter preset file ``preset``: relative to the folder of the method config ``config``
-    that names it (its key ``ssl_adapter_preset``), or to the current folder without one.
-    FileNotFoundError names the config, the key and the path looked at."""
-    path = Path(preset)
-    if not path.is_absolute() and config is not None:
-        path = Path(config).parent / path
-    if not path.is_file():
-        named = config is not None
-        where = f"{config}: ssl_adapter_preset: " if named else "adapter preset "
-        base = "the folder of the config that names it" if named else "the current folder"
-        raise FileNotFoundError(f"{where}{preset}: no such file (looked at {path}; "
-                                f"a relative preset is taken from {base})")
-    return path
-
-
-def lamer_config(preset: str | Path | None, overrides: dict | None) -> LamerConfig:
-    """A Lamer config from a preset file (``adapter: lamer`` YAML, a path as ``resolve_preset``
-    gives) with ``overrides`` on top."""
-    values: dict = {}
-    if preset:
-        values = LamerConfig.from_yaml(resolve_preset(preset)).to_dict()
-    values.update(overrides or {})
-    return LamerConfig.from_dict(values, source=str(preset or "adapter_conf"))
-
-
-def _check_continued(manifest: dict, init_adapters: str, adapter_preset: str | Path | None, adapter_conf: dict | None,
+def _check_continued(manifest: dict, init_adapters: str, adapter_config: LamerConfig | None,
                      preset_mismatch: str) -> None:
-    """The continued adapters' config against the one the preset and ``adapter_conf`` give."""
-    if not adapter_preset and not adapter_conf:
+    """The continued adapters' config against ``adapter_config``, the one this run gives."""
+    if adapter_config is None:
         return
-    wanted = lamer_config(adapter_preset, adapter_conf).to_dict()
+    wanted = adapter_config.to_dict()
     have = LamerConfig.from_dict(manifest["config"], source=f"{init_adapters}/manifest.json").to_dict()
     differ = sorted(k for k in set(wanted) | set(have) if k not in _NOT_COMPARED and wanted.get(k) != have.get(k))
     if not differ:
         return
     listing = ", ".join(f"{k}: {have.get(k)!r} there, {wanted.get(k)!r} here" for k in differ)
     if preset_mismatch == "error":
-        raise ValueError(f"--init_adapters {init_adapters}: the continued adapters' config differs from "
-                         f"{adapter_preset or 'adapter_conf'} ({listing}); continue them with their own config "
-                         "(--preset_mismatch continue) or train new adapters (no --init_adapters)")
-    logger.warning("continuing %s with its own config; %s says otherwise (%s)", init_adapters,
-                   adapter_preset or "adapter_conf", listing)
+        raise ValueError(f"--init_adapters {init_adapters}: the continued adapters' config differs from the "
+                         f"adapter config given (ssl_adapter_preset, ssl_adapter_conf: {listing}); continue them "
+                         "with their own config (--preset_mismatch continue) or train new adapters (no "
+                         "--init_adapters)")
+    logger.warning("continuing %s with its own config; the adapter config given says otherwise (%s)", init_adapters,
+                   listing)
 
 
-def setup_method(upstream: nn.Module, adapter: str, adapter_preset: str | Path | None = None,
-                 adapter_conf: dict | None = None, init_adapters: str | None = None,
-                 add_experts: int = 0, freeze_previous_experts: bool = False,
+def setup_method(upstream: nn.Module, adapter: str, adapter_config: LamerConfig | None = None,
+                 init_adapters: str | None = None, add_experts: int = 0, freeze_previous_experts: bool = False,
                  preset_mismatch: str = "error") -> dict:
     """Patch (or not) ``upstream`` for the method; returns its parameter report.
 
-    ``adapter_preset``: a preset file (see ``resolve_preset``). ``init_adapters`` continues the
-    adapters of an earlier stage with their manifest's config; where ``adapter_preset`` /
-    ``adapter_conf`` give another (the allocation aside, which growth rewrites), ValueError,
-    or with ``preset_mismatch="continue"`` a logged warning. ``add_experts`` then adds that many
-    routed experts per patched module, freezing the earlier ones if ``freeze_previous_experts``.
+    ``adapter_config``: the resolved adapter config (:mod:`lamer.ssl.method_config`; None: the
+    defaults of :class:`LamerConfig`, and nothing to compare continued adapters with).
+    ``init_adapters`` continues the adapters of an earlier stage with their manifest's config;
+    where ``adapter_config`` gives another (the allocation aside, which growth rewrites),
+    ValueError, or with ``preset_mismatch="continue"`` a logged warning. ``add_experts`` then adds
+    that many routed experts per patched module, freezing the earlier ones if ``freeze_previous_experts``.
     """
     if adapter not in ADAPTERS:
         raise ValueError(f"adapter must be one of {ADAPTERS}, got {adapter!r}")
@@ -113,10 +84,10 @@ def setup_method(upstream: nn.Module, adapter: str, adapter_preset: str | Path |
         return {"total_params": total, "trainable_params": total, "trainable_percent": 100.0}
     if init_adapters:
         manifest = load_adapters(upstream, init_adapters)
-        _check_continued(manifest, init_adapters, adapter_preset, adapter_conf, preset_mismatch)
+        _check_continued(manifest, init_adapters, adapter_config, preset_mismatch)
         logger.info("continuing adapters of %s (stage %s)", init_adapters, (manifest.get("extra") or {}).get("stage"))
     else:
-        apply_lamer(upstream, lamer_config(adapter_preset, adapter_conf))
+        apply_lamer(upstream, adapter_config or LamerConfig())
     if add_experts:
         counts = grow_experts(upstream, add_experts, freeze_previous_experts)
         logger.info("added %d experts per module; experts per layer now %s", add_experts, counts)

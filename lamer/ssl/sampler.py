@@ -44,13 +44,14 @@ class ReplayBatchSampler(AbsSampler):
 
     lengths: ``{utt: samples}`` of all training utterances (new and replay).
     replay_langs: ``{utt: language}`` of the replay utterances (a subset of ``lengths``).
+    replay_share: a replay share as :mod:`lamer.ssl.replay_share` checks it where it enters the
+        process (``ssl_train`` as it parses ``--replay_share``); here only its fit with the batch
+        size and the replay utterances is checked.
     rank / world_size: with torch.distributed, each process keeps its slice of every batch.
     """
 
     def __init__(self, lengths: dict[str, int], replay_langs: dict[str, str], batch_size: int,
                  replay_share: float, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
-        if not 0.0 <= replay_share < 1.0:
-            raise ValueError(f"replay_share must be in [0, 1), got {replay_share}")
         missing = sorted(set(replay_langs) - set(lengths))
         if missing:
             raise ValueError(f"replay utterance {missing[0]} is not in the training shape file")

@@ -4,6 +4,13 @@ ESPnet gives resume (``--resume true``), checkpoints, logs, validation loss, gra
 accumulation, ``--ngpu 0`` and torch.distributed. This task adds the model (upstream +
 method + HuBERT head), the data names (``speech``, ``labels``, optional ``lang``), the replay
 batch sampler for the training iterator, and the export of the trained upstream at the end.
+
+Its options are checked and resolved once, as they are parsed (:meth:`SSLTask.get_parser`):
+an adapter preset (``--ssl_adapter_preset``, or ``ssl_adapter_preset`` of the ``--config`` file,
+relative to that file's folder) is merged into ``ssl_adapter_conf``, which then holds the whole
+adapter config (ESPnet's ``<output_dir>/config.yaml`` records it so, with no preset to find);
+the recipe's resolved method configs have no preset left. ``--replay_share`` is checked against
+:mod:`lamer.ssl.replay_share` and paired with ``--replay_utt2lang``.
 """
 from __future__ import annotations
 
@@ -17,11 +24,12 @@ from espnet2.tasks.abs_task import AbsTask, IteratorOptions, optim_classes
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.distributed_utils import get_rank
 from espnet2.train.trainer import Trainer
+from espnet2.utils import config_argparse
 from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import float_or_none, str2bool, str_or_none
 
-from lamer.adapters import patch_state, router_parameters
+from lamer.adapters import LamerConfig, patch_state, router_parameters
 from lamer.adapters.checkpoint import describe_base
 from lamer.espnet.safe_load import espnet_safe_loading
 from lamer.eval.kaldi_text import read_utt2lang
@@ -29,19 +37,13 @@ from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.export import export_stage
 from lamer.ssl.growth import check_optimizer
 from lamer.ssl.head import HubertHead
-from lamer.ssl.methods import (
-    ADAPTERS,
-    DEFAULT_ADAPTER,
-    PRESET_MISMATCH,
-    build_ssl_upstream,
-    describe,
-    resolve_preset,
-    setup_method,
-)
+from lamer.ssl.method_config import ADAPTERS, DEFAULT_ADAPTER, adapter_config, resolve_preset
+from lamer.ssl.methods import PRESET_MISMATCH, build_ssl_upstream, describe, setup_method
 from lamer.ssl.model import MaskedPredictionModel
+from lamer.ssl.replay_share import check_share
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
 from lamer.upstream import LoadedUpstream
-from lamer.yaml_io import load_yaml
+from lamer.yaml_io import brief
 
 # the defaults of the classes the options configure, read off their signatures (as ESPnet does)
 MODEL_DEFAULTS = get_default_kwargs(MaskedPredictionModel)
@@ -57,12 +59,27 @@ def _merged(defaults: dict, given: dict | None, option: str) -> dict:
     return {**defaults, **(given or {})}
 
 
-def _naming_config(args: argparse.Namespace) -> str | None:
-    """The ``--config`` file when it is what set ``--ssl_adapter_preset`` (not the command line)."""
-    if not getattr(args, "config", None):
-        return None
-    named = (load_yaml(args.config) or {}).get("ssl_adapter_preset")
-    return args.config if named == args.ssl_adapter_preset else None
+def resolve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Check and resolve the parsed options ``args`` of ``parser`` in place, once: the adapter preset
+    merged into ``ssl_adapter_conf`` (the whole config; ``ssl_adapter_preset`` then None), the replay
+    share checked and paired with the replay utterances. ValueError (OSError for a missing preset)
+    names the option."""
+    if not isinstance(args.ssl_adapter_conf, dict):  # a --config file's value has no type
+        raise ValueError(f"--ssl_adapter_conf: expected a mapping of Lamer options, got {brief(args.ssl_adapter_conf)}")
+    if args.ssl_adapter_preset:
+        # a relative preset is the --config file's when that file named it (it set the parser's default)
+        from_config = args.config is not None and parser.get_default("ssl_adapter_preset") == args.ssl_adapter_preset
+        preset = resolve_preset(args.ssl_adapter_preset, args.config if from_config else None)
+        config = adapter_config(preset, args.ssl_adapter_conf, source=f"{preset} (--ssl_adapter_preset, with "
+                                                                      "--ssl_adapter_conf)")
+        args.ssl_adapter_conf, args.ssl_adapter_preset = config.to_dict(), None
+    if args.replay_share is not None:
+        args.replay_share = check_share(args.replay_share, "--replay_share")
+    if args.replay_share and not args.replay_utt2lang:
+        raise ValueError("--replay_share > 0 needs --replay_utt2lang (the replay utterances of the training data)")
+    if args.replay_utt2lang and args.replay_share is None:
+        raise ValueError("--replay_utt2lang needs --replay_share: the part of every batch taken from the replay "
+                         "utterances (the plan's replay.share; 0 keeps them out of the batches)")
 
 
 class SSLTask(AbsTask):
@@ -71,6 +88,24 @@ class SSLTask(AbsTask):
     num_optimizers: int = 1
     class_choices_list = []
     trainer = Trainer
+
+    @classmethod
+    def get_parser(cls) -> config_argparse.ArgumentParser:
+        """ESPnet's parser of the task, whose parsed options come out checked and resolved
+        (:func:`resolve_options`); a problem is a one-line usage error naming the option."""
+        parser = super().get_parser()
+        parse_known_args = parser.parse_known_args
+
+        def parse_and_resolve(args=None, namespace=None):
+            parsed, rest = parse_known_args(args, namespace)
+            try:
+                resolve_options(parsed, parser)
+            except (OSError, ValueError) as err:
+                parser.error(str(err))
+            return parsed, rest
+
+        parser.parse_known_args = parse_and_resolve  # what parse_args calls
+        return parser
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -83,9 +118,11 @@ class SSLTask(AbsTask):
                            help="none: train every parameter (full fine-tuning / pre-training); lamer: adapters")
         group.add_argument("--ssl_adapter_preset", type=str_or_none, default=None,
                            help="an 'adapter: lamer' YAML file (conf/lamer/*.yaml) giving the adapter settings; "
-                                "relative: to the --config that names it, else to the current folder")
+                                "relative: to the --config that names it, else to the current folder; merged into "
+                                "--ssl_adapter_conf as the options are parsed")
         group.add_argument("--ssl_adapter_conf", action=NestedDictAction, default={},
-                           help="Lamer options on top of --ssl_adapter_preset")
+                           help="Lamer options on top of --ssl_adapter_preset (after parsing: the whole adapter "
+                                "config, preset included)")
         group.add_argument("--init_adapters", type=str_or_none, default=None,
                            help="adapter directory of the previous stage to continue (with its own config)")
         group.add_argument("--preset_mismatch", type=str, default="error", choices=PRESET_MISMATCH,
@@ -107,7 +144,7 @@ class SSLTask(AbsTask):
                            help="utt2lang of the replay utterances inside the training data "
                                 "(enables the replay sampler)")
         group.add_argument("--replay_share", type=float_or_none, default=None,
-                           help="share of every training batch taken from the replay utterances (with "
+                           help="share of every training batch taken from the replay utterances, in [0, 1) (with "
                                 "--replay_utt2lang; the recipe passes the plan's replay.share; 0: none)")
 
     @classmethod
@@ -131,10 +168,9 @@ class SSLTask(AbsTask):
         """The upstream of ``args``, set up for the method (adapters patched or all parameters free)."""
         conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
         loaded = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
-        if args.ssl_adapter_preset:  # made absolute, so that <output_dir>/config.yaml works from anywhere
-            args.ssl_adapter_preset = str(resolve_preset(args.ssl_adapter_preset, _naming_config(args)).resolve())
-        report = setup_method(loaded.model, args.ssl_adapter, args.ssl_adapter_preset, args.ssl_adapter_conf,
-                              args.init_adapters, args.add_experts, args.freeze_previous_experts, args.preset_mismatch)
+        config = LamerConfig.from_dict(args.ssl_adapter_conf, "ssl_adapter_conf") if args.ssl_adapter_conf else None
+        report = setup_method(loaded.model, args.ssl_adapter, config, args.init_adapters, args.add_experts,
+                              args.freeze_previous_experts, args.preset_mismatch)
         logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter,
                      describe(report))
         if args.freeze_previous_experts:
@@ -179,11 +215,6 @@ class SSLTask(AbsTask):
 
     @classmethod
     def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):
-        if mode == "train" and args.replay_share and not args.replay_utt2lang:
-            raise ValueError("--replay_share > 0 needs --replay_utt2lang (the replay utterances of the training data)")
-        if mode == "train" and args.replay_utt2lang and args.replay_share is None:
-            raise ValueError("--replay_utt2lang needs --replay_share: the part of every batch taken from the replay "
-                             "utterances (the plan's replay.share; 0 keeps them out of the batches)")
         if mode != "train" or not args.replay_utt2lang:
             return super().build_sequence_iter_factory(args, iter_options, mode)
         if iter_options.batch_type not in ("folded", "sorted", "unsorted"):

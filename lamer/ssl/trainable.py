@@ -1,8 +1,9 @@
 """What a continual-training method trains: parameter counts of a method config on an upstream.
 
-The method config is the ESPnet-style YAML of ``python -m lamer.bin.ssl_train``; its
-``ssl_adapter`` / ``ssl_adapter_preset`` / ``ssl_adapter_conf`` are applied to the upstream by
-the same :func:`lamer.ssl.methods.setup_method` that training uses. The count is of the upstream
+The method config is the ESPnet-style YAML of ``python -m lamer.bin.ssl_train``, read once by
+:func:`lamer.ssl.method_config.read_method` (the reader of the recipe's plan check); its adapter
+config, the preset resolved, is applied to the upstream by the same
+:func:`lamer.ssl.methods.setup_method` that training uses. The count is of the upstream
 only: the HuBERT prediction head that training adds starts fresh each stage and is not kept.
 
 Two counts: ``trainable_params``, the parameters that receive a gradient in one masked forward
@@ -20,32 +21,13 @@ from pathlib import Path
 import torch
 
 from lamer.ssl.encoder import MaskedUpstream
-from lamer.ssl.methods import DEFAULT_ADAPTER, resolve_preset, setup_method
+from lamer.ssl.method_config import read_method
+from lamer.ssl.methods import setup_method
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.upstream import open_upstream
-from lamer.yaml_io import YamlError, brief, load_yaml
 
 _PROBE_SAMPLES = 16000  # one second of 16 kHz audio: enough frames for every layer to run
 _PREDICT_LAYER = inspect.signature(MaskedPredictionModel).parameters["predict_layer"].default  # ssl_train's
-
-
-def method_adapter(method: Path) -> tuple[str, Path | None, dict, int]:
-    """``(ssl_adapter, ssl_adapter_preset, ssl_adapter_conf, predict_layer)`` of a method config,
-    with the defaults of ``ssl_train`` (adapter ``lamer``, last layer scored); a relative preset is
-    taken from the config's folder, as ``ssl_train`` does."""
-    try:
-        conf = load_yaml(method) or {}
-    except YamlError as err:
-        raise ValueError(f"method config {err}") from None
-    if not isinstance(conf, dict):
-        raise ValueError(f"{method}: expected a mapping of ssl_train options")
-    adapter = conf.get("ssl_adapter", DEFAULT_ADAPTER)
-    preset = resolve_preset(conf["ssl_adapter_preset"], method) if conf.get("ssl_adapter_preset") else None
-    adapter_conf = conf.get("ssl_adapter_conf") or {}
-    if not isinstance(adapter_conf, dict):
-        raise ValueError(f"{method}: ssl_adapter_conf: expected a mapping, got {brief(adapter_conf)}")
-    predict_layer = (conf.get("model_conf") or {}).get("predict_layer", _PREDICT_LAYER)
-    return adapter, preset, adapter_conf, predict_layer
 
 
 def _updated_params(model: torch.nn.Module, predict_layer: int) -> int:
@@ -77,14 +59,16 @@ def count_trainable(upstream: str | Path, method: Path | None) -> dict:
     patched, ``experts_per_layer`` (shared experts included), ``allocation`` and ``targets``.
     Percentages are of the patched upstream's parameters (base plus adapters).
     """
+    resolved = read_method(method) if method is not None else None
     model = open_upstream(upstream).model
-    if method is None:
+    if resolved is None:
         for param in model.parameters():
             param.requires_grad_(False)
         adapter, report, predict_layer = None, {}, _PREDICT_LAYER
     else:
-        adapter, preset, adapter_conf, predict_layer = method_adapter(method)
-        report = setup_method(model, adapter, preset, adapter_conf)
+        adapter = resolved.adapter
+        predict_layer = (resolved.options.get("model_conf") or {}).get("predict_layer", _PREDICT_LAYER)
+        report = setup_method(model, adapter, resolved.adapter_config)
     total = sum(p.numel() for p in model.parameters())
     optimizer = sum(p.numel() for p in model.parameters() if p.requires_grad)
     trainable = _updated_params(model, predict_layer) if optimizer else 0

@@ -49,7 +49,8 @@ def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
     ("  ft: {method: conf/ablation/ft.yaml,", "  ft: {method: conf/ablation/ft.yaml, lr: 0.1,",
      "systems.ft: unknown key(s) ['lr']"),
     ("seeds: [0, 1, 2]", "seeds: [0, 1, 2]\nrepeats: 3", "unknown key(s) ['repeats']"),
-    ("replay_share: 0}", "replay_share: 1}", "systems.ft.replay_share: expected a number in [0, 1)"),
+    ("replay_share: 0}", "replay_share: 1}", "systems.ft.replay_share: the part of every training batch taken from "
+                                            "the replay sample, a number in [0, 1)"),
     ("  ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "  ft: {}", "systems.ft.method: missing"),
     ("frozen: {train_on: none}", "frozen: {train_on: none, method: conf/ablation/ft.yaml}",
      "systems.frozen.method: train_on none trains nothing"),

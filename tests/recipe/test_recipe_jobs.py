@@ -11,7 +11,7 @@ import pytest
 from lamer.bin.plan import main as plan_main
 from lamer.recipe.executor import launcher_command
 from lamer.recipe.jobs import Job, RecipeOptions, recipe_jobs
-from lamer.recipe.plan import load_plan
+from lamer.recipe.plan import Replay, load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
@@ -195,7 +195,7 @@ def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
 
 def test_replay_fraction_share_and_lang_map(tmp_path):
     plan = load_plan(DEMO / "conf" / "plan.yaml")
-    plan.replay = {"fraction": 0.1, "strategy": "random", "share": 0.3}
+    plan.replay = Replay("fraction", 0.1, "random", 0.3)
     plan.lang_map = {"en": "eng"}
     jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv"))}
     replay = list(jobs["replay_s2_eng"].argv)
@@ -386,3 +386,57 @@ def test_more_data_workers_leave_the_prepared_data_done(tmp_path, monkeypatch, c
     status = {job["name"]: job["status"] for job in listed(
         plan, "--stop_stage", "1", "--prep_opts", "--lock_timeout 5", "--status", "true", capsys=capsys)}
     assert status == {"data": "stale"}
+
+
+def test_ssl_stages_read_the_method_resolved_when_the_plan_was_checked(capsys):
+    """One bookkeeping step writes the method config resolved at plan check (its preset merged in) to
+    exp/<tag>/config/method.yaml; every SSL stage's ssl_train reads that file, and waits for it. Its
+    record holds the text and the hashes of the files it was resolved from."""
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
+    method = load_plan(DEMO / "conf" / "plan.yaml").method
+    write = jobs["method_config"]
+    assert (write["stage"], write["queue"], write["outputs"]) == (5, None, ["exp/plan/config/method.yaml"])
+    assert write["argv"] == ["write", "exp/plan/config/method.yaml", method.ssl_train_text()]
+    assert write["configs"] == [str(DEMO / "conf" / "ssl" / "demo.yaml"),
+                                str(DEMO / "conf" / "ssl" / ".." / "lamer" / "lamer_base.yaml")]
+    for name in ("ssl_s1", "ssl_s2"):
+        argv = jobs[name]["argv"]
+        assert argv[argv.index("--config") + 1] == "exp/plan/config/method.yaml"
+        assert "method_config" in jobs[name]["after"] and jobs[name]["configs"] == []
+    assert "method_config" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", capsys=capsys))
+
+
+def test_ssl_train_opts_may_switch_the_adapter_but_not_name_a_preset(capsys):
+    plan = str(DEMO / "conf" / "plan.yaml")
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts", "--ssl_adapter none", capsys=capsys))
+    assert "--init_adapters" not in jobs["ssl_s2"]["argv"] and "expert_usage" not in jobs
+    assert "ssl_adapter: none\n" in jobs["method_config"]["argv"][2]
+    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts", "--ssl_adapter_preset p.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--ssl_adapter_preset: the recipe resolves the method config's preset" in err
+    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts=--ssl_adapter=prefix"]) == 1
+    assert capsys.readouterr().err == "plan: error: --ssl_adapter prefix: expected one of none, lamer\n"
+
+
+def test_allocation_and_share_reach_ssl_train_read_once(tmp_path, monkeypatch):
+    """From the plan check to the model ssl_train builds for stage s1 (the demo plan, on the tiny
+    upstream): the method config and its preset are each read once, by the plan check; ssl_train
+    reads the resolved file once; its experts per layer are the preset's allocation and its replay
+    share the plan's."""
+    from lamer.adapters import experts_per_layer, parameter_report
+    from lamer.recipe.executor import run_in_place
+    from lamer.ssl.task import SSLTask
+    from tests.opened import opened, times
+
+    monkeypatch.chdir(tmp_path)
+    method, preset = DEMO / "conf" / "ssl" / "demo.yaml", ROOT / "conf" / "lamer" / "lamer_base.yaml"
+    with opened() as counts:
+        plan = load_plan(DEMO / "conf" / "plan.yaml")
+        jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv", stage=5, stop_stage=5))}
+        run_in_place(jobs["method_config"])
+        args = SSLTask.get_parser().parse_args([*jobs["ssl_s1"].argv[3:], "--upstream", "tiny"])
+        model = SSLTask.build_upstream(args).model
+    assert (times(counts, method), times(counts, preset), times(counts, "exp/plan/config/method.yaml")) == (1, 1, 1)
+    assert parameter_report(model)["experts_per_layer"] == experts_per_layer(
+        plan.method.adapter_config.allocation, 3) == [2, 4, 8]
+    assert args.replay_share == plan.replay.share == 0.2

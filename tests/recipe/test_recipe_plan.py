@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.recipe.plan import PlanError, check_data_root, load_plan
+from lamer.recipe.plan import BaseModel, PlanError, Replay, check_data_root, load_plan
 
 GOOD = """
 corpus: commonvoice
@@ -150,9 +150,9 @@ def test_a_checkpoint_with_its_sha256_resolves_against_the_recipe_dir(recipe):
     (recipe / "model").mkdir()
     (recipe / "model" / "upstream.pt").write_bytes(b"weights")
     plan = load_plan(_with_base_model(recipe, f"{{checkpoint: model/upstream.pt, sha256: '{HEX.upper()}'}}"))
-    assert plan.base_model == {"checkpoint": str(recipe / "model" / "upstream.pt"), "sha256": HEX}
+    assert plan.base_model == BaseModel(checkpoint=str(recipe / "model" / "upstream.pt"), sha256=HEX)
     plan = load_plan(_with_base_model(recipe, "{checkpoint: model}"))  # a transformers directory: no hash
-    assert plan.base_model == {"checkpoint": str(recipe / "model")}
+    assert plan.base_model == BaseModel(checkpoint=str(recipe / "model"))
 
 
 @pytest.mark.parametrize("base_model, message", [
@@ -181,9 +181,9 @@ def test_a_continual_language_the_checkpoint_saw_is_refused_naming_it(recipe):
     assert len(problems) == 1 and problems[0].startswith("  - s1: it (ita) is among base_model.languages")
     assert "allow_seen: true" in problems[0]
     seen.write_text(seen.read_text() + "allow_seen: true\n")
-    assert load_plan(seen).base_model["languages"] == ["eng", "fra", "deu", "ita"]
+    assert load_plan(seen).base_model.languages == ("eng", "fra", "deu", "ita")
     new = _with_base_model(recipe, "{checkpoint: model.pt, languages: [eng, fra, deu]}")
-    assert load_plan(new).base_model == {"checkpoint": str(recipe / "model.pt"), "languages": ["eng", "fra", "deu"]}
+    assert load_plan(new).base_model == BaseModel(checkpoint=str(recipe / "model.pt"), languages=("eng", "fra", "deu"))
 
 
 @pytest.mark.parametrize("base_model, extra, message", [
@@ -208,3 +208,114 @@ def test_real_data_plans_add_languages_their_checkpoint_never_heard(corpus):
 
     raw = read_mapping(RECIPES / corpus / "ssl1" / "conf" / "plan.yaml", "plan file", PlanError)
     assert raw["base_model"]["languages"] == ["eng"] and "allow_seen" not in raw
+
+
+def test_replay_base_model_and_method_are_typed(recipe, capsys):
+    from lamer.bin.plan import main as plan_main
+    from lamer.ssl.method_config import Method
+
+    plan = load_plan(_write(recipe, GOOD))
+    assert plan.replay == Replay("minutes", 2, "speaker_balanced", 0.2)
+    assert plan.base_model == BaseModel(pretrain=str(recipe / "conf" / "method.yaml"))
+    assert isinstance(plan.method, Method) and plan.method.path == recipe / "conf" / "method.yaml"
+    assert plan.method.adapter == "lamer" and plan.method.preset is None
+    path = _write(recipe, GOOD.replace("{minutes: 2, strategy: speaker_balanced, share: 0.2}",
+                                       "{fraction: 0.1, share: 0}"))
+    assert load_plan(path).replay == Replay("fraction", 0.1, "random", 0)  # share 0: drawn, in no batch
+    answers = {}
+    for key in ("replay_minutes", "replay_fraction", "replay_strategy", "replay_share", "base_model", "method"):
+        assert plan_main(["get", "--plan", str(path), key]) == 0
+        answers[key] = capsys.readouterr().out
+    assert answers == {"replay_minutes": "\n", "replay_fraction": "0.1\n", "replay_strategy": "random\n",
+                       "replay_share": "0\n", "base_model": f"pretrain {recipe / 'conf' / 'method.yaml'}\n",
+                       "method": f"{recipe / 'conf' / 'method.yaml'}\n"}
+    assert load_plan(_write(recipe, GOOD.replace("replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}\n",
+                                                 ""))).replay is None
+
+
+@pytest.mark.parametrize("replay, message", [
+    ("{minutes: 0, share: 0.2}", "replay.minutes: must be a positive number, got 0"),
+    ("{minutes: true, share: 0.2}", "replay.minutes: must be a positive number, got True"),
+    ("{fraction: '0.1', share: 0.2}", "replay.fraction: must be a positive number, got '0.1'"),
+    ("{minutes: 2, share: -0.1}", "replay.share: the part of every training batch taken from the replay sample, a "
+                                  "number in [0, 1) (0: none in the batches), got -0.1"),
+    ("{minutes: 2, share: 0.2, strategy: best}", "replay.strategy: expected one of ('random', 'speaker_balanced'), "
+                                                 "got 'best'"),
+    ("{minutes: 2, share: 0.2, shares: 0.3}", "replay: unknown key(s) ['shares']; known keys are minutes or "
+                                              "fraction, strategy, share"),
+    ("[2, 0.2]", "replay: expected a mapping, got [2, 0.2]"),
+])
+def test_a_bad_replay_names_its_key(recipe, replay, message):
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, GOOD.replace("{minutes: 2, strategy: speaker_balanced, share: 0.2}", replay)))
+    problems = [line[4:] for line in str(err.value).splitlines()[1:]]
+    assert problems == [message]
+
+
+def test_a_bad_method_is_a_problem_of_the_plan_check(recipe):
+    (recipe / "conf" / "method.yaml").write_text("ssl_adapter_preset: lamer.yaml\n")
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, GOOD.replace("[nl, pt]", "[]")))
+    problems = [line[4:] for line in str(err.value).splitlines()[1:]]
+    assert problems == ["stages[1].languages: is empty; a stage needs at least one language",
+                        f"method: {recipe / 'conf' / 'method.yaml'}: ssl_adapter_preset: lamer.yaml: no such file "
+                        f"(looked at {recipe / 'conf' / 'lamer.yaml'}; a relative preset is taken from the folder of "
+                        "the config that names it)"]
+
+
+def _printed(plan, capsys) -> dict:
+    import yaml
+
+    from lamer.bin.plan import main as plan_main
+
+    assert plan_main(["check", "--plan", str(plan), "--print"]) == 0
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def test_plan_check_print_shows_the_resolved_plan_method_and_experts_per_layer(capsys):
+    from lamer.adapters import LamerConfig
+
+    demo = RECIPES / "mini_lamer" / "ssl1"
+    printed = _printed(demo / "conf" / "plan.yaml", capsys)
+    assert list(printed) == ["plan", "method", "experts_per_layer"]
+    assert printed["plan"]["replay"] == {"minutes": 2, "strategy": "speaker_balanced", "share": 0.2}
+    assert printed["plan"]["base"] == {"languages": ["eng", "fra", "deu"], "locales": ["en", "fr", "de"]}
+    assert printed["plan"]["base_model"]["languages"] == ["eng", "fra", "deu"]
+    assert printed["method"]["config"] == str(demo / "conf" / "ssl" / "demo.yaml")
+    resolved = printed["method"]["ssl_train"]
+    want = LamerConfig(**{**LamerConfig.from_yaml(RECIPES.parent / "conf" / "lamer" / "lamer_base.yaml").to_dict(),
+                          "specialise_weight": 1.0, "router_lr_scale": 10.0})
+    assert resolved["ssl_adapter_conf"] == want.to_dict() and "ssl_adapter_preset" not in resolved
+    assert resolved["optim_conf"] == {"lr": 0.002, "weight_decay": 0.0}
+    # the shipped base model has 4 layers: groups:2,4,8 gives the first group the extra layer
+    assert printed["experts_per_layer"] == {"upstream": str(demo / "base_model" / "upstream.pt"), "depth": 4,
+                                            "allocation": "groups:2,4,8", "counts": [2, 2, 4, 8]}
+
+
+def test_plan_check_print_of_a_pretrained_base_and_of_full_fine_tuning(recipe, capsys):
+    (recipe / "conf" / "pretrain.yaml").write_text("upstream: hubert_base\nssl_adapter: none\n")
+    (recipe / "conf" / "lamer.yaml").write_text("adapter: lamer\nadapter_conf: {allocation: 'linear:1-4'}\n")
+    (recipe / "conf" / "method.yaml").write_text("ssl_adapter_preset: lamer.yaml\n")
+    plan = _write(recipe, GOOD.replace("base_model: {pretrain: conf/method.yaml}",
+                                       "base_model: {pretrain: conf/pretrain.yaml}"))
+    assert _printed(plan, capsys)["experts_per_layer"] == {"upstream": "hubert_base", "depth": 12,
+                                                           "allocation": "linear:1-4",
+                                                           "counts": [1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4]}
+    (recipe / "conf" / "method.yaml").write_text("ssl_adapter: none\nssl_adapter_preset: lamer.yaml\noptim: adam\n")
+    printed = _printed(plan, capsys)
+    assert "experts_per_layer" not in printed and printed["method"]["ssl_train"] == {"ssl_adapter": "none",
+                                                                                     "optim": "adam"}
+
+
+def test_plan_check_print_names_an_allocation_that_does_not_fit_the_base_model(recipe, capsys):
+    from lamer.bin.plan import main as plan_main
+
+    (recipe / "conf" / "lamer.yaml").write_text("adapter: lamer\nadapter_conf: {allocation: 'steps:1,2'}\n")
+    (recipe / "conf" / "method.yaml").write_text("ssl_adapter_preset: lamer.yaml\n")
+    plan = _write(recipe, GOOD)  # pretrains with conf/method.yaml, which names no upstream: ssl_train's tiny
+    assert plan_main(["check", "--plan", str(plan)]) == 0
+    capsys.readouterr()
+    assert plan_main(["check", "--plan", str(plan), "--print"]) == 1
+    assert capsys.readouterr().err == (f"plan: error: {recipe / 'conf' / 'lamer.yaml'}: allocation: schedule "
+                                       "'steps:1,2': 2 counts for a model of 3 layers; give one per layer, or use "
+                                       "'groups:' to spread fewer counts over the depth\n")

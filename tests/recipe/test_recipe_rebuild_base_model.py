@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lamer.checksum import file_sha256
-from lamer.recipe.plan import load_plan
+from lamer.recipe.plan import BaseModel, load_plan
 from tests.recipe.recipes import DEMO, ROOT, TINY_PLAN
 
 SCRIPT = "local/rebuild_base_model.sh"
@@ -69,7 +69,7 @@ def test_one_command_rebuilds_the_checkpoint_and_its_sha256(recipe):
     (recipe / "conf" / "plan.yaml").write_text(plan, encoding="utf-8")
     (recipe / "conf" / "ssl").symlink_to(ROOT / "conf" / "ssl")
     (recipe / "conf" / "probe").symlink_to(ROOT / "conf" / "probe")
-    assert load_plan(recipe / "conf" / "plan.yaml").base_model == {"checkpoint": str(checkpoint), "sha256": digest}
+    assert load_plan(recipe / "conf" / "plan.yaml").base_model == BaseModel(checkpoint=str(checkpoint), sha256=digest)
 
     again = rebuild(recipe, *TINY)  # finished steps are skipped; the export is written again, byte for byte
     assert again.returncode == 0, again.stdout + again.stderr

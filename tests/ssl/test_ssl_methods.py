@@ -4,9 +4,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lamer.adapters import adapter_parameters
+from lamer.adapters import LamerConfig, adapter_parameters
 from lamer.ssl.growth import check_optimizer, grow_experts
+from lamer.ssl.method_config import adapter_config, resolve_preset
 from lamer.ssl.methods import build_ssl_upstream, setup_method
+
+
+def lora(**overrides) -> LamerConfig:
+    """conf/lamer/lora.yaml with ``overrides`` on top."""
+    return adapter_config(resolve_preset("conf/lamer/lora.yaml"), overrides, "test")
 
 
 def test_full_fine_tuning_trains_everything_and_adapters_only_themselves():
@@ -14,7 +20,7 @@ def test_full_fine_tuning_trains_everything_and_adapters_only_themselves():
     report = setup_method(full, "none")
     assert report["trainable_params"] == sum(p.numel() for p in full.parameters())
     patched = build_ssl_upstream("tiny").model
-    setup_method(patched, "lamer", "conf/lamer/lora.yaml", {"rank": 2})
+    setup_method(patched, "lamer", lora(rank=2))
     trainable = {id(p) for p in patched.parameters() if p.requires_grad}
     assert trainable == {id(p) for p in adapter_parameters(patched).values()}
 
@@ -34,55 +40,87 @@ def test_bad_method_combinations_are_refused():
         setup_method(model, "lamer", freeze_previous_experts=True)
     with pytest.raises(ValueError, match="adapter must be one of"):
         setup_method(model, "prefix")
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        setup_method(build_ssl_upstream("tiny").model, "lamer", "conf/lamer/missing.yaml")
     with pytest.raises(ValueError, match="no Lamer adapters"):
         grow_experts(build_ssl_upstream("tiny").model, 1)
     with pytest.raises(ValueError, match="weight_decay 0"):
         check_optimizer({"lr": 1.0, "weight_decay": 0.01})
 
 
-def test_a_preset_is_taken_from_the_folder_of_the_config_naming_it(tmp_path, monkeypatch):
-    from lamer.ssl.methods import resolve_preset
-
-    (tmp_path / "conf" / "lamer").mkdir(parents=True)
-    (tmp_path / "conf" / "lamer" / "p.yaml").write_text("adapter: lamer\nadapter_conf: {rank: 2}\n")
-    config = tmp_path / "conf" / "ssl" / "m.yaml"
-    config.parent.mkdir()
-    monkeypatch.chdir(tmp_path / "conf")  # not where the preset is relative to
-    assert resolve_preset("../lamer/p.yaml", config) == config.parent / "../lamer/p.yaml"
-    with pytest.raises(FileNotFoundError, match=r"conf/ssl/m.yaml: ssl_adapter_preset: ../lamer/q.yaml: no such file"):
-        resolve_preset("../lamer/q.yaml", config)
-    assert resolve_preset("lamer/p.yaml") == resolve_preset("lamer/p.yaml", None)  # command line: current folder
-
-
 def test_ssl_train_resolves_the_configs_preset_from_any_folder(tmp_path, monkeypatch):
+    """A relative preset of the --config file is that file's folder's, merged into ssl_adapter_conf as the
+    options are parsed: the whole adapter config, no preset left (ESPnet's config.yaml records it so)."""
     from lamer.ssl.task import SSLTask
 
     (tmp_path / "conf" / "lamer").mkdir(parents=True)
     preset = "adapter: lamer\nadapter_conf: {allocation: uniform:2, rank: 2}\n"
     (tmp_path / "conf" / "lamer" / "p.yaml").write_text(preset, encoding="utf-8")
     (tmp_path / "conf" / "ssl").mkdir()
-    (tmp_path / "conf" / "ssl" / "m.yaml").write_text("ssl_adapter: lamer\nssl_adapter_preset: ../lamer/p.yaml\n")
+    (tmp_path / "conf" / "ssl" / "m.yaml").write_text("ssl_adapter: lamer\nssl_adapter_preset: ../lamer/p.yaml\n"
+                                                      "ssl_adapter_conf: {rank: 3}\n")
     monkeypatch.chdir(tmp_path / "conf" / "lamer")
-    args = SSLTask.get_parser().parse_args(["--config", str(tmp_path / "conf" / "ssl" / "m.yaml"), "--output_dir", "x"])
-    SSLTask.build_upstream(args)
-    assert args.ssl_adapter_preset == str((tmp_path / "conf" / "lamer" / "p.yaml").resolve())
+    args = SSLTask.get_parser().parse_args(["--config", str(tmp_path / "conf" / "ssl" / "m.yaml"), "--output_dir", "x",
+                                            "--ssl_adapter_conf", "alpha=4.0"])
+    assert args.ssl_adapter_preset is None
+    assert args.ssl_adapter_conf == LamerConfig(allocation="uniform:2", rank=3, alpha=4.0).to_dict()
+    assert SSLTask.build_upstream(args).model is not None
+
+
+def test_ssl_train_reads_its_method_config_and_preset_once(tmp_path):
+    """ESPnet's parser reads the --config file; the preset it names is found and read once, as the
+    options are parsed, however often the model is built (training, then the export at the end)."""
+    from lamer.ssl.task import SSLTask
+    from tests.opened import opened, times
+
+    (tmp_path / "lamer").mkdir()
+    preset = tmp_path / "lamer" / "p.yaml"
+    preset.write_text("adapter: lamer\nadapter_conf: {allocation: uniform:2, rank: 2}\n", encoding="utf-8")
+    method = tmp_path / "ssl" / "m.yaml"
+    method.parent.mkdir()
+    method.write_text("ssl_adapter: lamer\nssl_adapter_preset: ../lamer/p.yaml\nupstream: tiny\n")
+    with opened() as counts:
+        args = SSLTask.get_parser().parse_args(["--config", str(method), "--output_dir", str(tmp_path / "out")])
+        for _ in range(2):
+            assert SSLTask.build_upstream(args).model is not None
+    assert (times(counts, method), times(counts, preset)) == (1, 1)
+
+
+def test_ssl_train_takes_a_command_line_preset_from_the_current_folder(tmp_path, monkeypatch, capsys):
+    from lamer.ssl.task import SSLTask
+
+    (tmp_path / "p.yaml").write_text("adapter: lamer\nadapter_conf: {rank: 2}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = SSLTask.get_parser().parse_args(["--ssl_adapter_preset", "p.yaml", "--output_dir", "x"])
+    assert args.ssl_adapter_conf == LamerConfig(rank=2).to_dict() and args.ssl_adapter_preset is None
+    with pytest.raises(SystemExit):
+        SSLTask.get_parser().parse_args(["--ssl_adapter_preset", "q.yaml", "--output_dir", "x"])
+    err = capsys.readouterr().err
+    assert "error: adapter preset q.yaml: no such file (looked at q.yaml; a relative preset is taken from the " \
+           "current folder)" in err and "Traceback" not in err
 
 
 def test_a_preset_that_differs_from_the_continued_adapters_is_refused_or_logged(tmp_path, caplog):
     from lamer.adapters import save_adapters
 
     first = build_ssl_upstream("tiny").model
-    setup_method(first, "lamer", "conf/lamer/lora.yaml", {"rank": 2})
+    setup_method(first, "lamer", lora(rank=2))
     save_adapters(first, tmp_path / "adapters")
-    same = setup_method(build_ssl_upstream("tiny").model, "lamer", "conf/lamer/lora.yaml", {"rank": 2},
-                        init_adapters=str(tmp_path / "adapters"))
-    with pytest.raises(ValueError, match=r"differs from conf/lamer/lora.yaml \(rank: 2 there, 4 here\).*"
-                                         r"--preset_mismatch continue"):
-        setup_method(build_ssl_upstream("tiny").model, "lamer", "conf/lamer/lora.yaml", {"rank": 4},
-                     init_adapters=str(tmp_path / "adapters"))
-    continued = setup_method(build_ssl_upstream("tiny").model, "lamer", "conf/lamer/lora.yaml", {"rank": 4},
-                             init_adapters=str(tmp_path / "adapters"), preset_mismatch="continue")
+    adapters = str(tmp_path / "adapters")
+    same = setup_method(build_ssl_upstream("tiny").model, "lamer", lora(rank=2), init_adapters=adapters)
+    with pytest.raises(ValueError, match=r"differs from the adapter config given \(ssl_adapter_preset, "
+                                         r"ssl_adapter_conf: rank: 2 there, 4 here\).*--preset_mismatch continue"):
+        setup_method(build_ssl_upstream("tiny").model, "lamer", lora(rank=4), init_adapters=adapters)
+    continued = setup_method(build_ssl_upstream("tiny").model, "lamer", lora(rank=4), init_adapters=adapters,
+                             preset_mismatch="continue")
     assert continued["adapter_params"] == same["adapter_params"]  # the adapters' own rank 2
     assert "continuing" in caplog.text and "rank: 2 there, 4 here" in caplog.text
+
+
+def test_ssl_train_refuses_an_adapter_conf_that_is_no_mapping(tmp_path, capsys):
+    """ESPnet gives a --config file's values no type: ssl_adapter_conf: rank=3 is one usage error."""
+    from lamer.ssl.task import SSLTask
+
+    (tmp_path / "m.yaml").write_text("ssl_adapter_conf: rank=3\n")
+    with pytest.raises(SystemExit):
+        SSLTask.get_parser().parse_args(["--config", str(tmp_path / "m.yaml"), "--output_dir", "x"])
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith("error: --ssl_adapter_conf: expected a mapping of Lamer options, got 'rank=3'")
