@@ -152,10 +152,11 @@ def build_parser() -> ToolParser:
 
     fmt = sub.add_parser("format", help="copy a data dir, every utterance's audio written as a file of its own "
                                         "(ESPnet's format_wav_scp.sh; segments cut, archives and commands read)")
-    fmt.add_argument("src", type=Path)
+    fmt.add_argument("src", type=Path, help="the data dir whose audio is written (wav.scp, optional segments)")
     fmt.add_argument("dest", type=Path, help="the copy; its audio goes to DEST/data/")
-    fmt.add_argument("--fs", type=int, default=TARGET_RATE, help=f"sample rate written (default {TARGET_RATE})")
-    fmt.add_argument("--audio_format", choices=tuple(AUDIO_FORMATS), default="wav")
+    fmt.add_argument("--fs", type=int, default=TARGET_RATE, help="sample rate written, in Hz")
+    fmt.add_argument("--audio_format", choices=tuple(AUDIO_FORMATS), default="wav",
+                     help="file format of the audio written")
     fmt.add_argument(PIPE_OPTION, choices=("true", "false"), default="false",
                      help="run the command of a 'cmd |' line of wav.scp with /bin/sh, as Kaldi and ESPnet do "
                           "(default false: such a line is an error). Only for data you trust.")

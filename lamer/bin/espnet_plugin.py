@@ -22,7 +22,8 @@ from lamer.espnet.plugin import PTH_LINE, PTH_NAME
 
 def build_parser() -> ToolParser:
     parser = tool_parser("espnet_plugin", __doc__)
-    parser.add_argument("action", choices=("install", "remove"))
+    parser.add_argument("action", choices=("install", "remove"),
+                        help="install: write the .pth file that makes lamer's names known to ESPnet; remove: delete it")
     parser.add_argument("--site_dir", type=Path, default=Path(sysconfig.get_paths()["purelib"]),
                         help="site directory whose .pth files Python reads at start-up (default: %(default)s)")
     return parser
