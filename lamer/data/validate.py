@@ -115,18 +115,13 @@ def _check_values(tables: dict[str, Rows], lamer: bool) -> list[str]:
     for key, value, origin in tables.get("wav.scp", []):
         if value.startswith("~"):
             problems.append(f"{origin}: audio of {key} starts with ~ (no shell expands it); write the full path")
-    for key, value, origin in tables.get("utt2dur", []):
-        try:
-            if not float(value) > 0:
-                problems.append(f"{origin}: duration {value} of {key} is not positive")
-        except ValueError:
-            problems.append(f"{origin}: duration {value!r} of {key} is not a number")
-    for key, value, origin in tables.get("reco2dur", []):
-        try:
-            if not float(value) > 0:
-                problems.append(f"{origin}: duration {value} of recording {key} is not positive")
-        except ValueError:
-            problems.append(f"{origin}: duration {value!r} of recording {key} is not a number")
+    for table, what in (("utt2dur", ""), ("reco2dur", "recording ")):
+        for key, value, origin in tables.get(table, []):
+            try:
+                if not float(value) > 0:
+                    problems.append(f"{origin}: duration {value} of {what}{key} is not positive")
+            except ValueError:
+                problems.append(f"{origin}: duration {value!r} of {what}{key} is not a number")
     for key, value, origin in tables.get("reco2file_and_channel", []):
         fields = value.split()
         if len(fields) != 2 or fields[1] not in ("A", "B", "1"):
