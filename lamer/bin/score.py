@@ -5,9 +5,10 @@
 
 Writes DIR/score.json ({iso: {cer, per, lid_acc, n}}), DIR/summary.json, DIR/per_utt.tsv,
 DIR/lid_confusion.json and DIR/lid_confusion.png. PER, the phone error rate, reads reference and
-hypothesis with espeak-ng's G2P in the reference language's voice (lamer.data.g2p; summary.json
-names the G2P and its version); it needs the optional espeakng-loader package, and --per false
-leaves it out (score.json without "per", summary.json's PER figures null).
+hypothesis with espeak-ng's G2P in the reference language's voice (lamer.data.g2p: a word it reads
+in another language is one phone; summary.json names the G2P, its version and rules as "g2p" and
+the voice per language as "g2p_voices"); it needs the optional espeakng-loader package, and --per
+false leaves it out (score.json without "per", summary.json's PER figures null).
 
 With the probe's language classifier output (``<utt> [iso]`` lines, written by decoding a
 ``model: lamer_lid`` probe), given by ``--lid`` or by ``--lid_if_present`` when that file
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                  summary["cer"], _per_text(summary["per"]), summary["lid_acc"], summary["n"], summary["no_tag"],
                  summary["unknown_tag"], args.out)
     if score.has_per:
-        logging.info("PER phones by %s", score.g2p)
+        logging.info("PER phones by %s, voices %s", score.g2p,
+                     " ".join(f"{lang}={voice}" for lang, voice in sorted(score.g2p_voices.items())))
     classifier = summary["lid_acc_classifier"]
     logging.info("LID of the utterance classifier: %s", f"{classifier:.2f}%" if classifier is not None
                  else "absent (the probe has no language classifier: model: lamer_lid adds one)")

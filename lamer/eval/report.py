@@ -55,9 +55,10 @@ CLMASR_NOTE = (
 )
 PER_PLOT = "per_over_stages.png"
 PER_TEXT = ("The phone error rate: reference and hypothesis turned into phones by {g2p} with the voice of the "
-            "reference language (`lamer.data.g2p`: stress marks dropped, length and tone kept with their phone, "
-            "word boundaries not counted), then phone edits over reference phones. CER follows spelling; PER "
-            "compares what is said, across languages and scripts.")
+            "reference language{voices} (`lamer.data.g2p`: stress marks dropped, length and tone kept with their "
+            "phone, a word espeak-ng reads in another language one phone, word boundaries not counted), then phone "
+            "edits over reference phones. CER follows spelling; PER compares what is said, across languages and "
+            "scripts.")
 CLASSIFIER_PLOT = "lid_acc_classifier_over_stages.png"
 CLASSIFIER_TEXT = ("The language of an utterance is the prediction of the probe's utterance-level classifier "
                    "(mean and std over the utterance of the probe encoder's output, or of its weighted sum of "
@@ -176,6 +177,13 @@ def _metrics_section(results: Results, metrics: dict[str, dict[str, float | None
             + f"\n- joint-training reference: {joint_source or 'none given (im is undefined)'}")
 
 
+def _voices_text(voices: dict[str, str] | None) -> str:
+    """`` (espeak-ng voices: deu `de`, vie `vi`)``, or nothing where the voices were not recorded."""
+    if not voices:
+        return ""
+    return " (espeak-ng voices: " + ", ".join(f"{lang} `{voice}`" for lang, voice in voices.items()) + ")"
+
+
 def render_results_md(
     results: Results, metrics: dict[str, dict[str, float | None]], env: dict[str, str],
     plots: dict[str, str], joint_source: str | None,
@@ -195,7 +203,8 @@ def render_results_md(
     ]
     if results.per is not None:
         parts.append(f"## PER (%) per language after each stage\n\n{matrix_table(results, results.per)}\n\n{legend} "
-                     + PER_TEXT.format(g2p=f"`{results.g2p}`" if results.g2p else "espeak-ng (version not recorded)"))
+                     + PER_TEXT.format(g2p=f"`{results.g2p}`" if results.g2p else "espeak-ng (version not recorded)",
+                                       voices=_voices_text(results.g2p_voices)))
         parts.append(_metrics_section(results, metrics["per"], "per", joint_source))
         parts.append(_clmasr_section(results, metrics["per"], "per", joint_source))
     if results.lid_acc is not None:

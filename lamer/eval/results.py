@@ -6,7 +6,8 @@
      "introduced": {"<iso3>": "<stage>", ...}, # the stage that first trains on each language
      "cer": {"<stage>": {"<iso3>": float, ...}, ...},      # percent
      "per": {...},  # optional, same shape, percent: phone error rate
-     "g2p": "espeak-ng 1.52.0 (espeakng-loader 0.2.4)",  # optional, with "per": the G2P of every stage's PER
+     "g2p": "espeak-ng 1.52.0 (espeakng-loader 0.2.4); ...",  # optional, with "per": the G2P of every stage's PER
+     "g2p_voices": {"<iso3>": "<voice>", ...},  # optional, with "g2p": the espeak-ng voice of each language's PER
      "lid_acc": {"<stage>": {"<iso3>": float, ...}, ...},  # optional, percent: the first [iso] decoded
      "lid_acc_classifier": {...},  # optional, same shape, percent: the probe's utterance classifier
      "protocol": "retrained" | "fixed"}                    # optional, default "retrained"
@@ -25,7 +26,7 @@ from lamer.eval import EvalInputError
 from lamer.jsonfile import JSONFileError, read_json
 
 PROTOCOLS = ("retrained", "fixed")
-_KEYS = {"stages", "introduced", "cer", "per", "g2p", "lid_acc", "lid_acc_classifier", "protocol"}
+_KEYS = {"stages", "introduced", "cer", "per", "g2p", "g2p_voices", "lid_acc", "lid_acc_classifier", "protocol"}
 
 Matrix = dict[str, dict[str, float]]
 # Scores that some score.json files hold and others not, and how to make every stage's agree.
@@ -47,6 +48,7 @@ class Results:
     lid_acc_classifier: Matrix | None = None  # None: the probes have no language classifier
     per: Matrix | None = None  # None: scored without the phone error rate
     g2p: str | None = None  # the G2P (and version) that gave the PER's phones, where recorded
+    g2p_voices: dict[str, str] | None = None  # the espeak-ng voice of each language's PER, where recorded
 
     @property
     def languages(self) -> list[str]:
@@ -65,6 +67,8 @@ class Results:
             out["per"] = self.per
         if self.g2p is not None:
             out["g2p"] = self.g2p
+        if self.g2p_voices is not None:
+            out["g2p_voices"] = self.g2p_voices
         if self.lid_acc is not None:
             out["lid_acc"] = self.lid_acc
         if self.lid_acc_classifier is not None:
@@ -142,11 +146,19 @@ def results_from_dict(obj: object, source: str = "results") -> Results:
     if g2p is not None and (per is None or not isinstance(g2p, str) or not g2p):
         raise EvalInputError(f"{source}: 'g2p' must name the G2P of the 'per' matrix (a non-empty string, "
                              f"with 'per'), got {g2p!r}")
+    g2p_voices = obj.get("g2p_voices")
+    if g2p_voices is not None:
+        scored = sorted({lang for row in per.values() for lang in row}) if g2p is not None else None
+        if (scored is None or not isinstance(g2p_voices, dict) or sorted(g2p_voices) != scored
+                or not all(isinstance(voice, str) and voice for voice in g2p_voices.values())):
+            raise EvalInputError(f"{source}: 'g2p_voices' must name the espeak-ng voice of every language of the "
+                                 f"'per' matrix ({scored}), with 'g2p', got {g2p_voices!r}")
     lid_acc, lid_acc_classifier = (
         _matrix(obj[key], key, stages, introduced, source, upper=100.0) if obj.get(key) is not None else None
         for key in ("lid_acc", "lid_acc_classifier"))
     return Results(stages=list(stages), introduced=dict(introduced), cer=cer, lid_acc=lid_acc, protocol=protocol,
-                   lid_acc_classifier=lid_acc_classifier, per=per, g2p=g2p)
+                   lid_acc_classifier=lid_acc_classifier, per=per, g2p=g2p,
+                   g2p_voices=dict(g2p_voices) if g2p_voices is not None else None)
 
 
 def load_json(path: Path) -> object:
@@ -197,9 +209,12 @@ def load_joint_per(path: Path, results: Results) -> dict[str, float] | None:
     return {lang: _number(value["per"], f"{path}: [{lang!r}]['per']", upper=None) for lang, value in obj.items()}
 
 
-def _one_g2p(stage_dirs: dict[str, Path]) -> str:
-    """The G2P that every stage's ``summary.json`` names; an error names a stage with another."""
+def _one_g2p(stage_dirs: dict[str, Path]) -> tuple[str, dict[str, str] | None]:
+    """The G2P that every stage's ``summary.json`` names, and its voice per language (None where
+    the stages recorded none); an error names a stage with another G2P or another voice."""
     found: dict[str, str] = {}
+    voices: dict[str, tuple[str, str]] = {}  # language -> (voice, the first stage that used it)
+    first_has_voices = None
     for stage, directory in stage_dirs.items():
         path = Path(directory) / "summary.json"
         summary = load_json(path)
@@ -210,8 +225,23 @@ def _one_g2p(stage_dirs: dict[str, Path]) -> str:
             first = next(iter(found))
             raise EvalInputError(f"{path}: PER phones by {g2p!r}, stage {first!r}'s by {found[first]!r}: phones of "
                                  "two G2P versions do not compare; score every stage with one")
+        stage_voices = summary.get("g2p_voices")
+        if stage_voices is not None and not (
+                isinstance(stage_voices, dict) and all(isinstance(v, str) and v for v in stage_voices.values())):
+            raise EvalInputError(f"{path}: 'g2p_voices' must map each language to its espeak-ng voice, got "
+                                 f"{stage_voices!r}; score the stage again")
+        if first_has_voices is None:
+            first_has_voices = stage_voices is not None
+        elif first_has_voices != (stage_voices is not None):
+            raise EvalInputError(f"{path}: 'g2p_voices' {'present' if stage_voices else 'absent'}, unlike in stage "
+                                 f"{next(iter(found))!r}'s summary.json; score every stage again")
         found[stage] = g2p
-    return next(iter(found.values()))
+        for lang, voice in (stage_voices or {}).items():
+            if voices.setdefault(lang, (voice, stage))[0] != voice:
+                raise EvalInputError(f"{path}: PER of {lang!r} read with espeak-ng voice {voice!r}, stage "
+                                     f"{voices[lang][1]!r}'s with {voices[lang][0]!r}; score every stage with one")
+    return next(iter(found.values())), ({lang: v for lang, (v, _) in sorted(voices.items())}
+                                        if first_has_voices else None)
 
 
 def collect_results(
@@ -222,8 +252,8 @@ def collect_results(
     ``stage_dirs`` maps stage name -> directory holding that stage's ``score.json`` (as written
     by ``python -m lamer.bin.score``), in training order. The result is validated. It holds
     ``per`` when every stage's scores have it (scored with the phone error rate), with ``g2p``
-    from their ``summary.json`` (one G2P for all stages: phones of two G2P versions do not
-    compare), and
+    and ``g2p_voices`` from their ``summary.json`` (one G2P for all stages, and one voice per
+    language: phones of two G2P versions do not compare), and
     ``lid_acc_classifier`` when every stage's scores have it (probes with a language classifier);
     when only some stages have one of them, the first stage without is an error naming its file.
     """
@@ -254,5 +284,7 @@ def collect_results(
     obj = {"stages": list(stage_dirs), "introduced": dict(introduced), "cer": cer, "lid_acc": lid_acc,
            "protocol": protocol, **{key: rows for key, rows in optional.items() if rows}}
     if optional["per"]:
-        obj["g2p"] = _one_g2p(stage_dirs)
+        obj["g2p"], voices = _one_g2p(stage_dirs)
+        if voices is not None:
+            obj["g2p_voices"] = voices
     return results_from_dict(obj, "score.json files per stage").to_dict()

@@ -6,10 +6,12 @@ percent; an ``<unk>`` in a hypothesis (a character outside the probe's token lis
 character, never as five. PER (phone error rate, when asked for) is corpus level the same way:
 total phone edits over total reference phones, in percent, reference and hypothesis both turned
 into phones by espeak-ng with the voice of the reference language (:mod:`lamer.data.g2p`; the
-language a hypothesis is tagged with does not choose the voice); an ``<unk>`` is one phone that
-matches none. LID is read from the first ``[xxx]`` of each hypothesis (``lid_acc``)
-and, for a probe with a language classifier, from its ``<utt> [iso]`` file (``lid_acc_classifier``,
-absent without one).
+language a hypothesis is tagged with does not choose the voice; a word espeak-ng reads in another
+language is one phone); an ``<unk>`` is one phone that matches none. ``summary.json`` records the
+G2P (``g2p``: espeak-ng's version and lamer's rules) and the voice of each language
+(``g2p_voices``). LID is read from the first ``[xxx]`` of each hypothesis (``lid_acc``) and, for
+a probe with a language classifier, from its ``<utt> [iso]`` file (``lid_acc_classifier``, absent
+without one).
 
 Bad input, case by case:
 - an utterance in the reference but not the hypothesis, or the other way round: error (a decode
@@ -93,6 +95,8 @@ class CorpusScore:
     utterances: tuple[UtteranceScore, ...]
     g2p: str | None = None
     """The G2P of the PER and its version (``lamer.data.g2p.g2p_version``); None: no PER."""
+    g2p_voices: dict[str, str] | None = None
+    """The espeak-ng voice that read each language's phones; None: no PER."""
 
     @property
     def has_per(self) -> bool:
@@ -145,8 +149,8 @@ class CorpusScore:
 
     def summary(self) -> dict:
         """Overall figures (micro and macro averages; PER's null when it was not scored, with the
-        G2P that gave the phones), the counted bad-hypothesis cases, and the raw per-language
-        counts behind ``score.json``."""
+        G2P that gave the phones and its voice per language), the counted bad-hypothesis cases,
+        and the raw per-language counts behind ``score.json``."""
         counts = self._counts()
         per_lang = self.per_language()
         total = {k: sum(c[k] for c in counts.values()) for k in next(iter(counts.values()))}
@@ -160,6 +164,7 @@ class CorpusScore:
             "per": _percent(total["phone_edits"], total["ref_phones"]) if self.has_per else None,
             "macro_per": sum(s["per"] for s in per_lang.values()) / len(per_lang) if self.has_per else None,
             "g2p": self.g2p,
+            "g2p_voices": dict(sorted(self.g2p_voices.items())) if self.g2p_voices is not None else None,
             "lid_acc": _percent(total["lid_correct"], total["n"]),
             "macro_lid_acc": sum(s["lid_acc"] for s in per_lang.values()) / len(per_lang),
             # None: the probe has no language classifier
@@ -230,8 +235,9 @@ def _check_same_ids(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], ref_
 
 
 def _phone_edits(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], langs: dict[str, str],
-                 ref_path: Path) -> dict[str, tuple[int, int]]:
-    """``{utt: (phone edits, reference phones)}``, both texts read with the reference language's voice."""
+                 ref_path: Path) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """``{utt: (phone edits, reference phones)}``, both texts read with the reference language's
+    voice, and ``{language: voice}``."""
     voices: dict[str, str] = {}
     out = {}
     for utt, ref in refs.items():
@@ -252,7 +258,7 @@ def _phone_edits(refs: dict[str, TextEntry], hyps: dict[str, TextEntry], langs: 
         for i, part in enumerate(hyps[utt].transcript.split(UNK)):
             hyp_phones += ([UNK] if i else []) + phonemize(part, voices[lang])
         out[utt] = (editdistance.eval(ref_phones, hyp_phones), len(ref_phones))
-    return out
+    return out, voices
 
 
 def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = None,
@@ -278,11 +284,11 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
                 f"{ref_path}:{ref.line}: utterance {utt!r} has an empty reference transcript "
                 "(CER undefined); drop it from the test set"
             )
-    g2p = None
+    g2p = voices = None
     if per:
         require_espeak("the phone error rate (PER)")
         g2p = g2p_version()
-        phones = _phone_edits(refs, hyps, langs, ref_path)
+        phones, voices = _phone_edits(refs, hyps, langs, ref_path)
     scores = []
     for utt, ref in refs.items():
         hyp = hyps[utt]
@@ -298,7 +304,7 @@ def score_texts(ref_path: Path, hyp_path: Path, utt2lang_path: Path | None = Non
                 ref_phones=phones[utt][1] if per else None,
             )
         )
-    return CorpusScore(utterances=tuple(scores), g2p=g2p)
+    return CorpusScore(utterances=tuple(scores), g2p=g2p, g2p_voices=voices)
 
 
 def per_utterance_tsv(score: CorpusScore) -> str:

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import editdistance
 import pytest
 
 from lamer.data.espeak_ng import espeak_library
@@ -40,10 +41,56 @@ def test_a_tone_change_is_a_different_phone():
     assert good[:3] == number[:3] and (good[3], number[3]) == ("ɑu2", "ɑu5")
 
 
-def test_word_boundaries_and_language_switches_are_no_phones():
+def test_word_boundaries_are_no_phones():
     assert phonemize("hello world", "en-us") == phonemize("hello", "en-us") + phonemize("world", "en-us")
-    # French reads "world" as English, marked (en)...(fr) in espeak-ng's output
-    assert phonemize("hello world", "fr") == ["ɛ", "l", "o", "w", "ɜː", "l", "d"]
+
+
+def test_a_word_read_in_another_language_is_one_phone_named_by_its_reading():
+    # French reads "world" as English: espeak-ng writes (en)_w_ˈɜː_l_d_(fr)
+    assert phonemize("hello world", "fr") == ["ɛ", "l", "o", "<w_ɜː_l_d>"]
+    # Vietnamese spells "khạct" out in English letter names, 22 phones
+    assert len(phonemize("khạct", "vi")) == 1 and phonemize("tôi khạct", "vi")[:3] == phonemize("tôi", "vi")
+    # German names each Cyrillic letter ("kyrillisch" and the English letter name): one word, one phone
+    assert len(phonemize("привет", "de")) == 1
+
+
+def test_a_word_is_cut_where_its_script_changes():
+    # German spells "gut" out letter by letter when Tamil letters follow it in one word
+    assert phonemize("gutசொல்", "de") == phonemize("gut", "de") + phonemize("சொல்", "de")
+    assert phonemize("gut", "de") == ["ɡ", "uː", "t"] and len(phonemize("சொல்", "de")) == 1
+
+
+def test_in_a_script_without_spaces_only_the_words_read_in_another_language_are_one_phone():
+    # Mandarin reads 兄 in English; the sentence around it keeps its phones
+    phones = phonemize("我的兄弟很好", "cmn")
+    assert phones[:4] == phonemize("我的", "cmn") and phones[-2:] == phonemize("好", "cmn")
+    assert [p for p in phones if p.startswith("<")] == ["<k_ʃ_ə_ŋ_w_ɒ_n>"] and len(phones) == 12
+
+
+def phone_edits(ref: str, hyp: str, voice: str) -> int:
+    """Phone edits of a hypothesis against a reference, as lamer.eval.scoring counts them for the PER."""
+    return editdistance.eval(phonemize(ref, voice), phonemize(hyp, voice))
+
+
+# A hypothesis word espeak-ng reads in another language costs one phone (an insertion, or with
+# the reference word's other phones deleted, a wholly wrong word), never its spelled-out letters.
+@pytest.mark.parametrize("voice, ref, hyp, edits", [
+    ("de", "ich habe gut gesagt", "ich habe gutசொல் gesagt", 1),  # Tamil letters in German: 32 edits before
+    ("de", "ich habe es gut gesagt", "ich ச habe ஒ es gut gesagt", 2),  # each Tamil letter "tamil ...": 13
+    ("vi", "tôi khác đi", "tôi khạct đi", 3),  # a Vietnamese non-word for "khác" [x aː5 k]: 22
+    ("fr", "je suis ici", "je suis strength ici", 1),  # an English word in French: 6
+    ("de", "das ist நான் gut", "das ist ஒரு நான் gut", 1),  # the same foreign word, in any context: 3
+])
+def test_a_word_read_in_another_language_costs_one_phone(voice, ref, hyp, edits):
+    assert phone_edits(ref, hyp, voice) == edits
+    assert phone_edits(ref, ref, voice) == 0 and phone_edits(hyp, hyp, voice) == 0
+
+
+def test_a_substitution_still_counts_beside_a_word_read_in_another_language():
+    assert phone_edits("ich habe gut gesagt", "ich habe mut gesagt", "de") == 1
+    # with a Tamil letter in both, the German words are read together as before
+    assert phone_edits("ich habe gut gesagt ச", "ich habe mut gesagt ச", "de") == 1
+    assert phonemize("ich habe gut gesagt ச", "de")[:-1] == phonemize("ich habe gut gesagt", "de")
 
 
 def test_text_without_phones_gives_none():
@@ -86,8 +133,9 @@ def test_every_voice_is_in_espeaks_voice_list_and_every_language_is_lamers():
             if v not in voices] == []
 
 
-def test_the_version_names_espeak_and_the_wheel():
-    assert re.fullmatch(r"espeak-ng \d+\.\d+\S* \(espeakng-loader \d+\.\d+\S*\)", g2p_version())
+def test_the_version_names_espeak_the_wheel_and_the_rules():
+    assert re.fullmatch(r"espeak-ng \d+\.\d+\S* \(espeakng-loader \d+\.\d+\S*\); "
+                        r"a word read in another language is one phone", g2p_version())
 
 
 def _sounds(phonemes: list[str]) -> str:

@@ -30,6 +30,7 @@ def test_score_cli(tmp_path):
         "fra": {"cer": 0.0, "per": 0.0, "lid_acc": 0.0, "n": 1},
     }
     assert "PER 33.33%" in done.stderr and "PER phones by espeak-ng" in done.stderr
+    assert "voices eng=en-us fra=fr" in done.stderr
     for name in ("summary.json", "per_utt.tsv", "lid_confusion.json", "lid_confusion.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "lid_acc_classifier" not in json.loads((tmp_path / "out" / "score.json").read_text())["eng"]

@@ -269,6 +269,7 @@ PER = {
 }
 JOINT_PER = {"a": 5, "b": 10, "c": 18, "d": 27}
 G2P = "espeak-ng 1.52.0 (espeakng-loader 0.2.4)"
+VOICES = {"a": "en-us", "b": "fr", "c": "de", "d": "vi"}  # the espeak-ng voice of each language's PER
 
 
 def test_per_metrics_on_hand_made_matrix():
@@ -292,9 +293,12 @@ def test_per_metrics_on_hand_made_matrix():
 
 def test_results_with_and_without_per():
     results = results_from_dict({**MATRIX, "per": PER, "g2p": G2P})
-    assert (results.per, results.g2p) == (PER, G2P)
+    assert (results.per, results.g2p, results.g2p_voices) == (PER, G2P, None)
     assert results.to_dict() == {**MATRIX, "per": PER, "g2p": G2P, "protocol": "retrained"}
     assert list(results.to_dict()) == ["stages", "introduced", "cer", "per", "g2p", "protocol"]
+    with_voices = results_from_dict({**MATRIX, "per": PER, "g2p": G2P, "g2p_voices": VOICES})
+    assert with_voices.g2p_voices == VOICES
+    assert list(with_voices.to_dict()) == ["stages", "introduced", "cer", "per", "g2p", "g2p_voices", "protocol"]
     plain = results_from_dict(MATRIX)
     assert (plain.per, plain.g2p) == (None, None) and plain.to_dict() == {**MATRIX, "protocol": "retrained"}
 
@@ -304,17 +308,22 @@ def test_results_with_and_without_per():
     ({**MATRIX, "per": {**PER, "s1": {**PER["s1"], "a": -1}}}, r"per\['s1'\]\['a'\]: -1"),
     ({**MATRIX, "g2p": G2P}, r"'g2p' must name the G2P of the 'per' matrix"),
     ({**MATRIX, "per": PER, "g2p": ""}, r"'g2p' must name the G2P"),
+    ({**MATRIX, "per": PER, "g2p_voices": VOICES}, r"'g2p_voices' must name the espeak-ng voice .*with 'g2p'"),
+    ({**MATRIX, "per": PER, "g2p": G2P, "g2p_voices": {"a": "en-us"}},
+     r"'g2p_voices' must name the espeak-ng voice of every language of the 'per' matrix \(\['a', 'b', 'c', 'd'\]\)"),
+    ({**MATRIX, "per": PER, "g2p": G2P, "g2p_voices": {**VOICES, "d": ""}}, r"'g2p_voices' must name"),
 ])
 def test_invalid_per_names_the_key(obj, message):
     with pytest.raises(EvalInputError, match=message):
         results_from_dict(obj, "results.json")
 
 
-def write_per(directory: Path, per: dict[str, float], g2p: str = G2P) -> Path:
-    """Add PER to a stage's score.json and its G2P to its summary.json, as score does."""
+def write_per(directory: Path, per: dict[str, float], g2p: str = G2P, voices: dict[str, str] | None = None) -> Path:
+    """Add PER to a stage's score.json and its G2P (and voices, where given) to its summary.json, as score does."""
     scores = json.loads((directory / "score.json").read_text())
     (directory / "score.json").write_text(json.dumps({lang: {**e, "per": per[lang]} for lang, e in scores.items()}))
-    (directory / "summary.json").write_text(json.dumps({"g2p": g2p, "per": 1.0}))
+    (directory / "summary.json").write_text(json.dumps({"g2p": g2p, "per": 1.0}
+                                                       | ({"g2p_voices": voices} if voices is not None else {})))
     return directory
 
 
@@ -334,6 +343,24 @@ def test_collect_results_carries_the_per_of_every_stage_and_its_g2p(tmp_path):
         collect_results({"base": base, "s1": s1, "s3": other}, {"a": "base", "b": "s1"})
 
 
+def test_collect_results_carries_the_voice_of_every_language(tmp_path):
+    def stage(name: str, voices: dict[str, str] | None) -> Path:
+        return write_per(write_scores(tmp_path / name, {"a": (10.0, 90.0), "b": (55.0, 20.0)}),
+                         {"a": 6.0, "b": 40.0}, voices=voices)
+
+    voices = {"a": "en-us", "b": "vi"}
+    collected = collect_results({"base": stage("base", voices), "s1": stage("s1", voices)}, {"a": "base", "b": "s1"})
+    assert collected["g2p_voices"] == voices and list(collected)[4:6] == ["g2p", "g2p_voices"]
+    with pytest.raises(EvalInputError, match=r"s2/summary.json: PER of 'b' read with espeak-ng voice 'fr', stage "
+                                             r"'base''s with 'vi'"):
+        collect_results({"base": tmp_path / "base", "s2": stage("s2", {"a": "en-us", "b": "fr"})},
+                        {"a": "base", "b": "s2"})
+    with pytest.raises(EvalInputError, match=r"old/summary.json: 'g2p_voices' absent, unlike in stage 'base'"):
+        collect_results({"base": tmp_path / "base", "old": stage("old", None)}, {"a": "base", "b": "old"})
+    with pytest.raises(EvalInputError, match=r"bad/summary.json: 'g2p_voices' must map each language"):
+        collect_results({"bad": stage("bad", ["en-us"])}, {"a": "bad", "b": "bad"})
+
+
 def _without_date(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("- date: "))
 
@@ -348,7 +375,11 @@ def test_report_shows_per_beside_cer(tmp_path):
     text = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "## PER (%) per language after each stage" in text
     assert "| base | **6.00** | **12.00** | _40.00_ | – |" in text
-    assert f"by `{G2P}` with the voice of the reference language" in text
+    assert f"by `{G2P}` with the voice of the reference language (`lamer.data.g2p`" in text
+    write_report(results_from_dict({**MATRIX, "lid_acc": lid, "per": PER, "g2p": G2P, "g2p_voices": VOICES}),
+                 tmp_path / "voices", JOINT, "joint.json", joint_per=JOINT_PER)
+    assert (f"by `{G2P}` with the voice of the reference language (espeak-ng voices: a `en-us`, b `fr`, c `de`, "
+            "d `vi`) (`lamer.data.g2p`") in (tmp_path / "voices" / "RESULTS.md").read_text()
     assert "## Continual-learning metrics (PER points)" in text and "| stage | avg_per | bwt | fwt | im |" in text
     assert "| s2 | 19.00 | -2.67 | – | 3.00 |" in text
     assert "- avg_per: mean PER over the languages introduced so far" in text

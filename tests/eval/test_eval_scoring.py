@@ -185,7 +185,9 @@ def test_per_beside_cer_with_the_reference_languages_voice(phones):
     summary = score.summary()
     assert summary["per"] == pytest.approx(100 * 2 / 16) and summary["macro_per"] == pytest.approx(37.5 / 3)
     assert summary["per_language"]["cmn"]["phone_edits"] == 1 and summary["per_language"]["cmn"]["ref_phones"] == 4
-    assert summary["g2p"].startswith("espeak-ng ")
+    assert summary["g2p"].startswith("espeak-ng ") and summary["g2p"].endswith("; a word read in another language "
+                                                                                 "is one phone")
+    assert summary["g2p_voices"] == {"cmn": "cmn", "eng": "en-us", "spa": "es-419"}
 
 
 def test_identical_texts_have_per_zero(tmp_path):
@@ -209,11 +211,12 @@ def test_score_dir_with_per(phones, tmp_path):
     assert rows[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer\tphone_edits\tref_phones\tper"
     assert rows[1] == "e1\teng\teng\t1\t11\t9.0909\t1\t8\t12.5000"
     assert json.loads((out / "score.json").read_text())["spa"]["per"] == 0.0
-    assert json.loads((out / "summary.json").read_text())["g2p"].startswith("espeak-ng ")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["g2p"].startswith("espeak-ng ") and summary["g2p_voices"]["spa"] == "es-419"
     write_score_dir(score_texts(*phones), out, {})  # without PER: the files of before
     assert "per" not in json.loads((out / "score.json").read_text())["spa"]
     summary = json.loads((out / "summary.json").read_text())
-    assert (summary["per"], summary["macro_per"], summary["g2p"]) == (None, None, None)
+    assert (summary["per"], summary["macro_per"], summary["g2p"], summary["g2p_voices"]) == (None, None, None, None)
     assert (out / "per_utt.tsv").read_text().splitlines()[0] == "utt\tlang\thyp_lang\tedits\tref_len\tcer"
 
 
