@@ -61,5 +61,5 @@ def test_a_reversed_schedule_has_the_same_counts_in_the_opposite_order(spec, dep
 def test_a_lamer_config_with_a_bad_reversed_allocation_names_the_key():
     from lamer.adapters import LamerConfig
 
-    with pytest.raises(ValueError, match="allocation: schedule 'reverse:groups:two'"):
+    with pytest.raises(ValueError, match="allocation: schedule 'reverse:groups:two': 'reverse' takes a schedule"):
         LamerConfig(allocation="reverse:groups:two")
