@@ -23,7 +23,7 @@ _EXPORTS = {
     "lamer.adapters.experts": ("ExpertBank",),
     "lamer.adapters.injection": ("adapter_parameters", "apply_lamer", "aux_loss", "parameter_report", "patch_state",
                                  "patched_modules", "router_parameters", "routing_languages", "routing_losses",
-                                 "track_expert_usage"),
+                                 "total_rank", "track_expert_usage"),
     "lamer.adapters.layer": ("LamerLinear",),
     "lamer.adapters.merge": ("merge_adapters",),
     "lamer.adapters.router": ("Router",),

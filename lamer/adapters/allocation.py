@@ -10,13 +10,20 @@ Schedules:
                            ``groups:2,4,8`` is 2-2-2-2-4-4-4-4-8-8-8-8 on 12 layers and
                            8 layers per group on 24; when the depth does not divide, the
                            earlier (shallower) groups take the extra layers;
-- ``quartiles:q0,q1,q2,q3`` ``groups`` with exactly four groups.
+- ``quartiles:q0,q1,q2,q3`` ``groups`` with exactly four groups;
+- ``reverse:SCHEDULE``     any of the above upside down: layer i gets what the last-but-i layer
+                           gets under SCHEDULE, so ``reverse:groups:2,4,8`` is 8-8-8-8-4-4-4-4-2-2-2-2
+                           on 12 layers and 8-4-2-2 on 4 (``groups:8,4,2`` would be 8-8-4-2 there:
+                           the extra layer goes to the first group either way). The same counts
+                           as SCHEDULE, more experts in shallow layers: the inverted allocation,
+                           matched in experts (and so in parameters on layers of one width).
 
 A count of 0 leaves that layer unpatched.
 """
 from __future__ import annotations
 
-KINDS = ("uniform", "linear", "steps", "groups", "quartiles")
+KINDS = ("uniform", "linear", "steps", "groups", "quartiles", "reverse")
+REVERSE = "reverse"
 
 
 class ScheduleError(ValueError):
@@ -51,13 +58,25 @@ def _split_groups(counts: list[int], depth: int, spec: str) -> list[int]:
 
 def parse_schedule(spec: str) -> tuple[str, list[int]]:
     """``(kind, numbers)`` of a schedule string (see the module doc), whatever the depth: ScheduleError
-    names the offending part of a malformed one. :class:`~lamer.adapters.config.LamerConfig` checks
-    its ``allocation`` with it; :func:`experts_per_layer` expands it for a depth."""
+    names the offending part of a malformed one (``reverse``: the numbers of the schedule it reverses).
+    :class:`~lamer.adapters.config.LamerConfig` checks its ``allocation`` with it; :func:`experts_per_layer`
+    expands it for a depth."""
     if not isinstance(spec, str) or ":" not in spec:
         raise ScheduleError(f"schedule {spec!r}: expected KIND:VALUES with KIND one of {', '.join(KINDS)}"
                             " (for example 'uniform:4', 'linear:2-8', 'groups:2,4,8')")
     kind, _, body = spec.partition(":")
     kind, body = kind.strip(), body.strip()
+    if kind == REVERSE:
+        inner = body.split(":", 1)[0].strip()
+        if inner == REVERSE:
+            raise ScheduleError(f"schedule {spec!r}: 'reverse' of a reversed schedule is the schedule itself; "
+                                "write it without either")
+        try:
+            _, numbers = parse_schedule(body)
+        except ScheduleError as err:
+            raise ScheduleError(f"schedule {spec!r}: 'reverse' takes a schedule, e.g. 'reverse:groups:2,4,8' "
+                                f"({err})") from None
+        return kind, numbers
     if kind == "uniform":
         if "," in body:
             raise ScheduleError(f"schedule {spec!r}: 'uniform' takes one number, e.g. 'uniform:4'")
@@ -83,6 +102,11 @@ def experts_per_layer(spec: str, depth: int) -> list[int]:
     if depth < 1:
         raise ScheduleError(f"schedule {spec!r}: model depth must be positive, got {depth}")
     kind, numbers = parse_schedule(spec)
+    if kind == REVERSE:
+        try:
+            return experts_per_layer(spec.partition(":")[2].strip(), depth)[::-1]
+        except ScheduleError as err:
+            raise ScheduleError(f"schedule {spec!r}: {err}") from None
     if kind == "uniform":
         counts = numbers * depth
     elif kind == "linear":

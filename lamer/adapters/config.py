@@ -9,7 +9,8 @@ from typing import Any
 from lamer.adapters.allocation import ScheduleError, parse_schedule
 from lamer.yaml_io import load_yaml
 
-ROUTER_MODES = ("soft", "topk", "language")
+ROUTER_MODES = ("soft", "topk", "language", "oracle")
+GATE_MODES = ("soft", "topk")  # routers with a learned gate that reads the frames
 # the options of how routers learn, shown by the adapter report
 ROUTING_OPTIONS = ("temperature", "load_balance_weight", "specialise_weight", "gate_init_std", "router_lr_scale")
 
@@ -29,7 +30,10 @@ class LamerConfig:
         ``self_attn\\.(q|v)_proj``).
     layer_targets: per-layer overrides, ``{"0-5": ["fc2"], "11": ["ffn", "attn"]}``.
     router: ``soft`` (every expert weighted per frame), ``topk`` (the ``top_k`` best per
-        frame), or ``language`` (a learned table picks the weights from a language id).
+        frame), ``language`` (a learned table picks the weights from a language id), or
+        ``oracle`` (no learned router: the utterance's known language picks one routed expert,
+        a fixed assignment, see :class:`~lamer.adapters.router.Router`; a language-oracle
+        baseline, nothing to train in the router).
     languages: language codes known to the router, needed for ``language`` routing and for
         per-language usage statistics.
     load_balance_weight: weight of the Switch-style load-balancing loss (0: off), which pulls
@@ -85,9 +89,15 @@ class LamerConfig:
             problems.append(f"load_balance_weight must be >= 0 (0: off), got {self.load_balance_weight}")
         if self.specialise_weight < 0:
             problems.append(f"specialise_weight must be >= 0 (0: off), got {self.specialise_weight}")
-        if self.specialise_weight > 0 and self.router == "language":
-            problems.append("specialise_weight applies to gate routers (soft, topk): router 'language' is "
+        if self.specialise_weight > 0 and self.router not in GATE_MODES:
+            problems.append(f"specialise_weight applies to gate routers (soft, topk): router {self.router!r} is "
                             "specialised by construction; set specialise_weight 0")
+        if self.router == "oracle":
+            # the oracle has no gate: a loss or learning rate of one would be silently unused
+            for key, off in (("load_balance_weight", 0.0), ("router_lr_scale", 1.0)):
+                if getattr(self, key) != off:
+                    problems.append(f"{key} applies to learned routers: router 'oracle' routes by a fixed "
+                                    f"language-to-expert assignment and learns nothing; set {key} {off:g}")
         if self.gate_init_std < 0:
             problems.append(f"gate_init_std must be >= 0, got {self.gate_init_std}")
         if self.router_lr_scale <= 0:

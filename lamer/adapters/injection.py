@@ -202,8 +202,16 @@ def adapter_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     return _lamer_parameters(patched_modules(model))
 
 
+def total_rank(model: nn.Module) -> int:
+    """The sum of the ranks of every expert of every patched module, shared and routed: the LoRA
+    capacity of a patch, which a budget-matched comparison holds equal besides the parameter count."""
+    return sum(bank.num_experts * bank.rank for _, _, module in patched_modules(model)
+               for bank in (module.shared, module.routed) if bank is not None)
+
+
 def parameter_report(model: nn.Module) -> dict:
-    """Parameter counts of a patched model: total, trainable, share, experts per layer, targets."""
+    """Parameter counts of a patched model: total, trainable, share, experts per layer, total rank
+    (:func:`total_rank`), targets."""
     state = patch_state(model)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -216,6 +224,7 @@ def parameter_report(model: nn.Module) -> dict:
     if state is not None:
         report.update({
             "experts_per_layer": list(state.counts),
+            "total_rank": total_rank(model),
             "targets": sorted({n for names in state.modules.values() for n in names}),
             "targets_per_layer": {str(i): names for i, names in sorted(state.modules.items())},
             "allocation": state.config.allocation,

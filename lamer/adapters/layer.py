@@ -59,13 +59,16 @@ class LamerLinear(nn.Module):
     def static_gates(self, language_index: int | None = None) -> torch.Tensor | None:
         """Routed-expert weights that do not depend on the frame, or None when they do.
 
-        They exist with a single routed expert, or with language routing once the language
-        is known; these are the cases where merging into the base weight is exact.
+        They exist with a single routed expert, with language routing once the language is
+        known, and with oracle routing (its uniform mix when the language is not given); these
+        are the cases where merging into the base weight is exact.
         """
         if self.routed is None or self.router is None:
             return None if self.routed is None else torch.ones(1)
-        if self.router.mode == "language" and language_index is not None:
+        if self.router.mode in ("language", "oracle") and language_index is not None:
             return self.router.language_weights(language_index)
+        if self.router.mode == "oracle":
+            return torch.full((self.routed.num_experts,), 1.0 / self.routed.num_experts)
         return None
 
     def extra_repr(self) -> str:

@@ -67,7 +67,12 @@ class Router(nn.Module):
 
     mode ``soft``: softmax of a linear gate; ``topk``: the gate's ``top_k`` best experts,
     renormalised, others 0; ``language``: softmax of a learned per-language logit row,
-    the same for every frame of an utterance (so a model can be merged per language).
+    the same for every frame of an utterance (so a model can be merged per language);
+    ``oracle``: no parameters, the known language of the utterance picks one expert
+    (:func:`oracle_weights`: language index ``i`` gets expert ``i mod E``, weight 1, whatever the
+    frames hold), the language-oracle baseline of a learned router. Without language ids (the
+    probe's feature extraction, which is not told the language) the oracle mixes every expert
+    equally, 1/E each: the mix a learned soft router starts from.
 
     In training, ``compute_aux`` keeps the load-balancing loss in ``context.aux_losses`` and
     ``compute_specialise`` the specialisation loss (:func:`specialisation_loss`, needs the
@@ -85,7 +90,7 @@ class Router(nn.Module):
         self.context = context
         if mode == "language":
             self.language_logits = nn.Parameter(torch.zeros(len(context.languages), num_experts))
-        else:
+        elif mode != "oracle":
             self.gate = nn.Linear(in_features, num_experts, bias=False)
             # small random gate: near-uniform start, but ties broken for top-k
             nn.init.normal_(self.gate.weight, std=gate_init_std)
@@ -105,7 +110,9 @@ class Router(nn.Module):
         return per_utt.view(shape).expand(*x.shape[:-1], self.num_experts)
 
     def language_weights(self, index: int) -> torch.Tensor:
-        """The (E,) routing weights of language ``index`` (language mode)."""
+        """The (E,) routing weights of language ``index`` (language and oracle modes)."""
+        if self.mode == "oracle":
+            return oracle_weights(torch.tensor([index]), self.num_experts)[0]
         return F.softmax(self.language_logits[index] / self.temperature, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,6 +122,11 @@ class Router(nn.Module):
                 raise RuntimeError("language routing needs language ids: wrap the call in "
                                    "lamer.adapters.routing_languages(model, lang_ids)")
             weights = self._batch_view(F.softmax(self.language_logits[ctx.lang_ids] / self.temperature, -1), x)
+        elif self.mode == "oracle":
+            if ctx.lang_ids is None:
+                weights = x.new_full((*x.shape[:-1], self.num_experts), 1.0 / self.num_experts)
+            else:
+                weights = self._batch_view(oracle_weights(ctx.lang_ids, self.num_experts).to(x), x)
         else:
             logits = self.gate(x) / self.temperature
             probs = F.softmax(logits, dim=-1)
@@ -158,6 +170,15 @@ class Router(nn.Module):
 
     def extra_repr(self) -> str:
         return f"experts={self.num_experts}, mode={self.mode}, top_k={self.top_k}"
+
+
+def oracle_weights(lang_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """(B, E) one-hot weights of the oracle router: language index ``i`` (its place in the language
+    list the ids index, e.g. the plan's languages that ssl_train's ``lang`` data holds, base languages
+    first) gets expert ``i mod E``. Fixed and deterministic: with at least as many experts as
+    languages every language has an expert of its own; with fewer, languages ``i`` and ``i + E``
+    share one."""
+    return F.one_hot(lang_ids.reshape(-1).long() % num_experts, num_experts).float()
 
 
 def _entropy(p: torch.Tensor) -> torch.Tensor:

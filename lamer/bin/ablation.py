@@ -12,7 +12,8 @@
     python -m lamer.bin.ablation render --config conf/ablation.yaml --out ablation --results_md RESULTS.md
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
-(lamer.ssl.trainable). ``export`` copies each run's small outputs from the runs' directory into
+(lamer.ssl.trainable); a config's ``matched`` systems outside their budget (lamer.ssl.budget) stop it
+with the counts named, nothing written. ``export`` copies each run's small outputs from the runs' directory into
 the layout committed with the recipe (lamer.eval.ablation_runs: results per protocol, expert
 usage, the probes' validation CER per epoch from their logs, trainable counts, environment), the
 same bytes for the same runs. ``summary`` reads that layout alone (every
@@ -43,6 +44,7 @@ from lamer.recipe.ablation import Ablation, AblationError, load_ablation
 
 def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
     from lamer.atomic import write_json_atomic
+    from lamer.ssl.budget import budget_problems
     from lamer.ssl.trainable import count_trainable
 
     systems = {}
@@ -51,6 +53,9 @@ def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
         systems[system.name] = {"method": str(system.method) if system.method else None, **report}
         logging.info("%s: %d of %d parameters trained (%.3f%%)", system.name, report["trainable_params"],
                      report["total_params"], report["trainable_percent"])
+    problems = budget_problems(ablation.matched, systems) if ablation.matched else []
+    if problems:  # before hours of training on systems that are not the comparison the config states
+        raise AblationError(f"{ablation.path}: on {upstream}: " + "; ".join(problems))
     write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
 
 

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lamer.adapters import Router, patch_state
+from lamer.adapters.config import GATE_MODES
 from lamer.data.dirtools import spread_evenly
 from lamer.data.wav_scp import WavEntry, read_audio
 from lamer.eval.routing import routing_stats
@@ -70,7 +71,7 @@ def collect_router_frames(model: nn.Module, utterances: dict[str, list[WavEntry]
     if patch_state(model) is None:
         raise ValueError("the upstream has no Lamer adapters")
     routers = {f"{m.key[0]}.{m.key[1]}": m for m in model.modules()
-               if isinstance(m, Router) and m.mode != "language" and (layers is None or m.key[0] in layers)}
+               if isinstance(m, Router) and m.mode in GATE_MODES and (layers is None or m.key[0] in layers)}
     if not routers:
         raise ValueError("the adapters have no frame router (soft or top-k) to measure"
                          + (f" in layers {sorted(layers)}" if layers is not None else ""))

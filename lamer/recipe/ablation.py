@@ -12,6 +12,7 @@ An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
       - {check: bwt_share, divisor: 5, protocols: [fixed]}
       - {check: forgets, stds: 2}
       - {check: drifts_like, ratio: [0.5, 2.0]}
+    matched: {reference: lamer_replay, systems: [lora_replay], trainable_params: 0.10, total_rank: 0.05}
     systems:                        # in table order
       frozen:       {train_on: none, reference_only: [fixed]}   # every stage = base model
       ft:           {method: conf/ablation/ft.yaml, replay_share: 0}   # the plan's replay kept out of the batches
@@ -29,7 +30,10 @@ one) and ``reference_only`` (the protocols under which the system is a reference
 candidate for best: ``frozen`` under ``fixed``, whose probe was trained on its very features and
 which learns no new language). The joint upper bound is a reference row under every protocol.
 Paths are relative to the recipe directory (the config's parent's parent). Every problem is
-reported together, naming the file and key.
+reported together, naming the file and key. ``matched`` (optional) holds ``systems`` to the budget
+of ``reference``: trainable parameters and total LoRA rank within the given relative tolerances
+(:mod:`lamer.ssl.budget`), which ``python -m lamer.bin.ablation trainable`` checks on the upstream
+before anything trains.
 
 The expectations (each checked on the mean over seeds of the final average CER or BWT, among the
 candidates of the protocol: ``Ablation.candidates``; :mod:`lamer.eval.expectations` states each with its
@@ -51,11 +55,12 @@ from pathlib import Path
 from typing import Any
 
 from lamer.recipe.plan import PlanError, _file, read_mapping
+from lamer.ssl.budget import Matched, parse_matched
 from lamer.ssl.replay_share import share_problem
 from lamer.yaml_io import brief
 
 TRAIN_ON = ("new", "old", "all", "none")
-_KEYS = {"seeds", "plan", "systems", "reference", "baseline", "expectations"}
+_KEYS = {"seeds", "plan", "systems", "reference", "baseline", "expectations", "matched"}
 PROTOCOLS = ("retrained", "fixed")
 # per check: its parameters, each with its default (None: required)
 CHECKS: dict[str, dict[str, Any]] = {
@@ -110,6 +115,7 @@ class Ablation:
     reference: str | None = None
     baseline: str | None = None
     expectations: tuple[Expectation, ...] = ()
+    matched: Matched | None = None  # the budget some systems are held to (lamer.ssl.budget)
 
     def system(self, name: str) -> System:
         for system in self.systems:
@@ -287,7 +293,9 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
             if excluded:
                 problems.append(f"expectations[{i}]: {expectation.check} under {excluded}, where the reference "
                                 f"{reference.name!r} is no candidate (joint or reference_only)")
+    matched = parse_matched(raw["matched"], names, problems) if "matched" in raw else None
     if problems:
         raise AblationError(f"{path}: the ablation cannot run:\n  - " + "\n  - ".join(problems))
     return Ablation(path=path, seeds=list(seeds), systems=systems, reference=roles["reference"],
-                    baseline=roles["baseline"], expectations=tuple(e for e in expectations if e is not None))
+                    baseline=roles["baseline"], expectations=tuple(e for e in expectations if e is not None),
+                    matched=matched)

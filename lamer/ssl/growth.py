@@ -62,7 +62,7 @@ def grow_experts(model: nn.Module, new_experts: int, freeze_previous: bool = Tru
                                     config.dropout)
         router = Router.from_config(config, module.in_features, module.routed.num_experts, state.context,
                                     (index, name))
-        if module.router is not None:
+        if module.router is not None and config.router != "oracle":  # an oracle router has nothing to keep
             with torch.no_grad():
                 if config.router == "language":
                     router.language_logits[:, :old_count] = module.router.language_logits

@@ -42,8 +42,11 @@ class MaskedPredictionModel(AbsESPnetModel):
                          self.mask_length).to(speech.device)
         state = patch_state(self.encoder.upstream)
         languages = lang.reshape(-1) if lang is not None and state is not None else None
-        if languages is None and state is not None and state.config.specialise_weight > 0 and self.training:
-            raise ValueError("specialise_weight > 0 needs the language of every training utterance: give ssl_train "
+        if languages is None and state is not None and self.training and (
+                state.config.specialise_weight > 0 or state.config.router == "oracle"):
+            # without it the oracle would train its uniform fallback, silently
+            need = "router oracle" if state.config.router == "oracle" else "specialise_weight > 0"
+            raise ValueError(f"{need} needs the language of every training utterance: give ssl_train "
                              "--train_data_path_and_name_and_type <targets>/lang,lang,text_int (python -m "
                              "lamer.bin.ssl_targets --languages writes it) and the adapter config's languages")
         if languages is not None:

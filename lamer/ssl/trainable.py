@@ -56,7 +56,8 @@ def count_trainable(upstream: str | Path, method: Path | None) -> dict:
 
     Returns ``{"adapter", "total_params", "trainable_params", "trainable_percent",
     "optimizer_params", "optimizer_percent"}`` (see the module docstring) plus, when adapters are
-    patched, ``experts_per_layer`` (shared experts included), ``allocation`` and ``targets``.
+    patched, ``experts_per_layer`` (shared experts included), ``total_rank`` (the experts' ranks summed
+    over every patched module: :func:`lamer.adapters.injection.total_rank`), ``allocation`` and ``targets``.
     Percentages are of the patched upstream's parameters (base plus adapters).
     """
     resolved = read_method(method) if method is not None else None
@@ -80,7 +81,7 @@ def count_trainable(upstream: str | Path, method: Path | None) -> dict:
         "optimizer_params": optimizer,
         "optimizer_percent": 100.0 * optimizer / total,
     }
-    for key in ("experts_per_layer", "allocation", "targets"):
+    for key in ("experts_per_layer", "total_rank", "allocation", "targets"):
         if key in report:
             out[key] = report[key]
     return out

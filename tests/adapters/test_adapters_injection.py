@@ -9,6 +9,8 @@ from lamer.adapters import (
     aux_loss,
     parameter_report,
     patched_modules,
+    routing_languages,
+    total_rank,
 )
 from lamer.upstream.forward import hidden_states
 from lamer.upstream.presets import build_preset
@@ -171,3 +173,35 @@ def test_default_preset_trains_about_two_percent_of_hubert_base():
     assert 2.0 <= report["trainable_percent"] <= 2.3
     assert report["trainable_params"] == report["adapter_params"]
     assert report["targets"] == ["fc1", "fc2"]
+
+
+def test_total_rank_sums_every_experts_rank_over_the_patched_modules():
+    model = build_preset("tiny", "s3prl_hubert")  # 3 layers, fc1 and fc2 patched
+    apply_lamer(model, LamerConfig(allocation="groups:2,4,8", rank=4, shared_rank=6))
+    # per module: a shared expert of rank 6 and 1, 3, 7 routed experts of rank 4
+    assert total_rank(model) == parameter_report(model)["total_rank"] == 2 * (6 * 3 + 4 * (1 + 3 + 7))
+    other = build_preset("tiny", "s3prl_hubert")
+    apply_lamer(other, LamerConfig(allocation="uniform:3", rank=5, shared_experts=0))
+    assert total_rank(other) == 2 * 3 * 3 * 5
+
+
+def test_without_a_shared_expert_every_expert_is_routed_and_nothing_is_always_on():
+    model = build_preset("tiny", "s3prl_hubert")
+    apply_lamer(model, LamerConfig(allocation="groups:3,4,8", shared_experts=0))
+    for _, _, module in patched_modules(model):
+        assert module.shared is None and module.balance is None and float(module.shared_share()) == 0.0
+        assert module.router is not None and module.routed.num_experts == module.num_experts
+    assert parameter_report(model)["experts_per_layer"] == [3, 4, 8]
+
+
+def test_oracle_routing_trains_only_the_experts_of_the_batchs_languages(batch):
+    model = build_preset("tiny", "s3prl_hubert")
+    apply_lamer(model, LamerConfig(allocation="uniform:4", router="oracle", load_balance_weight=0.0))  # 3 routed
+    randomize_adapters(model, scale=0.1)
+    model.train()
+    with routing_languages(model, torch.tensor([4, 1])):  # languages 4 and 1 -> expert 1 of 3
+        hidden_states(model, *batch)[-1].pow(2).mean().backward()
+    for _, _, module in patched_modules(model):
+        rows = module.routed.lora_B.grad.abs().sum(0).reshape(3, -1).sum(-1)  # per expert, over its rank
+        assert rows[1] > 0 and rows[0] == 0 and rows[2] == 0
+        assert module.shared.lora_B.grad.abs().sum() > 0  # the shared expert sees every language

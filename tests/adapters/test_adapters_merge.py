@@ -37,6 +37,20 @@ def test_language_routing_merges_exactly_for_the_chosen_language(batch):
     assert max_diff(fra, outputs(model, batch)) < 1e-5
 
 
+@pytest.mark.parametrize("language", ["fra", None])
+def test_oracle_routing_merges_exactly_with_or_without_the_language(language, batch):
+    # without it (the probe's case) the oracle's uniform mix is what runs, and what merges
+    config = LamerConfig(allocation="groups:2,4", router="oracle", load_balance_weight=0.0,
+                         languages=["eng", "fra", "deu"])
+    model = frozen_preset("tiny", "s3prl_hubert")
+    apply_lamer(model, config)
+    randomize_adapters(model, scale=0.3)
+    with routing_languages(model, [language] * 2 if language else None):
+        expected = outputs(model, batch)
+    merge_adapters(model, language=language)
+    assert max_diff(expected, outputs(model, batch)) < 1e-5
+
+
 def test_per_frame_routing_refuses_to_merge_and_changes_nothing():
     model = build_preset("tiny", "hf_hubert")
     apply_lamer(model, LamerConfig(allocation="uniform:3", router="soft"))

@@ -46,6 +46,33 @@ def test_language_routing_without_language_ids_is_an_error():
         router(torch.randn(2, 3, 16))
 
 
+def test_oracle_routes_each_utterance_to_its_languages_expert_whatever_the_frames():
+    router, ctx = _router("oracle", experts=3, batch_axis=1)
+    ctx.lang_ids = torch.tensor([4, 0, 2])  # language i -> expert i mod 3
+    want = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    for x in (torch.randn(5, 3, 16), torch.zeros(5, 3, 16), 100 * torch.randn(5, 3, 16)):  # time-major
+        w = router(x)
+        assert w.shape == (5, 3, 3)
+        for b in range(3):
+            torch.testing.assert_close(w[:, b], want[b].expand(5, 3))
+    ctx.lang_ids = torch.tensor([1, 1, 1])
+    assert torch.equal(router(torch.randn(5, 3, 16))[0], torch.tensor([[0.0, 1.0, 0.0]] * 3))
+
+
+def test_oracle_without_language_ids_mixes_the_experts_equally():
+    router, _ = _router("oracle", experts=4)
+    torch.testing.assert_close(router(torch.randn(2, 7, 16)), torch.full((2, 7, 4), 0.25))
+    torch.testing.assert_close(router.language_weights(5), torch.tensor([0.0, 1.0, 0.0, 0.0]))
+
+
+def test_the_oracle_has_no_parameters_and_computes_no_routing_loss():
+    router, ctx = _router("oracle")
+    router.train()
+    ctx.lang_ids = torch.tensor([0, 1])
+    router(torch.randn(2, 3, 16))
+    assert list(router.parameters()) == [] and not ctx.aux_losses and not ctx.specialise_losses
+
+
 def test_balance_loss_is_one_when_uniform_and_larger_when_collapsed():
     router, ctx = _router("soft")
     router.train()
@@ -142,6 +169,13 @@ def test_gate_init_std_is_honoured(std):
     ({"gate_init_std": -0.01}, "gate_init_std must be >= 0"),
     ({"router_lr_scale": 0.0}, "router_lr_scale must be > 0"),
     ({"specialise_weight": 0.1, "router": "language", "languages": ["eng"]}, "specialised by construction"),
+    ({"specialise_weight": 0.1, "router": "oracle", "load_balance_weight": 0.0},
+     "router 'oracle' is specialised by construction; set specialise_weight 0"),
+    ({"router": "oracle", "load_balance_weight": 0.01}, "load_balance_weight applies to learned routers: router "
+                                                        "'oracle' .* set load_balance_weight 0"),
+    ({"router": "oracle", "router_lr_scale": 10.0}, "router_lr_scale applies to learned routers: .* set "
+                                                    "router_lr_scale 1"),
+    ({"router": "oracles"}, r"router must be one of \('soft', 'topk', 'language', 'oracle'\), got 'oracles'"),
 ])
 def test_routing_options_are_validated(options, message):
     with pytest.raises(ValueError, match=message):

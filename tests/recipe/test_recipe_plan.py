@@ -283,8 +283,9 @@ def test_plan_check_print_shows_the_resolved_plan_method_and_experts_per_layer(c
     assert printed["plan"]["base_model"]["languages"] == ["eng", "fra", "deu"]
     assert printed["method"]["config"] == str(demo / "conf" / "ssl" / "demo.yaml")
     resolved = printed["method"]["ssl_train"]
-    want = LamerConfig(**{**LamerConfig.from_yaml(RECIPES.parent / "conf" / "lamer" / "lamer_base.yaml").to_dict(),
-                          "specialise_weight": 1.0, "router_lr_scale": 10.0})
+    # the published method: the preset as it is (its load balancing), no language-supervised routing
+    want = LamerConfig.from_yaml(RECIPES.parent / "conf" / "lamer" / "lamer_base.yaml")
+    assert (want.specialise_weight, want.router_lr_scale) == (0.0, 1.0) and want.load_balance_weight > 0
     assert resolved["ssl_adapter_conf"] == want.to_dict() and "ssl_adapter_preset" not in resolved
     assert resolved["optim_conf"] == {"lr": 0.002, "weight_decay": 0.0}
     # the shipped base model has 4 layers: groups:2,4,8 gives the first group the extra layer

@@ -14,22 +14,36 @@ from tests.ssl.helpers import training_args
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p.name for p in (REPO / "conf" / "ssl").glob("*.yaml"))
+# the mini recipe's adapter methods: Lamer as published, its routing extension, the factorial's
+ABLATION = REPO / "egs2" / "mini_lamer" / "ssl1" / "conf" / "ablation"
+ABLATION_ADAPTERS = ["lamer", "lamer_langroute", "lamer_uniform", "lamer_noshared", "lamer_inverted", "lamer_oracle",
+                     "mole_uniform_replay"]
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-def test_method_config_trains_a_few_steps(name, dump, tmp_path):
-    # every utterance's language, as the recipe gives it (the demo's routers specialise by language)
+def _train_a_few_steps(config: Path, dump: Path, out: Path) -> None:
+    # every utterance's language, as the recipe gives it (language routing and the routing extensions read it)
     lang = [f"--{split}_data_path_and_name_and_type" for split in ("train", "valid")]
-    args = ["--config", str(REPO / "conf" / "ssl" / name)] + training_args(
-        dump, tmp_path, "--upstream", "tiny", "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
+    args = ["--config", str(config)] + training_args(
+        dump, out, "--upstream", "tiny", "--num_classes", str(NUM_CLASSES), "--head_conf", "final_dim=16",
         "--batch_size", "4", "--max_epoch", "1", "--num_iters_per_epoch", "2", "--replay_utt2lang",
         f"{dump}/replay_utt2lang", "--replay_share", "0.25", lang[0], f"{dump}/lang,lang,text_int",
         lang[1], f"{dump}/lang,lang,text_int")
     SSLTask.main(cmd=args)
+    state = torch.load(out / "latest.pth", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_method_config_trains_a_few_steps(name, dump, tmp_path):
+    _train_a_few_steps(REPO / "conf" / "ssl" / name, dump, tmp_path)
     exported = tmp_path / ("upstream.pt" if "full" in name or "joint" in name or "base" in name else "adapters")
     assert exported.exists(), name
-    state = torch.load(tmp_path / "latest.pth", weights_only=True)
-    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("name", ABLATION_ADAPTERS)
+def test_ablation_adapter_method_trains_a_few_steps(name, dump, tmp_path):
+    _train_a_few_steps(ABLATION / f"{name}.yaml", dump, tmp_path)
+    assert (tmp_path / "adapters" / "manifest.json").is_file(), name
 
 
 def test_lora_and_mole_presets_have_about_lamers_trainable_parameters():

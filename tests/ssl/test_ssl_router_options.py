@@ -86,3 +86,25 @@ def test_growth_keeps_the_routing_options():
             assert module.router.compute_specialise and module.router.compute_aux
     _, stats, _ = _step(model, lang=torch.tensor([0, 1, 1]))
     assert "loss_specialise" in stats
+
+
+ORACLE = {"router": "oracle", "load_balance_weight": 0.0}
+
+
+def test_oracle_routing_needs_the_language_of_every_training_utterance():
+    model = _model(**ORACLE)
+    with pytest.raises(ValueError, match="router oracle needs the language of every training utterance.*lang,lang"):
+        _step(model)
+    loss, stats, _ = _step(model, lang=torch.tensor([0, 1, 2]))
+    assert torch.isfinite(loss).all() and not any(key.startswith("loss_") and key not in (
+        "loss_masked", "loss_unmasked") for key in stats)  # no routing term
+    _step(model.eval())  # the probe's case: no language, the oracle's uniform mix
+
+
+def test_growth_adds_experts_to_an_oracle_router_that_stays_without_parameters():
+    model = _model(**ORACLE)
+    upstream = model.encoder.upstream
+    counts = grow_experts(upstream, 1)
+    assert counts == [3, 5, 9] and patch_state(upstream).config.router == "oracle"
+    assert router_parameters(upstream) == []
+    _step(model, lang=torch.tensor([0, 1, 2]))

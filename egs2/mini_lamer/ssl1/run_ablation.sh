@@ -33,7 +33,9 @@ probe_epochs=8        # probe training epochs (the demo probe's, conf/probe/prob
 probe_opts=           # extra ESPnet options of the probes
 ssl_opts=             # extra options of ssl.sh for every run (after the demo's)
 summary_out=ablation  # published results: summary.json and PNGs here, the runs' small outputs in
-                      # ${summary_out}/runs, a section in RESULTS.md
+                      # ${summary_out}/runs, a section in ${results_md}
+results_md=RESULTS.md # the results file whose ablation section the summary writes (created if missing;
+                      # another ablation config publishes into its own, e.g. conf/ablation_factorial.yaml's)
 
 . ./path.sh
 . "${LAMER_ROOT}/tools/parse_options.sh"
@@ -110,8 +112,8 @@ failed=$(grep -Lx 0 "${exp}"/status/* || true)
 python -m lamer.bin.ablation export --config "${ablation_config}" --exp "${exp}" --trainable "${exp}/trainable.json" \
     --out "${summary_out}/runs"
 python -m lamer.bin.ablation summary --config "${ablation_config}" --runs "${summary_out}/runs" \
-    --out "${summary_out}" --results_md RESULTS.md --seeds ${seeds}
-log "Summary: ${summary_out}/summary.json, RESULTS.md (ablation section), ${summary_out}/*.png;" \
+    --out "${summary_out}" --results_md "${results_md}" --seeds ${seeds}
+log "Summary: ${summary_out}/summary.json, ${results_md} (ablation section), ${summary_out}/*.png;" \
     "runs' outputs to commit: ${summary_out}/runs"
 log "Wall time of this invocation: $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
 if [[ -n ${failed} ]]; then
