@@ -544,12 +544,12 @@ class _Recipe:
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
             usage_reads = (out,)
         for protocol in self.plan.protocols:
-            results = paths.results(protocol)
+            results, utt_errors = paths.results(protocol), paths.utt_errors(protocol)
             scores = [paths.score(protocol, s) for s in ["base", *self.stages]]
             yield self.job(f"results_{protocol}", 8, _py(
                 "collect_results", "--plan", str(self.plan.path), "--scores", paths.scores(protocol),
-                "--protocol", protocol, "--out", results),
-                inputs=scores, outputs=(results,), configs=(str(self.plan.path),))
+                "--protocol", protocol, "--out", results, "--utt_errors", utt_errors),
+                inputs=scores, outputs=(results, utt_errors), configs=(str(self.plan.path),))
             report = paths.report(protocol)
             yield self.job(f"report_{protocol}", 8, _py(
                 "forgetting_report", "--matrix", results, *usage, "--out", report),
