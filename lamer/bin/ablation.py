@@ -18,10 +18,13 @@ usage, the probes' validation CER per epoch from their logs, trainable counts, e
 same bytes for the same runs. ``summary`` reads that layout alone (every
 ``<runs>/seed<k>/<system>/results_<protocol>.json`` that exists, with its run's files) and writes
 ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every system against the
-config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation CER
-per epoch: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and divergence between
-languages, from each run's expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the
-runs' environment and the plots' captions), all of them the same bytes on every summary of the
+config's reference system, seed by seed), ``<out>/intervals.json`` (95% bootstrap intervals of the
+metrics and the paired differences, over seeds and, where the runs wrote their edits, test
+utterances: lamer.eval.intervals; and the go/no-go checks, also printed: lamer.eval.go_no_go),
+``<out>/probe_health.json`` (each probe's validation CER per epoch: lamer.eval.probe_health),
+``<out>/routing.json`` (router entropy and divergence between languages, from each run's
+expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the runs' environment and the
+plots' captions), all of them the same bytes on every summary of the
 same runs; the plots ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and
 ``<out>/expert_usage_<reference>.png`` from the first seed with ``<reference>/expert_usage.json``),
 matplotlib's rendering, not compared byte for byte; and the section of ``--results_md`` between
@@ -118,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                 if unknown:
                     raise AblationError(f"--seeds {unknown}: not seeds of {args.config} ({ablation.seeds})")
                 ablation = dataclasses.replace(ablation, seeds=sorted(set(args.seeds)))
+            from lamer.eval.go_no_go import render_lines
+            from lamer.eval.intervals import INTERVALS, read_intervals
+
             write_summary(ablation, args.runs, args.out, args.results_md)
+            print("Go/no-go (under retrained, before any ranking):")
+            print("\n".join(render_lines(read_intervals(args.out / INTERVALS)["go_no_go"])) or "- not checked")
             logging.info("wrote %s/summary.json and the ablation section of %s", args.out, args.results_md)
     except (AblationError, OSError, ValueError) as err:
         print(f"ablation: error: {err}", file=sys.stderr)

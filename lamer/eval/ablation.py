@@ -32,7 +32,10 @@ from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.ablation_runs import ENVIRONMENT, TRAINABLE, read_probe_curves, read_run_file, seed_dir
 from lamer.eval.ablation_section import render_results
+from lamer.eval.expectations import pairs_of
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
+from lamer.eval.go_no_go import go_no_go
+from lamer.eval.intervals import INTERVALS, ablation_intervals, pools
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
@@ -191,9 +194,10 @@ def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
 
 
 def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md: Path) -> dict:
-    """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
-    ``routing.json``, ``section.json`` (the runs' environment and the plots' captions) and the PNGs
-    into ``out_dir`` from the runs layout ``runs_dir`` (``lamer.eval.ablation_runs``), then the
+    """Write ``summary.json``, ``curves.json``, ``paired.json``, ``intervals.json`` (95% bootstrap
+    intervals and the go/no-go checks: lamer.eval.intervals, lamer.eval.go_no_go),
+    ``probe_health.json``, ``routing.json``, ``section.json`` (the runs' environment and the plots'
+    captions) and the PNGs into ``out_dir`` from the runs layout ``runs_dir`` (``lamer.eval.ablation_runs``), then the
     ablation section of ``results_md`` from them (``render_results``); return the summary. The
     JSON files are the same bytes for the same runs; the PNGs are matplotlib's rendering of them."""
     from lamer.eval.plots import (  # matplotlib only here
@@ -216,6 +220,9 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
     routing = routing_by_run(ablation, runs_dir, summary)
     write_json_atomic(out_dir / "routing.json", routing)
     write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
+    pooled = pools(ablation, runs_dir)
+    write_json_atomic(out_dir / INTERVALS, {**ablation_intervals(ablation, pooled, pairs_of(ablation)),
+                                            "go_no_go": go_no_go(ablation, pooled)})
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from lamer.eval import EvalInputError
 from lamer.eval.expectations import check_expectations
+from lamer.eval.go_no_go import PROTOCOL as GO_NO_GO_PROTOCOL
+from lamer.eval.go_no_go import ranking_note
+from lamer.eval.go_no_go import render_lines as go_no_go_lines
+from lamer.eval.intervals import INTERVALS, read_intervals, render_paired
 from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import render_table as probe_health_rows
 from lamer.eval.report import environment_markdown, markdown_table, update_marked_section
@@ -19,7 +23,7 @@ from lamer.eval.routing import render_cell as routing_cell
 from lamer.recipe.ablation import Ablation
 
 SECTION = "ablation"
-OUTPUTS = ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json")
+OUTPUTS = ("summary.json", "curves.json", "paired.json", INTERVALS, "probe_health.json", "routing.json", "section.json")
 CLASSIFIER_FINAL = "lid_acc_classifier_final"  # absent from summaries written before the probe had a classifier
 _HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
 
@@ -37,11 +41,16 @@ def _label(name: str, joint: str | None, control: str | None, candidate: bool) -
 
 
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
-                   probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None) -> str:
+                   probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None,
+                   intervals: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``env`` as from
     ``lamer.eval.report.environment``; ``plots`` maps caption to a PNG path relative to
     RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing`` as from
-    ``routing_by_run``, ``paired`` as from ``paired_with_reference``."""
+    ``routing_by_run``, ``paired`` as from ``paired_with_reference``, ``intervals`` the content of
+    ``intervals.json`` (the go/no-go checks, first, and the intervals the expectations read)."""
+    intervals = intervals or {}
+    go = intervals.get("go_no_go", {})
+    note = ranking_note(go)
     joint, control = (ablation.joint.name if ablation.joint else None,
                       ablation.control.name if ablation.control else None)
     method = ablation.reference
@@ -53,6 +62,12 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
         "Seeds found per system (retrained / fixed):\n\n" + "\n".join(
             f"- {name}: {summary['retrained']['systems'][name]['seeds']} / {summary['fixed']['systems'][name]['seeds']}"
             for name in names),
+        f"### Go/no-go, under `{GO_NO_GO_PROTOCOL}`, before any ranking\n\nWhether this testbed can show continual "
+        "learning at all (lamer.eval.go_no_go), on 95% bootstrap intervals: (a) the frozen base is worse on the new "
+        "languages than on the old ones; (b) the control, trained as long on the old languages only, does not close "
+        "that gap: the reference's gain over frozen on the new languages exceeds the control's. A check passes when "
+        "its interval lies above 0; one below 0 fails, one holding 0 is within noise.\n\n"
+        + ("\n".join(go_no_go_lines(go)) if go else "- not checked: no `retrained` results"),
     ]
     for protocol in PROTOCOLS:
         systems = summary[protocol]["systems"]
@@ -74,8 +89,9 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                         + ([_cell(entry.get(CLASSIFIER_FINAL))] if classifier_column else []))
         table = markdown_table(["system", "trainable %", "avg CER final", "BWT final", "FWT mean", "LID acc final"]
                                + (["LID acc final (classifier)"] if classifier_column else []), rows)
-        found = check_expectations(ablation, protocol, systems)
-        parts.append(f"### Protocol `{protocol}`\n\n{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
+        found = check_expectations(ablation, protocol, intervals, systems)
+        parts.append(f"### Protocol `{protocol}`\n\n" + (f"{note}\n\n" if note else "")
+                     + f"{table}\n\nMean ± sample std over the seeds found; CER, BWT and "
                      "FWT in CER points, LID accuracy in percent; bold: best mean final average CER of the "
                      "candidate systems (not the upper bound, nor a reference row under this protocol)."
                      + (" LID acc final: the first `[iso]` tag decoded; (classifier): the probe's utterance-level "
@@ -90,6 +106,7 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
             parts.append(f"Paired with {method} (Δ = system − {method}, per seed, then mean ± std over the seeds "
                          f"both have; a positive Δ CER: {method} is better). Within a seed every system shares the "
                          "base model and, under `fixed`, the base probe.\n\n" + table)
+        parts += render_paired(ablation, intervals, protocol)
     if probe_health:
         seeds = list(ablation.seeds)
         table = markdown_table(["probe of", *(f"seed {seed}" for seed in seeds)],
@@ -132,4 +149,5 @@ def render_results(ablation: Ablation, out_dir: Path, results_md: Path) -> None:
     plots = {caption: Path(os.path.relpath((out_dir / name).resolve(), results_md.resolve().parent)).as_posix()
              for caption, name in section["plots"].items()}
     update_marked_section(results_md, SECTION, render_section(ablation, summary, section["environment"], plots, health,
-                                                                 routing, paired), _HEADER)
+                                                                 routing, paired, read_intervals(out_dir / INTERVALS)),
+                          _HEADER)

@@ -137,8 +137,8 @@ def test_summary_of_the_same_runs_writes_the_same_json_twice(recipe):
     one, two = files(recipe / "one"), files(recipe / "two")
     assert sorted(one) == sorted(two)
     jsons = [name for name in one if name.endswith(".json")]
-    assert sorted(jsons) == [f"ablation/{n}.json" for n in ("curves", "paired", "probe_health", "routing", "section",
-                                                            "summary")]
+    assert sorted(jsons) == [f"ablation/{n}.json" for n in ("curves", "intervals", "paired", "probe_health", "routing",
+                                                            "section", "summary")]
     for name in [*jsons, "RESULTS.md"]:
         assert one[name] == two[name], name
     summary = json.loads(one["ablation/summary.json"])

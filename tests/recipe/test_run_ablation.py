@@ -83,7 +83,8 @@ def test_the_summary_regenerates_from_the_exported_runs(ablation, tmp_path):
     assert (runs / "trainable.json").is_file() and (runs / "environment.json").is_file()
     write_summary(load_ablation(directory / "conf" / "ablation.yaml"), runs, tmp_path / "ablation",
                   tmp_path / "RESULTS.md")
-    for name in ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json"):
+    for name in ("summary.json", "curves.json", "paired.json", "intervals.json", "probe_health.json", "routing.json",
+                 "section.json"):
         assert (tmp_path / "ablation" / name).read_bytes() == (directory / "ablation" / name).read_bytes(), name
 
 
