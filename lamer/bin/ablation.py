@@ -3,6 +3,8 @@
     python -m lamer.bin.ablation list --config conf/ablation.yaml
         # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
+    python -m lamer.bin.ablation units --config conf/ablation.yaml
+        # one line per unit: key<TAB>seed<TAB>probe seed (key: the seed, or <seed>_probe<p> with probe_seeds)
     python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
     python -m lamer.bin.ablation export --config conf/ablation.yaml --exp exp/ablation \\
@@ -65,7 +67,9 @@ def build_parser() -> ToolParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
                                 "the plan's); tab-separated"),
-                       ("seeds", "the seeds, space-separated")):
+                       ("seeds", "the seeds, space-separated"),
+                       ("units", "one line per (seed, probe seed) unit: its key (exp/ablation/seed<key>), seed and "
+                                 "probe seed; tab-separated")):
         sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
     trainable.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
@@ -102,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}")
         elif args.command == "seeds":
             print(" ".join(map(str, ablation.seeds)))
+        elif args.command == "units":
+            for unit in ablation.units:
+                print(f"{unit.key}\t{unit.seed}\t{unit.probe_seed}")
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
         elif args.command == "export":

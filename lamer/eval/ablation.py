@@ -84,7 +84,7 @@ def load_runs(ablation: Ablation, runs_dir: Path) -> dict:
         out[protocol] = {}
         for system in ablation.systems:
             per_seed, first = {}, None
-            for seed in ablation.seeds:
+            for seed in (unit.key for unit in ablation.units):
                 path = seed_dir(runs_dir, seed) / system.name / results_name(protocol)
                 if not path.is_file():
                     continue
@@ -236,7 +236,7 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
                                title=f"{caption[0].upper()}{caption[1:]} ({protocol} probe)", ylabel="CER (%)",
                                joint=joint, control=control)
             pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png.name
-    usage = next((p for seed in ablation.seeds
+    usage = next((p for seed in (unit.key for unit in ablation.units)
                   if (p := seed_dir(runs_dir, seed) / str(method) / EXPERT_USAGE).is_file()), None)
     if usage is not None:
         png = out_dir / f"expert_usage_{method}.png"

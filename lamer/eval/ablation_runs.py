@@ -7,6 +7,7 @@ export``::
     runs/trainable.json                         # the trainable command's output
     runs/environment.json                       # versions and git commit of the exporting checkout
     runs/seed<k>/<system>/results_<protocol>.json   # lamer.eval.results, as the run scored it
+                                                    # (seed<k>_probe<p>/ with probe_seeds)
     runs/seed<k>/<system>/utt_errors_<protocol>.tsv # lamer.eval.utt_errors, where the run wrote it
     runs/seed<k>/<system>/expert_usage.json     # systems with routers only
     runs/seed<k>/<system>/probe_cer.json        # {stage: validation CER (fraction) per epoch}
@@ -38,8 +39,9 @@ ENVIRONMENT = "environment.json"
 PROBE_CER = "probe_cer.json"
 
 
-def seed_dir(runs_dir: Path, seed: int) -> Path:
-    """Where the runs of one seed live: ``<runs>/seed<k>`` (the same under ``exp/ablation``)."""
+def seed_dir(runs_dir: Path, seed: int | str) -> Path:
+    """Where the runs of one seed (a unit's key: ``Ablation.units``) live: ``<runs>/seed<key>`` (the
+    same under ``exp/ablation``)."""
     return Path(runs_dir) / f"seed{seed}"
 
 
@@ -104,7 +106,7 @@ def export_runs(ablation: Ablation, exp_dir: Path, trainable_json: Path, out_dir
     with atomic_dir(out_dir) as tmp:
         write_json_atomic(tmp / TRAINABLE, _canonical(trainable))
         write_json_atomic(tmp / ENVIRONMENT, _canonical({k: v for k, v in environment().items() if k != "date"}))
-        for seed in ablation.seeds:
+        for seed in (unit.key for unit in ablation.units):
             for system in ablation.systems:
                 run = seed_dir(exp_dir, seed) / system.name
                 if any((run / results_name(p)).is_file() for p in PROTOCOLS):

@@ -112,6 +112,14 @@ def test_seeds_prints_them_space_separated(recipe, capsys):
     assert capsys.readouterr().out == "0 1 2\n"
 
 
+def test_units_prints_key_seed_and_probe_seed(recipe, capsys):
+    assert main(["units", "--config", str(_write(recipe, GOOD))]) == 0
+    assert capsys.readouterr().out == "0\t0\t0\n1\t1\t1\n2\t2\t2\n"
+    assert main(["units", "--config", str(_write(recipe, GOOD.replace("seeds: [0, 1, 2]",
+                                                                      "seeds: [3]\nprobe_seeds: [0, 5]")))]) == 0
+    assert capsys.readouterr().out == "3_probe0\t3\t0\n3_probe5\t3\t5\n"
+
+
 def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
     bad = GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")
     assert main(["list", "--config", str(_write(recipe, bad))]) == 1
