@@ -239,3 +239,18 @@ def render_paired(ablation: Ablation, intervals: dict, protocol: str) -> list[st
                      f"a positive Δ {label}: {reference} is lower, an interval holding 0: no difference shown).\n\n"
                      + table)
     return parts
+
+
+def resampling_note(intervals: dict) -> str | None:
+    """A sentence for the summary when some interval drew no test utterances (runs without
+    ``utt_errors`` tables), None when every one did."""
+    drawn = {entry["resampled"] for protocol in PROTOCOLS for data in intervals.get(protocol, {}).values()
+             for block in ("systems", "pairs") for entry in data[block].values()}
+    without = sorted(what for what in drawn if "test utterances" not in what)
+    if not without:
+        return None
+    every = len(without) == len(drawn)
+    return (f"{'Every' if every else 'Some'} interval here resamples {' or '.join(without)} only: "
+            f"{'these' if every else 'some'} runs hold no per-utterance edits (`utt_errors_<protocol>.tsv`, "
+            "written by runs since the table exists), so such an interval shows the spread of the seeds' values "
+            "alone (with three seeds, about their range), not the test sets' sampling noise.")

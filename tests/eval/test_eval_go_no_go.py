@@ -108,3 +108,15 @@ def test_the_summary_states_the_checks_before_any_ranking(tmp_path, capsys):
                   recipe / "RESULTS.md")
     text = (recipe / "RESULTS.md").read_text()
     assert "- **CER: go**" in text and "Ranking not meaningful" not in text
+    assert "resamples training seeds only" not in text  # every run wrote its utterances' edits
+
+
+def test_the_summary_says_when_only_the_seeds_were_resampled(tmp_path):
+    recipe = write_recipe(tmp_path, [0, 1, 2], GO, utterances=False)
+    ablation = load_ablation(recipe / "conf" / "ablation.yaml")
+    export_runs(ablation, recipe / "exp" / "ablation", recipe / "trainable.json", recipe / "runs")
+    write_summary(ablation, recipe / "runs", recipe / "ablation", recipe / "RESULTS.md")
+    text = (recipe / "RESULTS.md").read_text()
+    assert ("Every interval here resamples training seeds only: these runs hold no per-utterance edits "
+            "(`utt_errors_<protocol>.tsv`") in text
+    assert "- **CER: go** (training seeds resampled)" in text
