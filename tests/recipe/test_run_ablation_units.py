@@ -68,6 +68,9 @@ def test_without_probe_seeds_each_run_probes_with_its_seed(tmp_path):
     assert not any("--probe_seed" in args or "--ssl_exp" in args for args in calls.values())
     assert json.loads((tmp_path / "ablation" / "summary.json").read_text())["fixed"]["systems"]["lamer_replay"][
         "seeds"] == [0, 1]
+    intervals = json.loads((tmp_path / "ablation" / "intervals.json").read_text())
+    assert intervals["fixed"]["cer"]["systems"]["lamer_replay"]["units"] == [0, 1]
+    assert intervals["fixed"]["cer"]["systems"]["lamer_replay"]["resampled"] == "training seeds"
 
 
 def test_probe_seeds_run_every_seed_once_per_probe_seed_sharing_its_training(tmp_path):
