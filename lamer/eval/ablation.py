@@ -3,9 +3,10 @@ generated RESULTS.md section.
 
 Input: the runs layout (``lamer.eval.ablation_runs``, committed under ``<recipe>/ablation/runs``):
 ``seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever exist, each
-run's ``probe_cer.json`` and ``expert_usage.json``, and ``trainable.json`` and ``environment.json``
-at its top. Nothing else is read and nothing of the moment (date, paths) is written, so the JSON
-outputs are a function of those files: the same bytes on every summary. Per run:
+run's ``probe_cer.json``, ``expert_usage.json`` and ``utt_errors_<protocol>.tsv`` (where it has
+them), and ``trainable.json`` and ``environment.json`` at its top. Nothing else is read and
+nothing of the moment (date, paths) is written, so the JSON outputs are a function of those
+files: the same bytes on every summary. Per run:
 
 - ``avg_cer_final``: average CER over the languages introduced so far, at the run's last stage;
 - ``bwt_final``: backward transfer at the last stage (``lamer.eval.forgetting``; negative =
@@ -20,7 +21,9 @@ Over seeds: mean and sample standard deviation (0 with one seed); a metric undef
 of a system (no LID scores, no older language) is null for that system.
 
 What the ablation is expected to show (its reference system, baseline and expected relations)
-is data in the ablation config, checked by :mod:`lamer.eval.expectations`; the RESULTS.md section
+is data in the ablation config, checked by :mod:`lamer.eval.expectations` on the 95% bootstrap
+intervals of :mod:`lamer.eval.intervals` (over seeds and, where the runs wrote them, test
+utterances), after the go/no-go checks of :mod:`lamer.eval.go_no_go`; the RESULTS.md section
 is rendered by :mod:`lamer.eval.ablation_section` from the files written here alone.
 """
 from __future__ import annotations

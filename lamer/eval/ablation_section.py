@@ -1,5 +1,6 @@
 """The ablation's section of RESULTS.md, rendered from the files ``lamer.eval.ablation.write_summary``
-left in its output folder (``summary.json``, ``paired.json``, ``probe_health.json``,
+left in its output folder (``summary.json``, ``paired.json``, ``intervals.json``: the go/no-go
+checks, stated first, and the intervals the expectations read, ``probe_health.json``,
 ``routing.json``, and ``section.json``: the run's environment and the plots' captions) and the
 ablation config's expectations, so that ``python -m lamer.bin.ablation render`` rewrites it from
 published outputs without the runs.
