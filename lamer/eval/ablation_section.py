@@ -12,9 +12,8 @@ from pathlib import Path
 
 from lamer.eval import EvalInputError
 from lamer.eval.expectations import check_expectations
-from lamer.eval.go_no_go import PROTOCOL as GO_NO_GO_PROTOCOL
 from lamer.eval.go_no_go import ranking_note
-from lamer.eval.go_no_go import render_lines as go_no_go_lines
+from lamer.eval.go_no_go import render_section as render_go_no_go
 from lamer.eval.intervals import INTERVALS, read_intervals, render_paired, resampling_note
 from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import render_table as probe_health_rows
@@ -64,13 +63,7 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
         "Seeds found per system (retrained / fixed):\n\n" + "\n".join(
             f"- {name}: {summary['retrained']['systems'][name]['seeds']} / {summary['fixed']['systems'][name]['seeds']}"
             for name in names),
-        f"### Go/no-go, under `{GO_NO_GO_PROTOCOL}`, before any ranking\n\nWhether this testbed can show continual "
-        "learning at all (lamer.eval.go_no_go), on 95% bootstrap intervals: (a) the frozen base is worse on the new "
-        "languages than on the old ones; (b) the control, trained as long on the old languages only, does not close "
-        "that gap: the reference's gain over frozen on the new languages exceeds the control's. A check passes when "
-        "its interval lies above 0; one below 0 fails, one holding 0 is within noise."
-        + (f" {note_resampled}" if (note_resampled := resampling_note(intervals)) else "") + "\n\n"
-        + ("\n".join(go_no_go_lines(go)) if go else "- not checked: no `retrained` results"),
+        render_go_no_go(go, resampling_note(intervals)),
     ]
     for protocol in PROTOCOLS:
         systems = summary[protocol]["systems"]

@@ -140,6 +140,18 @@ def render_lines(checks: dict) -> list[str]:
     return lines
 
 
+def render_section(checks: dict, note: str | None = None) -> str:
+    """The summary's go/no-go subsection (Markdown, with its heading): what the checks ask, ``note``
+    (what the intervals resampled, where it needs saying) and :func:`render_lines`."""
+    return (f"### Go/no-go, under `{PROTOCOL}`, before any ranking\n\nWhether this testbed can show continual "
+            "learning at all (lamer.eval.go_no_go), on 95% bootstrap intervals: (a) the frozen base is worse on the "
+            "new languages than on the old ones; (b) the control, trained as long on the old languages only, does not "
+            "close that gap: the reference's gain over frozen on the new languages exceeds the control's. A check "
+            "passes when its interval lies above 0; one below 0 fails, one holding 0 is within noise."
+            + (f" {note}" if note else "") + "\n\n"
+            + ("\n".join(render_lines(checks)) if checks else f"- not checked: no `{PROTOCOL}` results"))
+
+
 def ranking_note(checks: dict) -> str | None:
     """The warning that heads every ranking while a rate's go/no-go is not a go; None when all are."""
     failed = [rate.upper() for rate, found in checks.items() if found["verdict"] != GO]
