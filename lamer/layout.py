@@ -233,6 +233,12 @@ def results_name(protocol: str) -> str:
     return f"results_{protocol}.json"
 
 
+def utt_errors_name(protocol: str) -> str:
+    """The file name of an experiment's per-utterance edits under ``protocol``, beside its results
+    matrix (lamer.eval.utt_errors)."""
+    return f"utt_errors_{protocol}.tsv"
+
+
 def experiment_dir(tag: str, root: str = "exp") -> str:
     """An experiment's directory, ``<root>/<tag>`` (ssl.sh's ``--expdir``: ``exp``)."""
     return join(root, tag)
@@ -309,6 +315,9 @@ class Layout:
 
     def results(self, protocol: str) -> str:
         return join(self.exp, results_name(protocol))
+
+    def utt_errors(self, protocol: str) -> str:
+        return join(self.exp, utt_errors_name(protocol))
 
     def report(self, protocol: str) -> str:
         return join(self.exp, REPORT_DIR, protocol)

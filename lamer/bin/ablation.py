@@ -3,6 +3,8 @@
     python -m lamer.bin.ablation list --config conf/ablation.yaml
         # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
+    python -m lamer.bin.ablation units --config conf/ablation.yaml
+        # one line per unit: key<TAB>seed<TAB>probe seed (key: the seed, or <seed>_probe<p> with probe_seeds)
     python -m lamer.bin.ablation trainable --config conf/ablation.yaml \\
         --upstream exp/ablation/base/upstream.pt --out exp/ablation/trainable.json
     python -m lamer.bin.ablation export --config conf/ablation.yaml --exp exp/ablation \\
@@ -19,10 +21,13 @@ usage, the probes' validation CER per epoch from their logs, trainable counts, e
 same bytes for the same runs. ``summary`` reads that layout alone (every
 ``<runs>/seed<k>/<system>/results_<protocol>.json`` that exists, with its run's files) and writes
 ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every system against the
-config's reference system, seed by seed), ``<out>/probe_health.json`` (each probe's validation CER
-per epoch: lamer.eval.probe_health), ``<out>/routing.json`` (router entropy and divergence between
-languages, from each run's expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the
-runs' environment and the plots' captions), all of them the same bytes on every summary of the
+config's reference system, seed by seed), ``<out>/intervals.json`` (95% bootstrap intervals of the
+metrics and the paired differences, over seeds and, where the runs wrote their edits, test
+utterances: lamer.eval.intervals; and the go/no-go checks, also printed: lamer.eval.go_no_go),
+``<out>/probe_health.json`` (each probe's validation CER per epoch: lamer.eval.probe_health),
+``<out>/routing.json`` (router entropy and divergence between languages, from each run's
+expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the runs' environment and the
+plots' captions), all of them the same bytes on every summary of the
 same runs; the plots ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and
 ``<out>/expert_usage_<reference>.png`` from the first seed with ``<reference>/expert_usage.json``),
 matplotlib's rendering, not compared byte for byte; and the section of ``--results_md`` between
@@ -67,7 +72,9 @@ def build_parser() -> ToolParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
                                 "the plan's); tab-separated"),
-                       ("seeds", "the seeds, space-separated")):
+                       ("seeds", "the seeds, space-separated"),
+                       ("units", "one line per (seed, probe seed) unit: its key (exp/ablation/seed<key>), seed and "
+                                 "probe seed; tab-separated")):
         sub.add_parser(name, help=text).add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
     trainable = sub.add_parser("trainable", help="trainable parameters of every system on the base upstream (JSON)")
     trainable.add_argument("--config", type=Path, required=True, help=CONFIG_HELP)
@@ -104,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}")
         elif args.command == "seeds":
             print(" ".join(map(str, ablation.seeds)))
+        elif args.command == "units":
+            for unit in ablation.units:
+                print(f"{unit.key}\t{unit.seed}\t{unit.probe_seed}")
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
         elif args.command == "export":
@@ -123,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                 if unknown:
                     raise AblationError(f"--seeds {unknown}: not seeds of {args.config} ({ablation.seeds})")
                 ablation = dataclasses.replace(ablation, seeds=sorted(set(args.seeds)))
+            from lamer.eval.go_no_go import render_lines
+            from lamer.eval.intervals import INTERVALS, read_intervals
+
             write_summary(ablation, args.runs, args.out, args.results_md)
+            print("Go/no-go (under retrained, before any ranking):")
+            print("\n".join(render_lines(read_intervals(args.out / INTERVALS)["go_no_go"])) or "- not checked")
             logging.info("wrote %s/summary.json and the ablation section of %s", args.out, args.results_md)
     except (AblationError, OSError, ValueError) as err:
         print(f"ablation: error: {err}", file=sys.stderr)

@@ -133,11 +133,14 @@ RECIPE_OPTION_HELP = {
     "decoding": "greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search",
     "method": "SSL method config (default: the plan's)",
     "seed": "random seed (default: the plan's)",
+    "probe_seed": "random seed of the probes (default: --seed's)",
     "train_on": "what a continual stage trains on: new (its languages, with replay), old (the base languages), "
                 "all (every language so far), none (nothing: the base model)",
     "replay_share": "part of every SSL training batch from the replay sample (default: the plan's replay.share)",
     "base_dir": "base model directory (default: <expdir>/<tag>/base)",
     "base_exp": "reuse probe/base and score/*/base of this experiment directory (default: none)",
+    "ssl_exp": "link the continual SSL stages (4-5) of this experiment directory instead of training them, e.g. "
+               "for another probe seed (default: none)",
     "data": "Kaldi data dirs: <data>/<iso3>/<split>",
     "dump": "converted audio, probe data and token lists (ssl.sh also takes asr.sh's --dumpdir)",
     "expdir": "the directory of the experiments: <expdir>/<tag>",

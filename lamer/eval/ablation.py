@@ -3,9 +3,10 @@ generated RESULTS.md section.
 
 Input: the runs layout (``lamer.eval.ablation_runs``, committed under ``<recipe>/ablation/runs``):
 ``seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever exist, each
-run's ``probe_cer.json`` and ``expert_usage.json``, and ``trainable.json`` and ``environment.json``
-at its top. Nothing else is read and nothing of the moment (date, paths) is written, so the JSON
-outputs are a function of those files: the same bytes on every summary. Per run:
+run's ``probe_cer.json``, ``expert_usage.json`` and ``utt_errors_<protocol>.tsv`` (where it has
+them), and ``trainable.json`` and ``environment.json`` at its top. Nothing else is read and
+nothing of the moment (date, paths) is written, so the JSON outputs are a function of those
+files: the same bytes on every summary. Per run:
 
 - ``avg_cer_final``: average CER over the languages introduced so far, at the run's last stage;
 - ``bwt_final``: backward transfer at the last stage (``lamer.eval.forgetting``; negative =
@@ -20,7 +21,9 @@ Over seeds: mean and sample standard deviation (0 with one seed); a metric undef
 of a system (no LID scores, no older language) is null for that system.
 
 What the ablation is expected to show (its reference system, baseline and expected relations)
-is data in the ablation config, checked by :mod:`lamer.eval.expectations`; the RESULTS.md section
+is data in the ablation config, checked by :mod:`lamer.eval.expectations` on the 95% bootstrap
+intervals of :mod:`lamer.eval.intervals` (over seeds and, where the runs wrote them, test
+utterances), after the go/no-go checks of :mod:`lamer.eval.go_no_go`; the RESULTS.md section
 is rendered by :mod:`lamer.eval.ablation_section` from the files written here alone.
 """
 from __future__ import annotations
@@ -32,7 +35,10 @@ from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.ablation_runs import ENVIRONMENT, TRAINABLE, read_probe_curves, read_run_file, seed_dir
 from lamer.eval.ablation_section import render_results
+from lamer.eval.expectations import pairs_of
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
+from lamer.eval.go_no_go import go_no_go
+from lamer.eval.intervals import INTERVALS, ablation_intervals, pools
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
@@ -81,7 +87,7 @@ def load_runs(ablation: Ablation, runs_dir: Path) -> dict:
         out[protocol] = {}
         for system in ablation.systems:
             per_seed, first = {}, None
-            for seed in ablation.seeds:
+            for seed in (unit.key for unit in ablation.units):
                 path = seed_dir(runs_dir, seed) / system.name / results_name(protocol)
                 if not path.is_file():
                     continue
@@ -191,9 +197,10 @@ def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
 
 
 def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md: Path) -> dict:
-    """Write ``summary.json``, ``curves.json``, ``paired.json``, ``probe_health.json``,
-    ``routing.json``, ``section.json`` (the runs' environment and the plots' captions) and the PNGs
-    into ``out_dir`` from the runs layout ``runs_dir`` (``lamer.eval.ablation_runs``), then the
+    """Write ``summary.json``, ``curves.json``, ``paired.json``, ``intervals.json`` (95% bootstrap
+    intervals and the go/no-go checks: lamer.eval.intervals, lamer.eval.go_no_go),
+    ``probe_health.json``, ``routing.json``, ``section.json`` (the runs' environment and the plots'
+    captions) and the PNGs into ``out_dir`` from the runs layout ``runs_dir`` (``lamer.eval.ablation_runs``), then the
     ablation section of ``results_md`` from them (``render_results``); return the summary. The
     JSON files are the same bytes for the same runs; the PNGs are matplotlib's rendering of them."""
     from lamer.eval.plots import (  # matplotlib only here
@@ -216,6 +223,9 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
     routing = routing_by_run(ablation, runs_dir, summary)
     write_json_atomic(out_dir / "routing.json", routing)
     write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
+    pooled = pools(ablation, runs_dir)
+    write_json_atomic(out_dir / INTERVALS, {**ablation_intervals(ablation, pooled, pairs_of(ablation)),
+                                            "go_no_go": go_no_go(ablation, pooled)})
     pngs = {}
     for protocol in PROTOCOLS:
         found = curves[protocol]
@@ -229,7 +239,7 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
                                title=f"{caption[0].upper()}{caption[1:]} ({protocol} probe)", ylabel="CER (%)",
                                joint=joint, control=control)
             pngs[f"{caption[0].upper()}{caption[1:]}, {protocol} probe"] = png.name
-    usage = next((p for seed in ablation.seeds
+    usage = next((p for seed in (unit.key for unit in ablation.units)
                   if (p := seed_dir(runs_dir, seed) / str(method) / EXPERT_USAGE).is_file()), None)
     if usage is not None:
         png = out_dir / f"expert_usage_{method}.png"

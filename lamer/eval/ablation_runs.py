@@ -7,27 +7,31 @@ export``::
     runs/trainable.json                         # the trainable command's output
     runs/environment.json                       # versions and git commit of the exporting checkout
     runs/seed<k>/<system>/results_<protocol>.json   # lamer.eval.results, as the run scored it
+                                                    # (seed<k>_probe<p>/ with probe_seeds)
+    runs/seed<k>/<system>/utt_errors_<protocol>.tsv # lamer.eval.utt_errors, where the run wrote it
     runs/seed<k>/<system>/expert_usage.json     # systems with routers only
     runs/seed<k>/<system>/probe_cer.json        # {stage: validation CER (fraction) per epoch}
 
 A run is exported when it has results under either protocol. ``probe_cer.json`` holds, for each
 stage of the run whose probe log (``logs/probe_<stage>.log``) exists, the curve
 ``lamer.eval.probe_health.valid_cer_curve`` reads from it. Absolute paths in ``trainable.json``
-are made relative to the recipe. Every file is written with sorted keys
-and Python's shortest round-trip floats, without dates or absolute paths, so exporting the same
-runs twice gives the same bytes; the environment leaves out ESPnet's ``date`` for that reason.
+are made relative to the recipe. The ``utt_errors`` tables are copied as they are; every JSON
+file is written with sorted keys and Python's shortest round-trip floats, without dates or
+absolute paths, so exporting the same runs twice gives the same bytes; the environment leaves
+out ESPnet's ``date`` for that reason.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from lamer.atomic import atomic_dir, write_json_atomic
+from lamer.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.probe_health import valid_cer_curve
 from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, load_json, load_results
-from lamer.layout import EXPERT_USAGE, Layout, results_name
+from lamer.eval.utt_errors import read_utt_errors
+from lamer.layout import EXPERT_USAGE, Layout, results_name, utt_errors_name
 from lamer.recipe.ablation import Ablation
 
 TRAINABLE = "trainable.json"
@@ -35,8 +39,9 @@ ENVIRONMENT = "environment.json"
 PROBE_CER = "probe_cer.json"
 
 
-def seed_dir(runs_dir: Path, seed: int) -> Path:
-    """Where the runs of one seed live: ``<runs>/seed<k>`` (the same under ``exp/ablation``)."""
+def seed_dir(runs_dir: Path, seed: int | str) -> Path:
+    """Where the runs of one seed (a unit's key: ``Ablation.units``) live: ``<runs>/seed<key>`` (the
+    same under ``exp/ablation``)."""
     return Path(runs_dir) / f"seed{seed}"
 
 
@@ -80,6 +85,12 @@ def _export_run(run: Path, out: Path) -> None:
                 raise EvalInputError(f"{path}: 'protocol' is {results.protocol!r}, the file name says {protocol!r}")
             write_json_atomic(out / path.name, _canonical(load_json(path)))
             stages += [stage for stage in results.stages if stage not in stages]
+            utt_errors = run / utt_errors_name(protocol)
+            if utt_errors.is_file():  # runs scored before the table existed have none
+                if list(read_utt_errors(utt_errors).stages) != results.stages:
+                    raise EvalInputError(f"{utt_errors}: its stages differ from {path}'s {results.stages}; "
+                                         "collect the run's results again")
+                write_text_atomic(out / utt_errors.name, utt_errors.read_text(encoding="utf-8"))
     if (run / EXPERT_USAGE).is_file():
         write_json_atomic(out / EXPERT_USAGE, _canonical(load_json(run / EXPERT_USAGE)))
     write_json_atomic(out / PROBE_CER, _canonical(probe_curves(run, stages)))
@@ -95,7 +106,7 @@ def export_runs(ablation: Ablation, exp_dir: Path, trainable_json: Path, out_dir
     with atomic_dir(out_dir) as tmp:
         write_json_atomic(tmp / TRAINABLE, _canonical(trainable))
         write_json_atomic(tmp / ENVIRONMENT, _canonical({k: v for k, v in environment().items() if k != "date"}))
-        for seed in ablation.seeds:
+        for seed in (unit.key for unit in ablation.units):
             for system in ablation.systems:
                 run = seed_dir(exp_dir, seed) / system.name
                 if any((run / results_name(p)).is_file() for p in PROTOCOLS):

@@ -3,6 +3,7 @@
 An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
 
     seeds: [0, 1, 2]
+    probe_seeds: [0, 1]             # optional; default: each run's probes take its seed
     plan: conf/plan.yaml            # default plan of every system
     reference: lamer_replay         # the system the paired differences and the expectations are about
     baseline: ft                    # the system an expectation compares with unless it names another
@@ -20,6 +21,12 @@ An ablation config is a YAML file in the recipe (``conf/ablation.yaml``)::
       joint:        {method: conf/ablation/joint.yaml, plan: conf/plan_joint.yaml, train_on: all, joint: true}
       continue_old: {method: conf/ablation/ft.yaml, train_on: old, control: true}
 
+``seeds`` are the training seeds (continual SSL: replay sample, k-means, training). ``probe_seeds``
+separates the probes' seed from them: every training seed runs with each probe seed (its probes,
+the base probe included, trained with that seed; the training done once per training seed), each
+such pair a *unit* of the ablation (``Ablation.units``). Without ``probe_seeds`` a run's probes
+take its training seed, one unit per seed, as before the key existed.
+
 Per system: ``method`` (an ``ssl_train`` config; required unless ``train_on: none``, refused
 with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: the stage's new
 languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
@@ -35,17 +42,26 @@ of ``reference``: trainable parameters and total LoRA rank within the given rela
 (:mod:`lamer.ssl.budget`), which ``python -m lamer.bin.ablation trainable`` checks on the upstream
 before anything trains.
 
-The expectations (each checked on the mean over seeds of the final average CER or BWT, among the
-candidates of the protocol: ``Ablation.candidates``; :mod:`lamer.eval.expectations` states each with its
-numbers in RESULTS.md):
+The expectations, each checked on the 95% bootstrap intervals of the final metrics and of the
+paired differences between systems (:mod:`lamer.eval.intervals`; ``best`` and ``near_best`` among
+the candidates of the protocol: ``Ablation.candidates``). Each holds (yes) when its interval lies on
+the expected side of its bound, fails (no) when it lies on the other, and is inconclusive when it
+holds the bound; :mod:`lamer.eval.expectations` states each with its numbers in RESULTS.md:
 
-- ``near_best``: the reference's CER is at most ``within`` points above the best system's;
-- ``best``: the reference's CER is the lowest;
+- ``near_best``: the reference's final average CER is at most ``within`` points above every other
+  candidate's;
+- ``best``: the reference's final average CER is lower than every other candidate's;
 - ``bwt_share``: ``|BWT(reference)| <= |BWT(of)| / divisor`` (``of``: default the baseline);
-- ``forgets``: ``system`` (default the baseline) forgets beyond seed noise: mean + ``stds`` sample
-  std of its BWT is below 0;
+- ``forgets``: ``system`` (default the baseline) forgets: its final BWT is below 0 (``stds``,
+  optional, from when the rule read means: the line also states mean + ``stds`` sample std);
 - ``drifts_like``: ``system`` (default the control) drifts comparably to ``like`` (default the
-  baseline): the ratio of their BWTs lies in ``ratio`` ``[low, high]``.
+  baseline): the ratio of their BWTs lies in ``ratio`` ``[low, high]``;
+- ``lower``: ``system`` (default the reference) has a lower final error than ``than`` by more than
+  ``by`` points (default 0), over ``languages``: ``all`` (default, the average over every
+  language), ``new`` (introduced after the base) or ``old`` (the base languages).
+
+Every check takes ``rate``: ``cer`` (default) or ``per`` (the phone error rate, where the runs
+scored it).
 """
 from __future__ import annotations
 
@@ -60,17 +76,21 @@ from lamer.ssl.replay_share import share_problem
 from lamer.yaml_io import brief
 
 TRAIN_ON = ("new", "old", "all", "none")
-_KEYS = {"seeds", "plan", "systems", "reference", "baseline", "expectations", "matched"}
+_KEYS = {"seeds", "probe_seeds", "plan", "systems", "reference", "baseline", "expectations", "matched"}
 PROTOCOLS = ("retrained", "fixed")
 # per check: its parameters, each with its default (None: required)
+OPTIONAL = "optional"  # the default of a parameter that may be left out and has no value then
 CHECKS: dict[str, dict[str, Any]] = {
     "near_best": {"within": None},
     "best": {},
     "bwt_share": {"divisor": None, "of": None},
-    "forgets": {"stds": None, "system": None},
+    "forgets": {"stds": OPTIONAL, "system": None},
     "drifts_like": {"ratio": None, "system": None, "like": None},
+    "lower": {"than": None, "system": None, "languages": "all", "by": 0},
 }
-_SYSTEM_PARAMS = {"of", "system", "like"}
+_SYSTEM_PARAMS = {"of", "system", "like", "than"}
+LANGUAGES = ("all", "new", "old")
+RATES = ("cer", "per")
 _SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share", "reference_only"}
 
 
@@ -108,6 +128,17 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class RunUnit:
+    """A training seed and a probe seed: the runs of every system with them, under
+    ``seed<key>/<system>``. ``key`` is the training seed alone where the probes take it (no
+    ``probe_seeds``), ``<seed>_probe<probe_seed>`` otherwise."""
+
+    key: int | str
+    seed: int
+    probe_seed: int
+
+
+@dataclass(frozen=True)
 class Ablation:
     path: Path
     seeds: list[int]
@@ -116,6 +147,14 @@ class Ablation:
     baseline: str | None = None
     expectations: tuple[Expectation, ...] = ()
     matched: Matched | None = None  # the budget some systems are held to (lamer.ssl.budget)
+    probe_seeds: tuple[int, ...] | None = None  # None: each run's probes take its training seed
+
+    @property
+    def units(self) -> list[RunUnit]:
+        """Every (training seed, probe seed) pair the ablation runs, training seed first."""
+        if self.probe_seeds is None:
+            return [RunUnit(seed, seed, seed) for seed in self.seeds]
+        return [RunUnit(f"{seed}_probe{probe}", seed, probe) for seed in self.seeds for probe in self.probe_seeds]
 
     def system(self, name: str) -> System:
         for system in self.systems:
@@ -206,26 +245,38 @@ def _expectation(index: int, entry: Any, roles: dict[str, str | None], names: se
         problems.append(f"{where}: expected a mapping with check: one of {sorted(CHECKS)}, got {brief(entry)}")
         return None
     check = entry["check"]
-    unknown = sorted(set(entry) - {"check", "protocols", *CHECKS[check]})
+    unknown = sorted(set(entry) - {"check", "protocols", "rate", *CHECKS[check]})
     if unknown:
         problems.append(f"{where}: unknown key(s) {unknown} for check {check}; known: "
-                        f"{sorted({'protocols', *CHECKS[check]})}")
+                        f"{sorted({'protocols', 'rate', *CHECKS[check]})}")
+    rate = entry.get("rate", "cer")
+    if rate not in RATES:
+        problems.append(f"{where}.rate: expected one of {list(RATES)}, got {brief(rate)}")
     protocols = entry.get("protocols", list(PROTOCOLS))
     if not isinstance(protocols, list) or not protocols or any(p not in PROTOCOLS for p in protocols):
         problems.append(f"{where}.protocols: expected a non-empty list drawn from {list(PROTOCOLS)}, "
                         f"got {brief(protocols)}")
         protocols = []
-    defaults = {"of": roles["baseline"], "system": roles["control" if check == "drifts_like" else "baseline"],
-                "like": roles["baseline"]}
-    params: dict[str, Any] = {}
+    system = {"drifts_like": "control", "lower": "reference"}.get(check, "baseline")
+    defaults = {"of": roles["baseline"], "system": roles[system], "like": roles["baseline"], "than": None}
+    params: dict[str, Any] = {"rate": rate}
     for key, default in CHECKS[check].items():
         if key in _SYSTEM_PARAMS:
             value = entry.get(key, defaults[key])
             if value is not None and value not in names:
                 problems.append(f"{where}.{key}: {brief(value)} is not a system of this ablation")
+            elif value is None and key == "than":
+                problems.append(f"{where}.than: missing; name the system it is compared with")
             params[key] = value
         elif key not in entry:
-            problems.append(f"{where}.{key}: missing")
+            if default is None:
+                problems.append(f"{where}.{key}: missing")
+            elif default != OPTIONAL:
+                params[key] = default
+        elif key == "languages":
+            if entry[key] not in LANGUAGES:
+                problems.append(f"{where}.languages: expected one of {list(LANGUAGES)}, got {brief(entry[key])}")
+            params[key] = entry[key]
         elif key == "ratio":
             ratio = entry[key]
             if (not isinstance(ratio, list) or len(ratio) != 2
@@ -262,6 +313,13 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
     if not integers or not seeds or len(set(seeds)) != len(seeds):
         problems.append(f"seeds: expected a non-empty list of distinct integers, got {brief(seeds)}")
         seeds = []
+    probe_seeds = raw.get("probe_seeds")
+    if probe_seeds is not None and (
+            not isinstance(probe_seeds, list) or not probe_seeds or len(set(probe_seeds)) != len(probe_seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in probe_seeds)):
+        problems.append(f"probe_seeds: expected a non-empty list of distinct integers (or no key: the probes take "
+                        f"each run's seed), got {brief(probe_seeds)}")
+        probe_seeds = None
     default_plan = _file(recipe_dir, raw.get("plan"), "plan", problems)
     entries = raw.get("systems")
     systems: list[System] = []
@@ -298,4 +356,4 @@ def load_ablation(path: str | Path, recipe_dir: str | Path | None = None) -> Abl
         raise AblationError(f"{path}: the ablation cannot run:\n  - " + "\n  - ".join(problems))
     return Ablation(path=path, seeds=list(seeds), systems=systems, reference=roles["reference"],
                     baseline=roles["baseline"], expectations=tuple(e for e in expectations if e is not None),
-                    matched=matched)
+                    matched=matched, probe_seeds=None if probe_seeds is None else tuple(probe_seeds))

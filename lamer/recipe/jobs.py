@@ -123,10 +123,12 @@ class RecipeOptions:
     decoding: str = "greedy"
     method: str = ""             # default: the plan's
     seed: int | None = None      # default: the plan's
+    probe_seed: int | None = None  # the probes' seed; default: --seed's
     train_on: str = "new"
     replay_share: float | None = None  # default: the plan's replay.share
     base_dir: str = ""           # default: <exp>/base
     base_exp: str = ""
+    ssl_exp: str = ""            # link the continual SSL stages of this experiment instead of training them
     data: str = "data"
     dump: str = "dump"
     expdir: str = "exp"          # holds the experiments: <expdir>/<tag>
@@ -230,9 +232,14 @@ class _Recipe:
                 raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
         if opts.replay_share is not None and (problem := share_problem(opts.replay_share)):
             raise PlanError(f"--replay_share {opts.replay_share}: {problem}")
+        if opts.ssl_exp and opts.train_on == "none":
+            raise PlanError(f"--ssl_exp {opts.ssl_exp}: --train_on none trains no SSL stage to share; leave it out")
+        if opts.ssl_exp and Path(opts.ssl_exp) == Path(opts.exp(plan)):
+            raise PlanError(f"--ssl_exp {opts.ssl_exp}: the experiment itself; name the one whose SSL stages to share")
         self.plan, self.o = plan, opts
         self.paths = opts.layout(plan)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
+        self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
         self.base_ckpt = self.paths.base_model.checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
@@ -347,7 +354,7 @@ class _Recipe:
 
     def stage4(self) -> Iterator[Job]:
         replay = self.plan.replay
-        if self.o.train_on != "new" or replay is None:
+        if self.o.train_on != "new" or replay is None or self.o.ssl_exp:
             return
         for s in self.stages:
             new: list[str] = []
@@ -404,6 +411,10 @@ class _Recipe:
 
     def stage5(self) -> Iterator[Job]:
         if self.o.train_on == "none":
+            return
+        if self.o.ssl_exp:  # another probe seed of the same training: its SSL stages, linked
+            for s in self.stages:
+                yield self.link(f"ssl_{s}", 5, Layout(self.o.ssl_exp).ssl(s).path, self.paths.ssl(s).path)
             return
         method_config = self.paths.method_config
         # the method as resolved when the plan was checked, whole: its record holds the text, its
@@ -467,7 +478,7 @@ class _Recipe:
                 reads += [d.wav_scp, d.text, d.speech_shape]
             tokens = paths.tokens()
             yield self.job(f"probe_{s}", 6, _py(
-                "asr_train", "--config", str(self.plan.probe), "--ngpu", str(o.ngpu), "--seed", self.seed,
+                "asr_train", "--config", str(self.plan.probe), "--ngpu", str(o.ngpu), "--seed", self.probe_seed,
                 "--resume", "true", "--output_dir", out, *frontend,
                 "--use_preprocessor", "true", "--token_type", "char", "--token_list", tokens.tokens,
                 "--non_linguistic_symbols", tokens.nlsyms, *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
@@ -544,12 +555,12 @@ class _Recipe:
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
             usage_reads = (out,)
         for protocol in self.plan.protocols:
-            results = paths.results(protocol)
+            results, utt_errors = paths.results(protocol), paths.utt_errors(protocol)
             scores = [paths.score(protocol, s) for s in ["base", *self.stages]]
             yield self.job(f"results_{protocol}", 8, _py(
                 "collect_results", "--plan", str(self.plan.path), "--scores", paths.scores(protocol),
-                "--protocol", protocol, "--out", results),
-                inputs=scores, outputs=(results,), configs=(str(self.plan.path),))
+                "--protocol", protocol, "--out", results, "--utt_errors", utt_errors),
+                inputs=scores, outputs=(results, utt_errors), configs=(str(self.plan.path),))
             report = paths.report(protocol)
             yield self.job(f"report_{protocol}", 8, _py(
                 "forgetting_report", "--matrix", results, *usage, "--out", report),

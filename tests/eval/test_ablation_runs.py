@@ -137,8 +137,8 @@ def test_summary_of_the_same_runs_writes_the_same_json_twice(recipe):
     one, two = files(recipe / "one"), files(recipe / "two")
     assert sorted(one) == sorted(two)
     jsons = [name for name in one if name.endswith(".json")]
-    assert sorted(jsons) == [f"ablation/{n}.json" for n in ("curves", "paired", "probe_health", "routing", "section",
-                                                            "summary")]
+    assert sorted(jsons) == [f"ablation/{n}.json" for n in ("curves", "intervals", "paired", "probe_health", "routing",
+                                                            "section", "summary")]
     for name in [*jsons, "RESULTS.md"]:
         assert one[name] == two[name], name
     summary = json.loads(one["ablation/summary.json"])
@@ -203,3 +203,15 @@ def test_runs_scored_with_per_summarise_as_before(mini_ablation, export_and_summ
     assert json.loads((recipe / "runs" / "seed0" / "ft" / "results_fixed.json").read_text())["per"]["s1"]["spa"] == 15
     for name in ("summary.json", "curves.json", "paired.json"):
         assert (recipe / "with_per" / name).read_bytes() == (recipe / "plain" / name).read_bytes()
+
+
+def test_export_copies_the_utterance_tables_and_refuses_one_of_other_stages(recipe):
+    table = recipe / "exp" / "ablation" / "seed0" / "ft" / "utt_errors_fixed.tsv"
+    table.write_text("utt\tlang\tref_chars\tchar_edits:base\tchar_edits:s1\nu1\teng\t10\t1\t2\n")
+    export(recipe, recipe / "runs")
+    assert (recipe / "runs" / "seed0" / "ft" / "utt_errors_fixed.tsv").read_bytes() == table.read_bytes()
+    assert not (recipe / "runs" / "seed0" / "ft" / "utt_errors_retrained.tsv").exists()  # the run wrote none
+    table.write_text("utt\tlang\tref_chars\tchar_edits:base\nu1\teng\t10\t1\n")
+    with pytest.raises(EvalInputError, match=r"utt_errors_fixed.tsv: its stages differ from .*results_fixed.json's "
+                                             r"\['base', 's1'\]; collect the run's results again"):
+        export(recipe, recipe / "runs")

@@ -112,6 +112,14 @@ def test_seeds_prints_them_space_separated(recipe, capsys):
     assert capsys.readouterr().out == "0 1 2\n"
 
 
+def test_units_prints_key_seed_and_probe_seed(recipe, capsys):
+    assert main(["units", "--config", str(_write(recipe, GOOD))]) == 0
+    assert capsys.readouterr().out == "0\t0\t0\n1\t1\t1\n2\t2\t2\n"
+    assert main(["units", "--config", str(_write(recipe, GOOD.replace("seeds: [0, 1, 2]",
+                                                                      "seeds: [3]\nprobe_seeds: [0, 5]")))]) == 0
+    assert capsys.readouterr().out == "3_probe0\t3\t0\n3_probe5\t3\t5\n"
+
+
 def test_a_bad_config_makes_the_cli_fail_with_the_problem(recipe, capsys):
     bad = GOOD.replace("ft: {method: conf/ablation/ft.yaml, replay_share: 0}", "ft: {}")
     assert main(["list", "--config", str(_write(recipe, bad))]) == 1
@@ -152,9 +160,56 @@ def test_expectations_are_read_with_their_roles(recipe):
     ablation = load_ablation(_write(recipe, EXPECTING))
     assert (ablation.reference, ablation.baseline) == ("lamer_replay", "ft")
     near, share, drift = ablation.expectations
-    assert near.check == "near_best" and near.protocols == ("retrained",) and near.params == {"within": 1.0}
-    assert share.protocols == ("retrained", "fixed") and share.params == {"divisor": 5, "of": "ft"}
-    assert drift.params == {"ratio": [0.5, 2.0], "system": "continue_old", "like": "ft"}
+    assert near.check == "near_best" and near.protocols == ("retrained",)
+    assert near.params == {"within": 1.0, "rate": "cer"}
+    assert share.protocols == ("retrained", "fixed") and share.params == {"divisor": 5, "of": "ft", "rate": "cer"}
+    assert drift.params == {"ratio": [0.5, 2.0], "system": "continue_old", "like": "ft", "rate": "cer"}
+
+
+def test_the_interval_checks_take_their_defaults(recipe):
+    """lower compares the reference unless told otherwise, over every language, by any margin;
+    forgets needs no stds any more (a config that gives it still loads); every check takes a rate."""
+    drifts = "  - {check: drifts_like, ratio: [0.5, 2.0]}\n"
+    text = EXPECTING.replace(drifts, drifts + """  - {check: lower, than: frozen}
+  - {check: lower, system: ft, than: continue_old, languages: new, by: 2, rate: per, protocols: [retrained]}
+  - {check: forgets}
+  - {check: forgets, stds: 2, system: lamer_replay}
+""")
+    lower, specific, forgets, with_stds = load_ablation(_write(recipe, text)).expectations[3:]
+    assert lower.params == {"than": "frozen", "system": "lamer_replay", "languages": "all", "by": 0, "rate": "cer"}
+    assert specific.params == {"than": "continue_old", "system": "ft", "languages": "new", "by": 2, "rate": "per"}
+    assert forgets.params == {"system": "ft", "rate": "cer"}
+    assert with_stds.params == {"system": "lamer_replay", "stds": 2, "rate": "cer"}
+
+
+@pytest.mark.parametrize("new, message", [
+    ("{check: lower}", "expectations[3].than: missing; name the system it is compared with"),
+    ("{check: lower, than: nobody}", "expectations[3].than: 'nobody' is not a system of this ablation"),
+    ("{check: lower, than: ft, languages: some}", "expectations[3].languages: expected one of ['all', 'new', 'old']"),
+    ("{check: lower, than: ft, by: -2}", "expectations[3].by: expected a number >= 0, got -2"),
+    ("{check: forgets, rate: wer}", "expectations[3].rate: expected one of ['cer', 'per']"),
+])
+def test_bad_interval_checks_are_refused_naming_the_key(recipe, new, message):
+    text = EXPECTING.replace("  - {check: drifts_like, ratio: [0.5, 2.0]}\n",
+                             f"  - {{check: drifts_like, ratio: [0.5, 2.0]}}\n  - {new}\n")
+    with pytest.raises(AblationError) as err:
+        load_ablation(_write(recipe, text))
+    assert message in str(err.value)
+
+
+def test_probe_seeds_make_units_of_every_training_seed(recipe):
+    """Without probe_seeds a run's probes take its seed (one unit per seed, keyed by it, as before);
+    with them every training seed runs with every probe seed."""
+    tied = load_ablation(_write(recipe, GOOD))
+    assert tied.probe_seeds is None
+    assert [(u.key, u.seed, u.probe_seed) for u in tied.units] == [(0, 0, 0), (1, 1, 1), (2, 2, 2)]
+    crossed = load_ablation(_write(recipe, GOOD.replace("seeds: [0, 1, 2]", "seeds: [0, 1]\nprobe_seeds: [0, 7]")))
+    assert crossed.probe_seeds == (0, 7)
+    assert [(u.key, u.seed, u.probe_seed) for u in crossed.units] == [
+        ("0_probe0", 0, 0), ("0_probe7", 0, 7), ("1_probe0", 1, 0), ("1_probe7", 1, 7)]
+    for bad in ("probe_seeds: []", "probe_seeds: [1, 1]", "probe_seeds: 3", "probe_seeds: [true]"):
+        with pytest.raises(AblationError, match="probe_seeds: expected a non-empty list of distinct integers"):
+            load_ablation(_write(recipe, GOOD.replace("seeds: [0, 1, 2]", f"seeds: [0]\n{bad}")))
 
 
 @pytest.mark.parametrize("old, new, message", [

@@ -180,6 +180,30 @@ def test_base_exp_and_base_dir_share_the_base(capsys):
     assert ssl[ssl.index("--upstream") + 1] == "exp/ab/base/upstream.pt"
 
 
+def test_probe_seed_seeds_the_probes_apart_from_the_training(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--seed", "2", "--probe_seed", "7", capsys=capsys))
+    for name in ("probe_base", "probe_s1", "probe_s2"):
+        argv = jobs[name]["argv"]
+        assert argv[argv.index("--seed") + 1] == "7", name
+    for name in ("ssl_s1", "targets_s1_split", "replay_s1_eng"):
+        argv = jobs[name]["argv"]
+        assert argv[argv.index("--seed") + 1] == "2", name
+    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--seed", "2", capsys=capsys))["probe_s1"]["argv"]
+    assert default[default.index("--seed") + 1] == "2"  # without --probe_seed the probes take --seed, as before
+
+
+def test_ssl_exp_links_the_training_of_another_probe_seed(capsys):
+    """Another probe seed of the same training: its SSL stages linked, its probes trained on them."""
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--tag", "ab/seed0_probe1/lamer", "--ssl_exp",
+                          "exp/ab/seed0_probe0/lamer", "--probe_seed", "1", "--base_exp", "exp/ab/seed0_probe1/frozen",
+                          "--stage", "4", capsys=capsys))
+    assert jobs["ssl_s1"]["argv"] == ["link", "exp/ab/seed0_probe0/lamer/ssl/s1", "exp/ab/seed0_probe1/lamer/ssl/s1"]
+    assert jobs["ssl_s2"]["argv"][0] == "link"
+    assert not [name for name in jobs if name.startswith(("replay_", "targets_", "method_config"))]
+    assert 'adapters="exp/ab/seed0_probe1/lamer/ssl/s2/adapters"' in jobs["probe_s2"]["argv"]
+    assert "ssl_s2" in jobs["probe_s2"]["after"] and "ssl_s2" in jobs["expert_usage"]["after"]
+
+
 def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
     jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--method", str(DEMO / "conf" / "ablation" / "ft.yaml"),
                           "--seed", "2", capsys=capsys))
@@ -230,6 +254,12 @@ def test_bad_options_are_refused(capsys):
     assert "--train_on some: expected one of new, old, all, none" in capsys.readouterr().err
     assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml")]) == 1
     assert "no data root" in capsys.readouterr().err
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--train_on", "none",
+                      "--ssl_exp", "exp/other"]) == 1
+    assert "--ssl_exp exp/other: --train_on none trains no SSL stage to share" in capsys.readouterr().err
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--tag", "ab",
+                      "--ssl_exp", "exp/ab/"]) == 1
+    assert "--ssl_exp exp/ab/: the experiment itself" in capsys.readouterr().err
 
 
 def test_expdir_and_python_name_where_experiments_go_and_what_runs_them(capsys):

@@ -77,13 +77,21 @@ def test_the_summary_regenerates_from_the_exported_runs(ablation, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     runs = directory / "ablation" / "runs"
     assert {p.name for p in (runs / "seed0" / "lamer_replay").iterdir()} >= {
-        "results_retrained.json", "results_fixed.json", "probe_cer.json"}
+        "results_retrained.json", "results_fixed.json", "probe_cer.json", "utt_errors_retrained.tsv",
+        "utt_errors_fixed.tsv"}
+    # every test utterance's edits travelled with the run: the intervals resample them, of CER and PER
+    intervals = json.loads((directory / "ablation" / "intervals.json").read_text(encoding="utf-8"))
+    assert set(intervals["retrained"]) == set(intervals["go_no_go"]) == {"cer", "per"}
+    for rate in ("cer", "per"):
+        entry = intervals["retrained"][rate]["systems"]["lamer_replay"]
+        assert entry["resampled"] == "training seeds and test utterances" and entry["varied"], rate
     assert list(json.loads((runs / "seed0" / "frozen" / "probe_cer.json").read_text()))[0] == "base"
     assert "s1" in json.loads((runs / "seed0" / "lamer_replay" / "probe_cer.json").read_text())
     assert (runs / "trainable.json").is_file() and (runs / "environment.json").is_file()
     write_summary(load_ablation(directory / "conf" / "ablation.yaml"), runs, tmp_path / "ablation",
                   tmp_path / "RESULTS.md")
-    for name in ("summary.json", "curves.json", "paired.json", "probe_health.json", "routing.json", "section.json"):
+    for name in ("summary.json", "curves.json", "paired.json", "intervals.json", "probe_health.json", "routing.json",
+                 "section.json"):
         assert (tmp_path / "ablation" / name).read_bytes() == (directory / "ablation" / name).read_bytes(), name
 
 

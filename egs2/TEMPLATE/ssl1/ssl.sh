@@ -36,7 +36,9 @@
 # with the plan's replay), the base languages only (old: the same-steps control), the stage's and
 # all earlier ones in full (all: joint training) or nothing (none: every stage keeps the base model).
 # --base_dir shares one base model between experiments, --base_exp the base model's probe and
-# scores of an experiment with the same data, base model, seed and probe.
+# scores of an experiment with the same data, base model, seed and probe. --probe_seed seeds the
+# probes apart from the SSL training (default: --seed); --ssl_exp links the continual SSL stages
+# of an experiment with the same plan, method and seed, to probe them with another probe seed.
 #
 # GPUs: --ngpu N asks the queue for N GPUs ($cuda_cmd --gpu N) for base pre-training, SSL and probe
 # training (ESPnet's --ngpu N), and one GPU per target extraction shard; --gpu_inference true one
@@ -67,10 +69,12 @@ decode_config=conf/probe/decode_ctc.yaml  # ESPnet decoding config of the probes
 decoding=greedy       # greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search
 method=               # SSL method config; default: the plan's
 seed=                 # default: the plan's
+probe_seed=           # the probes' seed; default: --seed's
 train_on=new          # new | old | all | none (see above)
 replay_share=         # part of every SSL training batch from the replay sample; default: the plan's replay.share
 base_dir=             # base model directory; default: <expdir>/<tag>/base
 base_exp=             # reuse probe/base and score/*/base of this experiment directory
+ssl_exp=              # link the continual SSL stages (4-5) of this experiment directory instead of training them
 data=data             # Kaldi data dirs: <data>/<iso3>/<split>
 dump=dump             # converted audio, probe data and token lists
 expdir=exp            # the directory of the experiments: <expdir>/<tag>

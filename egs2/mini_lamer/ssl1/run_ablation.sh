@@ -12,7 +12,10 @@
 #
 # Shared by all runs: the corpus and data dirs (stages 1-2), the base model (stage 3, the plan's
 # shipped checkpoint imported into exp/ablation/base) and, per seed, the base model's probe and
-# scores (made by the `frozen` system, which every other system of that seed links to). Every run is restartable: re-running
+# scores (made by the `frozen` system, which every other system of that seed links to). With
+# probe_seeds in the config every seed runs once per probe seed (exp/ablation/seed<k>_probe<p>/):
+# the probes take the probe seed, and a system's SSL training, done for the seed's first probe
+# seed, is linked by the others (ssl.sh --ssl_exp). Every run is restartable: re-running
 # this script does only what is missing. Runs go `--jobs` at a time, one thread each.
 #
 # ./run_ablation.sh --help lists the options with their defaults.
@@ -48,6 +51,20 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation.sh) $*"; }
 exp=exp/ablation
 mkdir -p "${exp}/logs" "${exp}/status"
 [[ -n ${seeds} ]] || seeds=$(python -m lamer.bin.ablation seeds --config "${ablation_config}")
+# the units (seed, probe seed) of the seeds to run, as "key seed probe_seed"; per seed its first unit's key
+units=()
+declare -A first_unit=()
+while IFS=$'\t' read -r key seed probe; do
+    [[ " ${seeds} " == *" ${seed} "* ]] || continue
+    units+=("${key} ${seed} ${probe}")
+    [[ -n ${first_unit[${seed}]:-} ]] || first_unit[${seed}]=${key}
+done < <(python -m lamer.bin.ablation units --config "${ablation_config}")
+for seed in ${seeds}; do
+    if [[ -z ${first_unit[${seed}]:-} ]]; then
+        echo "$0: --seeds: ${seed} is not a seed of ${ablation_config}" >&2
+        exit 2
+    fi
+done
 listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on, replay_share
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
@@ -62,48 +79,61 @@ OMP_NUM_THREADS=${jobs} ./ssl.sh "${common[@]}" --plan "${main_plan}" --tag abla
 python -m lamer.bin.ablation trainable --config "${ablation_config}" --upstream "${exp}/base/upstream.pt" \
     --out "${exp}/trainable.json"
 
-# run NAME SEED: one system with one seed through stages 4-8; its exit code in status/
+# run NAME KEY SEED PROBE_SEED: one system with one unit through stages 4-8; its exit code in status/
 run() {
-    local name=$1 seed=$2 method plan train_on replay_share steps base_exp=() share_opt=()
+    local name=$1 key=$2 seed=$3 probe=$4 method plan train_on replay_share steps base_exp=() share_opt=()
     IFS=$'\t' read -r _ method plan train_on replay_share < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
     [[ ${replay_share} == - ]] || share_opt=(--replay_share "${replay_share}")   # else the plan's replay.share
     # same steps per stage; a plan with fewer stages (joint) gets their total
     steps=$(( ssl_steps * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
-    [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${seed}/frozen")
+    [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${key}/frozen")
     local method_opt=(); [[ ${method} == - ]] || method_opt=(--method "${method}")
-    rm -f "${exp}/status/seed${seed}_${name}"
+    local probe_opt=(); [[ ${key} == "${seed}" ]] || probe_opt=(--probe_seed "${probe}")   # probe_seeds given
+    local ssl_exp=() first=${first_unit[${seed}]}   # a later probe seed: the SSL training of the seed's first unit
+    [[ ${name} == frozen || ${key} == "${first}" ]] || ssl_exp=(--ssl_exp "${exp}/seed${first}/${name}")
+    rm -f "${exp}/status/seed${key}_${name}"
     local rc=0
-    ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${seed}/${name}" --seed "${seed}" \
-        "${method_opt[@]}" "${share_opt[@]}" --train_on "${train_on}" "${base_exp[@]}" \
-        --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
-        >"${exp}/logs/seed${seed}_${name}.log" 2>&1 || rc=$?
-    echo "${rc}" >"${exp}/status/seed${seed}_${name}"
-    log "  seed ${seed} ${name}: $([[ ${rc} == 0 ]] && echo done || echo "FAILED (rc ${rc}, ${exp}/logs/seed${seed}_${name}.log)")"
+    ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${key}/${name}" --seed "${seed}" \
+        "${probe_opt[@]}" "${ssl_exp[@]}" "${method_opt[@]}" "${share_opt[@]}" --train_on "${train_on}" \
+        "${base_exp[@]}" --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
+        >"${exp}/logs/seed${key}_${name}.log" 2>&1 || rc=$?
+    echo "${rc}" >"${exp}/status/seed${key}_${name}"
+    log "  seed ${key} ${name}: $([[ ${rc} == 0 ]] && echo done || echo "FAILED (rc ${rc}, ${exp}/logs/seed${key}_${name}.log)")"
 }
 
-# wait_frozen SEED: block until the seed's base probe is scored; fail if that run failed
-wait_frozen() {
-    local status=${exp}/status/seed$1_frozen
+# wait_run KEY NAME: block until that run has finished; fail if it failed (a run waits for its
+# unit's frozen run, whose base probe it links, and for the SSL training it links)
+wait_run() {
+    local status=${exp}/status/seed$1_$2
     while [[ ! -f ${status} ]]; do sleep 5; done
     [[ $(cat "${status}") == 0 ]]
 }
 
 [[ -n ${systems} ]] || systems=$(cut -f1 <<<"${listing}")
 queue=()
-for seed in ${seeds}; do queue+=("frozen ${seed}"); rm -f "${exp}/status/seed${seed}_frozen"; done
-for seed in ${seeds}; do
-    for name in ${systems}; do [[ ${name} == frozen ]] || queue+=("${name} ${seed}"); done
+for unit in "${units[@]}"; do
+    queue+=("frozen ${unit}"); rm -f "${exp}/status/seed${unit%% *}_frozen"
+done
+for unit in "${units[@]}"; do   # a seed's first unit before its others: every run waits on earlier ones only
+    for name in ${systems}; do
+        [[ ${name} == frozen ]] && continue
+        queue+=("${name} ${unit}"); rm -f "${exp}/status/seed${unit%% *}_${name}"
+    done
 done
 log "${#queue[@]} runs, ${jobs} at a time: logs in ${exp}/logs"
 for item in "${queue[@]}"; do
-    read -r name seed <<<"${item}"
+    read -r name key seed probe <<<"${item}"
     while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
     if [[ ${name} == frozen ]]; then
-        run "${name}" "${seed}" &
+        run "${name}" "${key}" "${seed}" "${probe}" &
     else
-        ( wait_frozen "${seed}" || { log "  seed ${seed} ${name}: skipped, the seed's frozen run failed"
-                                     echo skipped >"${exp}/status/seed${seed}_${name}"; exit 1; }
-          run "${name}" "${seed}" ) &
+        ( wait_run "${key}" frozen || { log "  seed ${key} ${name}: skipped, the unit's frozen run failed"
+                                       echo skipped >"${exp}/status/seed${key}_${name}"; exit 1; }
+          first=${first_unit[${seed}]}
+          [[ ${key} == "${first}" ]] || wait_run "${first}" "${name}" || {
+              log "  seed ${key} ${name}: skipped, its SSL training (seed ${first} ${name}) failed"
+              echo skipped >"${exp}/status/seed${key}_${name}"; exit 1; }
+          run "${name}" "${key}" "${seed}" "${probe}" ) &
     fi
 done
 wait || true
