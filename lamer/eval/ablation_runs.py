@@ -8,6 +8,7 @@ export``::
     runs/environment.json                       # versions and git commit of the exporting checkout
     runs/seed<k>/<system>/results_<protocol>.json   # lamer.eval.results, as the run scored it
     runs/seed<k>/<system>/expert_usage.json     # systems with routers only
+    runs/seed<k>/<system>/routing_vs_ceiling.json   # runs that measured their routers' ceiling
     runs/seed<k>/<system>/probe_cer.json        # {stage: validation CER (fraction) per epoch}
 
 A run is exported when it has results under either protocol. ``probe_cer.json`` holds, for each
@@ -27,7 +28,8 @@ from lamer.eval import EvalInputError
 from lamer.eval.probe_health import valid_cer_curve
 from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, load_json, load_results
-from lamer.layout import EXPERT_USAGE, Layout, results_name
+from lamer.eval.routing_vs_ceiling import check_routing_vs_ceiling
+from lamer.layout import EXPERT_USAGE, ROUTING_VS_CEILING, Layout, results_name
 from lamer.recipe.ablation import Ablation
 
 TRAINABLE = "trainable.json"
@@ -82,6 +84,9 @@ def _export_run(run: Path, out: Path) -> None:
             stages += [stage for stage in results.stages if stage not in stages]
     if (run / EXPERT_USAGE).is_file():
         write_json_atomic(out / EXPERT_USAGE, _canonical(load_json(run / EXPERT_USAGE)))
+    if (run / ROUTING_VS_CEILING).is_file():
+        routing = check_routing_vs_ceiling(load_json(run / ROUTING_VS_CEILING), str(run / ROUTING_VS_CEILING))
+        write_json_atomic(out / ROUTING_VS_CEILING, _canonical(routing))
     write_json_atomic(out / PROBE_CER, _canonical(probe_curves(run, stages)))
 
 
