@@ -134,7 +134,7 @@ RECIPE_OPTION_HELP = {
     "routing_ceiling": "stage 8: measure every continual stage's routers against their ceiling, per layer "
                        "(routing_ceiling, methods with frame routers only); false: skip it",
     "routing_ceiling_utts": "utterances per language of the train and of the dev dirs that routing_ceiling "
-                            "reads, 40 frames each: its cost",
+                            "reads, 20 frames each: its cost",
     "method": "SSL method config (default: the plan's)",
     "seed": "random seed (default: the plan's)",
     "train_on": "what a continual stage trains on: new (its languages, with replay), old (the base languages), "

@@ -5,9 +5,9 @@
 
 Each --ceiling names a stage and what ``python -m lamer.bin.routing_ceiling`` wrote for its
 adapters, in plan order. Writes, per stage and layer (its routers averaged), the trained routers'
-mean Jensen-Shannon divergence between languages, the ceiling (the same for a gate set to a linear
-frame-level language classifier on the routers' inputs, soft and top-1), their ratio and the
-classifier's frame accuracy (lamer.eval.routing_vs_ceiling). ``python -m
+mean Jensen-Shannon divergence between languages, the ceiling (the same for a gate routing as a
+linear frame-level language classifier on the routers' inputs, top-1, and soft), their ratio and
+the classifier's frame accuracy (lamer.eval.routing_vs_ceiling). ``python -m
 lamer.bin.forgetting_report --routing_vs_ceiling`` puts it into RESULTS.md and the expert-usage heatmap.
 """
 from __future__ import annotations

@@ -122,9 +122,9 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
         parts.append("### Routing against its ceiling\n\nPer routed layer after the last stage (`L3x7 a/b`: layer "
                      "3, 7 routed experts), on a sample of the dev sets of every language: a, the trained routers' "
                      "mean Jensen-Shannon divergence (nats) between languages; b, its ceiling, the same for a "
-                     "router whose weights are the posteriors of a linear frame-level language classifier fitted "
-                     "on what the routers read (each run's `routing_vs_ceiling.json`; every stage, top-1 and the "
-                     f"classifier's accuracy in the run's RESULTS.md).\n\n{table}")
+                     "router sending each frame to the best guess of a linear frame-level language classifier "
+                     "fitted on what the routers read (each run's `routing_vs_ceiling.json`; every stage, the soft "
+                     f"ceiling and the classifier's accuracy in the run's RESULTS.md).\n\n{table}")
     if plots:
         parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts)

@@ -8,12 +8,15 @@ module) averaged:
 
 - ``js_router``: the trained routers' mean Jensen-Shannon divergence (nats) between the languages'
   mean routing distributions, on the evaluation frames;
-- ``js_soft``: the ceiling, the same divergence for a router with one expert per language whose
-  weights are the posteriors of a linear frame-level language classifier fitted on what the
-  routers read (a softmax gate set to that classifier: what a gate could learn at best);
-- ``js_hard``: the same with each frame sent to the classifier's best guess only (top-1);
-- ``ratio``: ``js_router / js_soft`` (1: the routers separate languages as far as their inputs
-  allow; null where the ceiling is 0);
+- ``js_hard``: the ceiling, the same divergence for a router with one expert per language that
+  sends each frame to the best guess of a linear frame-level language classifier fitted on what
+  the routers read (top-1): how far a linear gate on these inputs separates languages when it
+  routes as well as a supervised classifier, its temperature taken to zero;
+- ``js_soft``: the same for a router whose weights are that classifier's posteriors (a softmax gate
+  set to it); it is the lower of the two and the noisier on few frames, and an untrained gate may
+  pass it, so the ratio is taken to the top-1 ceiling;
+- ``ratio``: ``js_router / js_hard`` (1: the routers separate languages as far as such a gate
+  would; null where the ceiling is 0);
 - ``frame_acc`` / ``chance``: the classifier's frame accuracy and the largest language's share;
 - ``experts`` (routed experts per router), ``routers`` (routers averaged), ``frames`` (evaluation
   frames per router).
@@ -73,7 +76,7 @@ def layer_table(ceiling: object, source: str) -> tuple[list[str], list[dict]]:
         row = {key: sum(r[key] for r in routers) / len(routers) for key in _AVERAGED}
         row.update(layer=layer, experts=int(routers[0]["experts"]), routers=len(routers),
                    frames=int(routers[0]["frames"]),
-                   ratio=row["js_router"] / row["js_soft"] if row["js_soft"] else None)
+                   ratio=row["js_router"] / row["js_hard"] if row["js_hard"] else None)
         rows.append({key: row[key] for key in LAYER_KEYS})
     return languages, rows
 
@@ -115,7 +118,7 @@ def _js(value: float) -> str:
 def last_stage_divergence(data: dict) -> dict[int, tuple[float, float]]:
     """``{layer: (routers' JS, ceiling JS)}`` of the last stage of a combined file (what the
     expert-usage heatmap, drawn for the last stage's adapters, annotates)."""
-    return {row["layer"]: (row["js_router"], row["js_soft"]) for row in data["stages"][-1]["layers"]}
+    return {row["layer"]: (row["js_router"], row["js_hard"]) for row in data["stages"][-1]["layers"]}
 
 
 def render_markdown(data: dict) -> str:
@@ -125,23 +128,24 @@ def render_markdown(data: dict) -> str:
              "(`python -m lamer.bin.routing_ceiling`, a sample of each language's dev utterances; a layer's "
              "routers, one per patched module, averaged). Routers' JS: the trained routers' mean Jensen-Shannon "
              "divergence (nats) between the languages' mean routing distributions; ceiling JS: the same for a "
-             "router with one expert per language whose weights are the posteriors of a linear frame-level "
-             "language classifier fitted on what the routers read (training utterances, other speakers): what "
-             "a gate could learn at best; top-1: that router sending each frame to the classifier's best guess; "
-             "ratio: routers' JS over ceiling JS (1: the routers separate languages as far as their inputs allow); "
-             "frame LID: the classifier's frame accuracy (chance: the largest language's share). JS is 0 for "
-             "languages routed alike and at most log 2 = 0.693."]
+             "router with one expert per language that sends each frame to the best guess of a linear "
+             "frame-level language classifier fitted on what the routers read (training utterances, other "
+             "speakers): how far a gate on these inputs separates languages when it routes as well as a "
+             "supervised classifier (top-1); soft: that router weighting the experts by the classifier's "
+             "posteriors; ratio: routers' JS over ceiling JS (1: as far as such a gate); frame LID: the "
+             "classifier's frame accuracy (chance: the largest language's share). JS is 0 for languages routed "
+             "alike and at most log 2 = 0.693."]
     for stage in data["stages"]:
-        rows = [[str(row["layer"]), str(row["experts"]), _js(row["js_router"]), _js(row["js_soft"]),
-                 _js(row["js_hard"]), "–" if row["ratio"] is None else f"{row['ratio']:.2f}",
+        rows = [[str(row["layer"]), str(row["experts"]), _js(row["js_router"]), _js(row["js_hard"]),
+                 _js(row["js_soft"]), "–" if row["ratio"] is None else f"{row['ratio']:.2f}",
                  f"{100 * row['frame_acc']:.1f} ({100 * row['chance']:.1f})"]
                 for row in stage["layers"]]
-        header = ["layer", "experts", "routers' JS", "ceiling JS", "ceiling JS, top-1", "ratio", "frame LID % (chance)"]
+        header = ["layer", "experts", "routers' JS", "ceiling JS", "ceiling JS, soft", "ratio", "frame LID % (chance)"]
         parts.append(f"### After {stage['stage']} ({', '.join(stage['languages'])})\n\n{markdown_table(header, rows)}")
     return "\n\n".join(parts)
 
 
 def render_cell(data: dict) -> str:
     """One table cell of the last stage: ``L<layer>x<experts> <routers' JS>/<ceiling JS>`` per layer."""
-    return "; ".join(f"L{row['layer']}x{row['experts']} {_js(row['js_router'])}/{_js(row['js_soft'])}"
+    return "; ".join(f"L{row['layer']}x{row['experts']} {_js(row['js_router'])}/{_js(row['js_hard'])}"
                      for row in data["stages"][-1]["layers"])

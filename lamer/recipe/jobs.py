@@ -45,6 +45,10 @@ QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
 IN_PLACE = ("link", "write")
 ARRAY_TOKEN = "JOB"  # replaced by the job's index by the launcher (Kaldi's JOB=1:N)
+# frames per utterance that routing_ceiling samples in the recipe: with --routing_ceiling_utts 20, the
+# demo's two stages cost about its decoding's CPU time and the ceilings move by a few thousandths of
+# a nat against 40 x 40 (docs/training.md)
+ROUTING_FRAMES = 20
 STAGE_TITLES = {
     1: "data preparation",
     2: "probe data and token list",
@@ -122,7 +126,7 @@ class RecipeOptions:
     decode_config: str = "conf/probe/decode_ctc.yaml"
     decoding: str = "greedy"
     routing_ceiling: bool = True
-    routing_ceiling_utts: int = 40
+    routing_ceiling_utts: int = 20
     method: str = ""             # default: the plan's
     seed: int | None = None      # default: the plan's
     train_on: str = "new"
@@ -540,7 +544,8 @@ class _Recipe:
     def routing(self) -> Iterator[Job]:
         """Per continual stage, its routers against their ceiling on the languages learned so far
         (``routing_ceiling``: at most --routing_ceiling_utts utterances per language of the train
-        and the dev dirs), then every stage's figures per layer in one file (``routing_vs_ceiling``)."""
+        and of the dev dirs, ROUTING_FRAMES frames of each), then every stage's figures per layer in
+        one file (``routing_vs_ceiling``)."""
         o, paths = self.o, self.paths
         queue, gpus, device = ("cuda", 1, ("--device", "cuda")) if o.ngpu > 0 else ("train", 0, ())
         for s in self.stages:
@@ -549,7 +554,8 @@ class _Recipe:
             ckpt, adapters = self.model_of(s)
             yield self.job(f"routing_ceiling_{s}", 8, _py(
                 "routing_ceiling", "--upstream", ckpt, "--adapters", str(adapters), "--train_data", *train,
-                "--eval_data", *dev, "--max_utts", str(o.routing_ceiling_utts), *device, "--out",
+                "--eval_data", *dev, "--max_utts", str(o.routing_ceiling_utts), "--frames_per_utt",
+                str(ROUTING_FRAMES), *device, "--out",
                 paths.routing_ceiling(s)), queue, gpus,
                 inputs=(*train, *dev, *self.model_files(s)), outputs=(paths.routing_ceiling(s),))
         yield self.job("routing_vs_ceiling", 8, _py(

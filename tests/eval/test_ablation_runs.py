@@ -208,7 +208,7 @@ def test_runs_scored_with_per_summarise_as_before(mini_ablation, export_and_summ
 def routing_vs_ceiling(deep: float) -> dict:
     """A run's routing_vs_ceiling.json (lamer.eval.routing_vs_ceiling): layer 3 after s1."""
     row = {"layer": 3, "experts": 7, "routers": 2, "frames": 480, "js_router": deep, "js_soft": 0.05,
-           "js_hard": 0.12, "ratio": deep / 0.05, "frame_acc": 0.31, "chance": 0.5}
+           "js_hard": 0.12, "ratio": deep / 0.12, "frame_acc": 0.31, "chance": 0.5}
     return {"stages": [{"stage": "s1", "languages": ["eng", "spa"], "layers": [row]}]}
 
 
@@ -232,7 +232,7 @@ def test_routing_against_its_ceiling_is_exported_and_summarised_only_where_measu
     write_summary(ablation, runs, out, page)
     assert json.loads((out / "routing_ceiling.json").read_text())["lamer_replay"]["1"] == routing_vs_ceiling(0.02)
     section = page.read_text().split("### Routing against its ceiling\n\n")[1]
-    assert "| lamer_replay | L3x7 0.010/0.050 | L3x7 0.020/0.050 |" in section
+    assert "| lamer_replay | L3x7 0.010/0.120 | L3x7 0.020/0.120 |" in section
     for seed in (0, 1):
         (exp / f"seed{seed}" / "lamer_replay" / "routing_vs_ceiling.json").unlink()
     export(recipe, runs)

@@ -39,7 +39,7 @@ def test_layers_average_their_routers_and_refuse_what_is_not_a_ceiling():
                        "js_hard": 0.0, "ratio": None, "frame_acc": 0.3, "chance": 0.5}
     assert (deep["js_router"], deep["js_soft"], deep["js_hard"], deep["frame_acc"]) == pytest.approx(
         (0.010, 0.05, 0.1, 0.3))
-    assert deep["ratio"] == pytest.approx(0.2)
+    assert deep["ratio"] == pytest.approx(0.1)  # to the top-1 ceiling
     bad = ceiling(["eng", "spa"], 0.01)
     del bad["routers"]["2.fc2"]["js_soft"]
     with pytest.raises(EvalInputError, match=r"^s1.json: routers: 2.fc2: no js_soft$"):
@@ -74,13 +74,14 @@ def test_the_report_tables_every_stage_and_the_heatmap_shows_the_last(report_inp
                                    str(report_inputs / "routing.json"), "--out", str(out)]) == 0
     page = (out / "RESULTS.md").read_text(encoding="utf-8")
     section = page.split("## Routing against its ceiling\n\n")[1].split("## Plots")[0]
-    assert "| layer | experts | routers' JS | ceiling JS | ceiling JS, top-1 | ratio | frame LID % (chance) |" in section
+    header = "| layer | experts | routers' JS | ceiling JS | ceiling JS, soft | ratio | frame LID % (chance) |"
+    assert header in section
     after_s1, after_s2 = section.split("### After s1 (eng, spa)\n\n")[1].split("### After s2 (eng, spa, fra)\n\n")
     assert "| 1 | 3 | 0.000 | 0.000 | 0.000 | – | 30.0 (50.0) |" in after_s1
-    assert "| 2 | 7 | 0.005 | 0.050 | 0.100 | 0.10 | 30.0 (50.0) |" in after_s1
-    assert "| 2 | 7 | 0.010 | 0.050 | 0.100 | 0.20 | 30.0 (50.0) |" in after_s2
+    assert "| 2 | 7 | 0.005 | 0.100 | 0.050 | 0.05 | 30.0 (50.0) |" in after_s1
+    assert "| 2 | 7 | 0.010 | 0.100 | 0.050 | 0.10 | 30.0 (50.0) |" in after_s2
     labels = drawn["expert_usage.png"]
-    assert "layer 1\n0.000/0.000" in labels and "layer 2\n0.010/0.050" in labels  # the last stage's
+    assert "layer 1\n0.000/0.000" in labels and "layer 2\n0.010/0.100" in labels  # the last stage's
     assert any("the ceiling of a gate on their inputs" in text for text in labels)
     assert (out / "expert_usage.png").read_bytes().startswith(b"\x89PNG")
 

@@ -455,7 +455,7 @@ def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_
     assert s1["argv"][:3] == ["python", "-m", "lamer.bin.routing_ceiling"]
     argv = s1["argv"]
     assert argv[argv.index("--adapters") + 1] == "exp/plan/ssl/s1/adapters"
-    assert argv[argv.index("--max_utts") + 1] == "40"
+    assert argv[argv.index("--max_utts") + 1] == "20" and argv[argv.index("--frames_per_utt") + 1] == "20"
     train, dev = argv.index("--train_data"), argv.index("--eval_data")
     learned = ["eng", "fra", "deu", "spa", "ita"]  # the base languages and s1's: not s2's
     assert argv[train + 1:dev] == [f"data/{lang}/train" for lang in learned]
