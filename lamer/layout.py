@@ -226,6 +226,7 @@ class DecodeDir:
 REPORT_DIR = "report"
 RESULTS_MD = "RESULTS.md"  # the forgetting report's page (lamer.eval.report)
 EXPERT_USAGE = "expert_usage.json"
+ROUTING_VS_CEILING = "routing_vs_ceiling.json"  # lamer.eval.routing_vs_ceiling
 
 
 def results_name(protocol: str) -> str:
@@ -329,6 +330,15 @@ class Layout:
     @property
     def expert_usage(self) -> str:
         return join(self.exp, EXPERT_USAGE)
+
+    def routing_ceiling(self, stage: str) -> str:
+        """What ``routing_ceiling`` measured on the adapters of continual stage ``stage``."""
+        return join(self.exp, "routing_ceiling", f"{stage}.json")
+
+    @property
+    def routing_vs_ceiling(self) -> str:
+        """Every stage's routers against their ceiling, per layer (``routing_vs_ceiling``)."""
+        return join(self.exp, ROUTING_VS_CEILING)
 
     @property
     def logs(self) -> str:

@@ -116,6 +116,15 @@ class LamerConfig:
     def effective_shared_rank(self) -> int:
         return self.shared_rank if self.shared_rank is not None else self.rank
 
+    @property
+    def has_frame_routers(self) -> bool:
+        """Whether some layer gets a gate router (soft or top-k): a layer routes when its count less
+        its shared experts is above one. Known from the schedule alone, whatever the model's depth
+        (every count a schedule names is some layer's, and ``linear`` lies between its two)."""
+        if self.router == "language":
+            return False
+        return any(count - min(self.shared_experts, count) > 1 for count in parse_schedule(self.allocation)[1])
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -9,7 +9,9 @@ when results.json has "per"; lid_acc_over_stages.png when it has "lid_acc",
 lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usage.png with
 --expert_usage). joint.json is the joint-training CER per language, {iso: cer} or a score.json
 (whose "per" gives PER's intransigence). The expert usage file holds the routers' mean weight per
-expert, {"<layer index>": {"<iso3>": [weight, ...]}}.
+expert, {"<layer index>": {"<iso3>": [weight, ...]}}. --routing_vs_ceiling (python -m
+lamer.bin.routing_vs_ceiling) adds a table per continual stage of the routers' divergence between
+languages beside its ceiling, per layer, and annotates the heatmap with the last stage's.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from lamer.eval import EvalInputError
 from lamer.eval.plots import check_expert_usage
 from lamer.eval.report import clmasr_table, matrix_table, metrics_table, write_report
 from lamer.eval.results import load_joint, load_joint_per, load_json, load_results
+from lamer.eval.routing_vs_ceiling import check_routing_vs_ceiling
 
 
 def build_parser() -> ToolParser:
@@ -32,6 +35,8 @@ def build_parser() -> ToolParser:
     parser.add_argument("--expert_usage_if_present", type=Path,
                         help="the same, read only when the file exists (expert_usage --if_routed writes none "
                              "for adapters without routers)")
+    parser.add_argument("--routing_vs_ceiling", type=Path,
+                        help="the routers against their ceiling per stage and layer (routing_vs_ceiling's output)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     return parser
 
@@ -47,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         usage = load_json(args.expert_usage) if args.expert_usage else None
         if usage is not None:
             check_expert_usage(usage, str(args.expert_usage))
+        routing = None
+        if args.routing_vs_ceiling:
+            routing = check_routing_vs_ceiling(load_json(args.routing_vs_ceiling), str(args.routing_vs_ceiling))
     except EvalInputError as err:
         print(f"forgetting_report: error: {err}", file=sys.stderr)
         return 1
-    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage, joint_per)
+    metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage, joint_per,
+                           routing)
     print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
     print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
     print(f"Metrics, CL-MASR's definitions (CER points):\n{clmasr_table(results, metrics)}\n")

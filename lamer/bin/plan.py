@@ -131,6 +131,10 @@ RECIPE_OPTION_HELP = {
     "probe_train_opts": "extra ESPnet options of asr_train (the probe)",
     "decode_config": "ESPnet decoding config of the probes",
     "decoding": "greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search",
+    "routing_ceiling": "stage 8: measure every continual stage's routers against their ceiling, per layer "
+                       "(routing_ceiling, methods with frame routers only); false: skip it",
+    "routing_ceiling_utts": "utterances per language of the train and of the dev dirs that routing_ceiling "
+                            "reads, 20 frames each: its cost",
     "method": "SSL method config (default: the plan's)",
     "seed": "random seed (default: the plan's)",
     "probe_seed": "random seed of the probes (default: --seed's)",

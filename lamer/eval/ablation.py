@@ -3,10 +3,10 @@ generated RESULTS.md section.
 
 Input: the runs layout (``lamer.eval.ablation_runs``, committed under ``<recipe>/ablation/runs``):
 ``seed<k>/<system>/results_<protocol>.json`` (``lamer.eval.results``), whichever exist, each
-run's ``probe_cer.json``, ``expert_usage.json`` and ``utt_errors_<protocol>.tsv`` (where it has
-them), and ``trainable.json`` and ``environment.json`` at its top. Nothing else is read and
-nothing of the moment (date, paths) is written, so the JSON outputs are a function of those
-files: the same bytes on every summary. Per run:
+run's ``probe_cer.json``, ``expert_usage.json``, ``routing_vs_ceiling.json`` and
+``utt_errors_<protocol>.tsv`` (where it has them), and ``trainable.json`` and ``environment.json``
+at its top. Nothing else is read and nothing of the moment (date, paths) is written, so the JSON
+outputs are a function of those files: the same bytes on every summary. Per run:
 
 - ``avg_cer_final``: average CER over the languages introduced so far, at the run's last stage;
 - ``bwt_final``: backward transfer at the last stage (``lamer.eval.forgetting``; negative =
@@ -34,7 +34,7 @@ from pathlib import Path
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.ablation_runs import ENVIRONMENT, TRAINABLE, read_probe_curves, read_run_file, seed_dir
-from lamer.eval.ablation_section import render_results
+from lamer.eval.ablation_section import ROUTING_CEILING_OUTPUT, render_results
 from lamer.eval.expectations import pairs_of
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced
 from lamer.eval.go_no_go import go_no_go
@@ -42,7 +42,8 @@ from lamer.eval.intervals import INTERVALS, ablation_intervals, pools
 from lamer.eval.probe_health import collect as collect_probe_health
 from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
 from lamer.eval.routing import routing_stats
-from lamer.layout import EXPERT_USAGE, results_name
+from lamer.eval.routing_vs_ceiling import check_routing_vs_ceiling, last_stage_divergence
+from lamer.layout import EXPERT_USAGE, ROUTING_VS_CEILING, results_name
 from lamer.recipe.ablation import Ablation
 
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
@@ -196,6 +197,17 @@ def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
     return out
 
 
+def routing_ceiling_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
+    """``{system: {seed: routing_vs_ceiling}}`` of the runs with results and a ``routing_vs_ceiling.json``."""
+    out: dict = {}
+    for system in ablation.systems:
+        for seed in _seeds_found(summary, system.name):
+            path = seed_dir(runs_dir, seed) / system.name / ROUTING_VS_CEILING
+            if path.is_file():
+                out.setdefault(system.name, {})[seed] = check_routing_vs_ceiling(load_json(path), str(path))
+    return out
+
+
 def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md: Path) -> dict:
     """Write ``summary.json``, ``curves.json``, ``paired.json``, ``intervals.json`` (95% bootstrap
     intervals and the go/no-go checks: lamer.eval.intervals, lamer.eval.go_no_go),
@@ -222,6 +234,11 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
     write_json_atomic(out_dir / "probe_health.json", health)
     routing = routing_by_run(ablation, runs_dir, summary)
     write_json_atomic(out_dir / "routing.json", routing)
+    ceiling = routing_ceiling_by_run(ablation, runs_dir, summary)
+    if ceiling:
+        write_json_atomic(out_dir / ROUTING_CEILING_OUTPUT, ceiling)
+    else:  # runs that never measured it: no file, not an empty one, so their outputs stay as they were
+        (out_dir / ROUTING_CEILING_OUTPUT).unlink(missing_ok=True)
     write_json_atomic(out_dir / "paired.json", paired_with_reference(runs, method))
     pooled = pools(ablation, runs_dir)
     write_json_atomic(out_dir / INTERVALS, {**ablation_intervals(ablation, pooled, pairs_of(ablation)),
@@ -244,7 +261,11 @@ def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md:
     if usage is not None:
         png = out_dir / f"expert_usage_{method}.png"
         caption = f"Expert usage of {method} ({usage.parent.parent.name})"
-        plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert")
+        routing = usage.parent / ROUTING_VS_CEILING
+        divergence = last_stage_divergence(check_routing_vs_ceiling(load_json(routing), str(routing))) \
+            if routing.is_file() else None
+        plot_expert_usage(load_json(usage), png, title=f"{caption}: mean router weight per expert",
+                          divergence=divergence)
         pngs[caption] = png.name
     write_json_atomic(out_dir / "section.json", {"environment": env, "plots": pngs})
     render_results(ablation, out_dir, results_md)

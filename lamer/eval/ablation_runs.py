@@ -10,6 +10,7 @@ export``::
                                                     # (seed<k>_probe<p>/ with probe_seeds)
     runs/seed<k>/<system>/utt_errors_<protocol>.tsv # lamer.eval.utt_errors, where the run wrote it
     runs/seed<k>/<system>/expert_usage.json     # systems with routers only
+    runs/seed<k>/<system>/routing_vs_ceiling.json   # runs that measured their routers' ceiling
     runs/seed<k>/<system>/probe_cer.json        # {stage: validation CER (fraction) per epoch}
 
 A run is exported when it has results under either protocol. ``probe_cer.json`` holds, for each
@@ -30,8 +31,9 @@ from lamer.eval import EvalInputError
 from lamer.eval.probe_health import valid_cer_curve
 from lamer.eval.report import environment
 from lamer.eval.results import PROTOCOLS, load_json, load_results
+from lamer.eval.routing_vs_ceiling import check_routing_vs_ceiling
 from lamer.eval.utt_errors import read_utt_errors
-from lamer.layout import EXPERT_USAGE, Layout, results_name, utt_errors_name
+from lamer.layout import EXPERT_USAGE, ROUTING_VS_CEILING, Layout, results_name, utt_errors_name
 from lamer.recipe.ablation import Ablation
 
 TRAINABLE = "trainable.json"
@@ -93,6 +95,9 @@ def _export_run(run: Path, out: Path) -> None:
                 write_text_atomic(out / utt_errors.name, utt_errors.read_text(encoding="utf-8"))
     if (run / EXPERT_USAGE).is_file():
         write_json_atomic(out / EXPERT_USAGE, _canonical(load_json(run / EXPERT_USAGE)))
+    if (run / ROUTING_VS_CEILING).is_file():
+        routing = check_routing_vs_ceiling(load_json(run / ROUTING_VS_CEILING), str(run / ROUTING_VS_CEILING))
+        write_json_atomic(out / ROUTING_VS_CEILING, _canonical(routing))
     write_json_atomic(out / PROBE_CER, _canonical(probe_curves(run, stages)))
 
 

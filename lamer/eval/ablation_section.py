@@ -20,10 +20,12 @@ from lamer.eval.probe_health import render_table as probe_health_rows
 from lamer.eval.report import environment_markdown, markdown_table, update_marked_section
 from lamer.eval.results import PROTOCOLS, load_json
 from lamer.eval.routing import render_cell as routing_cell
+from lamer.eval.routing_vs_ceiling import render_cell as ceiling_cell
 from lamer.recipe.ablation import Ablation
 
 SECTION = "ablation"
 OUTPUTS = ("summary.json", "curves.json", "paired.json", INTERVALS, "probe_health.json", "routing.json", "section.json")
+ROUTING_CEILING_OUTPUT = "routing_ceiling.json"  # only where some run measured its routers' ceiling
 CLASSIFIER_FINAL = "lid_acc_classifier_final"  # absent from summaries written before the probe had a classifier
 _HEADER = "# RESULTS\n\n<!-- Sections between markers are generated; the rest is kept as written. -->\n"
 
@@ -42,12 +44,13 @@ def _label(name: str, joint: str | None, control: str | None, candidate: bool) -
 
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
                    probe_health: dict | None = None, routing: dict | None = None, paired: dict | None = None,
-                   intervals: dict | None = None) -> str:
+                   intervals: dict | None = None, ceiling: dict | None = None) -> str:
     """The generated RESULTS.md section (without its markers); ``env`` as from
     ``lamer.eval.report.environment``; ``plots`` maps caption to a PNG path relative to
     RESULTS.md; ``probe_health`` as from ``probe_health.collect``, ``routing`` as from
     ``routing_by_run``, ``paired`` as from ``paired_with_reference``, ``intervals`` the content of
-    ``intervals.json`` (the go/no-go checks, first, and the intervals the expectations read)."""
+    ``intervals.json`` (the go/no-go checks, first, and the intervals the expectations read),
+    ``ceiling`` as from ``routing_ceiling_by_run``."""
     intervals = intervals or {}
     go = intervals.get("go_no_go", {})
     note = ranking_note(go)
@@ -123,6 +126,17 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                      "averaged over languages (1: a uniform mix, 0: one expert, routing collapse); JS, the "
                      "Jensen-Shannon divergence (nats) between languages' routing, mean/max over language pairs "
                      f"(0: every language routed alike; at most 0.693).\n\n{table}")
+    if ceiling:
+        seeds = list(ablation.seeds)
+        rows = [[name, *(ceiling_cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
+                for name, per_seed in ceiling.items()]
+        table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
+        parts.append("### Routing against its ceiling\n\nPer routed layer after the last stage (`L3x7 a/b`: layer "
+                     "3, 7 routed experts), on a sample of the dev sets of every language: a, the trained routers' "
+                     "mean Jensen-Shannon divergence (nats) between languages; b, its ceiling, the same for a "
+                     "router sending each frame to the best guess of a linear frame-level language classifier "
+                     "fitted on what the routers read (each run's `routing_vs_ceiling.json`; every stage, the soft "
+                     f"ceiling and the classifier's accuracy in the run's RESULTS.md).\n\n{table}")
     if plots:
         parts.append("### Plots\n\n" + "\n\n".join(f"![{caption}]({path})" for caption, path in plots.items()))
     return "\n\n".join(parts)
@@ -138,13 +152,14 @@ def render_results(ablation: Ablation, out_dir: Path, results_md: Path) -> None:
     summary, paired, health, routing, section = (load_json(out_dir / name) for name in
                                                  ("summary.json", "paired.json", "probe_health.json", "routing.json",
                                                   "section.json"))
+    ceiling = load_json(out_dir / ROUTING_CEILING_OUTPUT) if (out_dir / ROUTING_CEILING_OUTPUT).is_file() else {}
     # JSON keys are strings; the renderer looks seeds up as the config's units' keys (integers without probe_seeds)
     keys = {str(unit.key): unit.key for unit in ablation.units}
-    health, routing = ({name: {keys.get(seed, seed): value for seed, value in per_seed.items()}
-                        for name, per_seed in by_system.items()} for by_system in (health, routing))
+    health, routing, ceiling = ({name: {keys.get(seed, seed): value for seed, value in per_seed.items()}
+                                 for name, per_seed in by_system.items()} for by_system in (health, routing, ceiling))
     results_md = Path(results_md)
     plots = {caption: Path(os.path.relpath((out_dir / name).resolve(), results_md.resolve().parent)).as_posix()
              for caption, name in section["plots"].items()}
     update_marked_section(results_md, SECTION, render_section(ablation, summary, section["environment"], plots, health,
-                                                                 routing, paired, read_intervals(out_dir / INTERVALS)),
-                          _HEADER)
+                                                                 routing, paired, read_intervals(out_dir / INTERVALS),
+                                                                 ceiling), _HEADER)

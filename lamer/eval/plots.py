@@ -188,6 +188,7 @@ def plot_expert_usage(
     *,
     languages: list[str] | None = None,
     title: str = "Expert usage: mean router weight per expert",
+    divergence: dict[int, tuple[float, float]] | None = None,
 ) -> None:
     """Heatmap of mean router weight per expert, per layer and language.
 
@@ -196,9 +197,12 @@ def plot_expert_usage(
     sorted), columns the experts of each layer side by side (layer blocks divided by white
     lines, labelled on top); consecutive layers with the same expert count form one panel, titled
     with the uniform weight for comparison. One colour scale for all panels; a dot marks each
-    language's most used expert in every layer.
+    language's most used expert in every layer. ``divergence`` (``{layer: (routers' JS, ceiling
+    JS)}``, :func:`lamer.eval.routing_vs_ceiling.last_stage_divergence`) writes both under the
+    label of each layer it has.
     """
     layers, found, arrays = check_expert_usage(usage)
+    divergence = divergence or {}
     if languages is not None:
         if sorted(languages) != found:
             raise EvalInputError(f"expert usage: languages {sorted(languages)} given, the usage holds {found}")
@@ -227,14 +231,19 @@ def plot_expert_usage(
                       fontsize=7 if n_experts > 4 else 8)
         ax.set_xlabel("expert")
         layer_axis = ax.secondary_xaxis("top")
-        layer_axis.set_xticks([s + (n_experts - 1) / 2 for s in starts], [f"layer {layers[i]}" for i in group],
-                              fontsize=8)
+        labels = [f"layer {layers[i]}" + (f"\n{divergence[layers[i]][0]:.3f}/{divergence[layers[i]][1]:.3f}"
+                                          if layers[i] in divergence else "") for i in group]
+        layer_axis.set_xticks([s + (n_experts - 1) / 2 for s in starts], labels, fontsize=7 if divergence else 8)
         layer_axis.tick_params(length=0)
         ax.set_title(f"{n_experts} experts per layer\n(uniform weight {1 / n_experts:.3g})", fontsize=9)
     axes[0].set_yticks(range(len(languages)), languages)
     axes[0].set_ylabel("language")
     fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.01).set_label("mean router weight")
-    fig.suptitle(f"{title}\n(dot: the language's most used expert in each layer)", fontsize=10)
+    legend = "dot: the language's most used expert in each layer"
+    if divergence:
+        legend += (";\na/b under a layer: its routers' mean JS divergence between languages (nats) / "
+                   "the ceiling of a gate on their inputs")
+    fig.suptitle(f"{title}\n({legend})", fontsize=10)
     save_png(fig, out_png)
 
 

@@ -45,6 +45,10 @@ QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
 IN_PLACE = ("link", "write")
 ARRAY_TOKEN = "JOB"  # replaced by the job's index by the launcher (Kaldi's JOB=1:N)
+# frames per utterance that routing_ceiling samples in the recipe: with --routing_ceiling_utts 20, the
+# demo's two stages cost about its decoding's CPU time and the ceilings move by a few thousandths of
+# a nat against 40 x 40 (docs/training.md)
+ROUTING_FRAMES = 20
 STAGE_TITLES = {
     1: "data preparation",
     2: "probe data and token list",
@@ -121,6 +125,8 @@ class RecipeOptions:
     probe_train_opts: str = ""
     decode_config: str = "conf/probe/decode_ctc.yaml"
     decoding: str = "greedy"
+    routing_ceiling: bool = True
+    routing_ceiling_utts: int = 20
     method: str = ""             # default: the plan's
     seed: int | None = None      # default: the plan's
     probe_seed: int | None = None  # the probes' seed; default: --seed's
@@ -222,6 +228,9 @@ class _Recipe:
         check_names(plan, opts)
         if opts.train_on not in TRAIN_ON:
             raise PlanError(f"--train_on {opts.train_on}: expected one of {', '.join(TRAIN_ON)}")
+        if opts.routing_ceiling_utts < 1:
+            raise PlanError(f"--routing_ceiling_utts {opts.routing_ceiling_utts}: expected a positive number of "
+                            "utterances (--routing_ceiling false skips the measure)")
         for name in ("nj", "inference_nj"):
             if getattr(opts, name) < 1:
                 raise PlanError(f"--{name} {getattr(opts, name)}: expected a positive number of jobs")
@@ -245,6 +254,8 @@ class _Recipe:
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
         self.method = ssl_method(plan, opts)
         self.adapters = opts.train_on != "none" and self.method.keeps_adapters
+        # the routers against their ceiling: only frame routers have one (not LoRA, nor language routing)
+        self.routed = self.adapters and opts.routing_ceiling and self.method.lamer_config.has_frame_routers
 
     def job(self, name: str, stage: int, argv: tuple[str, ...], queue: str = "train", gpus: int = 0, nj: int = 1, *,
             inputs: tuple[str, ...] | list[str], outputs: tuple[str, ...] | list[str],
@@ -541,6 +552,28 @@ class _Recipe:
                     "--lid_if_present", decoded.lid, "--out", out),
                     inputs=(test.text, test.utt2lang, decoded.result), outputs=(out,))
 
+    def routing(self) -> Iterator[Job]:
+        """Per continual stage, its routers against their ceiling on the languages learned so far
+        (``routing_ceiling``: at most --routing_ceiling_utts utterances per language of the train
+        and of the dev dirs, ROUTING_FRAMES frames of each), then every stage's figures per layer in
+        one file (``routing_vs_ceiling``)."""
+        o, paths = self.o, self.paths
+        queue, gpus, device = ("cuda", 1, ("--device", "cuda")) if o.ngpu > 0 else ("train", 0, ())
+        for s in self.stages:
+            langs = self.old(s) + self.languages(s)
+            train, dev = self.data_dirs(langs, "train"), self.data_dirs(langs, "dev")
+            ckpt, adapters = self.model_of(s)
+            yield self.job(f"routing_ceiling_{s}", 8, _py(
+                "routing_ceiling", "--upstream", ckpt, "--adapters", str(adapters), "--train_data", *train,
+                "--eval_data", *dev, "--max_utts", str(o.routing_ceiling_utts), "--frames_per_utt",
+                str(ROUTING_FRAMES), *device, "--out",
+                paths.routing_ceiling(s)), queue, gpus,
+                inputs=(*train, *dev, *self.model_files(s)), outputs=(paths.routing_ceiling(s),))
+        yield self.job("routing_vs_ceiling", 8, _py(
+            "routing_vs_ceiling", "--ceiling", *(f"{s}={paths.routing_ceiling(s)}" for s in self.stages),
+            "--out", paths.routing_vs_ceiling),
+            inputs=[paths.routing_ceiling(s) for s in self.stages], outputs=(paths.routing_vs_ceiling,))
+
     def stage8(self) -> Iterator[Job]:
         paths = self.paths
         usage: tuple[str, ...] = ()
@@ -554,6 +587,10 @@ class _Recipe:
                 *data, "--out", out, "--if_routed"), inputs=(*data, *self.model_files(last)), outputs=(out,))
             usage = ("--expert_usage_if_present", out)  # adapters without routers measure nothing
             usage_reads = (out,)
+        if self.routed:
+            yield from self.routing()
+            usage += ("--routing_vs_ceiling", paths.routing_vs_ceiling)
+            usage_reads += (paths.routing_vs_ceiling,)
         for protocol in self.plan.protocols:
             results, utt_errors = paths.results(protocol), paths.utt_errors(protocol)
             scores = [paths.score(protocol, s) for s in ["base", *self.stages]]

@@ -109,3 +109,39 @@ def test_cli_writes_json_and_names_bad_input(upstream, probe_data, tmp_path, cap
                                      encoding="utf-8")
     assert cli.main([*args[:4], "--train_data", str(only_eng), *args[6:]]) == 1
     assert "languages ['fra'] of --eval_data have no utterance in --train_data" in capsys.readouterr().err
+
+
+def test_the_recipe_step_measures_each_layer_against_its_ceiling(upstream, probe_data, tmp_path, capsys):
+    """stage 8's two programs on a real patched upstream: routing_ceiling on a stage's adapters, then
+    routing_vs_ceiling per layer, its routers (fc1, fc2) averaged, the ratio to the top-1 ceiling."""
+    from lamer.bin import routing_ceiling as ceiling_cli
+    from lamer.bin import routing_vs_ceiling as combine_cli
+
+    ceiling = tmp_path / "routing_ceiling" / "s1.json"
+    assert ceiling_cli.main(["--upstream", str(upstream.checkpoint), "--adapters", str(upstream.trained_adapters),
+                             "--train_data", str(probe_data.train), "--eval_data", str(probe_data.dev),
+                             "--max_utts", "6", "--frames_per_utt", "10", "--out", str(ceiling)]) == 0
+    out = tmp_path / "routing_vs_ceiling.json"
+    assert combine_cli.main(["--ceiling", f"s1={ceiling}", f"s2={ceiling}", "--out", str(out)]) == 0
+    routers = json.loads(ceiling.read_text(encoding="utf-8"))["routers"]
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert [stage["stage"] for stage in written["stages"]] == ["s1", "s2"]
+    assert written["stages"][0]["languages"] == LANGS
+    layers = written["stages"][0]["layers"]
+    assert [(row["layer"], row["experts"], row["routers"]) for row in layers] == [(1, 3, 2), (2, 7, 2)]
+    for row in layers:
+        fc1, fc2 = routers[f"{row['layer']}.fc1"], routers[f"{row['layer']}.fc2"]
+        for key in ("js_router", "js_soft", "js_hard", "frame_acc", "chance"):
+            assert row[key] == pytest.approx((fc1[key] + fc2[key]) / 2), key
+        assert row["frames"] == 2 * 6 * 10 and row["ratio"] == pytest.approx(row["js_router"] / row["js_hard"])
+    assert layers[1]["js_hard"] > 0.4  # the tone corpus: what the deepest routers read tells the language
+    capsys.readouterr()  # what importing the upstream printed
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"languages": LANGS, "routers": {"fc1": routers["1.fc1"]}}), encoding="utf-8")
+    for args, message in (([f"s1={broken}"], f"{broken}: routers: 'fc1' is not a router name '<layer>.<module>'"),
+                          ([str(ceiling)], f"--ceiling '{ceiling}': expected STAGE=FILE"),
+                          ([f"s1={ceiling}", f"s1={ceiling}"], "stage 's1' is given twice")):
+        assert combine_cli.main(["--ceiling", *args, "--out", str(tmp_path / "x.json")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("routing_vs_ceiling: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.json").exists()

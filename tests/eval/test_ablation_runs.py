@@ -215,3 +215,44 @@ def test_export_copies_the_utterance_tables_and_refuses_one_of_other_stages(reci
     with pytest.raises(EvalInputError, match=r"utt_errors_fixed.tsv: its stages differ from .*results_fixed.json's "
                                              r"\['base', 's1'\]; collect the run's results again"):
         export(recipe, recipe / "runs")
+
+
+def routing_vs_ceiling(deep: float) -> dict:
+    """A run's routing_vs_ceiling.json (lamer.eval.routing_vs_ceiling): layer 3 after s1."""
+    row = {"layer": 3, "experts": 7, "routers": 2, "frames": 480, "js_router": deep, "js_soft": 0.05,
+           "js_hard": 0.12, "ratio": deep / 0.12, "frame_acc": 0.31, "chance": 0.5}
+    return {"stages": [{"stage": "s1", "languages": ["eng", "spa"], "layers": [row]}]}
+
+
+def test_routing_against_its_ceiling_is_exported_and_summarised_only_where_measured(recipe):
+    """Runs whose recipe measured their routers' ceiling carry routing_vs_ceiling.json into the runs
+    layout and the summary gets its table; without it, the summary's files are as before, and a
+    stale table of an earlier summary into the same folder goes."""
+    exp = recipe / "exp" / "ablation"
+    ablation = load_ablation(recipe / "conf" / "ablation.yaml")
+    runs, out, page = recipe / "runs", recipe / "summary" / "ablation", recipe / "summary" / "RESULTS.md"
+    export(recipe, runs)
+    write_summary(ablation, runs, out, page)
+    before = files(recipe / "summary")
+    for seed in (0, 1):
+        (exp / f"seed{seed}" / "lamer_replay" / "routing_vs_ceiling.json").write_text(
+            json.dumps(routing_vs_ceiling(0.01 * (seed + 1))))
+    export(recipe, runs)
+    exported = (runs / "seed1" / "lamer_replay" / "routing_vs_ceiling.json").read_bytes()
+    assert json.loads(exported) == routing_vs_ceiling(0.02)
+    assert not (runs / "seed1" / "ft" / "routing_vs_ceiling.json").exists()
+    write_summary(ablation, runs, out, page)
+    assert json.loads((out / "routing_ceiling.json").read_text())["lamer_replay"]["1"] == routing_vs_ceiling(0.02)
+    section = page.read_text().split("### Routing against its ceiling\n\n")[1]
+    assert "| lamer_replay | L3x7 0.010/0.120 | L3x7 0.020/0.120 |" in section
+    for seed in (0, 1):
+        (exp / f"seed{seed}" / "lamer_replay" / "routing_vs_ceiling.json").unlink()
+    export(recipe, runs)
+    write_summary(ablation, runs, out, page)
+    after = files(recipe / "summary")
+    assert sorted(after) == sorted(before)
+    assert {n: after[n] for n in after if not n.endswith(".png")} == {n: before[n] for n in before
+                                                                      if not n.endswith(".png")}
+    (exp / "seed0" / "lamer_replay" / "routing_vs_ceiling.json").write_text(json.dumps({"stages": []}))
+    with pytest.raises(EvalInputError, match=r"seed0/lamer_replay/routing_vs_ceiling.json: expected \{\"stages\""):
+        export(recipe, runs)

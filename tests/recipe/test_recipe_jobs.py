@@ -59,7 +59,8 @@ def test_demo_plan_lists_every_stage_in_order(capsys):
     assert [n for n in names if n.startswith("targets_s1")] == [
         "targets_s1_split", "targets_s1_sample", "targets_s1_fit", "targets_s1_label", "targets_s1_merge",
         "targets_s1_dev_split", "targets_s1_dev_label", "targets_s1_dev_merge"]
-    assert names[-5:] == ["expert_usage", "results_retrained", "report_retrained", "results_fixed", "report_fixed"]
+    assert names[-8:] == ["expert_usage", "routing_ceiling_s1", "routing_ceiling_s2", "routing_vs_ceiling",
+                          "results_retrained", "report_retrained", "results_fixed", "report_fixed"]
     jobs = by_name(jobs)
     # every program goes through a queue; only links and small files are written in place
     for job in jobs.values():
@@ -470,3 +471,50 @@ def test_allocation_and_share_reach_ssl_train_read_once(tmp_path, monkeypatch):
     assert parameter_report(model)["experts_per_layer"] == experts_per_layer(
         plan.method.adapter_config.allocation, 3) == [2, 4, 8]
     assert args.replay_share == plan.replay.share == 0.2
+
+
+def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_path, capsys):
+    """Stage 8 of a method with frame routers: routing_ceiling on each continual stage's adapters and
+    the languages learned so far, capped per language, then one file per run that the reports read.
+    Methods without frame routers (full fine-tuning, one LoRA, routing by language) and
+    --routing_ceiling false list no such step."""
+    plan = DEMO / "conf" / "plan.yaml"
+    jobs = by_name(listed(plan, capsys=capsys))
+    s1 = jobs["routing_ceiling_s1"]
+    assert s1["queue"] == "train" and s1["gpus"] == 0 and s1["outputs"] == ["exp/plan/routing_ceiling/s1.json"]
+    assert s1["argv"][:3] == ["python", "-m", "lamer.bin.routing_ceiling"]
+    argv = s1["argv"]
+    assert argv[argv.index("--adapters") + 1] == "exp/plan/ssl/s1/adapters"
+    assert argv[argv.index("--max_utts") + 1] == "20" and argv[argv.index("--frames_per_utt") + 1] == "20"
+    train, dev = argv.index("--train_data"), argv.index("--eval_data")
+    learned = ["eng", "fra", "deu", "spa", "ita"]  # the base languages and s1's: not s2's
+    assert argv[train + 1:dev] == [f"data/{lang}/train" for lang in learned]
+    assert argv[dev + 1:dev + 6] == [f"data/{lang}/dev" for lang in learned] and argv[dev + 6] == "--max_utts"
+    assert sorted(s1["after"]) == ["base_model", "data", "ssl_s1"]
+    assert "data/por/dev" in jobs["routing_ceiling_s2"]["argv"]
+    combined = jobs["routing_vs_ceiling"]
+    assert combined["argv"][2:] == ["lamer.bin.routing_vs_ceiling", "--ceiling", "s1=exp/plan/routing_ceiling/s1.json",
+                                    "s2=exp/plan/routing_ceiling/s2.json", "--out", "exp/plan/routing_vs_ceiling.json"]
+    assert sorted(combined["after"]) == ["routing_ceiling_s1", "routing_ceiling_s2"]
+    for protocol in ("retrained", "fixed"):
+        report = jobs[f"report_{protocol}"]
+        assert report["argv"][report["argv"].index("--routing_vs_ceiling") + 1] == "exp/plan/routing_vs_ceiling.json"
+        assert "routing_vs_ceiling" in report["after"]
+    gpu = by_name(listed(plan, "--ngpu", "1", "--routing_ceiling_utts", "7", capsys=capsys))["routing_ceiling_s2"]
+    assert (gpu["queue"], gpu["gpus"]) == ("cuda", 1) and gpu["argv"][-4:-2] == ["--device", "cuda"]
+    assert gpu["argv"][gpu["argv"].index("--max_utts") + 1] == "7"
+    uniform = by_name(listed(plan, "--method", str(DEMO / "conf" / "ablation" / "mole_uniform_replay.yaml"),
+                             capsys=capsys))
+    assert "routing_vs_ceiling" in uniform
+    language = tmp_path / "language.yaml"
+    language.write_text(f"ssl_adapter_preset: {ROOT / 'conf' / 'lamer' / 'lamer_base.yaml'}\n"
+                        "ssl_adapter_conf: {router: language, languages: [eng, fra, deu, spa, ita, nld, por]}\n")
+    for options in (["--method", str(DEMO / "conf" / "ablation" / "ft.yaml")],
+                    ["--method", str(DEMO / "conf" / "ablation" / "lora_replay.yaml")],
+                    ["--method", str(language)], ["--train_on", "none"], ["--routing_ceiling", "false"]):
+        jobs = by_name(listed(plan, *options, capsys=capsys))
+        assert not [name for name in jobs if name.startswith("routing")], options
+        assert "--routing_vs_ceiling" not in jobs["report_fixed"]["argv"], options
+    assert plan_main(["jobs", "--plan", str(plan), "--root", "x", "--routing_ceiling_utts", "0"]) == 1
+    assert capsys.readouterr().err == ("plan: error: --routing_ceiling_utts 0: expected a positive number of "
+                                       "utterances (--routing_ceiling false skips the measure)\n")

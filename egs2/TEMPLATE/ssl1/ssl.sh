@@ -29,7 +29,7 @@
 #   5  continual SSL training, stage after stage: k-means targets (split over --nj shards), then ssl_train
 #   6  probe training on every stage's model (the base one included)
 #   7  decoding (split over --inference_nj jobs) and scoring, both protocols (retrained, fixed) as the plan asks
-#   8  results matrix, forgetting metrics, RESULTS.md, plots, expert usage
+#   8  results matrix, forgetting metrics, RESULTS.md, plots, expert usage, routing against its ceiling
 #
 # Systems other than the plan's method (run_ablation.sh uses these): --method and --seed override
 # the plan's; --train_on says what each continual stage trains on: the stage's languages (new,
@@ -67,6 +67,8 @@ ssl_train_opts=       # extra ESPnet options of ssl_train
 probe_train_opts=     # extra ESPnet options of asr_train (the probe)
 decode_config=conf/probe/decode_ctc.yaml  # ESPnet decoding config of the probes
 decoding=greedy       # greedy: best-path CTC (fast on CPU); beam: ESPnet's beam search
+routing_ceiling=true  # stage 8: every continual stage's routers against their ceiling, per layer (false: skip)
+routing_ceiling_utts=20  # utterances per language of the train and of the dev dirs it reads (20 frames each)
 method=               # SSL method config; default: the plan's
 seed=                 # default: the plan's
 probe_seed=           # the probes' seed; default: --seed's
