@@ -21,9 +21,10 @@ given), synth_langs (the synthetic corpus' keys of the plan's languages, for dem
 Lists print space separated, one line.
 
 ``check --print`` prints the checked plan as YAML (``plan``: languages as ISO 639-3, paths
-resolved), its method resolved (``method``: the config, the preset it names and ``ssl_train``, the
-config every SSL stage's ssl_train reads from exp/<tag>/config/method.yaml, the adapter preset
-merged into ``ssl_adapter_conf``) and, for a method with adapters, ``experts_per_layer``: the
+resolved), its method resolved (``method``: the config, the preset it names and ``ssl_train``, what
+every SSL stage's ssl_train runs with, the adapter preset merged into ``ssl_adapter_conf``: the
+adapter part in each stage's spec, exp/<tag>/config/ssl_<stage>.json, the other options in
+exp/<tag>/config/method.yaml) and, for a method with adapters, ``experts_per_layer``: the
 allocation expanded for the base model's depth (shared experts included), which is read from the
 checkpoint's configs without its weights, or from the ``upstream`` preset of a ``pretrain``
 config; ESPnet's ``--print_config`` in spirit.
