@@ -20,7 +20,6 @@ import signal
 import sys
 from pathlib import Path
 
-from lamer.bin.datadir import validate_dirs
 from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
 from lamer.data.errors import DataError, DiskFull
@@ -30,6 +29,7 @@ from lamer.data.prepare import DURATION_TOLERANCE, PrepareOptions
 from lamer.data.replay import ReplayBudget, write_replay
 from lamer.data.selection import STRATEGIES, SplitSizes
 from lamer.data.subsets import write_split, write_subset
+from lamer.data.validate import validate_dirs
 
 
 def _csv(text: str) -> list[str]:
