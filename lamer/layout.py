@@ -281,9 +281,14 @@ class Layout:
 
     @property
     def method_config(self) -> str:
-        """The method config as ssl_train reads it in this experiment: resolved, the adapter preset
-        merged in (:meth:`lamer.ssl.method_config.Method.ssl_train_text`)."""
+        """The method's training options as ssl_train reads them in this experiment (its ``--config``;
+        :meth:`lamer.ssl.method_config.Method.options_text`)."""
         return join(self.exp, "config", "method.yaml")
+
+    def step_spec(self, step: str) -> str:
+        """The spec of the job ``step`` that its program receives whole (an SSL stage's:
+        :mod:`lamer.ssl.train_spec`, ``ssl_train --spec``)."""
+        return join(self.exp, "config", f"{step}.json")
 
     def replay(self, stage: str, lang: str) -> str:
         """The replay sample of ``lang`` drawn for continual stage ``stage`` (a Kaldi data dir)."""

@@ -44,25 +44,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.recipe.ablation import Ablation, AblationError, load_ablation
-
-
-def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
-    from lamer.atomic import write_json_atomic
-    from lamer.ssl.budget import budget_problems
-    from lamer.ssl.trainable import count_trainable
-
-    systems = {}
-    for system in ablation.systems:
-        report = count_trainable(upstream, system.method)
-        systems[system.name] = {"method": str(system.method) if system.method else None, **report}
-        logging.info("%s: %d of %d parameters trained (%.3f%%)", system.name, report["trainable_params"],
-                     report["total_params"], report["trainable_percent"])
-    problems = budget_problems(ablation.matched, systems) if ablation.matched else []
-    if problems:  # before hours of training on systems that are not the comparison the config states
-        raise AblationError(f"{ablation.path}: on {upstream}: " + "; ".join(problems))
-    write_json_atomic(out, {"upstream": str(upstream), "systems": systems})
-
+from lamer.recipe.ablation import AblationError, load_ablation
 
 CONFIG_HELP = "the ablation config: systems, seeds, reference, expectations (conf/ablation.yaml)"
 
@@ -115,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
             for unit in ablation.units:
                 print(f"{unit.key}\t{unit.seed}\t{unit.probe_seed}")
         elif args.command == "trainable":
-            _trainable(ablation, args.upstream, args.out)
+            from lamer.ssl.trainable import write_trainable
+
+            try:
+                write_trainable({system.name: system.method for system in ablation.systems}, args.upstream, args.out,
+                                ablation.matched)
+            except ValueError as err:  # systems outside the budget, before hours of training on them
+                raise AblationError(f"{ablation.path}: {err}") from None
         elif args.command == "export":
             from lamer.eval.ablation_runs import export_runs
 

@@ -39,7 +39,7 @@ from lamer.data.dirtools import (
 )
 from lamer.data.errors import DataError
 from lamer.data.format_dir import format_data_dir
-from lamer.data.validate import validate_data_dir
+from lamer.data.validate import validate_dirs
 from lamer.data.wav_scp import PIPE_OPTION
 
 # subset modes that count utterances: subset_data_dir.sh takes them as flags before SRC N DEST
@@ -78,19 +78,6 @@ def _cmd_format(args: argparse.Namespace) -> int:
     print(format_data_dir(args.src, args.dest, args.fs, args.audio_format, args.allow_wav_pipes == "true",
                           _extra(args), args.lock_timeout))
     return 0
-
-
-def validate_dirs(dirs: list[Path], check_audio: bool = True, kaldi_only: bool = False) -> int:
-    """Validate every dir of ``dirs``: its problems on stderr, ``DIR: OK`` or the count on stdout;
-    returns the exit status (1 when any dir has a problem)."""
-    failed = 0
-    for data_dir in dirs:
-        problems = validate_data_dir(data_dir, check_audio=check_audio, kaldi_only=kaldi_only)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"{data_dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-        failed += bool(problems)
-    return 1 if failed else 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -19,16 +19,11 @@ hashes, and writes nothing.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.checksum import check_sha256
-from lamer.upstream import open_upstream
-from lamer.upstream.export import FORMATS, default_format, export_upstream
-from lamer.upstream.loader import EXPORT_MANIFEST
+from lamer.upstream.export import FORMATS, espnet_options, export_model
 
 MISMATCH_FIX = ("The file was damaged, cut short or replaced since its hash was recorded: copy it again, or rebuild "
                 "it with the command recorded for it (the demo's shipped base model: "
@@ -53,39 +48,20 @@ def build_parser() -> ToolParser:
     return parser
 
 
-def _conf_options(conf: dict, out: Path, prefix: str = "") -> list[str]:
-    """ESPnet's ``--frontend_conf key.key=value`` options for ``conf``, its paths (relative to the export ``out``)
-    as the caller can use them."""
-    options = []
-    for key, value in conf.items():
-        if isinstance(value, dict):
-            options += _conf_options(value, out, f"{prefix}{key}.")
-        else:
-            value = out / value if key in ("path_or_url", "adapters") else value
-            options.append(f"--frontend_conf {prefix}{key}={value}")
-    return options
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lamer.adapters import load_adapters
-
     try:
-        if args.sha256 is not None:
-            check_sha256(args.upstream, args.sha256, MISMATCH_FIX)
-        upstream = open_upstream(args.upstream)
-        if args.adapters:
-            load_adapters(upstream.model, args.adapters, check_fingerprint=not args.no_fingerprint_check)
-        fmt = args.format or default_format(upstream, args.merge)
-        out = export_upstream(upstream, args.out, fmt=fmt, merge=args.merge, language=args.language)
+        out, fmt = export_model(args.upstream, args.out, args.adapters, sha256=args.sha256, mismatch_fix=MISMATCH_FIX,
+                                merge=args.merge, language=args.language, fmt=args.format,
+                                check_fingerprint=not args.no_fingerprint_check)
+        espnet = espnet_options(out)
     except (OSError, ValueError, KeyError) as err:
         print(f"export_model: error: {err}", file=sys.stderr)
         return 1
     logging.info("wrote %s (%s%s)", out, fmt, ", merged" if args.merge else "")
-    espnet = json.loads((out / EXPORT_MANIFEST).read_text(encoding="utf-8"))["espnet"]
     if espnet is not None:
-        options = " ".join([f"--frontend {espnet['frontend']}", *_conf_options(espnet["frontend_conf"], out)])
-        plugin = " (a plain ESPnet after: python -m lamer.bin.espnet_plugin install)" if espnet["needs_lamer"] else ""
+        options, needs_lamer = espnet
+        plugin = " (a plain ESPnet after: python -m lamer.bin.espnet_plugin install)" if needs_lamer else ""
         logging.info("ESPnet loads it with: %s%s", options, plugin)
     return 0
 

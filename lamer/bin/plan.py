@@ -21,9 +21,10 @@ given), synth_langs (the synthetic corpus' keys of the plan's languages, for dem
 Lists print space separated, one line.
 
 ``check --print`` prints the checked plan as YAML (``plan``: languages as ISO 639-3, paths
-resolved), its method resolved (``method``: the config, the preset it names and ``ssl_train``, the
-config every SSL stage's ssl_train reads from exp/<tag>/config/method.yaml, the adapter preset
-merged into ``ssl_adapter_conf``) and, for a method with adapters, ``experts_per_layer``: the
+resolved), its method resolved (``method``: the config, the preset it names and ``ssl_train``, what
+every SSL stage's ssl_train runs with, the adapter preset merged into ``ssl_adapter_conf``: the
+adapter part in each stage's spec, exp/<tag>/config/ssl_<stage>.json, the other options in
+exp/<tag>/config/method.yaml) and, for a method with adapters, ``experts_per_layer``: the
 allocation expanded for the base model's depth (shared experts included), which is read from the
 checkpoint's configs without its weights, or from the ``upstream`` preset of a ``pretrain``
 config; ESPnet's ``--print_config`` in spirit.
@@ -56,58 +57,10 @@ import yaml
 
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.data.errors import DataError
-from lamer.recipe.executor import job_states, run_jobs
-from lamer.recipe.jobs import RecipeOptions, recipe_graph, recipe_jobs, synth_keys
-from lamer.recipe.plan import Plan, PlanError, check_data_root, load_plan
-from lamer.yaml_io import YamlError, load_mapping
-
-
-def _stage(plan: Plan, name: str | None):
-    if name is None:
-        raise PlanError("this key needs a stage name")
-    for stage in plan.all_stages:
-        if stage.name == name:
-            return stage
-    raise PlanError(f"{plan.path}: no stage {name!r}; stages are {[s.name for s in plan.all_stages]}")
-
-
-def answer(plan: Plan, key: str, stage: str | None) -> str:
-    """The value of ``key`` (for ``stage`` where it needs one) as the recipe reads it."""
-    names = [s.name for s in plan.all_stages]
-    replay = plan.replay
-    if key in ("seen", "old", "previous"):
-        index = names.index(_stage(plan, stage).name)
-        if key == "previous":
-            if index == 0:
-                raise PlanError("the base stage has no previous stage")
-            return names[index - 1]
-        upto = plan.all_stages[: index + (1 if key == "seen" else 0)]
-        return " ".join(lang for s in upto for lang in s.languages)
-    simple = {
-        "corpus": lambda: plan.corpus,
-        "stages": lambda: " ".join(s.name for s in plan.stages),
-        "languages": lambda: " ".join(_stage(plan, stage).languages),
-        "locales": lambda: ",".join(_stage(plan, stage).locales) if stage else
-        ",".join(loc for s in plan.all_stages for loc in s.locales),
-        "all_languages": lambda: " ".join(lang for s in plan.all_stages for lang in s.languages),
-        "all_locales": lambda: ",".join(loc for s in plan.all_stages for loc in s.locales),
-        "method": lambda: str(plan.method.path),
-        "probe": lambda: str(plan.probe),
-        "protocols": lambda: " ".join(plan.protocols),
-        "seed": lambda: str(plan.seed),
-        "replay_minutes": lambda: str(replay.value) if replay and replay.amount == "minutes" else "",
-        "replay_fraction": lambda: str(replay.value) if replay and replay.amount == "fraction" else "",
-        "replay_strategy": lambda: replay.strategy if replay else "random",
-        "replay_share": lambda: str(replay.share) if replay else "",
-        "lang_map": lambda: ",".join(f"{locale}={iso3}" for locale, iso3 in plan.lang_map.items()),
-        "base_model": lambda: " ".join(f"{k} {v}" for k, v in plan.base_model.as_dict().items() if k != "languages"),
-        "pretrained_on": lambda: " ".join(plan.base_model.languages),
-        "synth_langs": lambda: synth_keys(plan),
-    }
-    if key not in simple:
-        raise PlanError(f"unknown key {key!r}; choose one of {sorted([*simple, 'seen', 'old', 'previous'])}")
-    return simple[key]()
-
+from lamer.recipe.executor import run_jobs
+from lamer.recipe.jobs import RecipeOptions, recipe_graph
+from lamer.recipe.plan import PlanError, check_data_root, load_plan
+from lamer.recipe.questions import answer, listed_jobs, resolved
 
 # what each of ssl.sh's job options does (ssl.sh --help says the same)
 RECIPE_OPTION_HELP = {
@@ -150,42 +103,6 @@ RECIPE_OPTION_HELP = {
     "expdir": "the directory of the experiments: <expdir>/<tag>",
     "python": "the interpreter that runs every job",
 }
-
-
-def base_upstream(plan: Plan) -> str:
-    """The upstream the plan's SSL stages start from: the checkpoint, or the ``upstream`` of the
-    pre-training config (ssl_train's default, ``tiny``, where it names none)."""
-    if plan.base_model.checkpoint is not None:
-        return plan.base_model.checkpoint
-    try:
-        return str(load_mapping(plan.base_model.pretrain).get("upstream", "tiny"))
-    except YamlError as err:
-        raise PlanError(f"base_model.pretrain: {err}") from None
-
-
-def resolved(plan: Plan) -> dict:
-    """What ``check --print`` prints: the plan, its method resolved, and the experts per layer of its
-    adapters for the base model's depth (read from its configs, never its weights)."""
-    from lamer.adapters.allocation import ScheduleError, experts_per_layer
-    from lamer.upstream.depth import upstream_depth
-
-    method = plan.method
-    out = {"plan": plan.as_dict(),
-           "method": {"config": str(method.path), "preset": str(method.preset) if method.preset else None,
-                      "ssl_train": method.ssl_train_config()}}
-    if method.adapter_config is not None:
-        upstream = base_upstream(plan)
-        try:
-            depth = upstream_depth(upstream)
-        except (OSError, ValueError) as err:
-            raise PlanError(f"--print: the depth of the base model {upstream}: {err}") from None
-        allocation = method.adapter_config.allocation
-        try:
-            counts = experts_per_layer(allocation, depth)
-        except ScheduleError as err:
-            raise PlanError(f"{method.preset or method.path}: allocation: {err}") from None
-        out["experts_per_layer"] = {"upstream": upstream, "depth": depth, "allocation": allocation, "counts": counts}
-    return out
 
 
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -258,12 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise PlanError(f"--force_stage {args.force_stage}: not a stage of this run "
                                 f"(--stage {options.stage} --stop_stage {options.stop_stage})")
             if args.command == "jobs":
-                listed = recipe_jobs(plan, options)
-                states = job_states(listed, options.exp(plan), args.force_stage)[2] if args.status == "true" else {}
-                for job in listed:
-                    state = states.get(job.name)
-                    extra = {"status": state.status, "why": state.why()} if state else {}
-                    print(json.dumps({**job.as_dict(), **extra}, ensure_ascii=False))
+                for job in listed_jobs(plan, options, args.force_stage, status=args.status == "true"):
+                    print(json.dumps(job, ensure_ascii=False))
                 return 0
             commands = {queue: getattr(args, f"{queue}_cmd") for queue in ("train", "cuda", "decode")}
             if args.max_jobs < 1:

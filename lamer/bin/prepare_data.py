@@ -16,23 +16,20 @@ once, its conversion workers with it; the next run removes what it left and resu
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
 
-from lamer.bin.datadir import validate_dirs
 from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
-from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError, DiskFull
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map
-from lamer.data.lock import output_lock
 from lamer.data.prepare import DURATION_TOLERANCE, PrepareOptions
-from lamer.data.selection import STRATEGIES, SplitSizes, select_duration, speaker_disjoint_split, total_duration
-
-logger = logging.getLogger("lamer.bin.prepare_data")
+from lamer.data.replay import ReplayBudget, write_replay
+from lamer.data.selection import STRATEGIES, SplitSizes
+from lamer.data.subsets import write_split, write_subset
+from lamer.data.validate import validate_dirs
 
 
 def _csv(text: str) -> list[str]:
@@ -67,12 +64,6 @@ def _options(args: argparse.Namespace) -> PrepareOptions:
                           args.lang_dir, args.lock_timeout, args.duration_tolerance)
 
 
-def _write_locked(args: argparse.Namespace, utts: list[Utterance], out: Path, extra: dict[str, object]) -> None:
-    """Write the data dir ``out`` under its lock (see module doc)."""
-    with output_lock(out, args.lock_timeout):
-        write_data_dir(utts, out, extra=extra)
-
-
 def _cmd_commonvoice(args: argparse.Namespace) -> int:
     prepare_commonvoice(args.root, args.langs, args.out, args.dump, _options(args), args.split_mode,
                         args.splits, parse_lang_map(args.lang_map))
@@ -86,35 +77,19 @@ def _cmd_fleurs(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    utts = read_data_dir(args.src)
-    if args.minutes is not None:
-        budget = args.minutes * 60.0
-    else:
-        budget = args.fraction * sum(total_duration(read_data_dir(new)) for new in args.of)
-    chosen = select_duration(utts, budget, args.strategy, args.seed)
-    _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "budget_seconds": round(budget, 3),
-                                           "seconds": round(total_duration(chosen), 3), "utterances": len(chosen)})
-    logger.info("%s: %d utterances, %.1f of %.1f s budget", args.out, len(chosen), total_duration(chosen), budget)
+    budget = ReplayBudget(minutes=args.minutes) if args.minutes is not None else \
+        ReplayBudget(fraction=args.fraction, of=tuple(args.of))
+    write_replay(args.src, args.out, budget, args.strategy, args.seed, args.lock_timeout)
     return 0
 
 
 def _cmd_subset(args: argparse.Namespace) -> int:
-    chosen = select_duration(read_data_dir(args.src), args.hours * 3600.0, args.strategy, args.seed)
-    _write_locked(args, chosen, args.out, {"source": str(args.src), "strategy": args.strategy, "seed": args.seed,
-                                           "hours": round(total_duration(chosen) / 3600, 4),
-                                           "utterances": len(chosen)})
-    logger.info("%s: %d utterances, %.3f h", args.out, len(chosen), total_duration(chosen) / 3600)
+    write_subset(args.src, args.out, args.hours, args.strategy, args.seed, args.lock_timeout)
     return 0
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    parts = speaker_disjoint_split(read_data_dir(args.src), SplitSizes(args.dev, args.test), args.seed)
-    for name, utts in parts.items():
-        if utts:
-            _write_locked(args, utts, args.out / name,
-                          {"source": str(args.src), "seed": args.seed, "utterances": len(utts)})
-            logger.info("%s: %d utterances", args.out / name, len(utts))
+    write_split(args.src, args.out, SplitSizes(args.dev, args.test), args.seed, args.lock_timeout)
     return 0
 
 

@@ -28,25 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, positive_int, tool_parser
-from lamer.ssl.targets import (
-    Split,
-    TargetOptions,
-    codebook_of,
-    collect_items,
-    fit_split,
-    merge_split,
-    read_split,
-    require_fit,
-    run_split,
-    write_labels,
-    write_sample,
-    write_split,
-)
+from lamer.ssl.target_steps import fit_targets, label_job, merge_targets, run_targets, sample_job, split_targets
+from lamer.ssl.targets import TargetOptions
 
 STEPS = ("run", "split", "sample", "fit", "label", "merge")
 
@@ -112,54 +99,20 @@ def _options(args: argparse.Namespace) -> TargetOptions:
                          args.max_fit_frames, args.seed, tuple(c for c in args.languages.split(",") if c), model)
 
 
-def feature_extractor(options: TargetOptions, device: str = "cpu"):
-    """(extract, hop): the checked feature function of ``options`` on ``device``, and the upstream's
-    samples per frame."""
-    import torch
-
-    from lamer.adapters import load_adapters
-    from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
-    from lamer.ssl.methods import build_ssl_upstream
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is visible to this job (torch.cuda.is_available() is "
-                           "False); ask the queue for a GPU or use --device cpu")
-    loaded = build_ssl_upstream(options.model.get("upstream", "tiny"), options.model.get("family"))
-    upstream = loaded.model
-    if options.model.get("adapters"):
-        load_adapters(upstream, Path(options.model["adapters"]))
-    if options.feature["feature"] == "mfcc":
-        extract = mfcc_extractor(*receptive_field(upstream))
-    else:
-        extract = layer_extractor(upstream, options.feature["layer"], loaded.normalize, device)
-    return checked(extract, upstream), receptive_field(upstream)[1]
-
-
-def _split(args: argparse.Namespace, nj: int) -> Split:
-    return write_split(args.out_dir, collect_items(args.data_dir, args.replay_data_dir, args.out_dir),
-                       _options(args), nj)
-
-
 def run_step(args: argparse.Namespace) -> None:
     """Run the step ``args.step`` with its options."""
     if args.step == "split":
-        split = _split(args, args.nj)
-        logging.info("%s: %d utterances over %d jobs", args.out_dir, len(split.items), split.nj)
+        split_targets(args.out_dir, args.data_dir, args.replay_data_dir, _options(args), args.nj)
     elif args.step == "run":
-        split = _split(args, 1)
-        print(json.dumps(run_split(split, *feature_extractor(split.options, args.device))))
+        print(json.dumps(run_targets(args.out_dir, args.data_dir, args.replay_data_dir, _options(args), args.device)))
     elif args.step == "sample":
-        split = read_split(args.out_dir)
-        require_fit(split, "sample")  # before loading the model
-        write_sample(split, args.job, *feature_extractor(split.options, args.device))
+        sample_job(args.out_dir, args.job, args.device)
     elif args.step == "fit":
-        fit_split(read_split(args.out_dir))
+        fit_targets(args.out_dir)
     elif args.step == "label":
-        split = read_split(args.out_dir)
-        codebook = codebook_of(split)[0]
-        write_labels(split, args.job, feature_extractor(split.options, args.device)[0], codebook)
+        label_job(args.out_dir, args.job, args.device)
     else:
-        print(json.dumps(merge_split(read_split(args.out_dir))))
+        print(json.dumps(merge_targets(args.out_dir)))
 
 
 def main(argv: list[str] | None = None) -> int:

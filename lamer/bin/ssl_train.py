@@ -8,6 +8,12 @@
         --replay_utt2lang dump/ssl/stage1/replay_utt2lang --replay_share 0.2 \\
         --output_dir exp/ssl_stage1 --ngpu 0
 
+The recipe gives each stage its spec instead of the adapter and replay options: ``--spec
+exp/<tag>/config/ssl_<stage>.json`` (lamer/ssl/train_spec.py: the adapter, its config with the
+preset merged in, the replay utterances and share), read once; the options it replaces
+(``--ssl_adapter``, ``--ssl_adapter_preset``, ``--ssl_adapter_conf``, ``--replay_utt2lang``,
+``--replay_share``) are then refused beside it.
+
 Stage chaining: ``--init_adapters exp/ssl_stage1/adapters`` continues the previous stage's
 experts; add ``--add_experts N --freeze_previous_experts true`` to train N new experts per
 module beside frozen old ones. Full fine-tuning chains through ``--upstream

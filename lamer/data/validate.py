@@ -19,7 +19,9 @@ utterance), so one run shows all that is wrong instead of the first fault only.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 import soundfile as sf
@@ -273,3 +275,16 @@ def validate_data_dir(data_dir: Path, check_audio: bool = True, tolerance: float
     if check_audio and not kaldi_only:
         problems += _check_audio(entries, tables, tolerance, sample_rate)
     return problems
+
+
+def validate_dirs(dirs: Sequence[Path], check_audio: bool = True, kaldi_only: bool = False) -> int:
+    """Validate every dir of ``dirs``: its problems on stderr, ``DIR: OK`` or the count on stdout;
+    returns the exit status (1 when any dir has a problem)."""
+    failed = 0
+    for data_dir in dirs:
+        problems = validate_data_dir(data_dir, check_audio=check_audio, kaldi_only=kaldi_only)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{data_dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        failed += bool(problems)
+    return 1 if failed else 0

@@ -17,9 +17,11 @@ running it in order (one job at a time) is safe.
 
 Bookkeeping that loads no audio and no model runs in place (``queue`` None): ``link SRC DST``
 shares an output that is the same computation as SRC's, ``write PATH TEXT`` writes a small file
-(the decoding's ``jobs.tsv``, and ``method_config``: the method config resolved when the plan was
-checked, its adapter preset merged in, which every SSL stage's ssl_train reads as its ``--config``).
-Every other step is a program run through a queue.
+(the decoding's ``jobs.tsv``; ``method_config``: the training options of the method config resolved
+when the plan was checked, which every SSL stage's ssl_train reads as its ``--config``; and
+``ssl_<stage>_spec``: the stage's typed spec, :class:`~lamer.ssl.train_spec.SSLTrainSpec`, which its
+ssl_train receives whole as ``--spec``: the method's adapter and adapter config, the preset merged
+in, and the replay utterances and share). Every other step is a program run through a queue.
 
 Names are checked before any job is listed: the tag (``exp/<tag>``, by default the plan file's
 stem) must be one printable line that does not start with ``-``, and no option may hold the array
@@ -27,6 +29,7 @@ token ``JOB`` where the launcher would replace it by a job's index (``--tag my.J
 """
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from collections.abc import Iterator
@@ -39,7 +42,8 @@ from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
 from lamer.ssl.method_config import Method, MethodError, read_method
 from lamer.ssl.replay_share import share_problem
-from lamer.yaml_io import quoted
+from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec
+from lamer.yaml_io import YamlError, parse_yaml, quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
@@ -172,32 +176,92 @@ def synth_keys(plan: Plan) -> str:
     return ",".join(by_iso3[lang] for lang in wanted)
 
 
-def _option(opts: list[str], name: str) -> str | None:
-    """The value of ``--name VALUE`` or ``--name=VALUE`` in ``opts`` (the last one), or None."""
-    value = None
-    for i, token in enumerate(opts):
-        if token == name and i + 1 < len(opts):
-            value = opts[i + 1]
-        elif token.startswith(f"{name}="):
-            value = token.partition("=")[2]
-    return value
+def _pop_options(opts: list[str], names: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The ``(name, value)`` of every ``--name VALUE`` or ``--name=VALUE`` of ``names`` in ``opts``, in
+    their order, and the other arguments."""
+    found: list[tuple[str, str]] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(opts):
+        name, equals, value = opts[i].partition("=")
+        if name in names and (equals or i + 1 < len(opts)):
+            found.append((name, value if equals else opts[i + 1]))
+            i += 1 if equals else 2
+        else:
+            rest.append(opts[i])
+            i += 1
+    return found, rest
 
 
-def ssl_method(plan: Plan, opts: RecipeOptions) -> Method:
-    """The method of the SSL stages: the plan's (read when the plan was checked) or ``--method``'s
-    (read here, once), with the ``--ssl_adapter`` of ``--ssl_train_opts`` applied. An adapter preset
-    in ``--ssl_train_opts`` is refused: the recipe hands ssl_train the method resolved, preset merged."""
-    train_opts = _opts(opts.ssl_train_opts)
-    if _option(train_opts, "--ssl_adapter_preset") is not None:
-        raise PlanError(f"--ssl_train_opts {opts.ssl_train_opts!r}: --ssl_adapter_preset: the recipe resolves the "
-                        "method config's preset into exp/<tag>/config/method.yaml; name the preset in the method "
-                        "config (--method) and give options on top of it as --ssl_adapter_conf KEY=VALUE")
+def _with_adapter_conf(config: dict, values: list[str], where: str) -> dict:
+    """``config`` (Lamer options) with ``--ssl_adapter_conf`` values on top, as ssl_train's parser
+    (ESPnet's NestedDictAction) merges them: ``KEY=VALUE`` (``A.B=VALUE`` nested; VALUE read as YAML)
+    or a YAML mapping, in order."""
+    merged = copy.deepcopy(config)
+    for value in values:
+        key, equals, text = value.partition("=")
+        parsed = text  # an empty VALUE stays a string, as ESPnet's action leaves it
+        if text.strip() or not equals:
+            try:
+                parsed = parse_yaml(text if equals else value, f"{where} {value!r}")
+            except YamlError as err:
+                raise PlanError(str(err)) from None
+        if not equals:
+            if not isinstance(parsed, dict):
+                raise PlanError(f"{where} {value!r}: expected KEY=VALUE or a mapping of Lamer options")
+            merged.update(parsed)
+            continue
+        *parents, last = key.split(".")
+        node = merged
+        for parent in parents:
+            if not isinstance(node.get(parent), dict):
+                node[parent] = {}
+            node = node[parent]
+        node[last] = parsed
+    return merged
+
+
+# options of ssl_train that the recipe gives each SSL step in its spec, and what to use instead
+SPEC_OWNED = {
+    "--ssl_adapter_preset": "the recipe resolves the method config's preset into each SSL step's spec; name the "
+                            "preset in the method config (--method) and give options on top of it as "
+                            "--ssl_adapter_conf KEY=VALUE",
+    "--replay_share": "the recipe gives each SSL step the plan's replay.share in its spec; change it with "
+                      "ssl.sh --replay_share",
+    "--replay_utt2lang": "the recipe gives each SSL step its replay utterances in its spec",
+    "--spec": "the recipe writes each SSL step's spec",
+}
+SPEC_KEYS = ("replay_share", "replay_utt2lang", "spec")  # of a method config, for the same reason
+
+
+def ssl_method(plan: Plan, opts: RecipeOptions) -> tuple[Method, list[str]]:
+    """The method of the SSL stages and the rest of ``--ssl_train_opts``: the plan's method (read when
+    the plan was checked) or ``--method``'s (read here, once), with the ``--ssl_adapter`` and
+    ``--ssl_adapter_conf`` of ``--ssl_train_opts`` applied (the adapter and its config go to each SSL
+    step's spec whole). The other options that the spec gives are refused there, and the replay's
+    in the method config."""
+    owned, rest = _pop_options(_opts(opts.ssl_train_opts), ("--ssl_adapter", "--ssl_adapter_conf", *SPEC_OWNED))
+    where = f"--ssl_train_opts {opts.ssl_train_opts!r}"
+    for name, _ in owned:
+        if name in SPEC_OWNED:
+            raise PlanError(f"{where}: {name}: {SPEC_OWNED[name]}")
     try:
         method = read_method(opts.method) if opts.method else plan.method
-        adapter = _option(train_opts, "--ssl_adapter")
-        return method.with_adapter(adapter) if adapter is not None else method
+        clashing = [key for key in SPEC_KEYS if key in method.options]
+        if clashing:
+            raise PlanError(f"{method.path}: {', '.join(clashing)}: the recipe gives ssl_train the plan's replay in "
+                            "each SSL step's spec; remove it from the method config")
+        adapters = [value for name, value in owned if name == "--ssl_adapter"]
+        if adapters:
+            method = method.with_adapter(adapters[-1])
+        overrides = [value for name, value in owned if name == "--ssl_adapter_conf"]
+        if overrides:
+            source = f"{where}: --ssl_adapter_conf"
+            method = method.with_adapter_config(_with_adapter_conf(method.lamer_config.to_dict(), overrides, source),
+                                                source)
     except MethodError as err:
         raise PlanError(str(err)) from None
+    return method, rest
 
 
 def check_names(plan: Plan, opts: RecipeOptions) -> None:
@@ -252,7 +316,7 @@ class _Recipe:
         self.base_ckpt = self.paths.base_model.checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
-        self.method = ssl_method(plan, opts)
+        self.method, self.ssl_train_opts = ssl_method(plan, opts)
         self.adapters = opts.train_on != "none" and self.method.keeps_adapters
         # the routers against their ceiling: only frame routers have one (not LoRA, nor language routing)
         self.routed = self.adapters and opts.routing_ceiling and self.method.lamer_config.has_frame_routers
@@ -428,9 +492,9 @@ class _Recipe:
                 yield self.link(f"ssl_{s}", 5, Layout(self.o.ssl_exp).ssl(s).path, self.paths.ssl(s).path)
             return
         method_config = self.paths.method_config
-        # the method as resolved when the plan was checked, whole: its record holds the text, its
-        # configs the files it was resolved from
-        yield Job("method_config", 5, None, 0, 1, None, ("write", method_config, self.method.ssl_train_text()),
+        # the method as resolved when the plan was checked: its training options here, its adapter in
+        # each stage's spec; the records hold the texts, this one's configs the files they came from
+        yield Job("method_config", 5, None, 0, 1, None, ("write", method_config, self.method.options_text()),
                   inputs=self.method.configs, outputs=(method_config,), configs=self.method.configs)
         for s in self.stages:
             langs = {"new": self.languages(s), "old": self.plan.base.languages,
@@ -443,13 +507,15 @@ class _Recipe:
             yield from self.targets(s, "train", self.data_dirs(langs, "train"), replays, features)
             yield from self.targets(s, "dev", self.data_dirs(langs, "dev"), [], features)
             train, dev = self.paths.targets(s, "train"), self.paths.targets(s, "dev")
-            replay_opts: tuple[str, ...] = ()
-            replay_reads: tuple[str, ...] = ()
+            replay = None
             if replays:
-                replay_reads = (train.replay_utt2lang,)
-                replay_opts = ("--replay_utt2lang", train.replay_utt2lang)
                 share = self.o.replay_share if self.o.replay_share is not None else self.plan.replay.share
-                replay_opts += ("--replay_share", str(share))
+                replay = ReplaySpec(train.replay_utt2lang, float(share))
+            # what ssl_train receives whole: the method's adapter as the plan check resolved it, the replay
+            spec_path = self.paths.step_spec(f"ssl_{s}")
+            spec = SSLTrainSpec(self.method.adapter, self.method.adapter_config, replay)
+            yield Job(f"ssl_{s}_spec", 5, None, 0, 1, None, ("write", spec_path, spec.to_json()),
+                      outputs=(spec_path,))
             data: list[str] = []
             for kind, t in (("train", train), ("valid", dev)):
                 data += [f"--{kind}_data_path_and_name_and_type", f"{t.wav_scp},speech,sound",
@@ -459,10 +525,11 @@ class _Recipe:
             reads = [path for t in (train, dev) for path in (t.wav_scp, t.labels, t.lang, t.speech_shape)]
             out = self.paths.ssl(s).path
             yield self.job(f"ssl_{s}", 5, _py(
-                "ssl_train", "--config", method_config, *init, "--ngpu", str(self.o.ngpu), "--seed", self.seed,
-                "--resume", "true", "--num_classes", str(self.o.num_clusters), *data,
-                *replay_opts, "--output_dir", out, *_opts(self.o.ssl_train_opts)), "cuda", self.o.ngpu,
-                inputs=(method_config, *reads, *replay_reads, *self.model_files(prev)), outputs=(out,))
+                "ssl_train", "--config", method_config, "--spec", spec_path, *init, "--ngpu", str(self.o.ngpu),
+                "--seed", self.seed, "--resume", "true", "--num_classes", str(self.o.num_clusters), *data,
+                "--output_dir", out, *self.ssl_train_opts), "cuda", self.o.ngpu,
+                inputs=(method_config, spec_path, *reads, *((replay.utt2lang,) if replay else ()),
+                        *self.model_files(prev)), outputs=(out,))
 
     def stage6(self) -> Iterator[Job]:
         o, paths = self.o, self.paths

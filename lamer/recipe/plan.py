@@ -19,14 +19,16 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
 Replay is configured here only (:class:`Replay`): ``minutes`` (per old language) or ``fraction`` (of
 the duration of all the stage's new languages' training data, per old language) sizes the sample
 drawn from every language learned before, ``strategy`` picks its utterances, and ``share`` is the
-part of every training batch taken from it (``ssl_train --replay_share``; a number in [0, 1), the
-contract of :mod:`lamer.ssl.replay_share`). The k-means codebook of a stage is fit on the stage's
-training data with the replay sample, whatever the share, so the systems of a comparison that
-differ only in the share (0: no replay in the batches) see the same codebook data.
+part of every training batch taken from it (a number in [0, 1), the contract of
+:mod:`lamer.ssl.replay_share`, checked here; each SSL stage's spec hands it to ssl_train). The
+k-means codebook of a stage is fit on the stage's training data with the replay sample, whatever
+the share, so the systems of a comparison that differ only in the share (0: no replay in the
+batches) see the same codebook data.
 
 The method config is read here, once, with the adapter preset it names (:class:`~lamer.ssl.method_config.Method`:
 the adapter kind, its other ssl_train options and the adapter config with the preset merged in,
-checked): the recipe hands ssl_train that resolved config whole.
+checked): the recipe hands ssl_train that resolved config whole (the adapter and its config in each
+SSL stage's spec, :mod:`lamer.ssl.train_spec`).
 
 The base model is pre-trained by stage 3 (``{pretrain: CONFIG}``, the small demo HuBERT) or
 imported (``{checkpoint: PATH}``: a checkpoint file or a transformers directory). A checkpoint file

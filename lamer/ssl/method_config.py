@@ -7,10 +7,11 @@ folder), options on top of the preset (``ssl_adapter_conf``) and ESPnet's traini
 
 :func:`read_method` reads the config and its preset once each and resolves them into one
 :class:`~lamer.adapters.config.LamerConfig`, checked once. The recipe does so when it checks the
-plan and hands ``ssl_train`` the result whole (:meth:`Method.ssl_train_config`, written to
-``exp/<tag>/config/method.yaml``): no preset is left to find. ``ssl_train`` given a preset
-directly resolves it once as it parses its options, with the same :func:`resolve_preset` and
-:func:`adapter_options`. This module imports neither torch nor ESPnet: the plan check reads it.
+plan and hands ``ssl_train`` the result whole: the adapter and its config in each SSL step's spec
+(:mod:`lamer.ssl.train_spec`), no preset left to find, and the other options as the ESPnet
+config ``exp/<tag>/config/method.yaml`` (:meth:`Method.options_text`). ``ssl_train`` given a
+preset directly resolves it once as it parses its options, with the same :func:`resolve_preset`
+and :func:`adapter_options`. This module imports neither torch nor ESPnet: the plan check reads it.
 """
 from __future__ import annotations
 
@@ -93,19 +94,30 @@ class Method:
             raise MethodError(f"--ssl_adapter {adapter}: expected one of {', '.join(ADAPTERS)}")
         return replace(self, adapter=adapter)
 
+    def with_adapter_config(self, options: dict[str, Any], source: str) -> Method:
+        """The same method with the adapter config of the Lamer ``options`` (its own with options on
+        top: ``ssl_train --ssl_adapter_conf``), checked; MethodError names ``source``."""
+        try:
+            config = LamerConfig.from_dict(options, source=source)
+        except (TypeError, ValueError) as err:
+            raise MethodError(str(err)) from None
+        return replace(self, lamer_config=config)
+
     def ssl_train_config(self) -> dict[str, Any]:
-        """The method as ``ssl_train --config`` takes it, resolved: ``ssl_adapter``, the adapter
-        config whole as ``ssl_adapter_conf`` (no preset left to find; none without adapters), then
-        the other options as written."""
+        """The method as ``ssl_train`` runs it, resolved: ``ssl_adapter``, the adapter config whole as
+        ``ssl_adapter_conf`` (no preset left to find; none without adapters), then the other options
+        as written. The recipe hands it over in two parts: the adapter in each SSL step's spec, the
+        rest as :meth:`options_text`."""
         adapter = {"ssl_adapter_conf": self.lamer_config.to_dict()} if self.keeps_adapters else {}
         return {"ssl_adapter": self.adapter, **adapter, **self.options}
 
-    def ssl_train_text(self) -> str:
-        """:meth:`ssl_train_config` as the YAML file the recipe writes (the files it was resolved from
-        are in the record of the job that writes it: :attr:`configs`)."""
-        text = yaml.safe_dump(self.ssl_train_config(), sort_keys=False, allow_unicode=True, default_flow_style=None)
-        return ("# a method config resolved by the recipe, its adapter preset merged into ssl_adapter_conf "
-                "(lamer.ssl.method_config)\n" + text)
+    def options_text(self) -> str:
+        """The method's options other than its adapter, as the ESPnet config (``ssl_train --config``)
+        the recipe writes (the files it was resolved from are in the record of the job that writes
+        it: :attr:`configs`)."""
+        text = yaml.safe_dump(self.options, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        return ("# the training options of a method config, written by the recipe; its adapter and adapter config "
+                "are in each SSL step's spec (lamer.ssl.train_spec)\n" + text)
 
 
 def read_method(path: str | Path) -> Method:

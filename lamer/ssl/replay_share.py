@@ -5,8 +5,10 @@ out of the batches while the stage's k-means codebook is still fit on them, so t
 differ only in the share see the same codebook data. Each value is checked once, where it enters
 a process: the plan's ``replay.share`` (:mod:`lamer.recipe.plan`), an ablation system's
 ``replay_share`` (:mod:`lamer.recipe.ablation`), ``ssl.sh --replay_share`` (:mod:`lamer.recipe.jobs`)
-and ``ssl_train --replay_share`` (:mod:`lamer.ssl.task`, as it parses its options); the replay
-batch sampler (:mod:`lamer.ssl.sampler`) takes the checked number.
+and ``ssl_train --replay_share`` run by hand (:mod:`lamer.ssl.task`, as it parses its options). The
+recipe hands ssl_train the checked share in each SSL stage's spec (:mod:`lamer.ssl.train_spec`,
+whose reader checks its type only), and the replay batch sampler (:mod:`lamer.ssl.sampler`) is
+built from that typed field.
 """
 from __future__ import annotations
 

@@ -44,9 +44,9 @@ class ReplayBatchSampler(AbsSampler):
 
     lengths: ``{utt: samples}`` of all training utterances (new and replay).
     replay_langs: ``{utt: language}`` of the replay utterances (a subset of ``lengths``).
-    replay_share: a replay share as :mod:`lamer.ssl.replay_share` checks it where it enters the
-        process (``ssl_train`` as it parses ``--replay_share``); here only its fit with the batch
-        size and the replay utterances is checked.
+    replay_share: a replay share as :mod:`lamer.ssl.replay_share` checks it where it is given (the
+        spec's typed ``replay.share``, :mod:`lamer.ssl.train_spec`); here only its fit with the batch
+        size, which only training knows, and with the replay utterances is checked.
     rank / world_size: with torch.distributed, each process keeps its slice of every batch.
     """
 

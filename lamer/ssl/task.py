@@ -5,12 +5,16 @@ accumulation, ``--ngpu 0`` and torch.distributed. This task adds the model (upst
 method + HuBERT head), the data names (``speech``, ``labels``, optional ``lang``), the replay
 batch sampler for the training iterator, and the export of the trained upstream at the end.
 
-Its options are checked and resolved once, as they are parsed (:meth:`SSLTask.get_parser`):
-an adapter preset (``--ssl_adapter_preset``, or ``ssl_adapter_preset`` of the ``--config`` file,
-relative to that file's folder) is merged into ``ssl_adapter_conf``, which then holds the whole
-adapter config (ESPnet's ``<output_dir>/config.yaml`` records it so, with no preset to find);
-the recipe's resolved method configs have no preset left. ``--replay_share`` is checked against
-:mod:`lamer.ssl.replay_share` and paired with ``--replay_utt2lang``.
+The method's adapter and the replay reach the task as one typed
+:class:`~lamer.ssl.train_spec.SSLTrainSpec`, made once as the options are parsed
+(:meth:`SSLTask.get_parser`) and kept as ``args.spec`` (ESPnet's ``<output_dir>/config.yaml``
+records it as a mapping): read from ``--spec FILE`` (the recipe's: the plan's method and replay,
+checked when the plan was), or, for ``ssl_train`` run by hand, made from ``--ssl_adapter``,
+``--ssl_adapter_preset`` (relative to the ``--config`` that names it), ``--ssl_adapter_conf``,
+``--replay_utt2lang`` and ``--replay_share``, checked there (the adapter config by
+:class:`~lamer.adapters.config.LamerConfig`, the share by :mod:`lamer.ssl.replay_share`). Those
+options then leave the namespace: the spec is their one carrier, and the model and the sampler
+read its typed fields.
 """
 from __future__ import annotations
 
@@ -28,8 +32,9 @@ from espnet2.utils import config_argparse
 from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import float_or_none, str2bool, str_or_none
+from espnet2.utils.yaml_no_alias_safe_dump import NoAliasSafeDumper
 
-from lamer.adapters import LamerConfig, patch_state, router_parameters
+from lamer.adapters import patch_state, router_parameters
 from lamer.adapters.checkpoint import describe_base
 from lamer.espnet.safe_load import espnet_safe_loading
 from lamer.eval.kaldi_text import read_utt2lang
@@ -42,6 +47,7 @@ from lamer.ssl.methods import PRESET_MISMATCH, build_ssl_upstream, describe, set
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.ssl.replay_share import check_share
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
+from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec, read_train_spec, train_spec_from_dict
 from lamer.upstream import LoadedUpstream
 from lamer.yaml_io import brief
 
@@ -59,27 +65,56 @@ def _merged(defaults: dict, given: dict | None, option: str) -> dict:
     return {**defaults, **(given or {})}
 
 
-def resolve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Check and resolve the parsed options ``args`` of ``parser`` in place, once: the adapter preset
-    merged into ``ssl_adapter_conf`` (the whole config; ``ssl_adapter_preset`` then None), the replay
-    share checked and paired with the replay utterances. ValueError (OSError for a missing preset)
-    names the option."""
+# the options that the spec carries (``--spec`` or these, never both)
+SPEC_OPTIONS = ("ssl_adapter", "ssl_adapter_preset", "ssl_adapter_conf", "replay_utt2lang", "replay_share")
+# ESPnet writes every option into <output_dir>/config.yaml with this dumper: the spec as its file's mapping
+NoAliasSafeDumper.add_representer(SSLTrainSpec, lambda dumper, spec: dumper.represent_dict(spec.as_dict()))
+
+
+def spec_of_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SSLTrainSpec:
+    """The spec of ``ssl_train`` run without ``--spec``: its adapter options (a preset merged with
+    ``ssl_adapter_conf`` into the whole adapter config) and its replay options, each checked once.
+    ValueError (OSError for a missing preset) names the option."""
     if not isinstance(args.ssl_adapter_conf, dict):  # a --config file's value has no type
         raise ValueError(f"--ssl_adapter_conf: expected a mapping of Lamer options, got {brief(args.ssl_adapter_conf)}")
-    if args.ssl_adapter_preset:
-        # a relative preset is the --config file's when that file named it (it set the parser's default)
-        from_config = args.config is not None and parser.get_default("ssl_adapter_preset") == args.ssl_adapter_preset
-        preset = resolve_preset(args.ssl_adapter_preset, args.config if from_config else None)
-        config = adapter_config(preset, args.ssl_adapter_conf, source=f"{preset} (--ssl_adapter_preset, with "
-                                                                      "--ssl_adapter_conf)")
-        args.ssl_adapter_conf, args.ssl_adapter_preset = config.to_dict(), None
-    if args.replay_share is not None:
-        args.replay_share = check_share(args.replay_share, "--replay_share")
-    if args.replay_share and not args.replay_utt2lang:
+    config = None
+    if args.ssl_adapter_preset or args.ssl_adapter_conf:
+        preset = None
+        if args.ssl_adapter_preset:
+            # a relative preset is the --config file's when that file named it (it set the parser's default)
+            named = args.ssl_adapter_preset
+            from_config = args.config is not None and parser.get_default("ssl_adapter_preset") == named
+            preset = resolve_preset(named, args.config if from_config else None)
+        source = f"{preset} (--ssl_adapter_preset, with --ssl_adapter_conf)" if preset else "--ssl_adapter_conf"
+        config = adapter_config(preset, args.ssl_adapter_conf, source=source)
+    share = None if args.replay_share is None else check_share(args.replay_share, "--replay_share")
+    if share and not args.replay_utt2lang:
         raise ValueError("--replay_share > 0 needs --replay_utt2lang (the replay utterances of the training data)")
-    if args.replay_utt2lang and args.replay_share is None:
+    if args.replay_utt2lang and share is None:
         raise ValueError("--replay_utt2lang needs --replay_share: the part of every batch taken from the replay "
                          "utterances (the plan's replay.share; 0 keeps them out of the batches)")
+    replay = ReplaySpec(args.replay_utt2lang, float(share)) if args.replay_utt2lang else None
+    return SSLTrainSpec(args.ssl_adapter, config, replay)
+
+
+def resolve_options(args: argparse.Namespace, parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """Make the spec of the parsed options ``args`` of ``parser``, once, and keep it as ``args.spec`` in
+    place of :data:`SPEC_OPTIONS`: read from ``--spec`` (a path; a mapping where ESPnet's config.yaml
+    recorded one) or made from those options (:func:`spec_of_options`). ``defaults``: their values
+    before a ``--config`` file was read, to tell an option that was given. ValueError (OSError for a
+    missing file) names the option."""
+    if args.spec is not None:
+        given = [f"--{name}" for name in SPEC_OPTIONS if getattr(args, name) != defaults[name]]
+        if given:
+            raise ValueError(f"--spec gives the adapter and the replay; {', '.join(given)} given too (on the command "
+                             "line or in --config): give them in the spec only")
+        spec = read_train_spec(args.spec) if isinstance(args.spec, str) else \
+            train_spec_from_dict(args.spec, f"{args.config}: spec")
+    else:
+        spec = spec_of_options(args, parser)
+    for name in SPEC_OPTIONS:
+        delattr(args, name)
+    args.spec = spec
 
 
 class SSLTask(AbsTask):
@@ -91,15 +126,16 @@ class SSLTask(AbsTask):
 
     @classmethod
     def get_parser(cls) -> config_argparse.ArgumentParser:
-        """ESPnet's parser of the task, whose parsed options come out checked and resolved
-        (:func:`resolve_options`); a problem is a one-line usage error naming the option."""
+        """ESPnet's parser of the task, whose parsed options come out with their spec made
+        (:func:`resolve_options`); a problem is a one-line usage error naming the option or key."""
         parser = super().get_parser()
         parse_known_args = parser.parse_known_args
 
         def parse_and_resolve(args=None, namespace=None):
+            defaults = {name: parser.get_default(name) for name in SPEC_OPTIONS}  # --config sets them
             parsed, rest = parse_known_args(args, namespace)
             try:
-                resolve_options(parsed, parser)
+                resolve_options(parsed, parser, defaults)
             except (OSError, ValueError) as err:
                 parser.error(str(err))
             return parsed, rest
@@ -110,6 +146,11 @@ class SSLTask(AbsTask):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(description="SSL model and method")
+        group.add_argument("--spec", type=str_or_none, default=None,
+                           help="the step's spec (JSON, lamer.ssl.train_spec; the recipe writes "
+                                "exp/<tag>/config/ssl_<stage>.json): the adapter, its config and the replay, in place "
+                                "of --ssl_adapter, --ssl_adapter_preset, --ssl_adapter_conf, --replay_utt2lang and "
+                                "--replay_share")
         group.add_argument("--upstream", type=str, default="tiny",
                            help="upstream preset name (random weights) or path of a local checkpoint")
         group.add_argument("--upstream_conf", action=NestedDictAction, default={},
@@ -145,7 +186,7 @@ class SSLTask(AbsTask):
                                 "(enables the replay sampler)")
         group.add_argument("--replay_share", type=float_or_none, default=None,
                            help="share of every training batch taken from the replay utterances, in [0, 1) (with "
-                                "--replay_utt2lang; the recipe passes the plan's replay.share; 0: none)")
+                                "--replay_utt2lang; the recipe's --spec gives the plan's replay.share; 0: none)")
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool):
@@ -168,10 +209,10 @@ class SSLTask(AbsTask):
         """The upstream of ``args``, set up for the method (adapters patched or all parameters free)."""
         conf = _merged(UPSTREAM_DEFAULTS, args.upstream_conf, "upstream_conf")
         loaded = build_ssl_upstream(args.upstream, conf["family"], conf["seed"])
-        config = LamerConfig.from_dict(args.ssl_adapter_conf, "ssl_adapter_conf") if args.ssl_adapter_conf else None
-        report = setup_method(loaded.model, args.ssl_adapter, config, args.init_adapters, args.add_experts,
+        spec = args.spec
+        report = setup_method(loaded.model, spec.adapter, spec.adapter_config, args.init_adapters, args.add_experts,
                               args.freeze_previous_experts, args.preset_mismatch)
-        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, args.ssl_adapter,
+        logging.info("upstream %s (%s), adapter %s: %s", args.upstream, loaded.family, spec.adapter,
                      describe(report))
         if args.freeze_previous_experts:
             check_optimizer(args.optim_conf)
@@ -215,7 +256,8 @@ class SSLTask(AbsTask):
 
     @classmethod
     def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options: IteratorOptions, mode: str):
-        if mode != "train" or not args.replay_utt2lang:
+        replay = args.spec.replay
+        if mode != "train" or replay is None:
             return super().build_sequence_iter_factory(args, iter_options, mode)
         if iter_options.batch_type not in ("folded", "sorted", "unsorted"):
             raise ValueError(f"--batch_type {iter_options.batch_type}: the replay sampler counts utterances; "
@@ -223,7 +265,7 @@ class SSLTask(AbsTask):
         lengths = read_lengths(Path(iter_options.shape_files[0]))
         distributed = iter_options.distributed
         sampler = ReplayBatchSampler(
-            lengths, read_utt2lang(Path(args.replay_utt2lang)), iter_options.batch_size, args.replay_share,
+            lengths, read_utt2lang(Path(replay.utt2lang)), iter_options.batch_size, replay.share,
             seed=args.seed, rank=torch.distributed.get_rank() if distributed else 0,
             world_size=torch.distributed.get_world_size() if distributed else 1)
         logging.info("[train] batch sampler: %s", sampler)

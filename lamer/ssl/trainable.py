@@ -16,16 +16,21 @@ former.
 from __future__ import annotations
 
 import inspect
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from lamer.atomic import write_json_atomic
+from lamer.ssl.budget import Matched, budget_problems
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.method_config import read_method
 from lamer.ssl.methods import setup_method
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.upstream import open_upstream
 
+logger = logging.getLogger(__name__)
 _PROBE_SAMPLES = 16000  # one second of 16 kHz audio: enough frames for every layer to run
 _PREDICT_LAYER = inspect.signature(MaskedPredictionModel).parameters["predict_layer"].default  # ssl_train's
 
@@ -85,3 +90,24 @@ def count_trainable(upstream: str | Path, method: Path | None) -> dict:
         if key in report:
             out[key] = report[key]
     return out
+
+
+def write_trainable(methods: Mapping[str, Path | None], upstream: str | Path, out: str | Path,
+                    matched: Matched | None = None) -> dict:
+    """:func:`count_trainable` of every named method (None: no training) on ``upstream``, written as
+    ``{"upstream", "systems": {name: {"method", **counts}}}`` to the JSON file ``out`` (atomically);
+    returns what it wrote. Each system's count is logged. With ``matched``, systems outside its
+    budget (:func:`lamer.ssl.budget.budget_problems`) raise ValueError naming each, and nothing is
+    written."""
+    systems = {}
+    for name, method in methods.items():
+        report = count_trainable(upstream, method)
+        systems[name] = {"method": str(method) if method else None, **report}
+        logger.info("%s: %d of %d parameters trained (%.3f%%)", name, report["trainable_params"],
+                    report["total_params"], report["trainable_percent"])
+    problems = budget_problems(matched, systems) if matched else []
+    if problems:
+        raise ValueError(f"on {upstream}: " + "; ".join(problems))
+    written = {"upstream": str(upstream), "systems": systems}
+    write_json_atomic(out, written)
+    return written

@@ -134,3 +134,48 @@ def _write_export(converted: LoadedUpstream, directory: Path, fmt: str, merge: b
     if patched:
         save_adapters(converted.model, directory / ModelDir.ADAPTERS, extra={"exported_from": source})
     (directory / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def export_model(spec: str, out_dir: str | Path, adapters: str | None = None, *, sha256: str | None = None,
+                 mismatch_fix: str = "", merge: bool = False, language: str | None = None, fmt: str | None = None,
+                 check_fingerprint: bool = True) -> tuple[Path, str]:
+    """Export the upstream ``spec`` (a preset name or a local checkpoint) with the adapters directory
+    ``adapters`` loaded into it (None: the base alone) to ``out_dir``; returns the directory and its
+    format (``fmt``, default :func:`default_format`). With ``sha256`` the checkpoint file's SHA-256 is
+    checked before anything loads it (ValueError naming both hashes, then ``mismatch_fix``);
+    ``check_fingerprint`` False loads adapters trained on other base weights. See :func:`export_upstream`."""
+    from lamer.adapters import load_adapters
+    from lamer.checksum import check_sha256
+    from lamer.upstream import open_upstream
+
+    if sha256 is not None:
+        check_sha256(spec, sha256, mismatch_fix)
+    upstream = open_upstream(spec)
+    if adapters:
+        load_adapters(upstream.model, adapters, check_fingerprint=check_fingerprint)
+    fmt = fmt or default_format(upstream, merge)
+    return export_upstream(upstream, out_dir, fmt=fmt, merge=merge, language=language), fmt
+
+
+def _conf_options(conf: dict, out_dir: Path, prefix: str = "") -> list[str]:
+    """ESPnet's ``--frontend_conf key.key=value`` options of ``conf``, its paths under ``out_dir``."""
+    options = []
+    for key, value in conf.items():
+        if isinstance(value, dict):
+            options += _conf_options(value, out_dir, f"{prefix}{key}.")
+        else:
+            value = out_dir / value if key in ("path_or_url", "adapters") else value
+            options.append(f"--frontend_conf {prefix}{key}={value}")
+    return options
+
+
+def espnet_options(out_dir: str | Path) -> tuple[str, bool] | None:
+    """The ESPnet options that load the export ``out_dir`` (``--frontend NAME --frontend_conf
+    KEY=VALUE ...``, its paths under ``out_dir`` as given) and whether a plain ESPnet needs lamer's
+    plugin for them, from its ``export.json``; None for an export ESPnet does not load (hf)."""
+    out_dir = Path(out_dir)
+    espnet = json.loads((out_dir / EXPORT_MANIFEST).read_text(encoding="utf-8"))["espnet"]
+    if espnet is None:
+        return None
+    options = " ".join([f"--frontend {espnet['frontend']}", *_conf_options(espnet["frontend_conf"], out_dir)])
+    return options, bool(espnet["needs_lamer"])

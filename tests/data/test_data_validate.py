@@ -155,3 +155,15 @@ def test_a_kaldi_dir_with_segments_and_archives_validates_reads_and_samples(tmp_
     # a segment whose length is not utt2dur's is named by its segments line
     _edit(kaldi.path / "segments", lambda rows: [rows[0].replace(" 1.1", " 1.3"), *rows[1:]])
     assert f"{kaldi.path / 'segments'}:1: eng_a-r1-000 lasts 1.300 s, utt2dur says 1.1" in validate_data_dir(kaldi.path)
+
+
+def test_validate_dirs_reports_each_dir_and_the_exit_status(good_dir, tmp_path, capsys):
+    """The library call behind `datadir validate` and `prepare_data validate`: problems on stderr, one
+    line per dir on stdout, 1 when any dir has a problem."""
+    from lamer.data.validate import validate_dirs
+
+    assert validate_dirs([good_dir], check_audio=False) == 0
+    assert capsys.readouterr().out == f"{good_dir}: OK\n"
+    assert validate_dirs([good_dir, tmp_path / "missing"], check_audio=False) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{good_dir}: OK", f"{tmp_path / 'missing'}: 1 problem(s)"] and err.count("\n") == 1

@@ -5,6 +5,7 @@ import pytest
 
 from lamer.bin import asr_inference
 from lamer.espnet.decode_split import block_dir, mark_decoded, write_block_data
+from lamer.probe.inference import OVERRIDE_CONFIG
 from tests.espnet.test_espnet_probe_e2e import DECODE_CONFIG
 
 
@@ -40,7 +41,7 @@ def test_split_greedy_decoding_of_a_jobs_file_equals_one_job(base_probe, upstrea
             assert len(expected.splitlines()) == 12
             assert (tmp_path / f"nj{nj}" / pair / "1best_recog" / "text").read_text(encoding="utf-8") == expected
     assert len((block_dir(tmp_path / "nj5" / "f", 5, 5) / "keys").read_text().split()) == 2
-    assert (block_dir(tmp_path / "nj5" / "f", 5, 5) / asr_inference.OVERRIDE_CONFIG).is_file()
+    assert (block_dir(tmp_path / "nj5" / "f", 5, 5) / OVERRIDE_CONFIG).is_file()
     text = block_dir(tmp_path / "nj5" / "r", 5, 3) / "1best_recog" / "text"  # a block cut short
     text.write_text("".join(text.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
     assert asr_inference.main(["merge", "--jobs", str(tmp_path / "nj5.tsv"), "--nj", "5"]) == 1

@@ -99,7 +99,9 @@ def test_adapter_override_errors_and_none(base_probe, tmp_path, adapters, messag
         out = override_frontend(base_probe.config, tmp_path / "c.yaml", adapters=target)
         assert yaml.safe_load(out.read_text(encoding="utf-8"))["frontend_conf"]["adapters"] is None
         return
+    (tmp_path / "wav.scp").write_text("")
     rc = asr_inference.main(["--asr_train_config", str(base_probe.config), "--output_dir", str(tmp_path / "o"),
+                             "--data_path_and_name_and_type", f"{tmp_path / 'wav.scp'},speech,sound",
                              "--frontend_adapters", target])
     assert rc == 1 and message in capsys.readouterr().err
 
@@ -185,6 +187,7 @@ def test_collapse_merges_repeats_and_drops_blanks():
 def test_jobs_file_decodes_each_pair_as_its_own_call_would(base_probe, upstream, probe_data, tmp_path):
     """--jobs: several (probe, model) pairs in one process, the same hypotheses as one call each."""
     from lamer.bin import asr_inference
+    from lamer.probe.inference import OVERRIDE_CONFIG
 
     single = {"retrained": decode(base_probe.directory, probe_data.dev, tmp_path / "one" / "r", "--decoding", "greedy"),
               "fixed": decode(base_probe.directory, probe_data.dev, tmp_path / "one" / "f", "--decoding", "greedy",
@@ -199,8 +202,8 @@ def test_jobs_file_decodes_each_pair_as_its_own_call_would(base_probe, upstream,
     assert rc == 0
     for key, short in (("retrained", "r"), ("fixed", "f")):
         assert (tmp_path / "many" / short / "1best_recog" / "text").read_text() == single[key].read_text(), key
-    assert (tmp_path / "many" / "f" / asr_inference.OVERRIDE_CONFIG).is_file()
-    assert not (tmp_path / "many" / "r" / asr_inference.OVERRIDE_CONFIG).exists()
+    assert (tmp_path / "many" / "f" / OVERRIDE_CONFIG).is_file()
+    assert not (tmp_path / "many" / "r" / OVERRIDE_CONFIG).exists()
 
 
 @pytest.mark.parametrize("text, message", [

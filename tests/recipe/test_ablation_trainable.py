@@ -126,3 +126,16 @@ def test_a_key_given_twice_in_a_method_or_its_preset_stops_the_count(tmp_path, c
     assert f"{where}:{line}: key '{refused}' is given twice in one mapping (first at line {first})" in (
         capsys.readouterr().err)
     assert not out.exists()
+
+
+def test_write_trainable_counts_each_named_method(tmp_path):
+    """The library call behind ``ablation trainable``: every system's count, written as one JSON file."""
+    from lamer.ssl.trainable import count_trainable, write_trainable
+
+    method = tmp_path / "ft.yaml"
+    method.write_text("ssl_adapter: none\n", encoding="utf-8")
+    written = write_trainable({"frozen": None, "ft": method}, "tiny", tmp_path / "trainable.json")
+    assert json.loads((tmp_path / "trainable.json").read_text(encoding="utf-8")) == written
+    assert written["upstream"] == "tiny" and list(written["systems"]) == ["frozen", "ft"]
+    assert written["systems"]["ft"] == {"method": str(method), **count_trainable("tiny", method)}
+    assert written["systems"]["frozen"]["trainable_params"] == 0 and written["systems"]["frozen"]["method"] is None

@@ -367,3 +367,47 @@ def test_an_input_of_an_earlier_stage_must_be_done(tmp_path, monkeypatch):
     assert run_jobs(jobs, "exp", COMMANDS, range(1, 2)) == 0
     Path("out/d").unlink()  # done, its output gone: the run goes on (as before records existed)
     assert run_jobs(jobs, "exp", COMMANDS, range(2, 3)) == 0
+
+
+def test_a_changed_replay_share_in_the_plan_reruns_the_ssl_steps_and_the_steps_after_them(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """The demo plan, every job recorded as done; then the plan's replay.share changes. `plan jobs
+    --status true` (ssl.sh --list true) says why: the SSL steps' specs changed, so the SSL training
+    and every step after it run again, the steps before them stay done. The specs rewritten, the
+    SSL training of s1 finds its spec changed since it ran, and its spec holds the new share."""
+    from lamer.recipe.executor import job_states
+    from lamer.recipe.jobs import RecipeOptions, recipe_graph
+    from lamer.recipe.plan import load_plan
+    from lamer.ssl.train_spec import read_train_spec
+
+    demo = Path(__file__).resolve().parents[2] / "egs2" / "mini_lamer" / "ssl1"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    for name in ("conf/ssl", "conf/lamer", "conf/probe", "base_model"):
+        (tmp_path / name).symlink_to(demo / name)
+    text = (demo / "conf" / "plan.yaml").read_text(encoding="utf-8")
+    assert "share: 0.2}" in text
+    plan = tmp_path / "conf" / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    jobs = recipe_graph(load_plan(plan), RecipeOptions(root="corpus"))
+    records, specs, _ = job_states(jobs, "exp/plan")
+    for job in jobs:  # as a finished run leaves them
+        records.write(job, specs[job.name])
+    plan.write_text(text.replace("share: 0.2}", "share: 0.5}"), encoding="utf-8")
+    assert plan_main(["jobs", "--plan", str(plan), "--root", "corpus", "--status", "true"]) == 0
+    status = {job["name"]: (job["status"], job["why"]) for job in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert status["ssl_s1_spec"] == status["ssl_s2_spec"] == ("stale", "options changed (argv)")
+    assert status["ssl_s1"] == ("stale", "upstream ssl_s1_spec runs")
+    assert status["ssl_s2"][0] == "stale" and "upstream ssl_s2_spec runs" in status["ssl_s2"][1]
+    after = {"probe_s1", "probe_s2", "targets_s2_split", "decode", "score_fixed_s2", "results_retrained",
+             "report_fixed", "expert_usage"}
+    assert all(status[name][0] == "stale" for name in after)
+    before = {name for name in status if name.startswith(("data", "probe_t", "probe_d", "tokens", "base_model",
+                                                          "replay_", "targets_s1", "method_config", "probe_base"))}
+    assert len(before) == 24 and all(status[name] == ("done", "") for name in before)
+    # the decoding table names the same models: the only step after stage 4 that stays done
+    assert {name for name, (state, _) in status.items() if state == "done"} == before | {"decode_jobs"}
+    changed = recipe_graph(load_plan(plan), RecipeOptions(root="corpus"))
+    assert run_jobs([job for job in changed if job.name.endswith("_spec")], "exp/plan", COMMANDS, range(5, 6)) == 0
+    assert read_train_spec("exp/plan/config/ssl_s1.json").replay.share == 0.5
+    assert job_states(changed, "exp/plan")[2]["ssl_s1"].why() == "upstream ssl_s1_spec reran since"

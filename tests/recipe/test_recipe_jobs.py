@@ -35,6 +35,13 @@ def by_name(jobs: list[dict]) -> dict[str, dict]:
     return {job["name"]: job for job in jobs}
 
 
+def spec_of(jobs: dict[str, dict], step: str) -> dict:
+    """The spec that the job ``<step>_spec`` writes for ``step`` (``--spec`` of its argv)."""
+    kind, path, text = jobs[f"{step}_spec"]["argv"]
+    assert kind == "write" and jobs[step]["argv"][jobs[step]["argv"].index("--spec") + 1] == path
+    return json.loads(text)
+
+
 def real_recipe(tmp_path: Path, name: str) -> Path:
     """The real-data recipe's plan, its base checkpoint made to exist (a placeholder file)."""
     recipe = ROOT / "egs2" / name / "ssl1"
@@ -80,7 +87,7 @@ def test_demo_plan_lists_every_stage_in_order(capsys):
     # stage s2 starts from s1's adapters (the demo method keeps adapters), trains on replay too
     ssl = jobs["ssl_s2"]["argv"]
     assert ssl[ssl.index("--init_adapters") + 1] == "exp/plan/ssl/s1/adapters"
-    assert ssl[ssl.index("--replay_utt2lang") + 1] == "exp/plan/targets/s2/train/replay_utt2lang"
+    assert spec_of(jobs, "ssl_s2")["replay"]["utt2lang"] == "exp/plan/targets/s2/train/replay_utt2lang"
     assert ssl[ssl.index("--resume") + 1] == "true"
     split = jobs["targets_s2_split"]["argv"]
     assert split[split.index("--adapters") + 1] == "exp/plan/ssl/s1/adapters"
@@ -162,7 +169,7 @@ def test_train_on_old_and_all(capsys):
     split = old["targets_s2_split"]["argv"]
     assert [split[i + 1] for i, a in enumerate(split) if a == "--data_dir"] == [
         "data/eng/train", "data/fra/train", "data/deu/train"]
-    assert "--replay_data_dir" not in split and "--replay_utt2lang" not in old["ssl_s2"]["argv"]
+    assert "--replay_data_dir" not in split and spec_of(old, "ssl_s2")["replay"] is None
     joint = by_name(listed(plan, "--train_on", "all", capsys=capsys))
     split = joint["targets_s2_split"]["argv"]
     assert [split[i + 1] for i, a in enumerate(split) if a == "--data_dir"] == [
@@ -226,8 +233,7 @@ def test_replay_fraction_share_and_lang_map(tmp_path):
     replay = list(jobs["replay_s2_eng"].argv)
     assert replay[replay.index("--fraction"):replay.index("--strategy")] == [
         "--fraction", "0.1", "--of", "data/nld/train", "--of", "data/por/train"]
-    ssl = list(jobs["ssl_s1"].argv)
-    assert ssl[ssl.index("--replay_share") + 1] == "0.3"
+    assert json.loads(jobs["ssl_s1_spec"].argv[2])["replay"]["share"] == 0.3
     data = list(jobs["data"].argv)
     assert data[data.index("--lang_map") + 1] == "en=eng"
 
@@ -420,43 +426,71 @@ def test_more_data_workers_leave_the_prepared_data_done(tmp_path, monkeypatch, c
 
 
 def test_ssl_stages_read_the_method_resolved_when_the_plan_was_checked(capsys):
-    """One bookkeeping step writes the method config resolved at plan check (its preset merged in) to
-    exp/<tag>/config/method.yaml; every SSL stage's ssl_train reads that file, and waits for it. Its
-    record holds the text and the hashes of the files it was resolved from."""
+    """Bookkeeping steps write what the plan check resolved: the method's training options to
+    exp/<tag>/config/method.yaml (its record holds the text and the hashes of the files it was
+    resolved from), and each SSL stage's spec (the adapter, its config whole, the replay) to
+    exp/<tag>/config/ssl_<stage>.json; every SSL stage's ssl_train reads both, and waits for them."""
+    from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec, train_spec_from_dict
+
     jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
-    method = load_plan(DEMO / "conf" / "plan.yaml").method
+    plan = load_plan(DEMO / "conf" / "plan.yaml")
     write = jobs["method_config"]
     assert (write["stage"], write["queue"], write["outputs"]) == (5, None, ["exp/plan/config/method.yaml"])
-    assert write["argv"] == ["write", "exp/plan/config/method.yaml", method.ssl_train_text()]
+    assert write["argv"] == ["write", "exp/plan/config/method.yaml", plan.method.options_text()]
+    assert "ssl_adapter" not in write["argv"][2] and "optim: adam\n" in write["argv"][2]
     assert write["configs"] == [str(DEMO / "conf" / "ssl" / "demo.yaml"),
                                 str(DEMO / "conf" / "ssl" / ".." / "lamer" / "lamer_base.yaml")]
     for name in ("ssl_s1", "ssl_s2"):
         argv = jobs[name]["argv"]
         assert argv[argv.index("--config") + 1] == "exp/plan/config/method.yaml"
-        assert "method_config" in jobs[name]["after"] and jobs[name]["configs"] == []
+        assert argv[argv.index("--spec") + 1] == f"exp/plan/config/{name}.json"
+        assert {"method_config", f"{name}_spec"} <= set(jobs[name]["after"]) and jobs[name]["configs"] == []
+        assert not {"--ssl_adapter", "--ssl_adapter_conf", "--replay_share", "--replay_utt2lang"} & set(argv)
+        replay = ReplaySpec(f"exp/plan/targets/{name[4:]}/train/replay_utt2lang", 0.2)
+        assert train_spec_from_dict(spec_of(jobs, name), "spec") == SSLTrainSpec("lamer", plan.method.adapter_config,
+                                                                                 replay)
+        assert jobs[f"{name}_spec"]["outputs"] == [f"exp/plan/config/{name}.json"]
     assert "method_config" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", capsys=capsys))
 
 
-def test_ssl_train_opts_may_switch_the_adapter_but_not_name_a_preset(capsys):
+def test_ssl_train_opts_may_set_the_adapter_but_not_what_else_the_spec_gives(capsys):
+    """--ssl_adapter and --ssl_adapter_conf of --ssl_train_opts go into the spec (checked there, once,
+    and left out of ssl_train's command line); a preset, the replay and a spec are refused."""
     plan = str(DEMO / "conf" / "plan.yaml")
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts", "--ssl_adapter none", capsys=capsys))
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts", "--ssl_adapter none --max_epoch 2",
+                          capsys=capsys))
     assert "--init_adapters" not in jobs["ssl_s2"]["argv"] and "expert_usage" not in jobs
-    assert "ssl_adapter: none\n" in jobs["method_config"]["argv"][2]
-    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts", "--ssl_adapter_preset p.yaml"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--ssl_adapter_preset: the recipe resolves the method config's preset" in err
+    assert spec_of(jobs, "ssl_s1")["adapter"] == "none" and spec_of(jobs, "ssl_s1")["adapter_config"] is None
+    assert jobs["ssl_s1"]["argv"][-2:] == ["--max_epoch", "2"] and "--ssl_adapter" not in jobs["ssl_s1"]["argv"]
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts",
+                          "--ssl_adapter_conf rank=8 --ssl_adapter_conf=layer_targets.0-1=[fc2]", capsys=capsys))
+    config = spec_of(jobs, "ssl_s1")["adapter_config"]
+    assert (config["rank"], config["layer_targets"], config["load_balance_weight"]) == (8, {"0-1": ["fc2"]}, 0.01)
+    assert "--ssl_adapter_conf" not in jobs["ssl_s1"]["argv"]
+    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts", "--ssl_adapter_conf rank=0"]) == 1
+    assert capsys.readouterr().err.startswith("plan: error: --ssl_train_opts '--ssl_adapter_conf rank=0': "
+                                              "--ssl_adapter_conf: invalid Lamer config: rank must be >= 1, got 0")
+    for option, says in (("--ssl_adapter_preset p.yaml", "--ssl_adapter_preset: the recipe resolves the method "
+                                                         "config's preset into each SSL step's spec"),
+                         ("--replay_share 0.5", "--replay_share: the recipe gives each SSL step the plan's "
+                                                "replay.share in its spec; change it with ssl.sh --replay_share"),
+                         ("--spec x.json", "--spec: the recipe writes each SSL step's spec")):
+        assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts", option]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--ssl_train_opts '{option}': {says}" in err
     assert plan_main(["jobs", "--plan", plan, "--root", "x", "--ssl_train_opts=--ssl_adapter=prefix"]) == 1
     assert capsys.readouterr().err == "plan: error: --ssl_adapter prefix: expected one of none, lamer\n"
 
 
 def test_allocation_and_share_reach_ssl_train_read_once(tmp_path, monkeypatch):
-    """From the plan check to the model ssl_train builds for stage s1 (the demo plan, on the tiny
-    upstream): the method config and its preset are each read once, by the plan check; ssl_train
-    reads the resolved file once; its experts per layer are the preset's allocation and its replay
-    share the plan's."""
+    """From the plan check to the model and the sampler's share ssl_train builds for stage s1 (the demo
+    plan, on the tiny upstream): the method config and its preset are each read once, by the plan
+    check; ssl_train reads the spec file once; its experts per layer are the preset's allocation and
+    its replay share the plan's, typed fields of the spec."""
     from lamer.adapters import experts_per_layer, parameter_report
     from lamer.recipe.executor import run_in_place
     from lamer.ssl.task import SSLTask
+    from lamer.ssl.train_spec import SSLTrainSpec
     from tests.opened import opened, times
 
     monkeypatch.chdir(tmp_path)
@@ -465,12 +499,16 @@ def test_allocation_and_share_reach_ssl_train_read_once(tmp_path, monkeypatch):
         plan = load_plan(DEMO / "conf" / "plan.yaml")
         jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv", stage=5, stop_stage=5))}
         run_in_place(jobs["method_config"])
+        run_in_place(jobs["ssl_s1_spec"])
         args = SSLTask.get_parser().parse_args([*jobs["ssl_s1"].argv[3:], "--upstream", "tiny"])
         model = SSLTask.build_upstream(args).model
-    assert (times(counts, method), times(counts, preset), times(counts, "exp/plan/config/method.yaml")) == (1, 1, 1)
+    assert (times(counts, method), times(counts, preset)) == (1, 1)
+    assert (times(counts, "exp/plan/config/method.yaml"), times(counts, "exp/plan/config/ssl_s1.json")) == (1, 1)
+    assert isinstance(args.spec, SSLTrainSpec) and args.spec.adapter_config == plan.method.adapter_config
     assert parameter_report(model)["experts_per_layer"] == experts_per_layer(
         plan.method.adapter_config.allocation, 3) == [2, 4, 8]
-    assert args.replay_share == plan.replay.share == 0.2
+    assert args.spec.replay.share == plan.replay.share == 0.2
+    assert not hasattr(args, "replay_share") and not hasattr(args, "ssl_adapter_conf")
 
 
 def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_path, capsys):

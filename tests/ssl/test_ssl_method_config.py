@@ -12,6 +12,7 @@ import yaml
 from lamer.adapters import LamerConfig, apply_lamer
 from lamer.ssl.method_config import Method, MethodError, read_method
 from lamer.ssl.task import SSLTask
+from lamer.ssl.train_spec import SSLTrainSpec
 from lamer.upstream import build_preset
 from tests.opened import opened, times
 
@@ -35,13 +36,16 @@ def test_a_method_is_read_once_with_its_preset_merged(tmp_path):
                           method.parent / "../lamer/p.yaml",
                           LamerConfig(allocation="linear:2-8", rank=3, router="topk"))
     assert read.configs == (str(method), str(method.parent / "../lamer/p.yaml")) and read.keeps_adapters
-    resolved = yaml.safe_load(read.ssl_train_text())
-    assert resolved == {"ssl_adapter": "lamer", "ssl_adapter_conf": read.lamer_config.to_dict(), "optim": "adam",
-                        "model_conf": {"mask_prob": 0.5}}
+    assert read.ssl_train_config() == {"ssl_adapter": "lamer", "ssl_adapter_conf": read.lamer_config.to_dict(),
+                                       "optim": "adam", "model_conf": {"mask_prob": 0.5}}
+    assert yaml.safe_load(read.options_text()) == {"optim": "adam", "model_conf": {"mask_prob": 0.5}}
     full = read.with_adapter("none")
     assert full.adapter_config is None and not full.keeps_adapters
-    assert yaml.safe_load(full.ssl_train_text()) == {"ssl_adapter": "none", "optim": "adam",
-                                                     "model_conf": {"mask_prob": 0.5}}
+    assert full.ssl_train_config() == {"ssl_adapter": "none", "optim": "adam", "model_conf": {"mask_prob": 0.5}}
+    ranked = read.with_adapter_config({**read.lamer_config.to_dict(), "rank": 4}, "--ssl_adapter_conf")
+    assert ranked.lamer_config == LamerConfig(allocation="linear:2-8", rank=4, router="topk")
+    with pytest.raises(MethodError, match=r"^--ssl_adapter_conf: invalid Lamer config: rank must be >= 1"):
+        read.with_adapter_config({**read.lamer_config.to_dict(), "rank": 0}, "--ssl_adapter_conf")
 
 
 @pytest.mark.parametrize("text, preset, message", [
@@ -90,10 +94,14 @@ def _by_preset(method: Path) -> torch.nn.Module:
 
 
 def _by_resolved_file(method: Path, tmp_path: Path) -> torch.nn.Module:
-    """The upstream ssl_train builds from the method config as the recipe writes it resolved."""
-    resolved = tmp_path / "method.yaml"
-    resolved.write_text(read_method(method).ssl_train_text(), encoding="utf-8")
-    args = SSLTask.get_parser().parse_args(["--config", str(resolved), "--upstream", "tiny", "--output_dir", "x"])
+    """The upstream ssl_train builds from the method config as the recipe writes it resolved: its
+    training options as the --config, its adapter in the step's --spec."""
+    resolved, spec = tmp_path / "method.yaml", tmp_path / "ssl_s1.json"
+    read = read_method(method)
+    resolved.write_text(read.options_text(), encoding="utf-8")
+    spec.write_text(SSLTrainSpec(read.adapter, read.adapter_config).to_json(), encoding="utf-8")
+    args = SSLTask.get_parser().parse_args(["--config", str(resolved), "--spec", str(spec), "--upstream", "tiny",
+                                            "--output_dir", "x"])
     return SSLTask.build_upstream(args).model
 
 

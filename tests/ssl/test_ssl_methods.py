@@ -47,8 +47,9 @@ def test_bad_method_combinations_are_refused():
 
 
 def test_ssl_train_resolves_the_configs_preset_from_any_folder(tmp_path, monkeypatch):
-    """A relative preset of the --config file is that file's folder's, merged into ssl_adapter_conf as the
-    options are parsed: the whole adapter config, no preset left (ESPnet's config.yaml records it so)."""
+    """A relative preset of the --config file is that file's folder's, merged with ssl_adapter_conf as the
+    options are parsed: the whole adapter config of the spec, no preset left (ESPnet's config.yaml
+    records it so)."""
     from lamer.ssl.task import SSLTask
 
     (tmp_path / "conf" / "lamer").mkdir(parents=True)
@@ -60,8 +61,8 @@ def test_ssl_train_resolves_the_configs_preset_from_any_folder(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path / "conf" / "lamer")
     args = SSLTask.get_parser().parse_args(["--config", str(tmp_path / "conf" / "ssl" / "m.yaml"), "--output_dir", "x",
                                             "--ssl_adapter_conf", "alpha=4.0"])
-    assert args.ssl_adapter_preset is None
-    assert args.ssl_adapter_conf == LamerConfig(allocation="uniform:2", rank=3, alpha=4.0).to_dict()
+    assert args.spec.adapter_config == LamerConfig(allocation="uniform:2", rank=3, alpha=4.0)
+    assert not hasattr(args, "ssl_adapter_preset")
     assert SSLTask.build_upstream(args).model is not None
 
 
@@ -90,7 +91,7 @@ def test_ssl_train_takes_a_command_line_preset_from_the_current_folder(tmp_path,
     (tmp_path / "p.yaml").write_text("adapter: lamer\nadapter_conf: {rank: 2}\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     args = SSLTask.get_parser().parse_args(["--ssl_adapter_preset", "p.yaml", "--output_dir", "x"])
-    assert args.ssl_adapter_conf == LamerConfig(rank=2).to_dict() and args.ssl_adapter_preset is None
+    assert args.spec.adapter_config == LamerConfig(rank=2) and not hasattr(args, "ssl_adapter_preset")
     with pytest.raises(SystemExit):
         SSLTask.get_parser().parse_args(["--ssl_adapter_preset", "q.yaml", "--output_dir", "x"])
     err = capsys.readouterr().err

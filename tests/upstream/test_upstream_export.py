@@ -243,3 +243,26 @@ def test_cli_names_an_adapter_manifest_it_cannot_use(tmp_path, capsys):
     assert export_model.main(args) == 1
     assert capsys.readouterr().err.startswith(f"export_model: error: {adapters / 'manifest.json'}:1: not UTF-8")
     assert not (tmp_path / "out").exists()
+
+
+def test_export_model_and_the_espnet_options_that_load_it(tmp_path, monkeypatch):
+    """The tool's work as one library call: a checkpoint with its adapters, hash checked, exported in
+    the default format; the ESPnet options that load it name its files; a merged hf export has none."""
+    from lamer.checksum import file_sha256
+    from lamer.upstream.export import espnet_options, export_model
+
+    write_fairseq_hubert(tmp_path / "hubert.pt", monkeypatch)
+    loaded = adapted(tmp_path / "hubert.pt", SINGLE)
+    save_adapters(loaded.model, tmp_path / "adapters")
+    out, fmt = export_model(str(tmp_path / "hubert.pt"), tmp_path / "export", str(tmp_path / "adapters"),
+                            sha256=file_sha256(tmp_path / "hubert.pt"))
+    assert fmt == "s3prl" and out == tmp_path / "export"
+    assert espnet_options(out) == (f"--frontend lamer --frontend_conf upstream=hubert_local --frontend_conf "
+                                   f"path_or_url={out / 'upstream.pt'} --frontend_conf adapters={out / 'adapters'}",
+                                   True)
+    merged, fmt = export_model(str(tmp_path / "hubert.pt"), tmp_path / "merged", str(tmp_path / "adapters"),
+                               merge=True)
+    assert fmt == "hf" and espnet_options(merged) is None
+    with pytest.raises(ValueError, match="rebuild it"):
+        export_model(str(tmp_path / "hubert.pt"), tmp_path / "bad", sha256="0" * 64, mismatch_fix="rebuild it")
+    assert not (tmp_path / "bad").exists()
