@@ -13,7 +13,7 @@
 
 ``trainable`` builds every system's method on the base upstream and counts what it trains
 (lamer.ssl.trainable). ``export`` copies each run's small outputs from the runs' directory into
-the layout committed with the recipe (lamer.eval.ablation_runs: results per protocol, expert
+the layout committed with the recipe (lamer.ablation.runs: results per protocol, expert
 usage, the probes' validation CER per epoch from their logs, trainable counts, environment), the
 same bytes for the same runs. ``summary`` reads that layout alone (every
 ``<runs>/seed<k>/<system>/results_<protocol>.json`` that exists, with its run's files) and writes
@@ -25,7 +25,7 @@ runs' environment and the plots' captions), all of them the same bytes on every 
 same runs; the plots ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and
 ``<out>/expert_usage_<reference>.png`` from the first seed with ``<reference>/expert_usage.json``),
 matplotlib's rendering, not compared byte for byte; and the section of ``--results_md`` between
-``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the
+``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.ablation.section), with the
 config's expectations checked. ``render`` rewrites that section from the files of ``--out`` alone
 (published outputs, or after editing the config's expectations), leaving every file of ``--out``
 as it is.
@@ -37,8 +37,8 @@ import logging
 import sys
 from pathlib import Path
 
+from lamer.ablation.config import Ablation, AblationError, load_ablation
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.recipe.ablation import Ablation, AblationError, load_ablation
 
 
 def _trainable(ablation: Ablation, upstream: str, out: Path) -> None:
@@ -102,16 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "trainable":
             _trainable(ablation, args.upstream, args.out)
         elif args.command == "export":
-            from lamer.eval.ablation_runs import export_runs
+            from lamer.ablation.runs import export_runs
 
             exported = export_runs(ablation, args.exp, args.trainable, args.out)
             logging.info("exported %d runs into %s", len(exported), args.out)
         elif args.command == "render":
-            from lamer.eval.ablation_section import render_results
+            from lamer.ablation.section import render_results
 
             render_results(ablation, args.out, args.results_md)
         else:
-            from lamer.eval.ablation import write_summary
+            from lamer.ablation.summary import write_summary
 
             if args.seeds:
                 unknown = sorted(set(args.seeds) - set(ablation.seeds))

@@ -37,7 +37,7 @@ per job.
 
 Data files: a ``cmd |`` line of a ``wav.scp`` is a command, run (with /bin/sh, as Kaldi and ESPnet
 do) only with ``--allow_wav_pipes true`` and a file given as ``PATH,speech,kaldi_ark``; without it
-such a line is an error naming the file and line (lamer/espnet/data_options.py). Greedy decoding
+such a line is an error naming the file and line (lamer/probe/data_options.py). Greedy decoding
 and the language classifier read ``sound`` and ``kaldi_ark`` files alike (lamer/data/wav_scp.py).
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ from pathlib import Path
 
 from lamer.bin.options import ToolParser, help_asked, help_before_imports, positive_int, tool_parser
 from lamer.data.errors import DataError
-from lamer.espnet.data_options import add_pipe_option
+from lamer.probe.data_options import add_pipe_option
 
 OVERRIDE_CONFIG = "config_frontend_override.yaml"
 JOB_FIELDS = ("output_dir", "asr_train_config", "asr_model_file", "frontend_adapters", "frontend_path_or_url")
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"asr_inference: error: {err}", file=sys.stderr)
         return 2
-    from lamer.espnet.safe_load import run_safely
-    from lamer.espnet.task import register_lamer_choices
+    from lamer.probe.asr_task import register_lamer_choices
+    from lamer.runtime.load_guard import run_safely
 
     register_lamer_choices()
     for number, job in enumerate(jobs, 1):
@@ -161,7 +161,7 @@ def inference_parser() -> argparse.ArgumentParser:
     """ESPnet's inference parser, as this tool shows it in ``--help``."""
     from espnet2.bin.asr_inference import get_parser
 
-    from lamer.espnet.data_options import INFERENCE_HELP, as_tool
+    from lamer.probe.data_options import INFERENCE_HELP, as_tool
 
     return as_tool(get_parser(), "asr_inference", INFERENCE_HELP)
 
@@ -177,11 +177,11 @@ def _help() -> int:
 
 def _data_files_pass(arguments: list[str], allow_pipes: bool) -> bool:
     """Whether the data files of ESPnet's inference options ``arguments`` (parsed by ESPnet's
-    parser, which reads ``--config`` too) pass :func:`~lamer.espnet.data_options.check_data_files`;
+    parser, which reads ``--config`` too) pass :func:`~lamer.probe.data_options.check_data_files`;
     the error is printed when they do not."""
     from espnet2.bin.asr_inference import get_parser
 
-    from lamer.espnet.data_options import check_data_files
+    from lamer.probe.data_options import check_data_files
 
     try:
         check_data_files(get_parser().parse_args(arguments), allow_pipes)
@@ -193,7 +193,7 @@ def _data_files_pass(arguments: list[str], allow_pipes: bool) -> bool:
 
 def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> int:
     """Block ``ours.job`` of ``ours.nj`` of one job, decoded into its ``splitN/J`` directory."""
-    from lamer.espnet.decode_split import block_dir, mark_decoded, write_block_data
+    from lamer.probe.decode_split import block_dir, mark_decoded, write_block_data
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data_path_and_name_and_type", action="append", default=[])
@@ -222,7 +222,7 @@ def _decode_block(job: DecodeJob, ours: argparse.Namespace, rest: list[str]) -> 
 
 def merge(argv: list[str]) -> int:
     """``merge (--jobs FILE | --output_dir DIR) --nj N``: every job's blocks into its 1best_recog."""
-    from lamer.espnet.decode_split import merge_blocks
+    from lamer.probe.decode_split import merge_blocks
 
     parser = tool_parser("asr_inference merge", "Merge the blocks of a split decoding (--nj N --job J).")
     where = parser.add_mutually_exclusive_group(required=True)
@@ -245,7 +245,7 @@ def _decode(job: DecodeJob, decoding: str, rest: list[str], allow_pipes: bool) -
     ``allow_pipes``: run the ``cmd |`` lines of the data files (:func:`_data_files_pass`)."""
     config = job.asr_train_config
     if job.frontend_adapters is not None or job.frontend_path_or_url is not None:
-        from lamer.espnet.override import override_frontend
+        from lamer.probe.override import override_frontend
 
         if job.asr_train_config is None or job.output_dir is None:
             print("asr_inference: error: --frontend_adapters/--frontend_path_or_url need --asr_train_config "
@@ -290,7 +290,7 @@ def _probe_arguments(rest: list[str]) -> tuple[argparse.Namespace, Path] | None:
 def _greedy(rest: list[str], allow_pipes: bool) -> int:
     """Best-path CTC decoding with ESPnet's model (and its language classifier, if it has one);
     the search options (beam size, weights) do not apply."""
-    from lamer.espnet.greedy import greedy_decode
+    from lamer.probe.greedy import greedy_decode
 
     return _run_on_probe(rest, greedy_decode, allow_pipes)
 
@@ -317,9 +317,9 @@ def _classify(rest: list[str], allow_pipes: bool) -> int:
     has one (``model: lamer_lid``); nothing to do for a probe without one."""
     from espnet2.bin.asr_inference import get_parser
 
-    from lamer.espnet.decode_split import RESULT_DIR
-    from lamer.espnet.lid_model import MODEL_NAME
-    from lamer.espnet.lid_output import LID_FILE
+    from lamer.probe.decode_split import RESULT_DIR
+    from lamer.probe.lid_model import MODEL_NAME
+    from lamer.probe.lid_output import LID_FILE
     from lamer.yaml_io import load_yaml
 
     known, _ = get_parser().parse_known_args(rest)
@@ -330,7 +330,7 @@ def _classify(rest: list[str], allow_pipes: bool) -> int:
         if known.output_dir is not None:
             (Path(known.output_dir) / RESULT_DIR / LID_FILE).unlink(missing_ok=True)  # another model's
         return 0
-    from lamer.espnet.lid_output import classify_wav_scp
+    from lamer.probe.lid_output import classify_wav_scp
 
     return _run_on_probe(rest, classify_wav_scp, allow_pipes)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from lamer.bin.datadir import validate_dirs
 from lamer.bin.options import ToolParser, add_lock_timeout, positive_int, tool_parser
 from lamer.data.commonvoice import SPLIT_MODES, prepare_commonvoice
-from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
+from lamer.data.datadir_io import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError, DiskFull
 from lamer.data.fleurs import prepare_fleurs
 from lamer.data.languages import parse_lang_map

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamer.atomic import atomic_dir, write_text_atomic
-from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
+from lamer.data.datadir_io import DONE_MARKER, EXTRA_UTT_FILES
 from lamer.data.errors import DataError, decode_line
 from lamer.data.lock import output_lock
 from lamer.data.wav_scp import parse_segment
