@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamer.atomic import atomic_dir
-from lamer.data.errors import DataError, decode_line, disk_full_stops
+from lamer.data.errors import DataError, disk_full_stops
+from lamer.data.kaldi_table import table_lines
 from lamer.data.wav_scp import Segment, WavEntry, utterance_entries
 
 DONE_MARKER = ".done"
@@ -123,15 +124,13 @@ def _recordings(utts: list[Utterance], out_dir: Path) -> dict[str, str] | None:
 
 def read_table(path: Path, allow_empty_value: bool = False) -> list[tuple[str, str, str]]:
     """``(key, value, origin)`` rows of a Kaldi ``key value`` file, in file order; a line that is
-    not UTF-8 is an error naming it."""
+    not UTF-8 is an error naming it. The value is the line after the first blank, as written."""
     rows = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            line = decode_line(raw, f"{path}:{number}").removesuffix("\n").removesuffix("\r")  # LF or CRLF
-            key, _, value = line.partition(" ")
-            if not key or (not value and not allow_empty_value):
-                raise DataError(f"{path}:{number}: expected '<key> <value>', got {line.rstrip()!r}")
-            rows.append((key, value, f"{path}:{number}"))
+    for line in table_lines(path):
+        key, _, value = line.text.partition(" ")
+        if not key or (not value and not allow_empty_value):
+            raise DataError(f"{line.origin}: expected '<key> <value>', got {line.text.rstrip()!r}")
+        rows.append((key, value, line.origin))
     return rows
 
 

@@ -27,10 +27,11 @@ from lamer.data.audio import TARGET_RATE
 from lamer.data.datadir_io import read_data_dir
 from lamer.data.errors import DataError
 from lamer.data.format_dir import AUDIO_DIR, write_plain_audio
+from lamer.data.kaldi_table import table_lines
 from lamer.data.lang_config import LangConfig, load_lang_configs
+from lamer.data.languages import LANGUAGE_TAG
 from lamer.data.lock import output_lock
 from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes
-from lamer.eval.kaldi_text import LANGUAGE_TAG
 from lamer.layout import ProbeDataDir, TokensDir
 
 TOKEN_TYPES = ("char", "bpe")
@@ -87,12 +88,11 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | 
 def read_tagged_text(path: Path) -> list[tuple[str, str]]:
     """``(tag, transcript)`` of every line of a probe ``text``; errors name the file and line."""
     out = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split(maxsplit=2)
-            if len(fields) < 3 or not LANGUAGE_TAG.fullmatch(fields[1]):
-                raise DataError(f"{path}:{number}: expected '<utt> [iso] transcript', got {line.rstrip()!r}")
-            out.append((fields[1], fields[2].strip()))
+    for line in table_lines(path):
+        fields = line.text.split(maxsplit=2)
+        if len(fields) < 3 or not LANGUAGE_TAG.fullmatch(fields[1]):
+            raise DataError(f"{line.origin}: expected '<utt> [iso] transcript', got {line.text.rstrip()!r}")
+        out.append((fields[1], fields[2].strip()))
     return out
 
 

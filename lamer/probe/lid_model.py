@@ -25,7 +25,7 @@ import torch
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from lamer.eval.kaldi_text import LANGUAGE_TAG
+from lamer.data.languages import LANGUAGE_TAG
 from lamer.probe.lid_head import LanguageHead
 
 MODEL_NAME = "lamer_lid"

@@ -31,7 +31,7 @@ from espnet2.utils.types import float_or_none, str2bool, str_or_none
 
 from lamer.adapters import LamerConfig, patch_state, router_parameters
 from lamer.adapters.checkpoint import describe_base
-from lamer.eval.kaldi_text import read_utt2lang
+from lamer.data.kaldi_table import read_utt2lang
 from lamer.runtime.load_guard import espnet_safe_loading
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.growth import check_optimizer
