@@ -1,6 +1,6 @@
 """The ablation study of a recipe (``conf/ablation.yaml``): its systems, their runs and their summary.
 
-- ``config``: the ablation config: which systems run, with which method and plan, over which seeds;
+- ``spec``: the ablation config read and checked: which systems run, with which method and plan, over which seeds;
 - ``runs``: each run's small outputs copied into the layout committed with the recipe;
 - ``summary``: ``summary.json``, curves, paired comparisons, plots and the RESULTS.md section;
 - ``section``: the RESULTS.md section and its captions;

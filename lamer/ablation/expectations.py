@@ -9,7 +9,7 @@ are missing says so instead of guessing.
 """
 from __future__ import annotations
 
-from lamer.ablation.config import Ablation, Expectation
+from lamer.ablation.spec import Ablation, Expectation
 
 
 def _mean(systems: dict, name: str | None, metric: str) -> float | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lamer.ablation.config import Ablation
+from lamer.ablation.spec import Ablation
 from lamer.atomic import atomic_dir, write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.probe_health import valid_cer_curve

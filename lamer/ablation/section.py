@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lamer.ablation.config import Ablation
 from lamer.ablation.expectations import check_expectations
+from lamer.ablation.spec import Ablation
 from lamer.eval import EvalInputError
 from lamer.eval.probe_health import PLATEAU_CER
 from lamer.eval.probe_health import render_table as probe_health_rows

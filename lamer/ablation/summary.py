@@ -28,9 +28,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from lamer.ablation.config import Ablation
 from lamer.ablation.runs import ENVIRONMENT, TRAINABLE, read_probe_curves, read_run_file, seed_dir
 from lamer.ablation.section import render_results
+from lamer.ablation.spec import Ablation
 from lamer.atomic import write_json_atomic
 from lamer.eval import EvalInputError
 from lamer.eval.forgetting import forgetting_metrics, mean_over_introduced

@@ -37,7 +37,7 @@ import logging
 import sys
 from pathlib import Path
 
-from lamer.ablation.config import Ablation, AblationError, load_ablation
+from lamer.ablation.spec import Ablation, AblationError, load_ablation
 from lamer.bin.options import ToolParser, tool_parser
 
 

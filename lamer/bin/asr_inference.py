@@ -330,7 +330,7 @@ def _classify(rest: list[str], allow_pipes: bool) -> int:
         if known.output_dir is not None:
             (Path(known.output_dir) / RESULT_DIR / LID_FILE).unlink(missing_ok=True)  # another model's
         return 0
-    from lamer.probe.lid_output import classify_wav_scp
+    from lamer.probe.lid_classify import classify_wav_scp
 
     return _run_on_probe(rest, classify_wav_scp, allow_pipes)
 

@@ -17,7 +17,8 @@ Data:
 Decoding:
 - ``decode_split``: a decoding job's share of a test set, and its merged outputs;
 - ``greedy``: batched greedy CTC decoding;
-- ``lid_output``: the language classifier's ``1best_recog/lid``.
+- ``lid_output``: the language classifier's ``1best_recog/lid``; ``lid_classify``: the classifier run alone
+  after ESPnet's beam search.
 
 ESPnet's loads and YAML are made safe by :mod:`lamer.runtime`, which our entry points enter.
 ESPnet is imported only by the modules that need it (``import espnet2.tasks.asr`` takes ~20 s).

@@ -2,9 +2,10 @@
 
 Both decoders write it through :class:`LidWriter`: greedy decoding classifies in the same pass
 as it encodes (:mod:`lamer.probe.greedy`); after ESPnet's beam search, whose search loop does
-not expose the frontend, :func:`classify_wav_scp` runs the probe's frontend and classifier over
-the test set once more. For a probe without a classifier the writer removes a ``lid`` file an
-earlier decoding left there, so a score never reads another model's predictions.
+not expose the frontend, :func:`lamer.probe.lid_classify.classify_wav_scp` runs the probe's
+frontend and classifier over the test set once more. For a probe without a classifier the writer
+removes a ``lid`` file an earlier decoding left there, so a score never reads another model's
+predictions.
 """
 from __future__ import annotations
 
@@ -51,24 +52,3 @@ class LidWriter:
             raise ValueError(f"{target}: {len(missing)} utterance(s) were not classified, e.g. {missing[0]}")
         write_text_atomic(target, "".join(f"{utt} {self.tags[utt]}\n" for utt in utterances))
         return target
-
-
-def classify_wav_scp(train_config: Path, model_file: Path, wav_scp: Path, output_dir: Path,
-                     batch_size: int = 1, device: str = "cpu", allow_pipes: bool = False) -> Path | None:
-    """Write ``output_dir/1best_recog/lid`` for the utterances of ``wav_scp`` when the probe has a
-    classifier (returns its path); otherwise remove a stale one (returns None). Entries that run
-    a command are run only with ``allow_pipes``."""
-    from lamer.probe.decode_split import RESULT_DIR
-    from lamer.probe.greedy import audio_batches, load_probe
-
-    model, _ = load_probe(train_config, model_file, device)
-    writer = LidWriter(model)
-    result_dir = Path(output_dir) / RESULT_DIR
-    if writer.tags is None:
-        return writer.write(result_dir, [])
-    utterances, batches = audio_batches(wav_scp, batch_size, allow_pipes)
-    with torch.no_grad():
-        for batch, speech, lengths in batches:
-            writer.classify(speech.to(device), lengths.to(device), batch)
-    result_dir.mkdir(parents=True, exist_ok=True)
-    return writer.write(result_dir, utterances)

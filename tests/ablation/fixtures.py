@@ -32,8 +32,8 @@ def export_and_summarise():
     """``run(recipe_dir, exp, out, results_md, trainable=None)``: export the runs under ``exp`` into
     ``<recipe_dir>/runs`` (with ``trainable``, or a trainable.json without counts) and summarise
     them as the recipe does; returns the summary."""
-    from lamer.ablation.config import load_ablation
     from lamer.ablation.runs import export_runs
+    from lamer.ablation.spec import load_ablation
     from lamer.ablation.summary import write_summary
 
     def run(recipe_dir, exp, out, results_md, trainable=None):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lamer.ablation.config import load_ablation
 from lamer.ablation.runs import export_runs
+from lamer.ablation.spec import load_ablation
 from lamer.ablation.summary import write_summary
 from lamer.bin.ablation import main
 from lamer.eval import EvalInputError

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from lamer.ablation.config import load_ablation
 from lamer.ablation.runs import export_runs
 from lamer.ablation.section import render_results
+from lamer.ablation.spec import load_ablation
 from lamer.ablation.summary import write_summary
 from lamer.eval import EvalInputError
 

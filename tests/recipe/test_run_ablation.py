@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.ablation.config import load_ablation
+from lamer.ablation.spec import load_ablation
 from lamer.ablation.summary import write_summary
 from tests.recipe.recipes import DEMO, make_recipe
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.ablation.config import AblationError, load_ablation
+from lamer.ablation.spec import AblationError, load_ablation
 from lamer.bin.ablation import main
 
 GOOD = """
