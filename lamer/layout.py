@@ -4,7 +4,7 @@
 (:mod:`lamer.recipe.jobs`) builds every argument, input and output of its jobs from it. The file
 names inside a program's output directory are the constants of the directory classes below
 (``TargetsDir.LABELS``, ``ProbeDataDir.WAV_SCP``, ...): the program that writes the directory
-(:mod:`lamer.ssl.targets`, :mod:`lamer.espnet.probe_data`, ...) takes them from here too, so no
+(:mod:`lamer.ssl.targets`, :mod:`lamer.probe.inputs`, ...) takes them from here too, so no
 file name is spelled in two places.
 
 Paths are strings joined with ``/`` exactly as given (nothing normalised): they are command-line
@@ -30,7 +30,7 @@ def split_dir(root: str, lang: str, split: str) -> str:
 
 @dataclass(frozen=True)
 class ProbeDataDir:
-    """A probe data directory (:func:`lamer.espnet.probe_data.write_probe_dir`): the languages'
+    """A probe data directory (:func:`lamer.probe.inputs.write_probe_dir`): the languages'
     data dirs of one split merged into what ESPnet's ASR task reads."""
 
     WAV_SCP = "wav.scp"
@@ -59,7 +59,7 @@ class ProbeDataDir:
 
 @dataclass(frozen=True)
 class TokensDir:
-    """A token list directory (:func:`lamer.espnet.probe_data.write_token_dir`)."""
+    """A token list directory (:func:`lamer.probe.inputs.write_token_dir`)."""
 
     TOKENS = "tokens.txt"
     NLSYMS = "nlsyms.txt"
@@ -78,7 +78,7 @@ class TokensDir:
 @dataclass(frozen=True)
 class ModelDir:
     """What a base model import or pre-training (:mod:`lamer.upstream.export`, :mod:`lamer.ssl.pretrain`)
-    or an SSL stage (:mod:`lamer.ssl.export`) leaves: a whole checkpoint and/or adapters."""
+    or an SSL stage (:mod:`lamer.ssl.stage_export`) leaves: a whole checkpoint and/or adapters."""
 
     CHECKPOINT = "upstream.pt"
     ADAPTERS = "adapters"

@@ -2,7 +2,7 @@
 
 Every YAML that lamer reads goes through :func:`parse_yaml`: plans, ablation configs, method
 configs, adapter presets, ``lang.yaml``, probe ``config.yaml`` files, and, while our entry points
-run ESPnet (:mod:`lamer.espnet.safe_yaml`), ESPnet's ``--config`` files, model configs and
+run ESPnet (:mod:`lamer.runtime.yaml_guard`), ESPnet's ``--config`` files, model configs and
 ``--*_conf KEY=VALUE`` values. Beyond PyYAML's safe loader it refuses
 
 - a key given twice in one mapping (YAML keeps the last one silently), naming both lines;

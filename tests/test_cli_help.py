@@ -104,7 +104,7 @@ def test_every_option_says_what_it_does_and_its_default():
 def test_espnet_options_all_say_what_they_do(name):
     """ESPnet's parser as the tool shows it: ESPnet's options (ESPnet's formatter shows their defaults)
     and ours, each with a help text."""
-    from lamer.espnet.data_options import task_parser
+    from lamer.probe.data_options import task_parser
 
     if name == "asr_inference":
         from lamer.bin.asr_inference import inference_parser

@@ -109,8 +109,8 @@ def write_corpus(root: Path, base: list[Path], clips: int, parts: int, clip_seco
 
 def train_probe(work: Path, data_dir: Path, checkpoint: Path, hidden: int, python: str) -> Path:
     """A probe on ``checkpoint`` trained for two steps (untimed); returns its directory."""
-    from lamer.data.datadir import read_data_dir, write_data_dir
-    from lamer.espnet.probe_data import write_probe_dir, write_token_dir
+    from lamer.data.datadir_io import read_data_dir, write_data_dir
+    from lamer.probe.inputs import write_probe_dir, write_token_dir
 
     train, valid = work / "probe_data" / "train", work / "probe_data" / "valid"
     write_probe_dir([data_dir], train)

@@ -36,7 +36,7 @@ def build_step(method: str, preset: str, batch: int, seconds: float, num_classes
     """A closure running one training step of ``method`` on a fixed random batch."""
     from lamer.adapters import LamerConfig, apply_lamer
     from lamer.ssl.encoder import MaskedUpstream
-    from lamer.ssl.head import HubertHead
+    from lamer.ssl.hubert_head import HubertHead
     from lamer.ssl.model import MaskedPredictionModel
     from lamer.upstream import build_preset
     from lamer.upstream.presets import get_shape

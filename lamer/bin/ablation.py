@@ -16,14 +16,14 @@
 ``trainable`` builds every system's method on the base upstream and counts what it trains
 (lamer.ssl.trainable); a config's ``matched`` systems outside their budget (lamer.ssl.budget) stop it
 with the counts named, nothing written. ``export`` copies each run's small outputs from the runs' directory into
-the layout committed with the recipe (lamer.eval.ablation_runs: results per protocol, expert
+the layout committed with the recipe (lamer.ablation.runs: results per protocol, expert
 usage, the probes' validation CER per epoch from their logs, trainable counts, environment), the
 same bytes for the same runs. ``summary`` reads that layout alone (every
 ``<runs>/seed<k>/<system>/results_<protocol>.json`` that exists, with its run's files) and writes
 ``<out>/summary.json``, ``<out>/curves.json``, ``<out>/paired.json`` (every system against the
 config's reference system, seed by seed), ``<out>/intervals.json`` (95% bootstrap intervals of the
 metrics and the paired differences, over seeds and, where the runs wrote their edits, test
-utterances: lamer.eval.intervals; and the go/no-go checks, also printed: lamer.eval.go_no_go),
+utterances: lamer.ablation.intervals; and the go/no-go checks, also printed: lamer.ablation.go_no_go),
 ``<out>/probe_health.json`` (each probe's validation CER per epoch: lamer.eval.probe_health),
 ``<out>/routing.json`` (router entropy and divergence between languages, from each run's
 expert_usage.json: lamer.eval.routing), ``<out>/section.json`` (the runs' environment and the
@@ -31,7 +31,7 @@ plots' captions), all of them the same bytes on every summary of the
 same runs; the plots ``<out>/{avg_cer,old_cer}_<protocol>.png`` (and
 ``<out>/expert_usage_<reference>.png`` from the first seed with ``<reference>/expert_usage.json``),
 matplotlib's rendering, not compared byte for byte; and the section of ``--results_md`` between
-``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.eval.ablation_section), with the
+``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` (lamer.ablation.section), with the
 config's expectations checked. ``render`` rewrites that section from the files of ``--out`` alone
 (published outputs, or after editing the config's expectations), leaving every file of ``--out``
 as it is.
@@ -43,8 +43,8 @@ import logging
 import sys
 from pathlib import Path
 
+from lamer.ablation.spec import AblationError, load_ablation
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.recipe.ablation import AblationError, load_ablation
 
 CONFIG_HELP = "the ablation config: systems, seeds, reference, expectations (conf/ablation.yaml)"
 
@@ -105,24 +105,24 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:  # systems outside the budget, before hours of training on them
                 raise AblationError(f"{ablation.path}: {err}") from None
         elif args.command == "export":
-            from lamer.eval.ablation_runs import export_runs
+            from lamer.ablation.runs import export_runs
 
             exported = export_runs(ablation, args.exp, args.trainable, args.out)
             logging.info("exported %d runs into %s", len(exported), args.out)
         elif args.command == "render":
-            from lamer.eval.ablation_section import render_results
+            from lamer.ablation.section import render_results
 
             render_results(ablation, args.out, args.results_md)
         else:
-            from lamer.eval.ablation import write_summary
+            from lamer.ablation.summary import write_summary
 
             if args.seeds:
                 unknown = sorted(set(args.seeds) - set(ablation.seeds))
                 if unknown:
                     raise AblationError(f"--seeds {unknown}: not seeds of {args.config} ({ablation.seeds})")
                 ablation = dataclasses.replace(ablation, seeds=sorted(set(args.seeds)))
-            from lamer.eval.go_no_go import render_lines
-            from lamer.eval.intervals import INTERVALS, read_intervals
+            from lamer.ablation.go_no_go import render_lines
+            from lamer.ablation.intervals import INTERVALS, read_intervals
 
             write_summary(ablation, args.runs, args.out, args.results_md)
             print("Go/no-go (under retrained, before any ranking):")

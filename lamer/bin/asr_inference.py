@@ -37,7 +37,7 @@ per job.
 
 Data files: a ``cmd |`` line of a ``wav.scp`` is a command, run (with /bin/sh, as Kaldi and ESPnet
 do) only with ``--allow_wav_pipes true`` and a file given as ``PATH,speech,kaldi_ark``; without it
-such a line is an error naming the file and line (lamer/espnet/data_options.py). Greedy decoding
+such a line is an error naming the file and line (lamer/probe/data_options.py). Greedy decoding
 and the language classifier read ``sound`` and ``kaldi_ark`` files alike (lamer/data/wav_scp.py).
 The decoding itself is lamer/probe/inference.py's.
 """
@@ -48,7 +48,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, help_asked, help_before_imports, positive_int, tool_parser
-from lamer.espnet.data_options import add_pipe_option
+from lamer.probe.data_options import add_pipe_option
 from lamer.probe.inference import (
     DECODINGS,
     JOB_FIELDS,
@@ -106,7 +106,7 @@ def inference_parser() -> argparse.ArgumentParser:
     """ESPnet's inference parser, as this tool shows it in ``--help``."""
     from espnet2.bin.asr_inference import get_parser
 
-    from lamer.espnet.data_options import INFERENCE_HELP, as_tool
+    from lamer.probe.data_options import INFERENCE_HELP, as_tool
 
     return as_tool(get_parser(), "asr_inference", INFERENCE_HELP)
 

@@ -4,8 +4,8 @@
         --frontend_conf path_or_url=exp/ssl/base.pt --frontend_conf adapters=exp/stage1/adapters ...
 
 Every option is ESPnet's (``python -m lamer.bin.asr_train --help``) but one: a data file's
-``cmd |`` lines run only with ``--allow_wav_pipes true`` (lamer/espnet/data_options.py); see
-lamer/espnet/frontend.py for the frontend's options.
+``cmd |`` lines run only with ``--allow_wav_pipes true`` (lamer/probe/data_options.py); see
+lamer/probe/frontend.py for the frontend's options.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     with help_before_imports(f"{usage_line('asr_train', SYNOPSIS)}\n\n{__doc__}", argv):
         from espnet2.tasks.asr import ASRTask
 
-        from lamer.espnet.data_options import run_task
-        from lamer.espnet.task import register_lamer_choices
+        from lamer.probe.asr_task import register_lamer_choices
+        from lamer.probe.data_options import run_task
 
     register_lamer_choices()
     return run_task("asr_train", ASRTask, argv)

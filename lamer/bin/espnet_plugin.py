@@ -5,7 +5,7 @@
 
 Once installed, every Python of this environment registers ``frontend: lamer``,
 ``model: lamer_lid`` and s3prl's ``upstream: lamer_local`` when it imports ESPnet's ASR task
-or s3prl's hub (lamer/espnet/plugin.py), so ESPnet's own ``python -m espnet2.bin.asr_train``,
+or s3prl's hub (lamer/probe/espnet_plugin.py), so ESPnet's own ``python -m espnet2.bin.asr_train``,
 ``asr_inference`` and ``Speech2Text`` build lamer's exports and probes. ``tools/install.sh``
 installs it. ``--site_dir``: another site directory than this environment's site-packages.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lamer.atomic import write_text_atomic
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.espnet.plugin import PTH_LINE, PTH_NAME
+from lamer.probe.espnet_plugin import PTH_LINE, PTH_NAME
 
 
 def build_parser() -> ToolParser:

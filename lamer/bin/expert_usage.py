@@ -33,7 +33,7 @@ def build_parser() -> ToolParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from lamer.atomic import write_json_atomic
-    from lamer.espnet.usage import load_patched_upstream, measure_expert_usage, utterances_by_language
+    from lamer.eval.expert_usage import load_patched_upstream, measure_expert_usage, utterances_by_language
 
     try:
         utterances = utterances_by_language(args.data)

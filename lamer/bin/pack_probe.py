@@ -35,7 +35,7 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lamer.espnet.pack import pack_probe, unpack_probe
+    from lamer.probe.pack import pack_probe, unpack_probe
 
     try:
         if args.action == "pack":

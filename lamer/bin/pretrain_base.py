@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
-from lamer.espnet.safe_load import run_safely
+from lamer.runtime.load_guard import run_safely
 from lamer.ssl.pretrain import pretrain_base
 
 

@@ -45,7 +45,7 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lamer.espnet.probe_data import write_probe_dir, write_token_dir
+    from lamer.probe.inputs import write_probe_dir, write_token_dir
 
     try:
         if args.command == "dir":

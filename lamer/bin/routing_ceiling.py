@@ -8,7 +8,7 @@ Each data dir needs wav.scp (16 kHz audio) and utt2lang. Per router (``"<layer>.
 the JSON gives the frame LID accuracy of a linear classifier fitted on the training dirs and
 scored on the evaluation dirs, the Jensen-Shannon divergence between languages that a router
 with one expert per language routing as that classifier would reach (soft and top-1), and the
-trained router's own divergence on the same frames (lamer.espnet.routing_ceiling).
+trained router's own divergence on the same frames (lamer.eval.routing_ceiling).
 """
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def build_parser() -> ToolParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from lamer.atomic import write_json_atomic
-    from lamer.espnet.routing_ceiling import collect_router_frames, routing_ceiling
-    from lamer.espnet.usage import load_patched_upstream, utterances_by_language
+    from lamer.eval.expert_usage import load_patched_upstream, utterances_by_language
+    from lamer.eval.routing_ceiling import collect_router_frames, routing_ceiling
 
     try:
         train_utts = utterances_by_language(args.train_data)

@@ -23,8 +23,8 @@ codebook keep it with ESPnet's ``--init_param exp/ssl_stage1/latest.pth:head:hea
 Every ESPnet training option works (--resume, --accum_grad, --max_epoch, distributed ones);
 ``python -m lamer.bin.ssl_train --help`` lists them. The trained adapters end in
 ``<output_dir>/adapters`` (full fine-tuning: ``<output_dir>/upstream.pt``). Checkpoints and
-``--init_param`` files are read weights-only and checked (lamer/espnet/safe_load.py); a data
-file's ``cmd |`` lines run only with ``--allow_wav_pipes true`` (lamer/espnet/data_options.py).
+``--init_param`` files are read weights-only and checked (lamer/runtime/load_guard.py); a data
+file's ``cmd |`` lines run only with ``--allow_wav_pipes true`` (lamer/probe/data_options.py).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     files that run commands refused unless allowed."""
     argv = sys.argv[1:] if argv is None else argv
     with help_before_imports(f"{usage_line('ssl_train', SYNOPSIS)}\n\n{__doc__}", argv):
-        from lamer.espnet.data_options import run_task
+        from lamer.probe.data_options import run_task
         from lamer.ssl.task import SSLTask
     return run_task("ssl_train", SSLTask, argv)
 

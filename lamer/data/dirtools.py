@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamer.atomic import atomic_dir, write_text_atomic
-from lamer.data.datadir import DONE_MARKER, EXTRA_UTT_FILES
-from lamer.data.errors import DataError, decode_line
+from lamer.data.datadir_io import DONE_MARKER, EXTRA_UTT_FILES
+from lamer.data.errors import DataError
+from lamer.data.kaldi_table import table_lines
 from lamer.data.lock import output_lock
 from lamer.data.wav_scp import parse_segment
 
@@ -99,13 +100,10 @@ class ExtraFiles:
 
 def _read_rows(path: Path) -> list[Row]:
     rows = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            line = decode_line(raw, f"{path}:{number}").removesuffix("\n").removesuffix("\r")  # LF or CRLF
-            fields = line.split(maxsplit=1)
-            if not fields:
-                raise DataError(f"{path}:{number}: empty line; remove it")
-            rows.append(Row(fields[0], line))
+    for line in table_lines(path):
+        if not line.key:
+            raise DataError(f"{line.origin}: empty line; remove it")
+        rows.append(Row(line.key, line.text))
     return rows
 
 
@@ -264,8 +262,7 @@ def spread_evenly(rows: list[Row], count: int) -> list[Row]:
 
 
 def _read_ids(path: Path) -> set[str]:
-    with open(path, encoding="utf-8") as f:
-        return {line.split()[0] for line in f if line.strip()}
+    return {line.key for line in table_lines(path) if line.key}
 
 
 def _utts_of(utt2spk: list[Row], speakers: set[str]) -> set[str]:

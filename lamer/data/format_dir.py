@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lamer.atomic import atomic_dir
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, mono_at, write_pcm16
-from lamer.data.datadir import DONE_MARKER
+from lamer.data.datadir_io import DONE_MARKER
 from lamer.data.dirtools import RECORDING_FILES, ExtraFiles, Row, load_tables, spk2utt_rows, write_tables
 from lamer.data.errors import DataError
 from lamer.data.lock import output_lock

@@ -46,7 +46,7 @@ converted or synthesised before in the process (measured: 1800 sentences in 12 l
 both orders, with synthesis in between), and it is cached per (voice, text).
 
 A PER is as good as espeak-ng's rules for the language. The voice of a language comes from one
-place: the synthetic corpus's table (:data:`lamer.data.synth.languages.LANGUAGES`) for its
+place: the synthetic corpus's table (:data:`lamer.data.synth.language_table.LANGUAGES`) for its
 languages, and :data:`VOICES` for the other languages of lamer's corpus tables
 (:mod:`lamer.data.languages`) that espeak-ng speaks; Japanese is left out (espeak-ng reads kana
 only: kanji come out as the English words "Chinese letter").
@@ -80,7 +80,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from lamer.data.espeak_ng import espeak_library
-from lamer.data.synth.languages import LANGUAGES
+from lamer.data.synth.language_table import LANGUAGES
 
 # Languages of lamer's corpus tables that the synthetic corpus does not speak, with the
 # espeak-ng voice that reads them (ISO 639-3 -> voice, as espeak-ng's voice list names it).

@@ -12,7 +12,7 @@ file. Both sections are optional; a language without a folder gets the defaults:
       remove: "\\u0640"         # characters deleted without a word break
       keep: "·"                # punctuation/symbol characters kept inside words
       spaced: false            # default: by language (Chinese, Japanese, Thai, ... unspaced)
-    tokens:                    # the char token list of the probe (lamer.espnet.probe_data)
+    tokens:                    # the char token list of the probe (lamer.probe.inputs)
       coverage: 0.999          # keep the most frequent characters covering this share
       min_count: 2             # and only characters seen at least this often
 

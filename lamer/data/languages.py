@@ -13,6 +13,10 @@ from collections.abc import Mapping, Sequence
 
 from lamer.data.errors import DataError
 
+# How a transcript names its language (the ML-SUPERB convention): ``[iso]``, the tag first in
+# references and probe texts, anywhere in a hypothesis (see lamer.eval.kaldi_text).
+LANGUAGE_TAG = re.compile(r"\[([^\[\]\s]+)\]")
+
 # Common Voice locales (folder names of a release), v1 to v17+.
 COMMONVOICE_LOCALES: dict[str, str] = {
     "ab": "abk", "af": "afr", "am": "amh", "an": "arg", "ar": "ara", "as": "asm", "ast": "ast",

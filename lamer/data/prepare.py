@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lamer.atomic import remove_stale_temps
 from lamer.data.audio import AUDIO_FORMATS, TARGET_RATE, convert_clip
-from lamer.data.datadir import Utterance, is_complete, write_data_dir
+from lamer.data.datadir_io import Utterance, is_complete, write_data_dir
 from lamer.data.errors import BadRows, DataError, DiskFull
 from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.lock import output_lock

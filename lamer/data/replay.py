@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamer.data.datadir import Utterance, read_data_dir
+from lamer.data.datadir_io import Utterance, read_data_dir
 from lamer.data.selection import select_duration, total_duration
 from lamer.data.subsets import write_locked
 

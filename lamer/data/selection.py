@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lamer.data.datadir import Utterance
+from lamer.data.datadir_io import Utterance
 from lamer.data.errors import DataError
 
 STRATEGIES = ("random", "speaker_balanced")

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
+from lamer.data.datadir_io import Utterance, read_data_dir, write_data_dir
 from lamer.data.lock import output_lock
 from lamer.data.selection import SplitSizes, select_duration, speaker_disjoint_split, total_duration
 

@@ -11,7 +11,7 @@ Ours on top: the files of :data:`REQUIRED_FILES`, utterance ids starting with th
 ISO 639-3 languages, non-empty transcripts and, if asked, audio that exists and matches utt2dur
 (a segment's length, which is what Kaldi's ``get_utt2dur.sh`` writes for it).
 ``text.raw`` may list utterances the dir no longer has (Kaldi's tools do not filter it, see
-:mod:`lamer.data.datadir`), but not miss one, and has no non-printable characters either.
+:mod:`lamer.data.datadir_io`), but not miss one, and has no non-printable characters either.
 
 :func:`validate_data_dir` returns every problem found (each naming the file and line or the
 utterance), so one run shows all that is wrong instead of the first fault only.
@@ -27,7 +27,7 @@ from pathlib import Path
 import soundfile as sf
 
 from lamer.data.audio import TARGET_RATE
-from lamer.data.datadir import EXTRA_UTT_FILES, REQUIRED_FILES, read_table
+from lamer.data.datadir_io import EXTRA_UTT_FILES, REQUIRED_FILES, read_table
 from lamer.data.dirtools import KALDI_UTT_FILES, RECORDING_FILES, SPK_FILES
 from lamer.data.errors import DataError
 from lamer.data.wav_scp import NO_PIPE_HINT, WavEntry, parse_segment, read_audio, refuse_pipes

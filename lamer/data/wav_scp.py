@@ -30,7 +30,8 @@ import numpy as np
 import soundfile as sf
 
 from lamer.data.audio import prepared_samples
-from lamer.data.errors import DataError, decode_line
+from lamer.data.errors import DataError
+from lamer.data.kaldi_table import table_lines
 
 PIPE_OPTION = "--allow_wav_pipes"
 KINDS = ("path", "ark", "pipe")
@@ -95,13 +96,11 @@ def parse_segment(utt: str, fields: list[str], origin: str) -> Segment:
 def read_segments(path: str | Path) -> list[tuple[str, Segment]]:
     """``(utterance, segment)`` of every line of the ``segments`` file ``path``, in file order."""
     out = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            origin = f"{path}:{number}"
-            fields = decode_line(raw, origin).split()
-            if not fields:
-                raise DataError(f"{origin}: empty line; remove it")
-            out.append((fields[0], parse_segment(fields[0], fields[1:], origin)))
+    for line in table_lines(path):
+        fields = line.text.split()
+        if not fields:
+            raise DataError(f"{line.origin}: empty line; remove it")
+        out.append((fields[0], parse_segment(fields[0], fields[1:], line.origin)))
     return out
 
 
@@ -131,13 +130,11 @@ def parse_wav_scp(path: str | Path) -> list[WavEntry]:
     utterance, then the rest without surrounding blanks). A line that is not UTF-8 or lacks
     the audio is an error naming it; nothing is run or opened."""
     entries = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            origin = f"{path}:{number}"
-            fields = decode_line(raw, origin).split(maxsplit=1)
-            if len(fields) != 2:
-                raise DataError(f"{origin}: expected '<utterance> <audio>', got {raw.decode('utf-8').rstrip()!r}")
-            entries.append(WavEntry(fields[0], fields[1].strip(), origin))
+    for line in table_lines(path):
+        fields = line.text.split(maxsplit=1)
+        if len(fields) != 2:
+            raise DataError(f"{line.origin}: expected '<utterance> <audio>', got {line.text.rstrip()!r}")
+        entries.append(WavEntry(fields[0], fields[1].strip(), line.origin))
     return entries
 
 

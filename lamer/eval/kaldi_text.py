@@ -1,4 +1,5 @@
-"""Kaldi-style ``text`` and ``utt2lang`` files with the ML-SUPERB language tag.
+"""Kaldi-style ``text`` and ``utt2lang`` files with the ML-SUPERB language tag, read as Kaldi
+tables (:mod:`lamer.data.kaldi_table`), their errors reported as :class:`~lamer.eval.EvalInputError`.
 
 A text line is ``<utt> [iso] transcript``: the language tag ``[iso]`` comes first in references
 (it may be absent there, then utt2lang gives the language); in hypotheses the first ``[xxx]``
@@ -8,13 +9,18 @@ are stripped, so that a space counts as exactly one character in the CER.
 """
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamer.data.errors import DataError
+from lamer.data.kaldi_table import KeyIndex, table_lines
+from lamer.data.kaldi_table import read_utt2lang as read_table_utt2lang
+from lamer.data.languages import LANGUAGE_TAG
 from lamer.eval import EvalInputError
 
-LANGUAGE_TAG = re.compile(r"\[([^\[\]\s]+)\]")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -50,14 +56,14 @@ def split_tag(text: str, *, anywhere: bool) -> tuple[str | None, str]:
     return found.group(1), normalize_space(rest)
 
 
-def _numbered_lines(path: Path):
-    """Yield (line number, line without the newline), naming the file on a decoding error."""
+@contextlib.contextmanager
+def _as_eval_input() -> Iterator[None]:
+    """A table the data layer refuses (bytes that are not UTF-8, a repeated utterance) is bad
+    input to the evaluation tools, which report EvalInputError."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\n").rstrip("\r")
-    except UnicodeDecodeError as err:
-        raise EvalInputError(f"{path}: not valid UTF-8 ({err})") from err
+        yield
+    except DataError as err:
+        raise EvalInputError(str(err)) from err
 
 
 def read_text(path: Path, *, tag_anywhere: bool) -> dict[str, TextEntry]:
@@ -67,46 +73,33 @@ def read_text(path: Path, *, tag_anywhere: bool) -> dict[str, TextEntry]:
     A line holding only an id is an empty transcript (a hypothesis may legitimately be empty).
     """
     entries: dict[str, TextEntry] = {}
-    for number, line in _numbered_lines(Path(path)):
-        fields = line.split(maxsplit=1)
-        if not fields:
-            raise EvalInputError(f"{path}:{number}: blank line; every line must start with an utterance id")
-        utt = fields[0]
-        if utt in entries:
-            raise EvalInputError(
-                f"{path}:{number}: duplicate utterance id {utt!r} (first on line {entries[utt].line})"
-            )
-        tag, transcript = split_tag(fields[1] if len(fields) > 1 else "", anywhere=tag_anywhere)
-        entries[utt] = TextEntry(utt=utt, tag=tag, transcript=transcript, line=number)
+    index = KeyIndex("utterance id")
+    with _as_eval_input():
+        for line in table_lines(path):
+            if not line.key:
+                raise EvalInputError(f"{line.origin}: blank line; every line must start with an utterance id")
+            index.add(line)
+            tag, transcript = split_tag(line.rest, anywhere=tag_anywhere)
+            entries[line.key] = TextEntry(utt=line.key, tag=tag, transcript=transcript, line=line.number)
     return entries
 
 
 def read_utt2lang(path: Path) -> dict[str, str]:
     """Read ``<utt> <iso>`` lines into ``{utt: iso}``; errors name the file and line."""
-    utt2lang: dict[str, str] = {}
-    for number, line in _numbered_lines(Path(path)):
-        fields = line.split()
-        if len(fields) != 2:
-            raise EvalInputError(
-                f"{path}:{number}: expected '<utt> <iso>', got {len(fields)} field(s): {line!r}"
-            )
-        utt, lang = fields
-        if utt in utt2lang:
-            raise EvalInputError(f"{path}:{number}: duplicate utterance id {utt!r}")
-        utt2lang[utt] = lang
-    return utt2lang
+    with _as_eval_input():
+        return read_table_utt2lang(path)
 
 
 def read_lid(path: Path) -> dict[str, TextEntry]:
     """Read a language classifier's ``<utt> [iso]`` lines (``1best_recog/lid``) into
     ``{utt: TextEntry}`` (the tag without brackets, an empty transcript); errors name the file and line."""
     entries: dict[str, TextEntry] = {}
-    for number, line in _numbered_lines(Path(path)):
-        fields = line.split()
-        if len(fields) != 2 or not LANGUAGE_TAG.fullmatch(fields[1]):
-            raise EvalInputError(f"{path}:{number}: expected '<utt> [iso]', got {line!r}")
-        utt = fields[0]
-        if utt in entries:
-            raise EvalInputError(f"{path}:{number}: duplicate utterance id {utt!r} (first on line {entries[utt].line})")
-        entries[utt] = TextEntry(utt=utt, tag=fields[1][1:-1], transcript="", line=number)
+    index = KeyIndex("utterance id")
+    with _as_eval_input():
+        for line in table_lines(path):
+            fields = line.text.split()
+            if len(fields) != 2 or not LANGUAGE_TAG.fullmatch(fields[1]):
+                raise EvalInputError(f"{line.origin}: expected '<utt> [iso]', got {line.text!r}")
+            index.add(line)
+            entries[line.key] = TextEntry(utt=line.key, tag=fields[1][1:-1], transcript="", line=line.number)
     return entries

@@ -9,7 +9,7 @@ reader tell the two apart.
 Input: ESPnet's training log of each probe (``<run>/logs/probe_<stage>.log``), whose lines
 ``<N>epoch results: [train] ... [valid] ... cer_ctc=<x>`` give the epoch's validation CER
 (a fraction), read into a curve once when the runs are exported (``probe_cer.json``,
-lamer.eval.ablation_runs). A run whose probe is another run's (``frozen``'s base probe, shared)
+lamer.ablation.runs). A run whose probe is another run's (``frozen``'s base probe, shared)
 has no log of its own for it: the base probe is read from the ``frozen`` system of the seed.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def collect(curves: dict[str, dict[int, dict[str, list[float | None]]]], base_sy
     """Probe entries per system and seed: ``{system: {seed: {stage: entry or None}}}``.
 
     ``curves[system][seed]`` maps a run's stages to its probes' curves (``probe_cer.json`` of the
-    runs layout, lamer.eval.ablation_runs); ``stages[system]`` lists its stages after the base.
+    runs layout, lamer.ablation.runs); ``stages[system]`` lists its stages after the base.
     The base probe of a seed is read from ``base_system``'s run of that seed and reported as the
     system ``"base probe"``.
     """

@@ -19,6 +19,7 @@ from lamer.eval.forgetting import (
     mean_over_stages,
     metric_names,
 )
+from lamer.eval.markdown import markdown_table
 from lamer.eval.results import Matrix, Results
 from lamer.layout import RESULTS_MD
 
@@ -107,13 +108,6 @@ def environment_markdown(env: dict[str, str]) -> str:
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured markdown table, columns after the first right-aligned."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def matrix_table(results: Results, matrix: Matrix) -> str:

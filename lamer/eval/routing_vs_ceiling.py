@@ -3,7 +3,7 @@ routers separate languages beside how far a linear gate on the same inputs could
 
 Input: per stage, what ``python -m lamer.bin.routing_ceiling`` wrote for that stage's adapters
 (``{"languages", "eval_languages", "routers": {"<layer>.<module>": {...}}}``, one entry per frame
-router; ``lamer.espnet.routing_ceiling``). Per layer, the values of its routers (one per patched
+router; ``lamer.eval.routing_ceiling``). Per layer, the values of its routers (one per patched
 module) averaged:
 
 - ``js_router``: the trained routers' mean Jensen-Shannon divergence (nats) between the languages'
@@ -31,7 +31,7 @@ import math
 from collections import defaultdict
 
 from lamer.eval import EvalInputError
-from lamer.eval.report import markdown_table
+from lamer.eval.markdown import markdown_table
 
 ROUTER_KEYS = ("experts", "frames", "frame_acc", "chance", "js_soft", "js_hard", "js_router")
 LAYER_KEYS = ("layer", "experts", "routers", "frames", "js_router", "js_soft", "js_hard", "ratio", "frame_acc",

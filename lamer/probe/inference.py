@@ -5,17 +5,17 @@ them, with ESPnet's inference options, to :func:`run_decoding`. ESPnet's options
 ESPnet's own parser (which reads ``--config`` and refuses an unknown option), into the keyword
 arguments of ESPnet's ``inference``; every job of the run is decoded with them, its probe and
 output directory put in (:meth:`DecodeJob.espnet_values`). The data files they name are checked
-once, before any job (:func:`~lamer.espnet.data_options.check_data_files`), in the files as given,
+once, before any job (:func:`~lamer.probe.data_options.check_data_files`), in the files as given,
 so that an error names their lines.
 
 A job may decode with another upstream than its probe was trained on (the ``fixed`` protocol:
-:func:`~lamer.espnet.override.override_frontend` writes the probe's config with the job's
+:func:`~lamer.probe.override.override_frontend` writes the probe's config with the job's
 adapters or checkpoint as ``OUTPUT_DIR/config_frontend_override.yaml``). With ``greedy`` decoding
-(:func:`~lamer.espnet.greedy.greedy_decode`) a probe with a language classifier writes its
+(:func:`~lamer.probe.greedy.greedy_decode`) a probe with a language classifier writes its
 ``1best_recog/lid`` as it decodes; after ESPnet's beam search one more pass of the frontend and
-the classifier writes it (:func:`~lamer.espnet.lid_output.classify_wav_scp`). A split decoding
+the classifier writes it (:func:`~lamer.probe.lid_classify.classify_wav_scp`). A split decoding
 (:class:`Block`) decodes one contiguous block of the utterances of every job into
-``OUTPUT_DIR/splitN/J`` (:mod:`lamer.espnet.decode_split`); :func:`merge_decodings` then writes
+``OUTPUT_DIR/splitN/J`` (:mod:`lamer.probe.decode_split`); :func:`merge_decodings` then writes
 each job's ``1best_recog`` as one job would have.
 """
 from __future__ import annotations
@@ -144,8 +144,8 @@ def run_decoding(options: DecodeOptions, espnet_argv: Sequence[str]) -> int:
     status: 0, 1 after one error line naming the file (a refused data line, checkpoint or YAML, a
     missing override), 2 for options that cannot decode. ESPnet's parser exits with 2 on an
     unknown option. The run stops at the first job that fails."""
-    from lamer.espnet.safe_load import run_safely
-    from lamer.espnet.task import register_lamer_choices
+    from lamer.probe.asr_task import register_lamer_choices
+    from lamer.runtime.load_guard import run_safely
 
     register_lamer_choices()
     return run_safely(PROG, _decode_all, options, list(espnet_argv))
@@ -169,7 +169,7 @@ def espnet_options(argv: Sequence[str]) -> dict[str, Any]:
 def merge_decodings(output_dirs: Sequence[Path], nj: int) -> None:
     """Merge the ``nj`` blocks of each split decoding of ``output_dirs`` into its ``1best_recog``; a
     block not (or not completely) decoded is an error naming it (OSError or ValueError)."""
-    from lamer.espnet.decode_split import merge_blocks
+    from lamer.probe.decode_split import merge_blocks
 
     for output_dir in output_dirs:
         merge_blocks(Path(output_dir), nj)
@@ -180,7 +180,7 @@ def _error(err: object) -> None:
 
 
 def _decode_all(options: DecodeOptions, argv: list[str]) -> int:
-    from lamer.espnet.data_options import check_data_files
+    from lamer.probe.data_options import check_data_files
 
     espnet = espnet_options(argv)
     try:
@@ -199,7 +199,7 @@ def _decode_all(options: DecodeOptions, argv: list[str]) -> int:
 
 def _decode_block(job: DecodeJob, espnet: dict[str, Any], options: DecodeOptions) -> int:
     """The block of ``options`` of one job, decoded into its ``splitN/J`` directory."""
-    from lamer.espnet.decode_split import block_dir, mark_decoded, write_block_data
+    from lamer.probe.decode_split import block_dir, mark_decoded, write_block_data
 
     block = options.block
     directory = block_dir(Path(job.output_dir), block.nj, block.job)
@@ -222,7 +222,7 @@ def _decode(job: DecodeJob, espnet: dict[str, Any], options: DecodeOptions) -> i
     """One job: its probe's config (the ``fixed`` overrides applied), then the decoding."""
     config = job.asr_train_config
     if job.overrides:
-        from lamer.espnet.override import override_frontend
+        from lamer.probe.override import override_frontend
 
         try:
             config = str(override_frontend(Path(job.asr_train_config), Path(job.output_dir) / OVERRIDE_CONFIG,
@@ -232,7 +232,7 @@ def _decode(job: DecodeJob, espnet: dict[str, Any], options: DecodeOptions) -> i
             return 1
     values = {**espnet, **job.espnet_values(config)}
     if options.decoding == "greedy":
-        from lamer.espnet.greedy import greedy_decode
+        from lamer.probe.greedy import greedy_decode
 
         return _on_probe(greedy_decode, values, options.allow_pipes)
     from espnet.utils.cli_utils import get_commandline_args
@@ -268,9 +268,10 @@ def _on_probe(run: Callable[..., Any], values: dict[str, Any], allow_pipes: bool
 def _classify(values: dict[str, Any], allow_pipes: bool) -> int:
     """After ESPnet's beam search: the language classifier's ``1best_recog/lid`` when the probe has
     one (``model: lamer_lid``); a probe without one leaves no ``lid`` of another model behind."""
-    from lamer.espnet.decode_split import RESULT_DIR
-    from lamer.espnet.lid_model import MODEL_NAME
-    from lamer.espnet.lid_output import LID_FILE, classify_wav_scp
+    from lamer.probe.decode_split import RESULT_DIR
+    from lamer.probe.lid_classify import classify_wav_scp
+    from lamer.probe.lid_model import MODEL_NAME
+    from lamer.probe.lid_output import LID_FILE
     from lamer.yaml_io import load_yaml
 
     if values["asr_train_config"] is None:

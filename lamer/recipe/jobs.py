@@ -166,7 +166,7 @@ def _opts(text: str) -> list[str]:
 
 def synth_keys(plan: Plan) -> str:
     """The synthetic corpus' language keys for the plan's languages (demo recipes)."""
-    from lamer.data.synth.languages import LANGUAGES
+    from lamer.data.synth.language_table import LANGUAGES
 
     by_iso3 = {lang.iso3: lang.key for lang in LANGUAGES.values()}
     wanted = [lang for s in plan.all_stages for lang in s.languages]

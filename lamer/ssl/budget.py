@@ -1,7 +1,7 @@
 """Budget-matched systems: trainable parameters and total LoRA rank within a stated tolerance of a reference.
 
 An ablation that compares adapter designs at one budget says so in its config (``matched``, read by
-:func:`lamer.recipe.ablation.load_ablation`)::
+:func:`lamer.ablation.spec.load_ablation`)::
 
     matched: {reference: lamer_replay, systems: [lamer_inverted_replay, ...],
               trainable_params: 0.10, total_rank: 0.05}

@@ -7,7 +7,7 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from lamer.adapters import patch_state, routing_languages, routing_losses
 from lamer.ssl.encoder import MaskedUpstream
-from lamer.ssl.head import HubertHead, masked_prediction_loss
+from lamer.ssl.hubert_head import HubertHead, masked_prediction_loss
 from lamer.ssl.masking import span_mask
 
 

@@ -14,9 +14,9 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from lamer.ssl.export import UPSTREAM_FILE
 from lamer.ssl.features import checked, layer_extractor, mfcc_extractor, receptive_field
 from lamer.ssl.methods import build_ssl_upstream
+from lamer.ssl.stage_export import UPSTREAM_FILE
 from lamer.ssl.targets import collect_items, prepare_targets
 from lamer.yaml_io import load_yaml
 

@@ -4,7 +4,7 @@ One contract for every place a share is given: a number in [0, 1). 0 keeps the r
 out of the batches while the stage's k-means codebook is still fit on them, so that systems that
 differ only in the share see the same codebook data. Each value is checked once, where it enters
 a process: the plan's ``replay.share`` (:mod:`lamer.recipe.plan`), an ablation system's
-``replay_share`` (:mod:`lamer.recipe.ablation`), ``ssl.sh --replay_share`` (:mod:`lamer.recipe.jobs`)
+``replay_share`` (:mod:`lamer.ablation.spec`), ``ssl.sh --replay_share`` (:mod:`lamer.recipe.jobs`)
 and ``ssl_train --replay_share`` run by hand (:mod:`lamer.ssl.task`, as it parses its options). The
 recipe hands ssl_train the checked share in each SSL stage's spec (:mod:`lamer.ssl.train_spec`,
 whose reader checks its type only), and the replay batch sampler (:mod:`lamer.ssl.sampler`) is

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from espnet2.samplers.abs_sampler import AbsSampler
 
-from lamer.data.datadir import read_table
+from lamer.data.datadir_io import read_table
 
 logger = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from lamer.atomic import atomic_path, write_atomic, write_json_atomic, write_text_atomic
 from lamer.data.audio import TARGET_RATE, read_prepared
-from lamer.data.datadir import read_data_dir
+from lamer.data.datadir_io import read_data_dir
 from lamer.data.errors import DataError
 from lamer.data.format_dir import AUDIO_DIR, write_plain_audio
 from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes

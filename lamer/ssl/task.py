@@ -36,17 +36,17 @@ from espnet2.utils.yaml_no_alias_safe_dump import NoAliasSafeDumper
 
 from lamer.adapters import patch_state, router_parameters
 from lamer.adapters.checkpoint import describe_base
-from lamer.espnet.safe_load import espnet_safe_loading
-from lamer.eval.kaldi_text import read_utt2lang
+from lamer.data.kaldi_table import read_utt2lang
+from lamer.runtime.load_guard import espnet_safe_loading
 from lamer.ssl.encoder import MaskedUpstream
-from lamer.ssl.export import export_stage
 from lamer.ssl.growth import check_optimizer
-from lamer.ssl.head import HubertHead
+from lamer.ssl.hubert_head import HubertHead
 from lamer.ssl.method_config import ADAPTERS, DEFAULT_ADAPTER, adapter_config, resolve_preset
 from lamer.ssl.methods import PRESET_MISMATCH, build_ssl_upstream, describe, setup_method
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.ssl.replay_share import check_share
 from lamer.ssl.sampler import ReplayBatchSampler, read_lengths
+from lamer.ssl.stage_export import export_stage
 from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec, read_train_spec, train_spec_from_dict
 from lamer.upstream import LoadedUpstream
 from lamer.yaml_io import brief

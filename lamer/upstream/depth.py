@@ -15,7 +15,7 @@ from lamer.upstream.fairseq import is_fairseq_checkpoint, read_fairseq_checkpoin
 from lamer.upstream.loader import EXPORT_MANIFEST
 from lamer.upstream.presets import PRESETS
 from lamer.upstream.s3prl_format import config_defaults, read_s3prl_checkpoint
-from lamer.upstream.safe_load import UnreadableCheckpoint, load_checkpoint_file
+from lamer.upstream.safe_checkpoint import UnreadableCheckpoint, load_checkpoint_file
 
 
 def upstream_depth(spec: str | Path) -> int:

@@ -4,7 +4,7 @@ Two kinds of export directory, both with an ``export.json`` that :func:`load_ups
 
 - base + adapters: ``upstream.pt`` (s3prl converted format, what ESPnet's S3prlFrontend
   loads with ``upstream: hubert_local`` / ``wav2vec2_local`` / ``wavlm_local``, or ``lamer_local``
-  for a log-mel front end, see :mod:`lamer.espnet.s3prl_expert`) or
+  for a log-mel front end, see :mod:`lamer.probe.s3prl_expert`) or
   ``upstream/`` (a transformers directory), plus ``adapters/`` as written by
   :func:`lamer.adapters.save_adapters`;
 - merged (``merge=True``): the adapters folded into the base weights where that is exact

@@ -8,7 +8,7 @@ state dict loads into them unchanged.
 """
 from __future__ import annotations
 
-from lamer.upstream.safe_load import FairseqDictionary, plain
+from lamer.upstream.safe_checkpoint import FairseqDictionary, plain
 
 
 def is_fairseq_checkpoint(state: dict) -> bool:

@@ -24,7 +24,7 @@ from lamer.upstream.fairseq import is_fairseq_checkpoint, read_fairseq_checkpoin
 from lamer.upstream.head import HEAD_KEYS, PretrainingHead, drop_head, hubert_head
 from lamer.upstream.hf import input_normalization, is_hf_directory, load_hf_model, read_hf_config
 from lamer.upstream.s3prl_format import build_s3prl_model, read_s3prl_checkpoint
-from lamer.upstream.safe_load import load_checkpoint_file
+from lamer.upstream.safe_checkpoint import load_checkpoint_file
 from lamer.upstream.weights import load_checked
 
 EXPORT_MANIFEST = "export.json"

@@ -23,7 +23,7 @@ ARCHES = ("hubert", "wav2vec2", "wavlm")
 # marks a HuBERT file whose prediction head is zeros written only because s3prl's loader wants one
 PLACEHOLDER_HEAD = "lamer_placeholder_head"
 S3PRL_UPSTREAMS = {"hubert": "hubert_local", "wav2vec2": "wav2vec2_local", "wavlm": "wavlm_local"}
-# the s3prl hub entry lamer registers for checkpoints s3prl's own loaders cannot build (lamer.espnet.s3prl_expert)
+# the s3prl hub entry lamer registers for checkpoints s3prl's own loaders cannot build (lamer.probe.s3prl_expert)
 LAMER_UPSTREAM = "lamer_local"
 
 

@@ -30,7 +30,7 @@ def test_time_exponent_is_the_log_log_slope():
 
 def test_json_of_a_tiny_run(tmp_path, capsys):
     """Two clips of one second at 1x and 2x, data preparation and targets (decoding, the slow
-    step to start, is covered by tests/espnet/test_espnet_decode_split.py)."""
+    step to start, is covered by tests/probe/test_probe_decode_split.py)."""
     assert scale.main(["--json", "--clips", "2", "--clip-seconds", "1", "--sizes", "1,2", "--num-clusters", "4",
                        "--upstream", "tiny", "--steps", "prepare,targets", "--work", str(tmp_path)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

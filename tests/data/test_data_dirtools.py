@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lamer.bin.datadir import main
-from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
+from lamer.data.datadir_io import Utterance, read_data_dir, write_data_dir
 from lamer.data.dirtools import ExtraFiles, Renaming, combine_data_dirs, copy_data_dir, fix_data_dir, subset_data_dir
 from lamer.data.errors import DataError
 from lamer.data.lock import output_lock

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from lamer.bin.datadir import main
-from lamer.data.datadir import read_data_dir
+from lamer.data.datadir_io import read_data_dir
 from lamer.data.validate import validate_data_dir
 from tests.data.kaldi_dir import lines, write_kaldi_dir
 

@@ -13,7 +13,7 @@ from lamer.data.espeak_ng import espeak_library
 from lamer.data.g2p import VOICES, G2PError, espeak_voice, g2p_version, phonemize
 from lamer.data.languages import CORPUS_TABLES
 from lamer.data.synth.espeak import get_synthesizer
-from lamer.data.synth.languages import LANGUAGES
+from lamer.data.synth.language_table import LANGUAGES
 from lamer.data.text import normalize_text
 
 SPEAKER = dict(rate=175, pitch=50, pitch_range=50, word_gap=0, seed=3)

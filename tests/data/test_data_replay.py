@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lamer.data.datadir import read_data_dir, write_data_dir
+from lamer.data.datadir_io import read_data_dir, write_data_dir
 from lamer.data.replay import ReplayBudget, write_replay
 from lamer.data.selection import SplitSizes, total_duration
 from lamer.data.subsets import write_split, write_subset

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from lamer.bin.prepare_data import main
-from lamer.data.datadir import Utterance, read_data_dir, write_data_dir
+from lamer.data.datadir_io import Utterance, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
 from lamer.data.selection import SplitSizes, select_duration, speaker_disjoint_split, total_duration
 from lamer.data.validate import validate_data_dir

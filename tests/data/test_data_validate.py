@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from lamer.bin.prepare_data import main
-from lamer.data.datadir import Utterance, is_complete, read_data_dir, write_data_dir
+from lamer.data.datadir_io import Utterance, is_complete, read_data_dir, write_data_dir
 from lamer.data.errors import DataError
 from lamer.data.validate import validate_data_dir
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from lamer.data.synth import SynthConfig, generate_corpus
-from lamer.data.synth.audio import recording_like, resample
 from lamer.data.synth.espeak import get_synthesizer
-from lamer.data.synth.languages import LANGUAGES
+from lamer.data.synth.language_table import LANGUAGES
+from lamer.data.synth.recording import recording_like, resample
 from lamer.data.synth.speakers import FEMALE_VARIANTS, MALE_VARIANTS
 from lamer.data.synth.vocabulary import word_list
 

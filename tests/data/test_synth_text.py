@@ -9,8 +9,8 @@ import pytest
 import wordfreq
 
 from lamer.data.languages import to_iso3
-from lamer.data.synth.languages import LANGUAGES, resolve_languages
-from lamer.data.synth.plan import SynthConfig, plan_language, split_sizes
+from lamer.data.synth.corpus_plan import SynthConfig, plan_language, split_sizes
+from lamer.data.synth.language_table import LANGUAGES, resolve_languages
 from lamer.data.synth.sentences import draw_sentence
 from lamer.data.synth.speakers import build_speaker_pool
 from lamer.data.synth.vocabulary import ENGLISH_LIST_SIZE, word_list

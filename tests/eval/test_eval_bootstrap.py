@@ -1,12 +1,12 @@
 """The paired bootstrap over seeds and test utterances (lamer.eval.bootstrap, through the ablation's
-pools of lamer.eval.intervals), on synthetic runs with per-utterance edits (tests/eval/synthetic_runs.py)."""
+pools of lamer.ablation.intervals), on synthetic runs with per-utterance edits (tests/eval/synthetic_runs.py)."""
 import json
 
 import pytest
 
+from lamer.ablation.intervals import Pool, load_rates, pair_intervals, pools, system_intervals
+from lamer.ablation.spec import load_ablation
 from lamer.eval import EvalInputError
-from lamer.eval.intervals import Pool, load_rates, pair_intervals, pools, system_intervals
-from lamer.recipe.ablation import load_ablation
 from tests.eval.synthetic_runs import write_recipe
 
 # (eng, spa at base, spa after s1): lamer_replay learns spa to 25, ft to 30, the control stays near 38

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lamer.eval.ablation import write_summary
-from lamer.recipe.ablation import load_ablation
+from lamer.ablation.spec import load_ablation
+from lamer.ablation.summary import write_summary
 from tests.recipe.recipes import DEMO, make_recipe
 
 PLAN = """corpus: commonvoice

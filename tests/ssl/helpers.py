@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lamer.data.datadir import Utterance, write_data_dir
+from lamer.data.datadir_io import Utterance, write_data_dir
 
 RATE = 16000
 

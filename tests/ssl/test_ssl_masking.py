@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lamer.ssl.head import HubertHead, masked_prediction_loss
+from lamer.ssl.hubert_head import HubertHead, masked_prediction_loss
 from lamer.ssl.masking import span_mask
 
 

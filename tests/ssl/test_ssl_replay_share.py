@@ -57,7 +57,7 @@ def test_the_recipe_checks_its_replay_share_option(capsys):
 
 
 def test_the_plan_and_the_ablation_say_the_same(tmp_path):
-    from lamer.recipe.ablation import AblationError, load_ablation
+    from lamer.ablation.spec import AblationError, load_ablation
     from lamer.recipe.plan import PlanError, load_plan
 
     (tmp_path / "conf").mkdir()

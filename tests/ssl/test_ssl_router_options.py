@@ -10,7 +10,7 @@ import torch
 from lamer.adapters import LamerConfig, apply_lamer, patch_state, patched_modules, router_parameters
 from lamer.ssl.encoder import MaskedUpstream
 from lamer.ssl.growth import grow_experts
-from lamer.ssl.head import HubertHead
+from lamer.ssl.hubert_head import HubertHead
 from lamer.ssl.model import MaskedPredictionModel
 from lamer.ssl.task import SSLTask
 from lamer.upstream import build_preset

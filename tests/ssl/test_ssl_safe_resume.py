@@ -1,5 +1,5 @@
 """ssl_train's resume and --init_param read files weights-only: own checkpoints resume, hostile or
-truncated ones stop with one line naming the file (lamer/espnet/safe_load.py)."""
+truncated ones stop with one line naming the file (lamer/runtime/load_guard.py)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.espnet.hostile import write_hostile_checkpoint
+from tests.probe.hostile import write_hostile_checkpoint
 from tests.ssl.conftest import NUM_CLASSES
 from tests.ssl.helpers import training_args
 

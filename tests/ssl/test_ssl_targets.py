@@ -27,7 +27,7 @@ from lamer.ssl.targets import (
     write_split,
 )
 from lamer.upstream import build_preset
-from tests.espnet.hostile import write_hostile_checkpoint
+from tests.probe.hostile import write_hostile_checkpoint
 from tests.ssl.conftest import NUM_CLASSES
 
 

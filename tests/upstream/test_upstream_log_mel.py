@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lamer.espnet.s3prl_expert import needs_lamer_expert
+from lamer.probe.s3prl_expert import needs_lamer_expert
 from lamer.ssl.encoder import MaskedUpstream, conv_frames
 from lamer.ssl.features import receptive_field
 from lamer.upstream import open_upstream
@@ -89,8 +89,8 @@ def test_s3prl_own_loader_refuses_it_rather_than_running_a_cnn(tmp_path):
 
 
 def test_espnet_frontend_runs_it_through_the_lamer_expert(tmp_path):
-    from lamer.espnet.frontend import LamerS3prlFrontend
-    from lamer.espnet.s3prl_expert import LamerUpstreamExpert
+    from lamer.probe.frontend import LamerS3prlFrontend
+    from lamer.probe.s3prl_expert import LamerUpstreamExpert
 
     model, path = mel_checkpoint(tmp_path)
     frontend = LamerS3prlFrontend(upstream="hubert_local", path_or_url=path, multilayer_feature=True)
@@ -131,7 +131,7 @@ def test_bad_configs_are_named(bad, message):
 
 def test_adapters_load_into_it_as_the_expert_usage_report_does(tmp_path):
     from lamer.adapters import LamerConfig, apply_lamer, save_adapters
-    from lamer.espnet.usage import load_patched_upstream
+    from lamer.eval.expert_usage import load_patched_upstream
 
     model, path = mel_checkpoint(tmp_path)
     wavs, lengths = torch.randn(2, 8000) * 0.1, torch.tensor([8000, 6000])
@@ -155,7 +155,7 @@ def test_an_export_names_the_s3prl_upstream_that_loads_it(tmp_path):
 
     from s3prl.nn import S3PRLUpstream
 
-    from lamer.espnet.s3prl_expert import register
+    from lamer.probe.s3prl_expert import register
     from lamer.upstream.export import export_upstream
 
     model, path = mel_checkpoint(tmp_path)
@@ -180,7 +180,7 @@ def test_its_merged_export_is_s3prl_format_and_names_the_espnet_frontend_that_lo
 
     from lamer.adapters import LamerConfig, apply_lamer, save_adapters
     from lamer.bin import export_model
-    from lamer.espnet.s3prl_expert import register
+    from lamer.probe.s3prl_expert import register
     from tests.adapters.models import randomize_adapters
 
     model, path = mel_checkpoint(tmp_path)
@@ -209,7 +209,7 @@ def test_its_merged_export_is_s3prl_format_and_names_the_espnet_frontend_that_lo
 
 
 def test_lamer_local_says_what_to_do_with_a_checkpoint_it_does_not_serve(tmp_path):
-    from lamer.espnet.s3prl_expert import lamer_local
+    from lamer.probe.s3prl_expert import lamer_local
     from tests.upstream.checkpoints import write_hf_directory
 
     write_hf_directory(tmp_path / "hf", "hf_hubert")

@@ -11,7 +11,7 @@ by the phone error rate's G2P (:mod:`lamer.data.espeak_ng`), and not distributed
 install it with ``pip install espeakng-loader`` (the ``demo`` extra). wordfreq's word lists are
 CC BY-SA 4.0.
 
-The language table (:mod:`lamer.data.synth.languages`) is read by scoring too, so importing the
+The language table (:mod:`lamer.data.synth.language_table`) is read by scoring too, so importing the
 package loads the generator (wordfreq, audio encoders) only when ``generate_corpus`` or
 ``SynthConfig`` is first used.
 """
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import importlib
 
-from lamer.data.synth.languages import LANGUAGES, SynthLanguage
+from lamer.data.synth.language_table import LANGUAGES, SynthLanguage
 
 __all__ = ["LANGUAGES", "SynthConfig", "SynthLanguage", "generate_corpus"]
-_LAZY = {"generate_corpus": "lamer.data.synth.corpus", "SynthConfig": "lamer.data.synth.plan"}
+_LAZY = {"generate_corpus": "lamer.data.synth.corpus", "SynthConfig": "lamer.data.synth.corpus_plan"}
 
 
 def __getattr__(name: str) -> object:

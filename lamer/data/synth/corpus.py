@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 from lamer.data.espeak_ng import require_espeak
-from lamer.data.synth.languages import SynthLanguage, resolve_languages
+from lamer.data.synth.corpus_plan import PlannedUtterance, SynthConfig, plan_language
+from lamer.data.synth.language_table import SynthLanguage, resolve_languages
 from lamer.data.synth.layouts import write_commonvoice_tables, write_fleurs_config
-from lamer.data.synth.plan import PlannedUtterance, SynthConfig, plan_language
 from lamer.data.synth.render import RenderedUtterance, RenderTask, render_shard
 from lamer.data.synth.speakers import SPLITS, build_speaker_pool
 from lamer.progress import progress

@@ -12,7 +12,7 @@ import hashlib
 import tarfile
 from pathlib import Path
 
-from lamer.data.synth.plan import PlannedUtterance
+from lamer.data.synth.corpus_plan import PlannedUtterance
 from lamer.data.synth.render import CV_SAMPLE_RATE, RenderedUtterance
 from lamer.data.synth.speakers import SPLITS
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lamer.data.synth.audio import recording_like, resample
+from lamer.data.synth.corpus_plan import PlannedUtterance
 from lamer.data.synth.espeak import get_synthesizer
-from lamer.data.synth.plan import PlannedUtterance
+from lamer.data.synth.recording import recording_like, resample
 
 CV_SAMPLE_RATE = 48000
 FLEURS_SAMPLE_RATE = 16000

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lamer.data.synth.languages import SynthLanguage
+from lamer.data.synth.language_table import SynthLanguage
 
 # Sentence-final marks and how often each is drawn; a comma may split a longer sentence.
 FINAL_MARKS = (".", "?", "!")

@@ -13,7 +13,7 @@ import functools
 
 import wordfreq
 
-from lamer.data.synth.languages import LANGUAGES, SynthLanguage
+from lamer.data.synth.language_table import LANGUAGES, SynthLanguage
 
 MIN_WORD_LETTERS = 2
 ENGLISH_LIST_SIZE = 5000
