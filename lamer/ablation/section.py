@@ -8,7 +8,9 @@ published outputs without the runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lamer.ablation.expectations import check_expectations
 from lamer.ablation.go_no_go import ranking_note
@@ -41,6 +43,14 @@ def _label(name: str, joint: str | None, control: str | None, candidate: bool) -
         return f"{name} (upper bound)"
     roles = [role for role, holds in (("control", name == control), ("reference", not candidate)) if holds]
     return f"{name} ({', '.join(roles)})" if roles else name
+
+
+def _per_seed_table(ablation: Ablation, by_system: dict, cell: Callable[[Any], str]) -> str:
+    """A system x seed table of ``cell(value)`` from ``{system: {seed: value}}`` (–: no value)."""
+    seeds = [unit.key for unit in ablation.units]
+    rows = [[name, *(cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
+            for name, per_seed in by_system.items()]
+    return markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
 
 
 def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots: dict[str, str],
@@ -118,20 +128,14 @@ def render_section(ablation: Ablation, summary: dict, env: dict[str, str], plots
                      "languages of its stage badly: under `retrained` that reads as forgetting but is probe "
                      f"noise.\n\n{table}")
     if routing:
-        seeds = [unit.key for unit in ablation.units]
-        rows = [[name, *(routing_cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
-                for name, per_seed in routing.items()]
-        table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
+        table = _per_seed_table(ablation, routing, routing_cell)
         parts.append("### Routing\n\nPer routed layer after the last stage (`L3x7`: layer 3, 7 routed "
                      "experts), on the dev sets of every language: H, the routing entropy over log(experts), "
                      "averaged over languages (1: a uniform mix, 0: one expert, routing collapse); JS, the "
                      "Jensen-Shannon divergence (nats) between languages' routing, mean/max over language pairs "
                      f"(0: every language routed alike; at most 0.693).\n\n{table}")
     if ceiling:
-        seeds = list(ablation.seeds)
-        rows = [[name, *(ceiling_cell(per_seed[seed]) if seed in per_seed else "–" for seed in seeds)]
-                for name, per_seed in ceiling.items()]
-        table = markdown_table(["system", *(f"seed {seed}" for seed in seeds)], rows)
+        table = _per_seed_table(ablation, ceiling, ceiling_cell)
         parts.append("### Routing against its ceiling\n\nPer routed layer after the last stage (`L3x7 a/b`: layer "
                      "3, 7 routed experts), on a sample of the dev sets of every language: a, the trained routers' "
                      "mean Jensen-Shannon divergence (nats) between languages; b, its ceiling, the same for a "

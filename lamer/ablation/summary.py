@@ -29,7 +29,9 @@ is rendered by :mod:`lamer.ablation.section` from the files written here alone.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lamer.ablation.expectations import pairs_of
 from lamer.ablation.go_no_go import go_no_go
@@ -185,27 +187,26 @@ def _probe_health(ablation: Ablation, runs_dir: Path, summary: dict, curves: dic
     return collect_probe_health(probes, base, stages)
 
 
-def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
-    """``{system: {seed: routing_stats}}`` of the runs with results and an ``expert_usage.json``
-    (systems with routers only)."""
+def _per_run(ablation: Ablation, runs_dir: Path, summary: dict, name: str, read: Callable[[Any, str], Any]) -> dict:
+    """``{system: {seed: read(json, path)}}`` of the runs with results and a file ``name``."""
     out: dict = {}
     for system in ablation.systems:
         for seed in _seeds_found(summary, system.name):
-            path = seed_dir(runs_dir, seed) / system.name / EXPERT_USAGE
+            path = seed_dir(runs_dir, seed) / system.name / name
             if path.is_file():
-                out.setdefault(system.name, {})[seed] = routing_stats(load_json(path), str(path))
+                out.setdefault(system.name, {})[seed] = read(load_json(path), str(path))
     return out
+
+
+def routing_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
+    """``{system: {seed: routing_stats}}`` of the runs with results and an ``expert_usage.json``
+    (systems with routers only)."""
+    return _per_run(ablation, runs_dir, summary, EXPERT_USAGE, routing_stats)
 
 
 def routing_ceiling_by_run(ablation: Ablation, runs_dir: Path, summary: dict) -> dict:
     """``{system: {seed: routing_vs_ceiling}}`` of the runs with results and a ``routing_vs_ceiling.json``."""
-    out: dict = {}
-    for system in ablation.systems:
-        for seed in _seeds_found(summary, system.name):
-            path = seed_dir(runs_dir, seed) / system.name / ROUTING_VS_CEILING
-            if path.is_file():
-                out.setdefault(system.name, {})[seed] = check_routing_vs_ceiling(load_json(path), str(path))
-    return out
+    return _per_run(ablation, runs_dir, summary, ROUTING_VS_CEILING, check_routing_vs_ceiling)
 
 
 def write_summary(ablation: Ablation, runs_dir: Path, out_dir: Path, results_md: Path) -> dict:
