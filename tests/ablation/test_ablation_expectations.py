@@ -5,19 +5,7 @@ import pytest
 
 from lamer.ablation.expectations import check_expectations, pairs_of
 from lamer.ablation.spec import load_ablation
-
-CONFIG = """seeds: [0, 1, 2]
-plan: conf/plan.yaml
-reference: lamer_replay
-baseline: ft
-expectations:
-{expectations}
-systems:
-  frozen: {{train_on: none}}
-  ft: {{method: conf/m.yaml}}
-  lamer_replay: {{method: conf/m.yaml}}
-  continue_old: {{method: conf/m.yaml, train_on: old, control: true}}
-"""
+from tests.eval.synthetic_runs import CONFIG
 
 
 def ablation_with(tmp_path, *expectations: str):
@@ -25,7 +13,8 @@ def ablation_with(tmp_path, *expectations: str):
     (tmp_path / "conf" / "plan.yaml").write_text("{}\n")
     (tmp_path / "conf" / "m.yaml").write_text("{}\n")
     path = tmp_path / "conf" / "ablation.yaml"
-    path.write_text(CONFIG.format(expectations="\n".join(f"  - {e}" for e in expectations)))
+    path.write_text(CONFIG.format(seeds=[0, 1, 2], probe_seeds="",
+                                 expectations="\n".join(f"  - {e}" for e in expectations)))
     return load_ablation(path)
 
 
