@@ -280,6 +280,11 @@ class Layout:
         return ModelDir(self.base or join(self.exp, "base"))
 
     @property
+    def base_random(self) -> ModelDir:
+        """The base model's architecture with random weights (``--base_init random``): the experiment's own."""
+        return ModelDir(join(self.exp, "base_random"))
+
+    @property
     def method_config(self) -> str:
         """The method's training options as ssl_train reads them in this experiment (its ``--config``;
         :meth:`lamer.ssl.method_config.Method.options_text`)."""

@@ -12,11 +12,17 @@ on 95% intervals (:mod:`lamer.ablation.intervals`) under ``retrained``, before a
     languages, lies above 0. Otherwise what continual training gains there comes from training as
     such, not from the new languages' data.
 
+(c) **Pre-training gives the probe something** (where the ablation has the random-init reference,
+    a system with ``base_init: random`` and ``train_on: none``): that system's mean error over
+    every language minus the frozen system's lies above 0. Otherwise the probe reads the
+    architecture's random features as well as the pre-trained ones, and continual *pre-training*
+    has nothing it could be seen to change.
+
 Per rate: CER, and PER where the runs scored it. A check *passes* when its interval lies above 0,
 *fails* when it lies below, is *within noise* when it holds 0, and has *no noise estimate* when
 nothing varied (one unit and no per-utterance edits: a point, no evidence). The ablation is a *go*
-for a rate when both checks pass and *inconclusive* otherwise, saying why; a ranking of systems is
-then not meaningful.
+for a rate when (a) and (b) pass, and (c) too where it is checked, and *inconclusive* otherwise,
+saying why; a ranking of systems is then not meaningful.
 """
 from __future__ import annotations
 
@@ -32,8 +38,13 @@ _OUTCOME = {"above": PASS, "below": FAIL, "spans": NOISE}
 
 
 def frozen_system(ablation: Ablation) -> str | None:
-    """The system without continual training (``train_on: none``), None without one."""
-    return next((s.name for s in ablation.systems if s.train_on == "none"), None)
+    """The pre-trained base without continual training (``train_on: none``), None without one."""
+    return next((s.name for s in ablation.systems if s.train_on == "none" and not s.random_reference), None)
+
+
+def random_system(ablation: Ablation) -> str | None:
+    """The random-init reference (``base_init: random``, ``train_on: none``), None without one."""
+    return next((s.name for s in ablation.systems if s.random_reference), None)
 
 
 def _outcome(found: dict | None, spread: bool) -> str:
@@ -74,7 +85,39 @@ def _gains(pool: Pool, frozen: str | None, reference: str | None, control: str |
             "control_gain": gains[control], "difference": difference, "outcome": _outcome(difference, varied)}
 
 
+def _pretraining(pool: Pool, frozen: str | None, random: str | None) -> dict:
+    if random is None:
+        return {"outcome": UNCHECKED, "why": "the ablation has no random-init reference (base_init: random)"}
+    if frozen is None:
+        return {"outcome": UNCHECKED, "why": "no system has train_on: none with the pre-trained base"}
+    replicates = pool.replicates([frozen, random])
+    if replicates is None:
+        return {"outcome": UNCHECKED, "why": f"{frozen} and {random} share no seed with results"}
+    est, rep = replicates.estimates, replicates.replicates
+    found = interval(est[random]["avg_final"] - est[frozen]["avg_final"],
+                     rep[random]["avg_final"] - rep[frozen]["avg_final"])
+    varied = has_spread(replicates)
+    return {"units": [unit.key for unit in pool.units([frozen, random])], "resampled": resampled(replicates),
+            "varied": varied, "random_minus_frozen": found, "outcome": _outcome(found, varied)}
+
+
 _NOTHING_VARIED = " (nothing varied: one seed and no per-utterance edits)"
+
+
+def _why_pretraining(label: str, names: dict, pretraining: dict) -> list[str]:
+    """(c)'s sentence where it was checked and did not pass."""
+    outcome, frozen, random = pretraining["outcome"], names["frozen"], names["random"]
+    if outcome in (PASS, UNCHECKED):
+        return []
+    if outcome == UNMEASURED:
+        return [f"(c) has {UNMEASURED}{_NOTHING_VARIED}: {random} - {frozen} is "
+                f"{pretraining['random_minus_frozen']['mean']:.2f} {label} points"]
+    verb = "fails" if outcome == FAIL else "is within noise"
+    return [f"(c) {verb}: the random-init {random} reads the languages {label} "
+            f"{format_interval(pretraining['random_minus_frozen'])} points worse than the pre-trained {frozen}"
+            + (" (it reads them better)" if outcome == FAIL else "")
+            + ", so the probe does not read what pre-training put into the features, and continual pre-training "
+            "cannot be seen through it"]
 
 
 def _why(rate: str, names: dict, gap: dict, gains: dict) -> list[str]:
@@ -111,12 +154,20 @@ def go_no_go(ablation: Ablation, pools: dict[str, dict[str, Pool]]) -> dict:
     :func:`lamer.ablation.intervals.pools`."""
     names = {"frozen": frozen_system(ablation), "reference": ablation.reference,
              "control": ablation.control.name if ablation.control else None}
+    random = random_system(ablation)
     out = {}
     for rate, pool in pools.get(PROTOCOL, {}).items():
         gap = _gap(pool, names["frozen"])
         gains = _gains(pool, names["frozen"], names["reference"], names["control"])
-        verdict = GO if gap["outcome"] == PASS and gains["outcome"] == PASS else INCONCLUSIVE
-        out[rate] = {**names, "gap": gap, "gains": gains, "verdict": verdict, "why": _why(rate, names, gap, gains)}
+        why = _why(rate, names, gap, gains)
+        found = {**names, "gap": gap, "gains": gains}
+        go = gap["outcome"] == PASS and gains["outcome"] == PASS
+        if random is not None:  # (c) only where the ablation runs the reference: older ablations are unchanged
+            pretraining = _pretraining(pool, names["frozen"], random)
+            found |= {"random": random, "pretraining": pretraining}
+            why += _why_pretraining(rate.upper(), found, pretraining)
+            go = go and pretraining["outcome"] == PASS
+        out[rate] = {**found, "verdict": GO if go else INCONCLUSIVE, "why": why}
     return out
 
 
@@ -136,6 +187,13 @@ def render_lines(checks: dict) -> list[str]:
                         f"{format_interval(gains['reference_gain'])}, {found['control']} "
                         f"{format_interval(gains['control_gain'])}; difference "
                         f"{format_interval(gains['difference'])})" if "difference" in gains else ""))
+        if "pretraining" in found:
+            pretraining = found["pretraining"]
+            lines.append(f"  - (c) pre-training gives the probe something ({found['frozen']} beats the random-init "
+                         f"{found['random']}): {pretraining['outcome']}"
+                         + (f" ({found['random']} - {found['frozen']} "
+                            f"{format_interval(pretraining['random_minus_frozen'])})"
+                            if "random_minus_frozen" in pretraining else ""))
         lines += [f"  - why inconclusive: {why}" for why in found["why"]]
     return lines
 
@@ -147,8 +205,10 @@ def render_section(checks: dict, note: str | None = None) -> str:
             "learning at all (lamer.ablation.go_no_go), on 95% bootstrap intervals: (a) the frozen base is worse "
             "on the new languages than on the old ones; (b) the control, trained as long on the old languages "
             "only, does not close that gap: the reference's gain over frozen on the new languages exceeds the "
-            "control's. A check passes when its interval lies above 0; one below 0 fails, one holding 0 is within "
-            "noise."
+            "control's"
+            + ("; (c) the pre-trained base reads the languages better than its architecture with random weights "
+               "(the random-init reference)" if any("pretraining" in found for found in checks.values()) else "")
+            + ". A check passes when its interval lies above 0; one below 0 fails, one holding 0 is within noise."
             + (f" {note}" if note else "") + "\n\n"
             + ("\n".join(render_lines(checks)) if checks else f"- not checked: no `{PROTOCOL}` results"))
 

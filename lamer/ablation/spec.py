@@ -32,7 +32,9 @@ with it), ``plan`` (overrides the default), ``train_on`` (``new``, the default: 
 languages; ``old``: the languages learned before; ``all``: both; ``none``: no continual training),
 ``replay_share`` (overrides the plan's ``replay.share``: 0 trains without replay batches; the
 replay sample is still drawn and joins the k-means codebook's data, the same for every system),
-``joint: true`` (the upper bound, at most one system), ``control: true`` (the control, at most
+``base_init: random`` (the base model's architecture with random weights, ``ssl.sh --base_init
+random``; with ``train_on: none`` the random-init reference of the go/no-go checks, never a
+candidate), ``joint: true`` (the upper bound, at most one system), ``control: true`` (the control, at most
 one) and ``reference_only`` (the protocols under which the system is a reference row, not a
 candidate for best: ``frozen`` under ``fixed``, whose probe was trained on its very features and
 which learns no new language). The joint upper bound is a reference row under every protocol.
@@ -70,12 +72,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lamer.recipe.jobs import BASE_INIT, TRAIN_ON
 from lamer.recipe.plan import PlanError, _file, read_mapping
 from lamer.ssl.budget import Matched, parse_matched
 from lamer.ssl.replay_share import share_problem
 from lamer.yaml_io import brief
 
-TRAIN_ON = ("new", "old", "all", "none")
 _KEYS = {"seeds", "probe_seeds", "plan", "systems", "reference", "baseline", "expectations", "matched"}
 PROTOCOLS = ("retrained", "fixed")
 # per check: its parameters, each with its default (None: required)
@@ -91,7 +93,7 @@ CHECKS: dict[str, dict[str, Any]] = {
 _SYSTEM_PARAMS = {"of", "system", "like", "than"}
 LANGUAGES = ("all", "new", "old")
 RATES = ("cer", "per")
-_SYSTEM_KEYS = {"method", "plan", "train_on", "joint", "control", "replay_share", "reference_only"}
+_SYSTEM_KEYS = {"method", "plan", "train_on", "base_init", "joint", "control", "replay_share", "reference_only"}
 
 
 class AblationError(PlanError):
@@ -110,11 +112,17 @@ class System:
     control: bool = False
     replay_share: float | None = None  # None: the plan's replay.share
     reference_only: tuple[str, ...] = ()  # protocols under which it is a reference row, not a candidate
+    base_init: str = "pretrained"  # random: the base model's architecture with random weights
 
     def candidate(self, protocol: str) -> bool:
-        """Whether the system competes for best under ``protocol``: the joint upper bound never
-        does, a system with ``reference_only`` not under those protocols."""
-        return not self.joint and protocol not in self.reference_only
+        """Whether the system competes for best under ``protocol``: the joint upper bound and a
+        random-init base never do, a system with ``reference_only`` not under those protocols."""
+        return not self.joint and self.base_init == "pretrained" and protocol not in self.reference_only
+
+    @property
+    def random_reference(self) -> bool:
+        """The random-init reference: the base model's architecture with random weights, untrained."""
+        return self.base_init == "random" and self.train_on == "none"
 
 
 @dataclass(frozen=True)
@@ -222,12 +230,19 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     elif joint and reference_only:
         problems.append(f"{where}.reference_only: the joint upper bound is a reference row under every protocol; "
                         "remove reference_only")
+    base_init = entry.get("base_init", "pretrained")
+    if base_init not in BASE_INIT:
+        problems.append(f"{where}.base_init: expected one of {list(BASE_INIT)}, got {brief(base_init)}")
+        base_init = "pretrained"
+    elif base_init == "random" and (joint or control):
+        problems.append(f"{where}.base_init: random makes a reference of its own; the joint upper bound and the "
+                        "control start from the pre-trained base")
     share = entry.get("replay_share")
     if share is not None and (problem := share_problem(share)):
         problems.append(f"{where}.replay_share: {problem}")
         share = None
     return System(name, method, plan, train_on if train_on in TRAIN_ON else "new", joint, control, share,
-                  tuple(reference_only))
+                  tuple(reference_only), base_init)
 
 
 def _number(value: Any, where: str, problems: list[str]) -> bool:

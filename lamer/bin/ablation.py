@@ -1,7 +1,7 @@
 """Answer the ablation loop's questions and summarise its runs (conf/ablation.yaml of a recipe).
 
     python -m lamer.bin.ablation list --config conf/ablation.yaml
-        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)
+        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)<TAB>base_init
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
     python -m lamer.bin.ablation units --config conf/ablation.yaml
         # one line per unit: key<TAB>seed<TAB>probe seed (key: the seed, or <seed>_probe<p> with probe_seeds)
@@ -53,7 +53,7 @@ def build_parser() -> ToolParser:
     parser = tool_parser("ablation", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "one line per system: name, method (- for none), plan, train_on, replay_share (- for "
-                                "the plan's); tab-separated"),
+                                "the plan's), base_init; tab-separated"),
                        ("seeds", "the seeds, space-separated"),
                        ("units", "one line per (seed, probe seed) unit: its key (exp/ablation/seed<key>), seed and "
                                  "probe seed; tab-separated")):
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for s in ablation.systems:
                 share = "-" if s.replay_share is None else f"{s.replay_share:g}"
-                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}")
+                print(f"{s.name}\t{s.method if s.method else '-'}\t{s.plan}\t{s.train_on}\t{share}\t{s.base_init}")
         elif args.command == "seeds":
             print(" ".join(map(str, ablation.seeds)))
         elif args.command == "units":

@@ -12,6 +12,7 @@ wav2vec2_local / wavlm_local, or lamer_local for a log-mel front end, which a pl
 knows once lamer's plugin is installed (python -m lamer.bin.espnet_plugin install).
 
     python -m lamer.bin.export_model --upstream base_model/upstream.pt --sha256 HEX --out exp/base
+    python -m lamer.bin.export_model --upstream base_model/upstream.pt --reinit 0 --out exp/base_random
 
 With --sha256 (a plan's ``base_model.sha256``; stage 3 passes it) the checkpoint file's SHA-256
 is checked before anything loads it: on a mismatch the tool stops, naming the file and both
@@ -43,6 +44,10 @@ def build_parser() -> ToolParser:
     parser.add_argument("--language", help="with --merge and language routing: the language to merge for")
     parser.add_argument("--format", choices=FORMATS, help="s3prl (default) or hf (default with --merge, unless the "
                                                           "model has a log-mel front end)")
+    parser.add_argument("--reinit", type=int, default=None, metavar="SEED",
+                        help="export the checkpoint's architecture with random weights drawn from SEED (its "
+                             "class's own initialisation) instead of its trained ones: the random-init reference "
+                             "that shows what pre-training gives; refused with --adapters")
     parser.add_argument("--no_fingerprint_check", action="store_true",
                         help="load adapters even if they were trained on other base weights")
     return parser
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out, fmt = export_model(args.upstream, args.out, args.adapters, sha256=args.sha256, mismatch_fix=MISMATCH_FIX,
                                 merge=args.merge, language=args.language, fmt=args.format,
-                                check_fingerprint=not args.no_fingerprint_check)
+                                check_fingerprint=not args.no_fingerprint_check, reinit_seed=args.reinit)
         espnet = espnet_options(out)
     except (OSError, ValueError, KeyError) as err:
         print(f"export_model: error: {err}", file=sys.stderr)

@@ -32,7 +32,7 @@ config; ESPnet's ``--print_config`` in spirit.
 ``jobs`` prints the recipe's jobs, one JSON object per line (name, stage, queue, gpus, nj, log,
 argv, after, inputs, outputs, configs; lamer.recipe.jobs), from the plan and ssl.sh's options
 alone (--stage, --stop_stage, --tag, --nj, --inference_nj, --ngpu, --gpu_inference, --synth,
---method, --seed, --train_on, --base_dir, --base_exp, --data, --dump, --expdir, --python,
+--method, --seed, --train_on, --base_init, --base_dir, --base_exp, --data, --dump, --expdir, --python,
 --target_layer, --num_clusters, --decoding, --decode_config, the *_opts strings; same names and
 defaults): what each job reads and writes, and the jobs it waits for (``after``, derived from
 those). With
@@ -93,6 +93,9 @@ RECIPE_OPTION_HELP = {
     "probe_seed": "random seed of the probes (default: --seed's)",
     "train_on": "what a continual stage trains on: new (its languages, with replay), old (the base languages), "
                 "all (every language so far), none (nothing: the base model)",
+    "base_init": "pretrained: the plan's base model; random: its architecture with random weights drawn from the "
+                 "seed, the reference that shows what pre-training gives (stage 3 exports it to <expdir>/<tag>/"
+                 "base_random)",
     "replay_share": "part of every SSL training batch from the replay sample (default: the plan's replay.share)",
     "base_dir": "base model directory (default: <expdir>/<tag>/base)",
     "base_exp": "reuse probe/base and score/*/base of this experiment directory (default: none)",

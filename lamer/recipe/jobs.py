@@ -47,6 +47,7 @@ from lamer.yaml_io import YamlError, parse_yaml, quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
+BASE_INIT = ("pretrained", "random")  # the base model's weights: its own, or its architecture's initialisation
 IN_PLACE = ("link", "write")
 ARRAY_TOKEN = "JOB"  # replaced by the job's index by the launcher (Kaldi's JOB=1:N)
 # frames per utterance that routing_ceiling samples in the recipe: with --routing_ceiling_utts 20, the
@@ -135,6 +136,7 @@ class RecipeOptions:
     seed: int | None = None      # default: the plan's
     probe_seed: int | None = None  # the probes' seed; default: --seed's
     train_on: str = "new"
+    base_init: str = "pretrained"  # random: the base model's architecture with random weights (the reference)
     replay_share: float | None = None  # default: the plan's replay.share
     base_dir: str = ""           # default: <exp>/base
     base_exp: str = ""
@@ -303,6 +305,11 @@ class _Recipe:
         for name, example in (("expdir", "exp"), ("python", "python3")):
             if not getattr(opts, name):
                 raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
+        if opts.base_init not in BASE_INIT:
+            raise PlanError(f"--base_init {opts.base_init}: expected one of {', '.join(BASE_INIT)}")
+        if opts.base_init == "random" and opts.base_exp:
+            raise PlanError(f"--base_exp {opts.base_exp}: its probe read the pre-trained base model; with --base_init "
+                            "random this experiment probes its own random-init base (leave --base_exp out)")
         if opts.replay_share is not None and (problem := share_problem(opts.replay_share)):
             raise PlanError(f"--replay_share {opts.replay_share}: {problem}")
         if opts.ssl_exp and opts.train_on == "none":
@@ -313,7 +320,8 @@ class _Recipe:
         self.paths = opts.layout(plan)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
-        self.base_ckpt = self.paths.base_model.checkpoint
+        # every consumer of the base model reads this one: the random-init reference replaces it whole
+        self.base_ckpt = (self.paths.base_random if opts.base_init == "random" else self.paths.base_model).checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
         self.method, self.ssl_train_opts = ssl_method(plan, opts)
@@ -411,6 +419,15 @@ class _Recipe:
                                         *_opts(self.o.token_opts)), inputs=(text,), outputs=(tokens,))
 
     def stage3(self) -> Iterator[Job]:
+        yield from self.base_model_jobs()
+        if self.o.base_init == "random":
+            trained, out = self.paths.base_model.checkpoint, self.paths.base_random.path
+            yield self.job("base_random", 3, _py("export_model", "--upstream", trained, "--reinit", self.seed,
+                                                 "--format", "s3prl", "--out", out),
+                           inputs=(trained,), outputs=(out,))
+
+    def base_model_jobs(self) -> Iterator[Job]:
+        """The plan's base model: its checkpoint imported, or the demo model pre-trained."""
         base_model, base_dir = self.plan.base_model, self.paths.base_model.path
         if base_model.checkpoint is not None:
             check = ("--sha256", base_model.sha256) if base_model.sha256 else ()

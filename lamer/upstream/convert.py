@@ -67,21 +67,40 @@ def _to_s3prl(loaded: LoadedUpstream) -> LoadedUpstream:
                                task_config=task_cfg, model_config=model_cfg)
 
 
+def _new_model(loaded: LoadedUpstream) -> torch.nn.Module:
+    """A new model of ``loaded``'s class and configuration, as its class initialises it."""
+    if loaded.family.startswith("hf_"):
+        return type(loaded.model)(copy.deepcopy(loaded.model.config))
+    symbols, headless = None, False
+    if loaded.arch == "hubert":
+        headless = loaded.model.label_embs_concat is None
+        symbols = loaded.head.symbols if loaded.head is not None else label_symbols(loaded.model, DEFAULT_LABELS)
+    model = build_s3prl_model(loaded.arch, loaded.task_config, loaded.model_config, symbols)
+    return drop_head(model) if headless else model
+
+
 def _fresh_copy(loaded: LoadedUpstream) -> LoadedUpstream:
     """A new model of the same class with the same base weights (no deepcopy: s3prl's
     weight-normed convs cannot be deep-copied before their first forward)."""
-    if loaded.family.startswith("hf_"):
-        model = type(loaded.model)(copy.deepcopy(loaded.model.config))
-    else:
-        symbols, headless = None, False
-        if loaded.arch == "hubert":
-            headless = loaded.model.label_embs_concat is None
-            symbols = loaded.head.symbols if loaded.head is not None else label_symbols(loaded.model, DEFAULT_LABELS)
-        model = build_s3prl_model(loaded.arch, loaded.task_config, loaded.model_config, symbols)
-        if headless:
-            model = drop_head(model)
+    model = _new_model(loaded)
     load_checked(model, base_weights(loaded.model), loaded.source)
     return dataclasses.replace(loaded, model=disable_training_noise(model))
+
+
+def random_copy(loaded: LoadedUpstream, seed: int) -> LoadedUpstream:
+    """The random-init reference of ``loaded``: a model of its class and configuration (front end,
+    depth, width) whose weights are the class's own initialisation drawn from ``seed``, so that a
+    probe on it measures what the architecture gives without pre-training. Adapters are not carried
+    (ValueError on a patched model): the reference is of the base model."""
+    from lamer.adapters import patch_state
+
+    if patch_state(loaded.model) is not None:
+        raise ValueError(f"{loaded.source}: the random-init reference is of a base model; export it without adapters")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _new_model(loaded)
+    return dataclasses.replace(loaded, model=disable_training_noise(model),
+                               source=f"{loaded.source} (re-initialised: random weights, seed {seed})")
 
 
 def _module_name(name: str, layer: int, side: str | None) -> str:

@@ -29,7 +29,7 @@ from safetensors import SafetensorError
 
 from lamer.atomic import atomic_dir
 from lamer.layout import ModelDir
-from lamer.upstream.convert import base_weights, convert_upstream
+from lamer.upstream.convert import base_weights, convert_upstream, random_copy
 from lamer.upstream.head import label_symbols
 from lamer.upstream.hf import write_hf_directory
 from lamer.upstream.loader import EXPORT_FORMAT, EXPORT_MANIFEST, LoadedUpstream
@@ -138,19 +138,25 @@ def _write_export(converted: LoadedUpstream, directory: Path, fmt: str, merge: b
 
 def export_model(spec: str, out_dir: str | Path, adapters: str | None = None, *, sha256: str | None = None,
                  mismatch_fix: str = "", merge: bool = False, language: str | None = None, fmt: str | None = None,
-                 check_fingerprint: bool = True) -> tuple[Path, str]:
+                 check_fingerprint: bool = True, reinit_seed: int | None = None) -> tuple[Path, str]:
     """Export the upstream ``spec`` (a preset name or a local checkpoint) with the adapters directory
     ``adapters`` loaded into it (None: the base alone) to ``out_dir``; returns the directory and its
     format (``fmt``, default :func:`default_format`). With ``sha256`` the checkpoint file's SHA-256 is
     checked before anything loads it (ValueError naming both hashes, then ``mismatch_fix``);
-    ``check_fingerprint`` False loads adapters trained on other base weights. See :func:`export_upstream`."""
+    ``check_fingerprint`` False loads adapters trained on other base weights; ``reinit_seed`` exports
+    the checkpoint's architecture with random weights instead (:func:`~lamer.upstream.convert.random_copy`;
+    refused with ``adapters``). See :func:`export_upstream`."""
     from lamer.adapters import load_adapters
     from lamer.checksum import check_sha256
     from lamer.upstream import open_upstream
 
+    if reinit_seed is not None and adapters:
+        raise ValueError("a re-initialised export is of the base model: give --reinit or --adapters, not both")
     if sha256 is not None:
         check_sha256(spec, sha256, mismatch_fix)
     upstream = open_upstream(spec)
+    if reinit_seed is not None:
+        upstream = random_copy(upstream, reinit_seed)
     if adapters:
         load_adapters(upstream.model, adapters, check_fingerprint=check_fingerprint)
     fmt = fmt or default_format(upstream, merge)

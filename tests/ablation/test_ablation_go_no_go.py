@@ -120,3 +120,41 @@ def test_the_summary_says_when_only_the_seeds_were_resampled(tmp_path):
     assert ("Every interval here resamples training seeds only: these runs hold no per-utterance edits "
             "(`utt_errors_<protocol>.tsv`") in text
     assert "- **CER: go** (training seeds resampled)" in text
+
+
+def with_random_init(recipe):
+    """``recipe``'s ablation with the random-init reference ``random_init`` added."""
+    config = recipe / "conf" / "ablation.yaml"
+    config.write_text(config.read_text() + "  random_init: {train_on: none, base_init: random}\n")
+    return recipe
+
+
+def test_a_random_init_reference_worse_than_the_base_passes_check_c(tmp_path):
+    found = checks(with_random_init(write_recipe(tmp_path, [0, 1, 2], {**GO, "random_init": (30.0, 50.0, 50.0)})))
+    found = found["cer"]
+    assert (found["frozen"], found["random"]) == ("frozen", "random_init")
+    pretraining = found["pretraining"]
+    assert pretraining["outcome"] == "pass" and 5 < pretraining["random_minus_frozen"]["low"]
+    assert found["verdict"] == "go" and found["why"] == []
+    assert any(line.startswith("  - (c) pre-training gives the probe something (frozen beats the random-init "
+                               "random_init): pass") for line in render_lines({"cer": found}))
+
+
+def test_a_random_init_reference_as_good_as_the_base_makes_the_testbed_inconclusive(tmp_path):
+    # the pre-trained base reads no better than random weights: what (a) and (b) say is moot
+    found = checks(with_random_init(write_recipe(tmp_path, [0, 1, 2], {**GO, "random_init": (19.0, 39.0, 39.0)})))
+    found = found["cer"]
+    assert found["gap"]["outcome"] == found["gains"]["outcome"] == "pass"
+    assert found["pretraining"]["outcome"] == "fail" and found["verdict"] == "inconclusive"
+    assert len(found["why"]) == 1 and found["why"][0].startswith("(c) fails: the random-init random_init reads the "
+                                                                 "languages CER ")
+    assert "it reads them better" in found["why"][0]
+    # the random-init reference is never a candidate, and frozen stays the pre-trained one
+    ablation = load_ablation(tmp_path / "conf" / "ablation.yaml")
+    assert "random_init" not in ablation.candidates("retrained") + ablation.candidates("fixed")
+
+
+def test_without_a_random_init_reference_check_c_is_left_out(tmp_path):
+    found = checks(write_recipe(tmp_path, [0, 1, 2], GO))["cer"]
+    assert "pretraining" not in found and "random" not in found
+    assert not any("(c)" in line for line in render_lines({"cer": found}))

@@ -71,6 +71,10 @@ def test_a_good_config_keeps_table_order_and_resolves_paths(recipe):
      "systems.frozen.reference_only: expected a list of distinct protocols"),
     ("joint: true}", "joint: true, reference_only: [fixed]}",
      "systems.joint.reference_only: the joint upper bound is a reference row under every protocol"),
+    ("frozen: {train_on: none}", "frozen: {train_on: none, base_init: randomly}",
+     "systems.frozen.base_init: expected one of ['pretrained', 'random'], got 'randomly'"),
+    ("train_on: old,", "train_on: old, base_init: random,",
+     "systems.continue_old.base_init: random makes a reference of its own"),
 ])
 def test_bad_configs_stop_with_file_and_key_named(recipe, old, new, message):
     assert old in GOOD
@@ -99,11 +103,11 @@ def test_list_prints_one_tab_separated_line_per_system(recipe, capsys):
     conf = recipe.resolve() / "conf"
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert lines == [
-        ["frozen", "-", str(conf / "plan.yaml"), "none", "-"],
-        ["ft", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "new", "0"],
-        ["lamer_replay", str(conf / "ablation/lamer_replay.yaml"), str(conf / "plan.yaml"), "new", "-"],
-        ["joint", str(conf / "ablation/ft.yaml"), str(conf / "plan_joint.yaml"), "all", "-"],
-        ["continue_old", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "old", "-"],
+        ["frozen", "-", str(conf / "plan.yaml"), "none", "-", "pretrained"],
+        ["ft", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "new", "0", "pretrained"],
+        ["lamer_replay", str(conf / "ablation/lamer_replay.yaml"), str(conf / "plan.yaml"), "new", "-", "pretrained"],
+        ["joint", str(conf / "ablation/ft.yaml"), str(conf / "plan_joint.yaml"), "all", "-", "pretrained"],
+        ["continue_old", str(conf / "ablation/ft.yaml"), str(conf / "plan.yaml"), "old", "-", "pretrained"],
     ]
 
 

@@ -556,3 +556,25 @@ def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_
     assert plan_main(["jobs", "--plan", str(plan), "--root", "x", "--routing_ceiling_utts", "0"]) == 1
     assert capsys.readouterr().err == ("plan: error: --routing_ceiling_utts 0: expected a positive number of "
                                        "utterances (--routing_ceiling false skips the measure)\n")
+
+
+def test_base_init_random_probes_the_base_architecture_with_random_weights(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--base_init", "random", "--tag", "rnd",
+                          "--seed", "3", capsys=capsys))
+    export = jobs["base_random"]["argv"]
+    assert export[export.index("--upstream") + 1] == "exp/rnd/base/upstream.pt"  # the plan's base, imported
+    assert export[export.index("--reinit") + 1] == "3" and export[export.index("--out") + 1] == "exp/rnd/base_random"
+    probe = jobs["probe_base"]
+    assert 'path_or_url="exp/rnd/base_random/upstream.pt"' in probe["argv"]
+    assert "exp/rnd/base_random/upstream.pt" in probe["inputs"]
+    # the default keeps the pre-trained base and has no such job
+    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--tag", "rnd", capsys=capsys))
+    assert "base_random" not in default and 'path_or_url="exp/rnd/base/upstream.pt"' in default["probe_base"]["argv"]
+
+
+def test_base_init_is_checked(capsys):
+    plan = str(DEMO / "conf" / "plan.yaml")
+    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--base_init", "randn"]) == 1
+    assert "--base_init randn: expected one of pretrained, random" in capsys.readouterr().err
+    assert plan_main(["jobs", "--plan", plan, "--root", "x", "--base_init", "random", "--base_exp", "exp/f"]) == 1
+    assert "--base_exp exp/f: its probe read the pre-trained base model" in capsys.readouterr().err

@@ -31,6 +31,7 @@ plan: conf/plan.yaml
 systems:
   frozen: {train_on: none}
   lamer_replay: {method: conf/ablation/lamer.yaml}
+  random_init: {train_on: none, base_init: random}
 """
 # lid_acc_classifier_final: the demo probe has the utterance-level language classifier (model: lamer_lid)
 METRICS = ("avg_cer_final", "bwt_final", "fwt_mean", "lid_acc_final", "lid_acc_classifier_final")
@@ -56,14 +57,14 @@ def test_ablation_writes_a_well_formed_summary(ablation):
     summary = json.loads((directory / "ablation" / "summary.json").read_text(encoding="utf-8"))
     for protocol in ("retrained", "fixed"):
         systems = summary[protocol]["systems"]
-        assert set(systems) == {"frozen", "lamer_replay"}
+        assert set(systems) == {"frozen", "lamer_replay", "random_init"}
         for name, entry in systems.items():
             for metric in METRICS:
                 value = entry[metric]
                 assert set(value) == {"mean", "std"}, (protocol, name, metric)
             assert 0.0 <= entry["avg_cer_final"]["mean"]
             assert entry["avg_cer_final"]["std"] == 0.0  # one seed
-        assert systems["frozen"]["trainable_percent"] == 0.0
+        assert systems["frozen"]["trainable_percent"] == systems["random_init"]["trainable_percent"] == 0.0
         assert 0.0 < systems["lamer_replay"]["trainable_percent"] < 100.0
     # frozen keeps the base model: no forgetting, no transfer, under either protocol
     assert summary["fixed"]["systems"]["frozen"]["bwt_final"]["mean"] == 0.0
@@ -121,3 +122,17 @@ def test_rerun_does_no_work(ablation):
     assert again.returncode == 0, again.stdout + again.stderr
     log = (directory / "exp" / "ablation" / "logs" / "seed0_lamer_replay.log").read_text(encoding="utf-8")
     assert "ssl_s1: done already" in log and "probe_s1: done already" in log
+
+
+def test_the_random_init_reference_probes_its_own_base_with_random_weights(ablation):
+    directory, out = ablation
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = directory / "exp" / "ablation" / "seed0" / "random_init"
+    assert not (run / "probe" / "base").is_symlink() and (run / "logs" / "probe_base.log").is_file()
+    manifest = json.loads((run / "base_random" / "export.json").read_text(encoding="utf-8"))
+    assert manifest["source"].endswith("(re-initialised: random weights, seed 0)")
+    # its own copy of the base model, not the shared one, which the other runs read while it works
+    assert (run / "base" / "upstream.pt").is_file()
+    intervals = json.loads((directory / "ablation" / "intervals.json").read_text(encoding="utf-8"))
+    found = intervals["go_no_go"]["cer"]
+    assert found["random"] == "random_init" and "random_minus_frozen" in found["pretraining"]

@@ -266,3 +266,27 @@ def test_export_model_and_the_espnet_options_that_load_it(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="rebuild it"):
         export_model(str(tmp_path / "hubert.pt"), tmp_path / "bad", sha256="0" * 64, mismatch_fix="rebuild it")
     assert not (tmp_path / "bad").exists()
+
+
+def test_reinit_exports_the_architecture_with_random_weights_drawn_from_the_seed(tmp_path, capsys):
+    checkpoint = _tiny_checkpoint(tmp_path / "upstream.pt")  # itself drawn from seed 0: the trained stand-in
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        assert export_model.main(["--upstream", str(checkpoint), "--reinit", seed, "--format", "s3prl",
+                                  "--out", str(tmp_path / name)]) == 0
+    trained = load_upstream(checkpoint).model
+    a, b, c = (load_upstream(tmp_path / name / "upstream.pt").model for name in "abc")
+    assert a.state_dict().keys() == trained.state_dict().keys()
+    assert all(x.shape == y.shape for x, y in zip(a.state_dict().values(), trained.state_dict().values()))
+    assert max_diff(outputs(a, waves()), outputs(b, waves())) == 0  # the seed decides the weights
+    assert max_diff(outputs(a, waves()), outputs(c, waves())) > 0
+    assert max_diff(outputs(a, waves()), outputs(trained, waves())) > 1e-2  # none of the trained weights kept
+    manifest = json.loads((tmp_path / "a" / "export.json").read_text())
+    assert manifest["source"].endswith("(re-initialised: random weights, seed 5)")
+
+
+def test_reinit_refuses_adapters(tmp_path, capsys):
+    checkpoint = _tiny_checkpoint(tmp_path / "upstream.pt")
+    assert export_model.main(["--upstream", str(checkpoint), "--reinit", "0", "--adapters", str(tmp_path / "ad"),
+                              "--out", str(tmp_path / "out")]) == 1
+    assert "give --reinit or --adapters, not both" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -35,6 +35,9 @@
 # the plan's; --train_on says what each continual stage trains on: the stage's languages (new,
 # with the plan's replay), the base languages only (old: the same-steps control), the stage's and
 # all earlier ones in full (all: joint training) or nothing (none: every stage keeps the base model).
+# --base_init random replaces the base model by its architecture with random weights drawn from the
+# seed (stage 3: <expdir>/<tag>/base_random): with --train_on none, the reference that shows what
+# pre-training gives the probe.
 # --base_dir shares one base model between experiments, --base_exp the base model's probe and
 # scores of an experiment with the same data, base model, seed and probe. --probe_seed seeds the
 # probes apart from the SSL training (default: --seed); --ssl_exp links the continual SSL stages
@@ -73,6 +76,7 @@ method=               # SSL method config; default: the plan's
 seed=                 # default: the plan's
 probe_seed=           # the probes' seed; default: --seed's
 train_on=new          # new | old | all | none (see above)
+base_init=pretrained  # pretrained | random: the base model's architecture with random weights (see above)
 replay_share=         # part of every SSL training batch from the replay sample; default: the plan's replay.share
 base_dir=             # base model directory; default: <expdir>/<tag>/base
 base_exp=             # reuse probe/base and score/*/base of this experiment directory

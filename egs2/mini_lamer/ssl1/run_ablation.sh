@@ -65,7 +65,7 @@ for seed in ${seeds}; do
         exit 2
     fi
 done
-listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on, replay_share
+listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # name, method, plan, train_on, replay_share, base_init
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
@@ -81,21 +81,25 @@ python -m lamer.bin.ablation trainable --config "${ablation_config}" --upstream 
 
 # run NAME KEY SEED PROBE_SEED: one system with one unit through stages 4-8; its exit code in status/
 run() {
-    local name=$1 key=$2 seed=$3 probe=$4 method plan train_on replay_share steps base_exp=() share_opt=()
-    IFS=$'\t' read -r _ method plan train_on replay_share < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
+    local name=$1 key=$2 seed=$3 probe=$4 method plan train_on replay_share base_init steps base_exp=() share_opt=()
+    IFS=$'\t' read -r _ method plan train_on replay_share base_init < <(awk -F'\t' -v n="${name}" '$1 == n' <<<"${listing}")
     [[ ${replay_share} == - ]] || share_opt=(--replay_share "${replay_share}")   # else the plan's replay.share
     # same steps per stage; a plan with fewer stages (joint) gets their total
     steps=$(( ssl_steps * main_stages / $(python -m lamer.bin.plan get --plan "${plan}" stages | wc -w) ))
-    [[ ${name} == frozen ]] || base_exp=(--base_exp "${exp}/seed${key}/frozen")
+    # every system shares frozen's probe of the base model, but the random-init reference, which probes its own
+    [[ ${name} == frozen || ${base_init} == random ]] || base_exp=(--base_exp "${exp}/seed${key}/frozen")
     local method_opt=(); [[ ${method} == - ]] || method_opt=(--method "${method}")
     local probe_opt=(); [[ ${key} == "${seed}" ]] || probe_opt=(--probe_seed "${probe}")   # probe_seeds given
     local ssl_exp=() first=${first_unit[${seed}]}   # a later probe seed: the SSL training of the seed's first unit
-    [[ ${name} == frozen || ${key} == "${first}" ]] || ssl_exp=(--ssl_exp "${exp}/seed${first}/${name}")
+    [[ ${train_on} == none || ${key} == "${first}" ]] || ssl_exp=(--ssl_exp "${exp}/seed${first}/${name}")
+    # the random-init reference draws its weights in its own stage 3, from its own copy of the base model
+    local from=4 own_base=()
+    [[ ${base_init} == pretrained ]] || { from=3; own_base=(--base_dir "${exp}/seed${key}/${name}/base"); }
     rm -f "${exp}/status/seed${key}_${name}"
     local rc=0
-    ./ssl.sh "${common[@]}" --stage 4 --plan "${plan}" --tag "ablation/seed${key}/${name}" --seed "${seed}" \
+    ./ssl.sh "${common[@]}" "${own_base[@]}" --stage "${from}" --plan "${plan}" --tag "ablation/seed${key}/${name}" --seed "${seed}" \
         "${probe_opt[@]}" "${ssl_exp[@]}" "${method_opt[@]}" "${share_opt[@]}" --train_on "${train_on}" \
-        "${base_exp[@]}" --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
+        --base_init "${base_init}" "${base_exp[@]}" --ssl_train_opts "--max_epoch 1 --num_iters_per_epoch ${steps}" \
         >"${exp}/logs/seed${key}_${name}.log" 2>&1 || rc=$?
     echo "${rc}" >"${exp}/status/seed${key}_${name}"
     log "  seed ${key} ${name}: $([[ ${rc} == 0 ]] && echo done || echo "FAILED (rc ${rc}, ${exp}/logs/seed${key}_${name}.log)")"
