@@ -1,6 +1,8 @@
 """Prepare the inputs of the ASR+LID probe from Kaldi data dirs.
 
     python -m lamer.bin.probe_data dir --data data/eng/train data/fra/train --out dump/probe/train
+    python -m lamer.bin.probe_data dir --data data/eng/train data/fra/train --out dump/probe/train \\
+        --minutes_per_dir 1.5 --seed 0
     python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/char [--lang_dir local/lang]
     python -m lamer.bin.probe_data tokens --text dump/probe/train/text --out dump/tokens/bpe200 \\
         --token_type bpe --vocab_size 200
@@ -27,6 +29,10 @@ def build_parser() -> ToolParser:
     merge = sub.add_parser("dir", help="merge data dirs into one probe dir")
     merge.add_argument("--data", type=Path, nargs="+", required=True, help="Kaldi data dirs (lamer.data format)")
     merge.add_argument("--out", type=Path, required=True, help="the probe dir to write")
+    merge.add_argument("--minutes_per_dir", type=float, default=None, metavar="MINUTES",
+                       help="keep at most MINUTES of each data dir (one language's split), chosen speaker-balanced "
+                            "from --seed: the probes' labelled budget (default: every utterance)")
+    merge.add_argument("--seed", type=int, default=0, help="seed of the --minutes_per_dir choice (default: 0)")
     merge.add_argument("--lock_timeout", type=float, default=None, metavar="SECONDS",
                        help="how long to wait for another run writing --out (default: no limit; 0: stop at once)")
     tokens = sub.add_parser("tokens", help="token list (and sentencepiece model) from a probe text")
@@ -49,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "dir":
-            counts = write_probe_dir(args.data, args.out, args.lock_timeout)
+            counts = write_probe_dir(args.data, args.out, args.lock_timeout, args.minutes_per_dir, args.seed)
             logging.info("wrote %s: %s", args.out, ", ".join(f"{lang} {n}" for lang, n in counts.items()))
         else:
             tokens = write_token_dir(args.text, args.out, args.token_type, args.vocab_size, args.lang_dir,

@@ -31,6 +31,7 @@ from lamer.data.kaldi_table import table_lines
 from lamer.data.lang_config import LangConfig, load_lang_configs
 from lamer.data.languages import LANGUAGE_TAG
 from lamer.data.lock import output_lock
+from lamer.data.selection import select_duration
 from lamer.data.wav_scp import NO_PIPE_HINT, refuse_pipes
 from lamer.layout import ProbeDataDir, TokensDir
 
@@ -49,10 +50,13 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
-def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | None = None) -> dict[str, int]:
+def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | None = None,
+                    minutes_per_dir: float | None = None, seed: int = 0) -> dict[str, int]:
     """Merge Kaldi data dirs into one probe dir ``out_dir`` (written atomically, under its lock).
 
-    Returns the utterance count per language. Raises DataError naming the data dir for an
+    ``minutes_per_dir`` keeps at most that many minutes of each data dir (one language's split),
+    chosen speaker-balanced from ``seed`` (:func:`~lamer.data.selection.select_duration`): the
+    probes' labelled budget. Returns the utterance count per language. Raises DataError naming the data dir for an
     empty transcript, an utterance id found in two dirs, or a language code that cannot be a
     tag (it must be one token without brackets or spaces), and naming the line of a ``wav.scp``
     entry that runs a command or cannot be read.
@@ -60,7 +64,10 @@ def write_probe_dir(data_dirs: list[Path], out_dir: Path, lock_timeout: float | 
     seen: dict[str, Path] = {}
     rows = []
     for data_dir in map(Path, data_dirs):
-        for utt in read_data_dir(data_dir):
+        utts = read_data_dir(data_dir)
+        if minutes_per_dir is not None:
+            utts = select_duration(utts, minutes_per_dir * 60.0, "speaker_balanced", seed)
+        for utt in utts:
             if utt.utt_id in seen:
                 raise DataError(f"{data_dir}: utterance id {utt.utt_id} is also in {seen[utt.utt_id]}")
             seen[utt.utt_id] = data_dir

@@ -412,7 +412,10 @@ class _Recipe:
         for split in ("train", "dev", "test"):
             data = self.data_dirs(self.all_languages, split)
             out = self.paths.probe_data(split).path
-            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data", *data, "--out", out),
+            budget: tuple[str, ...] = ()
+            if split == "train" and self.plan.probe_minutes is not None:  # the probes' labelled budget
+                budget = ("--minutes_per_dir", f"{self.plan.probe_minutes:g}", "--seed", str(self.plan.seed))
+            yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data", *data, "--out", out, *budget),
                            inputs=data, outputs=(out,))
         text, tokens = self.paths.probe_data("train").text, self.paths.tokens().path
         yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", text, "--out", tokens,

@@ -14,7 +14,13 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
     method: conf/ssl/lamer.yaml
     replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}   # or {fraction: 0.1, share: ...}; omit for none
     probe: conf/probe/demo.yaml
+    probe_minutes: 1.5             # optional: labelled minutes per language of the probes' training set
     protocols: [retrained, fixed]
+
+``probe_minutes`` gives the probes a labelled budget per language, as ML-SUPERB's 10-minute and
+1-hour settings do, while the SSL stages train on every unlabelled training utterance: the
+utterances are chosen speaker-balanced from each language's training split, seeded by the plan's
+seed, the same for every stage and protocol. Without it the probes train on all of the split.
 
 Replay is configured here only (:class:`Replay`): ``minutes`` (per old language) or ``fraction`` (of
 the duration of all the stage's new languages' training data, per old language) sizes the sample
@@ -64,7 +70,7 @@ from lamer.yaml_io import YamlError, YamlMapping, brief, load_mapping
 PROTOCOLS = ("retrained", "fixed")
 REPLAY_STRATEGIES = ("random", "speaker_balanced")
 REPLAY_AMOUNTS = ("minutes", "fraction")
-_KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "protocols", "seed", "lang_map",
+_KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "probe_minutes", "protocols", "seed", "lang_map",
          "base_model", "allow_seen"}
 _CHECKPOINT_KEYS = {"checkpoint", "sha256", "languages"}
 
@@ -128,6 +134,7 @@ class Plan:
     protocols: list[str] = field(default_factory=lambda: ["retrained"])
     seed: int = 0
     lang_map: dict[str, str] = field(default_factory=dict)
+    probe_minutes: float | None = None  # labelled minutes per language of the probes' training set; None: all
 
     @property
     def all_stages(self) -> list[Stage]:
@@ -152,6 +159,7 @@ class Plan:
             "method": str(self.method.path),
             "replay": self.replay.as_dict() if self.replay else None,
             "probe": str(self.probe),
+            "probe_minutes": self.probe_minutes,
             "protocols": list(self.protocols),
             "seed": self.seed,
         }
@@ -351,12 +359,19 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
         problems.append(f"seed: expected an integer, got {brief(seed)}")
     method = _method(recipe_dir, raw.get("method"), problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
+    probe_minutes = raw.get("probe_minutes")
+    if probe_minutes is not None and (isinstance(probe_minutes, bool) or not isinstance(probe_minutes, (int, float))
+                                      or probe_minutes <= 0):
+        problems.append(f"probe_minutes: expected a positive number of labelled minutes per language, got "
+                        f"{brief(probe_minutes)} (leave it out to train the probes on every training utterance)")
+        probe_minutes = None
     base_model = _base_model(recipe_dir, raw.get("base_model"), problems)
     problems += _seen_problems(base_model, base, stages, raw.get("allow_seen", False))
     if problems:
         raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
     return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,
-                base_model=base_model, replay=replay, protocols=protocols, seed=seed, lang_map=lang_map)
+                base_model=base_model, replay=replay, protocols=protocols, seed=seed, lang_map=lang_map,
+                probe_minutes=None if probe_minutes is None else float(probe_minutes))
 
 
 def check_data_root(plan: Plan, root: str | Path | None) -> None:

@@ -185,3 +185,26 @@ def test_probe_dir_of_a_kaldi_dir_writes_what_espnets_sound_reader_reads(tmp_pat
     with pytest.raises(DataError, match=rf"^{piped.path / 'wav.scp'}:3: the audio of eng_c-r3-000 runs a command"):
         write_probe_dir([piped.path], tmp_path / "probe2")
     assert not (tmp_path / "probe2").exists() and not piped.marker.exists()
+
+
+def test_a_labelled_budget_keeps_at_most_that_much_of_each_language_from_every_speaker(probe_data, tmp_path):
+    sources = list(probe_data.source_dirs["train"].values())
+    durations = {}
+    for source in sources:
+        durations.update((u, float(d)) for u, d in (line.split() for line in _lines(source / "utt2dur")))
+    minutes = 0.25 * sum(durations.values()) / len(sources) / 60  # about a quarter of each language
+    counts = write_probe_dir(sources, tmp_path / "a", minutes_per_dir=minutes, seed=3)
+    kept = [line.split()[0] for line in _lines(tmp_path / "a" / "text")]
+    langs = dict(line.split() for line in _lines(tmp_path / "a" / "utt2lang"))
+    assert set(counts) == {"eng", "fra"} and sum(counts.values()) == len(kept) < len(durations) / 2
+    for lang in counts:
+        assert 0 < sum(durations[u] for u in kept if langs[u] == lang) <= minutes * 60
+    speakers = {}
+    for source in sources:
+        speakers.update(line.split() for line in _lines(source / "utt2spk"))
+    all_speakers = {speakers[u] for u in durations}
+    assert {speakers[u] for u in kept} == all_speakers  # speaker-balanced: every speaker keeps some
+    write_probe_dir(sources, tmp_path / "b", minutes_per_dir=minutes, seed=3)
+    assert _lines(tmp_path / "b" / "text") == _lines(tmp_path / "a" / "text")  # the seed decides
+    write_probe_dir(sources, tmp_path / "c", minutes_per_dir=minutes, seed=4)
+    assert _lines(tmp_path / "c" / "text") != _lines(tmp_path / "a" / "text")

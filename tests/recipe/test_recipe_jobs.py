@@ -578,3 +578,18 @@ def test_base_init_is_checked(capsys):
     assert "--base_init randn: expected one of pretrained, random" in capsys.readouterr().err
     assert plan_main(["jobs", "--plan", plan, "--root", "x", "--base_init", "random", "--base_exp", "exp/f"]) == 1
     assert "--base_exp exp/f: its probe read the pre-trained base model" in capsys.readouterr().err
+
+
+def test_the_probes_labelled_budget_cuts_their_training_set_only(tmp_path, capsys):
+    (tmp_path / "conf").mkdir()  # the demo recipe's files, the plan with a budget
+    for entry in (DEMO / "conf").iterdir():
+        (tmp_path / "conf" / entry.name).symlink_to(entry)
+    (tmp_path / "base_model").symlink_to(DEMO / "base_model")
+    plan = tmp_path / "conf" / "plan_budget.yaml"
+    plan.write_text((DEMO / "conf" / "plan.yaml").read_text() + "probe_minutes: 1.5\n")
+    jobs = by_name(listed(plan, "--stop_stage", "2", capsys=capsys))
+    train = jobs["probe_train"]["argv"]
+    assert train[train.index("--minutes_per_dir") + 1] == "1.5" and train[train.index("--seed") + 1] == "0"
+    assert "--minutes_per_dir" not in jobs["probe_dev"]["argv"] and "--minutes_per_dir" not in jobs["probe_test"]["argv"]
+    assert "--minutes_per_dir" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--stop_stage", "2",
+                                                     capsys=capsys))["probe_train"]["argv"]

@@ -320,3 +320,16 @@ def test_plan_check_print_names_an_allocation_that_does_not_fit_the_base_model(r
     assert capsys.readouterr().err == (f"plan: error: {recipe / 'conf' / 'lamer.yaml'}: allocation: schedule "
                                        "'steps:1,2': 2 counts for a model of 3 layers; give one per layer, or use "
                                        "'groups:' to spread fewer counts over the depth\n")
+
+
+def test_probe_minutes_is_the_probes_labelled_budget(recipe):
+    assert load_plan(_write(recipe, GOOD)).probe_minutes is None  # default: every training utterance
+    plan = load_plan(_write(recipe, GOOD + "probe_minutes: 1.5\n"))
+    assert plan.probe_minutes == 1.5 and plan.as_dict()["probe_minutes"] == 1.5
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "true", "lots"])
+def test_a_bad_probe_minutes_is_named(recipe, value):
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, GOOD + f"probe_minutes: {value}\n"))
+    assert "probe_minutes: expected a positive number of labelled minutes per language" in str(err.value)
