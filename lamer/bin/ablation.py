@@ -1,7 +1,7 @@
 """Answer the ablation loop's questions and summarise its runs (conf/ablation.yaml of a recipe).
 
     python -m lamer.bin.ablation list --config conf/ablation.yaml
-        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or - (the plan's)<TAB>base_init
+        # one line per system: name<TAB>method or -<TAB>plan<TAB>train_on<TAB>replay_share or -<TAB>base_init
     python -m lamer.bin.ablation seeds --config conf/ablation.yaml          # 0 1 2
     python -m lamer.bin.ablation units --config conf/ablation.yaml
         # one line per unit: key<TAB>seed<TAB>probe seed (key: the seed, or <seed>_probe<p> with probe_seeds)

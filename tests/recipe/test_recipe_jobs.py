@@ -590,6 +590,6 @@ def test_the_probes_labelled_budget_cuts_their_training_set_only(tmp_path, capsy
     jobs = by_name(listed(plan, "--stop_stage", "2", capsys=capsys))
     train = jobs["probe_train"]["argv"]
     assert train[train.index("--minutes_per_dir") + 1] == "1.5" and train[train.index("--seed") + 1] == "0"
-    assert "--minutes_per_dir" not in jobs["probe_dev"]["argv"] and "--minutes_per_dir" not in jobs["probe_test"]["argv"]
+    assert all("--minutes_per_dir" not in jobs[name]["argv"] for name in ("probe_dev", "probe_test"))
     assert "--minutes_per_dir" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--stop_stage", "2",
                                                      capsys=capsys))["probe_train"]["argv"]
