@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lamer.recipe.jobs import BASE_INIT, TRAIN_ON
+from lamer.recipe.jobs import BASE_INIT, PRETRAINED, RANDOM_INIT, TRAIN_ON
 from lamer.recipe.plan import PlanError, _file, read_mapping
 from lamer.ssl.budget import Matched, parse_matched
 from lamer.ssl.replay_share import share_problem
@@ -112,17 +112,17 @@ class System:
     control: bool = False
     replay_share: float | None = None  # None: the plan's replay.share
     reference_only: tuple[str, ...] = ()  # protocols under which it is a reference row, not a candidate
-    base_init: str = "pretrained"  # random: the base model's architecture with random weights
+    base_init: str = PRETRAINED  # random: the base model's architecture with random weights
 
     def candidate(self, protocol: str) -> bool:
         """Whether the system competes for best under ``protocol``: the joint upper bound and a
         random-init base never do, a system with ``reference_only`` not under those protocols."""
-        return not self.joint and self.base_init == "pretrained" and protocol not in self.reference_only
+        return not self.joint and self.base_init == PRETRAINED and protocol not in self.reference_only
 
     @property
     def random_reference(self) -> bool:
         """The random-init reference: the base model's architecture with random weights, untrained."""
-        return self.base_init == "random" and self.train_on == "none"
+        return self.base_init == RANDOM_INIT and self.train_on == "none"
 
 
 @dataclass(frozen=True)
@@ -230,11 +230,11 @@ def _system(name: Any, entry: Any, default_plan: Path, recipe_dir: Path, problem
     elif joint and reference_only:
         problems.append(f"{where}.reference_only: the joint upper bound is a reference row under every protocol; "
                         "remove reference_only")
-    base_init = entry.get("base_init", "pretrained")
+    base_init = entry.get("base_init", PRETRAINED)
     if base_init not in BASE_INIT:
         problems.append(f"{where}.base_init: expected one of {list(BASE_INIT)}, got {brief(base_init)}")
-        base_init = "pretrained"
-    elif base_init == "random" and (joint or control):
+        base_init = PRETRAINED
+    elif base_init == RANDOM_INIT and (joint or control):
         problems.append(f"{where}.base_init: random makes a reference of its own; the joint upper bound and the "
                         "control start from the pre-trained base")
     share = entry.get("replay_share")

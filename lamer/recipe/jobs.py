@@ -47,7 +47,8 @@ from lamer.yaml_io import YamlError, parse_yaml, quoted
 
 QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
-BASE_INIT = ("pretrained", "random")  # the base model's weights: its own, or its architecture's initialisation
+PRETRAINED, RANDOM_INIT = "pretrained", "random"  # the base model's weights: its own, or its architecture's init
+BASE_INIT = (PRETRAINED, RANDOM_INIT)
 IN_PLACE = ("link", "write")
 ARRAY_TOKEN = "JOB"  # replaced by the job's index by the launcher (Kaldi's JOB=1:N)
 # frames per utterance that routing_ceiling samples in the recipe: with --routing_ceiling_utts 20, the
@@ -136,7 +137,7 @@ class RecipeOptions:
     seed: int | None = None      # default: the plan's
     probe_seed: int | None = None  # the probes' seed; default: --seed's
     train_on: str = "new"
-    base_init: str = "pretrained"  # random: the base model's architecture with random weights (the reference)
+    base_init: str = PRETRAINED  # random: the base model's architecture with random weights (the reference)
     replay_share: float | None = None  # default: the plan's replay.share
     base_dir: str = ""           # default: <exp>/base
     base_exp: str = ""
@@ -307,7 +308,7 @@ class _Recipe:
                 raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
         if opts.base_init not in BASE_INIT:
             raise PlanError(f"--base_init {opts.base_init}: expected one of {', '.join(BASE_INIT)}")
-        if opts.base_init == "random" and opts.base_exp:
+        if opts.base_init == RANDOM_INIT and opts.base_exp:
             raise PlanError(f"--base_exp {opts.base_exp}: its probe read the pre-trained base model; with --base_init "
                             "random this experiment probes its own random-init base (leave --base_exp out)")
         if opts.replay_share is not None and (problem := share_problem(opts.replay_share)):
@@ -321,7 +322,7 @@ class _Recipe:
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
         # every consumer of the base model reads this one: the random-init reference replaces it whole
-        self.base_ckpt = (self.paths.base_random if opts.base_init == "random" else self.paths.base_model).checkpoint
+        self.base_ckpt = (self.paths.base_random if opts.base_init == RANDOM_INIT else self.paths.base_model).checkpoint
         self.stages = [s.name for s in plan.stages]
         self.all_languages = [lang for s in plan.all_stages for lang in s.languages]
         self.method, self.ssl_train_opts = ssl_method(plan, opts)
@@ -423,7 +424,7 @@ class _Recipe:
 
     def stage3(self) -> Iterator[Job]:
         yield from self.base_model_jobs()
-        if self.o.base_init == "random":
+        if self.o.base_init == RANDOM_INIT:
             trained, out = self.paths.base_model.checkpoint, self.paths.base_random.path
             yield self.job("base_random", 3, _py("export_model", "--upstream", trained, "--reinit", self.seed,
                                                  "--format", "s3prl", "--out", out),

@@ -165,6 +165,11 @@ class Plan:
         }
 
 
+def _positive(value: Any) -> bool:
+    """Whether a YAML value is a number above 0 (a boolean is not a number here)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
+
+
 def _as_list(value: Any, key: str, problems: list[str]) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         problems.append(f"{key}: expected a list of locale codes, got {brief(value)}")
@@ -260,7 +265,7 @@ def _replay(value: Any, problems: list[str]) -> Replay | None:
     amount = amounts[0] if len(amounts) == 1 else ""
     if not amount:
         problems.append("replay: give exactly one of 'minutes' or 'fraction'")
-    elif isinstance(value[amount], bool) or not isinstance(value[amount], (int, float)) or value[amount] <= 0:
+    elif not _positive(value[amount]):
         problems.append(f"replay.{amount}: must be a positive number, got {brief(value[amount])}")
     strategy = value.get("strategy", "random")
     if strategy not in REPLAY_STRATEGIES:
@@ -360,8 +365,7 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
     method = _method(recipe_dir, raw.get("method"), problems)
     probe = _file(recipe_dir, raw.get("probe"), "probe", problems)
     probe_minutes = raw.get("probe_minutes")
-    if probe_minutes is not None and (isinstance(probe_minutes, bool) or not isinstance(probe_minutes, (int, float))
-                                      or probe_minutes <= 0):
+    if probe_minutes is not None and not _positive(probe_minutes):
         problems.append(f"probe_minutes: expected a positive number of labelled minutes per language, got "
                         f"{brief(probe_minutes)} (leave it out to train the probes on every training utterance)")
         probe_minutes = None
