@@ -26,9 +26,9 @@ saying why; a ranking of systems is then not meaningful.
 """
 from __future__ import annotations
 
-from lamer.ablation.intervals import Pool, resampled
+from lamer.ablation.intervals import Pool
 from lamer.ablation.spec import Ablation
-from lamer.eval.bootstrap import format_interval, has_spread, interval, side
+from lamer.eval.bootstrap import format_interval, has_spread, interval, resampled, side
 
 PROTOCOL = "retrained"
 PASS, FAIL, NOISE, UNCHECKED = "pass", "fail", "within noise", "not checked"

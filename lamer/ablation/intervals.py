@@ -41,6 +41,7 @@ from lamer.eval.bootstrap import (
     format_interval,
     has_spread,
     interval,
+    resampled,
 )
 from lamer.eval.forgetting import forgetting_metrics
 from lamer.eval.markdown import markdown_table
@@ -124,14 +125,6 @@ class Pool:
             data = {(unit.seed, unit.probe_seed): {name: self.runs[name][unit] for name in members} for unit in units}
             self._cache[key] = bootstrap(data, self.rate, final_metrics, utterances, self.resamples, self.seed)
         return self._cache[key]
-
-
-def resampled(replicates: Replicates) -> str:
-    """What a bootstrap drew, in words."""
-    seeds = {seed for seed, _ in replicates.units}
-    drawn = ["training seeds"] + (["probe seeds"] if len(replicates.units) > len(seeds) else [])
-    drawn += ["test utterances"] if replicates.utterances else []
-    return ", ".join(drawn[:-1]) + f" and {drawn[-1]}" if len(drawn) > 1 else drawn[0]
 
 
 def _header(replicates: Replicates, units: list[RunUnit]) -> dict:

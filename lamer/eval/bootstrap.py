@@ -184,6 +184,14 @@ def bootstrap(units: dict[Unit, dict[str, RunRates]], rate: str, metrics: Metric
     return Replicates(estimates, replicates, utterances, tuple(sorted(units)))
 
 
+def resampled(replicates: Replicates) -> str:
+    """What a bootstrap drew, in words."""
+    seeds = {seed for seed, _ in replicates.units}
+    drawn = ["training seeds"] + (["probe seeds"] if len(replicates.units) > len(seeds) else [])
+    drawn += ["test utterances"] if replicates.utterances else []
+    return ", ".join(drawn[:-1]) + f" and {drawn[-1]}" if len(drawn) > 1 else drawn[0]
+
+
 def has_spread(replicates: Replicates) -> bool:
     """Whether the bootstrap drew anything that varies: test utterances, or more than one unit."""
     return replicates.utterances or len(replicates.units) > 1
