@@ -77,6 +77,9 @@ RECIPE_OPTION_HELP = {
     "synth_opts": "extra options of synth_corpus",
     "prep_opts": "extra options of prepare_data (e.g. --lang_dir local/lang)",
     "token_opts": "extra options of probe_data tokens (e.g. --lang_dir local/lang)",
+    "target_feature": "what the continual stages' k-means targets cluster: layer (--target_layer of the previous "
+                      "stage's model, HuBERT's later iterations) or mfcc (MFCC frames, its first iteration: for "
+                      "languages the base model never heard)",
     "target_layer": "transformer layer (1-based) clustered for the SSL targets",
     "num_clusters": "k-means clusters of the SSL targets",
     "pretrain_opts": "extra options of pretrain_base (after its --, i.e. ESPnet options)",

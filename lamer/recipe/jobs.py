@@ -49,6 +49,10 @@ QUEUES = ("train", "cuda", "decode")
 TRAIN_ON = ("new", "old", "all", "none")
 PRETRAINED, RANDOM_INIT = "pretrained", "random"  # the base model's weights: its own, or its architecture's init
 BASE_INIT = (PRETRAINED, RANDOM_INIT)
+# what the continual stages' k-means targets cluster: a layer of the previous stage's model (HuBERT's
+# later iterations) or MFCC frames (its first iteration, blind to what the model has learnt)
+LAYER_TARGETS, MFCC_TARGETS = "layer", "mfcc"
+TARGET_FEATURES = (LAYER_TARGETS, MFCC_TARGETS)
 IN_PLACE = ("link", "write")
 ARRAY_TOKEN = "JOB"  # replaced by the job's index by the launcher (Kaldi's JOB=1:N)
 # frames per utterance that routing_ceiling samples in the recipe: with --routing_ceiling_utts 20, the
@@ -124,7 +128,8 @@ class RecipeOptions:
     synth_opts: str = ""
     prep_opts: str = ""
     token_opts: str = ""
-    target_layer: int = 3
+    target_feature: str = LAYER_TARGETS  # mfcc: the continual stages' targets from MFCC frames
+    target_layer: int = 3        # with target_feature layer (and the demo base model's second iteration)
     num_clusters: int = 100
     pretrain_opts: str = ""
     ssl_train_opts: str = ""
@@ -306,6 +311,8 @@ class _Recipe:
         for name, example in (("expdir", "exp"), ("python", "python3")):
             if not getattr(opts, name):
                 raise PlanError(f"--{name} is empty: give a value (e.g. --{name} {example})")
+        if opts.target_feature not in TARGET_FEATURES:
+            raise PlanError(f"--target_feature {opts.target_feature}: expected one of {', '.join(TARGET_FEATURES)}")
         if opts.base_init not in BASE_INIT:
             raise PlanError(f"--base_init {opts.base_init}: expected one of {', '.join(BASE_INIT)}")
         if opts.base_init == RANDOM_INIT and opts.base_exp:
@@ -475,7 +482,9 @@ class _Recipe:
         t = self.paths.targets(s, split)
         name = f"targets_{s}" if split == "train" else f"targets_{s}_{split}"
         # 'lang' (indices into the plan's languages) for the routers: language routing, specialise_weight
-        options = ("--feature", "layer", "--layer", str(o.target_layer), "--languages", ",".join(self.all_languages))
+        feature = ("--feature", MFCC_TARGETS) if o.target_feature == MFCC_TARGETS else \
+            ("--feature", LAYER_TARGETS, "--layer", str(o.target_layer))
+        options = (*feature, "--languages", ",".join(self.all_languages))
         codebook: tuple[str, ...] = ()
         if split == "train":
             options += ("--num_clusters", str(o.num_clusters), "--seed", self.seed)

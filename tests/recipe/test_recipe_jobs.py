@@ -593,3 +593,18 @@ def test_the_probes_labelled_budget_cuts_their_training_set_only(tmp_path, capsy
     assert all("--minutes_per_dir" not in jobs[name]["argv"] for name in ("probe_dev", "probe_test"))
     assert "--minutes_per_dir" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--stop_stage", "2",
                                                      capsys=capsys))["probe_train"]["argv"]
+
+
+def test_target_feature_mfcc_clusters_mfcc_frames_for_every_continual_stage(capsys):
+    """--target_feature mfcc: the continual stages' targets (train and dev) come from MFCC frames,
+    not from a layer of the previous stage's model; the default clusters --target_layer."""
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--target_feature", "mfcc", capsys=capsys))
+    for name in ("targets_s1_split", "targets_s2_split", "targets_s1_dev_split"):
+        argv = jobs[name]["argv"]
+        assert argv[argv.index("--feature") + 1] == "mfcc" and "--layer" not in argv, name
+    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--target_layer", "2", capsys=capsys))
+    argv = default["targets_s2_split"]["argv"]
+    assert argv[argv.index("--feature") + 1:argv.index("--feature") + 4] == ["layer", "--layer", "2"]
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--target_feature",
+                      "fbank"]) == 1
+    assert "--target_feature fbank: expected one of layer, mfcc" in capsys.readouterr().err

@@ -63,6 +63,7 @@ synth_utts=300        # utterances per language of the synthetic corpus
 synth_opts=           # extra options of synth_corpus
 prep_opts=            # extra options of prepare_data (e.g. --lang_dir local/lang)
 token_opts=           # extra options of probe_data tokens (e.g. --lang_dir local/lang)
+target_feature=layer  # the continual stages' k-means targets: layer (the previous model's --target_layer) | mfcc
 target_layer=3        # transformer layer (1-based) clustered for the SSL targets
 num_clusters=100      # k-means clusters of the SSL targets
 pretrain_opts=        # extra options of pretrain_base (after its --, i.e. ESPnet options)
