@@ -1,11 +1,12 @@
 """Compare two scored experiments per language, with paired bootstrap intervals.
 
     python -m lamer.bin.compare_runs --a EXP [EXP ...] [--a_stage S] --b EXP [EXP ...] [--b_stage S] \
-        [--protocol retrained] [--rate cer] [--languages hin vie] [--out comparison.json]
+        [--units 0:0 0:1] [--protocol retrained] [--rate cer] [--languages hin vie] [--out comparison.json]
 
 Each side is one stage (default: each experiment's last) of one experiment directory per training
-seed, the two sides paired by position. The experiments need stage 8's results_<protocol>.json;
-with utt_errors_<protocol>.tsv beside it the bootstrap draws test utterances too, so a single seed
+seed (or per training and probe seed, named by --units 0:0 0:1 ...), the two sides paired by
+position. The experiments need stage 8's results_<protocol>.json; with utt_errors_<protocol>.tsv
+beside it the bootstrap draws test utterances too, so a single seed
 still gets an interval. Prints a table of A, B and A - B per language and for their mean, each
 difference with its 95% interval and a verdict (A lower, B lower, within noise). Examples:
 what a continual stage changed, ``--a exp/x --a_stage s1 --b exp/x --b_stage base``; a system
@@ -19,7 +20,7 @@ from pathlib import Path
 from lamer.atomic import write_json_atomic
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
-from lamer.eval.compare import Side, compare, comparison_table, load_side
+from lamer.eval.compare import Side, compare, comparison_table, load_side, parse_unit
 from lamer.eval.results import PROTOCOLS
 
 
@@ -31,6 +32,9 @@ def build_parser() -> ToolParser:
     parser.add_argument("--b_stage", help="side B's stage (default: each experiment's last)")
     parser.add_argument("--protocol", default="retrained", choices=PROTOCOLS, help="which results of the experiments")
     parser.add_argument("--rate", default="cer", choices=("cer", "per"), help="the error rate compared")
+    parser.add_argument("--units", nargs="+",
+                        help="each position's SEED or SEED:PROBE_SEED (default: one training seed per position); "
+                             "the probe seeds of a training seed are drawn within it")
     parser.add_argument("--languages", nargs="+", help="languages compared (default: every one both sides score)")
     parser.add_argument("--out", type=Path, help="also write the comparison as JSON here")
     return parser
@@ -41,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sides = [load_side(Side(tuple(exps), stage), args.protocol)
                  for exps, stage in ((args.a, args.a_stage), (args.b, args.b_stage))]
-        found = compare(*sides, rate=args.rate, languages=args.languages)
+        units = [parse_unit(text) for text in args.units] if args.units else None
+        found = compare(*sides, rate=args.rate, languages=args.languages, units=units)
     except EvalInputError as err:
         print(f"compare_runs: error: {err}", file=sys.stderr)
         return 1

@@ -1,9 +1,10 @@
 """Paired comparison of two scored experiments, per language, with bootstrap intervals.
 
-A *side* is one stage of one or more experiment directories (one per unit: a training seed, paired
-by position with the other side's), each holding the recipe's ``results_<protocol>.json`` and,
-where the recipe wrote it, ``utt_errors_<protocol>.tsv`` (stage 8). The comparison is side A
-minus side B, per language and for the mean over the languages compared, with the 95% interval of
+A *side* is one stage of one or more experiment directories (one per unit: a training seed, or a
+training seed and a probe seed; paired by position with the other side's), each holding the
+recipe's ``results_<protocol>.json`` and, where the recipe wrote it, ``utt_errors_<protocol>.tsv``
+(stage 8). The comparison is side A minus side B, per language and for the mean over the
+languages compared, with the 95% interval of
 the paired bootstrap of :mod:`lamer.eval.bootstrap`: both sides share every draw of seeds and of
 test utterances, so the two must be scored on one test set. The two sides may be the same
 experiment at two stages (what a continual stage changed from the base row) or two experiments
@@ -20,6 +21,7 @@ from lamer.eval.bootstrap import (
     RESAMPLES,
     SEED,
     RunRates,
+    Unit,
     bootstrap,
     check_utts,
     format_interval,
@@ -95,15 +97,29 @@ def _languages(runs: list[RunRates], rate: str, asked: list[str] | None, source:
     return list(asked)
 
 
+def parse_unit(text: str) -> Unit:
+    """``SEED`` or ``SEED:PROBE_SEED`` (non-negative integers) as a bootstrap unit."""
+    seed, _, probe = text.partition(":")
+    if not seed.isdigit() or not (probe.isdigit() or probe == "" and ":" not in text):
+        raise EvalInputError(f"unit {text!r}: expected SEED or SEED:PROBE_SEED (non-negative integers)")
+    return int(seed), int(probe or 0)
+
+
 def compare(a: list[RunRates], b: list[RunRates], rate: str = "cer", languages: list[str] | None = None,
-            resamples: int = RESAMPLES, seed: int = SEED) -> dict:
+            units: list[Unit] | None = None, resamples: int = RESAMPLES, seed: int = SEED) -> dict:
     """Side A minus side B (runs as from :func:`load_side`, paired by position) over ``rate``: per
     language and for :data:`MEAN`, each side's estimate and the interval of the difference, with
-    a verdict (``A lower``, ``B lower`` or ``within noise``). Test utterances are drawn where every
-    run has its per-utterance edits; otherwise only the units are."""
+    a verdict (``A lower``, ``B lower`` or ``within noise``). ``units`` gives each position's
+    (training seed, probe seed), default one training seed per position; probe seeds of one
+    training seed are drawn within it. Test utterances are drawn where every run has its
+    per-utterance edits; otherwise only the units are."""
     source = f"{rate} comparison"
     if len(a) != len(b):
         raise EvalInputError(f"{source}: side A has {len(a)} experiments and side B {len(b)}; they pair by position")
+    units = units or [(i, 0) for i in range(len(a))]
+    if len(units) != len(a) or len(set(units)) != len(units):
+        raise EvalInputError(f"{source}: {len(units)} units for {len(a)} experiments per side; give one distinct "
+                             "unit per position")
     if any(rate_matrix(run.results, rate) is None for run in a + b):
         raise EvalInputError(f"{source}: not every run compared was scored with {rate}")
     langs = _languages(a + b, rate, languages, source)
@@ -114,8 +130,8 @@ def compare(a: list[RunRates], b: list[RunRates], rate: str = "cer", languages: 
         return {**values, MEAN: sum(values.values()) / len(values)}
 
     utterances = all(run.utts is not None and rate in run.utts.ref for run in a + b)
-    units = {(i, 0): {"a": run_a, "b": run_b} for i, (run_a, run_b) in enumerate(zip(a, b))}
-    replicates = bootstrap(units, rate, metrics, utterances, resamples, seed)
+    paired = {unit: {"a": run_a, "b": run_b} for unit, run_a, run_b in zip(units, a, b)}
+    replicates = bootstrap(paired, rate, metrics, utterances, resamples, seed)
     est, rep = replicates.estimates, replicates.replicates
     varied = has_spread(replicates)
     rows = {}

@@ -6,7 +6,7 @@ import pytest
 
 from lamer.bin import compare_runs
 from lamer.eval import EvalInputError
-from lamer.eval.compare import MEAN, Side, compare, load_side
+from lamer.eval.compare import MEAN, Side, compare, load_side, parse_unit
 from tests.eval.synthetic_runs import run_files
 
 
@@ -92,3 +92,18 @@ def test_the_tool_prints_the_table_and_writes_json(tmp_path, capsys):
     assert saved["languages"]["spa"]["verdict"] == "A lower"
     assert compare_runs.main(["--a", str(a), "--b", str(tmp_path / "none")]) == 1
     assert "compare_runs: error:" in capsys.readouterr().err
+
+
+def test_units_name_probe_seeds_drawn_within_their_training_seed(tmp_path):
+    """Two probe seeds of one training seed: the bootstrap says so, and bad units are refused."""
+    runs = [experiment(tmp_path / f"p{probe}", LEARNS, seed=f"0_{probe}") for probe in (0, 1)]
+    side_a = [load_side(Side((run,), "s1"), "retrained")[0] for run in runs]
+    side_b = [load_side(Side((run,), "base"), "retrained")[0] for run in runs]
+    found = compare(side_a, side_b, units=[parse_unit("0:0"), parse_unit("0:1")])
+    assert found["resampled"] == "training seeds, probe seeds and test utterances"
+    assert found["languages"]["spa"]["verdict"] == "A lower"
+    for bad in ("x", "1:", "-1", "0:1:2"):
+        with pytest.raises(EvalInputError, match="expected SEED or SEED:PROBE_SEED"):
+            parse_unit(bad)
+    with pytest.raises(EvalInputError, match="give one distinct unit per position"):
+        compare(side_a, side_b, units=[(0, 0), (0, 0)])
