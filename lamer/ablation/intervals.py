@@ -37,17 +37,16 @@ from lamer.eval.bootstrap import (
     Replicates,
     RunRates,
     bootstrap,
-    check_utts,
     format_interval,
     has_spread,
     interval,
+    load_run_rates,
     resampled,
 )
 from lamer.eval.forgetting import forgetting_metrics
 from lamer.eval.markdown import markdown_table
-from lamer.eval.results import PROTOCOLS, Results, load_json, load_results
-from lamer.eval.utt_errors import read_utt_errors
-from lamer.layout import results_name, utt_errors_name
+from lamer.eval.results import PROTOCOLS, Results, load_json
+from lamer.layout import results_name
 
 INTERVALS = "intervals.json"
 RATES = ("cer", "per")
@@ -78,12 +77,7 @@ def load_rates(ablation: Ablation, runs_dir: Path, protocol: str) -> dict[str, d
             path = run / results_name(protocol)
             if not path.is_file():
                 continue
-            utts_path = run / utt_errors_name(protocol)
-            rates = RunRates(load_results(path), read_utt_errors(utts_path) if utts_path.is_file() else None,
-                             str(utts_path))
-            for rate in RATES:
-                check_utts(rates, rate)
-            out.setdefault(system.name, {})[unit] = rates
+            out.setdefault(system.name, {})[unit] = load_run_rates(run, protocol)
     return out
 
 

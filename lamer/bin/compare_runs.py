@@ -6,11 +6,11 @@
 Each side is one stage (default: each experiment's last) of one experiment directory per training
 seed (or per training and probe seed, named by --units 0:0 0:1 ...), the two sides paired by
 position. The experiments need stage 8's results_<protocol>.json; with utt_errors_<protocol>.tsv
-beside it the bootstrap draws test utterances too, so a single seed
-still gets an interval. Prints a table of A, B and A - B per language and for their mean, each
-difference with its 95% interval and a verdict (A lower, B lower, within noise). Examples:
-what a continual stage changed, ``--a exp/x --a_stage s1 --b exp/x --b_stage base``; a system
-against its control, ``--a exp/lamer --b exp/control``.
+beside it the bootstrap draws test utterances too, so a single seed still gets an interval. Prints a
+table of A, B and A - B per language and for their mean, each difference with its 95% interval and a
+verdict (A lower, B lower, within noise). Examples: what a continual stage changed, ``--a exp/x
+--a_stage s1 --b exp/x --b_stage base``; a system against its control, ``--a exp/lamer --b
+exp/control``.
 """
 from __future__ import annotations
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from lamer.eval import EvalInputError
-from lamer.eval.results import Matrix, Results
-from lamer.eval.utt_errors import UttErrors
+from lamer.eval.results import Matrix, Results, load_results
+from lamer.eval.utt_errors import UttErrors, read_utt_errors
+from lamer.layout import results_name, utt_errors_name
 
 RESAMPLES = 2000
 SEED = 0
@@ -74,6 +76,17 @@ def check_utts(run: RunRates, rate: str) -> None:
             if abs(100.0 * edits / ref - value) > 1e-6:
                 raise EvalInputError(f"{run.utts_source}: {rate} of {lang!r} at {stage!r} is {100.0 * edits / ref:.4f} "
                                      f"from its edits, {value:.4f} in its results; collect the run's results again")
+
+
+def load_run_rates(run_dir: Path, protocol: str) -> RunRates:
+    """A run directory's results of ``protocol`` (stage 8's ``results_<protocol>.json``) and, where
+    it wrote them, its per-utterance edits, checked against each other for every rate."""
+    utts_path = run_dir / utt_errors_name(protocol)
+    run = RunRates(load_results(run_dir / results_name(protocol)),
+                   read_utt_errors(utts_path) if utts_path.is_file() else None, str(utts_path))
+    for rate in ("cer", "per"):
+        check_utts(run, rate)
+    return run
 
 
 def _language_rows(runs: dict[str, RunRates], rate: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -1,14 +1,13 @@
 """Paired comparison of two scored experiments, per language, with bootstrap intervals.
 
 A *side* is one stage of one or more experiment directories (one per unit: a training seed, or a
-training seed and a probe seed; paired by position with the other side's), each holding the
-recipe's ``results_<protocol>.json`` and, where the recipe wrote it, ``utt_errors_<protocol>.tsv``
-(stage 8). The comparison is side A minus side B, per language and for the mean over the
-languages compared, with the 95% interval of
-the paired bootstrap of :mod:`lamer.eval.bootstrap`: both sides share every draw of seeds and of
-test utterances, so the two must be scored on one test set. The two sides may be the same
-experiment at two stages (what a continual stage changed from the base row) or two experiments
-at one stage (a system against its control).
+training seed and a probe seed; paired by position with the other side's), each holding the recipe's
+``results_<protocol>.json`` and, where the recipe wrote it, ``utt_errors_<protocol>.tsv`` (stage 8).
+The comparison is side A minus side B, per language and for the mean over the languages compared,
+with the 95% interval of the paired bootstrap of :mod:`lamer.eval.bootstrap`: both sides share every
+draw of seeds and of test utterances, so the two must be scored on one test set. The two sides may
+be the same experiment at two stages (what a continual stage changed from the base row) or two
+experiments at one stage (a system against its control).
 """
 from __future__ import annotations
 
@@ -23,18 +22,16 @@ from lamer.eval.bootstrap import (
     RunRates,
     Unit,
     bootstrap,
-    check_utts,
     format_interval,
     has_spread,
     interval,
+    load_run_rates,
     rate_matrix,
     resampled,
     side,
 )
 from lamer.eval.markdown import markdown_table
-from lamer.eval.results import load_results
-from lamer.eval.utt_errors import read_utt_errors
-from lamer.layout import results_name, utt_errors_name
+from lamer.layout import results_name
 
 MEAN = "mean"  # the key of the mean over languages (never an ISO 639-3 code: those have 3 letters)
 _STAGE = "compared"  # the one stage a side's runs are cut down to, so that both sides read alike
@@ -70,11 +67,7 @@ def load_side(found: Side, protocol: str) -> list[RunRates]:
     against its results; EvalInputError names a missing file or an unknown stage."""
     out = []
     for exp in found.exps:
-        utts_path = exp / utt_errors_name(protocol)
-        run = RunRates(load_results(exp / results_name(protocol)),
-                       read_utt_errors(utts_path) if utts_path.is_file() else None, str(utts_path))
-        for rate in ("cer", "per"):
-            check_utts(run, rate)
+        run = load_run_rates(exp, protocol)
         stage = found.stage or run.results.stages[-1]
         if stage not in run.results.stages:
             raise EvalInputError(f"{exp / results_name(protocol)}: no stage {stage!r}; it has "
