@@ -21,6 +21,7 @@ from lamer.atomic import write_json_atomic
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
 from lamer.eval.compare import Side, compare, comparison_table, load_side, parse_unit
+from lamer.eval.forgetting import ERROR_RATES
 from lamer.eval.results import PROTOCOLS
 
 
@@ -31,7 +32,7 @@ def build_parser() -> ToolParser:
     parser.add_argument("--b", type=Path, nargs="+", required=True, help="side B: experiment directories, one per seed")
     parser.add_argument("--b_stage", help="side B's stage (default: each experiment's last)")
     parser.add_argument("--protocol", default="retrained", choices=PROTOCOLS, help="which results of the experiments")
-    parser.add_argument("--rate", default="cer", choices=("cer", "per"), help="the error rate compared")
+    parser.add_argument("--rate", default="cer", choices=ERROR_RATES, help="the error rate compared")
     parser.add_argument("--units", nargs="+",
                         help="each position's SEED or SEED:PROBE_SEED (default: one training seed per position); "
                              "the probe seeds of a training seed are drawn within it")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lamer.eval import EvalInputError
+from lamer.eval.forgetting import ERROR_RATES
 from lamer.eval.results import Matrix, Results, load_results
 from lamer.eval.utt_errors import UttErrors, read_utt_errors
 from lamer.layout import results_name, utt_errors_name
@@ -84,7 +85,7 @@ def load_run_rates(run_dir: Path, protocol: str) -> RunRates:
     utts_path = run_dir / utt_errors_name(protocol)
     run = RunRates(load_results(run_dir / results_name(protocol)),
                    read_utt_errors(utts_path) if utts_path.is_file() else None, str(utts_path))
-    for rate in ("cer", "per"):
+    for rate in ERROR_RATES:
         check_utts(run, rate)
     return run
 

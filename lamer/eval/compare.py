@@ -30,6 +30,7 @@ from lamer.eval.bootstrap import (
     resampled,
     side,
 )
+from lamer.eval.forgetting import ERROR_RATES
 from lamer.eval.markdown import markdown_table
 from lamer.layout import results_name
 
@@ -51,7 +52,7 @@ def _one_stage(run: RunRates, stage: str) -> RunRates:
     """``run`` cut down to ``stage``, renamed :data:`_STAGE`."""
     results = run.results
     kept = {"stages": [_STAGE]}
-    for rate in ("cer", "per"):
+    for rate in ERROR_RATES:
         matrix = rate_matrix(results, rate)
         if matrix is not None:
             kept[rate] = {_STAGE: matrix[stage]}

@@ -531,7 +531,9 @@ class _Recipe:
                      "all": self.old(s) + self.languages(s)}[self.o.train_on]
             replays = self.replays(s)
             prev = self.previous(s)
-            features = self.model_files(prev)
+            # MFCC targets read no model but its frame rate, which every stage shares: the base model's
+            # lets a stage's targets be made without waiting for the stage before it to train
+            features = (self.base_ckpt,) if self.o.target_feature == MFCC_TARGETS else self.model_files(prev)
             ckpt, adapters = self.model_of(prev)
             init: tuple[str, ...] = ("--upstream", ckpt, *(("--init_adapters", adapters) if adapters else ()))
             yield from self.targets(s, "train", self.data_dirs(langs, "train"), replays, features)

@@ -602,9 +602,12 @@ def test_target_feature_mfcc_clusters_mfcc_frames_for_every_continual_stage(caps
     for name in ("targets_s1_split", "targets_s2_split", "targets_s1_dev_split"):
         argv = jobs[name]["argv"]
         assert argv[argv.index("--feature") + 1] == "mfcc" and "--layer" not in argv, name
+        assert argv[argv.index("--upstream") + 1] == "exp/plan/base/upstream.pt" and "--adapters" not in argv, name
+    assert "ssl_s1" not in jobs["targets_s2_split"]["after"]  # s2's targets need not wait for s1's training
     default = by_name(listed(DEMO / "conf" / "plan.yaml", "--target_layer", "2", capsys=capsys))
     argv = default["targets_s2_split"]["argv"]
     assert argv[argv.index("--feature") + 1:argv.index("--feature") + 4] == ["layer", "--layer", "2"]
+    assert "ssl_s1" in default["targets_s2_split"]["after"]  # layer targets read s1's trained model
     assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--target_feature",
                       "fbank"]) == 1
     assert "--target_feature fbank: expected one of layer, mfcc" in capsys.readouterr().err
