@@ -176,10 +176,10 @@ class TargetsDir:
 
 @dataclass(frozen=True)
 class ProbeDir:
-    """A trained probe: ESPnet's ``asr_train`` output directory (its file names)."""
+    """A trained probe: ESPnet's ``asr_train`` output directory (its file names; the model that
+    decoding reads is named by the probe's config: :mod:`lamer.probe.model_file`)."""
 
     CONFIG = "config.yaml"
-    MODEL = "valid.loss.best.pth"
 
     path: str
 
@@ -187,9 +187,9 @@ class ProbeDir:
     def config(self) -> str:
         return join(self.path, self.CONFIG)
 
-    @property
-    def model(self) -> str:
-        return join(self.path, self.MODEL)
+    def model(self, name: str) -> str:
+        """The model file ``name`` (``decoded_model_name``'s) of this probe."""
+        return join(self.path, name)
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,11 @@ import soundfile as sf
 import lamer
 from lamer.bench.data import SOURCE_RATE, make_clip
 from lamer.layout import DecodeDir, ModelDir, ProbeDataDir, ProbeDir, TokensDir
+from lamer.probe.model_file import decoded_model_name
+from lamer.yaml_io import load_mapping
 
 CONF = Path(lamer.__file__).resolve().parents[1] / "conf"
+PROBE_CONFIG = CONF / "probe" / "probe_cpu_demo.yaml"
 TARGETS = {"time_exponent": 1.15, "rss_ratio": 1.5, "decode_speedup_nj2": 1.5}
 LOCALE = "en"
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "home")
@@ -118,7 +121,7 @@ def train_probe(work: Path, data_dir: Path, checkpoint: Path, hidden: int, pytho
     tokens = TokensDir(str(work / "tokens"))
     write_token_dir(Path(ProbeDataDir(str(train)).text), Path(tokens.path), "char")
     out = work / "probe"
-    command = [python, "-m", "lamer.bin.asr_train", "--config", str(CONF / "probe" / "probe_cpu_demo.yaml"),
+    command = [python, "-m", "lamer.bin.asr_train", "--config", str(PROBE_CONFIG),
                "--ngpu", "0", "--seed", "0", "--output_dir", str(out), "--max_epoch", "1",
                "--num_iters_per_epoch", "2", "--batch_size", "4",
                "--frontend_conf", f"path_or_url={checkpoint}", "--preencoder_conf", f"input_size={hidden}",
@@ -184,7 +187,8 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
             continue
         if probe is None:
             probe = train_probe(work, data / "eng" / "train", checkpoint, get_shape(upstream).hidden, python)
-        model = ["--asr_train_config", ProbeDir(str(probe)).config, "--asr_model_file", ProbeDir(str(probe)).model,
+        model = ["--asr_train_config", ProbeDir(str(probe)).config, "--asr_model_file", ProbeDir(str(probe)).model(
+                     decoded_model_name(load_mapping(PROBE_CONFIG), str(PROBE_CONFIG))),
                  "--data_path_and_name_and_type", f"{data / 'eng' / 'train'}/wav.scp,speech,sound"]
         seconds, (peak,) = run_children([decode + model + ["--output_dir", str(work / f"decode{size}")]], logs,
                                         f"decode{size}")

@@ -1,7 +1,7 @@
 """Decode with ESPnet's own ASR inference, ``frontend: lamer`` registered.
 
     python -m lamer.bin.asr_inference --asr_train_config exp/probe/config.yaml \\
-        --asr_model_file exp/probe/valid.loss.best.pth \\
+        --asr_model_file exp/probe/valid.loss.ave.pth \\
         --data_path_and_name_and_type dump/test/wav.scp,speech,sound --output_dir exp/decode ...
 
 Options added to ESPnet's: two for the ``fixed`` protocol (a probe trained on the base
@@ -62,7 +62,7 @@ from lamer.probe.inference import (
 JOB_FIELD_HELP = {
     "output_dir": "where the hypotheses go (OUTPUT_DIR/1best_recog); with --nj, each block below it",
     "asr_train_config": "the probe's config.yaml (ESPnet's option)",
-    "asr_model_file": "the probe's weights, e.g. valid.loss.best.pth (ESPnet's option)",
+    "asr_model_file": "the probe's weights, e.g. valid.loss.ave.pth (ESPnet's option)",
     "frontend_adapters": "fixed protocol: the upstream's adapters for decoding, or none for the base upstream alone "
                          "(default: those the probe was trained with)",
     "frontend_path_or_url": "fixed protocol: the upstream checkpoint for decoding (default: the probe's)",

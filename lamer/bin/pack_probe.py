@@ -1,7 +1,7 @@
 """Pack a trained probe with the upstream and adapters it reads, as ESPnet packs a model; or unpack one.
 
     python -m lamer.bin.pack_probe pack --asr_train_config exp/mini/probe/s1/config.yaml \\
-        --asr_model_file exp/mini/probe/s1/valid.loss.best.pth --outpath exp/mini/packed/probe_s1.zip
+        --asr_model_file exp/mini/probe/s1/valid.loss.ave.pth --outpath exp/mini/packed/probe_s1.zip
     python -m lamer.bin.pack_probe unpack --zip exp/mini/packed/probe_s1.zip --out_dir unpacked/probe_s1
 
 ``pack`` runs ESPnet's ``python -m espnet2.bin.pack asr`` on a copy of the probe whose config
@@ -25,7 +25,7 @@ def build_parser() -> ToolParser:
     actions = parser.add_subparsers(dest="action", required=True)
     pack = actions.add_parser("pack", help="write the zip")
     pack.add_argument("--asr_train_config", required=True, help="the probe's config.yaml")
-    pack.add_argument("--asr_model_file", required=True, help="the probe's model file, e.g. valid.loss.best.pth")
+    pack.add_argument("--asr_model_file", required=True, help="the probe's model file, e.g. valid.loss.ave.pth")
     pack.add_argument("--outpath", required=True, help="the zip to write (replaced atomically)")
     unpack = actions.add_parser("unpack", help="unpack a zip written by pack")
     unpack.add_argument("--zip", required=True, help="a zip written by pack")

@@ -39,7 +39,8 @@ from pathlib import Path
 from lamer.launch.request import names_array
 from lamer.layout import DecodeDir, Layout, experiment_dir
 from lamer.recipe.graph import derive_after
-from lamer.recipe.plan import Plan, PlanError
+from lamer.probe.model_file import ProbeConfigError, decoded_model_name
+from lamer.recipe.plan import Plan, PlanError, read_mapping
 from lamer.ssl.method_config import Method, MethodError, read_method
 from lamer.ssl.replay_share import share_problem
 from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec
@@ -328,6 +329,11 @@ class _Recipe:
         self.paths = opts.layout(plan)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
+        try:
+            self.probe_model = decoded_model_name(read_mapping(plan.probe, "probe config", PlanError), str(plan.probe),
+                                                  _opts(opts.probe_train_opts))
+        except ProbeConfigError as err:
+            raise PlanError(str(err)) from None
         # every consumer of the base model reads this one: the random-init reference replaces it whole
         self.base_ckpt = (self.paths.base_random if opts.base_init == RANDOM_INIT else self.paths.base_model).checkpoint
         self.stages = [s.name for s in plan.stages]
@@ -611,8 +617,9 @@ class _Recipe:
                     probe = "base"  # the base probe, frozen, reads this stage's features
                     override = (adapters or "none", ckpt)
                 probe_dir = self.paths.probe(probe)
-                row = (self.paths.decode(protocol, s).path, probe_dir.config, probe_dir.model, *override)
-                rows.append((row, (probe_dir.config, probe_dir.model, *self.model_files(s))))
+                model = probe_dir.model(self.probe_model)
+                row = (self.paths.decode(protocol, s).path, probe_dir.config, model, *override)
+                rows.append((row, (probe_dir.config, model, *self.model_files(s))))
         return rows
 
     def stage7(self) -> Iterator[Job]:

@@ -133,7 +133,17 @@ class TrainedProbe:
 
     @property
     def model(self) -> Path:
-        return self.directory / "valid.loss.best.pth"
+        return decoded_model(self.directory)
+
+
+def decoded_model(directory: Path) -> Path:
+    """The model of a trained probe that the recipe decodes (ESPnet's average under its config's
+    first criterion): a test decoding it also checks that ESPnet wrote it."""
+    from lamer.probe.model_file import decoded_model_name
+    from lamer.yaml_io import load_mapping
+
+    config = directory / "config.yaml"
+    return directory / decoded_model_name(load_mapping(config), str(config))
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ def decode_all(probe_dir, data, jobs_or_output: list[str], *extra: str) -> None:
 
 
 def write_jobs(path, base_probe, upstream, root):
-    config, model = base_probe.directory / "config.yaml", base_probe.directory / "valid.loss.best.pth"
+    config, model = base_probe.config, base_probe.model
     path.write_text(f"{root / 'r'}\t{config}\t{model}\t-\t-\n"
                     f"{root / 'f'}\t{config}\t{model}\t{upstream.trained_adapters}\t-\n", encoding="utf-8")
     return path

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from tests.probe.fixtures import train_args, train_probe
+from tests.probe.fixtures import decoded_model, train_args, train_probe
 
 DECODE_CONFIG = Path(__file__).parents[2] / "conf" / "probe" / "decode_ctc.yaml"
 
@@ -20,7 +20,7 @@ def decode(probe_dir: Path, data: Path, out: Path, *extra: str) -> Path:
 
     rc = asr_inference.main(["--config", str(DECODE_CONFIG), "--ngpu", "0",
                              "--asr_train_config", str(probe_dir / "config.yaml"),
-                             "--asr_model_file", str(probe_dir / "valid.loss.best.pth"),
+                             "--asr_model_file", str(decoded_model(probe_dir)),
                              "--data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
                              "--output_dir", str(out), *extra])
     assert rc == 0
@@ -193,7 +193,7 @@ def test_jobs_file_decodes_each_pair_as_its_own_call_would(base_probe, upstream,
               "fixed": decode(base_probe.directory, probe_data.dev, tmp_path / "one" / "f", "--decoding", "greedy",
                               "--frontend_adapters", str(upstream.trained_adapters))}
     jobs = tmp_path / "jobs.tsv"
-    config, model = base_probe.directory / "config.yaml", base_probe.directory / "valid.loss.best.pth"
+    config, model = base_probe.config, base_probe.model
     jobs.write_text(f"{tmp_path / 'many' / 'r'}\t{config}\t{model}\t-\t-\n"
                     f"{tmp_path / 'many' / 'f'}\t{config}\t{model}\t{upstream.trained_adapters}\t-\n", encoding="utf-8")
     rc = asr_inference.main(["--config", str(DECODE_CONFIG), "--ngpu", "0", "--decoding", "greedy",

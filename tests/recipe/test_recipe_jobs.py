@@ -105,7 +105,7 @@ def test_decode_table_lists_each_pair_once(capsys):
                                         "exp/plan/decode/retrained/s2", "exp/plan/decode/fixed/s1",
                                         "exp/plan/decode/fixed/s2"]
     # fixed: the base probe reads the stage's adapters
-    assert rows[3][1:] == ["exp/plan/probe/base/config.yaml", "exp/plan/probe/base/valid.loss.best.pth",
+    assert rows[3][1:] == ["exp/plan/probe/base/config.yaml", "exp/plan/probe/base/valid.loss.ave.pth",
                            "exp/plan/ssl/s1/adapters", "exp/plan/base/upstream.pt"]
     assert rows[1][3:] == ["-", "-"]
 
@@ -611,3 +611,22 @@ def test_target_feature_mfcc_clusters_mfcc_frames_for_every_continual_stage(caps
     assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--target_feature",
                       "fbank"]) == 1
     assert "--target_feature fbank: expected one of layer, mfcc" in capsys.readouterr().err
+
+
+def decoded_models(jobs: dict[str, dict]) -> list[str]:
+    """The probe model of each row of the decoding table."""
+    return [line.split("\t")[2] for line in jobs["decode_jobs"]["argv"][2].splitlines()]
+
+
+def test_decoding_reads_the_average_under_the_probe_configs_first_criterion(capsys):
+    far = by_name(listed(DEMO / "conf" / "plan_far.yaml", "--stage", "7", "--stop_stage", "7", capsys=capsys))
+    assert decoded_models(far) == ["exp/plan_far/probe/base/valid.cer_ctc.ave.pth",
+                                   "exp/plan_far/probe/s1/valid.cer_ctc.ave.pth",
+                                   "exp/plan_far/probe/base/valid.cer_ctc.ave.pth"]
+    # a criterion among the probe's training options wins, as ESPnet reads it after the config
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--stage", "7", "--stop_stage", "7", "--probe_train_opts",
+                          "--max_epoch 3 --best_model_criterion valid,acc_lid,max", capsys=capsys))
+    assert {path.rsplit("/", 1)[1] for path in decoded_models(jobs)} == {"valid.acc_lid.ave.pth"}
+    assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--probe_train_opts",
+                      "--best_model_criterion valid,loss"]) != 0
+    assert "--best_model_criterion: expected [train|valid, NAME, min|max]" in capsys.readouterr().err
