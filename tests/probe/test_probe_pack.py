@@ -50,13 +50,13 @@ def packed(stage_probe, probe_data, tmp_path_factory):
     return archive, reference
 
 
-def test_the_zip_holds_upstream_and_adapters_under_relative_names(packed):
+def test_the_zip_holds_upstream_and_adapters_under_relative_names(packed, stage_probe):
     archive, _ = packed
     with zipfile.ZipFile(archive) as handle:
         names = sorted(handle.namelist())
         config = yaml.safe_load(handle.read("exp/s1/config.yaml"))
     assert names == ["exp/s1/adapters/adapters.safetensors", "exp/s1/adapters/manifest.json", "exp/s1/config.yaml",
-                     "exp/s1/upstream/base.pt", "exp/s1/valid.loss.best.pth", "meta.yaml"]
+                     "exp/s1/upstream/base.pt", f"exp/s1/{stage_probe.model.name}", "meta.yaml"]
     assert config["frontend"] == "lamer"
     assert config["frontend_conf"]["path_or_url"] == "exp/s1/upstream/base.pt"
     assert config["frontend_conf"]["adapters"] == "exp/s1/adapters/manifest.json"
@@ -74,18 +74,18 @@ def test_plain_espnet_speech2text_decodes_the_zip_alone(packed, probe_data, tmp_
     assert config["frontend_conf"]["adapters"] == str(tmp_path / "unpacked" / "exp/s1/adapters/manifest.json")
 
 
-def test_lamer_unpacks_it_and_decodes_it_weights_only(packed, probe_data, tmp_path, capsys):
+def test_lamer_unpacks_it_and_decodes_it_weights_only(packed, stage_probe, probe_data, tmp_path, capsys):
     archive, reference = packed
     assert pack_probe.main(["unpack", "--zip", str(archive), "--out_dir", str(tmp_path / "probe")]) == 0
     probe = tmp_path / "probe" / "exp" / "s1"
     assert capsys.readouterr().out.splitlines() == [f"--asr_train_config {probe / 'config.yaml'}",
-                                                    f"--asr_model_file {probe / 'valid.loss.best.pth'}"]
+                                                    f"--asr_model_file {probe / stage_probe.model.name}"]
     config = yaml.safe_load((probe / "config.yaml").read_text(encoding="utf-8"))
     assert config["frontend_conf"]["path_or_url"] == str(probe / "upstream" / "base.pt")
     assert decode(probe, probe_data.dev, tmp_path / "decode").read_text() == reference["asr_inference"]
 
 
-def test_a_pickle_in_the_zip_is_refused_when_lamer_decodes_it(packed, probe_data, tmp_path, capsys):
+def test_a_pickle_in_the_zip_is_refused_when_lamer_decodes_it(packed, stage_probe, probe_data, tmp_path, capsys):
     from lamer.bin import asr_inference
 
     archive, _ = packed
@@ -99,7 +99,7 @@ def test_a_pickle_in_the_zip_is_refused_when_lamer_decodes_it(packed, probe_data
     probe = tmp_path / "p" / "exp" / "s1"
     assert asr_inference.main(["--config", str(DECODE_CONFIG), "--ngpu", "0", "--output_dir", str(tmp_path / "o"),
                                "--asr_train_config", str(probe / "config.yaml"),
-                               "--asr_model_file", str(probe / "valid.loss.best.pth"),
+                               "--asr_model_file", str(probe / stage_probe.model.name),
                                "--data_path_and_name_and_type", f"{probe_data.dev}/wav.scp,speech,sound"]) == 1
     assert "refused to load" in capsys.readouterr().err and not marker.exists()
 
