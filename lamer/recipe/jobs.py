@@ -38,8 +38,8 @@ from pathlib import Path
 
 from lamer.launch.request import names_array
 from lamer.layout import DecodeDir, Layout, experiment_dir
-from lamer.recipe.graph import derive_after
 from lamer.probe.model_file import ProbeConfigError, decoded_model_name
+from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError, read_mapping
 from lamer.ssl.method_config import Method, MethodError, read_method
 from lamer.ssl.replay_share import share_problem

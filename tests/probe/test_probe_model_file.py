@@ -22,9 +22,11 @@ def test_without_a_criterion_espnet_ranks_by_the_training_loss():
     assert decoded_model_name({}, "p.yaml") == "train.loss.ave.pth"
 
 
-@pytest.mark.parametrize("opts", [["--best_model_criterion", "valid,acc,max"], ["--best_model_criterion=valid,acc,max"],
-                                  ["--best_model_criterion", "valid,loss,min", "--best_model_criterion", "valid,acc,max",
-                                   "train,loss,min"]])
+@pytest.mark.parametrize("opts", [
+    ["--best_model_criterion", "valid,acc,max"],
+    ["--best_model_criterion=valid,acc,max"],
+    ["--best_model_criterion", "valid,loss,min", "--best_model_criterion", "valid,acc,max", "train,loss,min"],
+])
 def test_the_last_option_overrides_the_config(opts):
     config = {"best_model_criterion": [["valid", "loss", "min"]]}
     assert decoded_model_name(config, "p.yaml", ["--max_epoch", "3", *opts]) == "valid.acc.ave.pth"
