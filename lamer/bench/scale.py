@@ -39,8 +39,7 @@ import soundfile as sf
 import lamer
 from lamer.bench.data import SOURCE_RATE, make_clip
 from lamer.layout import DecodeDir, ModelDir, ProbeDataDir, ProbeDir, TokensDir
-from lamer.probe.model_file import decoded_model_name
-from lamer.yaml_io import load_mapping
+from lamer.probe.model_file import probe_model_name
 
 CONF = Path(lamer.__file__).resolve().parents[1] / "conf"
 PROBE_CONFIG = CONF / "probe" / "probe_cpu_demo.yaml"
@@ -188,7 +187,7 @@ def run(clips: int, clip_seconds: float, upstream: str, sizes: list[int], work: 
         if probe is None:
             probe = train_probe(work, data / "eng" / "train", checkpoint, get_shape(upstream).hidden, python)
         model = ["--asr_train_config", ProbeDir(str(probe)).config, "--asr_model_file", ProbeDir(str(probe)).model(
-                     decoded_model_name(load_mapping(PROBE_CONFIG), str(PROBE_CONFIG))),
+                     probe_model_name(PROBE_CONFIG)),
                  "--data_path_and_name_and_type", f"{data / 'eng' / 'train'}/wav.scp,speech,sound"]
         seconds, (peak,) = run_children([decode + model + ["--output_dir", str(work / f"decode{size}")]], logs,
                                         f"decode{size}")

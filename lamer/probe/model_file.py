@@ -11,9 +11,10 @@ first.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from lamer.yaml_io import brief
+from lamer.yaml_io import brief, load_mapping
 
 CRITERION_OPTION = "--best_model_criterion"
 ESPNET_FIRST_CRITERION = ("train", "loss")  # the head of ESPnet's default --best_model_criterion
@@ -64,3 +65,9 @@ def decoded_model_name(config: Mapping[str, Any], source: str, train_opts: Seque
     else:
         phase, name = ESPNET_FIRST_CRITERION
     return f"{phase}.{name}.ave.pth"
+
+
+def probe_model_name(config: str | Path, train_opts: Sequence[str] = ()) -> str:
+    """:func:`decoded_model_name` of the probe config file ``config`` (read by the strict loader,
+    whose :class:`~lamer.yaml_io.YamlError` names the file)."""
+    return decoded_model_name(load_mapping(config), str(config), train_opts)

@@ -38,9 +38,9 @@ from pathlib import Path
 
 from lamer.launch.request import names_array
 from lamer.layout import DecodeDir, Layout, experiment_dir
-from lamer.probe.model_file import ProbeConfigError, decoded_model_name
+from lamer.probe.model_file import ProbeConfigError, probe_model_name
 from lamer.recipe.graph import derive_after
-from lamer.recipe.plan import Plan, PlanError, read_mapping
+from lamer.recipe.plan import Plan, PlanError
 from lamer.ssl.method_config import Method, MethodError, read_method
 from lamer.ssl.replay_share import share_problem
 from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec
@@ -330,9 +330,8 @@ class _Recipe:
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
         try:
-            self.probe_model = decoded_model_name(read_mapping(plan.probe, "probe config", PlanError), str(plan.probe),
-                                                  _opts(opts.probe_train_opts))
-        except ProbeConfigError as err:
+            self.probe_model = probe_model_name(plan.probe, _opts(opts.probe_train_opts))
+        except (ProbeConfigError, YamlError) as err:
             raise PlanError(str(err)) from None
         # every consumer of the base model reads this one: the random-init reference replaces it whole
         self.base_ckpt = (self.paths.base_random if opts.base_init == RANDOM_INIT else self.paths.base_model).checkpoint

@@ -139,11 +139,9 @@ class TrainedProbe:
 def decoded_model(directory: Path) -> Path:
     """The model of a trained probe that the recipe decodes (ESPnet's average under its config's
     first criterion): a test decoding it also checks that ESPnet wrote it."""
-    from lamer.probe.model_file import decoded_model_name
-    from lamer.yaml_io import load_mapping
+    from lamer.probe.model_file import probe_model_name
 
-    config = directory / "config.yaml"
-    return directory / decoded_model_name(load_mapping(config), str(config))
+    return directory / probe_model_name(directory / "config.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lamer.probe.model_file import ProbeConfigError, decoded_model_name
-from lamer.yaml_io import load_mapping
+from lamer.probe.model_file import ProbeConfigError, decoded_model_name, probe_model_name
 
 CONF = Path(__file__).parents[2] / "conf" / "probe"
 
@@ -51,4 +50,4 @@ def test_an_option_without_its_value_is_refused():
 
 @pytest.mark.parametrize("config", sorted(CONF.glob("probe_*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_probe_config_names_its_decoded_model(config):
-    assert decoded_model_name(load_mapping(config), str(config)).endswith(".ave.pth")
+    assert probe_model_name(config).endswith(".ave.pth")
