@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from espnet2.asr.frontend.s3prl import S3prlFrontend
+from s3prl.nn import Featurizer
 from torch import nn
 
 from lamer.adapters import load_adapters, patch_state
@@ -43,6 +44,9 @@ class LamerS3prlFrontend(S3prlFrontend):
         multilayer_feature: learned weighted sum of all layers (the ML-SUPERB probe) when True,
             else the last layer (or ``layer``).
         layer: one layer index to use instead of the weighted sum (-1: not used).
+        layers: the hidden states that the weighted sum reads (0 is the front end's output, before
+            any transformer layer; None: all of them). Every system shares the front end, so a
+            probe that can read it measures what the transformer layers add less sharply.
         normalize: s3prl's per-layer normalisation of the hidden states.
         check_fingerprint: refuse adapters trained on other base weights (default True).
         feature_cache_mb: keep the upstream's outputs of up to this many MB of batches and
@@ -65,6 +69,7 @@ class LamerS3prlFrontend(S3prlFrontend):
         adapters: str | None = None,
         multilayer_feature: bool = True,
         layer: int = -1,
+        layers: list[int] | None = None,
         normalize: bool = False,
         check_fingerprint: bool = True,
         feature_cache_mb: int = 0,
@@ -80,6 +85,10 @@ class LamerS3prlFrontend(S3prlFrontend):
                                                "path_or_url": path_or_url,
                                                "normalize": normalize},
                          multilayer_feature=multilayer_feature, layer=layer)
+        if layers is not None:
+            self.featurizer = Featurizer(self.upstream,
+                                         layer_selections=check_layers(layers, self.upstream.num_layers,
+                                                                       multilayer_feature, layer))
         self.frame_pooling = frame_pooling
         self.adapters = str(adapters) if adapters else None
         self.manifest = None
@@ -118,6 +127,21 @@ class LamerS3prlFrontend(S3prlFrontend):
         super().train(mode)
         self.upstream.eval()
         return self
+
+
+def check_layers(layers: object, num_layers: int, multilayer_feature: bool, layer: int) -> list[int]:
+    """``frontend_conf.layers`` as a sorted list of distinct hidden-state indices, or a ValueError naming it."""
+    key = "frontend_conf.layers"
+    if not multilayer_feature or layer != -1:
+        raise ValueError(f"{key}: a weighted sum over chosen layers needs multilayer_feature: true and no layer")
+    if (not isinstance(layers, (list, tuple)) or not layers
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in layers)):
+        raise ValueError(f"{key}: a non-empty list of hidden-state indices, got {layers!r}")
+    bad = [i for i in layers if not 0 <= i < num_layers]
+    if bad or len(set(layers)) != len(layers):
+        raise ValueError(f"{key}: indices must be distinct and within 0..{num_layers - 1} (the upstream's "
+                         f"hidden states), got {list(layers)}")
+    return sorted(layers)
 
 
 def adapter_directory(path: str | Path) -> Path:

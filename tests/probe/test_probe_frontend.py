@@ -138,3 +138,22 @@ def test_frame_pooling_averages_consecutive_frames_and_divides_the_lengths(upstr
     assert torch.allclose(pooled.detach(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="frame_pooling"):
         _frontend(upstream, frame_pooling=0)
+
+
+def test_layers_restrict_the_weighted_sum_to_the_chosen_hidden_states(upstream):
+    everything = _frontend(upstream)
+    hidden, _ = everything.upstream(*_batch())
+    deep = list(range(1, len(hidden)))
+    chosen = _frontend(upstream, layers=deep[::-1])
+    assert chosen.featurizer.weights.numel() == len(deep)
+    feats, _ = chosen(*_batch())
+    # zero weights: the plain mean of the chosen hidden states, the front end's output left out
+    assert torch.allclose(feats.detach(), torch.stack(hidden[1:]).mean(0), atol=1e-5)
+    assert not torch.allclose(feats.detach(), torch.stack(hidden).mean(0), atol=1e-3)
+
+
+@pytest.mark.parametrize("kwargs", [{"layers": []}, {"layers": [0, 0]}, {"layers": [99]}, {"layers": "1,2"},
+                                    {"layers": [1], "multilayer_feature": False}])
+def test_bad_layers_are_refused_naming_the_key(upstream, kwargs):
+    with pytest.raises(ValueError, match="frontend_conf.layers"):
+        _frontend(upstream, **kwargs)
