@@ -31,6 +31,7 @@ from lamer.probe.s3prl_expert import resolve_upstream
 logger = logging.getLogger(__name__)
 
 UPSTREAM_PREFIX = "upstream."
+TRANSFORMER_LAYERS = "transformer"  # frontend_conf.layers: every hidden state after the front end's output
 
 
 class LamerS3prlFrontend(S3prlFrontend):
@@ -44,8 +45,9 @@ class LamerS3prlFrontend(S3prlFrontend):
         multilayer_feature: learned weighted sum of all layers (the ML-SUPERB probe) when True,
             else the last layer (or ``layer``).
         layer: one layer index to use instead of the weighted sum (-1: not used).
-        layers: the hidden states that the weighted sum reads (0 is the front end's output, before
-            any transformer layer; None: all of them). Every system shares the front end, so a
+        layers: the hidden states that the weighted sum reads: a list of indices (0 is the front
+            end's output, before any transformer layer), ``"transformer"`` for all but hidden
+            state 0, or None for all of them. Every system shares the front end, so a
             probe that can read it measures what the transformer layers add less sharply.
         normalize: s3prl's per-layer normalisation of the hidden states.
         check_fingerprint: refuse adapters trained on other base weights (default True).
@@ -69,7 +71,7 @@ class LamerS3prlFrontend(S3prlFrontend):
         adapters: str | None = None,
         multilayer_feature: bool = True,
         layer: int = -1,
-        layers: list[int] | None = None,
+        layers: list[int] | str | None = None,
         normalize: bool = False,
         check_fingerprint: bool = True,
         feature_cache_mb: int = 0,
@@ -134,9 +136,12 @@ def check_layers(layers: object, num_layers: int, multilayer_feature: bool, laye
     key = "frontend_conf.layers"
     if not multilayer_feature or layer != -1:
         raise ValueError(f"{key}: a weighted sum over chosen layers needs multilayer_feature: true and no layer")
+    if layers == TRANSFORMER_LAYERS:
+        layers = list(range(1, num_layers))
     if (not isinstance(layers, (list, tuple)) or not layers
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in layers)):
-        raise ValueError(f"{key}: a non-empty list of hidden-state indices, got {layers!r}")
+        raise ValueError(f"{key}: {TRANSFORMER_LAYERS!r} or a non-empty list of hidden-state indices, "
+                         f"got {layers!r}")
     bad = [i for i in layers if not 0 <= i < num_layers]
     if bad or len(set(layers)) != len(layers):
         raise ValueError(f"{key}: indices must be distinct and within 0..{num_layers - 1} (the upstream's "

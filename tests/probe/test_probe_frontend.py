@@ -150,6 +150,7 @@ def test_layers_restrict_the_weighted_sum_to_the_chosen_hidden_states(upstream):
     # zero weights: the plain mean of the chosen hidden states, the front end's output left out
     assert torch.allclose(feats.detach(), torch.stack(hidden[1:]).mean(0), atol=1e-5)
     assert not torch.allclose(feats.detach(), torch.stack(hidden).mean(0), atol=1e-3)
+    assert _frontend(upstream, layers="transformer").featurizer.layer_selections == deep
 
 
 @pytest.mark.parametrize("kwargs", [{"layers": []}, {"layers": [0, 0]}, {"layers": [99]}, {"layers": "1,2"},
