@@ -1,9 +1,9 @@
 """Answer a recipe's questions about its continual plan (checked first; errors stop the recipe).
 
     python -m lamer.bin.plan check --plan conf/plan.yaml [--root DATA_ROOT] [--print]
-    python -m lamer.bin.plan get --plan conf/plan.yaml stages           # s1 s2
-    python -m lamer.bin.plan get --plan conf/plan.yaml languages s1     # spa ita
-    python -m lamer.bin.plan get --plan conf/plan.yaml seen s1          # eng fra deu spa ita
+    python -m lamer.bin.plan get --plan conf/plan.yaml stages           # s1
+    python -m lamer.bin.plan get --plan conf/plan.yaml languages s1     # vie hin
+    python -m lamer.bin.plan get --plan conf/plan.yaml seen s1          # eng fra deu vie hin
     python -m lamer.bin.plan get --plan conf/plan.yaml old s1           # eng fra deu
     python -m lamer.bin.plan get --plan conf/plan.yaml previous s1      # base
     python -m lamer.bin.plan introduced --plan conf/plan.yaml           # JSON {iso3: stage}

@@ -67,12 +67,12 @@ def test_each_factorial_system_changes_one_part_of_lamer_as_published():
         assert {k: v for k, v in config.items() if base[k] != v} == change, name
 
 
-def test_the_factorial_is_matched_to_lamer_on_the_demo_base_model(tmp_path):
-    """The trainable command checks the factorial's budget on the upstream it runs on: the demo's
-    shipped 4-layer base model, what run_ablation.sh imports as exp/ablation/base."""
+def test_the_factorial_is_matched_to_lamer_on_the_near_base_model(tmp_path):
+    """The trainable command checks the factorial's budget on the upstream it runs on: the near
+    plan's shipped 4-layer base model, what run_ablation.sh imports as exp/ablation/base."""
     out = tmp_path / "trainable.json"
     assert main(["trainable", "--config", str(CONF / "ablation_factorial.yaml"), "--upstream",
-                 str(RECIPE / "base_model" / "upstream.pt"), "--out", str(out)]) == 0
+                 str(RECIPE / "base_model_near" / "upstream.pt"), "--out", str(out)]) == 0
     systems = json.loads(out.read_text())["systems"]
     assert {name: systems[name]["total_rank"] for name in ("lamer_replay", *FACTORIAL)} == dict.fromkeys(
         ("lamer_replay", *FACTORIAL), 144)

@@ -371,8 +371,8 @@ def test_an_input_of_an_earlier_stage_must_be_done(tmp_path, monkeypatch):
 
 def test_a_changed_replay_share_in_the_plan_reruns_the_ssl_steps_and_the_steps_after_them(tmp_path, monkeypatch,
                                                                                           capsys):
-    """The demo plan, every job recorded as done; then the plan's replay.share changes. `plan jobs
-    --status true` (ssl.sh --list true) says why: the SSL steps' specs changed, so the SSL training
+    """The two-stage near plan, every job recorded as done; then the plan's replay.share changes.
+    `plan jobs --status true` (ssl.sh --list true) says why: the SSL steps' specs changed, so the SSL training
     and every step after it run again, the steps before them stay done. The specs rewritten, the
     SSL training of s1 finds its spec changed since it ran, and its spec holds the new share."""
     from lamer.recipe.executor import job_states
@@ -383,9 +383,9 @@ def test_a_changed_replay_share_in_the_plan_reruns_the_ssl_steps_and_the_steps_a
     demo = Path(__file__).resolve().parents[2] / "egs2" / "mini_lamer" / "ssl1"
     monkeypatch.chdir(tmp_path)
     (tmp_path / "conf").mkdir()
-    for name in ("conf/ssl", "conf/lamer", "conf/probe", "base_model"):
+    for name in ("conf/ssl", "conf/lamer", "conf/probe", "base_model_near"):
         (tmp_path / name).symlink_to(demo / name)
-    text = (demo / "conf" / "plan.yaml").read_text(encoding="utf-8")
+    text = (demo / "conf" / "plan_near.yaml").read_text(encoding="utf-8")  # two stages
     assert "share: 0.2}" in text
     plan = tmp_path / "conf" / "plan.yaml"
     plan.write_text(text, encoding="utf-8")

@@ -1,6 +1,6 @@
 """The recipe's jobs as `python -m lamer.bin.plan jobs` lists them, from the plan and options
 alone (no data or outputs on disk): names, queues, GPUs, array sizes, stage ranges, the systems
-of --train_on and --base_exp, for the demo plan and the real-data recipes' plans."""
+of --train_on and --base_exp, for the demo plan, the two-stage near plan and the real-data plans."""
 from __future__ import annotations
 
 import json
@@ -17,12 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
 KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after", "inputs", "outputs", "configs", "runtime"]
 # the real-data recipes' settings (their run.sh)
+# Every stage after the first needs a plan of two: the near plan (the demo's before issue 26),
+# listed under the demo's tag, so that its jobs write under exp/plan as the demo's do
+TWO_STAGES = DEMO / "conf" / "plan_near.yaml"
 REAL_OPTS = ["--nj", "8", "--target_layer", "9", "--num_clusters", "500", "--prep_opts", "--lang-dir local/lang",
              "--token_opts", "--lang-dir local/lang"]
 
 
 def listed(plan: Path, *options: str, capsys) -> list[dict]:
     """The jobs printed by `plan jobs`, each checked for the documented keys."""
+    if plan == TWO_STAGES and "--tag" not in options:
+        options = ("--tag", "plan", *options)
     assert plan_main(["jobs", "--plan", str(plan), "--root", "corpus/cv", *options]) == 0
     jobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for job in jobs:
@@ -56,7 +61,7 @@ def real_recipe(tmp_path: Path, name: str) -> Path:
 
 
 def test_demo_plan_lists_every_stage_in_order(capsys):
-    jobs = listed(DEMO / "conf" / "plan.yaml", "--synth", "true", capsys=capsys)
+    jobs = listed(TWO_STAGES, "--synth", "true", capsys=capsys)
     names = [job["name"] for job in jobs]
     assert names[:7] == ["synth", "data", "probe_train", "probe_dev", "probe_test", "tokens", "base_model"]
     assert [job["stage"] for job in jobs] == sorted(job["stage"] for job in jobs)
@@ -97,7 +102,7 @@ def test_demo_plan_lists_every_stage_in_order(capsys):
 
 
 def test_decode_table_lists_each_pair_once(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--stage", "7", "--stop_stage", "7", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, "--stage", "7", "--stop_stage", "7", capsys=capsys))
     kind, path, text = jobs["decode_jobs"]["argv"]
     assert (kind, path) == ("write", "exp/plan/decode/jobs.tsv")
     rows = [line.split("\t") for line in text.splitlines()]
@@ -111,7 +116,7 @@ def test_decode_table_lists_each_pair_once(capsys):
 
 
 def test_gpus_asked_of_the_queue(capsys):
-    plan = DEMO / "conf" / "plan.yaml"
+    plan = TWO_STAGES
     cpu = listed(plan, capsys=capsys)
     assert all(job["gpus"] == 0 for job in cpu)
     assert not any("cuda" in job["argv"] for job in cpu)
@@ -131,7 +136,7 @@ def test_gpus_asked_of_the_queue(capsys):
 
 
 def test_arrays_of_nj_and_inference_nj(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--nj", "2", "--inference_nj", "2", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, "--nj", "2", "--inference_nj", "2", capsys=capsys))
     for name in ("targets_s1_sample", "targets_s1_label", "targets_s1_dev_label"):
         job = jobs[name]
         assert job["nj"] == 2 and job["argv"][job["argv"].index("--job") + 1] == "JOB"
@@ -147,13 +152,13 @@ def test_arrays_of_nj_and_inference_nj(capsys):
 
 
 def test_stage_range_filters_jobs(capsys):
-    jobs = listed(DEMO / "conf" / "plan.yaml", "--stage", "6", "--stop_stage", "7", capsys=capsys)
+    jobs = listed(TWO_STAGES, "--stage", "6", "--stop_stage", "7", capsys=capsys)
     assert {job["stage"] for job in jobs} == {6, 7}
-    assert listed(DEMO / "conf" / "plan.yaml", "--stage", "9", capsys=capsys) == []
+    assert listed(TWO_STAGES, "--stage", "9", capsys=capsys) == []
 
 
 def test_train_on_none_keeps_the_base_model(capsys):
-    jobs = listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--tag", "frozen", capsys=capsys)
+    jobs = listed(TWO_STAGES, "--train_on", "none", "--tag", "frozen", capsys=capsys)
     named = by_name(jobs)
     assert "expert_usage" not in named and not any(job["stage"] in (4, 5) for job in jobs)
     assert named["probe_s1"]["argv"] == ["link", "exp/frozen/probe/base", "exp/frozen/probe/s1"]
@@ -163,7 +168,7 @@ def test_train_on_none_keeps_the_base_model(capsys):
 
 
 def test_train_on_old_and_all(capsys):
-    plan = DEMO / "conf" / "plan.yaml"
+    plan = TWO_STAGES
     old = by_name(listed(plan, "--train_on", "old", capsys=capsys))
     assert not any(name.startswith("replay_") for name in old)
     split = old["targets_s2_split"]["argv"]
@@ -177,7 +182,7 @@ def test_train_on_old_and_all(capsys):
 
 
 def test_base_exp_and_base_dir_share_the_base(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--base_exp", "exp/ab/frozen", "--base_dir", "exp/ab/base",
+    jobs = by_name(listed(TWO_STAGES, "--base_exp", "exp/ab/frozen", "--base_dir", "exp/ab/base",
                           "--tag", "ab/lamer", "--stage", "5", capsys=capsys))
     assert jobs["probe_base"]["argv"] == ["link", "exp/ab/frozen/probe/base", "exp/ab/lamer/probe/base"]
     assert jobs["score_retrained_base"]["argv"] == ["link", "exp/ab/frozen/score/retrained/base",
@@ -189,20 +194,20 @@ def test_base_exp_and_base_dir_share_the_base(capsys):
 
 
 def test_probe_seed_seeds_the_probes_apart_from_the_training(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--seed", "2", "--probe_seed", "7", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, "--seed", "2", "--probe_seed", "7", capsys=capsys))
     for name in ("probe_base", "probe_s1", "probe_s2"):
         argv = jobs[name]["argv"]
         assert argv[argv.index("--seed") + 1] == "7", name
     for name in ("ssl_s1", "targets_s1_split", "replay_s1_eng"):
         argv = jobs[name]["argv"]
         assert argv[argv.index("--seed") + 1] == "2", name
-    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--seed", "2", capsys=capsys))["probe_s1"]["argv"]
+    default = by_name(listed(TWO_STAGES, "--seed", "2", capsys=capsys))["probe_s1"]["argv"]
     assert default[default.index("--seed") + 1] == "2"  # without --probe_seed the probes take --seed, as before
 
 
 def test_ssl_exp_links_the_training_of_another_probe_seed(capsys):
     """Another probe seed of the same training: its SSL stages linked, its probes trained on them."""
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--tag", "ab/seed0_probe1/lamer", "--ssl_exp",
+    jobs = by_name(listed(TWO_STAGES, "--tag", "ab/seed0_probe1/lamer", "--ssl_exp",
                           "exp/ab/seed0_probe0/lamer", "--probe_seed", "1", "--base_exp", "exp/ab/seed0_probe1/frozen",
                           "--stage", "4", capsys=capsys))
     assert jobs["ssl_s1"]["argv"] == ["link", "exp/ab/seed0_probe0/lamer/ssl/s1", "exp/ab/seed0_probe1/lamer/ssl/s1"]
@@ -213,7 +218,7 @@ def test_ssl_exp_links_the_training_of_another_probe_seed(capsys):
 
 
 def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--method", str(DEMO / "conf" / "ablation" / "ft.yaml"),
+    jobs = by_name(listed(TWO_STAGES, "--method", str(DEMO / "conf" / "ablation" / "ft.yaml"),
                           "--seed", "2", capsys=capsys))
     ssl = jobs["ssl_s2"]["argv"]
     assert ssl[ssl.index("--upstream") + 1] == "exp/plan/ssl/s1/upstream.pt" and "--init_adapters" not in ssl
@@ -226,7 +231,7 @@ def test_a_full_fine_tuning_method_chains_checkpoints(capsys):
 
 
 def test_replay_fraction_share_and_lang_map(tmp_path):
-    plan = load_plan(DEMO / "conf" / "plan.yaml")
+    plan = load_plan(TWO_STAGES)
     plan.replay = Replay("fraction", 0.1, "random", 0.3)
     plan.lang_map = {"en": "eng"}
     jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv"))}
@@ -274,14 +279,14 @@ def test_expdir_and_python_name_where_experiments_go_and_what_runs_them(capsys):
     experiment is under <expdir>/<tag>; `plan options` lists both, so ssl.sh passes them on."""
     assert plan_main(["options"]) == 0
     assert {"expdir", "python", "dump", "data"} <= set(capsys.readouterr().out.split())
-    jobs = listed(DEMO / "conf" / "plan.yaml", "--expdir", "runs/e", "--python", "/opt/py 3/bin/python3", capsys=capsys)
+    jobs = listed(TWO_STAGES, "--expdir", "runs/e", "--python", "/opt/py 3/bin/python3", capsys=capsys)
     queued = [job for job in jobs if job["queue"] is not None]
     assert queued and all(job["argv"][:2] == ["/opt/py 3/bin/python3", "-m"] for job in queued)
     assert all(job["log"].startswith("runs/e/plan/logs/") for job in queued)
     outputs = [path for job in jobs for path in job["outputs"]]
     assert all(not path.startswith("exp/") for path in outputs)
     assert any(path.startswith("runs/e/plan/") for path in outputs)
-    default = listed(DEMO / "conf" / "plan.yaml", capsys=capsys)
+    default = listed(TWO_STAGES, capsys=capsys)
     assert all(job["argv"][0] == "python" for job in default if job["queue"] is not None)
     for empty in ("--expdir", "--python"):
         assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", empty, ""]) == 1
@@ -335,7 +340,7 @@ def test_stage_3_checks_the_plans_sha256_of_an_imported_checkpoint(tmp_path, mon
 def test_continual_training_gets_the_language_of_every_utterance(capsys):
     """The targets write 'lang' (indices into the plan's languages) and ssl_train reads it, for the
     routers' language routing and specialisation loss."""
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, capsys=capsys))
     for name in ("targets_s1_split", "targets_s2_dev_split"):
         split = jobs[name]["argv"]
         assert split[split.index("--languages") + 1] == "eng,fra,deu,spa,ita,nld,por"
@@ -374,7 +379,7 @@ def test_names_that_would_not_survive_are_refused(options, message, capsys):
 
 
 def test_a_tag_that_holds_job_inside_a_word_is_kept(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--tag", "myJOBrun", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, "--tag", "myJOBrun", capsys=capsys))
     assert jobs["targets_s1_label"]["log"] == "exp/myJOBrun/logs/targets_s1_label.JOB.log"
 
 
@@ -385,9 +390,9 @@ def test_list_says_what_a_run_would_do(tmp_path, monkeypatch, capsys):
     from lamer.recipe.records import Records, config_hashes, job_spec
 
     monkeypatch.chdir(tmp_path)
-    plan = DEMO / "conf" / "plan.yaml"
+    plan = TWO_STAGES
     options = ["--stop_stage", "3"]
-    finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=3))
+    finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=3, tag="plan"))
     records = Records(Layout("exp/plan"))
     for job in finished:  # stages 1-3 ran with these options, but tokens did not finish
         if job.name != "tokens":
@@ -412,7 +417,7 @@ def test_more_data_workers_leave_the_prepared_data_done(tmp_path, monkeypatch, c
     from lamer.recipe.records import Records, config_hashes, job_spec
 
     monkeypatch.chdir(tmp_path)
-    plan = DEMO / "conf" / "plan.yaml"
+    plan = TWO_STAGES
     finished = recipe_jobs(load_plan(plan), RecipeOptions(root="corpus/cv", stop_stage=1))
     records = Records(Layout("exp/plan"))
     for job in finished:
@@ -432,8 +437,8 @@ def test_ssl_stages_read_the_method_resolved_when_the_plan_was_checked(capsys):
     exp/<tag>/config/ssl_<stage>.json; every SSL stage's ssl_train reads both, and waits for them."""
     from lamer.ssl.train_spec import ReplaySpec, SSLTrainSpec, train_spec_from_dict
 
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", capsys=capsys))
-    plan = load_plan(DEMO / "conf" / "plan.yaml")
+    jobs = by_name(listed(TWO_STAGES, capsys=capsys))
+    plan = load_plan(TWO_STAGES)
     write = jobs["method_config"]
     assert (write["stage"], write["queue"], write["outputs"]) == (5, None, ["exp/plan/config/method.yaml"])
     assert write["argv"] == ["write", "exp/plan/config/method.yaml", plan.method.options_text()]
@@ -450,19 +455,19 @@ def test_ssl_stages_read_the_method_resolved_when_the_plan_was_checked(capsys):
         assert train_spec_from_dict(spec_of(jobs, name), "spec") == SSLTrainSpec("lamer", plan.method.adapter_config,
                                                                                  replay)
         assert jobs[f"{name}_spec"]["outputs"] == [f"exp/plan/config/{name}.json"]
-    assert "method_config" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", capsys=capsys))
+    assert "method_config" not in by_name(listed(TWO_STAGES, "--train_on", "none", capsys=capsys))
 
 
 def test_ssl_train_opts_may_set_the_adapter_but_not_what_else_the_spec_gives(capsys):
     """--ssl_adapter and --ssl_adapter_conf of --ssl_train_opts go into the spec (checked there, once,
     and left out of ssl_train's command line); a preset, the replay and a spec are refused."""
     plan = str(DEMO / "conf" / "plan.yaml")
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts", "--ssl_adapter none --max_epoch 2",
+    jobs = by_name(listed(TWO_STAGES, "--ssl_train_opts", "--ssl_adapter none --max_epoch 2",
                           capsys=capsys))
     assert "--init_adapters" not in jobs["ssl_s2"]["argv"] and "expert_usage" not in jobs
     assert spec_of(jobs, "ssl_s1")["adapter"] == "none" and spec_of(jobs, "ssl_s1")["adapter_config"] is None
     assert jobs["ssl_s1"]["argv"][-2:] == ["--max_epoch", "2"] and "--ssl_adapter" not in jobs["ssl_s1"]["argv"]
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--ssl_train_opts",
+    jobs = by_name(listed(TWO_STAGES, "--ssl_train_opts",
                           "--ssl_adapter_conf rank=8 --ssl_adapter_conf=layer_targets.0-1=[fc2]", capsys=capsys))
     config = spec_of(jobs, "ssl_s1")["adapter_config"]
     assert (config["rank"], config["layer_targets"], config["load_balance_weight"]) == (8, {"0-1": ["fc2"]}, 0.01)
@@ -496,8 +501,9 @@ def test_allocation_and_share_reach_ssl_train_read_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     method, preset = DEMO / "conf" / "ssl" / "demo.yaml", ROOT / "conf" / "lamer" / "lamer_base.yaml"
     with opened() as counts:
-        plan = load_plan(DEMO / "conf" / "plan.yaml")
-        jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv", stage=5, stop_stage=5))}
+        plan = load_plan(TWO_STAGES)
+        jobs = {job.name: job for job in recipe_jobs(plan, RecipeOptions(root="corpus/cv", stage=5, stop_stage=5,
+                                                                         tag="plan"))}
         run_in_place(jobs["method_config"])
         run_in_place(jobs["ssl_s1_spec"])
         args = SSLTask.get_parser().parse_args([*jobs["ssl_s1"].argv[3:], "--upstream", "tiny"])
@@ -516,7 +522,7 @@ def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_
     the languages learned so far, capped per language, then one file per run that the reports read.
     Methods without frame routers (full fine-tuning, one LoRA, routing by language) and
     --routing_ceiling false list no such step."""
-    plan = DEMO / "conf" / "plan.yaml"
+    plan = TWO_STAGES
     jobs = by_name(listed(plan, capsys=capsys))
     s1 = jobs["routing_ceiling_s1"]
     assert s1["queue"] == "train" and s1["gpus"] == 0 and s1["outputs"] == ["exp/plan/routing_ceiling/s1.json"]
@@ -559,7 +565,7 @@ def test_frame_routers_are_measured_against_their_ceiling_after_every_stage(tmp_
 
 
 def test_base_init_random_probes_the_base_architecture_with_random_weights(capsys):
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--base_init", "random", "--tag", "rnd",
+    jobs = by_name(listed(TWO_STAGES, "--train_on", "none", "--base_init", "random", "--tag", "rnd",
                           "--seed", "3", capsys=capsys))
     export = jobs["base_random"]["argv"]
     assert export[export.index("--upstream") + 1] == "exp/rnd/base/upstream.pt"  # the plan's base, imported
@@ -568,7 +574,7 @@ def test_base_init_random_probes_the_base_architecture_with_random_weights(capsy
     assert 'path_or_url="exp/rnd/base_random/upstream.pt"' in probe["argv"]
     assert "exp/rnd/base_random/upstream.pt" in probe["inputs"]
     # the default keeps the pre-trained base and has no such job
-    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--train_on", "none", "--tag", "rnd", capsys=capsys))
+    default = by_name(listed(TWO_STAGES, "--train_on", "none", "--tag", "rnd", capsys=capsys))
     assert "base_random" not in default and 'path_or_url="exp/rnd/base/upstream.pt"' in default["probe_base"]["argv"]
 
 
@@ -580,31 +586,25 @@ def test_base_init_is_checked(capsys):
     assert "--base_exp exp/f: its probe read the pre-trained base model" in capsys.readouterr().err
 
 
-def test_the_probes_labelled_budget_cuts_their_training_set_only(tmp_path, capsys):
-    (tmp_path / "conf").mkdir()  # the demo recipe's files, the plan with a budget
-    for entry in (DEMO / "conf").iterdir():
-        (tmp_path / "conf" / entry.name).symlink_to(entry)
-    (tmp_path / "base_model").symlink_to(DEMO / "base_model")
-    plan = tmp_path / "conf" / "plan_budget.yaml"
-    plan.write_text((DEMO / "conf" / "plan.yaml").read_text() + "probe_minutes: 1.5\n")
-    jobs = by_name(listed(plan, "--stop_stage", "2", capsys=capsys))
+def test_the_probes_labelled_budget_cuts_their_training_set_only(capsys):
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--stop_stage", "2", capsys=capsys))  # probe_minutes: 1.5
     train = jobs["probe_train"]["argv"]
     assert train[train.index("--minutes_per_dir") + 1] == "1.5" and train[train.index("--seed") + 1] == "0"
     assert all("--minutes_per_dir" not in jobs[name]["argv"] for name in ("probe_dev", "probe_test"))
-    assert "--minutes_per_dir" not in by_name(listed(DEMO / "conf" / "plan.yaml", "--stop_stage", "2",
+    assert "--minutes_per_dir" not in by_name(listed(TWO_STAGES, "--stop_stage", "2",
                                                      capsys=capsys))["probe_train"]["argv"]
 
 
 def test_target_feature_mfcc_clusters_mfcc_frames_for_every_continual_stage(capsys):
     """--target_feature mfcc: the continual stages' targets (train and dev) come from MFCC frames,
     not from a layer of the previous stage's model; the default clusters --target_layer."""
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--target_feature", "mfcc", capsys=capsys))
+    jobs = by_name(listed(TWO_STAGES, "--target_feature", "mfcc", capsys=capsys))
     for name in ("targets_s1_split", "targets_s2_split", "targets_s1_dev_split"):
         argv = jobs[name]["argv"]
         assert argv[argv.index("--feature") + 1] == "mfcc" and "--layer" not in argv, name
         assert argv[argv.index("--upstream") + 1] == "exp/plan/base/upstream.pt" and "--adapters" not in argv, name
     assert "ssl_s1" not in jobs["targets_s2_split"]["after"]  # s2's targets need not wait for s1's training
-    default = by_name(listed(DEMO / "conf" / "plan.yaml", "--target_layer", "2", capsys=capsys))
+    default = by_name(listed(TWO_STAGES, "--target_layer", "2", capsys=capsys))
     argv = default["targets_s2_split"]["argv"]
     assert argv[argv.index("--feature") + 1:argv.index("--feature") + 4] == ["layer", "--layer", "2"]
     assert "ssl_s1" in default["targets_s2_split"]["after"]  # layer targets read s1's trained model
@@ -624,7 +624,7 @@ def test_decoding_reads_the_average_under_the_probe_configs_first_criterion(caps
                                    "exp/plan_far/probe/s1/valid.cer_ctc.ave.pth",
                                    "exp/plan_far/probe/base/valid.cer_ctc.ave.pth"]
     # a criterion among the probe's training options wins, as ESPnet reads it after the config
-    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--stage", "7", "--stop_stage", "7", "--probe_train_opts",
+    jobs = by_name(listed(TWO_STAGES, "--stage", "7", "--stop_stage", "7", "--probe_train_opts",
                           "--max_epoch 3 --best_model_criterion valid,acc_lid,max", capsys=capsys))
     assert {path.rsplit("/", 1)[1] for path in decoded_models(jobs)} == {"valid.acc_lid.ave.pth"}
     assert plan_main(["jobs", "--plan", str(DEMO / "conf" / "plan.yaml"), "--root", "x", "--probe_train_opts",

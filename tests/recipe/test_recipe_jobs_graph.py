@@ -18,7 +18,9 @@ from tests.recipe.recipes import TINY_PLAN
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
-RUN_SH = ("--synth", "true", "--synth_utts", "150", "--nj", "2")  # the demo's run.sh options that name jobs
+RUN_SH = ("--synth", "true", "--synth_utts", "240", "--synth_opts", "--test_fraction 0.25", "--nj", "2",
+          "--target_feature", "mfcc")  # the demo's run.sh options that name jobs
+NEAR_SH = ("--synth", "true", "--synth_utts", "150", "--nj", "2")  # run_ablation.sh's, on plan_near.yaml
 WRITES = ("--out", "--out_dir", "--output_dir", "--work_dir", "--dump")  # options naming a job's outputs
 
 
@@ -98,10 +100,31 @@ def check_graph(jobs: dict[str, dict]) -> None:
 def test_demo_graph_key_facts(capsys):
     jobs = graph(DEMO / "conf" / "plan.yaml", *RUN_SH, capsys=capsys)
     check_graph(jobs)
-    # what no job makes is the corpus root, the shipped base model and the configs: no misspelt path
     made = [out for job in jobs.values() for out in job["outputs"]]
     external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
     assert external == {str(DEMO / "base_model" / "upstream.pt"), str(DEMO / "conf" / "plan.yaml"),
+                        str(DEMO / "conf" / "ssl" / "far.yaml"), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
+                                                                    "lamer_base.yaml"),
+                        str(DEMO / "conf" / "probe" / "probe_cpu_fewlabel.yaml"), "conf/probe/decode_ctc.yaml"}
+    assert all(Path(path).is_file() for path in external if path.startswith("/"))
+    before = ancestors(jobs)
+    assert not any(name.endswith("_s2") or "_s2_" in name for name in jobs)  # one continual stage
+    for name in ("targets_s1_split", "targets_s1_dev_split"):  # run.sh's MFCC targets reach the stage
+        argv = jobs[name]["argv"]
+        assert argv[argv.index("--feature") + 1] == "mfcc", name
+    assert {"probe_base", "probe_s1", "ssl_s1", "decode_jobs", "probe_test"} <= before["decode"]
+    assert len([name for name in jobs if name.startswith("score_")]) == 4
+    assert not {"probe_base"} & before["probe_s1"] and not {"probe_s1"} & before["probe_base"]
+
+
+def test_near_plan_graph_key_facts(capsys):
+    """The two-stage plan of the published ablation, with its options."""
+    jobs = graph(DEMO / "conf" / "plan_near.yaml", *NEAR_SH, capsys=capsys)
+    check_graph(jobs)
+    # what no job makes is the corpus root, the shipped base model and the configs: no misspelt path
+    made = [out for job in jobs.values() for out in job["outputs"]]
+    external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
+    assert external == {str(DEMO / "base_model_near" / "upstream.pt"), str(DEMO / "conf" / "plan_near.yaml"),
                         str(DEMO / "conf" / "ssl" / "demo.yaml"), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
                                                                      "lamer_base.yaml"),
                         str(DEMO / "conf" / "probe" / "probe_cpu_demo.yaml"), "conf/probe/decode_ctc.yaml"}
@@ -151,11 +174,11 @@ def test_tiny_plan_graph(tmp_path, capsys):
     ("--base_exp", "exp/ab/frozen", "--base_dir", "exp/ab/base", "--tag", "ab/joint_none", "--train_on", "none"),
 ], ids=["none", "old", "all", "ft", "base_exp", "base_exp_none"])
 def test_ablation_systems_build_valid_graphs(capsys, options):
-    plan = DEMO / "conf" / "plan.yaml"
-    full = graph(plan, *RUN_SH, *options, capsys=capsys)
+    plan = DEMO / "conf" / "plan_near.yaml"
+    full = graph(plan, *NEAR_SH, *options, capsys=capsys)
     check_graph(full)
     # run_ablation.sh runs every system from stage 4: the jobs of stages 1-3 count as done
-    part = graph(plan, *RUN_SH, *options, "--stage", "4", capsys=capsys)
+    part = graph(plan, *NEAR_SH, *options, "--stage", "4", capsys=capsys)
     for name, job in part.items():
         assert job["after"] == full[name]["after"]
         assert all(full[n]["stage"] < 4 for n in job["after"] if n not in part), name

@@ -125,9 +125,10 @@ def test_data_root_must_hold_every_locale(recipe, tmp_path):
 RECIPES = Path(__file__).resolve().parents[2] / "egs2"
 
 
-def test_the_demo_plan_is_valid():
-    plan = load_plan(RECIPES / "mini_lamer" / "ssl1" / "conf" / "plan.yaml")
-    assert [s.languages for s in plan.stages] == [["spa", "ita"], ["nld", "por"]]
+def test_the_demo_plans_are_valid():
+    conf = RECIPES / "mini_lamer" / "ssl1" / "conf"
+    assert [s.languages for s in load_plan(conf / "plan.yaml").stages] == [["vie", "hin"]]
+    assert [s.languages for s in load_plan(conf / "plan_near.yaml").stages] == [["spa", "ita"], ["nld", "por"]]
 
 
 @pytest.mark.parametrize("corpus", ["commonvoice", "fleurs"])
@@ -281,7 +282,7 @@ def test_plan_check_print_shows_the_resolved_plan_method_and_experts_per_layer(c
     assert printed["plan"]["replay"] == {"minutes": 2, "strategy": "speaker_balanced", "share": 0.2}
     assert printed["plan"]["base"] == {"languages": ["eng", "fra", "deu"], "locales": ["en", "fr", "de"]}
     assert printed["plan"]["base_model"]["languages"] == ["eng", "fra", "deu"]
-    assert printed["method"]["config"] == str(demo / "conf" / "ssl" / "demo.yaml")
+    assert printed["method"]["config"] == str(demo / "conf" / "ssl" / "far.yaml")
     resolved = printed["method"]["ssl_train"]
     # the published method: the preset as it is (its load balancing), no language-supervised routing
     want = LamerConfig.from_yaml(RECIPES.parent / "conf" / "lamer" / "lamer_base.yaml")

@@ -15,7 +15,7 @@ DEMO = Path(__file__).resolve().parents[2] / "egs2" / "mini_lamer" / "ssl1"
 
 
 def test_answers_are_the_values_the_stage_script_reads():
-    plan = load_plan(DEMO / "conf" / "plan.yaml")
+    plan = load_plan(DEMO / "conf" / "plan_near.yaml")  # two stages
     assert [answer(plan, key, None) for key in ("stages", "replay_share", "replay_minutes", "protocols")] == [
         "s1 s2", "0.2", "2", "retrained fixed"]
     assert answer(plan, "old", "s2") == "eng fra deu spa ita" and answer(plan, "previous", "s1") == "base"

@@ -2,7 +2,7 @@
 # The ablation of the mini benchmark: every system of conf/ablation.yaml (frozen, sequential
 # full fine-tuning with and without replay, LoRA, uniform MoLE, Lamer with and without replay,
 # joint training, and the same-steps control on the old languages) x every seed, each one run
-# through the same stage script and plan as the demo, scored under both protocols. Then each
+# through the demo's stage script on the config's plan, scored under both protocols. Then each
 # run's small outputs are exported into ablation/runs/ (results per protocol, expert usage, the
 # probes' validation CER per epoch, trainable counts: committed with the recipe) and summarised
 # from there alone: ablation/summary.json and the other JSON, the PNGs beside them and the
@@ -69,7 +69,7 @@ listing=$(python -m lamer.bin.ablation list --config "${ablation_config}")   # n
 main_plan=$(awk -F'\t' '$1 == "frozen" {print $3}' <<<"${listing}")
 main_stages=$(python -m lamer.bin.plan get --plan "${main_plan}" stages | wc -w)
 
-# the demo's corpus, settings (run.sh) and base model (the plan's shipped checkpoint, imported once)
+# the near plan's corpus (the demo's before issue 26) and base model (its shipped checkpoint, imported once)
 common=(--synth true --synth_utts 150 --nj 2 --base_dir "${exp}/base"
         --probe_train_opts "--max_epoch ${probe_epochs} ${probe_opts}" ${ssl_opts})
 

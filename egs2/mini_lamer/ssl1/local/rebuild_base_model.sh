@@ -18,12 +18,12 @@ cd "$(dirname "$0")/.."
 help_message="Usage: ./local/rebuild_base_model.sh [options]
   e.g. ./local/rebuild_base_model.sh --out base_model --pretrain_opts \"--max_epoch 20\""
 
-pretrain_config=conf/ssl/base_pretrain.yaml  # ssl_train config of both pre-training iterations
+pretrain_config=conf/ssl/base_pretrain_every_frame.yaml  # ssl_train config of both pre-training iterations
                       # (not --config: that one reads a file of name=value option lines, as in Kaldi)
 langs=en,fr,de        # the synthetic corpus' languages (its keys: python -m lamer.bin.synth_corpus --list_langs)
-utts_per_lang=150     # utterances per language of the synthetic corpus, all splits together
+utts_per_lang=240     # utterances per language of the synthetic corpus, all splits together
 synth_seed=0          # seed of the synthetic corpus
-synth_opts=           # extra options of synth_corpus
+synth_opts="--test_fraction 0.25"  # extra options of synth_corpus (the demo's: 60 test utterances per language)
 seed=0                # seed of pre-training (k-means and training)
 layer=3               # layer (1-based) clustered for the second iteration's targets
 num_clusters=100      # k-means clusters of both iterations
