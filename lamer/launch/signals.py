@@ -40,12 +40,20 @@ class SignalWatch:
         self.signals = signals
 
     def received(self, seconds: float) -> int | None:
-        """Wait up to `seconds` for a signal; its number, or None if none came."""
+        """Wait up to `seconds` for a signal; its number, or None if none came.
+
+        A stop and continue of the launcher (Ctrl-Z then `fg`, a Slurm suspend and resume) ends
+        the wait with no signal (signal number 0): the wait goes on until its time is up."""
         if not self.signals:
             time.sleep(seconds)
             return None
-        info = signal.sigtimedwait(self.signals, max(seconds, 0.0))
-        return info.si_signo if info else None
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while (info := signal.sigtimedwait(self.signals, max(deadline - time.monotonic(), 0.0))) is not None:
+            if info.si_signo in self.signals:
+                return info.si_signo
+            if time.monotonic() >= deadline:
+                break
+        return None
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds`; raise Interrupted as soon as a signal arrives."""

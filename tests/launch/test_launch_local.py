@@ -205,6 +205,21 @@ def test_a_signal_to_the_launcher_stops_every_job_and_the_processes_it_started(s
         assert ended_code(Path(f"log/hb.{job}.log")).startswith("# Ended (code 143)")
 
 
+def test_a_stopped_and_continued_launcher_goes_on_with_its_jobs():
+    # Ctrl-Z then `fg`, or a Slurm suspend and resume: SIGSTOP and SIGCONT are no stop request
+    proc, groups = _start_heartbeats()
+    for _ in range(3):
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.3)
+    assert proc.poll() is None and all(len(group_members(group)) >= 2 for group in groups)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert "interrupted by SIGTERM" in proc.stderr.read()
+    _assert_stopped(groups)
+
+
 def test_jobs_that_ignore_sigterm_are_killed_after_the_grace_period():
     proc, groups = _start_heartbeats("--ignore-term")
     started = time.monotonic()
