@@ -97,16 +97,22 @@ def check_graph(jobs: dict[str, dict]) -> None:
                     assert writer in before[name], f"{name} reads {path}, written by {writer}, without waiting"
 
 
+def assert_external_inputs(jobs: dict[str, dict], base_model: str, plan: str, method: str, probe: str) -> None:
+    """What no job makes is the corpus root, the shipped base model and these configs (no misspelt
+    path), and each of those files exists."""
+    made = [out for job in jobs.values() for out in job["outputs"]]
+    external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
+    assert external == {str(DEMO / base_model / "upstream.pt"), str(DEMO / "conf" / plan),
+                        str(DEMO / "conf" / "ssl" / method), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
+                                                                 "lamer_base.yaml"),
+                        str(DEMO / "conf" / "probe" / probe), "conf/probe/decode_ctc.yaml"}
+    assert all(Path(path).is_file() for path in external if path.startswith("/"))
+
+
 def test_demo_graph_key_facts(capsys):
     jobs = graph(DEMO / "conf" / "plan.yaml", *RUN_SH, capsys=capsys)
     check_graph(jobs)
-    made = [out for job in jobs.values() for out in job["outputs"]]
-    external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
-    assert external == {str(DEMO / "base_model" / "upstream.pt"), str(DEMO / "conf" / "plan.yaml"),
-                        str(DEMO / "conf" / "ssl" / "far.yaml"), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
-                                                                    "lamer_base.yaml"),
-                        str(DEMO / "conf" / "probe" / "probe_cpu_fewlabel.yaml"), "conf/probe/decode_ctc.yaml"}
-    assert all(Path(path).is_file() for path in external if path.startswith("/"))
+    assert_external_inputs(jobs, "base_model", "plan.yaml", "far.yaml", "probe_cpu_fewlabel.yaml")
     before = ancestors(jobs)
     assert not any(name.endswith("_s2") or "_s2_" in name for name in jobs)  # one continual stage
     for name in ("targets_s1_split", "targets_s1_dev_split"):  # run.sh's MFCC targets reach the stage
@@ -121,14 +127,7 @@ def test_near_plan_graph_key_facts(capsys):
     """The two-stage plan of the published ablation, with its options."""
     jobs = graph(DEMO / "conf" / "plan_near.yaml", *NEAR_SH, capsys=capsys)
     check_graph(jobs)
-    # what no job makes is the corpus root, the shipped base model and the configs: no misspelt path
-    made = [out for job in jobs.values() for out in job["outputs"]]
-    external = {path for job in jobs.values() for path in job["inputs"] if not any(holds(out, path) for out in made)}
-    assert external == {str(DEMO / "base_model_near" / "upstream.pt"), str(DEMO / "conf" / "plan_near.yaml"),
-                        str(DEMO / "conf" / "ssl" / "demo.yaml"), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
-                                                                     "lamer_base.yaml"),
-                        str(DEMO / "conf" / "probe" / "probe_cpu_demo.yaml"), "conf/probe/decode_ctc.yaml"}
-    assert all(Path(path).is_file() for path in external if path.startswith("/"))
+    assert_external_inputs(jobs, "base_model_near", "plan_near.yaml", "demo.yaml", "probe_cpu_demo.yaml")
     before = ancestors(jobs)
     assert jobs["data"]["after"] == ["synth"] and jobs["probe_base"]["after"] == [
         "probe_train", "probe_dev", "tokens", "base_model"]
