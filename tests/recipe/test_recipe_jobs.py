@@ -16,10 +16,10 @@ from lamer.recipe.plan import Replay, load_plan
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "egs2" / "mini_lamer" / "ssl1"
 KEYS = ["name", "stage", "queue", "gpus", "nj", "log", "argv", "after", "inputs", "outputs", "configs", "runtime"]
-# the real-data recipes' settings (their run.sh)
 # Every stage after the first needs a plan of two: the near plan (the demo's before issue 26),
 # listed under the demo's tag, so that its jobs write under exp/plan as the demo's do
 TWO_STAGES = DEMO / "conf" / "plan_near.yaml"
+# the real-data recipes' settings (their run.sh)
 REAL_OPTS = ["--nj", "8", "--target_layer", "9", "--num_clusters", "500", "--prep_opts", "--lang-dir local/lang",
              "--token_opts", "--lang-dir local/lang"]
 
@@ -60,7 +60,7 @@ def real_recipe(tmp_path: Path, name: str) -> Path:
     return tmp_path / "conf" / "plan.yaml"
 
 
-def test_demo_plan_lists_every_stage_in_order(capsys):
+def test_a_two_stage_plan_lists_every_stage_in_order(capsys):
     jobs = listed(TWO_STAGES, "--synth", "true", capsys=capsys)
     names = [job["name"] for job in jobs]
     assert names[:7] == ["synth", "data", "probe_train", "probe_dev", "probe_test", "tokens", "base_model"]
