@@ -227,6 +227,7 @@ REPORT_DIR = "report"
 RESULTS_MD = "RESULTS.md"  # the forgetting report's page (lamer.eval.report)
 EXPERT_USAGE = "expert_usage.json"
 ROUTING_VS_CEILING = "routing_vs_ceiling.json"  # lamer.eval.routing_vs_ceiling
+QUALITY_DIR = "quality"  # exp/<tag>/quality/{probe,decode,score}: the base model read with every label
 
 
 def results_name(protocol: str) -> str:
@@ -273,6 +274,17 @@ class Layout:
     def tokens(self, token_type: str = "char") -> TokensDir:
         return TokensDir(join(self.dump, "tokens", token_type))
 
+    @property
+    def quality_train(self) -> ProbeDataDir:
+        """Every labelled training utterance of the plan's languages: the quality probe's training set
+        when ``probe_minutes`` cuts the probes' own (``train``)."""
+        return ProbeDataDir(join(self.dump, "probe", "train_all"))
+
+    @property
+    def quality_tokens(self) -> TokensDir:
+        """The quality probe's token list, from :attr:`quality_train`'s text."""
+        return TokensDir(join(self.dump, "tokens", "char_all"))
+
     # exp/<tag>/
 
     @property
@@ -310,6 +322,11 @@ class Layout:
         return ProbeDir(join(self.exp, "probe", stage))
 
     @property
+    def quality_probe(self) -> ProbeDir:
+        """The plan's ``quality_probe``, trained with every label on the base model."""
+        return ProbeDir(join(self.exp, QUALITY_DIR, "probe"))
+
+    @property
     def decode_jobs(self) -> str:
         """The decoding table (asr_inference ``--jobs``): one row per decoded (protocol, stage)."""
         return join(self.exp, "decode", "jobs.tsv")
@@ -317,12 +334,21 @@ class Layout:
     def decode(self, protocol: str, stage: str) -> DecodeDir:
         return DecodeDir(join(self.exp, "decode", protocol, stage))
 
+    @property
+    def quality_decode(self) -> DecodeDir:
+        return DecodeDir(join(self.exp, QUALITY_DIR, "decode"))
+
     def scores(self, protocol: str) -> str:
         """The score directories of ``protocol``, one per stage (collect_results ``--scores``)."""
         return join(self.exp, "score", protocol)
 
     def score(self, protocol: str, stage: str) -> str:
         return join(self.scores(protocol), stage)
+
+    @property
+    def quality_score(self) -> str:
+        """The quality probe's score directory (score.json: the base model's quality)."""
+        return join(self.exp, QUALITY_DIR, "score")
 
     def results(self, protocol: str) -> str:
         return join(self.exp, results_name(protocol))

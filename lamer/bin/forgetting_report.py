@@ -12,6 +12,8 @@ lid_acc_classifier_over_stages.png when it has "lid_acc_classifier"; expert_usag
 expert, {"<layer index>": {"<iso3>": [weight, ...]}}. --routing_vs_ceiling (python -m
 lamer.bin.routing_vs_ceiling) adds a table per continual stage of the routers' divergence between
 languages beside its ceiling, per layer, and annotates the heatmap with the last stage's.
+--base_quality (the score directory of a plan's quality_probe) adds the base model read by a probe
+trained on every label: CER, PER and LID per language.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from lamer.bin.options import ToolParser, tool_parser
 from lamer.eval import EvalInputError
+from lamer.eval.base_quality import base_quality_section, load_base_quality
 from lamer.eval.plots import check_expert_usage
 from lamer.eval.report import clmasr_table, matrix_table, metrics_table, write_report
 from lamer.eval.results import load_joint, load_joint_per, load_json, load_results
@@ -37,6 +40,8 @@ def build_parser() -> ToolParser:
                              "for adapters without routers)")
     parser.add_argument("--routing_vs_ceiling", type=Path,
                         help="the routers against their ceiling per stage and layer (routing_vs_ceiling's output)")
+    parser.add_argument("--base_quality", type=Path,
+                        help="score directory of the base model read by a probe trained on every label")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     return parser
 
@@ -55,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         routing = None
         if args.routing_vs_ceiling:
             routing = check_routing_vs_ceiling(load_json(args.routing_vs_ceiling), str(args.routing_vs_ceiling))
+        quality = base_quality_section(load_base_quality(args.base_quality), results.languages) \
+            if args.base_quality else None
     except EvalInputError as err:
         print(f"forgetting_report: error: {err}", file=sys.stderr)
         return 1
     metrics = write_report(results, args.out, joint, str(args.joint) if args.joint else None, usage, joint_per,
-                           routing)
+                           routing, quality)
     print(f"CER (%), {results.protocol} protocol:\n{matrix_table(results, results.cer)}\n")
     print(f"Metrics (CER points):\n{metrics_table(results, metrics)}\n")
     print(f"Metrics, CL-MASR's definitions (CER points):\n{clmasr_table(results, metrics)}\n")
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PER (%):\n{matrix_table(results, results.per)}\n")
         print(f"Metrics (PER points):\n{metrics_table(results, metrics['per'], 'per')}\n")
         print(f"Metrics, CL-MASR's definitions (PER points):\n{clmasr_table(results, metrics['per'], 'per')}\n")
+    if quality:
+        print(quality + "\n")
     print(f"wrote {args.out / 'RESULTS.md'}, {args.out / 'metrics.json'} and plots")
     return 0
 

@@ -180,11 +180,12 @@ def _voices_text(voices: dict[str, str] | None) -> str:
 
 def render_results_md(
     results: Results, metrics: dict[str, dict[str, float | None]], env: dict[str, str],
-    plots: dict[str, str], joint_source: str | None, routing: str | None = None,
+    plots: dict[str, str], joint_source: str | None, routing: str | None = None, base_quality: str | None = None,
 ) -> str:
     """The RESULTS.md text; ``metrics`` as ``write_report`` returns them; ``plots`` maps a caption to
     a PNG path relative to RESULTS.md. With a PER matrix, ``metrics["per"]`` holds the metrics over it.
-    ``routing``: the section of the routers against their ceiling, before the plots."""
+    ``routing``: the section of the routers against their ceiling, before the plots; ``base_quality``: the
+    section of the base model read with every label (:mod:`lamer.eval.base_quality`), before it."""
     legend = ("Bold: the stage that introduced the language; italic: scored before it was introduced; "
               "columns name the introducing stage.")
     parts = [
@@ -210,6 +211,8 @@ def render_results_md(
                      f"{matrix_table(results, results.lid_acc_classifier)}\n\n{CLASSIFIER_TEXT}")
     elif results.lid_acc is not None:
         parts.append(f"## LID accuracy (%) of the utterance classifier\n\n{NO_CLASSIFIER_TEXT}")
+    if base_quality:
+        parts.append(base_quality)
     if routing:
         parts.append(routing)
     if plots:
@@ -227,7 +230,7 @@ def _all_metrics(results: Results, joint: dict[str, float] | None, rate: str) ->
 def write_report(
     results: Results, out_dir: Path, joint: dict[str, float] | None = None, joint_source: str | None = None,
     expert_usage: dict[str, dict[str, list[float]]] | None = None, joint_per: dict[str, float] | None = None,
-    routing_vs_ceiling: dict | None = None,
+    routing_vs_ceiling: dict | None = None, base_quality: str | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Compute the metrics and write ``metrics.json``, ``cer_over_stages.png`` (plus
     ``per_over_stages.png`` when PER is present, ``lid_acc_over_stages.png`` when LID accuracy is,
@@ -237,7 +240,8 @@ def write_report(
     then CL-MASR's (``clmasr_metrics``) and their means over stages (under ``clmasr_key("cer")``).
     With PER, the same over it (``joint_per``: the joint-training PER, for its intransigence) are
     under the key ``per``. ``routing_vs_ceiling`` (``lamer.eval.routing_vs_ceiling``'s combined file)
-    adds its tables and annotates the heatmap with its last stage's divergences."""
+    adds its tables and annotates the heatmap with its last stage's divergences; ``base_quality`` is a
+    section of RESULTS.md (:func:`lamer.eval.base_quality.base_quality_section`)."""
     from lamer.eval.plots import check_expert_usage, plot_expert_usage, plot_over_stages  # matplotlib only here
     from lamer.eval.routing_vs_ceiling import last_stage_divergence, render_markdown
 
@@ -280,7 +284,7 @@ def write_report(
                           divergence=last_stage_divergence(routing_vs_ceiling) if routing_vs_ceiling else None)
     routing = render_markdown(routing_vs_ceiling) if routing_vs_ceiling else None
     write_text_atomic(out_dir / RESULTS_MD, render_results_md(results, metrics, environment(), plots, joint_source,
-                                                              routing))
+                                                              routing, base_quality))
     return metrics
 
 

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from lamer.launch.request import names_array
-from lamer.layout import DecodeDir, Layout, experiment_dir
+from lamer.layout import DecodeDir, Layout, ProbeDataDir, TokensDir, experiment_dir
 from lamer.probe.model_file import ProbeConfigError, probe_model_name
 from lamer.recipe.graph import derive_after
 from lamer.recipe.plan import Plan, PlanError
@@ -329,8 +329,12 @@ class _Recipe:
         self.paths = opts.layout(plan)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
+        # the quality probe: the base model read with every label; --base_exp's when it is given
+        self.quality = plan.quality_probe is not None
         try:
             self.probe_model = probe_model_name(plan.probe, _opts(opts.probe_train_opts))
+            self.quality_model = (probe_model_name(plan.quality_probe, _opts(opts.probe_train_opts))
+                                  if plan.quality_probe else "")
         except (ProbeConfigError, YamlError) as err:
             raise PlanError(str(err)) from None
         # every consumer of the base model reads this one: the random-init reference replaces it whole
@@ -433,6 +437,13 @@ class _Recipe:
         text, tokens = self.paths.probe_data("train").text, self.paths.tokens().path
         yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", text, "--out", tokens,
                                         *_opts(self.o.token_opts)), inputs=(text,), outputs=(tokens,))
+        if self.quality:
+            data, out = self.data_dirs(self.all_languages, "train"), self.paths.quality_train
+            yield self.job("quality_train", 2, _py("probe_data", "dir", "--data", *data, "--out", out.path),
+                           inputs=data, outputs=(out.path,))
+            tokens = self.paths.quality_tokens.path
+            yield self.job("quality_tokens", 2, _py("probe_data", "tokens", "--text", out.text, "--out", tokens,
+                                                    *_opts(self.o.token_opts)), inputs=(out.text,), outputs=(tokens,))
 
     def stage3(self) -> Iterator[Job]:
         yield from self.base_model_jobs()
@@ -578,27 +589,33 @@ class _Recipe:
             if s != "base" and o.train_on == "none":
                 yield self.link(f"probe_{s}", 6, paths.probe("base").path, out)
                 continue
-            ckpt, adapters = self.model_of(s)
-            # ESPnet parses a KEY=VALUE option's VALUE as YAML: quoted, a path is a string, byte for byte
-            frontend = ["--frontend_conf", f"path_or_url={quoted(ckpt)}"]
-            if adapters:
-                frontend += ["--frontend_conf", f"adapters={quoted(adapters)}"]
-            data: list[str] = []
-            reads: list[str] = []
-            for split, folder in (("train", "train"), ("valid", "dev")):
-                d = paths.probe_data(folder)
-                data += [f"--{split}_data_path_and_name_and_type", f"{d.wav_scp},speech,sound",
-                         f"--{split}_data_path_and_name_and_type", f"{d.text},text,text",
-                         f"--{split}_shape_file", d.speech_shape]
-                reads += [d.wav_scp, d.text, d.speech_shape]
-            tokens = paths.tokens()
-            yield self.job(f"probe_{s}", 6, _py(
-                "asr_train", "--config", str(self.plan.probe), "--ngpu", str(o.ngpu), "--seed", self.probe_seed,
-                "--resume", "true", "--output_dir", out, *frontend,
-                "--use_preprocessor", "true", "--token_type", "char", "--token_list", tokens.tokens,
-                "--non_linguistic_symbols", tokens.nlsyms, *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
-                inputs=(*reads, tokens.tokens, tokens.nlsyms, *self.model_files(s)), outputs=(out,),
-                configs=(str(self.plan.probe),))
+            yield self.probe_job(f"probe_{s}", s, self.plan.probe, out, paths.probe_data("train"), paths.tokens())
+        if self.quality and not o.base_exp:
+            yield self.probe_job("probe_quality", "base", self.plan.quality_probe, paths.quality_probe.path,
+                                 paths.quality_train, paths.quality_tokens)
+
+    def probe_job(self, name: str, stage: str, config: Path, out: str, train: ProbeDataDir, tokens: TokensDir) -> Job:
+        """Train the probe ``config`` on the model after ``stage`` into ``out``, on ``train`` and the dev set."""
+        o, paths = self.o, self.paths
+        ckpt, adapters = self.model_of(stage)
+        # ESPnet parses a KEY=VALUE option's VALUE as YAML: quoted, a path is a string, byte for byte
+        frontend = ["--frontend_conf", f"path_or_url={quoted(ckpt)}"]
+        if adapters:
+            frontend += ["--frontend_conf", f"adapters={quoted(adapters)}"]
+        data: list[str] = []
+        reads: list[str] = []
+        for split, d in (("train", train), ("valid", paths.probe_data("dev"))):
+            data += [f"--{split}_data_path_and_name_and_type", f"{d.wav_scp},speech,sound",
+                     f"--{split}_data_path_and_name_and_type", f"{d.text},text,text",
+                     f"--{split}_shape_file", d.speech_shape]
+            reads += [d.wav_scp, d.text, d.speech_shape]
+        return self.job(name, 6, _py(
+            "asr_train", "--config", str(config), "--ngpu", str(o.ngpu), "--seed", self.probe_seed,
+            "--resume", "true", "--output_dir", out, *frontend,
+            "--use_preprocessor", "true", "--token_type", "char", "--token_list", tokens.tokens,
+            "--non_linguistic_symbols", tokens.nlsyms, *data, *_opts(o.probe_train_opts)), "cuda", o.ngpu,
+            inputs=(*reads, tokens.tokens, tokens.nlsyms, *self.model_files(stage)), outputs=(out,),
+            configs=(str(config),))
 
     def decode_table(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """The rows of ``jobs.tsv``: every (protocol, stage) pair decoded itself, as asr_inference's
@@ -619,6 +636,11 @@ class _Recipe:
                 model = probe_dir.model(self.probe_model)
                 row = (self.paths.decode(protocol, s).path, probe_dir.config, model, *override)
                 rows.append((row, (probe_dir.config, model, *self.model_files(s))))
+        if self.quality and not self.o.base_exp:
+            probe_dir = self.paths.quality_probe
+            model = probe_dir.model(self.quality_model)
+            row = (self.paths.quality_decode.path, probe_dir.config, model, "-", "-")
+            rows.append((row, (probe_dir.config, model, *self.model_files("base"))))
         return rows
 
     def stage7(self) -> Iterator[Job]:
@@ -651,11 +673,20 @@ class _Recipe:
                 if same:
                     yield self.link(name, 7, same, out)
                     continue
-                decoded = paths.decode(protocol, s)
-                yield self.job(name, 7, _py(
-                    "score", "--ref", test.text, "--hyp", decoded.text, "--utt2lang", test.utt2lang,
-                    "--lid_if_present", decoded.lid, "--out", out),
-                    inputs=(test.text, test.utt2lang, decoded.result), outputs=(out,))
+                yield self.score_job(name, paths.decode(protocol, s), out)
+        if self.quality:
+            name, out = "score_quality", paths.quality_score
+            if o.base_exp:
+                yield self.link(name, 7, Layout(o.base_exp).quality_score, out)
+            else:
+                yield self.score_job(name, paths.quality_decode, out)
+
+    def score_job(self, name: str, decoded: DecodeDir, out: str) -> Job:
+        test = self.paths.probe_data("test")
+        return self.job(name, 7, _py(
+            "score", "--ref", test.text, "--hyp", decoded.text, "--utt2lang", test.utt2lang,
+            "--lid_if_present", decoded.lid, "--out", out),
+            inputs=(test.text, test.utt2lang, decoded.result), outputs=(out,))
 
     def routing(self) -> Iterator[Job]:
         """Per continual stage, its routers against their ceiling on the languages learned so far
@@ -704,9 +735,10 @@ class _Recipe:
                 "--protocol", protocol, "--out", results, "--utt_errors", utt_errors),
                 inputs=scores, outputs=(results, utt_errors), configs=(str(self.plan.path),))
             report = paths.report(protocol)
+            quality = ("--base_quality", paths.quality_score) if self.quality else ()
             yield self.job(f"report_{protocol}", 8, _py(
-                "forgetting_report", "--matrix", results, *usage, "--out", report),
-                inputs=(results, *usage_reads), outputs=(report,))
+                "forgetting_report", "--matrix", results, *usage, *quality, "--out", report),
+                inputs=(results, *usage_reads, *quality[1:]), outputs=(report,))
 
 
 def recipe_graph(plan: Plan, options: RecipeOptions) -> list[Job]:

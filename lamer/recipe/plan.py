@@ -15,12 +15,17 @@ A plan is a YAML file in the recipe (``conf/plan.yaml``)::
     replay: {minutes: 2, strategy: speaker_balanced, share: 0.2}   # or {fraction: 0.1, share: ...}; omit for none
     probe: conf/probe/demo.yaml
     probe_minutes: 1.5             # optional: labelled minutes per language of the probes' training set
+    quality_probe: conf/probe/probe_cpu_full.yaml  # optional, with probe_minutes: the base model read with every label
     protocols: [retrained, fixed]
 
 ``probe_minutes`` gives the probes a labelled budget per language, as ML-SUPERB's 10-minute and
 1-hour settings do, while the SSL stages train on every unlabelled training utterance: the
 utterances are chosen speaker-balanced from each language's training split, seeded by the plan's
 seed, the same for every stage and protocol. Without it the probes train on all of the split.
+A few labels show what pre-training and each stage learn about a language, but they read every
+model far below what its features allow; ``quality_probe`` (a probe config; only with
+``probe_minutes``) adds one probe trained on every labelled training utterance, on the base model
+only, whose scores the reports print as the base model's quality.
 
 Replay is configured here only (:class:`Replay`): ``minutes`` (per old language) or ``fraction`` (of
 the duration of all the stage's new languages' training data, per old language) sizes the sample
@@ -70,8 +75,8 @@ from lamer.yaml_io import YamlError, YamlMapping, brief, load_mapping
 PROTOCOLS = ("retrained", "fixed")
 REPLAY_STRATEGIES = ("random", "speaker_balanced")
 REPLAY_AMOUNTS = ("minutes", "fraction")
-_KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "probe_minutes", "protocols", "seed", "lang_map",
-         "base_model", "allow_seen"}
+_KEYS = {"corpus", "base", "stages", "method", "replay", "probe", "probe_minutes", "quality_probe", "protocols", "seed",
+         "lang_map", "base_model", "allow_seen"}
 _CHECKPOINT_KEYS = {"checkpoint", "sha256", "languages"}
 
 
@@ -135,6 +140,7 @@ class Plan:
     seed: int = 0
     lang_map: dict[str, str] = field(default_factory=dict)
     probe_minutes: float | None = None  # labelled minutes per language of the probes' training set; None: all
+    quality_probe: Path | None = None  # the base model's probe with every label (only with probe_minutes)
 
     @property
     def all_stages(self) -> list[Stage]:
@@ -160,6 +166,7 @@ class Plan:
             "replay": self.replay.as_dict() if self.replay else None,
             "probe": str(self.probe),
             "probe_minutes": self.probe_minutes,
+            "quality_probe": str(self.quality_probe) if self.quality_probe else None,
             "protocols": list(self.protocols),
             "seed": self.seed,
         }
@@ -369,13 +376,19 @@ def load_plan(path: str | Path, recipe_dir: str | Path | None = None) -> Plan:
         problems.append(f"probe_minutes: expected a positive number of labelled minutes per language, got "
                         f"{brief(probe_minutes)} (leave it out to train the probes on every training utterance)")
         probe_minutes = None
+    quality_probe = None
+    if raw.get("quality_probe") is not None:
+        quality_probe = _file(recipe_dir, raw.get("quality_probe"), "quality_probe", problems)
+        if "probe_minutes" not in raw:
+            problems.append("quality_probe: the probes train on every label already (no probe_minutes); leave it "
+                            "out, or give the probes a labelled budget with probe_minutes")
     base_model = _base_model(recipe_dir, raw.get("base_model"), problems)
     problems += _seen_problems(base_model, base, stages, raw.get("allow_seen", False))
     if problems:
         raise PlanError(f"{path}: the plan cannot run:\n  - " + "\n  - ".join(problems))
     return Plan(path=path, corpus=corpus, base=base, stages=stages, method=method, probe=probe,
                 base_model=base_model, replay=replay, protocols=protocols, seed=seed, lang_map=lang_map,
-                probe_minutes=None if probe_minutes is None else float(probe_minutes))
+                probe_minutes=None if probe_minutes is None else float(probe_minutes), quality_probe=quality_probe)
 
 
 def check_data_root(plan: Plan, root: str | Path | None) -> None:

@@ -201,3 +201,32 @@ def test_forgetting_report_cli_reports_per_with_the_joint_scores_per(tmp_path):
     assert metrics["im"] == {"base": 2.0, "s1": 4.0}  # the CER's, from the same joint file
     assert "| s1 | 15.00 | -4.00 | 4.00 |" in done.stdout.split("CL-MASR's definitions (PER points):")[1]
     assert (tmp_path / "report" / "per_over_stages.png").stat().st_size > 0
+
+
+def test_forgetting_report_adds_the_base_model_with_every_label(tmp_path):
+    """--base_quality: the score directory of the quality probe, as `score` writes it, becomes a table."""
+    results = {"stages": ["base", "s1"], "introduced": {"eng": "base", "fra": "s1"},
+               "cer": {"base": {"eng": 20.0, "fra": 60.0}, "s1": {"eng": 25.0, "fra": 30.0}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    (tmp_path / "ref").write_text("e1 ab cd\nf1 oui\n")
+    (tmp_path / "hyp").write_text("e1 [eng] ab d\nf1 oui\n")
+    (tmp_path / "utt2lang").write_text("e1 eng\nf1 fra\n")
+    (tmp_path / "lid").write_text("e1 [eng]\nf1 [eng]\n")
+    quality = tmp_path / "quality"
+    done = run("lamer.bin.score", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+               "--utt2lang", str(tmp_path / "utt2lang"), "--lid", str(tmp_path / "lid"), "--out", str(quality))
+    assert done.returncode == 0, done.stderr
+    done = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+               "--base_quality", str(quality), "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    table = ["| language | CER | PER | LID, first tag | LID, classifier |", "|:---|---:|---:|---:|---:|",
+             "| eng | 20.00 | 33.33 | 100.00 | 100.00 |", "| fra | 0.00 | 0.00 | 0.00 | 0.00 |",
+             "| all | 12.50 | 25.00 | 50.00 | 50.00 |"]  # pooled: 1 char edit of 8, 2 phone edits of 8
+    results_md = (tmp_path / "report" / "RESULTS.md").read_text()
+    assert "## The base model with every label\n\n" + "\n".join(table) in results_md
+    assert "\n".join(table) in done.stdout
+    (quality / "score.json").write_text(json.dumps({"eng": {"per": 1.0}}))
+    failed = run("lamer.bin.forgetting_report", "--matrix", str(tmp_path / "results.json"),
+                 "--base_quality", str(quality), "--out", str(tmp_path / "report2"))
+    assert failed.returncode == 1 and f"{quality / 'score.json'}: ['eng'] has no numeric 'cer'" in failed.stderr
+    assert not (tmp_path / "report2").exists()

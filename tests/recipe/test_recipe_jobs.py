@@ -193,6 +193,22 @@ def test_base_exp_and_base_dir_share_the_base(capsys):
     assert ssl[ssl.index("--upstream") + 1] == "exp/ab/base/upstream.pt"
 
 
+def test_base_exp_shares_the_quality_probe_too(capsys):
+    """The demo plan's quality probe reads the base model: with --base_exp its scores are linked."""
+    own = by_name(listed(DEMO / "conf" / "plan.yaml", "--stage", "6", capsys=capsys))
+    argv = own["probe_quality"]["argv"]
+    assert argv[argv.index("--output_dir") + 1] == "exp/plan/quality/probe"
+    assert argv[argv.index("--token_list") + 1] == "dump/tokens/char_all/tokens.txt"
+    rows = own["decode_jobs"]["argv"][2].splitlines()
+    assert "\t".join(["exp/plan/quality/decode", "exp/plan/quality/probe/config.yaml",
+                      "exp/plan/quality/probe/valid.cer_ctc.ave.pth", "-", "-"]) in rows
+    jobs = by_name(listed(DEMO / "conf" / "plan.yaml", "--base_exp", "exp/ab/frozen", "--tag", "ab/lamer",
+                          "--stage", "6", capsys=capsys))
+    assert "probe_quality" not in jobs and "quality" not in jobs["decode_jobs"]["argv"][2]
+    assert jobs["score_quality"]["argv"] == ["link", "exp/ab/frozen/quality/score", "exp/ab/lamer/quality/score"]
+    assert jobs["report_retrained"]["argv"][-3:-2] == ["exp/ab/lamer/quality/score"]
+
+
 def test_probe_seed_seeds_the_probes_apart_from_the_training(capsys):
     jobs = by_name(listed(TWO_STAGES, "--seed", "2", "--probe_seed", "7", capsys=capsys))
     for name in ("probe_base", "probe_s1", "probe_s2"):

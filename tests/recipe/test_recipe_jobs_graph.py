@@ -97,7 +97,7 @@ def check_graph(jobs: dict[str, dict]) -> None:
                     assert writer in before[name], f"{name} reads {path}, written by {writer}, without waiting"
 
 
-def assert_external_inputs(jobs: dict[str, dict], base_model: str, plan: str, method: str, probe: str) -> None:
+def assert_external_inputs(jobs: dict[str, dict], base_model: str, plan: str, method: str, *probes: str) -> None:
     """What no job makes is the corpus root, the shipped base model and these configs (no misspelt
     path), and each of those files exists."""
     made = [out for job in jobs.values() for out in job["outputs"]]
@@ -105,22 +105,30 @@ def assert_external_inputs(jobs: dict[str, dict], base_model: str, plan: str, me
     assert external == {str(DEMO / base_model / "upstream.pt"), str(DEMO / "conf" / plan),
                         str(DEMO / "conf" / "ssl" / method), str(DEMO / "conf" / "ssl" / ".." / "lamer" /
                                                                  "lamer_base.yaml"),
-                        str(DEMO / "conf" / "probe" / probe), "conf/probe/decode_ctc.yaml"}
+                        *(str(DEMO / "conf" / "probe" / probe) for probe in probes), "conf/probe/decode_ctc.yaml"}
     assert all(Path(path).is_file() for path in external if path.startswith("/"))
 
 
 def test_demo_graph_key_facts(capsys):
     jobs = graph(DEMO / "conf" / "plan.yaml", *RUN_SH, capsys=capsys)
     check_graph(jobs)
-    assert_external_inputs(jobs, "base_model", "plan.yaml", "far.yaml", "probe_cpu_fewlabel.yaml")
+    assert_external_inputs(jobs, "base_model", "plan.yaml", "far.yaml", "probe_cpu_fewlabel.yaml",
+                           "probe_cpu_quality.yaml")
     before = ancestors(jobs)
     assert not any(name.endswith("_s2") or "_s2_" in name for name in jobs)  # one continual stage
     for name in ("targets_s1_split", "targets_s1_dev_split"):  # run.sh's MFCC targets reach the stage
         argv = jobs[name]["argv"]
         assert argv[argv.index("--feature") + 1] == "mfcc", name
     assert {"probe_base", "probe_s1", "ssl_s1", "decode_jobs", "probe_test"} <= before["decode"]
-    assert len([name for name in jobs if name.startswith("score_")]) == 4
+    assert len([name for name in jobs if name.startswith("score_")]) == 5
     assert not {"probe_base"} & before["probe_s1"] and not {"probe_s1"} & before["probe_base"]
+    # the quality probe: every label, on the base model only, beside the stage; in every report
+    assert jobs["probe_quality"]["after"] == ["quality_train", "probe_dev", "quality_tokens", "base_model"]
+    assert not {"ssl_s1", "probe_base", "probe_s1"} & before["probe_quality"]
+    assert "--minutes_per_dir" in jobs["probe_train"]["argv"] and "--minutes_per_dir" not in jobs[
+        "quality_train"]["argv"]
+    for protocol in ("retrained", "fixed"):
+        assert "score_quality" in before[f"report_{protocol}"]
 
 
 def test_near_plan_graph_key_facts(capsys):

@@ -334,3 +334,21 @@ def test_a_bad_probe_minutes_is_named(recipe, value):
     with pytest.raises(PlanError) as err:
         load_plan(_write(recipe, GOOD + f"probe_minutes: {value}\n"))
     assert "probe_minutes: expected a positive number of labelled minutes per language" in str(err.value)
+
+
+def test_a_quality_probe_reads_the_base_model_with_every_label(recipe):
+    assert load_plan(_write(recipe, GOOD + "probe_minutes: 1.5\n")).quality_probe is None
+    plan = load_plan(_write(recipe, GOOD + "probe_minutes: 1.5\nquality_probe: conf/probe.yaml\n"))
+    assert plan.quality_probe == recipe / "conf" / "probe.yaml"
+    assert plan.as_dict()["quality_probe"] == str(recipe / "conf" / "probe.yaml")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("quality_probe: conf/probe.yaml\n", "quality_probe: the probes train on every label already (no probe_minutes)"),
+    ("probe_minutes: 1.5\nquality_probe: conf/nowhere.yaml\n", "quality_probe: conf/nowhere.yaml does not exist"),
+    ("probe_minutes: 1.5\nquality_probe: [a]\n", "quality_probe: expected a path"),
+])
+def test_a_bad_quality_probe_is_named(recipe, extra, message):
+    with pytest.raises(PlanError) as err:
+        load_plan(_write(recipe, GOOD + extra))
+    assert message in str(err.value)

@@ -267,3 +267,25 @@ def test_a_changed_option_reruns_its_step_and_the_steps_after_it(recipe):
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert started(forced.stdout) == {"base_model"}
     assert "] base_model: runs again: forced (--force_stage 3)" in forced.stdout
+
+
+def test_the_quality_probe_reads_the_base_model_with_every_label(tmp_path):
+    """A plan with a labelled budget and a quality probe, through all 8 stages: the quality probe trains
+    on every labelled utterance where the stages' probes get the budget, and the report prints it."""
+    plan = TINY_PLAN.replace("seed: 0", "seed: 0\nprobe_minutes: 0.05\nquality_probe: conf/probe/probe_cpu_demo.yaml")
+    recipe = make_recipe(tmp_path, plan, "tiny")
+    out = run(recipe, *TINY_BUDGETS, "--routing_ceiling", "false", "--max_jobs", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    labelled = (recipe / "dump" / "probe" / "train" / "text").read_text(encoding="utf-8").splitlines()
+    every = (recipe / "dump" / "probe" / "train_all" / "text").read_text(encoding="utf-8").splitlines()
+    assert set(labelled) < set(every)
+    exp = recipe / "exp" / "plan"
+    frontend = yaml.safe_load((exp / "quality" / "probe" / "config.yaml").read_text(encoding="utf-8"))
+    assert frontend["frontend_conf"]["adapters"] is None and frontend["train_data_path_and_name_and_type"][0][0] == \
+        "dump/probe/train_all/wav.scp"
+    score = json.loads((exp / "quality" / "score" / "score.json").read_text(encoding="utf-8"))
+    assert set(score) == {"eng", "spa"}
+    report = (exp / "report" / "retrained" / "RESULTS.md").read_text(encoding="utf-8")
+    section = report.split("## The base model with every label\n\n")[1]
+    assert [row.split(" | ")[0] for row in section.splitlines()[2:5]] == ["| eng", "| spa", "| all"]
+    assert f"| eng | {score['eng']['cer']:.2f} |" in section

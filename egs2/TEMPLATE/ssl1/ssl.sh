@@ -27,7 +27,7 @@
 #   3  base model: import a local checkpoint, or pre-train the small demo model
 #   4  replay samples of the languages already learned, for every continual stage (seeded: per experiment)
 #   5  continual SSL training, stage after stage: k-means targets (split over --nj shards), then ssl_train
-#   6  probe training on every stage's model (the base one included)
+#   6  probe training on every stage's model (the base one, and a plan's quality_probe on it, included)
 #   7  decoding (split over --inference_nj jobs) and scoring, both protocols (retrained, fixed) as the plan asks
 #   8  results matrix, forgetting metrics, RESULTS.md, plots, expert usage, routing against its ceiling
 #
