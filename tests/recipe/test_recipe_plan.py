@@ -129,6 +129,8 @@ def test_the_demo_plans_are_valid():
     conf = RECIPES / "mini_lamer" / "ssl1" / "conf"
     assert [s.languages for s in load_plan(conf / "plan.yaml").stages] == [["vie", "hin"]]
     assert [s.languages for s in load_plan(conf / "plan_near.yaml").stages] == [["spa", "ita"], ["nld", "por"]]
+    assert [s.languages for s in load_plan(conf / "plan_far_tamil.yaml").stages] == [["hin", "tam"]]
+    assert load_plan(conf / "plan.yaml").quality_probe == conf / "probe" / "probe_cpu_quality.yaml"
 
 
 @pytest.mark.parametrize("corpus", ["commonvoice", "fleurs"])
