@@ -227,6 +227,8 @@ REPORT_DIR = "report"
 RESULTS_MD = "RESULTS.md"  # the forgetting report's page (lamer.eval.report)
 EXPERT_USAGE = "expert_usage.json"
 ROUTING_VS_CEILING = "routing_vs_ceiling.json"  # lamer.eval.routing_vs_ceiling
+SCORE_JSON = "score.json"  # a score directory's per-language figures (lamer.eval.scoring)
+SCORE_SUMMARY_JSON = "summary.json"  # and its pooled ones
 QUALITY_DIR = "quality"  # exp/<tag>/quality/{probe,decode,score}: the base model read with every label
 
 

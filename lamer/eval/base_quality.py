@@ -16,6 +16,7 @@ from lamer.eval import EvalInputError
 from lamer.eval.markdown import markdown_table
 from lamer.eval.results import load_json
 from lamer.eval.scoring import LID_ACC_CLASSIFIER
+from lamer.layout import SCORE_JSON, SCORE_SUMMARY_JSON
 
 # (score.json key, column title); a column is shown when every language has its key
 COLUMNS = (("cer", "CER"), ("per", "PER"), ("lid_acc", "LID, first tag"), (LID_ACC_CLASSIFIER, "LID, classifier"))
@@ -37,15 +38,15 @@ class BaseQuality:
 def load_base_quality(score_dir: Path) -> BaseQuality:
     """Read a score directory; an error names the file and the key that is missing or wrong."""
     score_dir = Path(score_dir)
-    per_language = load_json(score_dir / "score.json")
-    summary = load_json(score_dir / "summary.json")
+    score_file, summary_file = score_dir / SCORE_JSON, score_dir / SCORE_SUMMARY_JSON
+    per_language, summary = load_json(score_file), load_json(summary_file)
     if not isinstance(per_language, dict) or not per_language:
-        raise EvalInputError(f"{score_dir / 'score.json'}: expected a JSON object iso -> scores")
+        raise EvalInputError(f"{score_file}: expected a JSON object iso -> scores")
     if not isinstance(summary, dict):
-        raise EvalInputError(f"{score_dir / 'summary.json'}: expected a JSON object")
+        raise EvalInputError(f"{summary_file}: expected a JSON object")
     for lang, scores in per_language.items():
         if not isinstance(scores, dict) or not isinstance(scores.get("cer"), (int, float)):
-            raise EvalInputError(f"{score_dir / 'score.json'}: [{lang!r}] has no numeric 'cer'")
+            raise EvalInputError(f"{score_file}: [{lang!r}] has no numeric 'cer'")
     return BaseQuality(str(score_dir), per_language, {key: summary.get(key) for key, _ in COLUMNS})
 
 

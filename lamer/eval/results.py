@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lamer.eval import EvalInputError
 from lamer.jsonfile import JSONFileError, read_json
+from lamer.layout import SCORE_JSON, SCORE_SUMMARY_JSON
 
 PROTOCOLS = ("retrained", "fixed")
 _KEYS = {"stages", "introduced", "cer", "per", "g2p", "g2p_voices", "lid_acc", "lid_acc_classifier", "protocol"}
@@ -216,7 +217,7 @@ def _one_g2p(stage_dirs: dict[str, Path]) -> tuple[str, dict[str, str] | None]:
     voices: dict[str, tuple[str, str]] = {}  # language -> (voice, the first stage that used it)
     first_has_voices = None
     for stage, directory in stage_dirs.items():
-        path = Path(directory) / "summary.json"
+        path = Path(directory) / SCORE_SUMMARY_JSON
         summary = load_json(path)
         g2p = summary.get("g2p") if isinstance(summary, dict) else None
         if not isinstance(g2p, str) or not g2p:
@@ -261,7 +262,7 @@ def collect_results(
     lid_acc: Matrix = {}
     optional: dict[str, Matrix] = {key: {} for key in _OPTIONAL_SCORES}  # key -> the rows of the stages with it
     for stage, directory in stage_dirs.items():
-        path = Path(directory) / "score.json"
+        path = Path(directory) / SCORE_JSON
         scores = load_json(path)
         if not isinstance(scores, dict):
             raise EvalInputError(f"{path}: expected a JSON object iso -> scores")

@@ -40,6 +40,7 @@ from lamer.data.espeak_ng import require_espeak
 from lamer.data.g2p import G2PError, espeak_voice, g2p_version, phonemize
 from lamer.eval import EvalInputError
 from lamer.eval.kaldi_text import TextEntry, read_lid, read_text, read_utt2lang
+from lamer.layout import SCORE_JSON, SCORE_SUMMARY_JSON
 
 UNKNOWN_TAG = "unknown_tag"
 UNK = "<unk>"
@@ -330,8 +331,8 @@ def write_score_dir(score: CorpusScore, out_dir: Path, inputs: dict[str, str | N
 
     out_dir = Path(out_dir)
     confusion = score.confusion()
-    write_json_atomic(out_dir / "score.json", score.per_language())
-    write_json_atomic(out_dir / "summary.json", {**score.summary(), "inputs": inputs})
+    write_json_atomic(out_dir / SCORE_JSON, score.per_language())
+    write_json_atomic(out_dir / SCORE_SUMMARY_JSON, {**score.summary(), "inputs": inputs})
     write_text_atomic(out_dir / "per_utt.tsv", per_utterance_tsv(score))
     write_json_atomic(out_dir / "lid_confusion.json", confusion)
     plot_lid_confusion(confusion, out_dir / "lid_confusion.png")

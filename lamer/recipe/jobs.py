@@ -329,8 +329,6 @@ class _Recipe:
         self.paths = opts.layout(plan)
         self.seed = str(plan.seed if opts.seed is None else opts.seed)
         self.probe_seed = self.seed if opts.probe_seed is None else str(opts.probe_seed)
-        # the quality probe: the base model read with every label; --base_exp's when it is given
-        self.quality = plan.quality_probe is not None
         try:
             self.probe_model = probe_model_name(plan.probe, _opts(opts.probe_train_opts))
             self.quality_model = (probe_model_name(plan.quality_probe, _opts(opts.probe_train_opts))
@@ -434,16 +432,17 @@ class _Recipe:
                 budget = ("--minutes_per_dir", f"{self.plan.probe_minutes:g}", "--seed", str(self.plan.seed))
             yield self.job(f"probe_{split}", 2, _py("probe_data", "dir", "--data", *data, "--out", out, *budget),
                            inputs=data, outputs=(out,))
-        text, tokens = self.paths.probe_data("train").text, self.paths.tokens().path
-        yield self.job("tokens", 2, _py("probe_data", "tokens", "--text", text, "--out", tokens,
-                                        *_opts(self.o.token_opts)), inputs=(text,), outputs=(tokens,))
-        if self.quality:
-            data, out = self.data_dirs(self.all_languages, "train"), self.paths.quality_train
-            yield self.job("quality_train", 2, _py("probe_data", "dir", "--data", *data, "--out", out.path),
-                           inputs=data, outputs=(out.path,))
-            tokens = self.paths.quality_tokens.path
-            yield self.job("quality_tokens", 2, _py("probe_data", "tokens", "--text", out.text, "--out", tokens,
-                                                    *_opts(self.o.token_opts)), inputs=(out.text,), outputs=(tokens,))
+        yield self.tokens_job("tokens", self.paths.probe_data("train"), self.paths.tokens())
+        if self.plan.quality_probe:
+            data, every = self.data_dirs(self.all_languages, "train"), self.paths.quality_train
+            yield self.job("quality_train", 2, _py("probe_data", "dir", "--data", *data, "--out", every.path),
+                           inputs=data, outputs=(every.path,))
+            yield self.tokens_job("quality_tokens", every, self.paths.quality_tokens)
+
+    def tokens_job(self, name: str, data: ProbeDataDir, tokens: TokensDir) -> Job:
+        """The token list ``tokens`` of the probe trained on ``data``'s text."""
+        return self.job(name, 2, _py("probe_data", "tokens", "--text", data.text, "--out", tokens.path,
+                                     *_opts(self.o.token_opts)), inputs=(data.text,), outputs=(tokens.path,))
 
     def stage3(self) -> Iterator[Job]:
         yield from self.base_model_jobs()
@@ -590,7 +589,7 @@ class _Recipe:
                 yield self.link(f"probe_{s}", 6, paths.probe("base").path, out)
                 continue
             yield self.probe_job(f"probe_{s}", s, self.plan.probe, out, paths.probe_data("train"), paths.tokens())
-        if self.quality and not o.base_exp:
+        if self.plan.quality_probe and not o.base_exp:
             yield self.probe_job("probe_quality", "base", self.plan.quality_probe, paths.quality_probe.path,
                                  paths.quality_train, paths.quality_tokens)
 
@@ -636,7 +635,7 @@ class _Recipe:
                 model = probe_dir.model(self.probe_model)
                 row = (self.paths.decode(protocol, s).path, probe_dir.config, model, *override)
                 rows.append((row, (probe_dir.config, model, *self.model_files(s))))
-        if self.quality and not self.o.base_exp:
+        if self.plan.quality_probe and not self.o.base_exp:
             probe_dir = self.paths.quality_probe
             model = probe_dir.model(self.quality_model)
             row = (self.paths.quality_decode.path, probe_dir.config, model, "-", "-")
@@ -674,7 +673,7 @@ class _Recipe:
                     yield self.link(name, 7, same, out)
                     continue
                 yield self.score_job(name, paths.decode(protocol, s), out)
-        if self.quality:
+        if self.plan.quality_probe:  # --base_exp's scores when it is given
             name, out = "score_quality", paths.quality_score
             if o.base_exp:
                 yield self.link(name, 7, Layout(o.base_exp).quality_score, out)
@@ -735,7 +734,7 @@ class _Recipe:
                 "--protocol", protocol, "--out", results, "--utt_errors", utt_errors),
                 inputs=scores, outputs=(results, utt_errors), configs=(str(self.plan.path),))
             report = paths.report(protocol)
-            quality = ("--base_quality", paths.quality_score) if self.quality else ()
+            quality = ("--base_quality", paths.quality_score) if self.plan.quality_probe else ()
             yield self.job(f"report_{protocol}", 8, _py(
                 "forgetting_report", "--matrix", results, *usage, *quality, "--out", report),
                 inputs=(results, *usage_reads, *quality[1:]), outputs=(report,))
